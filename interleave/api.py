@@ -1,0 +1,193 @@
+"""``explore`` and ``replay``: the entry points users call."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+from . import options as opt
+from .report import render_report
+from .result import Failure, Result
+from .runtime import context
+from .runtime.outcome import Outcome
+from .runtime.recorder import Recorder
+from .session import Session
+from .strategies import registry
+from .strategies.base import Strategy
+from .strategies.replay import ReplayStrategy
+from .sync.vtime import _real_perf_counter as _clock
+from .token import Schedule, decode, encode
+
+DEFAULT_EXECUTIONS = 1000
+DEFAULT_MAX_STEPS = 100_000
+
+
+def _derive_seed(seed: int, index: int) -> int:
+    return (seed * 1_000_003 + index * 7919 + 17) & 0x7FFFFFFF
+
+
+def _body_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def explore(
+    fn: Callable[[], Any],
+    *,
+    executions: int = DEFAULT_EXECUTIONS,
+    strategy: Union[str, Strategy] = "random",
+    seed: Optional[int] = None,
+    model: str = "instruction",
+    time_budget: Optional[float] = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    preemptions: Optional[int] = None,
+    depth: Optional[int] = None,
+    instrument: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    backend: str = "auto",
+    shrink: bool = True,
+    hint: Optional[str] = None,
+) -> Result:
+    """Run ``fn`` under many interleavings until one fails or the budget is spent."""
+    opt.callable_body(fn)
+    executions = opt.positive_int("executions", executions)
+    seed = opt.optional_int("seed", seed)
+    model = opt.model(model)
+    time_budget = opt.optional_seconds("time_budget", time_budget)
+    max_steps = opt.positive_int("max_steps", max_steps)
+    preemptions = opt.optional_int("preemptions", preemptions)
+    depth = opt.optional_int("depth", depth, 1)
+    instrument = opt.names("instrument", instrument)
+    exclude = opt.names("exclude", exclude)
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+    strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
+    start = _clock()
+    ran = 0
+    exhausted = False
+    stop = "executions"
+    first: Optional[Tuple[Outcome, Schedule]] = None
+    with Session(fn, model=model, max_steps=max_steps, instrument=instrument, exclude=exclude,
+                 backend=backend) as session:
+        for i in range(executions):
+            if time_budget is not None and _clock() - start >= time_budget:
+                stop = "time"
+                break
+            if strat.bounded and strat.exhausted():
+                exhausted = True
+                stop = "exhausted"
+                break
+            rseed = _derive_seed(seed, i)
+            outcome = session.run_once(strat, rseed)
+            ran += 1
+            strat.end_execution(outcome)
+            if outcome.failed:
+                first = (outcome, Schedule(tuple(outcome.runs), model, rseed))
+                stop = "failure"
+                break
+        else:
+            if strat.bounded and strat.exhausted():
+                exhausted = True
+                stop = "exhausted"
+        elapsed = _clock() - start
+        failure = None
+        if first is not None:
+            failure = _explain(session, fn, first[0], first[1], shrink=shrink, strategy=strat.describe(),
+                               model=model, executions=ran, elapsed=elapsed, hint=hint)
+    return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
+                  strategy=strat.describe(), model=model, seed=seed, stop_reason=stop,
+                  bound=getattr(strat, "bound_description", ""))
+
+
+def replay(
+    fn: Callable[[], Any],
+    token: str,
+    *,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    instrument: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    backend: str = "auto",
+    hint: Optional[str] = None,
+) -> Result:
+    """Run ``fn`` under exactly the schedule recorded in ``token``."""
+    opt.callable_body(fn)
+    schedule = decode(token)
+    max_steps = opt.positive_int("max_steps", max_steps)
+    start = _clock()
+    with Session(fn, model=schedule.model, max_steps=max_steps, instrument=opt.names("instrument", instrument),
+                 exclude=opt.names("exclude", exclude), backend=backend) as session:
+        recorder = Recorder()
+        outcome = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, recorder)
+        elapsed = _clock() - start
+        failure = None
+        if outcome.kind == "divergence":
+            here = os.environ.get("PYTHONHASHSEED", "random")
+            if schedule.hash_seed != here:
+                outcome.detail += (f". The token was recorded with PYTHONHASHSEED={schedule.hash_seed} and this "
+                                   f"run has PYTHONHASHSEED={here}: set PYTHONHASHSEED={schedule.hash_seed} "
+                                   "and replay again")
+        if outcome.failed:
+            failure = _failure_from(outcome, schedule, recorder, strategy="replay", executions=1,
+                                    elapsed=elapsed, fn=fn, hint=hint, notes=[])
+    return Result(failure=failure, executions=1, exhausted=False, elapsed=elapsed, strategy="replay",
+                  model=schedule.model, seed=None, stop_reason="failure" if failure else "replayed")
+
+
+def switch() -> None:
+    """An explicit switch point: inside a run the scheduler may switch threads here."""
+    ex = context.active
+    if ex is None:
+        return
+    from .sync.running import running
+
+    if running() is None:
+        return
+    ex.sync_point(("switch", None), sys._getframe(1))
+
+
+def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedule: Schedule, *,
+             shrink: bool, strategy: str, model: str, executions: int, elapsed: float,
+             hint: Optional[str]) -> Failure:
+    """Shrink the failing schedule, replay it to record the trace, and check it reproduces."""
+    notes: List[str] = []
+    if shrink:
+        from .shrink import shrink_schedule
+
+        schedule = shrink_schedule(session, outcome, schedule)
+    recorder = Recorder()
+    replayed = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, recorder)
+    reproducible = replayed.signature() == outcome.signature()
+    for _ in range(2):
+        again = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed)
+        if again.signature() != replayed.signature():
+            reproducible = False
+    if not reproducible:
+        notes.append(
+            "\nWARNING: replaying this schedule did not fail the same way every time: the program has "
+            "nondeterminism the harness does not control (real I/O, os.urandom, hash order of sets, "
+            "threads created outside the harness). The token may not reproduce the failure."
+        )
+    final = replayed if replayed.failed else outcome
+    failure = _failure_from(final, schedule, recorder, strategy=strategy, executions=executions,
+                            elapsed=elapsed, fn=fn, hint=hint, notes=notes)
+    failure.reproducible = reproducible
+    return failure
+
+
+def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, strategy: str,
+                  executions: int, elapsed: float, fn: Callable[..., Any], hint: Optional[str],
+                  notes: List[str]) -> Failure:
+    token = encode(schedule)
+    what = outcome.kind
+    if outcome.kind == "exception" and outcome.exception is not None:
+        what = f"{type(outcome.exception).__name__} in {outcome.thread}"
+    header = (f"interleave: {what}, found by {strategy} ({schedule.model} model) after "
+              f"{executions} execution{'s' if executions != 1 else ''} in {elapsed:.2f} s; "
+              f"{schedule.switches} thread switches, {schedule.steps} steps; Python "
+              f"{sys.version_info[0]}.{sys.version_info[1]}")
+    replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
+    report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
+                           header=header, token=token, replay_hint=replay_hint, notes=notes)
+    return Failure(kind=outcome.kind, exception=outcome.exception, token=token, report=report,
+                   thread=outcome.thread, steps=schedule.steps, switches=schedule.switches,
+                   blocked=outcome.blocked, trace=recorder.events, detail=outcome.detail)

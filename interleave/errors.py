@@ -1,0 +1,40 @@
+"""Exceptions raised by interleave."""
+
+from __future__ import annotations
+
+
+class InterleaveError(Exception):
+    """Base class of interleave's own errors (misuse, not findings)."""
+
+
+class UnsupportedInterpreterError(InterleaveError):
+    """This Python cannot run interleave."""
+
+
+class OptionError(InterleaveError, TypeError):
+    """An option has the wrong type or value."""
+
+
+class TokenError(InterleaveError, ValueError):
+    """A replay token is malformed or was made by an incompatible interpreter."""
+
+
+class NestedExploreError(InterleaveError):
+    """explore() or replay() was called while another exploration is running."""
+
+
+class ForeignPrimitiveError(InterleaveError):
+    """A synchronisation object created outside the harness was used inside a run."""
+
+
+class InstrumentationError(InterleaveError):
+    """The run could not be observed: no switch point was reached in user code."""
+
+
+class InterleaveFailure(AssertionError):
+    """An interleaving made the code under test fail; the message is the report."""
+
+    def __init__(self, report: str, result: object) -> None:
+        super().__init__(report)
+        self.report = report
+        self.result = result

@@ -1,0 +1,1 @@
+"""Switch-point sources: which code is instrumented and which instructions can switch."""

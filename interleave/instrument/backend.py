@@ -1,0 +1,59 @@
+"""The interface both tracing back-ends implement, and the choice between them."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from ..errors import OptionError
+from .filter import CodeFilter
+
+BACKENDS = ("auto", "monitoring", "settrace")
+
+
+class Backend:
+    """Calls ``execution.point`` before visible instructions of instrumented code."""
+
+    name = "?"
+
+    def __init__(self, code_filter: CodeFilter, model: str) -> None:
+        self.filter = code_filter
+        self.model = model
+
+    def install(self) -> None:
+        """Start delivering switch points (once per explore)."""
+        raise NotImplementedError
+
+    def uninstall(self) -> None:
+        """Stop and leave the interpreter exactly as install found it."""
+        raise NotImplementedError
+
+    def begin_execution(self) -> None:
+        """Called before each execution."""
+
+    def on_greenlet_start(self) -> None:
+        """Called first thing in every new greenlet."""
+
+    def saw_user_code(self) -> bool:
+        """Whether any instrumented code has run and tracing is still ours."""
+        raise NotImplementedError
+
+
+def make_backend(name: Optional[str], code_filter: CodeFilter, model: str) -> Backend:
+    """The back-end asked for: ``sys.monitoring`` on 3.12+, ``sys.settrace`` below."""
+    if name in (None, "auto"):
+        name = "monitoring" if sys.version_info >= (3, 12) else "settrace"
+    if name == "monitoring":
+        if sys.version_info < (3, 12):
+            raise OptionError(
+                f"backend='monitoring' needs Python 3.12+ (this is {sys.version_info[0]}.{sys.version_info[1]}); "
+                "use backend='settrace' or 'auto'"
+            )
+        from .monitoring import MonitoringBackend
+
+        return MonitoringBackend(code_filter, model)
+    if name == "settrace":
+        from .settrace import SettraceBackend
+
+        return SettraceBackend(code_filter, model)
+    raise OptionError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")

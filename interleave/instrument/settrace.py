@@ -1,0 +1,78 @@
+"""Switch points from ``sys.settrace`` opcode events (Python 3.9-3.11, or by choice)."""
+
+from __future__ import annotations
+
+import sys
+from types import CodeType, FrameType
+from typing import Any, Callable, Dict, Optional
+
+from _thread import get_ident
+
+from ..runtime import context
+from .backend import Backend
+from .opcodes import visible_offsets
+
+
+class SettraceBackend(Backend):
+    """A global trace function that turns on opcode events in instrumented frames."""
+
+    name = "settrace"
+
+    def install(self) -> None:
+        self.old = sys.gettrace()
+        self.instrumented = 0
+        tracers: Dict[CodeType, Optional[Callable[..., Any]]] = {}
+        wants = self.filter.wants
+        model = self.model
+        ctx = context
+
+        def make_local(vis: frozenset) -> Callable[..., Any]:
+            def local(frame: FrameType, event: str, arg: Any) -> Any:
+                if event == "opcode":
+                    offset = frame.f_lasti
+                    if offset in vis:
+                        ex = ctx.active
+                        if ex is not None and get_ident() == ex.os_ident:
+                            if ex.budget:
+                                ex.budget -= 1
+                            else:
+                                ex.point(frame.f_code, offset)
+                return local
+
+            return local
+
+        def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
+            code = frame.f_code
+            try:
+                local = tracers[code]
+            except KeyError:
+                local = make_local(visible_offsets(code, model)) if wants(code) else None
+                tracers[code] = local
+                if local is not None:
+                    self.instrumented += 1
+            if local is None:
+                return None
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            return local
+
+        self.global_trace = global_trace
+        self.tracers = tracers
+        sys.settrace(global_trace)
+
+    def begin_execution(self) -> None:
+        # CPython drops the trace function when it raises (as teardown makes it do): reinstall.
+        sys.settrace(self.global_trace)
+
+    def uninstall(self) -> None:
+        sys.settrace(self.old)
+
+    def saw_user_code(self) -> bool:
+        return self.instrumented > 0 and sys.gettrace() is self.global_trace
+
+    def on_greenlet_start(self) -> None:
+        ex = context.active
+        if ex is not None:
+            ex.counters.reset_for_new_greenlet()
+        if sys.version_info < (3, 12):
+            sys.settrace(self.global_trace)  # recomputes the per-greenlet use_tracing flag

@@ -1,0 +1,65 @@
+"""What an exploration found and what it covered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from .errors import InterleaveFailure
+from .runtime.outcome import BlockedThread
+from .runtime.recorder import Event
+
+
+@dataclass
+class Failure:
+    """The first failing execution, shrunk and explained."""
+
+    kind: str  # exception | deadlock | step-limit | divergence
+    exception: Optional[BaseException]
+    token: str
+    report: str
+    thread: Optional[str] = None
+    steps: int = 0
+    switches: int = 0
+    blocked: List[BlockedThread] = field(default_factory=list)
+    trace: List[Event] = field(default_factory=list)
+    reproducible: bool = True
+    detail: str = ""
+
+
+@dataclass
+class Result:
+    """The outcome of ``explore`` or ``replay``: a failure, a bounded proof, or a spent budget."""
+
+    failure: Optional[Failure]
+    executions: int
+    exhausted: bool
+    elapsed: float
+    strategy: str
+    model: str
+    seed: Optional[int]
+    stop_reason: str  # failure | exhausted | executions | time | replayed
+    bound: str = ""  # what an exhausted search covered, e.g. "<= 2 preemptions"
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """One line that says what was covered, never more than was."""
+        f = self.failure
+        if f is not None:
+            return (f"FAILED: {f.kind} found by {self.strategy} ({self.model} model) after "
+                    f"{self.executions} executions in {self.elapsed:.2f} s")
+        if self.exhausted:
+            scope = self.bound or "the whole schedule space"
+            return (f"exhausted: no failure in any schedule ({scope}, {self.model} model); "
+                    f"{self.executions} executions in {self.elapsed:.2f} s")
+        if self.stop_reason == "replayed":
+            return "replayed: the recorded schedule ran to the end without failing"
+        why = "time budget" if self.stop_reason == "time" else "execution budget"
+        return (f"budget spent: no failure in {self.executions} executions ({why}, "
+                f"{self.elapsed:.2f} s, {self.strategy}, {self.model} model); this is not a proof")
+
+    def raise_for_failure(self) -> None:
+        """Raise ``InterleaveFailure`` (an AssertionError) carrying the report, if a run failed."""
+        if self.failure is not None:
+            raise InterleaveFailure(self.failure.report, self)

@@ -1,0 +1,1 @@
+"""The controlled runtime: virtual threads on greenlets, switch points, virtual time."""

@@ -1,0 +1,443 @@
+"""One execution of a test body: virtual threads on greenlets, scheduled by a strategy."""
+
+from __future__ import annotations
+
+import sys
+from types import CodeType, FrameType
+from typing import Any, Callable, List, Optional, Tuple
+
+from _thread import get_ident as _real_get_ident
+
+from greenlet import GreenletExit, getcurrent, greenlet
+
+from .outcome import BlockedThread, Divergence, Outcome
+from .tstate import TracingCounters
+from .waitqueue import WaitQueue
+
+READY, BLOCKED, DONE = 0, 1, 2
+
+# A thread that keeps the processor this many picks in a row while others could run is made to
+# yield once: correct spin-waits then terminate under every strategy.
+FAIRNESS_STREAK = 1000
+# Virtual idents are small numbers so that they never collide with a real pthread id.
+IDENT_BASE = 0x7100
+EPOCH = 1_700_000_000.0
+
+
+class VThread:
+    """A virtual thread: one greenlet plus its scheduling state."""
+
+    __slots__ = (
+        "tid", "name", "glet", "state", "queue", "deadline", "timed_out", "site",
+        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread",
+    )
+
+    def __init__(self, tid: int, name: str, daemon: bool, ident: int) -> None:
+        self.tid = tid
+        self.name = name
+        self.glet: Optional[greenlet] = None
+        self.state = READY
+        self.queue: Optional[WaitQueue] = None
+        self.deadline: Optional[float] = None
+        self.timed_out = False
+        self.site: Optional[Tuple[CodeType, int]] = None
+        self.daemon = daemon
+        self.ident = ident
+        self.exit_queue = WaitQueue(self, "exit")
+        self.sentinel: Any = None  # threading's tstate lock (<=3.12), released on exit
+        self.handle: Any = None  # threading's _ThreadHandle (3.13), marked done on exit
+        self.thread: Any = None  # the threading.Thread object, once known
+
+    def unpark(self) -> None:
+        self.state = READY
+        self.queue = None
+        self.deadline = None
+
+    def __repr__(self) -> str:
+        return f"<VThread {self.tid} {self.name} state={self.state}>"
+
+
+class _Teardown(GreenletExit):
+    """Thrown into leftover greenlets to unwind them when an execution ends."""
+
+
+class Execution:
+    """Runs ``fn`` as virtual thread 0 and every thread it starts under one strategy."""
+
+    def __init__(
+        self,
+        fn: Callable[[], Any],
+        strategy: Any,
+        max_steps: int,
+        counters: TracingCounters,
+        on_greenlet_start: Callable[[], None],
+        recorder: Any = None,
+        wants: Callable[[CodeType], bool] = lambda code: True,
+    ) -> None:
+        self.fn = fn
+        self.wants = wants
+        self.strategy = strategy
+        self.max_steps = max_steps
+        self.counters = counters
+        self.on_greenlet_start = on_greenlet_start
+        self.recorder = recorder
+        self.threads: List[VThread] = []
+        self.alive: List[VThread] = []
+        self.now = 0.0
+        self.steps = 0
+        self.budget = 0  # picks the current grant still covers (fast path)
+        self.rec_left = 0  # same, while recording: every point goes through the slow path
+        self.granted = 0
+        self.streak = 0
+        self.runs_tid: List[int] = []
+        self.runs_len: List[int] = []
+        self.outcome: Optional[Outcome] = None
+        self.tearing_down = False
+        self.atexits: List[Callable[[], Any]] = []
+        self.hub: Optional[greenlet] = None
+        self.current: VThread = None  # type: ignore[assignment]
+        self.os_ident = 0
+        self.internal_error: Optional[BaseException] = None
+        self.prelude: Optional[VThread] = None  # a new thread running threading's bootstrap
+        self.prelude_parent: Optional[VThread] = None
+
+    # ----------------------------------------------------------------- threads
+    def spawn(self, func: Callable[..., Any], args: tuple = (), kwargs: Optional[dict] = None,
+              name: Optional[str] = None, daemon: bool = False) -> VThread:
+        """Create a virtual thread that runs ``func``; it starts when the strategy picks it."""
+        tid = len(self.threads)
+        vt = VThread(tid, name or f"Thread-{tid}", daemon, IDENT_BASE + tid)
+        kw = kwargs or {}
+
+        def entry() -> Optional[VThread]:
+            self.on_greenlet_start()
+            try:
+                func(*args, **kw)
+            except GreenletExit:
+                raise
+            except SystemExit:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
+                self.thread_failed(vt, exc)
+            return self._exit(vt)
+
+        vt.glet = greenlet(entry, parent=self.hub)
+        self.threads.append(vt)
+        self.alive.append(vt)
+        return vt
+
+    def run_prelude(self, vt: VThread) -> None:
+        """Run a just-started thread up to its first switch point in code under test.
+
+        What it runs until then is threading's bootstrap (set ident, announce started): no
+        other thread can observe it, so running it now loses no interleaving, and the starter
+        does not have to park on the thread's "started" event.
+        """
+        parent = self.current
+        budget = self.budget
+        rec_left = self.rec_left
+        self.prelude = vt
+        self.prelude_parent = parent
+        self.current = vt
+        self.budget = self.rec_left = 0  # the child's first point must come to point()
+        self._switch_to(vt)
+        self.current = parent
+        self.budget = budget
+        self.rec_left = rec_left
+
+    def _end_prelude(self) -> bool:
+        """In a prelude: hand control back to the starter. True if we were in one."""
+        vt = self.prelude
+        if vt is None or vt is not self.current:
+            return False
+        self.prelude = None
+        parent = self.prelude_parent
+        self.prelude_parent = None
+        self._switch_to(parent)  # type: ignore[arg-type]
+        return True
+
+    def thread_failed(self, vt: VThread, exc: BaseException) -> None:
+        """Record an uncaught exception in a thread (the first failure wins)."""
+        if self.outcome is None and not self.tearing_down:
+            self.outcome = Outcome("exception", exception=exc, thread=vt.name, tid=vt.tid)
+
+    def _exit(self, vt: VThread) -> Optional[VThread]:
+        vt.state = DONE
+        self.alive.remove(vt)
+        if vt.sentinel is not None:
+            vt.sentinel.release_unscheduled()
+        if vt.handle is not None:
+            vt.handle._set_done()
+        vt.exit_queue.unpark_all()
+        if self.prelude is vt:
+            self.prelude = None
+            parent, self.prelude_parent = self.prelude_parent, None
+            return parent
+        if self.tearing_down:
+            return None
+        if self.outcome is not None or vt.tid == 0:
+            self._close_grant()
+            return None
+        return self._decide()
+
+    def join_thread(self, vt: VThread, timeout: Optional[float] = None) -> bool:
+        """Block until ``vt`` has finished; False on timeout."""
+        if vt.state == DONE:
+            return True
+        return self.park(vt.exit_queue, timeout)
+
+    # ------------------------------------------------------------ run
+    def run(self) -> Outcome:
+        """Run the body and every thread it starts to the end; return what happened."""
+        self.hub = getcurrent()
+        self.os_ident = _real_get_ident()
+        main = self.spawn(self._main_body, name="MainThread")
+        main.ident = self.os_ident  # the body keeps its real thread object
+        self.current = main
+        self.runs_tid.append(0)
+        self.runs_len.append(0)
+        self.granted = 1
+        self.budget = 0
+        saved = self.counters.save()
+        nxt: Optional[VThread] = main
+        try:
+            while nxt is not None:
+                self.current = nxt
+                nxt = nxt.glet.switch()  # type: ignore[union-attr]
+                self.counters.restore(saved)
+        finally:
+            self.counters.restore(saved)
+            self._teardown()
+        if self.internal_error is not None:
+            raise self.internal_error
+        if self.outcome is None:
+            self.outcome = Outcome("passed")
+        self.outcome.steps = self.steps
+        self.outcome.runs = list(zip(self.runs_tid, self.runs_len))
+        self.outcome.virtual_time = self.now
+        return self.outcome
+
+    def _main_body(self) -> None:
+        self.fn()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        """What the interpreter does at exit: threading atexit hooks, then join non-daemons."""
+        while self.atexits:
+            self.atexits.pop()()
+        for vt in list(self.threads[1:]):
+            if not vt.daemon and vt.state != DONE:
+                self.join_thread(vt)
+
+    def _teardown(self) -> None:
+        self.tearing_down = True
+        self.budget = 1 << 60
+        for vt in self.threads:
+            g = vt.glet
+            if g is not None and g and not g.dead:
+                try:
+                    g.throw(_Teardown)
+                except _Teardown:
+                    pass
+                except BaseException:  # noqa: BLE001 - a thread's cleanup must not mask the finding
+                    pass
+        self.counters.restore((0, self.counters.save()[1]))
+
+    # ------------------------------------------------------------ scheduling
+    def _close_grant(self) -> int:
+        used = self.granted - self.budget - self.rec_left
+        self.steps += used
+        self.runs_len[-1] += used
+        self.granted = self.budget = self.rec_left = 0
+        return used
+
+    def _runnable(self) -> List[int]:
+        ready: List[int] = []
+        best: Optional[float] = None
+        timers: List[int] = []
+        for t in self.alive:
+            if t.state == READY:
+                ready.append(t.tid)
+            elif t.deadline is not None:
+                if best is None or t.deadline < best:
+                    best = t.deadline
+                    timers = [t.tid]
+                elif t.deadline == best:
+                    timers.append(t.tid)
+        if timers:
+            ready.extend(timers)
+            ready.sort()
+        return ready
+
+    def _decide(self) -> Optional[VThread]:
+        """Close the current grant and pick who runs next; None when the execution is over."""
+        cur = self.current
+        used = self._close_grant()
+        runnable = self._runnable()
+        if not runnable:
+            if self.alive:
+                self._deadlock()
+            return None
+        if self.steps >= self.max_steps:
+            self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
+            return None
+        if cur.state == READY:
+            self.streak += used
+            if self.streak >= FAIRNESS_STREAK and len(runnable) > 1:
+                runnable = [t for t in runnable if t != cur.tid]
+        try:
+            tid, n = self.strategy.choose(runnable, cur.tid, used)
+        except Divergence as exc:
+            self.outcome = Outcome("divergence", thread=cur.name, tid=cur.tid, detail=str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a strategy bug is ours, not the user's
+            self.internal_error = exc
+            self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
+            return None
+        t = self.threads[tid]
+        if t is not cur:
+            self.streak = 0
+            if self.recorder is not None:
+                self.recorder.switch(cur.tid, tid, cur.state == READY)
+        if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
+            t.queue.waiters.remove(t)  # type: ignore[union-attr]
+            if t.deadline is not None and t.deadline > self.now:
+                self.now = t.deadline
+            t.unpark()
+            t.timed_out = True
+        if n < 1:
+            n = 1
+        room = self.max_steps - self.steps
+        if n > room:
+            n = room
+        if self.runs_tid[-1] != tid:
+            self.runs_tid.append(tid)
+            self.runs_len.append(0)
+        self.granted = n
+        if self.recorder is None:
+            self.budget = n - 1
+        else:
+            self.rec_left = n - 1
+        return t
+
+    def point(self, code: Optional[CodeType], offset: int, op: Any = None) -> None:
+        """A switch point whose grant has run out (or that is being recorded)."""
+        if self.tearing_down:
+            return
+        if self.prelude is not None and self._end_prelude():
+            return
+        rec = self.recorder
+        cur = self.current
+        if rec is not None:
+            rec.step(cur, code, offset, op)
+            if self.rec_left:
+                self.rec_left -= 1
+                return
+        cur.site = (code, offset) if code is not None else cur.site
+        nxt = self._decide()
+        if nxt is None:
+            self._stop()
+        elif nxt is not cur:
+            self._switch_to(nxt)
+
+    def sync_point(self, op: Any, caller: FrameType) -> None:
+        """Switch point before a synchronisation operation called from code under test.
+
+        Operations the standard library performs internally (threading's own Events in
+        Thread.start, Condition's waiter locks) still block and wake, but are not places to
+        preempt: the user's call into them already was one.
+        """
+        if not self.wants(caller.f_code):
+            return
+        if self.budget:
+            self.budget -= 1
+            return
+        self.point(None, 0, op)
+
+    def _switch_to(self, nxt: VThread) -> None:
+        self.current = nxt
+        counters = self.counters
+        saved = counters.save()
+        try:
+            nxt.glet.switch()  # type: ignore[union-attr]
+        finally:
+            counters.restore(saved)
+
+    def _stop(self) -> None:
+        """End the execution from inside a thread; this greenlet is unwound by teardown."""
+        counters = self.counters
+        saved = counters.save()
+        try:
+            self.hub.switch(None)  # type: ignore[union-attr]
+        finally:
+            counters.restore(saved)
+        raise _Teardown()
+
+    def park(self, queue: Optional[WaitQueue], timeout: Optional[float] = None) -> bool:
+        """Block the current thread on ``queue``; True if unparked, False if it timed out."""
+        if self.tearing_down:
+            raise _Teardown()
+        cur = self.current
+        if queue is None:
+            queue = WaitQueue(None, "sleep")
+        cur.state = BLOCKED
+        cur.queue = queue
+        cur.timed_out = False
+        cur.deadline = None if timeout is None else self.now + max(0.0, timeout)
+        queue.waiters.append(cur)
+        if self.prelude is cur:
+            self._end_prelude()
+            return not cur.timed_out
+        nxt = self._decide()
+        if nxt is None:
+            self._stop()
+        elif nxt is not cur:
+            self._switch_to(nxt)
+        return not cur.timed_out
+
+    def _deadlock(self) -> None:
+        blocked = [self.describe_blocked(t) for t in self.alive]
+        self.outcome = Outcome("deadlock", blocked=blocked, thread=self.current.name,
+                               tid=self.current.tid)
+
+    def describe_blocked(self, t: VThread) -> BlockedThread:
+        """What a blocked thread waits for, who holds it, and where it stopped."""
+        q = t.queue
+        frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
+        owner = q.owner if q is not None else None
+        holder = None
+        if owner is not None:
+            h = getattr(owner, "_holder_tid", None)
+            if h is not None and 0 <= h < len(self.threads):
+                holder = self.threads[h].name
+        return BlockedThread(
+            thread=t.name,
+            tid=t.tid,
+            waits_for=(q.describe if q is not None else "?"),
+            holder=holder,
+            where=user_frame_site(frame),
+        )
+
+
+def user_frame_site(frame: Optional[FrameType]) -> Optional[Tuple[str, int, str]]:
+    """The innermost frame of code under test: (filename, line, function)."""
+    from ..instrument.filter import is_user_code_file
+
+    f = frame
+    while f is not None:
+        if is_user_code_file(f.f_code.co_filename):
+            return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
+def current_vthread() -> Optional[VThread]:
+    """The virtual thread running now, if a run is active on this greenlet's execution."""
+    from . import context
+
+    ex = context.active
+    if ex is None:
+        return None
+    g = getcurrent()
+    cur = ex.current
+    return cur if cur is not None and cur.glet is g else None

@@ -1,0 +1,51 @@
+"""What one execution did: passed, or which failure, with the schedule it took."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+
+class Divergence(BaseException):
+    """A replayed schedule asked for something the program no longer does."""
+
+
+@dataclass
+class BlockedThread:
+    """A thread stuck in a deadlock: what it waits for, who holds it, where it stopped."""
+
+    thread: str
+    tid: int
+    waits_for: str
+    holder: Optional[str]
+    where: Optional[Tuple[str, int, str]]
+
+
+@dataclass
+class Outcome:
+    """The end of one execution."""
+
+    kind: str  # passed | exception | deadlock | step-limit | divergence
+    exception: Optional[BaseException] = None
+    thread: Optional[str] = None
+    tid: Optional[int] = None
+    blocked: List[BlockedThread] = field(default_factory=list)
+    steps: int = 0
+    runs: List[Tuple[int, int]] = field(default_factory=list)
+    virtual_time: float = 0.0
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.kind != "passed"
+
+    def signature(self) -> tuple:
+        """Identity of a failure for shrinking: same kind, exception type and location."""
+        if self.kind == "exception" and self.exception is not None:
+            tb = self.exception.__traceback__
+            last = None
+            while tb is not None:
+                last = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+                tb = tb.tb_next
+            return (self.kind, type(self.exception).__name__, last)
+        return (self.kind,)

@@ -1,0 +1,79 @@
+"""Records every switch point of an execution, for reports (only on the replay that explains)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any, List, Optional, Tuple
+
+from ..instrument.filter import is_user_code_file
+
+
+@dataclass
+class Event:
+    """One switch point: which thread, where in the code, and the operation if a sync op."""
+
+    tid: int
+    filename: str
+    lineno: int
+    function: str
+    op: Optional[str]
+    preempted_before: bool = False  # another thread was preempted to run this one
+    blocked_before: bool = False  # the previous thread could not go on
+
+
+def _line_of(code: CodeType, offset: int) -> int:
+    if sys.version_info >= (3, 10):
+        for start, end, line in code.co_lines():
+            if start <= offset < end:
+                return line if line is not None else code.co_firstlineno
+        return code.co_firstlineno
+    import dis
+
+    line = code.co_firstlineno
+    for off, ln in dis.findlinestarts(code):
+        if off > offset:
+            break
+        line = ln
+    return line
+
+
+def _describe_op(op: Any) -> str:
+    if isinstance(op, tuple) and op:
+        name = op[0]
+        target = op[1] if len(op) > 1 else None
+        if name == "sleep":
+            return f"sleep({target})"
+        return f"{type(target).__name__}.{name}" if target is not None else str(name)
+    return str(op)
+
+
+class Recorder:
+    """Collects events; the runtime calls ``step`` at every switch point while recording."""
+
+    def __init__(self) -> None:
+        self.events: List[Event] = []
+        self._pending: Tuple[bool, bool] = (False, False)
+        self.thread_names: dict = {}
+
+    def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
+        self.thread_names[vt.tid] = vt.name
+        if code is not None:
+            where = (code.co_filename, _line_of(code, offset), code.co_name)
+            desc = None
+        else:
+            f = sys._getframe(2)
+            where = ("?", 0, "?")
+            while f is not None:
+                if is_user_code_file(f.f_code.co_filename):
+                    where = (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+                    break
+                f = f.f_back
+            desc = _describe_op(op)
+        pre, blk = self._pending
+        self._pending = (False, False)
+        self.events.append(Event(vt.tid, where[0], where[1], where[2], desc, pre, blk))
+
+    def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
+        self._pending = (preempted, not preempted)

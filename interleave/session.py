@@ -1,0 +1,107 @@
+"""Sets up the controlled world once per exploration and runs executions in it."""
+
+from __future__ import annotations
+
+import random
+import sys
+from typing import Any, Callable, Optional, Sequence
+
+from .errors import InstrumentationError, NestedExploreError
+from .instrument.backend import make_backend
+from .instrument.filter import CodeFilter
+from .instrument.patching import Patcher, adopt_prerun_primitives, install_runtime_patches, reset_thread_names
+from .runtime import context
+from .runtime.execution import IDENT_BASE, Execution
+from .runtime.outcome import Outcome
+from .runtime.tstate import TracingCounters, verify_offsets
+
+_open = False
+
+
+class Session:
+    """Patches, instrumentation and restoration around a series of executions."""
+
+    def __init__(self, fn: Callable[[], Any], *, model: str, max_steps: int,
+                 instrument: Sequence[str] = (), exclude: Sequence[str] = (),
+                 backend: Optional[str] = "auto") -> None:
+        self.fn = fn
+        self.model = model
+        self.max_steps = max_steps
+        self.filter = CodeFilter(instrument, exclude)
+        self.backend = make_backend(backend, self.filter, model)
+        self.adopted = 0
+        self.user_code_seen = False
+
+    def __enter__(self) -> "Session":
+        global _open
+        if _open or context.active is not None:
+            raise NestedExploreError(
+                "interleave.explore/replay was called inside another exploration; "
+                "nested explorations are not supported: call it from the test itself, not from the body"
+            )
+        verify_offsets()
+        self.counters = TracingCounters()
+        self.random_state = random.getstate()
+        self.old_trace = sys.gettrace()
+        self.patcher = Patcher()
+        _open = True
+        try:
+            install_runtime_patches(self.patcher)
+            self.adopted = adopt_prerun_primitives(self.patcher, self.filter, self.fn)
+            self.backend.install()
+        except BaseException:
+            self.patcher.restore()
+            _open = False
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        global _open
+        context.active = None
+        try:
+            self.backend.uninstall()
+        finally:
+            try:
+                self.patcher.restore()
+            finally:
+                random.setstate(self.random_state)
+                _open = False
+
+    def run_once(self, strategy: Any, random_seed: int, recorder: Any = None) -> Outcome:
+        """One execution under ``strategy``; ``random`` is seeded with ``random_seed``."""
+        if not strategy.new_execution():
+            raise RuntimeError(f"strategy {strategy.describe()} has no execution left to run")
+        random.seed(random_seed)
+        reset_thread_names()
+        self.backend.begin_execution()
+        ex = Execution(self.fn, strategy, self.max_steps, self.counters,
+                       self.backend.on_greenlet_start, recorder, self.filter.wants)
+        context.active = ex
+        try:
+            outcome = ex.run()
+        finally:
+            context.active = None
+            _forget_virtual_threads()
+        if not self.user_code_seen:
+            if not self.backend.saw_user_code():
+                raise InstrumentationError(
+                    "interleave reached no switch point in the code under test: every frame was "
+                    "excluded (the body lives in the standard library or site-packages?) or tracing "
+                    "was taken over by another tool. Pass instrument=['your_package'] or check "
+                    "that no debugger or coverage tracer replaces interleave's."
+                )
+            self.user_code_seen = True
+        return outcome
+
+
+def _forget_virtual_threads() -> None:
+    """Threads torn down mid-run never unregister themselves; drop them from threading."""
+    import threading
+
+    for registry in (threading._active, threading._limbo):  # type: ignore[attr-defined]
+        for key, th in list(registry.items()):
+            ident = key if isinstance(key, int) else getattr(th, "_ident", None)
+            if isinstance(ident, int) and IDENT_BASE <= ident < IDENT_BASE + 0x10000:
+                registry.pop(key, None)
+            elif key is th and getattr(th, "_ident", 0) is None:
+                registry.pop(key, None)

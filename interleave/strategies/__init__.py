@@ -1,0 +1,1 @@
+"""Who runs next: one strategy per module, all behind the protocol in ``base``."""

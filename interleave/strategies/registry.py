@@ -1,0 +1,54 @@
+"""Strategies by name, for ``explore(strategy=...)``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+from ..errors import OptionError
+from .base import Strategy
+
+_FACTORIES: Dict[str, Callable[..., Strategy]] = {}
+
+
+def register(name: str, factory: Callable[..., Strategy]) -> None:
+    """Make ``strategy=name`` build ``factory(seed=..., **params)``."""
+    _FACTORIES[name] = factory
+
+
+def names() -> list:
+    """The registered strategy names."""
+    _load_builtin()
+    return sorted(_FACTORIES)
+
+
+def make(spec: Any, seed: int, **params: Any) -> Strategy:
+    """A strategy from a name or an instance."""
+    if isinstance(spec, Strategy):
+        return spec
+    _load_builtin()
+    if not isinstance(spec, str) or spec not in _FACTORIES:
+        raise OptionError(f"strategy must be one of {', '.join(sorted(_FACTORIES))} or a Strategy; got {spec!r}")
+    params = {k: v for k, v in params.items() if v is not None}
+    return _FACTORIES[spec](seed=seed, **params)
+
+
+_loaded = False
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from .random_walk import RandomStrategy
+
+    def random_factory(seed: int, **params: Any) -> Strategy:
+        _no_params("random", params)
+        return RandomStrategy(seed)
+
+    register("random", random_factory)
+
+
+def _no_params(name: str, params: Dict[str, Any]) -> None:
+    if params:
+        raise OptionError(f"strategy {name!r} takes no parameters; got {', '.join(sorted(params))}")

@@ -1,0 +1,93 @@
+"""A Lock the harness schedules inside a run and that behaves as a real lock outside one."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+from _thread import allocate_lock as _real_lock
+
+from ..runtime.waitqueue import WaitQueue
+from .running import running
+
+
+class Lock:
+    """Cooperative ``threading.Lock``: waiting parks the virtual thread, never the OS thread."""
+
+    __slots__ = ("_real", "_queue", "_holder_tid", "__weakref__")
+
+    def __init__(self) -> None:
+        self._real = _real_lock()  # the state, and the real behaviour outside a run
+        self._queue: Optional[WaitQueue] = None
+        self._holder_tid: Optional[int] = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        ex = running()
+        if ex is None:
+            return self._real.acquire(blocking, timeout)
+        return self._acquire(ex, blocking, timeout, sys._getframe(1))
+
+    def _acquire(self, ex: Any, blocking: bool, timeout: float, caller: Any) -> bool:
+        if not blocking and timeout != -1:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        if timeout < 0 and timeout != -1:
+            raise ValueError("timeout value must be a non-negative number")
+        ex.sync_point(("acquire", self), caller)
+        real = self._real
+        if real.acquire(False):
+            self._holder_tid = ex.current.tid
+            return True
+        if not blocking:
+            return False
+        q = self._queue
+        if q is None:
+            q = self._queue = WaitQueue(self, f"Lock at {id(self):#x}")
+        deadline = None if timeout == -1 else ex.now + timeout
+        while True:
+            ok = ex.park(q, None if deadline is None else deadline - ex.now)
+            if real.acquire(False):
+                self._holder_tid = ex.current.tid
+                return True
+            if not ok:
+                return False
+
+    def release(self) -> None:
+        ex = running()
+        if ex is not None:
+            ex.sync_point(("release", self), sys._getframe(1))
+        self.release_unscheduled()
+
+    def release_unscheduled(self) -> None:
+        """Release without a switch point: for the runtime, e.g. when a thread has ended."""
+        self._real.release()
+        self._holder_tid = None
+        q = self._queue
+        if q is not None and q.waiters:
+            q.unpark_all()
+
+    def __enter__(self) -> bool:
+        ex = running()
+        if ex is None:
+            return self._real.acquire()
+        return self._acquire(ex, True, -1, sys._getframe(1))
+
+    def __exit__(self, *exc: Any) -> None:
+        ex = running()
+        if ex is not None:
+            ex.sync_point(("release", self), sys._getframe(1))
+        self.release_unscheduled()
+
+    def locked(self) -> bool:
+        return self._real.locked()
+
+    def _at_fork_reinit(self) -> None:
+        self._real = _real_lock()
+        self._holder_tid = None
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
+    def __repr__(self) -> str:
+        state = "locked" if self._real.locked() else "unlocked"
+        return f"<interleave Lock {state} at {id(self):#x}>"

@@ -1,0 +1,69 @@
+"""Cooperative ``queue.SimpleQueue`` (the C one cannot park a greenlet)."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from queue import Empty
+from typing import Any, Optional
+
+from .lock import Lock
+from .running import running
+from ..runtime.waitqueue import WaitQueue
+
+
+class SimpleQueue:
+    """Unbounded FIFO queue whose ``get`` parks the virtual thread while it is empty."""
+
+    def __init__(self) -> None:
+        self._items: deque = deque()
+        self._getters = WaitQueue(self, f"SimpleQueue at {id(self):#x} (empty)")
+        self._real_ready = Lock()  # outside a run: a real lock to wait on
+        self._real_ready.acquire()
+
+    def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        ex = running()
+        if ex is not None:
+            ex.sync_point(("put", self), sys._getframe(1))
+        self._items.append(item)
+        if ex is not None:
+            self._getters.unpark_one()
+        elif self._real_ready.locked():
+            self._real_ready.release()
+
+    put_nowait = put
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        if timeout is not None and timeout < 0:
+            raise ValueError("'timeout' must be a non-negative number")
+        ex = running()
+        if ex is None:
+            return self._get_real(block, timeout)
+        ex.sync_point(("get", self), sys._getframe(1))
+        deadline = None if timeout is None else ex.now + timeout
+        while not self._items:
+            if not block:
+                raise Empty
+            if not ex.park(self._getters, None if deadline is None else deadline - ex.now):
+                if not self._items:
+                    raise Empty
+        return self._items.popleft()
+
+    def _get_real(self, block: bool, timeout: Optional[float]) -> Any:
+        while not self._items:
+            if not block:
+                raise Empty
+            if not self._real_ready.acquire(True, -1 if timeout is None else timeout):
+                raise Empty
+        return self._items.popleft()
+
+    def get_nowait(self) -> Any:
+        return self.get(False)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    __class_getitem__ = classmethod(lambda cls, item: cls)

@@ -1,0 +1,151 @@
+"""Replacements for the ``_thread`` names that ``threading`` reads: threads become greenlets."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import _thread
+
+from greenlet import GreenletExit
+
+from .lock import Lock
+from .running import running
+
+_real_get_ident = _thread.get_ident
+_real_start_new_thread = _thread.start_new_thread
+_real_get_native_id = getattr(_thread, "get_native_id", None)
+
+
+def get_ident() -> int:
+    """The virtual thread's ident inside a run."""
+    ex = running()
+    return _real_get_ident() if ex is None else ex.current.ident
+
+
+def get_native_id() -> int:
+    """The virtual thread's native id inside a run (same as its ident)."""
+    ex = running()
+    if ex is None:
+        return _real_get_native_id()  # type: ignore[misc]
+    return ex.current.ident
+
+
+def _spawn(function: Callable[..., Any], args: tuple, kwargs: Optional[dict], daemon: bool) -> Any:
+    ex = running()
+    assert ex is not None
+    thread = getattr(function, "__self__", None)  # threading.Thread._bootstrap
+    name = getattr(thread, "name", None)
+    if thread is not None and hasattr(thread, "daemon"):
+        daemon = thread.daemon
+    vt = ex.spawn(function, args, kwargs, name=name, daemon=daemon)
+    vt.thread = thread
+    return vt
+
+
+def _launch(vt: Any) -> None:
+    ex = running()
+    assert ex is not None
+    ex.run_prelude(vt)
+
+
+def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional[dict] = None) -> int:
+    """``_thread.start_new_thread`` inside a run: a new virtual thread."""
+    if running() is None:
+        return _real_start_new_thread(function, args, *([kwargs] if kwargs is not None else []))
+    if not isinstance(args, tuple):
+        raise TypeError("2nd arg must be a tuple")
+    vt = _spawn(function, args, kwargs, daemon=True)
+    _launch(vt)
+    return vt.ident
+
+
+class ThreadHandle:
+    """``_thread._ThreadHandle`` (3.13) for a virtual thread."""
+
+    __slots__ = ("ident", "_done", "_vt")
+
+    def __init__(self, ident: Optional[int] = None) -> None:
+        self.ident = ident
+        self._done = False
+        self._vt: Any = None
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        if self._done or self._vt is None:
+            return
+        ex = running()
+        if ex is None:
+            return  # the run that owned this thread is over
+        if ex.current is self._vt:
+            raise RuntimeError("Cannot join current thread")
+        ex.join_thread(self._vt, None if timeout is None or timeout < 0 else timeout)
+
+    def is_done(self) -> bool:
+        return self._done
+
+    def _set_done(self) -> None:
+        self._done = True
+
+    def __repr__(self) -> str:
+        return f"<interleave ThreadHandle ident={self.ident} done={self._done}>"
+
+
+_real_start_joinable = getattr(_thread, "start_joinable_thread", None)
+
+
+def start_joinable_thread(function: Callable[..., Any], handle: Optional[ThreadHandle] = None,
+                          daemon: bool = True) -> Any:
+    """``_thread.start_joinable_thread`` (3.13) inside a run."""
+    if running() is None:
+        return _real_start_joinable(function, handle=handle, daemon=daemon)  # type: ignore[misc]
+    if handle is None:
+        handle = ThreadHandle()
+    vt = _spawn(function, (), None, daemon)
+    vt.handle = handle
+    handle.ident = vt.ident
+    handle._vt = vt
+    _launch(vt)
+    return handle
+
+
+def make_thread_handle(ident: int) -> ThreadHandle:
+    """``_thread._make_thread_handle`` (3.13)."""
+    return ThreadHandle(ident)
+
+
+def set_sentinel() -> Lock:
+    """``_thread._set_sentinel`` (<=3.12): a lock released when the virtual thread ends."""
+    lock = Lock()
+    ex = running()
+    if ex is not None:
+        ex.current.sentinel = lock
+    return lock
+
+
+def make_excepthook(previous: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A ``threading.excepthook`` that turns an uncaught thread exception into a finding."""
+
+    def excepthook(args: Any) -> None:
+        if isinstance(args.exc_value, GreenletExit):
+            return  # a thread unwound by the end of its execution
+        ex = running()
+        if ex is None:
+            previous(args)
+            return
+        if args.exc_type is SystemExit:
+            return
+        ex.thread_failed(ex.current, args.exc_value)
+
+    return excepthook
+
+
+def make_register_atexit(previous: Callable[..., Any]) -> Callable[..., Any]:
+    """``threading._register_atexit`` bound to the execution, so nothing outlives the run."""
+
+    def register_atexit(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        ex = running()
+        if ex is None:
+            previous(func, *args, **kwargs)
+            return
+        ex.atexits.append(lambda: func(*args, **kwargs))
+
+    return register_atexit

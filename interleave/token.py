@@ -1,0 +1,128 @@
+"""Replay tokens: short, URL-safe, versioned text that records one schedule exactly."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import zlib
+from dataclasses import dataclass, field
+from typing import List, Tuple
+
+from .errors import TokenError
+
+PREFIX = "il1_"
+_VERSION = 1
+_MODELS = ("instruction", "gil")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The complete record of one execution: who ran how long, plus what else made it so."""
+
+    runs: Tuple[Tuple[int, int], ...]
+    model: str = "instruction"
+    random_seed: int = 0
+    hash_seed: str = field(default_factory=lambda: os.environ.get("PYTHONHASHSEED", "random"))
+    python: Tuple[int, int] = field(default_factory=lambda: (sys.version_info[0], sys.version_info[1]))
+
+    @property
+    def steps(self) -> int:
+        return sum(n for _, n in self.runs)
+
+    @property
+    def switches(self) -> int:
+        return max(0, len(self.runs) - 1)
+
+
+def _varint(n: int, out: bytearray) -> None:
+    if n < 0:
+        raise ValueError("negative")
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return
+
+
+def _read_varint(data: bytes, pos: int) -> Tuple[int, int]:
+    shift = 0
+    n = 0
+    while True:
+        if pos >= len(data):
+            raise TokenError("replay token is truncated: copy the whole token from the report")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return n, pos
+        shift += 7
+        if shift > 70:
+            raise TokenError("replay token is damaged (an impossible number in it)")
+
+
+def encode(schedule: Schedule) -> str:
+    """The token for ``schedule``."""
+    body = bytearray([_VERSION, schedule.python[0], schedule.python[1], _MODELS.index(schedule.model)])
+    hs = schedule.hash_seed
+    _varint(0 if hs == "random" else int(hs) + 1, body)
+    _varint(schedule.random_seed, body)
+    _varint(len(schedule.runs), body)
+    for tid, n in schedule.runs:
+        _varint(tid, body)
+        _varint(n, body)
+    packed = zlib.compress(bytes(body), 9)
+    payload = packed + zlib.crc32(packed).to_bytes(4, "big")
+    return PREFIX + base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
+
+
+def decode(token: str, *, check_python: bool = True) -> Schedule:
+    """Parse a token; raise TokenError naming what is wrong with it and how to fix it."""
+    if not isinstance(token, str):
+        raise TokenError(f"a replay token is a string starting with {PREFIX!r}; got {type(token).__name__}")
+    token = token.strip()
+    if not token.startswith(PREFIX):
+        if token.startswith("il") and "_" in token[:5]:
+            raise TokenError(
+                f"replay token version {token.split('_')[0]!r} is not understood by this interleave "
+                f"(it reads {PREFIX!r}); replay it with the interleave version that made it"
+            )
+        raise TokenError(f"not a replay token: it must start with {PREFIX!r} (got {token[:12]!r}...)")
+    text = token[len(PREFIX):]
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise TokenError(f"replay token is damaged (not base64url: {exc}); copy it again from the report") from None
+    if len(raw) < 5 or zlib.crc32(raw[:-4]).to_bytes(4, "big") != raw[-4:]:
+        raise TokenError("replay token is damaged (checksum mismatch); copy the whole token again from the report")
+    try:
+        data = zlib.decompress(raw[:-4])
+    except zlib.error:
+        raise TokenError("replay token is damaged (cannot decompress); copy it again from the report") from None
+    if data[0] != _VERSION:
+        raise TokenError(f"replay token format {data[0]} is not supported by this interleave (it reads {_VERSION})")
+    python = (data[1], data[2])
+    if check_python and python != sys.version_info[:2]:
+        raise TokenError(
+            f"this replay token was recorded on Python {python[0]}.{python[1]} but this is "
+            f"{sys.version_info[0]}.{sys.version_info[1]}: bytecode differs between versions, so the "
+            "schedule cannot be replayed here. Replay it on the Python version that found it."
+        )
+    if data[3] >= len(_MODELS):
+        raise TokenError("replay token names an unknown memory model; it is damaged or too new")
+    model = _MODELS[data[3]]
+    pos = 4
+    hs, pos = _read_varint(data, pos)
+    rseed, pos = _read_varint(data, pos)
+    count, pos = _read_varint(data, pos)
+    runs: List[Tuple[int, int]] = []
+    for _ in range(count):
+        tid, pos = _read_varint(data, pos)
+        n, pos = _read_varint(data, pos)
+        runs.append((tid, n))
+    if pos != len(data):
+        raise TokenError("replay token is damaged (trailing bytes)")
+    return Schedule(tuple(runs), model, rseed, "random" if hs == 0 else str(hs - 1), python)
