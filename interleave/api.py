@@ -177,6 +177,7 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
 def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, strategy: str,
                   executions: int, elapsed: float, fn: Callable[..., Any], hint: Optional[str],
                   notes: List[str]) -> Failure:
+    recorder.finish()
     token = encode(schedule)
     what = outcome.kind
     if outcome.kind == "exception" and outcome.exception is not None:

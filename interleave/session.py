@@ -32,7 +32,7 @@ class Session:
         self.adopted = 0
         self.user_code_seen = False
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         global _open
         if _open or context.active is not None:
             raise NestedExploreError(
@@ -75,7 +75,8 @@ class Session:
         reset_thread_names()
         self.backend.begin_execution()
         ex = Execution(self.fn, strategy, self.max_steps, self.counters,
-                       self.backend.on_greenlet_start, recorder, self.filter.wants)
+                       self.backend.on_greenlet_start, recorder, self.filter.wants,
+                       self.backend.end_execution)
         context.active = ex
         try:
             outcome = ex.run()

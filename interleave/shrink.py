@@ -1,64 +1,92 @@
-"""Shrinking a failing schedule: fewest preemptions first, then fewest steps."""
+"""Shrinking a failing schedule: fewest preemptions first, then fewest switches and steps."""
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 from .runtime.outcome import Outcome
 from .strategies.guided import GuidedStrategy
 from .sync.vtime import _real_perf_counter as _clock
 from .token import Schedule
 
-MAX_ATTEMPTS = 300
+MAX_ATTEMPTS = 400
 MAX_SECONDS = 5.0
+# Phase 1 (iterative preemption bounding) gets this many executions in all.
+BOUNDED_SEARCH_EXECUTIONS = 3000
 
 Runs = List[Tuple[int, int]]
+Cost = Tuple[int, int, int]
 
 
-def _cost(runs: Runs) -> Tuple[int, int]:
-    return (len(runs), sum(n for _, n in runs))
+def _cost(outcome: Outcome) -> Cost:
+    return (outcome.preemptions, len(outcome.runs), outcome.steps)
 
 
-def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule) -> Schedule:
-    """The smallest schedule found that fails the same way (same kind, type and location)."""
+def _candidates(runs: Runs) -> List[Runs]:
+    """Edits of a schedule, most promising first: shorter prefixes, fewer runs, shorter runs."""
+    out: List[Runs] = []
+    n = len(runs)
+    # Keep only a prefix: the rest is completed without preemptions by the guided replay.
+    size = n // 2
+    while size >= 1:
+        out.append(runs[:size])
+        size //= 2
+    # Drop one run (one switch), latest first: late switches are usually the noise of a walk.
+    for i in range(n - 1, 0, -1):
+        out.append(runs[:i] + runs[i + 1:])
+    # Fewer steps before a switch.
+    for i in range(n):
+        tid, steps = runs[i]
+        if steps > 1:
+            out.append(runs[:i] + [(tid, steps // 2)] + runs[i + 1:])
+            out.append(runs[:i] + [(tid, steps - 1)] + runs[i + 1:])
+    return out
+
+
+def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
+                    budget: Callable[[], bool] = lambda: True) -> Schedule:
+    """The smallest schedule found that fails the same way (same kind, exception type and place)."""
     target = outcome.signature()
-    best: Runs = list(schedule.runs)
-    attempts = 0
+    best_runs: Runs = list(schedule.runs)
+    best_cost = _cost(outcome)
     start = _clock()
-
-    def attempt(runs: Runs) -> bool:
-        nonlocal best, attempts
-        if attempts >= MAX_ATTEMPTS or _clock() - start > MAX_SECONDS:
-            return False
-        attempts += 1
-        got = session.run_once(GuidedStrategy(runs), schedule.random_seed)
-        if got.failed and got.signature() == target and _cost(got.runs) < _cost(best):
-            best = list(got.runs)
-            return True
-        return False
-
+    found = _fewest_preemptions(session, target, schedule.random_seed, best_cost[0], start, budget)
+    if found is not None and _cost(found) < best_cost:
+        best_runs, best_cost = list(found.runs), _cost(found)
+    attempts = 0
     improved = True
     while improved:
         improved = False
-        # Drop the tail: the failure often needs only a prefix, then any completion.
-        lo, hi = 1, len(best) - 1
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            if attempt(best[:mid]):
-                hi = len(best) - 1
+        for cand in _candidates(best_runs):
+            if attempts >= MAX_ATTEMPTS or _clock() - start > MAX_SECONDS or not budget():
+                return _with_runs(schedule, best_runs)
+            attempts += 1
+            got = session.run_once(GuidedStrategy(cand), schedule.random_seed)
+            if got.failed and got.signature() == target and _cost(got) < best_cost:
+                best_runs, best_cost = list(got.runs), _cost(got)
                 improved = True
-            else:
-                lo = mid + 1
-        # Remove one run (one switch) at a time, latest first.
-        i = len(best) - 1
-        while i >= 1:
-            if i < len(best) and attempt(best[:i] + best[i + 1:]):
-                improved = True
-            i -= 1
-        # Shorten runs: fewer steps before each switch.
-        for i in range(len(best)):
-            if i < len(best) and best[i][1] > 1:
-                tid, n = best[i]
-                if attempt(best[:i] + [(tid, max(1, n // 2))] + best[i + 1:]):
-                    improved = True
-    return Schedule(tuple(best), schedule.model, schedule.random_seed, schedule.hash_seed, schedule.python)
+                break  # restart from the new, smaller schedule
+    return _with_runs(schedule, best_runs)
+
+
+def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptions: int,
+                        start: float, budget: Callable[[], bool]) -> Any:
+    """Search schedules with 0, 1, ... preemptions (fewer than the failure has) for the same failure."""
+    from .strategies.exhaustive import ExhaustiveStrategy
+
+    spent = 0
+    for k in range(preemptions):
+        strat = ExhaustiveStrategy(k)
+        while not strat.exhausted():
+            if spent >= BOUNDED_SEARCH_EXECUTIONS or _clock() - start > MAX_SECONDS / 2 or not budget():
+                return None
+            spent += 1
+            got = session.run_once(strat, random_seed)
+            strat.end_execution(got)
+            if got.failed and got.signature() == target:
+                return got
+    return None
+
+
+def _with_runs(schedule: Schedule, runs: Runs) -> Schedule:
+    return Schedule(tuple(runs), schedule.model, schedule.random_seed, schedule.hash_seed, schedule.python)

@@ -34,6 +34,9 @@ class Backend:
     def on_greenlet_start(self) -> None:
         """Called first thing in every new greenlet."""
 
+    def end_execution(self) -> None:
+        """Called when an execution's threads have stopped, before leftovers are unwound."""
+
     def saw_user_code(self) -> bool:
         """Whether any instrumented code has run and tracing is still ours."""
         raise NotImplementedError

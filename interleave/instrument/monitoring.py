@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
+from _thread import get_ident
 from types import CodeType
 from typing import Any, Dict, FrozenSet, List
-
-from _thread import get_ident
 
 from ..runtime import context
 from ..runtime.tstate import free_tool_id

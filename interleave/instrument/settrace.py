@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
+from _thread import get_ident
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, Optional
-
-from _thread import get_ident
 
 from ..runtime import context
 from .backend import Backend
@@ -21,6 +20,7 @@ class SettraceBackend(Backend):
     def install(self) -> None:
         self.old = sys.gettrace()
         self.instrumented = 0
+        self.intact = True
         tracers: Dict[CodeType, Optional[Callable[..., Any]]] = {}
         wants = self.filter.wants
         model = self.model
@@ -67,8 +67,11 @@ class SettraceBackend(Backend):
     def uninstall(self) -> None:
         sys.settrace(self.old)
 
+    def end_execution(self) -> None:
+        self.intact = sys.gettrace() is self.global_trace
+
     def saw_user_code(self) -> bool:
-        return self.instrumented > 0 and sys.gettrace() is self.global_trace
+        return self.instrumented > 0 and self.intact
 
     def on_greenlet_start(self) -> None:
         ex = context.active

@@ -7,4 +7,4 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:
     from .execution import Execution
 
-active: "Optional[Execution]" = None
+active: Optional[Execution] = None

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
+from _thread import get_ident as _real_get_ident
 from types import CodeType, FrameType
 from typing import Any, Callable, List, Optional, Tuple
-
-from _thread import get_ident as _real_get_ident
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -22,6 +21,12 @@ FAIRNESS_STREAK = 1000
 # Virtual idents are small numbers so that they never collide with a real pthread id.
 IDENT_BASE = 0x7100
 EPOCH = 1_700_000_000.0
+# Blocking calls and switch points a thread may go through while it is unwound at the end of an
+# execution before we give up on it (it keeps catching the exception that unwinds it).
+TEARDOWN_PATIENCE = 10_000
+# Greenlets that refused to unwind: kept suspended forever rather than collected, because
+# collecting one resumes it outside any execution.
+_ABANDONED: List[greenlet] = []
 
 
 class VThread:
@@ -73,8 +78,10 @@ class Execution:
         on_greenlet_start: Callable[[], None],
         recorder: Any = None,
         wants: Callable[[CodeType], bool] = lambda code: True,
+        on_run_end: Callable[[], None] = lambda: None,
     ) -> None:
         self.fn = fn
+        self.on_run_end = on_run_end
         self.wants = wants
         self.strategy = strategy
         self.max_steps = max_steps
@@ -89,6 +96,7 @@ class Execution:
         self.rec_left = 0  # same, while recording: every point goes through the slow path
         self.granted = 0
         self.streak = 0
+        self.preemptions = 0  # switches away from a thread that could have gone on
         self.runs_tid: List[int] = []
         self.runs_len: List[int] = []
         self.outcome: Optional[Outcome] = None
@@ -100,6 +108,8 @@ class Execution:
         self.internal_error: Optional[BaseException] = None
         self.prelude: Optional[VThread] = None  # a new thread running threading's bootstrap
         self.prelude_parent: Optional[VThread] = None
+        self.teardown_left = TEARDOWN_PATIENCE
+        self.abandoned: List[str] = []  # threads that refused to unwind
 
     # ----------------------------------------------------------------- threads
     def spawn(self, func: Callable[..., Any], args: tuple = (), kwargs: Optional[dict] = None,
@@ -144,6 +154,7 @@ class Execution:
         self.current = parent
         self.budget = budget
         self.rec_left = rec_left
+        self.cut_grant()  # a new thread can run: the strategy may want to switch to it
 
     def _end_prelude(self) -> bool:
         """In a prelude: hand control back to the starter. True if we were in one."""
@@ -207,12 +218,15 @@ class Execution:
                 self.counters.restore(saved)
         finally:
             self.counters.restore(saved)
+            # Before unwinding: an exception thrown through a trace function drops it (<3.12).
+            self.on_run_end()
             self._teardown()
         if self.internal_error is not None:
             raise self.internal_error
         if self.outcome is None:
             self.outcome = Outcome("passed")
         self.outcome.steps = self.steps
+        self.outcome.preemptions = self.preemptions
         self.outcome.runs = list(zip(self.runs_tid, self.runs_len))
         self.outcome.virtual_time = self.now
         return self.outcome
@@ -230,11 +244,15 @@ class Execution:
                 self.join_thread(vt)
 
     def _teardown(self) -> None:
+        """Unwind every thread still alive, so that its ``finally`` blocks run under control."""
         self.tearing_down = True
         self.budget = 1 << 60
         for vt in self.threads:
             g = vt.glet
             if g is not None and g and not g.dead:
+                # Its finally blocks ask for their ident (threading's _delete) and take locks.
+                self.current = vt
+                self.teardown_left = TEARDOWN_PATIENCE
                 try:
                     g.throw(_Teardown)
                 except _Teardown:
@@ -243,7 +261,29 @@ class Execution:
                     pass
         self.counters.restore((0, self.counters.save()[1]))
 
+    def _teardown_tick(self) -> None:
+        """One blocking call or switch point of a thread being unwound; abandon it if it never ends."""
+        self.teardown_left -= 1
+        if self.teardown_left > 0:
+            return
+        # It swallows _Teardown (a bare ``except:`` in a loop): it would never finish. Leave it
+        # suspended for good; keeping a reference stops greenlet from unwinding it later, at a
+        # moment nobody controls.
+        _ABANDONED.append(getcurrent())
+        self.abandoned.append(self.current.name)
+        counters = self.counters
+        saved = counters.save()
+        self.hub.switch(None)  # type: ignore[union-attr]
+        counters.restore(saved)  # pragma: no cover - never resumed
+
     # ------------------------------------------------------------ scheduling
+    def cut_grant(self) -> None:
+        """End the current grant at the next switch point (the set of runnable threads grew)."""
+        left = self.budget + self.rec_left
+        if left:
+            self.granted -= left
+            self.budget = self.rec_left = 0
+
     def _close_grant(self) -> int:
         used = self.granted - self.budget - self.rec_left
         self.steps += used
@@ -297,6 +337,8 @@ class Execution:
         t = self.threads[tid]
         if t is not cur:
             self.streak = 0
+            if cur.state == READY and cur.tid in runnable:
+                self.preemptions += 1
             if self.recorder is not None:
                 self.recorder.switch(cur.tid, tid, cur.state == READY)
         if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
@@ -323,6 +365,7 @@ class Execution:
     def point(self, code: Optional[CodeType], offset: int, op: Any = None) -> None:
         """A switch point whose grant has run out (or that is being recorded)."""
         if self.tearing_down:
+            self._teardown_tick()
             return
         if self.prelude is not None and self._end_prelude():
             return
@@ -376,6 +419,8 @@ class Execution:
     def park(self, queue: Optional[WaitQueue], timeout: Optional[float] = None) -> bool:
         """Block the current thread on ``queue``; True if unparked, False if it timed out."""
         if self.tearing_down:
+            # Nothing will ever wake it: unwinding goes on (a real wait would hang the process).
+            self._teardown_tick()
             raise _Teardown()
         cur = self.current
         if queue is None:

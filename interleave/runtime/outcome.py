@@ -31,6 +31,7 @@ class Outcome:
     tid: Optional[int] = None
     blocked: List[BlockedThread] = field(default_factory=list)
     steps: int = 0
+    preemptions: int = 0
     runs: List[Tuple[int, int]] = field(default_factory=list)
     virtual_time: float = 0.0
     detail: str = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional
 
 from ..instrument.filter import is_user_code_file
 
@@ -50,12 +50,19 @@ def _describe_op(op: Any) -> str:
 
 
 class Recorder:
-    """Collects events; the runtime calls ``step`` at every switch point while recording."""
+    """Collects events; the runtime calls ``step`` at every switch point while recording.
+
+    A thread at a switch point has not yet executed the operation there: if it is preempted,
+    the operation runs when it resumes. So each event is held as the thread's pending one and
+    emitted when the thread goes on (its next point, or when it blocks or ends), which puts it
+    in the order things really happened.
+    """
 
     def __init__(self) -> None:
         self.events: List[Event] = []
-        self._pending: Tuple[bool, bool] = (False, False)
+        self.pending: dict = {}
         self.thread_names: dict = {}
+        self._preempted: Optional[int] = None  # the next event to emit comes right after a preemption
 
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
         self.thread_names[vt.tid] = vt.name
@@ -71,9 +78,24 @@ class Recorder:
                     break
                 f = f.f_back
             desc = _describe_op(op)
-        pre, blk = self._pending
-        self._pending = (False, False)
-        self.events.append(Event(vt.tid, where[0], where[1], where[2], desc, pre, blk))
+        self._emit(vt.tid)
+        self.pending[vt.tid] = Event(vt.tid, where[0], where[1], where[2], desc)
+
+    def _emit(self, tid: int) -> None:
+        e = self.pending.pop(tid, None)
+        if e is not None:
+            if self._preempted is not None:
+                e.preempted_before = True
+                self._preempted = None
+            self.events.append(e)
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
-        self._pending = (preempted, not preempted)
+        if preempted:
+            self._preempted = from_tid
+        else:
+            self._emit(from_tid)  # it blocked or ended: its last operation did run
+
+    def finish(self) -> None:
+        """Emit what is still pending (threads that ended without another switch point)."""
+        for tid in sorted(self.pending):
+            self._emit(tid)

@@ -48,6 +48,20 @@ def _load_builtin() -> None:
 
     register("random", random_factory)
 
+    from .exhaustive import ExhaustiveStrategy
+    from .pct import PCTStrategy
+
+    def exhaustive_factory(seed: int, preemptions: Any = None, **params: Any) -> Strategy:
+        _no_params("exhaustive", params)
+        return ExhaustiveStrategy(preemptions)
+
+    def pct_factory(seed: int, depth: int = 3, **params: Any) -> Strategy:
+        _no_params("pct", params)
+        return PCTStrategy(seed, depth)
+
+    register("exhaustive", exhaustive_factory)
+    register("pct", pct_factory)
+
 
 def _no_params(name: str, params: Dict[str, Any]) -> None:
     if params:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
-
 from _thread import allocate_lock as _real_lock
+from typing import Any, Optional
 
 from ..runtime.waitqueue import WaitQueue
 from .running import running

@@ -7,9 +7,9 @@ from collections import deque
 from queue import Empty
 from typing import Any, Optional
 
+from ..runtime.waitqueue import WaitQueue
 from .lock import Lock
 from .running import running
-from ..runtime.waitqueue import WaitQueue
 
 
 class SimpleQueue:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
-
 import _thread
+from typing import Any, Callable, Optional
 
 from greenlet import GreenletExit
 
@@ -33,6 +32,9 @@ def get_native_id() -> int:
 def _spawn(function: Callable[..., Any], args: tuple, kwargs: Optional[dict], daemon: bool) -> Any:
     ex = running()
     assert ex is not None
+    if ex.tearing_down:
+        # What CPython says when a thread starts one during interpreter shutdown.
+        raise RuntimeError("can't create new thread at interpreter shutdown")
     thread = getattr(function, "__self__", None)  # threading.Thread._bootstrap
     name = getattr(thread, "name", None)
     if thread is not None and hasattr(thread, "daemon"):
