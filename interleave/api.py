@@ -35,7 +35,7 @@ def explore(
     fn: Callable[[], Any],
     *,
     executions: int = DEFAULT_EXECUTIONS,
-    strategy: Union[str, Strategy] = "random",
+    strategy: Union[str, Strategy] = "portfolio",
     seed: Optional[int] = None,
     model: str = "instruction",
     time_budget: Optional[float] = None,
@@ -156,22 +156,45 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
         schedule = shrink_schedule(session, outcome, schedule)
     recorder = Recorder()
     replayed = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, recorder)
+    recorder.finish()
     reproducible = replayed.signature() == outcome.signature()
+    first_diff = None
     for _ in range(2):
-        again = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed)
-        if again.signature() != replayed.signature():
-            reproducible = False
+        again_rec = Recorder()
+        again = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, again_rec)
+        again_rec.finish()
+        if again.signature() != replayed.signature() or first_diff is None:
+            diff = _first_difference(recorder, again_rec)
+            if diff is not None or again.signature() != replayed.signature():
+                reproducible = False
+                first_diff = first_diff or diff
     if not reproducible:
+        where = f" It first diverged at {first_diff}." if first_diff else ""
         notes.append(
-            "\nWARNING: replaying this schedule did not fail the same way every time: the program has "
+            "\nWARNING: replaying this schedule did not behave the same way every time: the program has "
             "nondeterminism the harness does not control (real I/O, os.urandom, hash order of sets, "
-            "threads created outside the harness). The token may not reproduce the failure."
+            "state kept between executions, threads created outside the harness)." + where +
+            " The token may not reproduce the failure."
         )
     final = replayed if replayed.failed else outcome
     failure = _failure_from(final, schedule, recorder, strategy=strategy, executions=executions,
                             elapsed=elapsed, fn=fn, hint=hint, notes=notes)
     failure.reproducible = reproducible
     return failure
+
+
+def _first_difference(a: Recorder, b: Recorder) -> Optional[str]:
+    """Where two recordings of the same schedule part ways, in words."""
+    from .report import short_path
+
+    for i, (x, y) in enumerate(zip(a.events, b.events)):
+        if (x.tid, x.filename, x.lineno, x.op) != (y.tid, y.filename, y.lineno, y.op):
+            return (f"step {i + 1}: one replay ran {a.thread_names.get(x.tid, x.tid)} at "
+                    f"{short_path(x.filename)}:{x.lineno}, another {b.thread_names.get(y.tid, y.tid)} at "
+                    f"{short_path(y.filename)}:{y.lineno}")
+    if len(a.events) != len(b.events):
+        return f"step {min(len(a.events), len(b.events)) + 1}: one replay stopped earlier than the other"
+    return None
 
 
 def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, strategy: str,
@@ -184,11 +207,13 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
         what = f"{type(outcome.exception).__name__} in {outcome.thread}"
     header = (f"interleave: {what}, found by {strategy} ({schedule.model} model) after "
               f"{executions} execution{'s' if executions != 1 else ''} in {elapsed:.2f} s; "
-              f"{schedule.switches} thread switches, {schedule.steps} steps; Python "
+              f"{outcome.preemptions} preemptions, {schedule.switches} thread switches, {schedule.steps} "
+              f"steps; Python "
               f"{sys.version_info[0]}.{sys.version_info[1]}")
     replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
     report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
                            header=header, token=token, replay_hint=replay_hint, notes=notes)
     return Failure(kind=outcome.kind, exception=outcome.exception, token=token, report=report,
                    thread=outcome.thread, steps=schedule.steps, switches=schedule.switches,
+                   preemptions=outcome.preemptions,
                    blocked=outcome.blocked, trace=recorder.events, detail=outcome.detail)

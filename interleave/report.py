@@ -15,7 +15,8 @@ WIDTH = 100
 CONTEXT = 3  # rows kept around each switch between threads
 
 
-def _short(path: str) -> str:
+def short_path(path: str) -> str:
+    """A path relative to the working directory when it is below it."""
     try:
         rel = os.path.relpath(path)
     except ValueError:
@@ -83,7 +84,7 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: int = WI
         mark = ">>" if e.preempted_before else "  "
         cells = [(_cell(e, count, col) if t == e.tid else "").ljust(col) for t in tids]
         lines.append(f"  {mark}  " + " | ".join(cells).rstrip())
-    files = sorted({_short(e.filename) for e in events if e.filename != "?"})
+    files = sorted({short_path(e.filename) for e in events if e.filename != "?"})
     lines.append("")
     lines.append("  (line numbers refer to " + ", ".join(files) + "; >> = preempted the thread before)")
     return "\n".join(lines)
@@ -94,7 +95,7 @@ def _format_exception(exc: BaseException) -> str:
     user = [fs for fs in tb if is_user_code_file(fs.filename)]
     lines = []
     for fs in (user or list(tb))[-4:]:
-        lines.append(f'  File "{_short(fs.filename)}", line {fs.lineno}, in {fs.name}')
+        lines.append(f'  File "{short_path(fs.filename)}", line {fs.lineno}, in {fs.name}')
         if fs.line:
             lines.append(f"    {fs.line}")
     msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -110,7 +111,7 @@ def describe_failure(outcome: Outcome) -> str:
     if outcome.kind == "deadlock":
         lines = ["Deadlock: no thread can run and no timer is pending."]
         for b in outcome.blocked:
-            where = f"{_short(b.where[0])}:{b.where[1]} in {b.where[2]}" if b.where else "?"
+            where = f"{short_path(b.where[0])}:{b.where[1]} in {b.where[2]}" if b.where else "?"
             held = f", held by {b.holder}" if b.holder else ""
             src = f"  `{_source(b.where[0], b.where[1])}`" if b.where else ""
             lines.append(f"  {b.thread} waits for {b.waits_for}{held} at {where}{src}")
@@ -135,7 +136,7 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
             hot[(e.filename, e.lineno)] = hot.get((e.filename, e.lineno), 0) + 1
         top = sorted(hot.items(), key=lambda kv: -kv[1])[:4]
         parts += ["", "Lines repeating at the end (the loop):"]
-        parts += [f"  {_short(f)}:{ln}  `{_source(f, ln)}`  x{n}" for (f, ln), n in top]
+        parts += [f"  {short_path(f)}:{ln}  `{_source(f, ln)}`  x{n}" for (f, ln), n in top]
     parts += ["", f"Replay token: {token}", f"Reproduce:    {replay_hint}"]
     parts += list(notes)
     return "\n".join(parts)

@@ -21,6 +21,7 @@ class Failure:
     thread: Optional[str] = None
     steps: int = 0
     switches: int = 0
+    preemptions: int = 0
     blocked: List[BlockedThread] = field(default_factory=list)
     trace: List[Event] = field(default_factory=list)
     reproducible: bool = True

@@ -108,6 +108,7 @@ class Execution:
         self.internal_error: Optional[BaseException] = None
         self.prelude: Optional[VThread] = None  # a new thread running threading's bootstrap
         self.prelude_parent: Optional[VThread] = None
+        self.shutting_down = False  # the body has returned; non-daemon threads are being joined
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
 
@@ -121,20 +122,29 @@ class Execution:
 
         def entry() -> Optional[VThread]:
             self.on_greenlet_start()
+            if tid == 0:  # the body is the calling thread: it keeps that thread's locals
+                return self._run_thread(vt, func, args, kw)
+            self.counters.fresh_locals()
             try:
-                func(*args, **kw)
-            except GreenletExit:
-                raise
-            except SystemExit:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
-                self.thread_failed(vt, exc)
-            return self._exit(vt)
+                return self._run_thread(vt, func, args, kw)
+            finally:
+                self.counters.release_locals()
 
         vt.glet = greenlet(entry, parent=self.hub)
         self.threads.append(vt)
         self.alive.append(vt)
         return vt
+
+    def _run_thread(self, vt: VThread, func: Callable[..., Any], args: tuple, kw: dict) -> Optional[VThread]:
+        try:
+            func(*args, **kw)
+        except GreenletExit:
+            raise
+        except SystemExit:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
+            self.thread_failed(vt, exc)
+        return self._exit(vt)
 
     def run_prelude(self, vt: VThread) -> None:
         """Run a just-started thread up to its first switch point in code under test.
@@ -237,6 +247,7 @@ class Execution:
 
     def _shutdown(self) -> None:
         """What the interpreter does at exit: threading atexit hooks, then join non-daemons."""
+        self.shutting_down = True
         while self.atexits:
             self.atexits.pop()()
         for vt in list(self.threads[1:]):
@@ -259,7 +270,7 @@ class Execution:
                     pass
                 except BaseException:  # noqa: BLE001 - a thread's cleanup must not mask the finding
                     pass
-        self.counters.restore((0, self.counters.save()[1]))
+        self.counters.clear_tracing()
 
     def _teardown_tick(self) -> None:
         """One blocking call or switch point of a thread being unwound; abandon it if it never ends."""
@@ -352,6 +363,8 @@ class Execution:
         room = self.max_steps - self.steps
         if n > room:
             n = room
+        if n > FAIRNESS_STREAK:
+            n = FAIRNESS_STREAK  # come back to check fairness even under a long grant
         if self.runs_tid[-1] != tid:
             self.runs_tid.append(tid)
             self.runs_len.append(0)
@@ -391,6 +404,19 @@ class Execution:
         preempt: the user's call into them already was one.
         """
         if not self.wants(caller.f_code):
+            return
+        if self.budget:
+            self.budget -= 1
+            return
+        self.point(None, 0, op)
+
+    def thread_point(self, op: Any) -> None:
+        """A switch point in a thread's own life: just before its run() and just after it.
+
+        Other threads can tell these moments apart (``is_alive``, ``enumerate``, results the
+        thread published), even when the thread runs no instrumented code at all.
+        """
+        if self.tearing_down:
             return
         if self.budget:
             self.budget -= 1
@@ -447,21 +473,10 @@ class Execution:
 
     def describe_blocked(self, t: VThread) -> BlockedThread:
         """What a blocked thread waits for, who holds it, and where it stopped."""
-        q = t.queue
+        from .blocked import describe
+
         frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
-        owner = q.owner if q is not None else None
-        holder = None
-        if owner is not None:
-            h = getattr(owner, "_holder_tid", None)
-            if h is not None and 0 <= h < len(self.threads):
-                holder = self.threads[h].name
-        return BlockedThread(
-            thread=t.name,
-            tid=t.tid,
-            waits_for=(q.describe if q is not None else "?"),
-            holder=holder,
-            where=user_frame_site(frame),
-        )
+        return BlockedThread(**describe(self, t, frame))
 
 
 def user_frame_site(frame: Optional[FrameType]) -> Optional[Tuple[str, int, str]]:

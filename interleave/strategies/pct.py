@@ -38,6 +38,7 @@ class PCTStrategy(Strategy):
         self.prio: Dict[int, float] = {}
         self.step = 0
         self.streak = 0
+        self.contended = False
         self.changes = sorted(rng.sample(range(1, self.k + 1), min(self.d - 1, self.k)))
         self.next_change = 0
         return True
@@ -50,7 +51,11 @@ class PCTStrategy(Strategy):
         return p
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
-        self.step += used
+        # Only picks with a real choice count as steps: change points placed where a single
+        # thread can run would be wasted, and k would overstate the program's depth budget.
+        if self.contended:
+            self.step += used
+        self.contended = len(runnable) > 1
         self.streak += used
         changes = self.changes
         while self.next_change < len(changes) and self.step >= changes[self.next_change]:
@@ -62,11 +67,12 @@ class PCTStrategy(Strategy):
         best = max(runnable, key=self._priority)
         if best != current:
             self.streak = 0
-        if self.next_change < len(changes):
+        if self.next_change < len(changes) and self.contended:
             return best, max(1, changes[self.next_change] - self.step)
+        if self.next_change < len(changes):
+            return best, 1  # alone: come back at the next point to see if others can run
         return best, _LONG
 
     def end_execution(self, outcome: object) -> None:
-        steps = getattr(outcome, "steps", 0)
-        if steps > self.k:
-            self.k = steps
+        if self.step > self.k:
+            self.k = self.step

@@ -19,8 +19,20 @@ class RandomStrategy(Strategy):
 
     name = "random"
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, bursts: bool = False) -> None:
         self.rng = random.Random(seed)
+        self.bursts = bursts
+        self.stay = 0.0  # with bursts: the chance to stay on the running thread at a point
+
+    def describe(self) -> str:
+        return "random(bursts)" if self.bursts else "random"
+
+    def new_execution(self) -> bool:
+        if self.bursts:
+            # Mean run length 2^U(0,6): some executions switch often, some rarely, which
+            # reaches bugs that need a long undisturbed stretch of one thread.
+            self.stay = 1.0 - 1.0 / (2.0 ** (self.rng.random() * 6.0))
+        return True
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         r = len(runnable)
@@ -28,7 +40,8 @@ class RandomStrategy(Strategy):
             return runnable[0], 1
         rng = self.rng
         tid = runnable[int(rng.random() * r)]
+        stay = self.stay if self.bursts else 1.0 / r
         u = rng.random()
-        # P(run >= k+1) = (1/r)^k
-        length = 1 + int(math.log(1.0 - u) / -math.log(r)) if u > 0 else 1
+        # P(run >= k+1) = stay^k: one geometric draw instead of a draw per point.
+        length = 1 + int(math.log(1.0 - u) / math.log(stay)) if u > 0 and stay > 0 else 1
         return tid, length

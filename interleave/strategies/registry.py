@@ -42,9 +42,9 @@ def _load_builtin() -> None:
     _loaded = True
     from .random_walk import RandomStrategy
 
-    def random_factory(seed: int, **params: Any) -> Strategy:
+    def random_factory(seed: int, bursts: bool = False, **params: Any) -> Strategy:
         _no_params("random", params)
-        return RandomStrategy(seed)
+        return RandomStrategy(seed, bursts)
 
     register("random", random_factory)
 
@@ -61,6 +61,14 @@ def _load_builtin() -> None:
 
     register("exhaustive", exhaustive_factory)
     register("pct", pct_factory)
+
+    from .portfolio import PortfolioStrategy
+
+    def portfolio_factory(seed: int, **params: Any) -> Strategy:
+        _no_params("portfolio", params)
+        return PortfolioStrategy(seed)
+
+    register("portfolio", portfolio_factory)
 
 
 def _no_params(name: str, params: Dict[str, Any]) -> None:
