@@ -220,7 +220,7 @@ def test_pct_probability_guarantee_holds_for_depth_one():
     strat = PCTStrategy(seed=11, depth=1)
     failures = 0
     trials = 300
-    for i in range(trials):
+    for _ in range(trials):
         r = interleave.explore(depth_one_bug, strategy=strat, executions=1, shrink=False,
                                exclude=[LAUNCHER])
         failures += r.failure is not None
