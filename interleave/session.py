@@ -14,6 +14,7 @@ from .runtime import context
 from .runtime.execution import IDENT_BASE, Execution
 from .runtime.outcome import Outcome
 from .runtime.tstate import TracingCounters, verify_offsets
+from .runtime.view import ExecutionView
 
 _open = False
 
@@ -77,6 +78,9 @@ class Session:
         ex = Execution(self.fn, strategy, self.max_steps, self.counters,
                        self.backend.on_greenlet_start, recorder, self.filter.wants,
                        self.backend.end_execution)
+        bind = getattr(strategy, "bind", None)
+        if bind is not None:
+            bind(ExecutionView(ex))
         context.active = ex
         try:
             outcome = ex.run()

@@ -34,7 +34,7 @@ class VThread:
 
     __slots__ = (
         "tid", "name", "glet", "state", "queue", "deadline", "timed_out", "site",
-        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread",
+        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending",
     )
 
     def __init__(self, tid: int, name: str, daemon: bool, ident: int) -> None:
@@ -46,6 +46,7 @@ class VThread:
         self.deadline: Optional[float] = None
         self.timed_out = False
         self.site: Optional[Tuple[CodeType, int]] = None
+        self.pending: Any = None  # (code, offset, op) of the switch point it stopped at
         self.daemon = daemon
         self.ident = ident
         self.exit_queue = WaitQueue(self, "exit")
@@ -390,6 +391,7 @@ class Execution:
                 self.rec_left -= 1
                 return
         cur.site = (code, offset) if code is not None else cur.site
+        cur.pending = (code, offset, op)
         nxt = self._decide()
         if nxt is None:
             self._stop()

@@ -6,14 +6,15 @@ from typing import List, Tuple
 
 from .base import Strategy
 from .pct import PCTStrategy
+from .pos import POSStrategy
 from .random_walk import RandomStrategy
 
 
 class PortfolioStrategy(Strategy):
-    """Executions cycle through uniform random (half of them) and PCT at depths 5, 3, 5 and 2.
+    """Executions cycle through POS (3 in 8), PCT at depths 5, 3, 5 and 2, and uniform random.
 
-    Measured on the examples (docs/strategies.md): uniform random is the best at the deep
-    3x3 counter bug, PCT finds ordering bugs in a handful of executions where random needs
+    Measured on the examples (docs/strategies.md): POS is the best sampler on the deep 3x3
+    counter bug, PCT finds ordering bugs in a handful of executions where a uniform walk needs
     hundreds, and every member finds shallow races at once. Each member keeps its own state
     (PCT learns the run length) across the executions it is given.
     """
@@ -21,13 +22,19 @@ class PortfolioStrategy(Strategy):
     name = "portfolio"
 
     def __init__(self, seed: int) -> None:
-        uniform = RandomStrategy(seed)
+        pos = POSStrategy(seed)
+        uniform = RandomStrategy(seed + 5)
         self.members: List[Strategy] = [
-            uniform, PCTStrategy(seed + 1, 5), uniform, PCTStrategy(seed + 2, 3),
-            uniform, PCTStrategy(seed + 3, 5), uniform, PCTStrategy(seed + 4, 2),
+            pos, PCTStrategy(seed + 1, 5), uniform, PCTStrategy(seed + 2, 3),
+            pos, PCTStrategy(seed + 3, 5), pos, PCTStrategy(seed + 4, 2),
         ]
         self.index = -1
-        self.active: Strategy = uniform
+        self.active: Strategy = pos
+
+    def bind(self, view: object) -> None:
+        bind = getattr(self.active, "bind", None)
+        if bind is not None:
+            bind(view)
 
     def new_execution(self) -> bool:
         self.index += 1

@@ -70,6 +70,14 @@ def _load_builtin() -> None:
 
     register("portfolio", portfolio_factory)
 
+    from .pos import POSStrategy
+
+    def pos_factory(seed: int, **params: Any) -> Strategy:
+        _no_params("pos", params)
+        return POSStrategy(seed)
+
+    register("pos", pos_factory)
+
 
 def _no_params(name: str, params: Dict[str, Any]) -> None:
     if params:

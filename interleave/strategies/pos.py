@@ -1,0 +1,84 @@
+"""Partial Order Sampling (Yuan, Yang and Gu, CAV 2018)."""
+
+from __future__ import annotations
+
+import dis
+import random
+from types import CodeType
+from typing import Any, Dict, Hashable, List, Optional, Tuple
+
+from .base import Strategy
+
+_NAMED = ("ATTR", "GLOBAL", "NAME", "DEREF", "METHOD", "SUPER_ATTR")
+_SUBSCRIPT = ("SUBSCR", "SLICE")
+
+
+class POSStrategy(Strategy):
+    """Every pending operation holds a random priority; the highest runs next.
+
+    After an operation runs, the thread's next operation and every pending operation that
+    races with the one that ran draw fresh priorities. Unlike a uniform walk this gives
+    each partial order of racing operations a fair chance, without favouring long runs of
+    one thread or frequent switching. Operations race when they use the same
+    synchronisation object, or touch an attribute, global or cell of the same name (a
+    name-level over-approximation of "same location"; it only adds re-draws).
+    """
+
+    name = "pos"
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.view: Any = None
+        self._keys: Dict[Tuple[CodeType, int], Optional[Hashable]] = {}
+
+    def bind(self, view: Any) -> None:
+        self.view = view
+
+    def new_execution(self) -> bool:
+        self.prio: Dict[int, float] = {}
+        self.running: Optional[int] = None
+        self.running_key: Optional[Hashable] = None
+        return True
+
+    def _key(self, tid: int) -> Optional[Hashable]:
+        pending = self.view.pending(tid) if self.view is not None else None
+        if pending is None:
+            return None
+        code, offset, op = pending
+        if code is None:
+            target = op[1] if isinstance(op, tuple) and len(op) > 1 else None
+            return ("sync", id(target)) if target is not None else None
+        k = (code, offset)
+        if k not in self._keys:
+            self._keys[k] = _location_key(code, offset)
+        return self._keys[k]
+
+    def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
+        rng = self.rng
+        prio = self.prio
+        if self.running is not None:
+            ran = self.running_key
+            prio[self.running] = rng.random()  # its next operation is a new event
+            if ran is not None:
+                for t in runnable:
+                    if t != self.running and self._key(t) == ran:
+                        prio[t] = rng.random()
+        for t in runnable:
+            if t not in prio:
+                prio[t] = rng.random()
+        best = max(runnable, key=prio.__getitem__)
+        self.running = best
+        self.running_key = self._key(best)
+        return best, 1
+
+
+def _location_key(code: CodeType, offset: int) -> Optional[Hashable]:
+    for ins in dis.get_instructions(code):
+        if ins.offset == offset:
+            name = ins.opname
+            if any(part in name for part in _NAMED) and isinstance(ins.argval, str):
+                return ("name", ins.argval)
+            if any(part in name for part in _SUBSCRIPT):
+                return ("subscript",)
+            return None
+    return None
