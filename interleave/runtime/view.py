@@ -16,7 +16,7 @@ class ExecutionView:
 
     __slots__ = ("_ex",)
 
-    def __init__(self, ex: "Execution") -> None:
+    def __init__(self, ex: Execution) -> None:
         self._ex = ex
 
     def pending(self, tid: int) -> Optional[Pending]:
