@@ -5,7 +5,7 @@ from __future__ import annotations
 import linecache
 import os
 import traceback
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .instrument.filter import is_user_code_file
 from .runtime.outcome import Outcome
@@ -103,6 +103,21 @@ def _format_exception(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
+def wait_for_cycle(blocked: Sequence[Any]) -> List[str]:
+    """Threads that wait, in turn, for what the next one holds, back to the first; [] if none."""
+    holder = {b.thread: b.holder for b in blocked if b.holder}
+    for start in holder:
+        path = [start]
+        t = holder.get(start)
+        while t is not None and t not in path:
+            path.append(t)
+            t = holder.get(t)
+        if t is not None:
+            cycle = path[path.index(t):]
+            return cycle + [cycle[0]]
+    return []
+
+
 def describe_failure(outcome: Outcome) -> str:
     """One paragraph: the exception, the deadlock cycle, the step limit or the divergence."""
     if outcome.kind == "exception" and outcome.exception is not None:
@@ -115,6 +130,9 @@ def describe_failure(outcome: Outcome) -> str:
             held = f", held by {b.holder}" if b.holder else ""
             src = f"  `{_source(b.where[0], b.where[1])}`" if b.where else ""
             lines.append(f"  {b.thread} waits for {b.waits_for}{held} at {where}{src}")
+        cycle = wait_for_cycle(outcome.blocked)
+        if cycle:
+            lines.append("  Wait-for cycle: " + " -> ".join(cycle))
         return "\n".join(lines)
     if outcome.kind == "step-limit":
         return (f"Step limit: the execution passed {outcome.steps} switch points without finishing "
