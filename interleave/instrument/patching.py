@@ -115,6 +115,8 @@ def install_runtime_patches(p: Patcher) -> None:
         p.setattr(th, "get_native_id", vthreads.get_native_id)
     p.setattr(th, "_time", vtime.monotonic)
     p.setattr(th, "excepthook", vthreads.make_excepthook(th.excepthook))
+    p.setattr(th, "_make_invoke_excepthook",
+              vthreads.make_invoke_excepthook_factory(th._make_invoke_excepthook))  # type: ignore[attr-defined]
     p.setattr(th, "_register_atexit", vthreads.make_register_atexit(th._register_atexit))  # type: ignore[attr-defined]
     p.setattr(th, "local", _threading_local.local)
     if PY >= (3, 13):

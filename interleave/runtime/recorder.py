@@ -39,10 +39,23 @@ def _line_of(code: CodeType, offset: int) -> int:
     return line
 
 
+_THREAD_OPS = {"start": "(thread starts)", "end": "(thread ends)"}
+
+
+def _thread_site(fn: Any) -> Tuple[str, int, str]:
+    """Where a thread's own code starts: its target, or its class's run()."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return ("?", 0, "?")
+    return (code.co_filename, code.co_firstlineno, code.co_name)
+
+
 def _describe_op(op: Any) -> str:
     if isinstance(op, tuple) and op:
         name = op[0]
         target = op[1] if len(op) > 1 else None
+        if name in _THREAD_OPS:
+            return _THREAD_OPS[name]
         if name == "sleep":
             return f"sleep({target})"
         return f"{type(target).__name__}.{name}" if target is not None else str(name)
@@ -77,6 +90,8 @@ class Recorder:
                     where = (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
                     break
                 f = f.f_back
+            if where[0] == "?" and isinstance(op, tuple) and op and op[0] in _THREAD_OPS:
+                where = _thread_site(op[1])
             desc = _describe_op(op)
         self._emit(vt.tid)
         self.pending[vt.tid] = Event(vt.tid, where[0], where[1], where[2], desc)

@@ -1,16 +1,24 @@
-"""Per-greenlet bookkeeping of the interpreter's tracing counters.
+"""Per-greenlet bookkeeping of the interpreter's per-thread state that greenlet does not switch.
 
 CPython raises ``tstate->tracing`` while a trace or monitoring callback runs and greenlet does
 not save it per greenlet. Switching greenlets from inside a callback would otherwise leave the
 target greenlet running with events suppressed. We save the counters before every switch and
 put them back on resume; offsets are checked by a probe before first use.
+
+The same save/restore carries the thread-state slots behind ``_thread._local`` (``tstate->dict``
+up to 3.12; ``threading_local_key``/``threading_local_sentinel`` on 3.13) and behind
+``Py_ReprEnter``: every virtual thread gets its own, so C-level thread-locals (subclasses of
+``threading.local`` defined at import time, locals created before the run) are per virtual
+thread, exactly as they are per real thread. Their offsets are found by looking for known
+pointers in the thread state; if that fails, locals stay per OS thread (the old behaviour).
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ..errors import UnsupportedInterpreterError
 
@@ -18,15 +26,66 @@ _PY = sys.version_info[:2]
 # Offsets of ``int tracing`` (and, on 3.9, ``int use_tracing``) in PyThreadState, 64-bit builds.
 _TRACING_OFFSET = {(3, 9): 44, (3, 10): 44, (3, 11): 44, (3, 12): 44, (3, 13): 60}
 _USE_TRACING_OFFSET = {(3, 9): 48}
+_SCAN_WORDS = 160  # PyThreadState is well under 1280 bytes on 3.9-3.13
 
 _get_tstate = ctypes.pythonapi.PyThreadState_Get
 _get_tstate.restype = ctypes.c_void_p
+_get_tstate_dict = ctypes.pythonapi.PyThreadState_GetDict
+_get_tstate_dict.restype = ctypes.c_void_p
+_decref = ctypes.pythonapi.Py_DecRef
+_decref.argtypes = [ctypes.c_void_p]
+_decref.restype = None
+
+_local_offsets: Optional[Tuple[int, ...]] = None
+
+
+def _find_local_offsets() -> Tuple[int, ...]:
+    """Offsets in PyThreadState of the slots that make ``_thread._local`` per thread."""
+    global _local_offsets
+    if _local_offsets is not None:
+        return _local_offsets
+    import _thread
+
+    base = _get_tstate()
+    words = (ctypes.c_void_p * _SCAN_WORDS).from_address(base)
+
+    def offset_of(address: int) -> Optional[int]:
+        hits = [i * 8 for i in range(_SCAN_WORDS) if words[i] == address]
+        return hits[0] if len(hits) == 1 else None
+
+    found: List[int] = []
+    d = _get_tstate_dict()  # creates the dict if the thread has none yet
+    off = offset_of(d) if d else None
+    if off is None:
+        _local_offsets = ()
+        return _local_offsets
+    found.append(off)
+    if _PY >= (3, 13):
+        probe = _thread._local()
+        probe.x = 1  # creates this thread's key and sentinel
+        key_off = sent_off = None
+        for ref in gc.get_referents(probe):
+            if isinstance(ref, dict):
+                for k in ref:
+                    key_off = offset_of(id(k))
+            elif isinstance(ref, set):
+                for w in ref:
+                    target = w()
+                    if target is not None:
+                        sent_off = offset_of(id(target))
+        del probe
+        if key_off is None or sent_off is None:
+            _local_offsets = ()
+            return _local_offsets
+        found += [key_off, sent_off]
+    _local_offsets = tuple(found)
+    return _local_offsets
 
 
 class TracingCounters:
-    """Read and write this OS thread's tracing counters."""
+    """Read and write this OS thread's tracing counters and thread-local slots."""
 
-    __slots__ = ("tracing", "use_tracing")
+    __slots__ = ("tracing", "use_tracing", "slots", "save", "restore")
 
     def __init__(self) -> None:
         if _PY not in _TRACING_OFFSET or ctypes.sizeof(ctypes.c_void_p) != 8:
@@ -44,20 +103,72 @@ class TracingCounters:
         self.use_tracing: Optional[ctypes.c_int] = (
             ctypes.c_int.from_address(base + off) if off is not None else None
         )
+        self.slots = [ctypes.c_void_p.from_address(base + o) for o in _find_local_offsets()]
+        # The body runs on this thread's own slots: create them now, so that it never creates
+        # ones the end of the run would drop.
+        _get_tstate_dict()
+        if _PY >= (3, 13):
+            import _thread
 
-    def save(self) -> Tuple[int, int]:
-        ut = self.use_tracing
-        return self.tracing.value, (ut.value if ut is not None else 0)
+            _thread._local().x = 1
+        self.save, self.restore = self._compile()
 
-    def restore(self, saved: Tuple[int, int]) -> None:
-        self.tracing.value = saved[0]
+    def _compile(self):  # type: ignore[no-untyped-def]
+        """Straight-line save/restore closures: they run at every greenlet switch."""
+        tr = self.tracing
         ut = self.use_tracing
-        if ut is not None:
-            ut.value = saved[1]
+        slots = self.slots
+        if ut is not None and len(slots) == 1:
+            s0 = slots[0]
+
+            def save() -> tuple:
+                return (tr.value, ut.value, s0.value)
+
+            def restore(saved: tuple) -> None:
+                tr.value = saved[0]
+                ut.value = saved[1]
+                s0.value = saved[2]
+        elif ut is None and len(slots) == 1:
+            s0 = slots[0]
+
+            def save() -> tuple:
+                return (tr.value, 0, s0.value)
+
+            def restore(saved: tuple) -> None:
+                tr.value = saved[0]
+                s0.value = saved[2]
+        else:
+            def save() -> tuple:
+                return (tr.value, ut.value if ut is not None else 0, *[s.value for s in slots])
+
+            def restore(saved: tuple) -> None:
+                tr.value = saved[0]
+                if ut is not None:
+                    ut.value = saved[1]
+                for s, v in zip(slots, saved[2:]):
+                    s.value = v
+        return save, restore
+
+    def clear_tracing(self) -> None:
+        """Outside any callback again (after unwinding threads from inside callbacks)."""
+        self.tracing.value = 0
 
     def reset_for_new_greenlet(self) -> None:
         """A fresh greenlet starts outside any callback: tracing must be off."""
         self.tracing.value = 0
+
+    def fresh_locals(self) -> None:
+        """A new virtual thread starts with no thread-locals; CPython creates them on demand."""
+        for s in self.slots:
+            s.value = None
+
+    def release_locals(self) -> None:
+        """A virtual thread has ended: drop its thread-locals, as CPython does for a real thread."""
+        for s in self.slots:
+            v = s.value
+            if v:
+                s.value = None
+                _decref(v)
 
 
 _verified = False

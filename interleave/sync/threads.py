@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import _thread
+import sys
+import threading
 from typing import Any, Callable, Optional
 
 from greenlet import GreenletExit
@@ -10,6 +12,7 @@ from greenlet import GreenletExit
 from .lock import Lock
 from .running import running
 
+_MISSING = object()
 _real_get_ident = _thread.get_ident
 _real_start_new_thread = _thread.start_new_thread
 _real_get_native_id = getattr(_thread, "get_native_id", None)
@@ -39,9 +42,51 @@ def _spawn(function: Callable[..., Any], args: tuple, kwargs: Optional[dict], da
     name = getattr(thread, "name", None)
     if thread is not None and hasattr(thread, "daemon"):
         daemon = thread.daemon
+    if thread is not None and isinstance(getattr(thread, "_started", None), threading.Event):
+        _bracket_run(ex, thread)
+    else:
+        function = _bracket(ex, function)
     vt = ex.spawn(function, args, kwargs, name=name, daemon=daemon)
     vt.thread = thread
     return vt
+
+
+def _bracket_run(ex: Any, thread: Any) -> None:
+    """Switch points just before and after ``thread.run()``, via a one-shot instance attribute.
+
+    ``_bootstrap_inner`` calls ``self.run()``: an instance attribute shadows the class's run
+    (also a subclass's) and is removed again as soon as it is called.
+    """
+    own = thread.__dict__.get("run", _MISSING)
+    original = thread.run
+    # What the thread runs, for reports (Thread.run drops _target when it returns).
+    what = thread.__dict__.get("_target") or getattr(type(thread), "run", None)
+
+    def run() -> None:
+        if own is _MISSING:
+            thread.__dict__.pop("run", None)
+        else:
+            thread.__dict__["run"] = own
+        ex.thread_point(("start", what))
+        try:
+            original()
+        finally:
+            ex.thread_point(("end", what))
+
+    thread.__dict__["run"] = run
+
+
+def _bracket(ex: Any, function: Callable[..., Any]) -> Callable[..., Any]:
+    """The same switch points around a raw ``_thread.start_new_thread`` function."""
+
+    def bracketed(*args: Any, **kwargs: Any) -> Any:
+        ex.thread_point(("start", function))
+        try:
+            return function(*args, **kwargs)
+        finally:
+            ex.thread_point(("end", function))
+
+    return bracketed
 
 
 def _launch(vt: Any) -> None:
@@ -138,6 +183,44 @@ def make_excepthook(previous: Callable[[Any], Any]) -> Callable[[Any], Any]:
         ex.thread_failed(ex.current, args.exc_value)
 
     return excepthook
+
+
+def make_invoke_excepthook_factory(real_factory: Callable[[], Any]) -> Callable[[], Any]:
+    """``threading._make_invoke_excepthook`` for threads created in a run.
+
+    The standard one prints a failing hook's error to stderr and goes on; here a hook that
+    raises is itself an uncaught error of the thread, so the run fails with it. A hook the
+    code under test installed is honoured: it decides what an uncaught exception means.
+    """
+
+    def factory() -> Callable[[Any], None]:
+        if running() is None:
+            return real_factory()
+
+        def invoke_excepthook(thread: Any) -> None:
+            info = sys.exc_info()
+            hook = threading.excepthook or _recording_hook
+            args = threading.ExceptHookArgs([*info, thread])
+            try:
+                hook(args)
+            except BaseException as exc:  # noqa: BLE001 - the hook's own failure is the finding
+                if isinstance(exc, GreenletExit):
+                    raise
+                ex = running()
+                if ex is not None:
+                    ex.thread_failed(ex.current, exc)
+            finally:
+                args = None  # type: ignore[assignment]  # as threading does: no reference cycle
+
+        return invoke_excepthook
+
+    return factory
+
+
+def _recording_hook(args: Any) -> None:
+    ex = running()
+    if ex is not None and not isinstance(args.exc_value, (GreenletExit, SystemExit)):
+        ex.thread_failed(ex.current, args.exc_value)
 
 
 def make_register_atexit(previous: Callable[..., Any]) -> Callable[..., Any]:
