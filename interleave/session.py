@@ -77,7 +77,7 @@ class Session:
         self.backend.begin_execution()
         ex = Execution(self.fn, strategy, self.max_steps, self.counters,
                        self.backend.on_greenlet_start, recorder, self.filter.wants,
-                       self.backend.end_execution)
+                       self.backend.end_execution, self.model)
         bind = getattr(strategy, "bind", None)
         if bind is not None:
             bind(ExecutionView(ex))

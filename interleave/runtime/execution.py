@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from _thread import get_ident as _real_get_ident
 from types import CodeType, FrameType
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -27,6 +27,9 @@ TEARDOWN_PATIENCE = 10_000
 # Greenlets that refused to unwind: kept suspended forever rather than collected, because
 # collecting one resumes it outside any execution.
 _ABANDONED: List[greenlet] = []
+# (code, model) -> True when the code has no visible instruction: a thread running it needs a
+# switch point of its own before it starts.
+_NO_VISIBLE: Dict[Tuple[CodeType, str], bool] = {}
 
 
 class VThread:
@@ -80,8 +83,10 @@ class Execution:
         recorder: Any = None,
         wants: Callable[[CodeType], bool] = lambda code: True,
         on_run_end: Callable[[], None] = lambda: None,
+        model: str = "instruction",
     ) -> None:
         self.fn = fn
+        self.model = model
         self.on_run_end = on_run_end
         self.wants = wants
         self.strategy = strategy
@@ -412,12 +417,23 @@ class Execution:
             return
         self.point(None, 0, op)
 
-    def thread_point(self, op: Any) -> None:
-        """A switch point in a thread's own life: just before its run() and just after it.
+    def needs_start_point(self, fn: Any) -> bool:
+        """Whether a thread running ``fn`` would reach no switch point of its own at first."""
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        if code is None or not self.wants(code):
+            return True
+        key = (code, self.model)
+        hit = _NO_VISIBLE.get(key)
+        if hit is None:
+            from ..instrument.opcodes import visible_offsets
 
-        Other threads can tell these moments apart (``is_alive``, ``enumerate``, results the
-        thread published), even when the thread runs no instrumented code at all.
-        """
+            if len(_NO_VISIBLE) > 4096:
+                _NO_VISIBLE.clear()
+            hit = _NO_VISIBLE[key] = not visible_offsets(code, self.model)
+        return hit
+
+    def thread_point(self, op: Any) -> None:
+        """A switch point in a thread's own life, before it runs code that offers none."""
         if self.tearing_down:
             return
         if self.budget:

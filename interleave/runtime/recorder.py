@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from ..instrument.filter import is_user_code_file
 
@@ -39,7 +39,7 @@ def _line_of(code: CodeType, offset: int) -> int:
     return line
 
 
-_THREAD_OPS = {"start": "(thread starts)", "end": "(thread ends)"}
+_THREAD_OPS = {"start": "(thread starts)"}
 
 
 def _thread_site(fn: Any) -> Tuple[str, int, str]:

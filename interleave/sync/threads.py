@@ -43,24 +43,36 @@ def _spawn(function: Callable[..., Any], args: tuple, kwargs: Optional[dict], da
     if thread is not None and hasattr(thread, "daemon"):
         daemon = thread.daemon
     if thread is not None and isinstance(getattr(thread, "_started", None), threading.Event):
-        _bracket_run(ex, thread)
-    else:
-        function = _bracket(ex, function)
+        _pause_before_run(ex, thread)
+    elif ex.needs_start_point(function):
+        function = _with_start_point(ex, function)
     vt = ex.spawn(function, args, kwargs, name=name, daemon=daemon)
     vt.thread = thread
     return vt
 
 
-def _bracket_run(ex: Any, thread: Any) -> None:
-    """Switch points just before and after ``thread.run()``, via a one-shot instance attribute.
+def _thread_code(thread: Any) -> Any:
+    """What a Thread runs: its target, or its class's own run()."""
+    run = type(thread).run
+    if run is threading.Thread.run:
+        return thread.__dict__.get("_target") or run
+    return run
 
-    ``_bootstrap_inner`` calls ``self.run()``: an instance attribute shadows the class's run
-    (also a subclass's) and is removed again as soon as it is called.
+
+def _pause_before_run(ex: Any, thread: Any) -> None:
+    """A switch point just before ``thread.run()`` when its code would offer none.
+
+    A new thread runs its bootstrap at once, up to its first switch point. When its target
+    is not instrumented (``target=event.set``, ``target=queue.put``, a lambda with nothing
+    visible), that would run the whole thread inside ``start()``: the point before run() keeps
+    "started but has not run yet" a state other threads can see. ``_bootstrap_inner`` calls
+    ``self.run()``, so a one-shot instance attribute shadows the class's run and removes itself.
     """
+    what = _thread_code(thread)
+    if not ex.needs_start_point(what):
+        return
     own = thread.__dict__.get("run", _MISSING)
     original = thread.run
-    # What the thread runs, for reports (Thread.run drops _target when it returns).
-    what = thread.__dict__.get("_target") or getattr(type(thread), "run", None)
 
     def run() -> None:
         if own is _MISSING:
@@ -68,25 +80,19 @@ def _bracket_run(ex: Any, thread: Any) -> None:
         else:
             thread.__dict__["run"] = own
         ex.thread_point(("start", what))
-        try:
-            original()
-        finally:
-            ex.thread_point(("end", what))
+        original()
 
     thread.__dict__["run"] = run
 
 
-def _bracket(ex: Any, function: Callable[..., Any]) -> Callable[..., Any]:
-    """The same switch points around a raw ``_thread.start_new_thread`` function."""
+def _with_start_point(ex: Any, function: Callable[..., Any]) -> Callable[..., Any]:
+    """The same for a raw ``_thread.start_new_thread`` function."""
 
-    def bracketed(*args: Any, **kwargs: Any) -> Any:
+    def started(*args: Any, **kwargs: Any) -> Any:
         ex.thread_point(("start", function))
-        try:
-            return function(*args, **kwargs)
-        finally:
-            ex.thread_point(("end", function))
+        return function(*args, **kwargs)
 
-    return bracketed
+    return started
 
 
 def _launch(vt: Any) -> None:
