@@ -205,11 +205,13 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
     what = outcome.kind
     if outcome.kind == "exception" and outcome.exception is not None:
         what = f"{type(outcome.exception).__name__} in {outcome.thread}"
-    header = (f"interleave: {what}, found by {strategy} ({schedule.model} model) after "
-              f"{executions} execution{'s' if executions != 1 else ''} in {elapsed:.2f} s; "
-              f"{outcome.preemptions} preemptions, {schedule.switches} thread switches, {schedule.steps} "
-              f"steps; Python "
-              f"{sys.version_info[0]}.{sys.version_info[1]}")
+    plural = "s" if executions != 1 else ""
+    header = (f"interleave: {what}\n"
+              f"  found by {strategy} ({schedule.model} model) after {executions} execution{plural} "
+              f"in {elapsed:.2f} s\n"
+              f"  schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
+              f"{schedule.switches} thread switches, {schedule.steps} steps; "
+              f"Python {sys.version_info[0]}.{sys.version_info[1]}")
     replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
     report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
                            header=header, token=token, replay_hint=replay_hint, notes=notes)

@@ -1,0 +1,168 @@
+"""Shrinking to the switches that matter, and the report's layout and promises."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+
+import pytest
+import report_program
+
+import interleave
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "expected_reports")
+PY = f"{sys.version_info[0]}{sys.version_info[1]}"
+
+
+def normalise(report: str) -> str:
+    """Remove what legitimately changes between runs: timings and object addresses."""
+    report = re.sub(r"in \d+\.\d+ s", "in T s", report)
+    return re.sub(r"0x[0-9a-f]+", "0xADDR", report)
+
+
+@pytest.mark.parametrize("program", ["lost_update", "deadlock"])
+def test_report_layout_is_pinned(program):
+    fn = getattr(report_program, program)
+    r = interleave.explore(fn, strategy="exhaustive", preemptions=1, executions=1000, seed=0)
+    assert r.failure is not None
+    got = normalise(r.failure.report)
+    path = os.path.join(GOLDEN, f"{program}.py{PY}.txt")
+    if os.environ.get("INTERLEAVE_REGENERATE_REPORTS"):
+        os.makedirs(GOLDEN, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(got)
+    with open(path) as f:
+        assert got == f.read()
+    # The same token replays to the same report, byte for byte but for timings.
+    again = interleave.replay(fn, r.failure.token)
+    body = got.split("\n", 3)[3]
+    assert normalise(again.failure.report).split("\n", 3)[3] == body
+
+
+def test_report_is_readable_at_100_columns_without_colours():
+    r = interleave.explore(report_program.lost_update, strategy="exhaustive", preemptions=1, executions=1000)
+    report = r.failure.report
+    assert "\x1b[" not in report
+    for line in report.splitlines():
+        if not line.startswith(("Replay token:", "Reproduce:")):
+            assert len(line) <= 100, line
+
+
+def test_report_shows_the_racing_steps_around_the_preemption():
+    r = interleave.explore(report_program.lost_update, strategy="exhaustive", preemptions=1, executions=1000)
+    table = r.failure.report.split("Interleaving")[1]
+    rows = [line for line in table.splitlines() if "self.value += 1" in line]
+    # Worker 1 starts the increment, worker 2 preempts it and increments, worker 1 finishes:
+    # three rows on the racing line, the middle one marked as a preemption.
+    assert len(rows) == 3
+    assert rows[1].lstrip().startswith(">>")
+    cols = [row.index("11: self.value") for row in rows]
+    assert cols[0] == cols[2] != cols[1]
+    assert "found by exhaustive(preemptions=1)" in r.failure.report
+    assert f"Reproduce:    interleave.replay(lost_update, '{r.failure.token}')" in r.failure.report
+
+
+def test_long_random_walk_shrinks_to_the_one_preemption_that_matters():
+    raw = interleave.explore(report_program.lost_update, strategy="random", seed=7, executions=2000,
+                             shrink=False)
+    shrunk = interleave.explore(report_program.lost_update, strategy="random", seed=7, executions=2000)
+    assert raw.failure is not None and shrunk.failure is not None
+    assert shrunk.failure.preemptions == 1 <= raw.failure.preemptions
+    assert shrunk.failure.steps <= raw.failure.steps + 5
+    # 1 is minimal: no schedule without preemptions fails.
+    proof = interleave.explore(report_program.lost_update, strategy="exhaustive", preemptions=0,
+                               executions=1000)
+    assert proof.exhausted and proof.failure is None
+    # The shrunk token still fails the same way.
+    again = interleave.replay(report_program.lost_update, shrunk.failure.token)
+    assert type(again.failure.exception) is type(shrunk.failure.exception)
+    assert again.failure.kind == "exception"
+
+
+class Shared:
+    pass
+
+
+def two_steps_apart() -> None:
+    s = Shared()
+    s.x = 0
+    s.y = 0
+    seen = []
+
+    def writer() -> None:
+        s.x = 1
+        s.y = 1
+
+    def reader() -> None:
+        seen.append((s.y, s.x))
+
+    ts = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert seen != [(0, 1)], "reader saw x written but not y"
+
+
+def test_shrinking_reaches_the_minimum_preemption_count():
+    r = interleave.explore(two_steps_apart, strategy="random", seed=3, executions=5000)
+    assert r.failure is not None
+    k = r.failure.preemptions
+    assert k >= 1
+    # Nothing with fewer preemptions fails: the shrunk schedule is minimal in preemptions.
+    fewer = interleave.explore(two_steps_apart, strategy="exhaustive", preemptions=k - 1, executions=100_000)
+    assert fewer.exhausted and fewer.failure is None
+
+
+_calls = []
+
+
+def leaks_state_between_executions() -> None:
+    # Behaves differently on every call: the harness cannot control state kept across runs.
+    _calls.append(1)
+    s = Shared()
+    s.v = 0
+
+    def bump() -> None:
+        s.v += 1
+        if len(_calls) % 2:
+            s.v += 0
+
+    ts = [threading.Thread(target=bump) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert s.v == 2
+
+
+def test_nondeterministic_program_is_reported_as_such():
+    r = interleave.explore(leaks_state_between_executions, strategy="random", seed=1, executions=2000)
+    assert r.failure is not None
+    assert not r.failure.reproducible
+    assert "nondeterminism the harness does not control" in r.failure.report
+    assert "first diverged at step" in r.failure.report
+
+
+def spins_forever() -> None:
+    class Flag:
+        ready = False
+
+    flag = Flag()
+
+    def spin() -> None:
+        while not flag.ready:
+            pass
+
+    t = threading.Thread(target=spin)
+    t.start()
+    t.join()
+
+
+def test_step_limit_report_names_the_looping_lines():
+    r = interleave.explore(spins_forever, strategy="random", seed=0, executions=5, max_steps=3000)
+    assert r.failure is not None and r.failure.kind == "step-limit"
+    assert "Lines repeating at the end (the loop):" in r.failure.report
+    assert "while not flag.ready:" in r.failure.report
