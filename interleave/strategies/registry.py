@@ -78,6 +78,10 @@ def _load_builtin() -> None:
 
     register("pos", pos_factory)
 
+    from .hypothesis_driven import factory as hypothesis_factory
+
+    register("hypothesis", hypothesis_factory)
+
 
 def _no_params(name: str, params: Dict[str, Any]) -> None:
     if params:

@@ -1,0 +1,282 @@
+"""``strategy="hypothesis"``: Hypothesis's engine generates every execution's choices.
+
+Each execution is one Hypothesis example: the same draws as :func:`interleave.hypothesis.schedules`
+(0 = no preemption, lowest thread first), made by Hypothesis's generator, which favours simple
+and boundary choices and mutates earlier examples. The failing example is saved in Hypothesis's
+example database under a key derived from the explored function, and the next ``explore`` of
+that function replays it first. Shrinking is interleave's (fewest preemptions first, then fewest
+steps), because ``explore`` stops at the first failure.
+
+Hypothesis's engine wants to call a test function; ``explore`` wants to call the strategy. The
+engine therefore runs in a helper thread (one daemon thread for the whole process, started on
+first use, outside any exploration) that never runs code under test: each decision is a hand-off
+between the two threads on raw locks. Hypothesis's run for an exploration ends when the
+strategy is garbage-collected after ``explore`` returns, or when the next one starts.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, List, Optional, Tuple
+
+from ..errors import OptionError
+from ..runtime import context
+from ..sync.lock import _real_lock
+from .base import Strategy
+from .random_walk import RandomStrategy
+
+_DONE = object()
+
+
+class _Stop(BaseException):
+    """Thrown into the engine's test function to end Hypothesis's run."""
+
+
+class _ExecutionFailed(Exception):
+    """What the engine's test function raises for a failing execution (one origin: one bug)."""
+
+
+class _Channel:
+    """Synchronous hand-off between ``explore``'s thread and the engine thread, on raw locks."""
+
+    def __init__(self) -> None:
+        self.mutex = _real_lock()
+        self.posted = _real_lock()
+        self.answered = _real_lock()
+        self.posted.acquire()
+        self.answered.acquire()
+        self.request: Any = None
+        self.reply: Any = None
+        self.done = False
+        self.shut = False
+
+    def call(self, msg: Any) -> Any:
+        """explore's side: post ``msg`` and wait for the engine's answer (``_DONE`` once it has ended)."""
+        with self.mutex:
+            if self.done:
+                return _DONE
+            self.request = msg
+            self.posted.release()
+        self.answered.acquire()
+        return self.reply
+
+    def post(self, msg: Any) -> None:
+        """explore's side: post without waiting (only ``stop``)."""
+        with self.mutex:
+            if self.done:
+                return
+            self.request = msg
+            self.posted.release()
+
+    def receive(self) -> Any:
+        """Engine side: the next message."""
+        self.posted.acquire()
+        return self.request
+
+    def answer(self, value: Any) -> None:
+        """Engine side: answer the message received last."""
+        self.reply = value
+        self.answered.release()
+
+    def close(self) -> None:
+        """Engine side: no more answers; release a caller that is waiting."""
+        with self.mutex:
+            self.done = True
+            if self.posted.acquire(False) and self.request[0] != "stop":
+                self.answer(_DONE)
+
+    def shutdown(self) -> None:
+        """explore is over (the strategy was collected): end Hypothesis's run."""
+        with self.mutex:
+            if self.shut:
+                return
+            self.shut = True
+        self.post(("stop",))
+
+
+class _Worker:
+    """One long-lived engine thread, serving one exploration at a time.
+
+    It never ends: a thread that ended during an exploration would be put back into
+    threading's registry when that exploration restores it. It is started outside any
+    exploration, is a daemon, and runs only Hypothesis and this module, never code under test.
+    """
+
+    def __init__(self) -> None:
+        self.has_job = _real_lock()
+        self.has_job.acquire()
+        self.idle = _real_lock()
+        self.job: Any = None
+        self.channel: Optional[_Channel] = None
+        self.thread = threading.Thread(target=self._loop, name="interleave-hypothesis-engine", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self.has_job.acquire()
+            try:
+                _engine(*self.job)
+            finally:
+                self.job = None
+                self.idle.release()
+
+    def submit(self, channel: _Channel, seed: int, max_preemptions: Optional[int]) -> bool:
+        """Queue a job once the previous one has ended (stopping it first); False if it never does."""
+        if self.channel is not None:
+            self.channel.shutdown()
+        if not self.idle.acquire(True, 30):
+            return False
+        self.channel = channel
+        self.job = (channel, seed, max_preemptions)
+        self.has_job.release()
+        return True
+
+
+_worker: Optional[_Worker] = None
+
+
+def _submit(channel: _Channel, seed: int, max_preemptions: Optional[int]) -> None:
+    global _worker
+    if _worker is None or not _worker.submit(channel, seed, max_preemptions):
+        _worker = _Worker()
+        _worker.submit(channel, seed, max_preemptions)
+
+
+def _body_key(fn: Any) -> str:
+    seen = 0
+    while seen < 10:
+        seen += 1
+        inner = getattr(fn, "func", None) or getattr(fn, "__func__", None) or getattr(fn, "__wrapped__", None)
+        if inner is None:
+            break
+        fn = inner
+    module = getattr(fn, "__module__", None) or "?"
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return f"{module}.{name}"
+
+
+def _engine(channel: _Channel, seed: int, max_preemptions: Optional[int]) -> None:
+    """One job: a Hypothesis test whose examples are one exploration's executions."""
+    try:
+        first = channel.receive()
+        if first[0] != "start":
+            return
+        channel.answer(None)
+        _run_hypothesis(channel, first[1], seed, max_preemptions)
+    except BaseException:  # noqa: BLE001 - Hypothesis gave up (e.g. unsatisfiable): explore carries on
+        pass
+    finally:
+        channel.close()
+
+
+def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Optional[int]) -> None:
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hseed
+    from hypothesis import strategies as st
+
+    from ..hypothesis import ScheduleDraws
+
+    failure: List[Any] = []
+
+    def one_execution(source: Any) -> None:
+        strat = ScheduleDraws(source.randint, max_preemptions, record=True)
+        while True:
+            msg = channel.receive()
+            kind = msg[0]
+            if kind == "choose":
+                channel.answer(strat.choose(*msg[1:]))
+            elif kind == "end":
+                channel.answer(None)
+                if strat.error is not None:
+                    raise strat.error
+                if msg[1] is not None:
+                    failure[:] = [msg[1], list(strat.bounds)]
+                    raise _ExecutionFailed(msg[1])
+                return
+            else:  # stop: explore is over
+                if failure:
+                    # Hypothesis runs the failing example once more to report it: make the same draws
+                    # and fail the same way, so that it keeps the example in its database.
+                    for lo, hi in failure[1]:
+                        source.randint(lo, hi)
+                    raise _ExecutionFailed(failure[0])
+                raise _Stop()
+
+    one_execution.__name__ = one_execution.__qualname__ = "interleave_explore"
+    one_execution._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
+    test = settings(
+        max_examples=10**9, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+        suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
+        print_blob=False,
+    )(hseed(seed)(given(st.randoms(note_method_calls=False, use_true_random=False))(one_execution)))
+    try:
+        test()
+    except (_Stop, _ExecutionFailed):
+        pass
+
+
+class HypothesisStrategy(Strategy):
+    """Hypothesis's engine chooses; random choices take over if it stops generating."""
+
+    name = "hypothesis"
+
+    def __init__(self, seed: int, max_preemptions: Optional[int] = None) -> None:
+        self.seed = seed
+        self.max_preemptions = max_preemptions
+        self.fallback = RandomStrategy(seed)
+        self.channel = _Channel()
+        self.started = False
+        self.in_execution = False
+        self.key: Optional[str] = None
+        _submit(self.channel, seed, max_preemptions)
+        weakref.finalize(self, self.channel.shutdown)
+
+    def new_execution(self) -> bool:
+        """Hypothesis starts its next example when the first decision is asked for."""
+        self.in_execution = False
+        return True
+
+    def _ask(self, msg: Tuple[Any, ...]) -> Any:
+        if not self.started:
+            self.started = True
+            ex = context.active
+            self.key = _body_key(getattr(ex, "fn", None)) if ex is not None else "unknown"
+            if self.channel.call(("start", self.key)) is _DONE:
+                return _DONE
+        self.in_execution = True
+        return self.channel.call(msg)
+
+    def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
+        """The engine's decision, or a random one once the engine has stopped."""
+        answer = self._ask(("choose", runnable, current, used))
+        if answer is _DONE:
+            return self.fallback.choose(runnable, current, used)
+        return answer
+
+    def end_execution(self, outcome: Any) -> None:
+        """Tell Hypothesis how the example went: a failure ends its search."""
+        if not self.in_execution:
+            return
+        self.in_execution = False
+        failed = outcome.signature() if getattr(outcome, "failed", False) else None
+        self.channel.call(("end", None if failed is None else repr(failed)))
+
+    def describe(self) -> str:
+        """``hypothesis`` plus the preemption cap, if any."""
+        return self.name if self.max_preemptions is None else f"{self.name}(preemptions<={self.max_preemptions})"
+
+
+def factory(seed: int, **params: Any) -> Strategy:
+    """``strategy="hypothesis"``; ``preemptions=k`` caps the preemptions per execution."""
+    preemptions = params.pop("preemptions", None)
+    if params:
+        raise OptionError(f"strategy 'hypothesis' takes only preemptions; got {', '.join(sorted(params))}")
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:  # pragma: no cover - hypothesis is a dependency
+        raise OptionError("strategy='hypothesis' needs the hypothesis package: pip install hypothesis") from None
+    return HypothesisStrategy(seed, preemptions)
+
+
+__all__ = ["HypothesisStrategy", "factory"]

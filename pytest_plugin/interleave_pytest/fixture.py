@@ -1,0 +1,219 @@
+"""Running explorations for a test: options, the cache of failing tokens, replay commands and statistics."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import pytest
+
+import interleave
+from interleave.errors import TokenError
+from interleave.result import Result
+
+from . import leaks
+from .cache import FailureStore
+from .options import Settings, check_marker_kwargs, resolve
+
+#: Placeholder for the token in the replay command until the token is known.
+TOKEN_SLOT = "\x00interleave-token\x00"
+#: explore() arguments that replay() takes too.
+_REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend")
+
+
+@dataclass
+class ExplorationRecord:
+    """What the explorations of one test did, for the cache, the summary and junit properties."""
+
+    runs: List[Dict[str, Any]] = field(default_factory=list)
+    failing: List[Tuple[int, str]] = field(default_factory=list)
+    touched: List[int] = field(default_factory=list)
+    calls: int = 0
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def target_of(item: pytest.Item) -> str:
+    """The node id as the user would type it from the directory pytest was started in."""
+    nodeid = item.nodeid
+    tail = nodeid.split("::", 1)[1] if "::" in nodeid else ""
+    path = getattr(item, "path", None)
+    if path is None:
+        return nodeid
+    try:
+        rel = os.path.relpath(str(path), str(item.config.invocation_params.dir))
+    except ValueError:
+        rel = str(path)
+    return f"{rel}::{tail}" if tail else rel
+
+
+def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = False,
+                   seed: Optional[int] = None) -> str:
+    """The exact command that replays this test's failure."""
+    env = os.environ.get("PYTHONHASHSEED")
+    prefix = f"PYTHONHASHSEED={env} " if env not in (None, "random") else ""
+    if given:
+        extra = f" --interleave-seed={seed}" if seed is not None else ""
+        return (f"{prefix}pytest {_quote(target_of(item))}{extra}   (Hypothesis replays the failing input "
+                "first; the interleaving search for an input is deterministic)")
+    return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}"
+
+
+def short_verdict(result: Result, source: str) -> str:
+    """What one exploration covered, in a few words for ``-v``."""
+    f = result.failure
+    n = result.executions
+    if source == "replay-option":
+        return f"replayed the --interleave-replay token: {f.kind if f else 'no failure'}"
+    if source == "cache":
+        return f"replayed the failure stored by an earlier run: {f.kind if f else 'no failure'}"
+    if source == "replay":
+        return f"replayed a token: {f.kind if f else 'no failure'}"
+    if f is not None:
+        return f"found {f.kind} after {n} execution{'s' if n != 1 else ''}"
+    if result.exhausted:
+        return f"exhausted: {result.bound or 'the whole schedule space'}, {n} executions"
+    if result.stop_reason == "time":
+        return f"budget: {result.elapsed:.1f} s, {n} executions"
+    return f"budget: {n} execution{'s' if n != 1 else ''}"
+
+
+class Runner:
+    """Runs explorations for the tests of one pytest session (one per process, xdist workers included)."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.store = FailureStore(getattr(config, "cache", None))
+
+    def record(self, item: pytest.Item) -> ExplorationRecord:
+        """The per-test record, created on first use."""
+        rec = item.stash.get(RECORD_KEY, None)
+        if rec is None:
+            rec = item.stash[RECORD_KEY] = ExplorationRecord()
+        return rec
+
+    def options(self, item: pytest.Item, marker: Mapping[str, Any],
+                call: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """explore() keyword arguments for this test (validated marker, session options, call)."""
+        return resolve(self.settings, item.nodeid, marker, call)
+
+    def explore(self, item: pytest.Item, body: Callable[[], Any], marker: Mapping[str, Any],
+                call: Optional[Mapping[str, Any]] = None, *, fixtures: Optional[Dict[str, Any]] = None,
+                closure_of: Optional[Callable[..., Any]] = None, use_cache: bool = True) -> Result:
+        """One exploration of ``body`` for ``item``: replay option, stored failure first, else a search."""
+        rec = self.record(item)
+        index = rec.calls
+        rec.calls += 1
+        call = dict(call or {})
+        hint = call.pop("hint", None) or replay_command(item)
+        opts = self.options(item, marker, call)
+        replay_kw = {k: opts[k] for k in _REPLAY_KWARGS if k in opts}
+        result: Optional[Result] = None
+        source = "search"
+        token = self.settings.replay_token
+        if token is not None:
+            result = interleave.replay(body, token, hint=hint, **replay_kw)
+            source = "replay-option"
+        elif use_cache and self.store.enabled:
+            stored = self.store.load(item.nodeid, index)
+            if stored is not None:
+                rec.touched.append(index)
+                try:
+                    again = interleave.replay(body, stored, hint=hint, **replay_kw)
+                except TokenError:
+                    again = None
+                if again is not None and again.failure is not None and again.failure.kind != "divergence":
+                    result, source = again, "cache"
+                    head, _, rest = again.failure.report.partition("\n")
+                    again.failure.report = (
+                        f"{head}\n  replayed first, from pytest's cache: this interleaving failed in an earlier "
+                        f"run (--interleave-clear forgets stored failures)\n{rest}")
+                else:
+                    self.store.drop(item.nodeid, index)
+        if result is None:
+            watch = leaks.watched(fixtures or {}, closure_of)
+            snapshot = leaks.Snapshot(watch) if watch else None
+            result = interleave.explore(body, hint=hint, **opts)
+            changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
+            if changed:
+                text = leaks.message(item.nodeid, changed, watch, result.executions)
+                warnings.warn(leaks.InterleaveFixtureStateWarning(text), stacklevel=2)
+                if result.failure is not None:
+                    result.failure.report += "\n\n" + text
+        self._finish(item, rec, index, result, source, opts)
+        return result
+
+    def replay(self, item: pytest.Item, body: Callable[[], Any], token: str, **kwargs: Any) -> Result:
+        """``interleave.replay`` with this test's replay command as the hint."""
+        rec = self.record(item)
+        index = rec.calls
+        rec.calls += 1
+        kwargs.setdefault("hint", replay_command(item))
+        result = interleave.replay(body, token, **kwargs)
+        self._finish(item, rec, index, result, "replay", {})
+        return result
+
+    def _finish(self, item: pytest.Item, rec: ExplorationRecord, index: int, result: Result, source: str,
+                opts: Mapping[str, Any]) -> None:
+        f = result.failure
+        if f is not None:
+            f.report = f.report.replace(TOKEN_SLOT, f.token)
+            if source != "replay-option":
+                rec.failing.append((index, f.token))
+            item.user_properties.append(("interleave_token", f.token))
+            item.user_properties.append(("interleave_replay", replay_command(item, f.token)))
+        verdict = short_verdict(result, source)
+        rec.runs.append({"executions": result.executions, "elapsed": result.elapsed, "verdict": verdict,
+                         "seed": opts.get("seed"), "failed": f is not None})
+
+
+class InterleaveFixture:
+    """The ``interleave`` fixture: ``explore`` and ``replay`` with this run's options, cache and replay command.
+
+    ``interleave.explore(body, **kwargs)`` takes the arguments of :func:`interleave.explore`;
+    explicit arguments win, the command line, the test's marker and the ini file fill in the
+    rest. It returns the :class:`interleave.Result`; call ``result.raise_for_failure()`` to fail
+    the test with the report.
+    """
+
+    def __init__(self, runner: Runner, request: pytest.FixtureRequest, marker: Mapping[str, Any]) -> None:
+        self._runner = runner
+        self._request = request
+        self._marker = dict(marker)
+
+    def explore(self, fn: Callable[[], Any], **kwargs: Any) -> Result:
+        """Search interleavings of ``fn``; a failure stored by an earlier run is replayed first."""
+        check_marker_kwargs((), {k: v for k, v in kwargs.items() if k != "hint"}, "interleave.explore()")
+        item = self._request.node
+        fixtures = {k: v for k, v in getattr(item, "funcargs", {}).items() if v is not self}
+        return self._runner.explore(item, fn, self._marker, kwargs, fixtures=fixtures, closure_of=fn)
+
+    def replay(self, fn: Callable[[], Any], token: str, **kwargs: Any) -> Result:
+        """Run ``fn`` under exactly the schedule recorded in ``token``."""
+        return self._runner.replay(self._request.node, fn, token, **kwargs)
+
+    @staticmethod
+    def switch() -> None:
+        """An explicit switch point (same as :func:`interleave.switch`)."""
+        interleave.switch()
+
+    def options(self, **kwargs: Any) -> Dict[str, Any]:
+        """The explore() arguments this fixture would use for a call with ``kwargs``."""
+        return self._runner.options(self._request.node, self._marker, kwargs)
+
+    @property
+    def seed(self) -> int:
+        """The seed explorations in this test start from."""
+        return int(self.options()["seed"])
+
+    def __repr__(self) -> str:
+        return f"<interleave fixture for {self._request.node.nodeid}>"
+
+
+RECORD_KEY = pytest.StashKey[ExplorationRecord]()
+RUNNER_KEY = pytest.StashKey[Runner]()

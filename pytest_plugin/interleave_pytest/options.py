@@ -1,0 +1,260 @@
+"""The plugin's options: parsed from the command line, the ini file and the marker, with errors that name the fix.
+
+Precedence, per option: the command line, then the marker (or the arguments of an explicit
+``interleave.explore`` call, which win over everything), then the ini file, then interleave's
+own defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+import pytest
+
+#: What ``@pytest.mark.interleave(...)`` accepts: the options of ``interleave.explore``.
+MARKER_KWARGS = (
+    "executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth",
+    "max_steps", "instrument", "exclude", "backend", "shrink",
+)
+#: Executions when a command-line time budget makes time the only limit.
+UNLIMITED = 10**12
+_SEED_SPACE = 2**31
+
+
+def parse_executions(text: str) -> int:
+    """``--interleave-executions``: a positive integer."""
+    try:
+        value = int(str(text).strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive whole number of executions per test, e.g. 500 (got {text!r})")
+    return value
+
+
+def parse_seed(text: str) -> Any:
+    """``--interleave-seed``: a non-negative integer, or ``random`` for a fresh seed each run."""
+    t = str(text).strip()
+    if t.lower() == "random":
+        return "random"
+    try:
+        value = int(t)
+    except ValueError:
+        value = -1
+    if not 0 <= value < _SEED_SPACE:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer from 0 to {_SEED_SPACE - 1}, or 'random' for a new seed every run (got {text!r})")
+    return value
+
+
+def parse_model(text: str) -> str:
+    """``--interleave-model``: ``instruction`` or ``gil``."""
+    from interleave.instrument.opcodes import MODELS
+
+    t = str(text).strip()
+    if t not in MODELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(MODELS)} (got {text!r})")
+    return t
+
+
+def parse_time_budget(text: str) -> float:
+    """``--interleave-time-budget``: positive seconds per test (``90``, ``1.5``, ``2m``)."""
+    t = str(text).strip().lower()
+    scale = 1.0
+    if t.endswith("ms"):
+        t, scale = t[:-2], 0.001
+    elif t.endswith("s"):
+        t = t[:-1]
+    elif t.endswith("m"):
+        t, scale = t[:-1], 60.0
+    elif t.endswith("h"):
+        t, scale = t[:-1], 3600.0
+    try:
+        value = float(t) * scale
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds per test, e.g. 30, 2.5 or 5m (got {text!r})")
+    return value
+
+
+def parse_shard(text: str) -> Tuple[int, int]:
+    """``--interleave-shard``: ``i/n``, shards numbered from 1; returns ``(i - 1, n)``."""
+    t = str(text).strip()
+    parts = t.split("/")
+    try:
+        i, n = (int(p) for p in parts) if len(parts) == 2 else (-1, -1)
+    except ValueError:
+        i, n = -1, -1
+    if n < 1 or not 1 <= i <= n:
+        extra = " (shards are numbered from 1)" if i == 0 and n >= 1 else ""
+        raise argparse.ArgumentTypeError(
+            f"must be i/n with 1 <= i <= n, e.g. 1/4 ... 4/4 for four CI jobs{extra} (got {text!r})")
+    return i - 1, n
+
+
+def parse_token(text: str) -> str:
+    """``--interleave-replay``: a replay token this Python can replay."""
+    from interleave.errors import TokenError
+    from interleave.token import decode
+
+    t = str(text).strip()
+    try:
+        decode(t)
+    except TokenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return t
+
+
+#: ini name -> (parser, help)
+INI = {
+    "interleave_executions": (parse_executions, "executions per interleave test (default: interleave's, 1000)"),
+    "interleave_strategy": (str, "search strategy for interleave tests (default: interleave's)"),
+    "interleave_seed": (parse_seed, "seed for interleave tests: an integer, or 'random' (default: derived "
+                                    "from each test's node id, so runs repeat)"),
+    "interleave_model": (parse_model, "memory model for interleave tests: instruction or gil"),
+    "interleave_time_budget": (parse_time_budget, "wall-time cap per interleave test, in seconds"),
+}
+
+
+def check_strategy(name: str) -> str:
+    """A strategy name the registry knows."""
+    from interleave.strategies import registry
+
+    known = registry.names()
+    if name not in known:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(known)} (got {name!r})")
+    return name
+
+
+@dataclass
+class Settings:
+    """Session-wide option values (``None``: not given at that level)."""
+
+    cmdline: Dict[str, Any] = field(default_factory=dict)
+    ini: Dict[str, Any] = field(default_factory=dict)
+    replay_token: Optional[str] = None
+    shard: Tuple[int, int] = (0, 1)
+    session_seed: Optional[int] = None  # drawn once when the seed is 'random'
+    clear: bool = False
+
+    def seed_for(self, explicit: Any, nodeid: str) -> int:
+        """The exploration seed of one test: explicit, or derived from its node id; then put in its shard."""
+        seed = explicit
+        if seed == "random":
+            seed = self.session_seed if self.session_seed is not None else _random_seed()
+        if seed is None:
+            seed = zlib.crc32(nodeid.encode("utf-8")) & 0x7FFFFFFF
+        index, count = self.shard
+        return (int(seed) % (_SEED_SPACE // count)) * count + index
+
+
+def _random_seed() -> int:
+    return int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Options from the command line and the ini file; bad values raise ``pytest.UsageError``."""
+    s = Settings()
+    for name in ("executions", "strategy", "seed", "model", "time_budget"):
+        value = config.getoption(f"interleave_{name}", None)
+        if value is not None:
+            s.cmdline[name] = value
+    for ini_name, (parse, _) in INI.items():
+        raw = config.getini(ini_name)
+        if raw in ("", None):
+            continue
+        try:
+            s.ini[ini_name[len("interleave_"):]] = parse(str(raw))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini option {ini_name} = {raw!r}: {exc}") from None
+    for where, values, label in (("command line", s.cmdline, "--interleave-strategy"),
+                                 ("ini", s.ini, "interleave_strategy")):
+        if "strategy" in values:
+            try:
+                check_strategy(values["strategy"])
+            except argparse.ArgumentTypeError as exc:
+                raise pytest.UsageError(f"{label} ({where}): {exc}") from None
+    s.replay_token = config.getoption("interleave_replay", None)
+    shard = config.getoption("interleave_shard", None)
+    if shard is not None:
+        s.shard = shard
+    s.clear = bool(config.getoption("interleave_clear", False))
+    if "random" in (s.cmdline.get("seed"), s.ini.get("seed")):
+        worker_input = getattr(config, "workerinput", None)
+        inherited = worker_input.get("interleave_session_seed") if worker_input else None
+        s.session_seed = inherited if inherited is not None else _random_seed()
+    return s
+
+
+def check_marker_kwargs(args: Tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
+    """Reject what ``explore`` would not accept, naming the marker argument and the fix."""
+    if args:
+        raise ValueError(f"{where} takes keyword arguments only, e.g. @pytest.mark.interleave(executions=300); "
+                         f"got positional {args!r}")
+    unknown = sorted(set(kwargs) - set(MARKER_KWARGS))
+    if unknown:
+        raise ValueError(f"{where} got unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                         f"it accepts {', '.join(MARKER_KWARGS)}")
+
+
+def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
+            call: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The ``explore`` keyword arguments for one exploration of one test.
+
+    ``marker``: the marker's arguments; ``call``: the arguments of an explicit
+    ``interleave.explore`` call through the fixture (they win over everything).
+    """
+    call = dict(call or {})
+    cmd = settings.cmdline
+    out: Dict[str, Any] = {}
+    # Everything the marker says, unless the command line overrides it.
+    for key, value in marker.items():
+        out[key] = value
+    for key, value in settings.ini.items():
+        if key not in out:
+            out[key] = value
+    for key, value in cmd.items():
+        out[key] = value
+    if "strategy" in cmd and marker.get("strategy", cmd["strategy"]) != cmd["strategy"]:
+        # The marker's strategy parameters belong to the strategy the command line replaced.
+        for key in ("preemptions", "depth"):
+            if key not in call:
+                out.pop(key, None)
+    if "time_budget" in cmd and "executions" not in cmd:
+        out["executions"] = UNLIMITED  # race hunting: time is the budget
+    out.update(call)
+    seed = call["seed"] if "seed" in call else out.get("seed")
+    out["seed"] = seed if "seed" in call else settings.seed_for(seed, nodeid)
+    return out
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the command-line and ini options."""
+    group = parser.getgroup("interleave", "interleave: deterministic thread-interleaving tests")
+
+    def opt(name: str, parse: Callable[[str], Any], metavar: str, help_text: str) -> None:
+        group.addoption(f"--interleave-{name}", dest=f"interleave_{name.replace('-', '_')}", type=parse,
+                        default=None, metavar=metavar, help=help_text)
+
+    opt("executions", parse_executions, "N", "executions per interleave test (overrides the marker and ini)")
+    opt("strategy", str, "NAME", "search strategy for every interleave test (random, pct, exhaustive, ...)")
+    opt("seed", parse_seed, "SEED", "seed of every interleave test, or 'random' for a new one each run "
+        "(default: derived from the test's node id, so runs repeat)")
+    opt("model", parse_model, "MODEL", "memory model: instruction (default) or gil")
+    opt("time-budget", parse_time_budget, "SECONDS", "race hunting: search each interleave test for this many "
+        "seconds (executions are then unlimited unless --interleave-executions is given)")
+    opt("replay", parse_token, "TOKEN", "replay this token instead of searching (select the failing test "
+        "with its node id or -k)")
+    opt("shard", parse_shard, "I/N", "search shard I of N (1-based): each shard gets disjoint seeds, for "
+        "parallel CI jobs hunting the same tests")
+    group.addoption("--interleave-clear", action="store_true", dest="interleave_clear", default=False,
+                    help="forget the failing interleavings stored in pytest's cache before running")
+    for ini_name, (_, help_text) in INI.items():
+        parser.addini(ini_name, help_text, default="")

@@ -1,0 +1,242 @@
+"""pytest hooks: the ``interleave`` marker, fixture and options, the cache of failures, and the summary.
+
+A test marked ``@pytest.mark.interleave(...)`` runs its body (fixtures already resolved, once
+per test) under :func:`interleave.explore`; a failure fails the test with the report, the token
+and the pytest command that replays it. The ``interleave`` fixture gives explicit control.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Dict, Generator, List, Optional
+
+import pytest
+
+from .fixture import RECORD_KEY, RUNNER_KEY, InterleaveFixture, Runner, replay_command
+from .options import add_options, check_marker_kwargs, read_settings
+
+MARKER_HELP = (
+    "interleave(executions=1000, strategy=None, seed=None, model='instruction', preemptions=None, "
+    "time_budget=None, ...): run the test body under many thread interleavings (interleave.explore); "
+    "fixtures are created once per test, not per execution"
+)
+_STATS_ATTR = "interleave_stats"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options: ``--interleave-*`` and the ``interleave_*`` ini keys."""
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker, read and check the options, clear the cache if asked."""
+    config.addinivalue_line("markers", MARKER_HELP)
+    settings = read_settings(config)
+    runner = Runner(config, settings)
+    config.stash[RUNNER_KEY] = runner
+    config.pluginmanager.register(Summary(config), "interleave-summary")
+    if settings.clear and not hasattr(config, "workerinput"):
+        runner.store.clear()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker uses the controller's session seed."""
+    runner = node.config.stash.get(RUNNER_KEY, None)
+    if runner is not None and runner.settings.session_seed is not None:
+        node.workerinput["interleave_session_seed"] = runner.settings.session_seed
+
+
+def pytest_report_header(config: pytest.Config) -> Optional[List[str]]:
+    """One header line, only when a run departs from the defaults (hunting, replay, random seed)."""
+    runner = config.stash.get(RUNNER_KEY, None)
+    if runner is None:
+        return None
+    s = runner.settings
+    parts = []
+    if s.session_seed is not None:
+        parts.append(f"seed={s.session_seed} (rerun with --interleave-seed={s.session_seed})")
+    if s.shard != (0, 1):
+        parts.append(f"shard {s.shard[0] + 1}/{s.shard[1]}")
+    if "time_budget" in s.cmdline:
+        parts.append(f"time budget {s.cmdline['time_budget']:g} s per test")
+    if s.replay_token:
+        parts.append("replaying a token")
+    return [f"interleave: {', '.join(parts)}"] if parts else None
+
+
+def _uses_interleave(item: pytest.Item) -> bool:
+    return item.get_closest_marker("interleave") is not None or "interleave" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """``--interleave-replay`` replays one test: refuse a selection of several."""
+    runner = config.stash.get(RUNNER_KEY, None)
+    if runner is None or runner.settings.replay_token is None:
+        return
+    chosen = [item.nodeid for item in items if _uses_interleave(item)]
+    if len(chosen) > 1:
+        shown = "\n  ".join(chosen[:5]) + ("\n  ..." if len(chosen) > 5 else "")
+        raise pytest.UsageError(
+            f"--interleave-replay replays one test, but {len(chosen)} interleave tests are selected:\n  {shown}\n"
+            "select the failing test with its node id, as in the report's Reproduce line, or with -k")
+
+
+def _marker_kwargs(item: pytest.Item) -> Dict[str, Any]:
+    marker = item.get_closest_marker("interleave")
+    if marker is None:
+        return {}
+    check_marker_kwargs(tuple(marker.args), marker.kwargs, "@pytest.mark.interleave")
+    return dict(marker.kwargs)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A malformed marker is an error of that test, named before anything runs."""
+    if item.get_closest_marker("interleave") is None:
+        return
+    try:
+        _marker_kwargs(item)
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
+    """Run a marked test's body under ``interleave.explore``."""
+    if pyfuncitem.get_closest_marker("interleave") is None:
+        return None
+    if "interleave" in pyfuncitem.fixturenames:
+        return None  # the test drives explorations itself through the fixture; the marker sets defaults
+    runner = pyfuncitem.config.stash[RUNNER_KEY]
+    marker = _marker_kwargs(pyfuncitem)
+    testfunction = pyfuncitem.obj
+    if inspect.iscoroutinefunction(testfunction) or inspect.isasyncgenfunction(testfunction):
+        pytest.fail("@pytest.mark.interleave explores threads; it cannot run an async test function", pytrace=False)
+    argnames = pyfuncitem._fixtureinfo.argnames
+    testargs = {arg: pyfuncitem.funcargs[arg] for arg in argnames}
+    hyp = getattr(testfunction, "hypothesis", None)
+    if hyp is not None and hasattr(hyp, "inner_test"):
+        _run_given(pyfuncitem, runner, marker, testfunction, testargs)
+        return True
+    body = functools.partial(testfunction, **testargs)
+    result = runner.explore(pyfuncitem, body, marker, fixtures=testargs,
+                            closure_of=getattr(testfunction, "__func__", testfunction))
+    if result.failure is not None:
+        pytest.fail(result.failure.report, pytrace=False)
+    return True
+
+
+def _run_given(item: pytest.Function, runner: Runner, marker: Dict[str, Any], testfunction: Any,
+               testargs: Dict[str, Any]) -> None:
+    """``@given`` and the marker together: Hypothesis draws inputs, each example is explored."""
+    from interleave.hypothesis import raise_for_hypothesis
+
+    hyp = testfunction.hypothesis
+    inner = hyp.inner_test
+    seed = runner.settings.session_seed
+    hint = replay_command(item, given=True, seed=seed)
+
+    @functools.wraps(inner)
+    def explored(*args: Any, **kwargs: Any) -> None:
+        body = functools.partial(inner, *args, **kwargs)
+        # Every example is explored from the same seed, so that Hypothesis sees a deterministic test.
+        result = runner.explore(item, body, marker, {"hint": hint}, fixtures=testargs, use_cache=False)
+        raise_for_hypothesis(result)
+
+    old_settings = getattr(testfunction, "_hypothesis_internal_use_settings", None)
+    hyp.inner_test = explored
+    try:
+        if old_settings is not None and getattr(old_settings, "deadline", None) is not None:
+            from hypothesis import settings
+
+            # An exploration is many executions: Hypothesis's per-example deadline would misfire.
+            testfunction._hypothesis_internal_use_settings = settings(old_settings, deadline=None)
+        testfunction(**testargs)
+    finally:
+        hyp.inner_test = inner
+        if old_settings is not None:
+            testfunction._hypothesis_internal_use_settings = old_settings
+
+
+@pytest.fixture
+def interleave(request: pytest.FixtureRequest) -> InterleaveFixture:
+    """Explicit control inside a test: ``interleave.explore(body, ...)`` and ``interleave.replay(body, token)``."""
+    runner = request.config.stash[RUNNER_KEY]
+    marker = _marker_kwargs(request.node) if isinstance(request.node, pytest.Item) else {}
+    return InterleaveFixture(runner, request, marker)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+    """Attach statistics to the call report; keep failing tokens in the cache, forget fixed ones."""
+    outcome = yield
+    if call.when != "call":
+        return
+    rec = item.stash.get(RECORD_KEY, None)
+    if rec is None:
+        return
+    report = outcome.get_result()
+    if rec.runs:
+        setattr(report, _STATS_ATTR, {
+            "executions": sum(r["executions"] for r in rec.runs),
+            "elapsed": sum(r["elapsed"] for r in rec.runs),
+            "verdict": _verdict(rec.runs),
+        })
+    runner = item.config.stash.get(RUNNER_KEY, None)
+    if runner is None or not runner.store.enabled or runner.settings.replay_token is not None:
+        return
+    if report.failed:
+        for index, token in rec.failing:
+            runner.store.save(item.nodeid, index, token)
+    elif report.passed:
+        for index in rec.touched:
+            runner.store.drop(item.nodeid, index)
+
+
+def _verdict(runs: List[Dict[str, Any]]) -> str:
+    """One exploration's verdict, or a digest of several (``@given`` explores once per example)."""
+    if len(runs) == 1:
+        return str(runs[0]["verdict"])
+    kinds = list(dict.fromkeys(r["verdict"] for r in runs))
+    if len(kinds) == 1:
+        return f"{len(runs)} explorations, each {kinds[0]}"
+    return f"{len(runs)} explorations, the last {runs[-1]['verdict']}"
+
+
+class Summary:
+    """Statistics from the call reports (they travel with the report, so the xdist controller sees them)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.rows: List[Any] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect the statistics attached to a call report."""
+        stats = getattr(report, _STATS_ATTR, None)
+        if report.when == "call" and isinstance(stats, dict):
+            self.rows.append((report.nodeid, report.outcome, stats))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Executions per second overall; with ``-v``, each test's count and verdict."""
+        rows = self.rows
+        verbosity = self.config.get_verbosity()
+        if not rows or verbosity < -1:
+            return
+        total = sum(s["executions"] for _, _, s in rows)
+        elapsed = sum(s["elapsed"] for _, _, s in rows)
+        rate = f"{total / elapsed:,.0f} executions/s" if elapsed > 0 else "instant"
+        counts = sorted(s["executions"] for _, _, s in rows)
+        spread = f"{counts[0]:,}" if counts[0] == counts[-1] else f"{counts[0]:,}-{counts[-1]:,}"
+        tr = terminalreporter
+        if verbosity > 0:
+            tr.write_sep("-", "interleave")
+            for nodeid, outcome, s in rows:
+                per = f", {s['executions'] / s['elapsed']:,.0f}/s" if s["elapsed"] > 0 else ""
+                tr.write_line(f"{nodeid} {outcome.upper()}  {s['verdict']} ({s['elapsed']:.2f} s{per})")
+        tr.write_line(f"interleave: {len(rows)} test{'s' if len(rows) != 1 else ''}, {total:,} "
+                      f"execution{'s' if total != 1 else ''} "
+                      f"({spread} per test) in {elapsed:.2f} s, {rate}")
+
+
