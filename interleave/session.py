@@ -9,7 +9,13 @@ from typing import Any, Callable, Optional, Sequence
 from .errors import InstrumentationError, NestedExploreError
 from .instrument.backend import make_backend
 from .instrument.filter import CodeFilter
-from .instrument.patching import Patcher, adopt_prerun_primitives, install_runtime_patches, reset_thread_names
+from .instrument.patching import (
+    ExecutorModuleState,
+    Patcher,
+    adopt_prerun_primitives,
+    install_runtime_patches,
+    reset_thread_names,
+)
 from .runtime import context
 from .runtime.execution import IDENT_BASE, Execution
 from .runtime.outcome import Outcome
@@ -47,6 +53,7 @@ class Session:
         self.patcher = Patcher()
         _open = True
         try:
+            self.executor_state = ExecutorModuleState()
             install_runtime_patches(self.patcher)
             self.adopted = adopt_prerun_primitives(self.patcher, self.filter, self.fn)
             self.backend.install()
@@ -64,6 +71,7 @@ class Session:
         finally:
             try:
                 self.patcher.restore()
+                self.executor_state.close()
             finally:
                 random.setstate(self.random_state)
                 _open = False
@@ -81,12 +89,14 @@ class Session:
         bind = getattr(strategy, "bind", None)
         if bind is not None:
             bind(ExecutionView(ex))
+        self.executor_state.begin_execution(ex.atexits)
         context.active = ex
         try:
             outcome = ex.run()
         finally:
             context.active = None
             _forget_virtual_threads()
+            self.executor_state.end_execution()
         if not self.user_code_seen:
             if not self.backend.saw_user_code():
                 raise InstrumentationError(

@@ -13,6 +13,7 @@ import types
 import weakref
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from ..runtime.tstate import _find_local_offsets
 from ..sync import threads as vthreads
 from ..sync import vtime
 from ..sync.lock import Lock
@@ -118,7 +119,9 @@ def install_runtime_patches(p: Patcher) -> None:
     p.setattr(th, "_make_invoke_excepthook",
               vthreads.make_invoke_excepthook_factory(th._make_invoke_excepthook))  # type: ignore[attr-defined]
     p.setattr(th, "_register_atexit", vthreads.make_register_atexit(th._register_atexit))  # type: ignore[attr-defined]
-    p.setattr(th, "local", _threading_local.local)
+    if not _find_local_offsets():
+        # Without per-virtual-thread thread-state slots, C thread-locals would be shared.
+        p.setattr(th, "local", _threading_local.local)
     if PY >= (3, 13):
         p.setattr(th, "_start_joinable_thread", vthreads.start_joinable_thread)
         p.setattr(th, "_ThreadHandle", vthreads.ThreadHandle)
@@ -145,6 +148,58 @@ def install_runtime_patches(p: Patcher) -> None:
         # Held by submit() across a queue put, which is a switch point: it must be cooperative.
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
+
+
+class ExecutorModuleState:
+    """``concurrent.futures.thread``'s module state, which every execution must find fresh.
+
+    Its ``_python_exit`` hook (registered with threading's atexit at import) marks the module
+    shut down and joins every worker: the interpreter runs it once, at exit. Each execution is
+    a whole program run, so it runs at the end of each execution, and the flag and the worker
+    registry are put back afterwards. A module first imported inside the run registered its
+    hook with that execution; when the exploration ends it is registered for real, as the
+    import would have done outside a run.
+    """
+
+    NAME = "concurrent.futures.thread"
+
+    def __init__(self) -> None:
+        self.module = sys.modules.get(self.NAME)
+        self.shutdown = bool(getattr(self.module, "_shutdown", False))
+        queues = getattr(self.module, "_threads_queues", None)
+        self.queues = list(queues.items()) if queues is not None else []
+
+    def begin_execution(self, atexits: List[Callable[[], Any]]) -> None:
+        """Register the hook the interpreter holds for a module imported before this execution."""
+        cft = sys.modules.get(self.NAME)
+        hook = getattr(cft, "_python_exit", None)
+        if hook is not None:
+            atexits.append(hook)
+
+    def end_execution(self) -> None:
+        cft = sys.modules.get(self.NAME)
+        if cft is None:
+            return
+        mine = cft is self.module
+        cft._shutdown = self.shutdown if mine else False  # type: ignore[attr-defined]
+        queues = getattr(cft, "_threads_queues", None)
+        if queues is not None:
+            queues.clear()
+            if mine:
+                queues.update(self.queues)
+
+    def close(self) -> None:
+        """After patches are restored: a module imported during the run gets its real hook."""
+        cft = sys.modules.get(self.NAME)
+        if cft is None or cft is self.module:
+            return
+        hook = getattr(cft, "_python_exit", None)
+        register = getattr(threading, "_register_atexit", None)
+        if hook is not None and register is not None:
+            try:
+                register(hook)
+            except RuntimeError:  # the interpreter is already shutting down
+                pass
 
 
 def reset_thread_names() -> None:

@@ -264,6 +264,16 @@ class Execution:
         """Unwind every thread still alive, so that its ``finally`` blocks run under control."""
         self.tearing_down = True
         self.budget = 1 << 60
+        # Executor workers log any exception that ends them, including this unwinding.
+        logger = _quiet_logger("concurrent.futures")
+        try:
+            self._unwind_all()
+        finally:
+            if logger is not None:
+                logger.disabled = False
+        self.counters.clear_tracing()
+
+    def _unwind_all(self) -> None:
         for vt in self.threads:
             g = vt.glet
             if g is not None and g and not g.dead:
@@ -276,7 +286,6 @@ class Execution:
                     pass
                 except BaseException:  # noqa: BLE001 - a thread's cleanup must not mask the finding
                     pass
-        self.counters.clear_tracing()
 
     def _teardown_tick(self) -> None:
         """One blocking call or switch point of a thread being unwound; abandon it if it never ends."""
@@ -495,6 +504,18 @@ class Execution:
 
         frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
         return BlockedThread(**describe(self, t, frame))
+
+
+def _quiet_logger(name: str) -> Any:
+    """Disable an existing, enabled logger for a moment; return it (to re-enable) or None."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return None
+    logger = logging.Logger.manager.loggerDict.get(name)
+    if logger is None or not isinstance(logger, logging.Logger) or logger.disabled:
+        return None
+    logger.disabled = True
+    return logger
 
 
 def user_frame_site(frame: Optional[FrameType]) -> Optional[Tuple[str, int, str]]:
