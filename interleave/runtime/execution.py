@@ -347,9 +347,11 @@ class Execution:
         if self.steps >= self.max_steps:
             self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
             return None
-        if cur.state == READY:
+        if cur.state != DONE:
+            # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
+            # it counts as going on, or a strategy that favours it would starve everyone else.
             self.streak += used
-            if self.streak >= FAIRNESS_STREAK and len(runnable) > 1:
+            if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
                 runnable = [t for t in runnable if t != cur.tid]
         try:
             tid, n = self.strategy.choose(runnable, cur.tid, used)

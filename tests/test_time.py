@@ -1,0 +1,228 @@
+"""Virtual time inside a run: sleeps cost nothing, clocks read the execution's own clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import List, Set, Tuple
+
+import pytest
+from runtime_helpers import assert_finds, assert_passes
+
+from interleave.strategies import registry
+
+
+def test_hour_long_sleep_chain_runs_on_the_virtual_clock() -> None:
+    readings: List[Tuple[float, float, float, float]] = []
+
+    def body() -> None:
+        m0, w0, p0 = time.monotonic(), time.time(), time.perf_counter()
+        for _ in range(60):
+            time.sleep(60.0)  # one virtual hour in total
+        readings.append((time.monotonic() - m0, time.time() - w0, time.perf_counter() - p0, w0))
+
+    assert_passes(body, executions=20)
+    assert len(readings) == 20
+    for mono, wall, perf, start in readings:
+        assert mono == pytest.approx(3600.0)
+        assert wall == pytest.approx(3600.0)
+        assert perf == pytest.approx(3600.0)
+    # every execution starts from the same virtual instant
+    assert len({r[3] for r in readings}) == 1
+
+
+def test_ns_clocks_agree_with_float_clocks() -> None:
+    def body() -> None:
+        t0 = time.monotonic_ns()
+        p0 = time.perf_counter_ns()
+        w0 = time.time_ns()
+        time.sleep(1.5)
+        assert time.monotonic_ns() - t0 == 1_500_000_000
+        assert time.perf_counter_ns() - p0 == 1_500_000_000
+        assert time.time_ns() - w0 == 1_500_000_000
+        assert abs(time.time() * 1e9 - time.time_ns()) < 1e3
+
+    assert_passes(body, executions=20)
+
+
+def test_clock_is_shared_and_monotonic_across_threads() -> None:
+    def body() -> None:
+        spans: List[Tuple[float, float, float]] = []
+        lock = threading.Lock()
+
+        def sleeper(seconds: float) -> None:
+            start = time.monotonic()
+            time.sleep(seconds)
+            end = time.monotonic()
+            with lock:
+                spans.append((start, seconds, end))
+
+        t0 = time.monotonic()
+        ts = [threading.Thread(target=sleeper, args=(s,)) for s in (3.0, 1.0, 2.0)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        # nobody wakes before its deadline (a thread may start sleeping late: it may be slow)
+        assert len(spans) == 3
+        for start, seconds, end in spans:
+            assert start >= t0 and end - start >= seconds - 1e-9
+        assert time.monotonic() - t0 >= 3.0 - 1e-9
+
+    assert_passes(body)
+
+
+def test_sleep_ordering_assumption_found() -> None:
+    """Sleeping is not synchronisation: a sleeper is not guaranteed to run after the other."""
+
+    def body() -> None:
+        order: List[str] = []
+
+        def slow() -> None:
+            time.sleep(1.0)
+            order.append("slow")
+
+        def fast() -> None:
+            order.append("fast")
+
+        ts = [threading.Thread(target=slow), threading.Thread(target=fast)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert order == ["fast", "slow"]
+
+    assert_finds(body)
+
+
+def test_equal_deadlines_are_explored_in_both_orders() -> None:
+    orders: Set[Tuple[str, ...]] = set()
+
+    def body() -> None:
+        order: List[str] = []
+
+        def sleeper(name: str) -> None:
+            time.sleep(5.0)
+            order.append(name)
+
+        ts = [threading.Thread(target=sleeper, args=(n,)) for n in "ab"]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        orders.add(tuple(order))
+
+    assert_passes(body, executions=300)
+    assert orders == {("a", "b"), ("b", "a")}
+
+
+def test_negative_sleep_raises() -> None:
+    def body() -> None:
+        with pytest.raises(ValueError):
+            time.sleep(-1)
+
+    assert_passes(body, executions=5)
+
+
+STRATEGIES = [name for name in registry.names() if name in ("random", "pct", "pos", "exhaustive", "portfolio")]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_spin_waits_terminate_under_every_strategy(strategy: str) -> None:
+    def body() -> None:
+        class Flag:
+            ready = False
+            acked = False
+
+        flag = Flag()
+
+        def waiter() -> None:
+            while not flag.ready:
+                time.sleep(0)
+            flag.acked = True
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        flag.ready = True
+        while not flag.acked:
+            pass
+        t.join()
+
+    assert_passes(body, executions=200, strategy=strategy)
+
+
+def test_spin_wait_with_pass_terminates() -> None:
+    def body() -> None:
+        class Flag:
+            ready = False
+
+        flag = Flag()
+
+        def setter() -> None:
+            flag.ready = True
+
+        t = threading.Thread(target=setter)
+        t.start()
+        while not flag.ready:
+            pass
+        t.join()
+
+    result = assert_passes(body)
+    assert result.failure is None
+
+
+def test_spin_wait_with_sleep_zero_terminates() -> None:
+    def body() -> None:
+        class Flag:
+            ready = False
+
+        flag = Flag()
+
+        def waiter() -> None:
+            while not flag.ready:
+                time.sleep(0)
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        flag.ready = True
+        t.join()
+
+    assert_passes(body)
+
+
+def test_spin_wait_on_both_sides_terminates() -> None:
+    """Two threads handing a token back and forth by spinning: fairness keeps it moving."""
+
+    def body() -> None:
+        class Turn:
+            value = 0
+
+        turn = Turn()
+
+        def player(me: int) -> None:
+            for _ in range(3):
+                while turn.value != me:
+                    pass
+                turn.value = 1 - me
+
+        ts = [threading.Thread(target=player, args=(n,)) for n in (0, 1)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert turn.value == 0
+
+    assert_passes(body, executions=500)
+
+
+def test_time_is_real_again_after_the_run() -> None:
+    def body() -> None:
+        time.sleep(3600)
+
+    before = (time.sleep, time.monotonic, time.time, time.perf_counter)
+    assert_passes(body, executions=3)
+    assert (time.sleep, time.monotonic, time.time, time.perf_counter) == before
+    a = time.monotonic()
+    time.sleep(0.001)
+    assert time.monotonic() > a
+    assert abs(time.time() - time.time_ns() / 1e9) < 1.0
