@@ -23,7 +23,7 @@ def test_hour_long_sleep_chain_runs_on_the_virtual_clock() -> None:
 
     assert_passes(body, executions=20)
     assert len(readings) == 20
-    for mono, wall, perf, start in readings:
+    for mono, wall, perf, _start in readings:
         assert mono == pytest.approx(3600.0)
         assert wall == pytest.approx(3600.0)
         assert perf == pytest.approx(3600.0)
