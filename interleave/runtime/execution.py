@@ -148,6 +148,12 @@ class Execution:
             raise
         except SystemExit:
             pass
+        except KeyboardInterrupt as exc:
+            # The user stops the exploration: not a finding; explore re-raises it once restored.
+            if self.internal_error is None:
+                self.internal_error = exc
+            if self.outcome is None:
+                self.outcome = Outcome("internal-error", thread=vt.name, tid=vt.tid)
         except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
             self.thread_failed(vt, exc)
         return self._exit(vt)

@@ -1,0 +1,279 @@
+"""Leave no trace: after explore/replay returns or raises, the interpreter is as it was."""
+
+from __future__ import annotations
+
+import _thread
+import concurrent.futures
+import concurrent.futures.thread as cft
+import queue
+import random
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Tuple
+
+import pytest
+
+import interleave
+from interleave.strategies.base import Strategy
+
+MODULES = (threading, _thread, queue, time, cft)
+BACKENDS = ["auto"] + (["settrace"] if sys.version_info >= (3, 12) else [])
+
+
+def snapshot() -> Dict[str, Any]:
+    """Everything a run may touch, by identity."""
+    state: Dict[str, Any] = {}
+    for mod in MODULES:
+        state[mod.__name__] = {k: v for k, v in vars(mod).items()}
+    state["Thread"] = dict(vars(threading.Thread))
+    state["trace"] = sys.gettrace()
+    state["profile"] = sys.getprofile()
+    if sys.version_info >= (3, 12):
+        state["tools"] = [sys.monitoring.get_tool(i) for i in range(6)]
+    state["random"] = random.getstate()
+    state["active"] = dict(threading._active)  # type: ignore[attr-defined]
+    state["limbo"] = dict(threading._limbo)  # type: ignore[attr-defined]
+    state["dangling"] = set(threading._dangling)  # type: ignore[attr-defined]
+    state["atexits"] = list(threading._threading_atexits)  # type: ignore[attr-defined]
+    state["threads_queues"] = dict(cft._threads_queues)  # type: ignore[attr-defined]
+    state["cft_shutdown"] = cft._shutdown  # type: ignore[attr-defined]
+    return state
+
+
+def assert_same(before: Dict[str, Any], after: Dict[str, Any]) -> None:
+    for mod in MODULES:
+        b, a = before[mod.__name__], after[mod.__name__]
+        assert set(a) == set(b), f"{mod.__name__}: names added/removed: {set(a) ^ set(b)}"
+        changed = [k for k in b if a[k] is not b[k] and not (k == "_counter" and mod is threading)]
+        assert not changed, f"{mod.__name__}: not restored: {changed}"
+    assert set(after["Thread"]) == set(before["Thread"])
+    assert all(after["Thread"][k] is v for k, v in before["Thread"].items())
+    for key in ("trace", "profile"):
+        assert after[key] is before[key], key
+    for key in ("tools", "random", "active", "limbo", "dangling", "atexits", "threads_queues", "cft_shutdown"):
+        assert after.get(key) == before.get(key), key
+
+
+def real_threads_work() -> None:
+    """Real threads, locks, queues, sleeps and executors, outside any run."""
+    q: queue.Queue = queue.Queue()
+    lock = threading.Lock()
+    ev = threading.Event()
+    out: List[int] = []
+
+    def worker() -> None:
+        with lock:
+            out.append(threading.get_ident())
+        q.put(1)
+        ev.set()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert ev.wait(10)
+    assert q.get(timeout=10) == 1
+    t.join(10)
+    assert not t.is_alive()
+    assert out and out[0] != threading.get_ident() and out[0] == t.ident
+    start = time.monotonic()
+    time.sleep(0.01)
+    assert time.monotonic() - start >= 0.005
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(abs, [-1, -2])) == [1, 2]
+    sq: queue.SimpleQueue = queue.SimpleQueue()
+    assert type(sq).__module__ == "_queue"
+
+
+def racy() -> None:
+    box = [0]
+
+    def inc() -> None:
+        box[0] = box[0] + 1
+
+    ts = [threading.Thread(target=inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert box[0] == 2
+
+
+def uses_everything() -> None:
+    lock, rlock, sem = threading.Lock(), threading.RLock(), threading.BoundedSemaphore(2)
+    cond, ev, barrier = threading.Condition(), threading.Event(), threading.Barrier(2)
+    q: queue.Queue = queue.Queue()
+    sq: queue.SimpleQueue = queue.SimpleQueue()
+    local = threading.local()
+    local.x = 1
+
+    def worker() -> None:
+        with lock, rlock, sem:
+            q.put(1)
+            sq.put(2)
+        with cond:
+            cond.notify_all()
+        barrier.wait()
+        ev.set()
+        time.sleep(1)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    barrier.wait()
+    ev.wait()
+    assert q.get() == 1 and sq.get() == 2
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        pool.submit(time.sleep, 0.5)
+    threading.Timer(0.1, lambda: None).start()
+    t.join()
+
+
+class Boom(Strategy):
+    """A strategy that breaks in the middle of an execution."""
+
+    name = "boom"
+
+    def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
+        raise RuntimeError("strategy bug")
+
+
+def in_excluded_module() -> Callable[[], Any]:
+    # A body whose code is all standard library: interleave must refuse, not pass.
+    import json
+
+    return lambda: json.dumps({"a": 1})
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", ["passes", "fails", "replay", "raises-instrumentation", "raises-internal",
+                                  "raises-option", "interrupted"])
+def test_everything_is_restored(case: str, backend: str) -> None:
+    before = snapshot()
+    if case == "passes":
+        r = interleave.explore(uses_everything, executions=50, seed=1, backend=backend)
+        assert r.failure is None, r.failure.report
+    elif case == "fails":
+        r = interleave.explore(racy, executions=500, seed=1, backend=backend)
+        assert r.failure is not None
+        with pytest.raises(interleave.InterleaveFailure):
+            r.raise_for_failure()
+    elif case == "replay":
+        r = interleave.explore(racy, executions=500, seed=1, backend=backend)
+        assert r.failure is not None
+        assert_same(before, snapshot())
+        again = interleave.replay(racy, r.failure.token, backend=backend)
+        assert again.failure is not None
+    elif case == "raises-instrumentation":
+        body = in_excluded_module()
+        with pytest.raises(interleave.InstrumentationError):
+            interleave.explore(body, executions=5, backend=backend, exclude=[__file__])
+    elif case == "raises-internal":
+        with pytest.raises(RuntimeError, match="strategy bug"):
+            interleave.explore(racy, executions=5, strategy=Boom(), backend=backend)
+    elif case == "interrupted":
+        def interrupted() -> None:
+            t = threading.Thread(target=time.sleep, args=(5,))
+            t.start()
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the run
+
+        with pytest.raises(KeyboardInterrupt):
+            interleave.explore(interrupted, executions=5, backend=backend)
+    elif case == "raises-option":
+        with pytest.raises(interleave.OptionError):
+            interleave.explore(racy, executions=5, backend="no-such-backend")
+    assert_same(before, snapshot())
+    real_threads_work()
+
+
+def test_prerun_thread_local_keeps_its_value_for_the_calling_thread() -> None:
+    loc = threading.local()
+    loc.value = "outside"
+    seen: List[Any] = []
+
+    def body() -> None:
+        seen.append(getattr(loc, "value", None))
+        loc.value = "inside"  # the body is the calling thread: this is its own slot
+
+        def worker() -> None:
+            seen.append(getattr(loc, "value", None))  # a new thread: nothing set yet
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+
+    interleave.explore(body, executions=3, seed=1)
+    assert seen[:2] == ["outside", None]
+    assert loc.value == "inside"
+
+
+def test_nested_explore_is_refused() -> None:
+    errors: List[BaseException] = []
+
+    def inner() -> None:
+        pass
+
+    def outer() -> None:
+        try:
+            interleave.explore(inner, executions=1)
+        except interleave.NestedExploreError as exc:
+            errors.append(exc)
+            raise
+
+    token = interleave.explore(racy, executions=500, seed=1).failure.token  # type: ignore[union-attr]
+    before = snapshot()
+    r = interleave.explore(outer, executions=1, seed=1)
+    assert r.failure is not None and isinstance(r.failure.exception, interleave.NestedExploreError)
+    assert errors and "nested" in str(errors[0]).lower()
+    r = interleave.explore(lambda: interleave.replay(racy, token), executions=1)
+    assert r.failure is not None and isinstance(r.failure.exception, interleave.NestedExploreError)
+    assert_same(before, snapshot())
+    assert interleave.explore(inner, executions=2).failure is None
+
+
+def test_explore_from_a_non_main_thread_is_restored_too() -> None:
+    out: List[Any] = []
+    before = snapshot()
+
+    def runner() -> None:
+        r = interleave.explore(racy, executions=300, seed=2)
+        out.append(r.failure is not None)
+
+    t = threading.Thread(target=runner)
+    t.start()
+    t.join(60)
+    assert out == [True]
+    after = snapshot()
+    after["active"] = {k: v for k, v in after["active"].items() if v is not t}
+    before["active"] = {k: v for k, v in before["active"].items() if v is not t}
+    after["dangling"] = before["dangling"] = set()
+    assert_same(before, after)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+def test_monitoring_tool_in_use_by_someone_else_is_left_alone() -> None:
+    mon = sys.monitoring
+    free = [i for i in range(6) if mon.get_tool(i) is None]
+    taken = free[0]
+    mon.use_tool_id(taken, "someone-else")
+    try:
+        r = interleave.explore(racy, executions=300, seed=1)
+        assert r.failure is not None
+        assert mon.get_tool(taken) == "someone-else"
+    finally:
+        mon.free_tool_id(taken)
+
+
+def test_foreign_trace_function_is_restored() -> None:
+    calls: List[str] = []
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        calls.append(event)
+        return None
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        interleave.explore(racy, executions=50, seed=1, backend="settrace")
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(old)
