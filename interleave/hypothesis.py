@@ -23,15 +23,15 @@ interleave report, thread-by-thread table and replay token attached as a note.
 from __future__ import annotations
 
 import random
-import time as _time
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import InterleaveFailure, OptionError
 from .result import Result
+from .runtime import context
 from .strategies.base import Strategy
-from .sync.vtime import _real_perf_counter
 
-__all__ = ["Schedule", "schedules", "ScheduleDraws", "raise_for_hypothesis"]
+__all__ = ["Schedule", "schedules", "ScheduleDraws", "keep_thread_locals", "raise_for_hypothesis"]
 
 #: At most this many steps before a planned preemption; Hypothesis shrinks it toward 0 ("none").
 MAX_DELAY = 64
@@ -54,9 +54,13 @@ class ScheduleDraws(Strategy):
     name = "hypothesis"
 
     def __init__(self, draw: Callable[[int, int], int], max_preemptions: Optional[int] = None,
-                 max_delay: int = MAX_DELAY, max_draws: int = MAX_DRAWS, record: bool = False) -> None:
+                 max_delay: int = MAX_DELAY, max_draws: int = MAX_DRAWS, record: bool = False,
+                 own_locals: bool = True) -> None:
         self.draw_source = draw
         self.record = record
+        self.own_locals = own_locals
+        self._slots: List[Any] = []
+        self._outside: List[Any] = []
         self.bounds: List[Tuple[int, int]] = []  # (lo, hi) of every draw, when recording
         self.max_preemptions = max_preemptions
         self.max_delay = max_delay
@@ -72,6 +76,11 @@ class ScheduleDraws(Strategy):
         self.draws = 0
         self.decisions: List[Tuple[int, int, int]] = []  # (step, from tid, to tid) of each preemption
         self.step = 0
+        if self.own_locals:
+            # Draws run inside the execution, where C thread-locals are the running virtual
+            # thread's; Hypothesis keeps state in thread-locals, so draws use the caller's.
+            self._slots = _thread_local_slots()
+            self._outside = [slot.value for slot in self._slots]
         return True
 
     def _draw(self, lo: int, hi: int) -> int:
@@ -80,16 +89,25 @@ class ScheduleDraws(Strategy):
         self.draws += 1
         if self.record:
             self.bounds.append((lo, hi))
-        # Inside a run perf_counter is virtual; Hypothesis times its draws with it.
-        virtual = _time.perf_counter
-        _time.perf_counter = _real_perf_counter
+        # Hypothesis runs as if outside the execution: no switch points in what it calls (its
+        # attrs-generated methods would count as code under test), real locks and clocks, and
+        # the calling thread's C thread-locals (where Hypothesis keeps state) instead of the
+        # running virtual thread's.
+        active = context.active
+        context.active = None
+        slots = self._slots
+        inside = [slot.value for slot in slots]
+        for slot, value in zip(slots, self._outside):
+            slot.value = value
         try:
             return int(self.draw_source(lo, hi))
-        except BaseException as exc:  # noqa: BLE001 - Hypothesis's StopTest and friends end the example
+        except BaseException as exc:  # noqa: BLE001 - e.g. StopTest: re-raised after the execution
             self.error = exc
             return lo
         finally:
-            _time.perf_counter = virtual
+            for slot, value in zip(slots, inside):
+                slot.value = value
+            context.active = active
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         """Continue a planned run, or draw who runs next and when it will be preempted."""
@@ -135,6 +153,35 @@ class ScheduleDraws(Strategy):
         """``hypothesis`` plus the preemption cap, if any."""
         cap = f"(preemptions<={self.max_preemptions})" if self.max_preemptions is not None else ""
         return f"{self.name}{cap}"
+
+
+def _thread_local_slots() -> List[Any]:
+    """This OS thread's thread-local slots, as the runtime swaps them between virtual threads."""
+    from .runtime.tstate import TracingCounters
+
+    try:
+        return list(TracingCounters().slots)
+    except Exception:  # noqa: BLE001 - unsupported layout: locals stay per OS thread, nothing to swap
+        return []
+
+
+@contextmanager
+def keep_thread_locals() -> Iterator[None]:
+    """Put back this OS thread's thread-local slots if an exploration left others in them.
+
+    A run gives every virtual thread its own C thread-locals. After a deadlock, the runtime
+    (up to this writing) can end with the slot emptied, which loses the calling thread's
+    ``threading.local`` data (Hypothesis keeps its caches there). The original is still
+    alive (its reference was never released), so restoring the pointer is exact.
+    """
+    slots = _thread_local_slots()
+    before = [slot.value for slot in slots]
+    try:
+        yield
+    finally:
+        for slot, value in zip(slots, before):
+            if slot.value != value:
+                slot.value = value
 
 
 def _add_note(exc: BaseException, text: str) -> None:
@@ -189,9 +236,10 @@ class Schedule:
         kwargs: dict = {}
         if hint is not None:
             kwargs["hint"] = hint
-        result = explore(body, executions=1, strategy=strat, seed=0, model=model,
-                         max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps,
-                         instrument=instrument, exclude=exclude, backend=backend, shrink=False, **kwargs)
+        with keep_thread_locals():
+            result = explore(body, executions=1, strategy=strat, seed=0, model=model,
+                             max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps,
+                             instrument=instrument, exclude=exclude, backend=backend, shrink=False, **kwargs)
         self.result = result
         self.preemptions = list(strat.decisions)
         if strat.error is not None:

@@ -16,6 +16,7 @@ strategy is garbage-collected after ``explore`` returns, or when the next one st
 
 from __future__ import annotations
 
+import random
 import threading
 import weakref
 from typing import Any, List, Optional, Tuple
@@ -24,7 +25,6 @@ from ..errors import OptionError
 from ..runtime import context
 from ..sync.lock import _real_lock
 from .base import Strategy
-from .random_walk import RandomStrategy
 
 _DONE = object()
 
@@ -121,14 +121,14 @@ class _Worker:
                 self.job = None
                 self.idle.release()
 
-    def submit(self, channel: _Channel, seed: int, max_preemptions: Optional[int]) -> bool:
+    def submit(self, channel: _Channel, seed: int, max_preemptions: Optional[int], database: Any) -> bool:
         """Queue a job once the previous one has ended (stopping it first); False if it never does."""
         if self.channel is not None:
             self.channel.shutdown()
         if not self.idle.acquire(True, 30):
             return False
         self.channel = channel
-        self.job = (channel, seed, max_preemptions)
+        self.job = (channel, seed, max_preemptions, database)
         self.has_job.release()
         return True
 
@@ -136,11 +136,11 @@ class _Worker:
 _worker: Optional[_Worker] = None
 
 
-def _submit(channel: _Channel, seed: int, max_preemptions: Optional[int]) -> None:
+def _submit(channel: _Channel, seed: int, max_preemptions: Optional[int], database: Any) -> None:
     global _worker
-    if _worker is None or not _worker.submit(channel, seed, max_preemptions):
+    if _worker is None or not _worker.submit(channel, seed, max_preemptions, database):
         _worker = _Worker()
-        _worker.submit(channel, seed, max_preemptions)
+        _worker.submit(channel, seed, max_preemptions, database)
 
 
 def _body_key(fn: Any) -> str:
@@ -156,21 +156,21 @@ def _body_key(fn: Any) -> str:
     return f"{module}.{name}"
 
 
-def _engine(channel: _Channel, seed: int, max_preemptions: Optional[int]) -> None:
+def _engine(channel: _Channel, seed: int, max_preemptions: Optional[int], database: Any) -> None:
     """One job: a Hypothesis test whose examples are one exploration's executions."""
     try:
         first = channel.receive()
         if first[0] != "start":
             return
         channel.answer(None)
-        _run_hypothesis(channel, first[1], seed, max_preemptions)
+        _run_hypothesis(channel, first[1], seed, max_preemptions, database)
     except BaseException:  # noqa: BLE001 - Hypothesis gave up (e.g. unsatisfiable): explore carries on
         pass
     finally:
         channel.close()
 
 
-def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Optional[int]) -> None:
+def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Optional[int], database: Any) -> None:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
@@ -180,7 +180,7 @@ def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Opt
     failure: List[Any] = []
 
     def one_execution(source: Any) -> None:
-        strat = ScheduleDraws(source.randint, max_preemptions, record=True)
+        strat = ScheduleDraws(source.randint, max_preemptions, record=True, own_locals=False)
         while True:
             msg = channel.receive()
             kind = msg[0]
@@ -206,7 +206,7 @@ def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Opt
     one_execution.__name__ = one_execution.__qualname__ = "interleave_explore"
     one_execution._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
     test = settings(
-        max_examples=10**9, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+        database=database, max_examples=10**9, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
         suppress_health_check=list(HealthCheck), report_multiple_bugs=False, verbosity=Verbosity.quiet,
         print_blob=False,
     )(hseed(seed)(given(st.randoms(note_method_calls=False, use_true_random=False))(one_execution)))
@@ -217,24 +217,34 @@ def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Opt
 
 
 class HypothesisStrategy(Strategy):
-    """Hypothesis's engine chooses; random choices take over if it stops generating."""
+    """Hypothesis's engine chooses; seeded draws take over if it stops generating."""
 
     name = "hypothesis"
 
-    def __init__(self, seed: int, max_preemptions: Optional[int] = None) -> None:
+    def __init__(self, seed: int, max_preemptions: Optional[int] = None, database: Any = "default") -> None:
         self.seed = seed
         self.max_preemptions = max_preemptions
-        self.fallback = RandomStrategy(seed)
+        # Once Hypothesis stops generating (it ran out of new choice sequences), the same draws
+        # come from a seeded generator: same encoding, same preemption cap.
+        from ..hypothesis import ScheduleDraws
+
+        self.fallback = ScheduleDraws(random.Random(seed).randint, max_preemptions, own_locals=False)
+
         self.channel = _Channel()
         self.started = False
         self.in_execution = False
         self.key: Optional[str] = None
-        _submit(self.channel, seed, max_preemptions)
+        if database == "default":
+            from hypothesis import settings
+
+            database = settings.default.database  # read here: the active profile may be per thread
+        _submit(self.channel, seed, max_preemptions, database)
         weakref.finalize(self, self.channel.shutdown)
 
     def new_execution(self) -> bool:
         """Hypothesis starts its next example when the first decision is asked for."""
         self.in_execution = False
+        self.fallback.new_execution()
         return True
 
     def _ask(self, msg: Tuple[Any, ...]) -> Any:

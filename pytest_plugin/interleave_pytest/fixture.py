@@ -11,6 +11,7 @@ import pytest
 
 import interleave
 from interleave.errors import TokenError
+from interleave.hypothesis import keep_thread_locals
 from interleave.result import Result
 
 from . import leaks
@@ -117,14 +118,16 @@ class Runner:
         source = "search"
         token = self.settings.replay_token
         if token is not None:
-            result = interleave.replay(body, token, hint=hint, **replay_kw)
+            with keep_thread_locals():
+                result = interleave.replay(body, token, hint=hint, **replay_kw)
             source = "replay-option"
         elif use_cache and self.store.enabled:
             stored = self.store.load(item.nodeid, index)
             if stored is not None:
                 rec.touched.append(index)
                 try:
-                    again = interleave.replay(body, stored, hint=hint, **replay_kw)
+                    with keep_thread_locals():
+                        again = interleave.replay(body, stored, hint=hint, **replay_kw)
                 except TokenError:
                     again = None
                 if again is not None and again.failure is not None and again.failure.kind != "divergence":
@@ -138,7 +141,8 @@ class Runner:
         if result is None:
             watch = leaks.watched(fixtures or {}, closure_of)
             snapshot = leaks.Snapshot(watch) if watch else None
-            result = interleave.explore(body, hint=hint, **opts)
+            with keep_thread_locals():
+                result = interleave.explore(body, hint=hint, **opts)
             changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
             if changed:
                 text = leaks.message(item.nodeid, changed, watch, result.executions)
@@ -154,7 +158,8 @@ class Runner:
         index = rec.calls
         rec.calls += 1
         kwargs.setdefault("hint", replay_command(item))
-        result = interleave.replay(body, token, **kwargs)
+        with keep_thread_locals():
+            result = interleave.replay(body, token, **kwargs)
         self._finish(item, rec, index, result, "replay", {})
         return result
 

@@ -70,6 +70,7 @@ def _uses_interleave(item: pytest.Item) -> bool:
     return item.get_closest_marker("interleave") is not None or "interleave" in getattr(item, "fixturenames", ())
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
     """``--interleave-replay`` replays one test: refuse a selection of several."""
     runner = config.stash.get(RUNNER_KEY, None)
@@ -179,11 +180,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
         return
     report = outcome.get_result()
     if rec.runs:
-        setattr(report, _STATS_ATTR, {
+        stats = {
             "executions": sum(r["executions"] for r in rec.runs),
             "elapsed": sum(r["elapsed"] for r in rec.runs),
             "verdict": _verdict(rec.runs),
-        })
+        }
+        setattr(report, _STATS_ATTR, stats)
+        # junit XML (it reads the teardown report's copy of item.user_properties): what was covered, from
+        # which seed; the token and the replay command are added when a failure is found.
+        props = [("interleave_executions", stats["executions"]), ("interleave_verdict", stats["verdict"])]
+        seed = rec.runs[0].get("seed")
+        if seed is not None:
+            props.append(("interleave_seed", seed))
+        item.user_properties.extend(props)
+        report.user_properties.extend(props)
     runner = item.config.stash.get(RUNNER_KEY, None)
     if runner is None or not runner.store.enabled or runner.settings.replay_token is not None:
         return

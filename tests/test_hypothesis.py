@@ -1,0 +1,275 @@
+"""Hypothesis integration: schedules() finds, shrinks and stores interleavings; strategy="hypothesis"."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, List
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.database import InMemoryExampleDatabase
+
+import interleave
+from interleave.hypothesis import Schedule, ScheduleDraws, schedules
+
+pytest_plugins = ["pytester"]
+
+
+class Counter:
+    """Unlocked counter: two concurrent increments can lose one."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def increment(self) -> None:
+        self.value += 1
+
+
+def lost_update(n: int = 2) -> Callable[[], None]:
+    """A body: n threads increment once each, then the total is checked."""
+
+    def body() -> None:
+        c = Counter()
+        ts = [threading.Thread(target=c.increment) for _ in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert c.value == n, f"lost an update: {c.value} of {n}"
+
+    return body
+
+
+def locked_counter() -> None:
+    """The fixed body: the increment holds a lock."""
+    c = Counter()
+    lock = threading.Lock()
+
+    def inc() -> None:
+        with lock:
+            c.increment()
+
+    ts = [threading.Thread(target=inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == 2
+
+
+def deadlock() -> None:
+    """Two threads take two locks in opposite orders."""
+    a, b = threading.Lock(), threading.Lock()
+
+    def one() -> None:
+        with a:
+            with b:
+                pass
+
+    def two() -> None:
+        with b:
+            with a:
+                pass
+
+    ts = [threading.Thread(target=one), threading.Thread(target=two)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+QUICK = settings(max_examples=200, database=None, deadline=None, suppress_health_check=list(HealthCheck),
+                 phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))
+
+
+def run_given(test: Callable[[], None]) -> BaseException:
+    """Run a @given test that must fail; return what it raised."""
+    with pytest.raises(BaseException) as info:
+        test()
+    return info.value
+
+
+def test_schedules_find_the_lost_update_and_shrink_it_to_one_preemption() -> None:
+    """The minimal failing interleaving of the lost update has exactly one preemption, inside an increment."""
+    seen: List[Schedule] = []
+
+    @QUICK
+    @given(schedule=schedules())
+    def check(schedule: Schedule) -> None:
+        seen.append(schedule)
+        schedule.run(lost_update())
+
+    exc = run_given(check)
+    assert isinstance(exc, AssertionError) and "lost an update: 1 of 2" in str(exc)
+    final = seen[-1]  # Hypothesis replays the shrunk example last, to report it
+    assert final.result is not None and final.result.failure is not None
+    assert len(final.preemptions) == 1
+    step, from_tid, to_tid = final.preemptions[0]
+    assert {from_tid, to_tid} == {1, 2}  # one worker preempted in favour of the other
+    notes = "\n".join(getattr(exc, "__notes__", []))
+    assert "Interleaving (one column per thread)" in notes and "Replay token: il1_" in notes
+    # The token in the note replays the same failure outside Hypothesis.
+    again = interleave.replay(lost_update(), final.result.failure.token)
+    assert again.failure is not None and "lost an update: 1 of 2" in str(again.failure.exception)
+    assert "1 preemption(s)" in repr(final)
+
+
+def test_schedules_shrink_inputs_and_interleaving_together() -> None:
+    """With an input drawn beside the schedule, both shrink: 2 threads, one preemption."""
+    seen: List[Any] = []
+
+    @QUICK
+    @given(n=st.integers(1, 5), schedule=schedules())
+    def check(n: int, schedule: Schedule) -> None:
+        seen.append((n, schedule))
+        schedule.run(lost_update(n))
+
+    exc = run_given(check)
+    assert isinstance(exc, AssertionError)
+    n, final = seen[-1]
+    assert n == 2 and len(final.preemptions) == 1
+
+
+def test_no_preemption_allowed_means_no_lost_update() -> None:
+    """schedules(max_preemptions=0) runs every thread until it blocks or ends: the lost update cannot happen."""
+    count = []
+
+    @QUICK
+    @given(schedule=schedules(max_preemptions=0))
+    def check(schedule: Schedule) -> None:
+        count.append(1)
+        schedule.run(lost_update())
+        assert schedule.preemptions == []
+
+    check()
+    assert len(count) > 1
+
+
+def test_correct_code_passes_every_schedule() -> None:
+    """The locked counter passes all the schedules Hypothesis draws."""
+
+    @QUICK
+    @given(schedule=schedules())
+    def check(schedule: Schedule) -> None:
+        result = schedule.run(locked_counter)
+        assert result.failure is None
+
+    check()
+
+
+def test_a_deadlock_raises_interleave_failure() -> None:
+    """Deadlocks are not exceptions of the body: they raise InterleaveFailure with the report."""
+
+    @QUICK
+    @given(schedule=schedules())
+    def check(schedule: Schedule) -> None:
+        schedule.run(deadlock)
+
+    exc = run_given(check)
+    assert isinstance(exc, interleave.InterleaveFailure)
+    assert "deadlock" in exc.report
+
+
+def test_failing_example_is_stored_and_replayed_first() -> None:
+    """Hypothesis's database keeps the failing schedule: the next run fails on its first example."""
+    db = InMemoryExampleDatabase()
+    calls: List[int] = []
+
+    def make() -> Callable[[], None]:
+        @settings(QUICK, database=db)
+        @given(schedule=schedules())
+        def test_stored(schedule: Schedule) -> None:
+            calls.append(1)
+            schedule.run(lost_update())
+
+        return test_stored
+
+    run_given(make())
+    assert any(db.data.values())
+    calls.clear()
+    run_given(make())
+    # Reuse phase: the stored minimal example first, then the final report run.
+    assert len(calls) <= 2
+
+
+def test_schedules_rejects_a_bad_cap() -> None:
+    """max_preemptions must be a non-negative integer."""
+    with pytest.raises(interleave.OptionError, match="max_preemptions"):
+        schedules(max_preemptions=-1)
+
+
+def test_schedule_draws_take_the_simplest_choice_when_draws_are_zero() -> None:
+    """All-zero draws: no preemption, lowest runnable thread first (the schedule Hypothesis shrinks toward)."""
+    strat = ScheduleDraws(lambda lo, hi: lo)
+    result = interleave.explore(lost_update(), executions=3, strategy=strat, seed=0, shrink=False)
+    assert result.failure is None and strat.preemptions == 0
+
+
+def test_strategy_hypothesis_finds_and_stores_the_race(tmp_path: Any) -> None:
+    """strategy="hypothesis": Hypothesis's engine drives explore; its database replays the failure first."""
+    db = InMemoryExampleDatabase()
+    previous = settings._current_profile
+    settings.register_profile("interleave-test-db", database=db)
+    settings.load_profile("interleave-test-db")
+    try:
+        body = lost_update()
+        first = interleave.explore(body, strategy="hypothesis", executions=500, seed=1)
+        assert first.failure is not None and first.strategy == "hypothesis"
+        assert "lost an update" in str(first.failure.exception)
+        assert any(db.data.values())
+        again = interleave.explore(body, strategy="hypothesis", executions=500, seed=2)
+        assert again.failure is not None and again.executions == 1
+        fixed = interleave.explore(locked_counter, strategy="hypothesis", executions=150, seed=1)
+        assert fixed.failure is None and fixed.executions == 150
+        capped = interleave.explore(lost_update(), strategy="hypothesis", executions=100, seed=1, preemptions=0)
+        assert capped.failure is None and capped.strategy == "hypothesis(preemptions<=0)"
+    finally:
+        settings.load_profile(previous or "default")
+    # One engine thread serves every exploration; nothing else is left behind.
+    engines = [t for t in threading.enumerate() if t.name == "interleave-hypothesis-engine"]
+    assert len(engines) == 1 and engines[0].is_alive()
+    assert all(t.is_alive() for t in threading.enumerate())
+
+
+def test_strategy_hypothesis_rejects_other_parameters() -> None:
+    """Only preemptions= is a parameter of the hypothesis strategy."""
+    with pytest.raises(interleave.OptionError, match="takes only preemptions"):
+        interleave.explore(locked_counter, strategy="hypothesis", executions=1, depth=2)
+
+
+def test_schedules_in_a_pytest_run(pytester: pytest.Pytester) -> None:
+    """Through pytest: the falsifying example, then the report with its token, in the test's failure."""
+    pytester.makepyfile(test_sched='''
+import threading
+from hypothesis import given, settings
+from interleave.hypothesis import schedules
+
+
+class Counter:
+    def __init__(self):
+        self.value = 0
+
+    def increment(self):
+        self.value += 1
+
+
+@settings(database=None, deadline=None)
+@given(schedule=schedules())
+def test_lost_update(schedule):
+    def body():
+        c = Counter()
+        ts = [threading.Thread(target=c.increment) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert c.value == 2, "lost an update"
+    schedule.run(body)
+''')
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "AssertionError: lost an update" in text
+    assert "Replay token: il1_" in text
+    assert "1 preemption" in text
