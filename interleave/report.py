@@ -34,8 +34,12 @@ def _fold(events: Sequence[Event]) -> List[Tuple[Event, int]]:
     for e in events:
         if rows:
             last, n = rows[-1]
+            if (not e.access and not e.op and last.tid == e.tid and last.filename == e.filename
+                    and last.lineno == e.lineno and not e.preempted_before):
+                continue  # a step that touches nothing shared, on a line already shown
             if (last.tid == e.tid and last.filename == e.filename and last.lineno == e.lineno
-                    and last.op == e.op and not e.preempted_before and not e.blocked_before):
+                    and last.op == e.op and last.access == e.access
+                    and not e.preempted_before and not e.blocked_before):
                 rows[-1] = (last, n + 1)
                 continue
         rows.append((e, 1))
@@ -60,10 +64,11 @@ def _elide(rows: List[Tuple[Event, int]]) -> List[Optional[Tuple[Event, int]]]:
 
 
 def _cell(e: Event, count: int, width: int) -> str:
-    text = e.op if e.op else _source(e.filename, e.lineno)
-    loc = f"{e.lineno}"
     times = f" x{count}" if count > 1 else ""
-    s = f"{loc}: {text}{times}"
+    if e.access:
+        s = f"{e.lineno} {e.access}{times}"
+    else:
+        s = f"{e.lineno}: {e.op if e.op else _source(e.filename, e.lineno)}{times}"
     return s if len(s) <= width else s[: width - 1] + "~"
 
 

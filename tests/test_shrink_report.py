@@ -53,13 +53,17 @@ def test_report_is_readable_at_100_columns_without_colours():
 def test_report_shows_the_racing_steps_around_the_preemption():
     r = interleave.explore(report_program.lost_update, strategy="exhaustive", preemptions=1, executions=1000)
     table = r.failure.report.split("Interleaving")[1]
-    rows = [line for line in table.splitlines() if "self.value += 1" in line]
-    # Worker 1 starts the increment, worker 2 preempts it and increments, worker 1 finishes:
-    # three rows on the racing line, the middle one marked as a preemption.
-    assert len(rows) == 3
+    rows = [line for line in table.splitlines() if "11 " in line and "Counter.value" in line]
+    # Worker 1 reads 0, worker 2 preempts it and reads 0 and writes 1, worker 1 writes 1:
+    # the lost update, with what each step read or wrote.
+    assert [row.split("|")[1:] != ["", ""] for row in rows]
+    texts = [" ".join(row.replace(">>", "").split()) for row in rows]
+    assert len(rows) == 4, texts
+    assert "read Counter.value -> 0" in texts[0] and "read Counter.value -> 0" in texts[1]
+    assert "write Counter.value = 1" in texts[2] and "write Counter.value = 1" in texts[3]
     assert rows[1].lstrip().startswith(">>")
-    cols = [row.index("11: self.value") for row in rows]
-    assert cols[0] == cols[2] != cols[1]
+    cols = [row.index("11 ") for row in rows]
+    assert cols[0] == cols[3] != cols[1] == cols[2]
     assert "found by exhaustive(preemptions=1)" in r.failure.report
     assert f"Reproduce:    interleave.replay(lost_update, '{r.failure.token}')" in r.failure.report
 

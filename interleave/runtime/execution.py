@@ -403,17 +403,21 @@ class Execution:
         if self.tearing_down:
             self._teardown_tick()
             return
-        if self.prelude is not None and self._end_prelude():
-            return
+        if self.internal_error is not None:
+            self._stop()
         rec = self.recorder
         cur = self.current
-        if rec is not None:
-            rec.step(cur, code, offset, op)
-            if self.rec_left:
-                self.rec_left -= 1
-                return
-        cur.site = (code, offset) if code is not None else cur.site
+        if code is not None:
+            cur.site = (code, offset)
         cur.pending = (code, offset, op)
+        if rec is not None:
+            # Before a prelude ends too: a new thread's first operation belongs in the trace.
+            rec.step(cur, code, offset, op)
+        if self.prelude is not None and self._end_prelude():
+            return
+        if rec is not None and self.rec_left:
+            self.rec_left -= 1
+            return
         nxt = self._decide()
         if nxt is None:
             self._stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import sys
+import types
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any, List, Optional, Tuple
@@ -21,6 +23,7 @@ class Event:
     op: Optional[str]
     preempted_before: bool = False  # another thread was preempted to run this one
     blocked_before: bool = False  # the previous thread could not go on
+    access: Optional[str] = None  # e.g. "read Counter.value -> 0", once the operation ran
 
 
 def _line_of(code: CodeType, offset: int) -> int:
@@ -62,6 +65,54 @@ def _describe_op(op: Any) -> str:
     return str(op)
 
 
+def _describe_access(code: CodeType, offset: int) -> Any:
+    """What the instruction at ``offset`` of the innermost frame running ``code`` touches."""
+    try:
+        from ..instrument.access import describe
+    except ImportError:  # pragma: no cover - the analysis is optional for reports
+        return None
+    f = sys._getframe(1)
+    while f is not None and f.f_code is not code:
+        f = f.f_back
+    if f is None:
+        return None
+    try:
+        acc = describe(f, code, offset)
+    except Exception:  # noqa: BLE001 - a description must never fail the run
+        return None
+    if acc.kind not in ("read", "write") or not acc.label:
+        return None
+    if acc.space == "global" and acc.kind == "read":
+        if isinstance(acc.obj, types.ModuleType):
+            value = getattr(acc.obj, str(acc.name), None)
+        else:
+            value = f.f_globals.get(acc.name, getattr(builtins, str(acc.name), None))
+        if isinstance(value, _CODE_LIKE):
+            return None
+    return acc
+
+
+# Looking up a method, a class or a function is how code runs, not shared data: the source
+# line says more than "read Thread.join -> <bound method ...>".
+_CODE_LIKE = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType,
+              type, types.BuiltinMethodType, types.MethodWrapperType)
+
+
+def _access_text(acc: Any) -> Optional[str]:
+    """The access with the value it read or wrote, read now that the operation has run."""
+    from ..instrument.access import UNKNOWN
+
+    value = acc.value_now()
+    if isinstance(value, _CODE_LIKE):
+        return None
+    if value is UNKNOWN:
+        return acc.text
+    shown = repr(value)
+    if len(shown) > 24:
+        shown = shown[:21] + "..."
+    return f"{acc.text} {'->' if acc.kind == 'read' else '='} {shown}"
+
+
 class Recorder:
     """Collects events; the runtime calls ``step`` at every switch point while recording.
 
@@ -76,12 +127,15 @@ class Recorder:
         self.pending: dict = {}
         self.thread_names: dict = {}
         self._preempted: Optional[int] = None  # the next event to emit comes right after a preemption
+        self._accesses: dict = {}  # tid -> what its pending instruction touches
 
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
         self.thread_names[vt.tid] = vt.name
+        acc = None
         if code is not None:
             where = (code.co_filename, _line_of(code, offset), code.co_name)
             desc = None
+            acc = _describe_access(code, offset)
         else:
             f = sys._getframe(2)
             where = ("?", 0, "?")
@@ -95,10 +149,15 @@ class Recorder:
             desc = _describe_op(op)
         self._emit(vt.tid)
         self.pending[vt.tid] = Event(vt.tid, where[0], where[1], where[2], desc)
+        if acc is not None:
+            self._accesses[vt.tid] = acc
 
     def _emit(self, tid: int) -> None:
         e = self.pending.pop(tid, None)
+        acc = self._accesses.pop(tid, None)
         if e is not None:
+            if acc is not None:
+                e.access = _access_text(acc)
             if self._preempted is not None:
                 e.preempted_before = True
                 self._preempted = None
