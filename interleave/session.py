@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import random
 import sys
 from typing import Any, Callable, Optional, Sequence
@@ -21,6 +22,7 @@ from .runtime.execution import IDENT_BASE, Execution
 from .runtime.outcome import Outcome
 from .runtime.tstate import TracingCounters, verify_offsets
 from .runtime.view import ExecutionView
+from .runtime.watchdog import Watchdog
 
 _open = False
 
@@ -55,8 +57,11 @@ class Session:
         try:
             self.executor_state = ExecutorModuleState()
             install_runtime_patches(self.patcher)
-            self.adopted = adopt_prerun_primitives(self.patcher, self.filter, self.fn)
+            self.adopter = adopt_prerun_primitives(self.patcher, self.filter, self.fn)
+            self.adopted = self.adopter.adopted
             self.backend.install()
+            self.watchdog = Watchdog(_thread.get_ident(), lambda: self.adopter.unadoptable)
+            self.watchdog.start()
         except BaseException:
             self.patcher.restore()
             _open = False
@@ -66,6 +71,9 @@ class Session:
     def __exit__(self, *exc: Any) -> None:
         global _open
         context.active = None
+        watchdog = getattr(self, "watchdog", None)
+        if watchdog is not None:
+            watchdog.stop()
         try:
             self.backend.uninstall()
         finally:
@@ -90,6 +98,7 @@ class Session:
         if bind is not None:
             bind(ExecutionView(ex))
         self.executor_state.begin_execution(ex.atexits)
+        self.adopter.reset_between_executions()
         context.active = ex
         try:
             outcome = ex.run()

@@ -6,6 +6,7 @@ import _thread
 import functools
 import itertools
 import queue
+import re
 import sys
 import threading
 import time
@@ -67,6 +68,19 @@ class Patcher:
                 container.clear()
                 for x in saved_set:
                     container.add(x)
+        self._undo.append(undo)
+
+    def setitem(self, container: Any, key: Any, value: Any) -> None:
+        old = container[key]
+
+        def undo() -> None:
+            container[key] = old
+
+        container[key] = value
+        self._undo.append(undo)
+
+    def add_undo(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` when restoring (in reverse order of registration, like every change)."""
         self._undo.append(undo)
 
     def setcell(self, cell: Any, value: Any) -> None:
@@ -207,13 +221,24 @@ def reset_thread_names() -> None:
     threading._counter = itertools.count(1).__next__  # type: ignore[attr-defined]
 
 
+_RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
+_CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
+try:
+    from _queue import SimpleQueue as _RealSimpleQueue
+except ImportError:  # pragma: no cover - CPython always has it
+    _RealSimpleQueue = None  # type: ignore[assignment,misc]
+
+
 class PrimitiveAdopter:
     """Makes primitives created before the run cooperative while it lasts, where it can reach them.
 
     Reached: globals and class attributes of instrumented modules, and what the explored
-    function closes over, is bound to or gets as arguments (and their attributes). A real
-    lock cannot be changed in place, so the reference is swapped; objects built on locks
-    (Condition, Event, Semaphore, Barrier, queue.Queue) get new internals in place.
+    function closes over, is bound to or gets as arguments (and their attributes, dict and list
+    items). A real lock cannot be changed in place, so the reference is swapped (one cooperative
+    twin per real object, so that every reference agrees); objects built on locks (Condition,
+    Event, Semaphore, Barrier, queue.Queue) get new internals in place. What is reached but
+    cannot be swapped (in a tuple or set, or an RLock held by another OS thread) is remembered,
+    to be named if the run ever blocks on it for real.
     """
 
     def __init__(self, patcher: Patcher, code_filter: CodeFilter) -> None:
@@ -222,22 +247,94 @@ class PrimitiveAdopter:
         self.map = _real_to_virtual()
         self.seen: set = set()
         self.adopted = 0
+        self.twins: Dict[int, Tuple[Any, Any]] = {}
+        self.unadoptable: List[Tuple[str, Any]] = []
+        self.conditions: List[Any] = []  # retooled Conditions (also inside Event, Semaphore, ...)
+        self.initial: List[Tuple[Any, Tuple[Any, ...]]] = []  # twins and their state at the start
+        self.caller_ident = _thread.get_ident()
 
-    def _replacement(self, value: Any) -> Any:
+    def record_initial_state(self) -> None:
+        """Remember each twin's lock state: every execution starts from it."""
+        for _, new in self.twins.values():
+            if isinstance(new, Lock):
+                self.initial.append((new, (new._real.locked(), new._holder_tid)))
+            elif isinstance(new, SimpleQueue):
+                self.initial.append((new, ()))
+            elif hasattr(new, "_block") and hasattr(new, "_owner"):
+                b = new._block
+                self.initial.append((new, (b._real.locked(), b._holder_tid, new._owner, new._count)))
+
+    def reset_between_executions(self) -> None:
+        """Undo what an execution's unwound threads left in objects that outlive it.
+
+        A thread unwound at the end of an execution may still hold a twin lock (it stopped
+        before its ``with`` block's exit), and waiters of dead threads stay queued: the next
+        execution must not inherit either.
+        """
+        for new, state in self.initial:
+            if isinstance(new, Lock):
+                _reset_lock(new, state[0], state[1])
+            elif isinstance(new, SimpleQueue):
+                new._getters.waiters = []
+            else:
+                _reset_lock(new._block, state[0], state[1])
+                new._owner, new._count = state[2], state[3]
+        for cond in self.conditions:
+            cond._waiters.clear()
+
+    def _replacement(self, value: Any, path: str = "?") -> Any:
+        """The cooperative twin of a real primitive (the same twin every time), or _MISSING."""
+        if value is None or isinstance(value, (int, float, str, bytes, bool)):
+            return _MISSING
+        twin = self.twins.get(id(value))
+        if twin is not None and twin[0] is value:
+            return twin[1]
+        new = self._make_twin(value, path)
+        if new is not _MISSING:
+            self.twins[id(value)] = (value, new)
+        return new
+
+    def _make_twin(self, value: Any, path: str) -> Any:
         if isinstance(value, _REAL_LOCK_TYPES):
+            new = Lock()
             if value.locked():
-                return _MISSING
-            return Lock()
+                # Held when the run starts (by the test, or a real thread): so is the twin.
+                new._real.acquire()
+            return new
         if _REAL_RLOCK_TYPES and isinstance(value, _REAL_RLOCK_TYPES):
-            if "owner=0" not in repr(value):
-                return _MISSING
-            return threading._PyRLock()  # type: ignore[attr-defined]
+            m = _RLOCK_STATE.search(repr(value))
+            owner, count = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+            if count and owner != self.caller_ident:
+                self.unadoptable.append((path, value))
+                return _MISSING  # another OS thread holds it: nothing virtual can take it over
+            new = threading._PyRLock()  # type: ignore[attr-defined]
+            if count:
+                # The body runs as the calling thread, which holds it: so does the body.
+                new._block.acquire()
+                new._block._holder_tid = 0
+                new._owner = owner
+                new._count = count
+            return new
+        if _RealSimpleQueue is not None and type(value) is _RealSimpleQueue:
+            new = SimpleQueue()
+            while True:
+                try:
+                    new._items.append(value.get_nowait())
+                except queue.Empty:
+                    break
+
+            def give_back() -> None:
+                while new._items:
+                    value.put(new._items.popleft())
+
+            self.p.add_undo(give_back)
+            return new
         pair = self.map.get(id(value))
         if pair is not None and pair[0] is value:
             return pair[1]
         return _MISSING
 
-    def _retool(self, obj: Any) -> None:
+    def _retool(self, obj: Any, path: str) -> None:
         """Give a lock-based object built before the run cooperative internals."""
         key = id(obj)
         if key in self.seen:
@@ -245,7 +342,7 @@ class PrimitiveAdopter:
         self.seen.add(key)
         if isinstance(obj, threading.Condition):
             lock = obj._lock  # type: ignore[attr-defined]
-            new = self._replacement(lock)
+            new = self._replacement(lock, f"{path}._lock")
             if new is not _MISSING:
                 # Same kind of lock in, same kind out: RLock-only methods exist on both or neither.
                 self.p.setattr(obj, "_lock", new)
@@ -253,50 +350,96 @@ class PrimitiveAdopter:
                     if attr in obj.__dict__ and hasattr(new, attr):
                         self.p.setattr(obj, attr, getattr(new, attr))
                 self.adopted += 1
+                self.conditions.append(obj)
         elif isinstance(obj, (threading.Event, threading.Semaphore, threading.Barrier)):
-            self._retool(obj._cond)  # type: ignore[attr-defined]
+            self._retool(obj._cond, path)  # type: ignore[attr-defined]
         elif isinstance(obj, queue.Queue):
             mutex = obj.mutex
-            new = self._replacement(mutex)
+            new = self._replacement(mutex, f"{path}.mutex")
             if new is not _MISSING:
                 self.p.setattr(obj, "mutex", new)
                 for attr in ("not_empty", "not_full", "all_tasks_done"):
-                    self.p.setattr(obj, attr, threading.Condition(new))
+                    cond = threading.Condition(new)
+                    self.p.setattr(obj, attr, cond)
+                    self.conditions.append(cond)
                 self.adopted += 1
+        elif isinstance(obj, threading.Thread):
+            # A Thread built before the run and started inside it waits on its own Event.
+            self._visit_object(obj.__dict__.get("_started"), 1, f"{path}._started")
+
+    def _adopt_at(self, setter: Callable[[Any], None], value: Any, depth: int, path: str) -> None:
+        new = self._replacement(value, path)
+        if new is not _MISSING:
+            try:
+                setter(new)
+                self.adopted += 1
+            except (AttributeError, TypeError):
+                self.unadoptable.append((path, value))
+                if isinstance(new, SimpleQueue) and _RealSimpleQueue is not None and type(value) is _RealSimpleQueue:
+                    while new._items:  # the twin will not be used: its items go back at once
+                        value.put(new._items.popleft())
+                    self.twins.pop(id(value), None)
+            return
+        self._visit_object(value, depth, path)
 
     def _visit_mapping(self, owner: Any, names: Iterable[str], getter: Callable[[str], Any],
-                       depth: int) -> None:
+                       depth: int, path: str = "?") -> None:
         for name in list(names):
             try:
                 value = getter(name)
             except Exception:  # noqa: BLE001 - a property may raise; skip it
                 continue
-            new = self._replacement(value)
-            if new is not _MISSING:
-                try:
-                    self.p.setattr(owner, name, new)
-                    self.adopted += 1
-                except (AttributeError, TypeError):
-                    pass
-                continue
-            self._visit_object(value, depth)
+            self._adopt_at(functools.partial(self.p.setattr, owner, name), value, depth, f"{path}.{name}")
 
-    def _visit_object(self, value: Any, depth: int) -> None:
+    def _visit_object(self, value: Any, depth: int, path: str = "?") -> None:
         if depth <= 0 or value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
             return
         if isinstance(value, (threading.Condition, threading.Event, threading.Semaphore,
-                              threading.Barrier, queue.Queue)):
-            self._retool(value)
+                              threading.Barrier, queue.Queue, threading.Thread)):
+            self._retool(value, path)
             return
-        if isinstance(value, (types.ModuleType, types.FunctionType, type)):
+        if isinstance(value, types.ModuleType):
             return
         key = id(value)
         if key in self.seen:
             return
         self.seen.add(key)
+        if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+            # A worker the body closes over often closes over the lock itself.
+            self.adopt_callable(value, depth - 1)
+            return
+        if isinstance(value, type):
+            mod = sys.modules.get(value.__module__)
+            code_file = getattr(mod, "__file__", None)
+            if code_file and self.filter.wants_file(code_file):
+                cd = value.__dict__
+                self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__,
+                                    depth - 1, value.__qualname__)
+            return
+        if isinstance(value, dict):
+            if len(value) <= _CONTAINER_LIMIT:
+                for k, v in list(value.items()):
+                    self._adopt_at(functools.partial(self.p.setitem, value, k), v, depth - 1, f"{path}[{k!r}]")
+            return
+        if isinstance(value, list):
+            if len(value) <= _CONTAINER_LIMIT:
+                for i, v in enumerate(list(value)):
+                    self._adopt_at(functools.partial(self.p.setitem, value, i), v, depth - 1, f"{path}[{i}]")
+            return
+        if isinstance(value, (tuple, set, frozenset)):
+            if len(value) <= _CONTAINER_LIMIT:
+                for i, v in enumerate(value):
+                    if is_real_primitive(v):
+                        self.unadoptable.append((f"{path}[{i}]", v))  # cannot be swapped in place
+                    else:
+                        self._visit_object(v, depth - 1, f"{path}[{i}]")
+            return
         d = getattr(value, "__dict__", None)
         if isinstance(d, dict) and not isinstance(value, type):
-            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1)
+            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1, path)
+        slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
+        if slots:
+            self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
 
     def adopt_modules(self) -> None:
         for mod in list(sys.modules.values()):
@@ -306,47 +449,72 @@ class PrimitiveAdopter:
             if not self.filter.wants_file(code_file):
                 continue
             d = mod.__dict__
-            self._visit_mapping(mod, d.keys(), d.__getitem__, 2)
+            self._visit_mapping(mod, d.keys(), d.__getitem__, 2, mod.__name__)
             for value in list(d.values()):
                 if isinstance(value, type) and value.__module__ == mod.__name__:
                     cd = value.__dict__
-                    self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__, 1)
+                    self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__, 1,
+                                        f"{mod.__name__}.{value.__qualname__}")
 
     def adopt_callable(self, fn: Any, depth: int = 3) -> None:
         """Primitives reachable from the explored function's closure, defaults and arguments."""
+        if depth <= 0:
+            return
         while True:
             if isinstance(fn, functools.partial):
-                for a in fn.args:
-                    self._visit_object(a, depth)
-                for v in fn.keywords.values():
-                    self._visit_object(v, depth)
+                for i, a in enumerate(fn.args):
+                    self._visit_object(a, depth, f"argument {i}")
+                for k, v in fn.keywords.items():
+                    self._visit_object(v, depth, f"argument {k}")
                 fn = fn.func
             elif isinstance(fn, types.MethodType):
-                self._visit_object(fn.__self__, depth)
+                self._visit_object(fn.__self__, depth, "self")
                 fn = fn.__func__
             else:
                 break
         if isinstance(fn, types.FunctionType):
-            for cell in fn.__closure__ or ():
+            names = fn.__code__.co_freevars
+            for name, cell in zip(names, fn.__closure__ or ()):
                 try:
                     value = cell.cell_contents
                 except ValueError:
                     continue
-                new = self._replacement(value)
-                if new is not _MISSING:
-                    self.p.setcell(cell, new)
-                    self.adopted += 1
-                else:
-                    self._visit_object(value, depth)
-            for value in fn.__defaults__ or ():
-                self._visit_object(value, depth)
+                self._adopt_at(functools.partial(self.p.setcell, cell), value, depth, name)
+            for i, value in enumerate(fn.__defaults__ or ()):
+                self._visit_object(value, depth, f"default {i}")
 
 
-def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any, extra: Optional[Iterable[Any]] = None) -> int:
-    """Make pre-existing primitives cooperative for the run; returns how many were adopted."""
+def _reset_lock(lock: Lock, locked: bool, holder: Optional[int]) -> None:
+    real = lock._real
+    if real.locked() != locked:
+        if locked:
+            real.acquire(False)
+        else:
+            real.release()
+    lock._holder_tid = holder
+    lock._queue = None
+
+
+def is_real_primitive(value: Any) -> bool:
+    """A lock or SimpleQueue of the C implementation: it blocks the OS thread, not a virtual one."""
+    return (isinstance(value, _REAL_LOCK_TYPES) or bool(_REAL_RLOCK_TYPES and isinstance(value, _REAL_RLOCK_TYPES))
+            or (_RealSimpleQueue is not None and type(value) is _RealSimpleQueue))
+
+
+def _slot_names(cls: type) -> List[str]:
+    slots = cls.__dict__.get("__slots__", ())
+    if isinstance(slots, str):
+        slots = (slots,)
+    return [n for n in slots if n not in ("__dict__", "__weakref__")]
+
+
+def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,
+                            extra: Optional[Iterable[Any]] = None) -> PrimitiveAdopter:
+    """Make pre-existing primitives cooperative for the run; the adopter says what it did."""
     adopter = PrimitiveAdopter(p, code_filter)
     adopter.adopt_modules()
     adopter.adopt_callable(fn)
     for obj in extra or ():
-        adopter._visit_object(obj, 3)
-    return adopter.adopted
+        adopter._visit_object(obj, 3, "argument")
+    adopter.record_initial_state()
+    return adopter

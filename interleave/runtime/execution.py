@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+from ..errors import ForeignPrimitiveError
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
 from .waitqueue import WaitQueue
@@ -115,6 +116,8 @@ class Execution:
         self.prelude: Optional[VThread] = None  # a new thread running threading's bootstrap
         self.prelude_parent: Optional[VThread] = None
         self.shutting_down = False  # the body has returned; non-daemon threads are being joined
+        self.real_block: Any = None  # set by the watchdog: (progress mark, message)
+        self.interrupts = 0  # times the watchdog interrupted a real block
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
 
@@ -148,12 +151,10 @@ class Execution:
             raise
         except SystemExit:
             pass
-        except KeyboardInterrupt as exc:
-            # The user stops the exploration: not a finding; explore re-raises it once restored.
-            if self.internal_error is None:
-                self.internal_error = exc
-            if self.outcome is None:
-                self.outcome = Outcome("internal-error", thread=vt.name, tid=vt.tid)
+        except (KeyboardInterrupt, ForeignPrimitiveError) as exc:
+            # The user stops the exploration, or the run blocked for real: not a finding;
+            # explore re-raises it once everything is restored.
+            self.abort(exc)
         except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
             self.thread_failed(vt, exc)
         return self._exit(vt)
@@ -188,6 +189,15 @@ class Execution:
         self.prelude_parent = None
         self._switch_to(parent)  # type: ignore[arg-type]
         return True
+
+    def abort(self, exc: BaseException) -> None:
+        """End the execution at the next switch point; ``run`` then raises ``exc``.
+
+        Even if the code under test catches ``exc``, its next switch point or wait stops it.
+        """
+        if self.internal_error is None:
+            self.internal_error = exc
+        self.outcome = Outcome("internal-error", thread=self.current.name, tid=self.current.tid)
 
     def thread_failed(self, vt: VThread, exc: BaseException) -> None:
         """Record an uncaught exception in a thread (the first failure wins)."""
@@ -487,6 +497,8 @@ class Execution:
             # Nothing will ever wake it: unwinding goes on (a real wait would hang the process).
             self._teardown_tick()
             raise _Teardown()
+        if self.internal_error is not None:
+            self._stop()
         cur = self.current
         if queue is None:
             queue = WaitQueue(None, "sleep")

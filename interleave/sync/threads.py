@@ -150,8 +150,12 @@ def start_joinable_thread(function: Callable[..., Any], handle: Optional[ThreadH
     """``_thread.start_joinable_thread`` (3.13) inside a run."""
     if running() is None:
         return _real_start_joinable(function, handle=handle, daemon=daemon)  # type: ignore[misc]
-    if handle is None:
+    if not isinstance(handle, ThreadHandle):
+        # None, or the C handle of a Thread built before the run: give the Thread one of ours.
         handle = ThreadHandle()
+        thread = getattr(function, "__self__", None)
+        if thread is not None and hasattr(thread, "_handle"):
+            thread._handle = handle
     vt = _spawn(function, (), None, daemon)
     vt.handle = handle
     handle.ident = vt.ident

@@ -1,0 +1,82 @@
+"""Synchronisation objects created at import time, before any run: the code under test's globals."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Dict, List
+
+LOCK = threading.Lock()
+RLOCK = threading.RLock()
+COND = threading.Condition()
+EVENT = threading.Event()
+QUEUE: queue.Queue[Any] = queue.Queue()
+SIMPLE: queue.SimpleQueue[Any] = queue.SimpleQueue()
+SEM = threading.BoundedSemaphore(1)
+BARRIER = threading.Barrier(2)
+LOCAL = threading.local()
+
+state: Dict[str, Any] = {"value": 0, "items": []}
+
+
+class Ctx(threading.local):
+    """A thread-local subclass defined at import time (so built on the C implementation)."""
+
+    def __init__(self) -> None:
+        self.stack: List[int] = []
+
+
+class Account:
+    """Shared state guarded by a class attribute lock."""
+
+    lock = threading.Lock()
+    balance = 0
+
+    @classmethod
+    def deposit(cls, amount: int, locked: bool = True) -> None:
+        if locked:
+            with cls.lock:
+                cls.balance = cls.balance + amount
+        else:
+            cls.balance = cls.balance + amount
+
+
+def reset() -> None:
+    """Module state outlives an execution: each execution starts from here."""
+    state["value"] = 0
+    state["items"] = []
+    EVENT.clear()
+    Account.balance = 0
+
+
+def increment(locked: bool = True) -> None:
+    if locked:
+        with LOCK:
+            v = state["value"]
+            state["value"] = v + 1
+    else:
+        v = state["value"]
+        state["value"] = v + 1
+
+
+def reentrant_increment() -> None:
+    with RLOCK:
+        with RLOCK:
+            v = state["value"]
+            state["value"] = v + 1
+
+
+def produce(item: int) -> None:
+    with COND:
+        state["items"].append(item)
+        COND.notify()
+
+
+def consume(use_while: bool = True) -> int:
+    with COND:
+        if use_while:
+            while not state["items"]:
+                COND.wait()
+        elif not state["items"]:
+            COND.wait()
+        return state["items"].pop(0)

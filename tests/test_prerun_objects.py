@@ -1,0 +1,377 @@
+"""Objects created before the run (at import time, in a fixture) work cooperatively, or fail fast.
+
+``prerun_module`` builds its Lock, RLock, Condition, Event, Queue, SimpleQueue, Semaphore and
+Barrier at import time; fixtures build theirs before ``explore`` is called and the body reaches
+them through its closure. A correct program must pass, a buggy one must be caught, and what
+cannot be made cooperative must raise ForeignPrimitiveError naming it, never hang.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List
+
+import prerun_module as pm
+import pytest
+from runtime_helpers import assert_finds, assert_passes
+
+import interleave
+from interleave.runtime import watchdog
+
+
+def run_threads(*targets: Callable[[], Any]) -> None:
+    ts = [threading.Thread(target=t) for t in targets]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+@pytest.fixture
+def quick_watchdog(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Declare a real block after half a second instead of the default few seconds."""
+    monkeypatch.setattr(watchdog, "BLOCKED_SECONDS", 0.5)
+    return 0.5
+
+
+# ------------------------------------------------------------- module globals (import time)
+def test_module_lock_correct() -> None:
+    def body() -> None:
+        pm.reset()
+        run_threads(pm.increment, pm.increment)
+        assert pm.state["value"] == 2
+
+    assert_passes(body)
+    assert type(pm.LOCK).__module__ == "_thread"  # the real one is back
+
+
+def test_module_state_without_the_lock_found() -> None:
+    def body() -> None:
+        pm.reset()
+        run_threads(lambda: pm.increment(locked=False), lambda: pm.increment(locked=False))
+        assert pm.state["value"] == 2
+
+    assert_finds(body)
+
+
+def test_module_rlock_reentrant_correct() -> None:
+    def body() -> None:
+        pm.reset()
+        run_threads(pm.reentrant_increment, pm.reentrant_increment)
+        assert pm.state["value"] == 2
+
+    assert_passes(body)
+
+
+def test_module_condition_correct_and_if_instead_of_while_found() -> None:
+    def good() -> None:
+        pm.reset()
+        got: List[int] = []
+        run_threads(lambda: got.append(pm.consume()), lambda: got.append(pm.consume()),
+                    lambda: pm.produce(1), lambda: pm.produce(2))
+        assert sorted(got) == [1, 2]
+
+    assert_passes(good)
+
+    def bad() -> None:
+        pm.reset()
+        run_threads(lambda: pm.consume(use_while=False), lambda: pm.consume(use_while=False),
+                    lambda: pm.produce(1), lambda: pm.produce(2))
+
+    assert_finds(bad, exc=IndexError)
+
+
+def test_module_event_queue_simplequeue_semaphore_barrier_correct() -> None:
+    def body() -> None:
+        pm.reset()
+        got: List[Any] = []
+
+        def first() -> None:
+            pm.BARRIER.wait()
+            with pm.SEM:
+                pm.QUEUE.put("q")
+                pm.SIMPLE.put("s")
+            pm.EVENT.set()
+
+        def second() -> None:
+            pm.BARRIER.wait()
+            pm.EVENT.wait()
+            with pm.SEM:
+                got.append(pm.QUEUE.get())
+                got.append(pm.SIMPLE.get())
+            pm.QUEUE.task_done()
+
+        run_threads(first, second)
+        pm.QUEUE.join()
+        assert got == ["q", "s"]
+        assert pm.QUEUE.empty() and pm.SIMPLE.empty()
+
+    assert_passes(body)
+    assert type(pm.SIMPLE).__module__ == "_queue" and pm.SIMPLE.empty()
+
+
+def test_module_event_set_too_early_found() -> None:
+    def body() -> None:
+        pm.reset()
+
+        def publisher() -> None:
+            pm.EVENT.set()
+            pm.state["value"] = 42
+
+        def reader() -> None:
+            pm.EVENT.wait()
+            assert pm.state["value"] == 42
+
+        run_threads(reader, publisher)
+
+    assert_finds(body)
+
+
+def test_class_attribute_lock_correct_and_missing_found() -> None:
+    def good() -> None:
+        pm.reset()
+        run_threads(lambda: pm.Account.deposit(5), lambda: pm.Account.deposit(7))
+        assert pm.Account.balance == 12
+
+    assert_passes(good)
+
+    def bad() -> None:
+        pm.reset()
+        run_threads(lambda: pm.Account.deposit(5, locked=False), lambda: pm.Account.deposit(7, locked=False))
+        assert pm.Account.balance == 12
+
+    assert_finds(bad)
+
+
+def test_module_thread_local_subclass_is_per_virtual_thread() -> None:
+    def body() -> None:
+        ctx = pm.Ctx()  # a C-level local: its class was defined at import time
+        results: Dict[int, List[int]] = {}
+
+        def work(n: int) -> None:
+            ctx.stack.append(n)
+            pm.LOCAL.name = f"t{n}"
+            interleave.switch()
+            results[n] = list(ctx.stack)
+            assert pm.LOCAL.name == f"t{n}"
+
+        ts = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert results == {0: [0], 1: [1], 2: [2]}
+        assert ctx.stack == []
+
+    assert_passes(body)
+
+
+# ------------------------------------------------------------ fixture objects, via closure
+class Shared:
+    """An object built in a fixture that carries its own primitives."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(threading.RLock())
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.sem = threading.Semaphore(2)
+        self.value = 0
+
+
+@pytest.fixture
+def shared() -> Iterator[Shared]:
+    yield Shared()
+
+
+@pytest.fixture
+def lock_table() -> Dict[str, Any]:
+    return {"a": threading.Lock(), "b": threading.RLock(), "events": [threading.Event()]}
+
+
+def test_fixture_objects_through_the_closure_correct(shared: Shared, lock_table: Dict[str, Any]) -> None:
+    plain_lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        with lock_table["a"], lock_table["b"]:
+            with plain_lock:
+                v = shared.value
+                shared.value = v + n
+        with shared.cond:
+            shared.cond.notify_all()
+        shared.queue.put(n)
+        lock_table["events"][0].set()
+
+    def body() -> None:
+        shared.value = 0
+        lock_table["events"][0].clear()
+        ts = [threading.Thread(target=worker, args=(n,)) for n in (1, 2)]
+        for t in ts:
+            t.start()
+        got = sorted([shared.queue.get(), shared.queue.get()])
+        lock_table["events"][0].wait()
+        with shared.cond:
+            shared.cond.wait_for(lambda: shared.value == 3)
+        for t in ts:
+            t.join()
+        assert got == [1, 2] and shared.value == 3
+
+    assert_passes(body)
+    assert type(lock_table["a"]).__module__ == "_thread"
+    assert type(shared.lock).__module__ == "_thread"
+
+
+def test_fixture_object_race_found(shared: Shared) -> None:
+    def worker() -> None:
+        with shared.sem:  # two may be inside at once: the semaphore is not mutual exclusion
+            v = shared.value
+            shared.value = v + 1
+
+    def body() -> None:
+        shared.value = 0
+        run_threads(worker, worker)
+        assert shared.value == 2
+
+    assert_finds(body)
+
+
+def test_lock_held_when_the_run_starts() -> None:
+    gate = threading.Lock()
+    gate.acquire()  # released by the body, inside the run
+    try:
+        def body() -> None:
+            released: List[bool] = []
+
+            def waiter() -> None:
+                with gate:
+                    released.append(True)
+
+            t = threading.Thread(target=waiter)
+            t.start()
+            gate.release()
+            t.join()
+            gate.acquire()  # leave it as the next execution expects it
+            assert released == [True]
+
+        assert_passes(body, executions=300)
+        assert gate.locked()
+    finally:
+        gate.release()
+
+
+def test_rlock_held_by_the_caller_is_held_by_the_body() -> None:
+    rlock = threading.RLock()
+    rlock.acquire()
+    try:
+        def body() -> None:
+            got: List[bool] = []
+
+            def other() -> None:
+                got.append(rlock.acquire(blocking=False))
+
+            t = threading.Thread(target=other)
+            t.start()
+            t.join()
+            assert got == [False]  # the body (the calling thread) owns it
+            rlock.acquire()  # re-entrant for the owner
+            rlock.release()
+
+        assert_passes(body, executions=200)
+    finally:
+        rlock.release()
+
+
+def test_prerun_thread_object_started_inside_the_run() -> None:
+    out: List[int] = []
+    t = threading.Thread(target=lambda: out.append(1))
+
+    def body() -> None:
+        t.start()
+        t.join()
+
+    result = interleave.explore(body, executions=1, seed=1)
+    assert result.failure is None, result.failure.report
+    assert out == [1]
+
+
+# --------------------------------------------------------- what cannot be made cooperative
+@pytest.mark.timeout(60)
+def test_unreachable_real_lock_fails_fast_with_a_clear_error(quick_watchdog: float) -> None:
+    hidden = (threading.Lock(),)  # a tuple: the reference cannot be swapped
+
+    def worker() -> None:
+        with hidden[0]:
+            interleave.switch()
+
+    def body() -> None:
+        run_threads(worker, worker)
+
+    start = time.monotonic()
+    with pytest.raises(interleave.ForeignPrimitiveError) as info:
+        interleave.explore(body, executions=200, seed=1)
+    assert time.monotonic() - start < 30
+    msg = str(info.value)
+    assert "blocked its OS thread for real" in msg
+    assert "hidden[0]" in msg  # names the object
+    assert "with hidden[0]:" in msg  # and the line
+    assert "Fix:" in msg and "inside the test body" in msg
+    # everything is back and real threads still work
+    t = threading.Thread(target=lambda: None)
+    t.start()
+    t.join(10)
+    assert not t.is_alive()
+
+
+@pytest.mark.timeout(60)
+def test_real_lock_inside_a_library_object_fails_fast(quick_watchdog: float) -> None:
+    """A lock interleave never sees: created by code outside the body's reach."""
+
+    class Library:
+        __slots__ = ("_state",)
+
+        def __init__(self) -> None:
+            self._state = frozenset([threading.Lock()])
+
+        def critical(self) -> None:
+            (lock,) = self._state
+            with lock:
+                interleave.switch()
+
+    lib = Library()
+
+    def body() -> None:
+        run_threads(lib.critical, lib.critical)
+
+    with pytest.raises(interleave.ForeignPrimitiveError, match="lock"):
+        interleave.explore(body, executions=200, seed=2)
+
+
+def test_uncontended_unreachable_lock_is_no_false_alarm(quick_watchdog: float) -> None:
+    hidden = (threading.Lock(),)
+
+    def body() -> None:
+        with hidden[0]:
+            pass
+        run_threads(lambda: None)
+
+    assert_passes(body, executions=200)
+
+
+@pytest.mark.timeout(60)
+def test_real_block_while_unwinding_is_interrupted_too(quick_watchdog: float) -> None:
+    hidden = (threading.Lock(),)
+
+    def worker() -> None:
+        try:
+            with hidden[0]:
+                interleave.switch()
+        except interleave.ForeignPrimitiveError:
+            with hidden[0]:  # blocks for real again on the way out
+                pass
+
+    def body() -> None:
+        run_threads(worker, worker)
+
+    with pytest.raises(interleave.ForeignPrimitiveError):
+        interleave.explore(body, executions=200, seed=1)
