@@ -1,0 +1,101 @@
+"""What ``@pytest.mark.interleave(executions=1)`` costs per test, against the same test unmarked.
+
+Writes a temporary test module with N copies of a small threaded test (two threads, a lock, a
+shared counter) in two variants, unmarked and marked ``executions=1``, runs each with pytest in
+a fresh process, and compares the mean time per test (setup + call + teardown, as pytest's junit
+report measures it) over several rounds (the median is kept). The marked test runs its
+body once under interleave's control instead of once on real threads: the difference is the
+plugin's overhead (options, one exploration: patching, instrumentation, one execution,
+restoration; the cache lookup; statistics). Target: under 5 ms per test.
+
+Plain script, no assertions: ``python benchmarks/bench_plugin_overhead.py [--tests N] [--rounds R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import xml.etree.ElementTree as ET
+from typing import Dict, List
+
+import pytest
+
+BODY = textwrap.dedent('''
+    import threading
+    import pytest
+
+
+    class Counter:
+        def __init__(self):
+            self.value = 0
+            self.lock = threading.Lock()
+
+        def increment(self):
+            with self.lock:
+                self.value += 1
+
+
+    def body():
+        c = Counter()
+        ts = [threading.Thread(target=c.increment) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert c.value == 2
+''')
+
+
+def module(count: int, marked: bool) -> str:
+    """A test module with ``count`` copies of the test, marked or not."""
+    marker = "@pytest.mark.interleave(executions=1)\n" if marked else ""
+    tests = "".join(f"\n\n{marker}def test_{i}():\n    body()\n" for i in range(count))
+    return BODY + tests
+
+
+def per_test_ms(directory: str, name: str, extra: List[str]) -> float:
+    """Mean milliseconds per test (setup + call + teardown, from the junit report) of one pytest run."""
+    xml = os.path.join(directory, "times.xml")
+    cmd = [sys.executable, "-m", "pytest", name, "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+           f"--junitxml={xml}", *extra]
+    done = subprocess.run(cmd, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"pytest run of {name} failed:\n{done.stdout}")
+    times = [float(case.get("time", "0")) for case in ET.parse(xml).getroot().iter("testcase")]
+    return 1000.0 * sum(times) / max(1, len(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=200, help="tests per variant (default 200)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported (default 5)")
+    args = parser.parse_args()
+    variants = [("unmarked (real threads)", "test_unmarked.py", []),
+                ("marked, default strategy", "test_marked.py", []),
+                ("marked, --interleave-strategy=random", "test_marked.py", ["--interleave-strategy=random"])]
+    results: Dict[str, List[float]] = {label: [] for label, _, _ in variants}
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "test_unmarked.py"), "w") as f:
+            f.write(module(args.tests, marked=False))
+        with open(os.path.join(d, "test_marked.py"), "w") as f:
+            f.write(module(args.tests, marked=True))
+        for _ in range(args.rounds):
+            for label, name, extra in variants:
+                results[label].append(per_test_ms(d, name, extra))
+    print(f"Python {sys.version.split()[0]}, pytest {pytest.__version__}: {args.tests} tests per run, "
+          f"median of {args.rounds} runs, ms per test (setup + call + teardown)")
+    base = statistics.median(results[variants[0][0]])
+    for label, _, _ in variants:
+        ms = statistics.median(results[label])
+        extra = "" if label == variants[0][0] else f"   overhead {ms - base:6.3f} ms (target < 5 ms)"
+        print(f"  {label:38s} {ms:7.3f} ms{extra}")
+
+
+if __name__ == "__main__":
+    main()
