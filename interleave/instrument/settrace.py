@@ -11,6 +11,8 @@ from ..runtime import context
 from .backend import Backend
 from .opcodes import visible_offsets
 
+PY = sys.version_info[:2]
+
 
 class SettraceBackend(Backend):
     """A global trace function that turns on opcode events in instrumented frames."""
@@ -41,8 +43,23 @@ class SettraceBackend(Backend):
 
             return local
 
+        def first_call(local: Callable[..., Any]) -> Callable[..., Any]:
+            # 3.13 instruments a code object for opcode events only from its next call on,
+            # unless asked again from inside the frame: the first line event is early enough
+            # (it comes before the first opcode event after RESUME).
+            def trace(frame: FrameType, event: str, arg: Any) -> Any:
+                if event == "line":
+                    frame.f_trace_opcodes = True
+                    frame.f_trace_lines = False
+                    frame.f_trace = local
+                    return local
+                return local(frame, event, arg)
+
+            return trace
+
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
             code = frame.f_code
+            first = False
             try:
                 local = tracers[code]
             except KeyError:
@@ -50,9 +67,18 @@ class SettraceBackend(Backend):
                 tracers[code] = local
                 if local is not None:
                     self.instrumented += 1
+                    first = True
             if local is None:
                 return None
             frame.f_trace_opcodes = True
+            if first and PY >= (3, 12):
+                # Without this, the first call of each code object runs with no opcode events
+                # on 3.12+, and the first execution would take other switch points than the rest.
+                if PY == (3, 12):
+                    sys.settrace(global_trace)  # re-instruments the frame that is running
+                else:
+                    frame.f_trace_lines = True
+                    return first_call(local)
             frame.f_trace_lines = False
             return local
 

@@ -439,9 +439,10 @@ class Execution:
 
         Operations the standard library performs internally (threading's own Events in
         Thread.start, Condition's waiter locks) still block and wake, but are not places to
-        preempt: the user's call into them already was one.
+        preempt: the user's call into them already was one. An explicit ``interleave.switch()``
+        is a switch point wherever it is written.
         """
-        if not self.wants(caller.f_code):
+        if not self.wants(caller.f_code) and op[0] != "switch":
             return
         if self.budget:
             self.budget -= 1
