@@ -79,21 +79,24 @@ def publish_fixed(release: Release) -> None:
 
 def _release(publish: Callable[[Release], None]) -> None:
     release = Release()
-    # A barrier lines the five workers up so they start together, as in a load test: otherwise
-    # the order in which the main thread starts them would decide most of the race.
-    start = threading.Barrier(2 + len(TARGETS))
+    # The workers wait for a starting signal so that they race from the same line, as in a load
+    # test; otherwise the order in which the main thread starts them would decide most of the
+    # race. (They are started builds first and prepare last, so that neither running them in
+    # start order nor in reverse happens to be the failing order.)
+    go = threading.Event()
 
     def run(step: Callable[..., None], *args: object) -> Callable[[], None]:
         def worker() -> None:
-            start.wait()
+            go.wait()
             step(release, *args)
         return worker
 
-    threads = [threading.Thread(target=run(prepare), name="prepare")]
-    threads += [threading.Thread(target=run(build, t), name=f"build-{t}") for t in TARGETS]
+    threads = [threading.Thread(target=run(build, t), name=f"build-{t}") for t in TARGETS]
     threads.append(threading.Thread(target=run(publish), name="publish"))
+    threads.append(threading.Thread(target=run(prepare), name="prepare"))
     for t in threads:
         t.start()
+    go.set()
     for t in threads:
         t.join()
     assert "changelog" in release.published, f"published without a changelog: {release.published}"
