@@ -1,22 +1,23 @@
 """An ordering bug five threads deep: it shows only when one thread runs before all the others
 and another runs after all the others.
 
-A release pipeline. ``prepare`` fills in the release metadata (version, changelog, then the
-``ready`` flag); three ``build`` workers each build one target and stamp it with the version if
-the metadata is ready (an artifact built earlier is left unstamped); ``publish`` assembles the
-release. ``publish`` has a fast path for the case where every target is already built and
-stamped, and that rarely taken path has a copy-and-paste mistake: it forgets the changelog.
+A release pipeline. ``prepare`` fills in the release metadata (version, date, changelog,
+signer, then the ``ready`` flag); three ``build`` workers each build one target and stamp it with
+the version if the metadata is ready (an artifact built earlier is left unstamped); ``publish``
+assembles the release. ``publish`` has a fast path for the case where every target is already
+built and stamped, and that rarely taken path has a copy-and-paste mistake: it forgets the
+changelog.
 
 So the failure needs a whole order, not just two steps that meet:
 
 * ``prepare`` writes all of its metadata before any build looks at the ``ready`` flag,
 * every build finishes before ``publish`` looks at the artifacts.
 
-A search that picks the next thread uniformly at every step almost never lets one thread run
-several steps while four others wait, and then makes a specific thread go last. PCT (random
-thread priorities, run the highest runnable) produces exactly such orders with a probability of
-about 1/(threads x (threads - 1)), which is why it finds this bug in tens of executions where
-uniform random needs thousands.
+A search that picks the next thread uniformly at every step rarely lets one thread run five
+steps while four others wait, and then also makes a specific thread go last. PCT (random thread
+priorities; the highest-priority runnable thread runs) produces such orders with a probability
+of roughly 1/(threads x (threads - 1)) per execution. On the development machine PCT needs a
+median of under 20 executions (seeds 0-19) and uniform random over 250: see docs/benchmarks.md.
 
 ``fixed`` corrects the fast path (both paths now build the release the same way).
 
