@@ -33,8 +33,10 @@ from .strategies.base import Strategy
 
 __all__ = ["Schedule", "schedules", "ScheduleDraws", "keep_thread_locals", "raise_for_hypothesis"]
 
-#: At most this many steps before a planned preemption; Hypothesis shrinks it toward 0 ("none").
-MAX_DELAY = 64
+#: A planned preemption comes after at most 2**(MAX_SCALE - 1) steps. The delay is drawn as a
+#: scale (0: no preemption) and then a number up to 2**(scale - 1): short delays, where races
+#: hide, are as likely as long ones, and both draws shrink toward "no preemption".
+MAX_SCALE = 7
 #: Scheduling draws per execution; later decisions take the simplest choice (keeps examples small).
 MAX_DRAWS = 400
 _FOREVER = 1 << 30
@@ -54,7 +56,7 @@ class ScheduleDraws(Strategy):
     name = "hypothesis"
 
     def __init__(self, draw: Callable[[int, int], int], max_preemptions: Optional[int] = None,
-                 max_delay: int = MAX_DELAY, max_draws: int = MAX_DRAWS, record: bool = False,
+                 max_scale: int = MAX_SCALE, max_draws: int = MAX_DRAWS, record: bool = False,
                  own_locals: bool = True) -> None:
         self.draw_source = draw
         self.record = record
@@ -63,7 +65,7 @@ class ScheduleDraws(Strategy):
         self._outside: List[Any] = []
         self.bounds: List[Tuple[int, int]] = []  # (lo, hi) of every draw, when recording
         self.max_preemptions = max_preemptions
-        self.max_delay = max_delay
+        self.max_scale = max_scale
         self.max_draws = max_draws
         self.error: Optional[BaseException] = None
         self.new_execution()
@@ -147,7 +149,8 @@ class ScheduleDraws(Strategy):
         """0: no preemption planned; d: preempt after d steps (drawn; capped by max_preemptions)."""
         if self.max_preemptions is not None and self.preemptions >= self.max_preemptions:
             return 0
-        return self._draw(0, self.max_delay)
+        scale = self._draw(0, self.max_scale)
+        return 0 if scale == 0 else self._draw(1, 1 << (scale - 1))
 
     def describe(self) -> str:
         """``hypothesis`` plus the preemption cap, if any."""

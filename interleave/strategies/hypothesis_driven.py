@@ -38,36 +38,41 @@ class _ExecutionFailed(Exception):
 
 
 class _Channel:
-    """Synchronous hand-off between ``explore``'s thread and the engine thread, on raw locks."""
+    """Strictly alternating hand-off between ``explore``'s thread and the engine thread, on raw locks.
+
+    The engine runs only while explore's thread waits for an answer: Hypothesis's work between
+    examples (it seeds and restores the global ``random`` around each one) happens before the
+    answer to ``end`` (deferred to the start of the next example), and the caller saves and
+    restores ``random``'s state around every call, so the two threads never share it.
+    """
 
     def __init__(self) -> None:
         self.mutex = _real_lock()
         self.posted = _real_lock()
         self.answered = _real_lock()
+        self.finished = _real_lock()
         self.posted.acquire()
         self.answered.acquire()
+        self.finished.acquire()
         self.request: Any = None
         self.reply: Any = None
+        self.deferred = False  # an answer owed once Hypothesis reaches the next example (or ends)
         self.done = False
         self.shut = False
 
     def call(self, msg: Any) -> Any:
-        """explore's side: post ``msg`` and wait for the engine's answer (``_DONE`` once it has ended)."""
-        with self.mutex:
-            if self.done:
-                return _DONE
-            self.request = msg
-            self.posted.release()
-        self.answered.acquire()
-        return self.reply
-
-    def post(self, msg: Any) -> None:
-        """explore's side: post without waiting (only ``stop``)."""
-        with self.mutex:
-            if self.done:
-                return
-            self.request = msg
-            self.posted.release()
+        """explore's side: post ``msg`` and wait for the answer (``_DONE`` once the engine has ended)."""
+        state = random.getstate()
+        try:
+            with self.mutex:
+                if self.done:
+                    return _DONE
+                self.request = msg
+                self.posted.release()
+            self.answered.acquire()
+            return self.reply
+        finally:
+            random.setstate(state)
 
     def receive(self) -> Any:
         """Engine side: the next message."""
@@ -79,20 +84,37 @@ class _Channel:
         self.reply = value
         self.answered.release()
 
+    def settle(self) -> None:
+        """Engine side, at the start of an example: pay the answer owed, if any."""
+        if self.deferred:
+            self.deferred = False
+            self.answer(None)
+
     def close(self) -> None:
         """Engine side: no more answers; release a caller that is waiting."""
         with self.mutex:
             self.done = True
-            if self.posted.acquire(False) and self.request[0] != "stop":
+            if self.deferred:
+                self.deferred = False
+                self.answer(_DONE)
+            elif self.posted.acquire(False) and self.request[0] != "stop":
                 self.answer(_DONE)
 
     def shutdown(self) -> None:
-        """explore is over (the strategy was collected): end Hypothesis's run."""
+        """explore is over (the strategy was collected): end Hypothesis's run and wait until it has."""
         with self.mutex:
             if self.shut:
                 return
             self.shut = True
-        self.post(("stop",))
+            if self.done:
+                return
+            self.request = ("stop",)
+            self.posted.release()
+        state = random.getstate()
+        try:
+            self.finished.acquire(True, 30)
+        finally:
+            random.setstate(state)
 
 
 class _Worker:
@@ -162,12 +184,13 @@ def _engine(channel: _Channel, seed: int, max_preemptions: Optional[int], databa
         first = channel.receive()
         if first[0] != "start":
             return
-        channel.answer(None)
+        channel.deferred = True  # answered from inside the first example
         _run_hypothesis(channel, first[1], seed, max_preemptions, database)
     except BaseException:  # noqa: BLE001 - Hypothesis gave up (e.g. unsatisfiable): explore carries on
         pass
     finally:
         channel.close()
+        channel.finished.release()
 
 
 def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Optional[int], database: Any) -> None:
@@ -180,6 +203,7 @@ def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Opt
     failure: List[Any] = []
 
     def one_execution(source: Any) -> None:
+        channel.settle()
         strat = ScheduleDraws(source.randint, max_preemptions, record=True, own_locals=False)
         while True:
             msg = channel.receive()
@@ -187,7 +211,7 @@ def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Opt
             if kind == "choose":
                 channel.answer(strat.choose(*msg[1:]))
             elif kind == "end":
-                channel.answer(None)
+                channel.deferred = True  # answered when Hypothesis is at the next example, or done
                 if strat.error is not None:
                     raise strat.error
                 if msg[1] is not None:
