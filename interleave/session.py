@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import gc
 import random
 import sys
 from typing import Any, Callable, Optional, Sequence
@@ -25,6 +26,9 @@ from .runtime.view import ExecutionView
 from .runtime.watchdog import Watchdog
 
 _open = False
+# Objects that survive the young-generation collection after an execution are freed by a full
+# collection this often (still between executions).
+FULL_GC_EVERY = 200
 
 
 class Session:
@@ -52,6 +56,12 @@ class Session:
         self.counters = TracingCounters()
         self.random_state = random.getstate()
         self.old_trace = sys.gettrace()
+        # Garbage from one execution must not be collected in the middle of the next: its
+        # finalizers and weakref callbacks (a ThreadPoolExecutor's wakes its workers) would
+        # run at a moment no schedule controls. Collect between executions instead.
+        self.gc_was_enabled = gc.isenabled()
+        gc.disable()
+        self.executions_since_full_gc = 0
         self.patcher = Patcher()
         _open = True
         try:
@@ -64,6 +74,8 @@ class Session:
             self.watchdog.start()
         except BaseException:
             self.patcher.restore()
+            if self.gc_was_enabled:
+                gc.enable()
             _open = False
             raise
         return self
@@ -82,6 +94,8 @@ class Session:
                 self.executor_state.close()
             finally:
                 random.setstate(self.random_state)
+                if self.gc_was_enabled:
+                    gc.enable()
                 _open = False
 
     def run_once(self, strategy: Any, random_seed: int, recorder: Any = None) -> Outcome:
@@ -106,6 +120,7 @@ class Session:
             context.active = None
             _forget_virtual_threads()
             self.executor_state.end_execution()
+            self._collect_garbage()
         if not self.user_code_seen:
             if not self.backend.saw_user_code():
                 raise InstrumentationError(
@@ -116,6 +131,16 @@ class Session:
                 )
             self.user_code_seen = True
         return outcome
+
+
+    def _collect_garbage(self) -> None:
+        """Free this execution's cycles now, outside any execution (see ``__enter__``)."""
+        self.executions_since_full_gc += 1
+        if self.executions_since_full_gc >= FULL_GC_EVERY:
+            self.executions_since_full_gc = 0
+            gc.collect()
+        else:
+            gc.collect(0)
 
 
 def _forget_virtual_threads() -> None:

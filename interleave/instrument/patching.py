@@ -122,6 +122,10 @@ def install_runtime_patches(p: Patcher) -> None:
     import _threading_local
 
     th = threading
+    p.setattr(th.Thread, "__hash__", _thread_hash)
+    cft = sys.modules.get("concurrent.futures.thread")
+    if cft is not None:
+        p.setattr(cft.ThreadPoolExecutor, "_counter", cft.ThreadPoolExecutor._counter)  # type: ignore[attr-defined]
     p.setattr(th, "_allocate_lock", Lock)
     p.setattr(th, "Lock", Lock)
     p.setattr(th, "_CRLock", None)  # threading.RLock() then builds the pure-Python _RLock on our Lock
@@ -217,8 +221,30 @@ class ExecutorModuleState:
 
 
 def reset_thread_names() -> None:
-    """Threads are named Thread-1, Thread-2, ... afresh in every execution."""
+    """Threads are named Thread-1, Thread-2, ... afresh in every execution, and hash alike."""
+    global _next_thread_hash
     threading._counter = itertools.count(1).__next__  # type: ignore[attr-defined]
+    _next_thread_hash = itertools.count(1).__next__
+    cft = sys.modules.get("concurrent.futures.thread")
+    if cft is not None:
+        # Worker names are "ThreadPoolExecutor-<n>_<k>" with n from a class-level counter.
+        cft.ThreadPoolExecutor._counter = itertools.count().__next__  # type: ignore[attr-defined]
+
+
+_next_thread_hash = itertools.count(1).__next__
+
+
+def _thread_hash(self: threading.Thread) -> int:
+    """A Thread's hash inside a run: its rank in first-hash order, which the schedule fixes.
+
+    By default a Thread hashes by address, so a set of threads (ThreadPoolExecutor keeps its
+    workers in one and joins them in set order) iterates in an order that changes from one
+    execution to the next and replays would diverge.
+    """
+    h = self.__dict__.get("_interleave_hash")
+    if h is None:
+        h = self.__dict__["_interleave_hash"] = _next_thread_hash()
+    return h
 
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
