@@ -7,7 +7,7 @@ import time
 from typing import Any, Dict, List
 
 import pytest
-from runtime_helpers import assert_finds, assert_passes
+from runtime_helpers import CORRECT_RUNS, assert_finds, assert_passes
 
 import interleave
 
@@ -53,7 +53,7 @@ def test_target_args_kwargs_correct() -> None:
             t.join()
         assert out == {"a": 30}
 
-    assert_passes(body)
+    assert_passes(body, executions=CORRECT_RUNS)
 
 
 def test_target_args_kwargs_lost_update_found() -> None:
@@ -354,7 +354,7 @@ def test_local_is_per_thread() -> None:
         assert results == {0: 0, 1: 1, 2: 2}
         assert loc.value == "main"
 
-    assert_passes(body)
+    assert_passes(body, executions=CORRECT_RUNS)
 
 
 def test_local_subclass_init_runs_per_thread() -> None:
@@ -463,7 +463,7 @@ def test_timer_cancel_stops_later_firing_and_both_outcomes_explored() -> None:
         assert fired == seen and fired in ([], [1])
         outcomes.add(len(fired))
 
-    assert_passes(body)
+    assert_passes(body, executions=CORRECT_RUNS)
     assert outcomes == {0, 1}
 
 

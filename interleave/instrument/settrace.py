@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from _thread import get_ident
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, Optional
 
@@ -34,7 +33,8 @@ class SettraceBackend(Backend):
                     offset = frame.f_lasti
                     if offset in vis:
                         ex = ctx.active
-                        if ex is not None and get_ident() == ex.os_ident:
+                        # sys.settrace is per OS thread: only the exploring thread gets here.
+                        if ex is not None:
                             if ex.budget:
                                 ex.budget -= 1
                             else:
