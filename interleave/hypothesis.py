@@ -15,7 +15,10 @@ Every scheduling decision of the run is drawn from Hypothesis's choice sequence 
 runs: at each point where a thread could be preempted, "no preemption" is the simplest choice
 and the lowest-numbered thread is the simplest pick. Hypothesis therefore shrinks a failing
 example toward fewer preemptions first (together with the other inputs), stores it in its
-example database and replays it first on the next run. A failure raises the body's own
+example database and replays it first on the next run. The run Hypothesis reports last is also
+shrunk by interleave (iterative preemption bounding), so that the report and its token show an
+interleaving with the fewest preemptions even where Hypothesis's shrinker stops at a local
+minimum (the inputs stay Hypothesis's). A failure raises the body's own
 exception (deadlocks and step limits raise :class:`interleave.InterleaveFailure`) with the
 interleave report, thread-by-thread table and replay token attached as a note.
 """
@@ -158,6 +161,16 @@ class ScheduleDraws(Strategy):
         return f"{self.name}{cap}"
 
 
+def _final_example() -> bool:
+    """Whether Hypothesis is running the example it will report (its last, shrunk one)."""
+    try:
+        from hypothesis.control import current_build_context
+
+        return bool(getattr(current_build_context(), "is_final", False))
+    except Exception:  # noqa: BLE001 - not inside @given, or an older Hypothesis
+        return False
+
+
 def _thread_local_slots() -> List[Any]:
     """This OS thread's thread-local slots, as the runtime swaps them between virtual threads."""
     from .runtime.tstate import TracingCounters
@@ -239,10 +252,14 @@ class Schedule:
         kwargs: dict = {}
         if hint is not None:
             kwargs["hint"] = hint
+        # Hypothesis shrinks the example; the run it reports last also gets interleave's own
+        # shrinking (fewest preemptions first, by iterative preemption bounding), so that the
+        # report and token show a minimal interleaving even where Hypothesis's shrinker stops early.
         with keep_thread_locals():
             result = explore(body, executions=1, strategy=strat, seed=0, model=model,
                              max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps,
-                             instrument=instrument, exclude=exclude, backend=backend, shrink=False, **kwargs)
+                             instrument=instrument, exclude=exclude, backend=backend,
+                             shrink=_final_example(), **kwargs)
         self.result = result
         self.preemptions = list(strat.decisions)
         if strat.error is not None:

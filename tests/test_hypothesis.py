@@ -90,8 +90,14 @@ def run_given(test: Callable[[], None]) -> BaseException:
     return info.value
 
 
+def reported_preemptions(result: interleave.Result) -> int:
+    """Preemptions in the interleaving a failure report shows (its table marks each one)."""
+    assert result.failure is not None
+    return sum(1 for e in result.failure.trace if e.preempted_before)
+
+
 def test_schedules_find_the_lost_update_and_shrink_it_to_one_preemption() -> None:
-    """The minimal failing interleaving of the lost update has exactly one preemption, inside an increment."""
+    """The reported interleaving of the lost update has exactly one preemption, inside an increment."""
     seen: List[Schedule] = []
 
     @QUICK
@@ -104,19 +110,20 @@ def test_schedules_find_the_lost_update_and_shrink_it_to_one_preemption() -> Non
     assert isinstance(exc, AssertionError) and "lost an update: 1 of 2" in str(exc)
     final = seen[-1]  # Hypothesis replays the shrunk example last, to report it
     assert final.result is not None and final.result.failure is not None
-    assert len(final.preemptions) == 1
-    step, from_tid, to_tid = final.preemptions[0]
-    assert {from_tid, to_tid} == {1, 2}  # one worker preempted in favour of the other
+    assert reported_preemptions(final.result) == 1
+    assert 1 <= len(final.preemptions) <= 2  # Hypothesis's own example: shrunk, if not always minimal
+    preempted = [e for e in final.result.failure.trace if e.preempted_before]
+    assert preempted[0].tid in (1, 2) and preempted[0].function == "increment"
     notes = "\n".join(getattr(exc, "__notes__", []))
     assert "Interleaving (one column per thread)" in notes and "Replay token: il1_" in notes
     # The token in the note replays the same failure outside Hypothesis.
     again = interleave.replay(lost_update(), final.result.failure.token)
     assert again.failure is not None and "lost an update: 1 of 2" in str(again.failure.exception)
-    assert "1 preemption(s)" in repr(final)
+    assert "preemption(s)" in repr(final)
 
 
 def test_schedules_shrink_inputs_and_interleaving_together() -> None:
-    """With an input drawn beside the schedule, both shrink: 2 threads, one preemption."""
+    """With the thread count drawn beside the schedule, both shrink: 2 threads, one preemption."""
     seen: List[Any] = []
 
     @QUICK
@@ -128,7 +135,22 @@ def test_schedules_shrink_inputs_and_interleaving_together() -> None:
     exc = run_given(check)
     assert isinstance(exc, AssertionError)
     n, final = seen[-1]
-    assert n == 2 and len(final.preemptions) == 1
+    assert n == 2 and reported_preemptions(final.result) == 1
+
+
+def test_three_threads_still_shrink_to_one_preemption() -> None:
+    """Three threads: the minimal interleaving still needs one preemption, whatever Hypothesis stopped at."""
+    seen: List[Schedule] = []
+
+    @QUICK
+    @given(schedule=schedules())
+    def check(schedule: Schedule) -> None:
+        seen.append(schedule)
+        schedule.run(lost_update(3))
+
+    exc = run_given(check)
+    assert isinstance(exc, AssertionError) and "lost an update: 2 of 3" in str(exc)
+    assert reported_preemptions(seen[-1].result) == 1
 
 
 def test_no_preemption_allowed_means_no_lost_update() -> None:
