@@ -54,8 +54,10 @@ def _gil_offsets(code: CodeType) -> FrozenSet[int]:
     first = True
     for ins in dis.get_instructions(code):
         name = ins.opname
-        if first and name not in ("COPY_FREE_VARS", "MAKE_CELL", "RETURN_GENERATOR", "POP_TOP"):
-            out.add(ins.offset)  # function entry: RESUME or the first real instruction
+        if first and name not in ("COPY_FREE_VARS", "MAKE_CELL", "RETURN_GENERATOR", "POP_TOP", "RESUME"):
+            # Function entry. Not RESUME itself: neither back-end reports an event there (3.11+),
+            # and nothing observable happens between it and the next instruction.
+            out.add(ins.offset)
             first = False
         if name in _CALLS:
             out.add(ins.offset)

@@ -169,11 +169,15 @@ class Execution:
         parent = self.current
         budget = self.budget
         rec_left = self.rec_left
+        # A thread still in its own prelude may start one (its code offered no switch point
+        # yet): that prelude resumes when the new one ends.
+        outer = (self.prelude, self.prelude_parent)
         self.prelude = vt
         self.prelude_parent = parent
         self.current = vt
         self.budget = self.rec_left = 0  # the child's first point must come to point()
         self._switch_to(vt)
+        self.prelude, self.prelude_parent = outer
         self.current = parent
         self.budget = budget
         self.rec_left = rec_left
