@@ -207,7 +207,7 @@ def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester, args: Lis
 
 
 def test_bad_marker_arguments_fail_that_test_only(pytester: pytest.Pytester) -> None:
-    """An unknown marker argument is an error of that test, naming the argument and what is accepted."""
+    """A bad marker is an error of that test only, saying what is wrong and what is accepted."""
     pytester.makepyfile(test_marker=FIXED + '''
 
 @pytest.mark.interleave(execution=10)
@@ -218,12 +218,22 @@ def test_typo():
 @pytest.mark.interleave(strategy="random", preemptions=2)
 def test_param_the_strategy_lacks():
     two_increments(LockedCounter())
+
+
+import unittest
+
+
+class TestOldStyle(unittest.TestCase):
+    @pytest.mark.interleave(executions=3)
+    def test_method(self):
+        note_run()
 ''')
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.assert_outcomes(passed=1, failed=1, errors=2)
     text = result.stdout.str()
     assert "@pytest.mark.interleave got unknown argument execution; it accepts executions" in text
     assert "takes no parameters; got preemptions" in text
+    assert "@pytest.mark.interleave cannot explore TestCaseFunction items" in text  # never a silent single run
 
 
 def test_replay_option_needs_one_selected_test(pytester: pytest.Pytester) -> None:

@@ -101,6 +101,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _marker_kwargs(item)
     except ValueError as exc:
         pytest.fail(str(exc), pytrace=False)
+    if not isinstance(item, pytest.Function) or type(item).__name__ == "TestCaseFunction":
+        # Never a silent single run: these items are not run through pytest_pyfunc_call.
+        pytest.fail(f"@pytest.mark.interleave cannot explore {type(item).__name__} items (unittest.TestCase "
+                    "methods, non-Python tests): call interleave.explore(body).raise_for_failure() in the test",
+                    pytrace=False)
 
 
 @pytest.hookimpl(tryfirst=True)
