@@ -1,0 +1,185 @@
+"""Small generated concurrent programs, and their reachable outcomes under a strategy.
+
+Used by the DPOR differential tests and benchmarks/bench_dpor.py: a program is 2-3 threads (the
+body is thread 0 and starts the others) of a few operations on shared attributes, a dict item and a global (reads, writes, ``+=``, locked
+sections, explicit acquire/release, a condition with a waiter and a notifier, an event, a queue),
+started and joined by the body. Its outcome is the final shared state, the values each thread
+read, the exception (type and message) or deadlock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+from interleave.session import Session
+
+_counter = itertools.count()
+
+#: One operation: a kind and its parameters; rendered to Python source by ``_render``.
+Op = Tuple[Any, ...]
+
+VARS = ("x", "y")
+
+
+def _render(op: Op, tid: int) -> List[str]:
+    kind = op[0]
+    if kind == "read":
+        return [f"seen.append(('t{tid}', S.{op[1]}))"]
+    if kind == "write":
+        return [f"S.{op[1]} = {op[2]}"]
+    if kind == "incr":
+        return [f"S.{op[1]} += 1"]
+    if kind == "copy":  # read one, write another: the read value flows into a write
+        return [f"S.{op[2]} = S.{op[1]} + 1"]
+    if kind == "locked":
+        return [f"with L{op[1]}:", f"    S.{op[2]} += 1"]
+    if kind == "acqrel":
+        return [f"L{op[1]}.acquire()", f"S.{op[2]} = S.{op[2]} * 2", f"L{op[1]}.release()"]
+    if kind == "dict":
+        return ["D['k'] = D.get('k', 0) + 1"]
+    if kind == "global":
+        return ["G += 1"]
+    if kind == "check":  # an assertion that some interleavings violate
+        return [f"if S.{op[1]} == {op[2]}:", f"    raise ValueError('{op[1]} was {op[2]}')"]
+    if kind == "wait":
+        return ["with C:", "    while not S.flag:", "        C.wait()", "    seen.append(('t%d', 'woke'))" % tid]
+    if kind == "notify":
+        return ["with C:", "    S.flag = 1", "    C.notify_all()"]
+    if kind == "set":
+        return ["E.set()"]
+    if kind == "evwait":
+        return ["E.wait()", f"seen.append(('t{tid}', 'e', S.x))"]
+    if kind == "put":
+        return [f"Q.put({op[1]})"]
+    if kind == "get":
+        return [f"seen.append(('t{tid}', 'q', Q.get()))"]
+    raise ValueError(kind)
+
+
+def source(threads: Sequence[Sequence[Op]]) -> str:
+    """Python source of a body running ``threads`` (each a list of operations)."""
+    lines = [
+        "import threading, queue",
+        "G = 0",
+        "class Shared:",
+        "    def __init__(self):",
+        "        self.x = 0",
+        "        self.y = 0",
+        "        self.flag = 0",
+        "def body(record):",
+        "    global G",
+        "    G = 0",
+        "    S = Shared()",
+        "    D = {}",
+        "    L0 = threading.Lock()",
+        "    L1 = threading.Lock()",
+        "    C = threading.Condition()",
+        "    E = threading.Event()",
+        "    Q = queue.Queue()",
+        "    seen = []",
+    ]
+    # Thread 0 is the body itself: it starts the others, runs its operations, joins. Fewer
+    # switch points in the body keep unbounded exhaustive search (the ground truth) feasible.
+    for tid, ops in enumerate(threads):
+        if tid == 0:
+            continue
+        lines.append(f"    def t{tid}():")
+        body: List[str] = ["global G"]
+        for op in ops:
+            body += _render(op, tid)
+        lines += ["        " + b for b in body]
+    others = list(range(1, len(threads)))
+    for tid in others:
+        lines.append(f"    T{tid} = threading.Thread(target=t{tid})")
+    for tid in others:
+        lines.append(f"    T{tid}.start()")
+    for op in threads[0]:
+        lines += ["    " + b for b in _render(op, 0)]
+    for tid in others:
+        lines.append(f"    T{tid}.join()")
+    lines.append("    record.append((S.x, S.y, D.get('k'), G, tuple(sorted(seen))))")
+    return "\n".join(lines) + "\n"
+
+
+def make_body(threads: Sequence[Sequence[Op]]) -> Tuple[Callable[[], None], List[Any], str]:
+    """Compile a program; returns the body, the list it appends its final state to, the source."""
+    src = source(threads)
+    name = f"<dpor-generated-{next(_counter)}>"
+    ns: Dict[str, Any] = {"__name__": "dpor_generated"}
+    exec(compile(src, name, "exec"), ns)
+    record: List[Any] = []
+    inner = ns["body"]
+
+    def body() -> None:
+        inner(record)
+
+    body.__qualname__ = "generated_body"
+    return body, record, src
+
+
+Outcome = Tuple[Any, ...]
+
+
+def outcomes(body: Callable[[], None], record: List[Any], strategy: Any, limit: int,
+             max_steps: int = 20_000) -> Tuple[FrozenSet[Outcome], int, bool]:
+    """Run ``strategy`` until it is exhausted or ``limit`` executions; the set of outcomes seen."""
+    seen = set()
+    n = 0
+    with Session(body, model="instruction", max_steps=max_steps) as session:
+        while n < limit and not strategy.exhausted():
+            record.clear()
+            out = session.run_once(strategy, 1)
+            strategy.end_execution(out)
+            n += 1
+            if out.kind == "passed":
+                seen.add(("passed", record[-1] if record else None))
+            elif out.kind == "exception":
+                e = out.exception
+                seen.add(("exception", type(e).__name__, str(e)))
+            elif out.kind == "deadlock":
+                seen.add(("deadlock",))
+            else:
+                seen.add((out.kind, out.detail))
+    return frozenset(seen), n, strategy.exhausted()
+
+
+def describe(threads: Sequence[Sequence[Op]]) -> str:
+    """A readable listing of a generated program."""
+    return source(threads)
+
+
+def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
+                 kinds: Optional[Sequence[str]] = None) -> Any:
+    """A Hypothesis strategy of programs (lists of per-thread operation lists)."""
+    v = st.sampled_from(VARS)
+    lock = st.sampled_from((0, 1))
+    small = st.integers(0, 2)
+    allowed = set(kinds or ("read", "write", "incr", "copy", "locked", "acqrel", "dict", "global",
+                            "check", "wait", "notify", "set", "evwait", "put", "get"))
+    choices = []
+    if "read" in allowed:
+        choices.append(st.tuples(st.just("read"), v))
+    if "write" in allowed:
+        choices.append(st.tuples(st.just("write"), v, small))
+    if "incr" in allowed:
+        choices.append(st.tuples(st.just("incr"), v))
+    if "copy" in allowed:
+        choices.append(st.tuples(st.just("copy"), v, v))
+    if "locked" in allowed:
+        choices.append(st.tuples(st.just("locked"), lock, v))
+    if "acqrel" in allowed:
+        choices.append(st.tuples(st.just("acqrel"), lock, v))
+    if "dict" in allowed:
+        choices.append(st.tuples(st.just("dict")))
+    if "global" in allowed:
+        choices.append(st.tuples(st.just("global")))
+    if "check" in allowed:
+        choices.append(st.tuples(st.just("check"), v, st.integers(1, 2)))
+    for k in ("wait", "notify", "set", "evwait", "get"):
+        if k in allowed:
+            choices.append(st.tuples(st.just(k)))
+    if "put" in allowed:
+        choices.append(st.tuples(st.just("put"), small))
+    op = st.one_of(*choices)
+    return st.lists(st.lists(op, min_size=1, max_size=max_ops), min_size=2, max_size=max_threads)
