@@ -89,6 +89,8 @@ class Super:
         self.obj = obj
 
 
+# Types whose values an operator can read without touching shared state.
+_FAST_IMM = frozenset((int, float, str, bool, type(None), bytes, complex))
 _SEQ_ITERATORS = (type(iter([])), type(iter(())), type(iter(range(1))))
 _IMM_TYPES = (int, float, complex, str, bytes, bool, type(None), range, frozenset, type(Ellipsis),
               types.CodeType)
@@ -991,8 +993,40 @@ class AccessTracker:
         memo = self.memos.get(frame)
         if memo is None:
             memo = self.memos[frame] = {}
+        op = spec.op
         try:
-            acc = _evaluate(spec, frame, memo)
+            if op == "attr_r" or op == "attr_w":
+                # The hot case, inlined: an attribute of an object a local or a load produced.
+                d = spec.args[0]
+                if d is None:
+                    obj = UNKNOWN
+                elif d[0] == "e":
+                    obj = memo.get(d[1], UNKNOWN)
+                elif d[0] == "f":
+                    obj = frame.f_locals.get(d[1], UNKNOWN)
+                else:
+                    obj = _val(d, frame, memo)
+                write = op == "attr_w"
+                tp = type(obj)
+                if tp is not _Abstract and _SHAPES.get((tp, spec.name, write)) == "plain":
+                    self.keep.append(obj)
+                    name = spec.name
+                    return Access("write" if write else "read", ((("a", id(obj), name), write),), obj, name,
+                                  "attr")
+                acc = _attr_access(obj, spec.name, write)
+            elif op == "binary" or op == "unary":
+                imm = _FAST_IMM
+                ok = True
+                for d in spec.args:
+                    v = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else _val(d, frame, memo)
+                    if type(v) not in imm and v is not IMM and v is not FRESH:
+                        ok = False
+                        break
+                if ok:
+                    return NONE_ACCESS
+                acc = _evaluate(spec, frame, memo)
+            else:
+                acc = _evaluate(spec, frame, memo)
         except Exception:  # noqa: BLE001 - an evaluation failure must cost precision only
             return _unknown("evaluation error")
         if acc.obj is not None:
@@ -1011,17 +1045,32 @@ class AccessTracker:
         memo = self.memos.get(frame)
         if memo is None:
             memo = self.memos[frame] = {}
-        try:
-            v = _produce(spec, frame, memo, acc)
-        except Exception:  # noqa: BLE001
-            v = UNKNOWN
-        memo[offset] = v
-        if v is not None and not isinstance(v, (_Abstract,) + _IMM_TYPES):
-            self.keep.append(v)
+        v = self._produce(spec, frame, memo)
         if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
             acc.value = v
         return v
 
+    def _produce(self, spec: Spec, frame: FrameType, memo: Dict[int, Any]) -> Any:
+        op = spec.op
+        try:
+            if op == "attr_r":
+                d = spec.args[0]
+                obj = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else _val(d, frame, memo)
+                v = attr_value(obj, spec.name)
+            elif op == "global_r":
+                v = frame.f_globals.get(spec.name, _MISSING)
+                if v is _MISSING:
+                    v = frame.f_builtins.get(spec.name, UNKNOWN)
+            elif op == "cell_r":
+                v = frame.f_locals.get(spec.name, UNKNOWN)
+            else:
+                v = _produce(spec, frame, memo, NONE_ACCESS)
+        except Exception:  # noqa: BLE001
+            v = UNKNOWN
+        memo[spec.offset] = v
+        if type(v) not in _FAST_IMM and type(v) is not _Abstract:
+            self.keep.append(v)
+        return v
 
     def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
         """The instruction runs now and its access is already known: keep what it produces."""
@@ -1034,13 +1083,7 @@ class AccessTracker:
         memo = self.memos.get(frame)
         if memo is None:
             memo = self.memos[frame] = {}
-        try:
-            v = _produce(spec, frame, memo, NONE_ACCESS)
-        except Exception:  # noqa: BLE001
-            v = UNKNOWN
-        memo[offset] = v
-        if v is not None and not isinstance(v, (_Abstract,) + _IMM_TYPES):
-            self.keep.append(v)
+        self._produce(spec, frame, memo)
 
 
 def describe(frame: FrameType, code: Optional[CodeType] = None, offset: Optional[int] = None) -> Access:

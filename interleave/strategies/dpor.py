@@ -183,7 +183,9 @@ class DporStrategy(Strategy):
         self.k_event = 0  # index of the next event
         self.running: Optional[_Event] = None
         self.run_acc: A.Access = A.NONE_ACCESS
-        self.replaying = 0  # picks the replayed event still spans, 0 when not replaying one
+        self.replaying = 0  # points the replayed event still spans after the current one
+        self.run_left = 0  # points the replayed run (consecutive events of one thread) still spans
+        self.run_end = 0  # index after the last event of that run
         self.last_event: Dict[int, int] = {}  # tid -> index of its latest event
         self.parent_event: Dict[int, int] = {}  # tid -> event that spawned or woke it
         self.enabler: Dict[int, int] = {}  # tid -> event that made its blocked operation possible
@@ -207,26 +209,44 @@ class DporStrategy(Strategy):
         """A thread reached a switch point (before executing it)."""
         if self.mode:
             return
-        if self.replaying and self.ex.rec_left:
-            # Inside a replayed event: this point runs now; only remember what a load produces.
-            self.replaying -= 1
-            if code is not None:
-                f = _getframe(3)
-                if f.f_code is not code:
-                    f = _find_frame(f, code)
-                if f is not None:
-                    self.tracker.produce_only(f, code, offset)
+        if self.run_left and self.ex.rec_left:
+            # Inside a replayed run of one thread's events: this point runs now, unscheduled.
+            self.run_left -= 1
+            if self.replaying:
+                # Within an event: only remember what a load produces.
+                self.replaying -= 1
+                if code is not None:
+                    f = _getframe(3)
+                    if f.f_code is not code:
+                        f = _find_frame(f, code)
+                    if f is not None:
+                        self.tracker.produce_only(f, code, offset)
+                return
+            # The first point of the run's next event.
+            self._pending_at(vt.tid, code, offset, op)
+            self._next_in_run(vt.tid)
             return
+        self._pending_at(vt.tid, code, offset, op)
+
+    def _pending_at(self, tid: int, code: Optional[CodeType], offset: int, op: Any) -> None:
         if code is not None:
-            f = _getframe(3)
+            f = _getframe(4)
             if f.f_code is not code:
-                f = _find_frame(f, code)
+                f = _find_frame(_getframe(2), code)
                 if f is None:
-                    self.pend[vt.tid] = (A._unknown("frame not found"), None, None, 0, False)
+                    self.pend[tid] = (A._unknown("frame not found"), None, None, 0, False)
                     return
-            self.pend[vt.tid] = (self.tracker.pick(f, code, offset), f, code, offset, False)
+            self.pend[tid] = (self.tracker.pick(f, code, offset), f, code, offset, False)
         else:
-            self.pend[vt.tid] = (_sync_pending(op, _getframe(2)), None, None, 0, False)
+            self.pend[tid] = (_sync_pending(op, _getframe(3)), None, None, 0, False)
+
+    def _next_in_run(self, tid: int) -> None:
+        """In a replayed run, the thread's pending point begins the run's next event."""
+        ex = self.ex
+        self._finish_event(ex)
+        k = self.k_event
+        ev = self._start_event(ex, tid, k)
+        self.replaying = ev.picks - 1 if ev.picks > 1 else 0
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
         """The runtime switches threads (nothing to do: decisions are ours)."""
@@ -244,15 +264,19 @@ class DporStrategy(Strategy):
         running = self.running
         if running is not None:
             if running.tid == current and current in runnable:
-                if self.replaying:
-                    # A grant cut short (a thread became runnable): the replayed event goes on.
-                    p = self.pend.get(current)
-                    if p is not None:
-                        self.pend[current] = None
-                        if p[1] is not None:
-                            self.tracker.executing(p[1], p[2], p[3], p[0])  # type: ignore[arg-type]
+                if self.run_left:
+                    # A grant cut short (a thread became runnable): the replayed run goes on.
+                    self.run_left -= 1
+                    if self.replaying:
                         self.replaying -= 1
-                    return current, self.replaying + 1
+                        p = self.pend.get(current)
+                        if p is not None:
+                            self.pend[current] = None
+                            if p[1] is not None:
+                                self.tracker.executing(p[1], p[2], p[3], p[0])  # type: ignore[arg-type]
+                    else:
+                        self._next_in_run(current)
+                    return current, self.run_left + 1
                 p = self.pend.get(current)
                 if p is not None and not p[0].locs and p[0].block is None:
                     # The running event goes on through a point that touches nothing.
@@ -363,7 +387,6 @@ class DporStrategy(Strategy):
         assert ev is not None
         self.running = None
         replayed = self.k_event < self.replay_upto
-        self.replaying = 0
         tid = ev.tid
         vt = ex.threads[tid]
         state = vt.state
@@ -598,10 +621,18 @@ class DporStrategy(Strategy):
             self.disabled = node.disabled
             self.preempts = node.preempts
             ev = self._start_event(ex, tid, k)
-            n = ev.picks
-            self.replaying = n - 1 if n > 1 else 0
-            ev.picks = n
-            return tid, max(n, 1)
+            # Grant the whole run of this thread's consecutive replayed events at once.
+            events = self.events
+            total = ev.picks
+            e = k + 1
+            upto = self.replay_upto
+            while e < upto and events[e].tid == tid:
+                total += events[e].picks
+                e += 1
+            self.run_end = e
+            self.replaying = ev.picks - 1
+            self.run_left = total - 1
+            return tid, total
         threads = ex.threads
         pend = self.pend
         disabled: Dict[int, Any] = {}
