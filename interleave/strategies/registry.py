@@ -82,6 +82,14 @@ def _load_builtin() -> None:
 
     register("hypothesis", hypothesis_factory)
 
+    from .dpor import DporStrategy
+
+    def dpor_factory(seed: int, preemptions: Any = None, **params: Any) -> Strategy:
+        _no_params("dpor", params)
+        return DporStrategy(preemptions)
+
+    register("dpor", dpor_factory)
+
 
 def _no_params(name: str, params: Dict[str, Any]) -> None:
     if params:
