@@ -35,6 +35,8 @@ def snapshot() -> Dict[str, Any]:
     state["active"] = dict(threading._active)  # type: ignore[attr-defined]
     state["limbo"] = dict(threading._limbo)  # type: ignore[attr-defined]
     state["dangling"] = set(threading._dangling)  # type: ignore[attr-defined]
+    # membership as the WeakSet itself computes it (its entries must hash as they are found)
+    state["dangling_found"] = [t in threading._dangling for t in threading.enumerate()]  # type: ignore[attr-defined]
     state["atexits"] = list(threading._threading_atexits)  # type: ignore[attr-defined]
     state["threads_queues"] = dict(cft._threads_queues)  # type: ignore[attr-defined]
     state["cft_shutdown"] = cft._shutdown  # type: ignore[attr-defined]
@@ -51,7 +53,8 @@ def assert_same(before: Dict[str, Any], after: Dict[str, Any]) -> None:
     assert all(after["Thread"][k] is v for k, v in before["Thread"].items())
     for key in ("trace", "profile"):
         assert after[key] is before[key], key
-    for key in ("tools", "random", "active", "limbo", "dangling", "atexits", "threads_queues", "cft_shutdown"):
+    for key in ("tools", "random", "active", "limbo", "dangling", "dangling_found", "atexits", "threads_queues",
+                "cft_shutdown"):
         assert after.get(key) == before.get(key), key
 
 

@@ -122,7 +122,6 @@ def install_runtime_patches(p: Patcher) -> None:
     import _threading_local
 
     th = threading
-    p.setattr(th.Thread, "__hash__", _thread_hash)
     cft = sys.modules.get("concurrent.futures.thread")
     if cft is not None:
         p.setattr(cft.ThreadPoolExecutor, "_counter", cft.ThreadPoolExecutor._counter)  # type: ignore[attr-defined]
@@ -166,6 +165,9 @@ def install_runtime_patches(p: Patcher) -> None:
         # Held by submit() across a queue put, which is a switch point: it must be cooperative.
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
+    # Last, so that it is undone first: the registries above (a WeakSet and a dict of Threads)
+    # are refilled with the threads hashed as they will be found afterwards.
+    p.setattr(th.Thread, "__hash__", _thread_hash)
 
 
 class ExecutorModuleState:
