@@ -288,3 +288,37 @@ def test_replay_under_another_hash_seed_names_the_cause(tmp_path: Any) -> None:
     assert named, diverged
     for out in named:
         assert "PYTHONHASHSEED=1" in out
+
+
+def test_no_garbage_collection_inside_an_execution() -> None:
+    """Finalizers of cyclic garbage run between executions, never at a point of a schedule."""
+    during: List[str] = []
+    collected: List[int] = []
+    state = {"inside": False}
+
+    class Cyclic:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            collected.append(1)
+            if state["inside"]:
+                during.append(threading.current_thread().name)
+
+    def body() -> None:
+        state["inside"] = True
+        for _ in range(3000):  # far beyond the collector's first threshold
+            Cyclic()
+        t = threading.Thread(target=lambda: [Cyclic() for _ in range(1000)])
+        t.start()
+        t.join()
+        state["inside"] = False
+
+    import gc
+
+    enabled = gc.isenabled()
+    interleave.explore(body, executions=5, seed=1)
+    assert gc.isenabled() == enabled
+    gc.collect()
+    assert not during
+    assert len(collected) >= 5 * 4000
