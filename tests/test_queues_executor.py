@@ -376,7 +376,11 @@ def test_executor_module_first_imported_inside_the_run(tmp_path: Any) -> None:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(1) as pool:
             assert pool.submit(lambda: 5).result() == 5
-        hooks = [getattr(h, "func", h) for h in threading._threading_atexits]
+        def hook_target(h):  # a functools.partial up to 3.12, a lambda closing over it on 3.13
+            cells = [c.cell_contents for c in (getattr(h, "__closure__", None) or ())]
+            return getattr(h, "func", None) or next((c for c in cells if callable(c)), h)
+
+        hooks = [hook_target(h) for h in threading._threading_atexits]
         assert hooks.count(cft._python_exit) == 1, hooks
         print("OK")
         """
