@@ -82,9 +82,11 @@ class CodeFilter:
         self._cache: Dict[str, bool] = {}
 
     def wants(self, code: CodeType) -> bool:
+        """Whether ``code`` is code under test."""
         return self.wants_file(code.co_filename)
 
     def wants_file(self, filename: str) -> bool:
+        """Whether code from ``filename`` is code under test."""
         hit = self._cache.get(filename)
         if hit is None:
             n = _norm(filename) if not filename.startswith("<") else filename

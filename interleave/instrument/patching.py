@@ -34,6 +34,7 @@ class Patcher:
         self._undo: List[Callable[[], None]] = []
 
     def setattr(self, obj: Any, name: str, value: Any) -> None:
+        """Set an attribute, remembering what was there (or that nothing was)."""
         old = obj.__dict__.get(name, _MISSING) if hasattr(obj, "__dict__") else getattr(obj, name, _MISSING)
 
         def undo() -> None:
@@ -71,6 +72,7 @@ class Patcher:
         self._undo.append(undo)
 
     def setitem(self, container: Any, key: Any, value: Any) -> None:
+        """Set a dict or list item, remembering the old value."""
         old = container[key]
 
         def undo() -> None:
@@ -84,6 +86,7 @@ class Patcher:
         self._undo.append(undo)
 
     def setcell(self, cell: Any, value: Any) -> None:
+        """Set a closure cell, remembering the old content."""
         old = cell.cell_contents
 
         def undo() -> None:
@@ -93,6 +96,7 @@ class Patcher:
         self._undo.append(undo)
 
     def restore(self) -> None:
+        """Undo every change, newest first; report what could not be undone."""
         errors = []
         while self._undo:
             try:
@@ -197,6 +201,7 @@ class ExecutorModuleState:
             atexits.append(hook)
 
     def end_execution(self) -> None:
+        """Put the module's shutdown flag and worker registry back."""
         cft = sys.modules.get(self.NAME)
         if cft is None:
             return
@@ -470,6 +475,7 @@ class PrimitiveAdopter:
             self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
 
     def adopt_modules(self) -> None:
+        """Primitives among the globals and class attributes of code under test."""
         for mod in list(sys.modules.values()):
             code_file = getattr(mod, "__file__", None)
             if not code_file or not isinstance(mod, types.ModuleType):

@@ -59,6 +59,7 @@ class VThread:
         self.thread: Any = None  # the threading.Thread object, once known
 
     def unpark(self) -> None:
+        """Runnable again: off its wait queue, no deadline."""
         self.state = READY
         self.queue = None
         self.deadline = None

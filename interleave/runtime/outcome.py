@@ -38,6 +38,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
+        """Anything but a pass."""
         return self.kind != "passed"
 
     def signature(self) -> tuple:

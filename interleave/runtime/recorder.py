@@ -130,6 +130,7 @@ class Recorder:
         self._accesses: dict = {}  # tid -> what its pending instruction touches
 
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
+        """A switch point of ``vt``: where it is and the operation it is about to do."""
         self.thread_names[vt.tid] = vt.name
         acc = None
         if code is not None:
@@ -164,6 +165,7 @@ class Recorder:
             self.events.append(e)
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
+        """The strategy moved from one thread to another."""
         if preempted:
             self._preempted = from_tid
         else:

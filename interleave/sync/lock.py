@@ -21,6 +21,7 @@ class Lock:
         self._holder_tid: Optional[int] = None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the lock; inside a run, waiting parks the virtual thread."""
         ex = running()
         if ex is None:
             return self._real.acquire(blocking, timeout)
@@ -51,6 +52,7 @@ class Lock:
                 return False
 
     def release(self) -> None:
+        """Release the lock and wake its waiters."""
         ex = running()
         if ex is not None:
             ex.sync_point(("release", self), sys._getframe(1))
@@ -77,6 +79,7 @@ class Lock:
         self.release_unscheduled()
 
     def locked(self) -> bool:
+        """Whether the lock is held."""
         return self._real.locked()
 
     def _at_fork_reinit(self) -> None:

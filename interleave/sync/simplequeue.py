@@ -22,6 +22,7 @@ class SimpleQueue:
         self._real_ready.acquire()
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        """Append an item and wake one waiting getter."""
         ex = running()
         if ex is not None:
             ex.sync_point(("put", self), sys._getframe(1))
@@ -34,6 +35,7 @@ class SimpleQueue:
     put_nowait = put
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        """Remove and return the oldest item, waiting while there is none."""
         if timeout is not None and timeout < 0:
             raise ValueError("'timeout' must be a non-negative number")
         ex = running()
@@ -58,12 +60,15 @@ class SimpleQueue:
         return self._items.popleft()
 
     def get_nowait(self) -> Any:
+        """``get(False)``."""
         return self.get(False)
 
     def empty(self) -> bool:
+        """Whether the queue holds no item."""
         return not self._items
 
     def qsize(self) -> int:
+        """How many items the queue holds."""
         return len(self._items)
 
     __class_getitem__ = classmethod(lambda cls, item: cls)

@@ -123,6 +123,7 @@ class ThreadHandle:
         self._vt: Any = None
 
     def join(self, timeout: Optional[float] = None) -> None:
+        """Wait for the virtual thread to finish (virtual time for the timeout)."""
         if self._done or self._vt is None:
             return
         ex = running()
@@ -133,6 +134,7 @@ class ThreadHandle:
         ex.join_thread(self._vt, None if timeout is None or timeout < 0 else timeout)
 
     def is_done(self) -> bool:
+        """Whether the virtual thread has finished."""
         return self._done
 
     def _set_done(self) -> None:
