@@ -7,6 +7,7 @@ import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import options as opt
+from . import races as _races
 from .report import render_report
 from .result import Failure, Result
 from .runtime import context
@@ -47,8 +48,14 @@ def explore(
     backend: str = "auto",
     shrink: bool = True,
     hint: Optional[str] = None,
+    races: str = "ignore",
 ) -> Result:
-    """Run ``fn`` under many interleavings until one fails or the budget is spent."""
+    """Run ``fn`` under many interleavings until one fails or the budget is spent.
+
+    ``races="report"`` also checks every execution for data races (conflicting accesses that no
+    synchronisation orders) and lists them in ``Result.races``; ``races="fail"`` makes the first
+    execution with a race a failure (see :mod:`interleave.races`).
+    """
     opt.callable_body(fn)
     executions = opt.positive_int("executions", executions)
     seed = opt.optional_int("seed", seed)
@@ -62,6 +69,7 @@ def explore(
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
+    checker = _races.RaceChecker(races) if _races.check_mode(races) != "ignore" else None
     start = _clock()
     ran = 0
     exhausted = False
@@ -78,11 +86,14 @@ def explore(
                 stop = "exhausted"
                 break
             rseed = _derive_seed(seed, i)
-            outcome = session.run_once(strat, rseed)
+            outcome = session.run_once(strat, rseed, checker.recorder() if checker is not None else None)
             ran += 1
             strat.end_execution(outcome)
             if outcome.failed:
                 first = (outcome, Schedule(tuple(outcome.runs), model, rseed))
+                stop = "failure"
+                break
+            if checker is not None and checker.end_execution(outcome, Schedule(tuple(outcome.runs), model, rseed)):
                 stop = "failure"
                 break
         else:
@@ -94,9 +105,14 @@ def explore(
         if first is not None:
             failure = _explain(session, fn, first[0], first[1], shrink=shrink, strategy=strat.describe(),
                                model=model, executions=ran, elapsed=elapsed, hint=hint)
+        elif checker is not None and checker.stop:
+            failure = checker.failure(session, fn, strategy=strat.describe(), executions=ran, elapsed=elapsed,
+                                      hint=hint)
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
                   strategy=strat.describe(), model=model, seed=seed, stop_reason=stop,
-                  bound=getattr(strat, "bound_description", ""))
+                  bound=getattr(strat, "bound_description", ""),
+                  races=list(checker.races) if checker is not None else [],
+                  strategy_stats=dict(getattr(strat, "stats", None) or {}))
 
 
 def replay(

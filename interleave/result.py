@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from .errors import InterleaveFailure
 from .runtime.outcome import BlockedThread
@@ -42,6 +42,8 @@ class Result:
     stop_reason: str  # failure | exhausted | executions | time | replayed
     bound: str = ""  # what an exhausted search covered, e.g. "<= 2 preemptions"
     warnings: List[str] = field(default_factory=list)
+    races: List[Any] = field(default_factory=list)  # interleave.races.Race, with races="report"/"fail"
+    strategy_stats: Dict[str, int] = field(default_factory=dict)  # e.g. dpor: classes, sleep_blocked
 
     @property
     def verdict(self) -> str:

@@ -156,6 +156,8 @@ class Access:
             return f"{owner}.{self.name}"
         if sp == "item":
             return f"{type(self.obj).__name__}[{self.name!r}]"
+        if sp == "method" or (sp == "sync" and self.obj is not None and isinstance(self.name, str)):
+            return f"{type(self.obj).__name__}.{self.name}"
         if sp in ("items", "object", "sync"):
             return type(self.obj).__name__ if self.obj is not None else str(self.name or "")
         if sp == "global":
@@ -1086,6 +1088,39 @@ class AccessTracker:
         self._produce(spec, frame, memo)
 
 
+def frame_of(start: Optional[FrameType], code: CodeType, limit: int = 16) -> Optional[FrameType]:
+    """The frame running ``code``, walking out from ``start`` (a recorder's own frame)."""
+    f = start
+    n = 0
+    while f is not None and f.f_code is not code and n < limit:
+        f = f.f_back
+        n += 1
+    return f if f is not None and f.f_code is code else None
+
+
+def suspended_point(vt: Any) -> Optional[Tuple[Optional[CodeType], int, Any, Optional[FrameType]]]:
+    """Where a suspended virtual thread stands: ``(code, offset, op, frame)`` of the switch
+    point it is paused at (``frame`` is the runtime's own, to walk out from), or None when it is
+    parked in a blocking call or not started."""
+    from ..runtime.execution import Execution
+
+    point_code = Execution.point.__code__
+    park_code = Execution.park.__code__
+    g = getattr(vt, "glet", None)
+    f = g.gr_frame if g is not None else None
+    n = 0
+    while f is not None and n < 80:
+        c = f.f_code
+        if c is point_code:
+            loc = f.f_locals
+            return (loc.get("code"), loc.get("offset", 0), loc.get("op"), f)
+        if c is park_code:
+            return None
+        f = f.f_back
+        n += 1
+    return None
+
+
 def describe(frame: FrameType, code: Optional[CodeType] = None, offset: Optional[int] = None) -> Access:
     """What the instruction ``frame`` is about to execute touches (for reports).
 
@@ -1857,13 +1892,11 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
         if tr in _DICTS and name in _KEYED_METHODS and pos and is_immutable(pos[0]) and not (
                 tr is defaultdict and name in ("__getitem__",)):
             loc = ("i", id(recv), pos[0])
-            return Access("read" if reading else "write", ((loc, not reading), *extra), obj=recv,
-                          name=pos[0], space="item")
+            return Access("call", ((loc, not reading), *extra), obj=recv, name=name, space="method")
         if name in ("keys", "values", "items", "__iter__", "copy") and tr in _DICTS + (list, set, deque):
             if name != "copy":
                 return NONE_ACCESS  # a view or iterator: reading happens when it is iterated
-        return Access("read" if reading else "write", ((("k", id(recv)), not reading), *extra), obj=recv,
-                      name=name, space="items")
+        return Access("call", ((("k", id(recv)), not reading), *extra), obj=recv, name=name, space="method")
     if isinstance(recv, random.Random):
         return Access("write", ((("o", id(recv)), True),), obj=recv, name=name, space="object")
     if isinstance(recv, types.ModuleType):

@@ -1,0 +1,462 @@
+"""Data races: conflicting accesses that no synchronisation orders, found with vector clocks.
+
+``explore(..., races="report")`` runs a :class:`RaceChecker` as the recorder of every execution,
+whatever the strategy. Each thread carries a vector clock that advances at each of its switch
+points. Happens-before edges come from synchronisation:
+
+* release -> acquire on the same lock (``Lock``, ``RLock``, a ``Condition``'s lock, also when the
+  standard library takes it: ``with cond``, ``cond.wait`` releases and re-acquires);
+* ``Thread.start`` -> the new thread's first step; a thread's end -> a ``join`` that returns;
+* ``put`` -> ``get`` on a queue, ``Event.set`` -> ``wait``/``is_set``, ``Semaphore.release`` ->
+  ``acquire``, arrival at a ``Barrier`` -> everyone leaving it;
+* a thread that was blocked and is woken (notify -> wake, and any other unpark) happens after
+  the step that woke it;
+* a call the harness cannot see into (a library function, ``concurrent.futures``) is treated as
+  a full fence: it orders everything before it before everything after it. That can hide a
+  race, never invent one.
+
+Two accesses race when they touch the same attribute, dict key, container, global or closure
+cell, at least one writes, they come from different threads, and neither happens before the
+other. Calls on thread-safe containers (``list.append``) and synchronisation objects are not
+data accesses. A race is reported with both accesses (thread, source line, object and attribute
+or key) even when the execution passed. The check is per execution: a race is found in every
+execution where the two accesses are unordered, which in practice is most of them.
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+from dataclasses import dataclass
+from types import CodeType, FrameType
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .errors import OptionError
+from .instrument import access as A
+from .runtime import context
+from .runtime.execution import BLOCKED, DONE
+
+MODES = ("ignore", "report", "fail")
+_DATA_KINDS = frozenset("aikgc")
+# Plain reads and writes of attributes, items, globals and cells (and reading a container by
+# iterating it). Calls of a builtin container's methods (list.append) are atomic operations, not
+# data accesses, and are not reported.
+_REPORTED = frozenset(("attr", "item", "items", "global", "cell"))
+_getframe = sys._getframe
+
+
+@dataclass(frozen=True)
+class RaceAccess:
+    """One side of a race: which thread did what to the location, where."""
+
+    thread: str
+    tid: int
+    kind: str  # read | write
+    filename: str
+    lineno: int
+    function: str
+    text: str  # e.g. "write Counter.value"
+
+    @property
+    def source(self) -> str:
+        """The source line of the access."""
+        return linecache.getline(self.filename, self.lineno).strip()
+
+    def describe(self) -> str:
+        """``Thread-1 write Counter.value at counter.py:12 (self.value += 1)``."""
+        src = self.source
+        return (f"{self.thread} {self.text} at {_short(self.filename)}:{self.lineno}"
+                + (f"  `{src}`" if src else ""))
+
+
+@dataclass(frozen=True)
+class Race:
+    """Two conflicting accesses of different threads, not ordered by happens-before."""
+
+    location: str  # "Counter.value", "dict['k']", "global total", "cell n"
+    first: RaceAccess  # the earlier access in the execution where it was found
+    second: RaceAccess
+
+    def describe(self) -> str:
+        """Both accesses, one per line."""
+        return (f"data race on {self.location}:\n  {self.first.describe()}\n  {self.second.describe()}\n"
+                "  (no lock, join, queue, event or other synchronisation orders them)")
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def check_mode(races: Any) -> str:
+    """Validate the ``races=`` option."""
+    if races not in MODES:
+        raise OptionError(f"races must be one of {', '.join(repr(m) for m in MODES)}; got {races!r}")
+    return races
+
+
+def _short(path: str) -> str:
+    import os
+
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else os.path.basename(path)
+
+
+# ------------------------------------------------------------------------------ vector clocks
+
+
+def _join(a: List[int], b: List[int]) -> List[int]:
+    if len(a) < len(b):
+        a = a + [0] * (len(b) - len(a))
+    else:
+        a = list(a)
+    for i, x in enumerate(b):
+        if x > a[i]:
+            a[i] = x
+    return a
+
+
+class _Site:
+    """An access recorded at a location: who, at which of their clock ticks, where."""
+
+    __slots__ = ("tid", "epoch", "kind", "frame_info", "text")
+
+    def __init__(self, tid: int, epoch: int, kind: str, frame_info: Tuple[str, int, str], text: str) -> None:
+        self.tid = tid
+        self.epoch = epoch
+        self.kind = kind
+        self.frame_info = frame_info
+        self.text = text
+
+
+class _LocHistory:
+    __slots__ = ("write", "reads")
+
+    def __init__(self) -> None:
+        self.write: Optional[_Site] = None
+        self.reads: Dict[int, _Site] = {}
+
+
+class _Pick:
+    """A thread's pending switch point and, once it ran, its effects still to complete."""
+
+    __slots__ = ("acc", "frame", "code", "offset", "where")
+
+    def __init__(self, acc: A.Access, frame: Optional[FrameType], code: Optional[CodeType], offset: int,
+                 where: Tuple[str, int, str]) -> None:
+        self.acc = acc
+        self.frame = frame
+        self.code = code
+        self.offset = offset
+        self.where = where
+
+
+class RaceDetector:
+    """The recorder of one execution: vector clocks and per-location access histories."""
+
+    def __init__(self, checker: RaceChecker) -> None:
+        self.checker = checker
+        self.ex: Any = None
+        self.tracker: Optional[A.AccessTracker] = None
+        self.clock: Dict[int, List[int]] = {0: [1]}
+        self.sync: Dict[int, List[int]] = {}  # id(sync object) -> clock of its last release
+        self.keep: List[Any] = []  # sync objects whose ids key self.sync
+        self.exit_clock: Dict[int, List[int]] = {}  # id(threading.Thread) -> clock at its end
+        self.pending: Dict[int, _Pick] = {}  # tid -> point it stands at (not yet run)
+        self.completing: Dict[int, A.Access] = {}  # tid -> parked operation to complete on wake
+        self.parked: Dict[int, bool] = {}
+        self.history: Dict[tuple, _LocHistory] = {}
+        self.nthreads = 1
+        self.fence: List[int] = []
+        self.seen = {0}
+
+    # ------------------------------------------------------------------ recorder protocol
+    def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
+        """A thread reached a switch point; the one before it has run."""
+        if self.ex is None:
+            self._attach()
+        tid = vt.tid
+        if self.ex.prelude is vt:
+            # A thread just started reached its first point inside its starter's step.
+            pick = self._pick(code, offset, op, _getframe(2))
+            if pick is not None:
+                self.pending[tid] = pick
+            self.seen.add(tid)
+            return
+        prev = self.pending.pop(tid, None)
+        if prev is not None:
+            self._ran(tid, prev, completed=True)
+        elif tid in self.completing:
+            self._complete(tid, self.completing.pop(tid))
+        self._after_step_of(tid)
+        pick = self._pick(code, offset, op, _getframe(2))
+        if pick is not None:
+            self.pending[tid] = pick
+
+    def _pick(self, code: Optional[CodeType], offset: int, op: Any, start: Optional[FrameType]) -> Optional[_Pick]:
+        if code is not None:
+            f = A.frame_of(start, code)
+            if f is None:
+                return None
+            acc = self.tracker.pick(f, code, offset)  # type: ignore[union-attr]
+            # Computed now in case it runs right away; recomputed if it is preempted first.
+            self.tracker.executing(f, code, offset, acc)  # type: ignore[union-attr]
+            return _Pick(acc, f, code, offset, (code.co_filename, f.f_lineno, code.co_name))
+        return _Pick(A.sync_access(op), None, None, 0, _user_site(start))
+
+    def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
+        """The runtime switches threads."""
+        if self.ex is None:
+            self._attach()
+        ex = self.ex
+        if not preempted:
+            # It blocked or ended: its last point has run; a blocked operation completes later.
+            prev = self.pending.pop(from_tid, None)
+            vt = ex.threads[from_tid]
+            if prev is not None:
+                self._ran(from_tid, prev, completed=vt.state != BLOCKED)
+                if vt.state == BLOCKED:
+                    self.completing[from_tid] = prev.acc
+            self._after_step_of(from_tid)
+        p = self.pending.get(to_tid)
+        if p is None and to_tid not in self.seen and to_tid not in self.completing:
+            # Its first point was reached while it was being started (no step reported it).
+            where = A.suspended_point(ex.threads[to_tid])
+            if where is not None:
+                p = self._pick(where[0], where[1], where[2], where[3])
+                if p is not None:
+                    self.pending[to_tid] = p
+        elif p is not None and p.frame is not None and self.tracker is not None:
+            # Preempted before it, it runs now: what it loads is what it loads now.
+            self.tracker.executing(p.frame, p.code, p.offset, p.acc)  # type: ignore[arg-type]
+        self.seen.add(to_tid)
+
+    def finish(self) -> None:
+        """End of the execution: the point the last running thread stood at has run."""
+        if self.ex is None:
+            return
+        cur = self.ex.current
+        if cur is not None and cur.tid in self.pending:
+            self._ran(cur.tid, self.pending.pop(cur.tid), completed=True)
+        self.pending = {}
+
+    # ------------------------------------------------------------------ internals
+    def _attach(self) -> None:
+        self.ex = context.active
+        self.tracker = A.AccessTracker(self.ex.wants if self.ex is not None else None)
+
+    def _tick(self, tid: int) -> List[int]:
+        c = self.clock.get(tid)
+        if c is None:
+            c = self.clock[tid] = [0] * (tid + 1)
+        if len(c) <= tid:
+            c.extend([0] * (tid + 1 - len(c)))
+        c[tid] += 1
+        return c
+
+    def _ran(self, tid: int, pick: _Pick, completed: bool) -> None:
+        """The point ran: check its data accesses, then apply its synchronisation."""
+        acc = pick.acc
+        c = self._tick(tid)
+        kind = acc.kind
+        if kind == "unknown":
+            # A call the harness cannot see into: a full fence (never invents a race).
+            self.fence = _join(self.fence, c)
+            self.clock[tid] = c = _join(c, self.fence)
+            return
+        if (kind == "read" or kind == "write") and acc.locs and acc.space in _REPORTED:
+            self._check(tid, c, acc, pick)
+        sync = acc.sync
+        if sync is not None:
+            self._release_side(tid, sync)
+            if completed:
+                self._acquire_side(tid, sync)
+
+    def _complete(self, tid: int, acc: A.Access) -> None:
+        """A parked operation finished after the thread was woken."""
+        if acc.sync is not None:
+            self._acquire_side(tid, acc.sync)
+
+    def _release_side(self, tid: int, sync: Tuple[Any, Any]) -> None:
+        op, obj = sync[0], sync[1]
+        if op in ("release", "put", "set", "barrier", "wait", "task_done"):
+            if op == "wait" and not _is_condition_lock(obj):
+                return  # Event.wait / is_set: acquire side only
+            key = id(obj)
+            self.keep.append(obj)
+            self.sync[key] = _join(self.sync.get(key, []), self.clock[tid])
+        elif op == "start":
+            pass  # the new thread inherits the clock when it first appears
+
+    def _acquire_side(self, tid: int, sync: Tuple[Any, Any]) -> None:
+        op, obj = sync[0], sync[1]
+        if op in ("acquire", "get", "wait", "barrier", "qjoin"):
+            src = self.sync.get(id(obj))
+            if src is not None:
+                self.clock[tid] = _join(self.clock[tid], src)
+        elif op == "join":
+            src = self.exit_clock.get(id(obj))
+            if src is not None:
+                self.clock[tid] = _join(self.clock[tid], src)
+
+    def _after_step_of(self, tid: int) -> None:
+        """Edges created by what ``tid`` just did: threads it started, woke, or its own end."""
+        ex = self.ex
+        threads = ex.threads
+        c = self.clock.setdefault(tid, [0] * (tid + 1))
+        n = len(threads)
+        if n != self.nthreads:
+            for t in range(self.nthreads, n):
+                child = list(c) + [0] * max(0, t + 1 - len(c))
+                child[t] = max(child[t] if t < len(child) else 0, 1)
+                self.clock[t] = child
+            self.nthreads = n
+        for t in list(self.parked):
+            if t != tid and threads[t].state != BLOCKED:
+                self.clock[t] = _join(self.clock.get(t, []), c)
+                del self.parked[t]
+        vt = threads[tid]
+        if vt.state == BLOCKED:
+            self.parked[tid] = True
+        elif vt.state == DONE and vt.thread is not None:
+            self.exit_clock[id(vt.thread)] = list(c)
+            self.keep.append(vt.thread)
+            # Waiting for a thread's end may also go through its exit queue (3.13) or the
+            # shutdown join of the body: the parked-thread rule above covers both.
+
+    def _check(self, tid: int, c: List[int], acc: A.Access, pick: _Pick) -> None:
+        for loc, w in acc.locs:
+            if loc[0] not in _DATA_KINDS:
+                continue
+            h = self.history.get(loc)
+            if h is None:
+                h = self.history[loc] = _LocHistory()
+                if acc.obj is not None:
+                    self.keep.append(acc.obj)
+            site = _Site(tid, c[tid], "write" if w else "read", pick.where, acc.text)
+            prior = h.write
+            if prior is not None and prior.tid != tid and _get(c, prior.tid) < prior.epoch:
+                self._report(acc, prior, site)
+            if w:
+                for r in h.reads.values():
+                    if r.tid != tid and _get(c, r.tid) < r.epoch:
+                        self._report(acc, r, site)
+                h.write = site
+                h.reads = {}
+            else:
+                h.reads[tid] = site
+
+    def _report(self, acc: A.Access, a: _Site, b: _Site) -> None:
+        ex = self.ex
+        names = {vt.tid: _thread_name(vt) for vt in ex.threads}
+        first = RaceAccess(names.get(a.tid, f"T{a.tid}"), a.tid, a.kind, a.frame_info[0], a.frame_info[1],
+                           a.frame_info[2], a.text)
+        second = RaceAccess(names.get(b.tid, f"T{b.tid}"), b.tid, b.kind, b.frame_info[0], b.frame_info[1],
+                            b.frame_info[2], b.text)
+        self.checker._found(Race(acc.label or "?", first, second))
+
+
+def _get(c: List[int], t: int) -> int:
+    return c[t] if t < len(c) else 0
+
+
+def _is_condition_lock(obj: Any) -> bool:
+    # Condition.wait's sync names the condition's lock (releases it, re-acquires on wake).
+    from .sync.lock import Lock
+
+    return isinstance(obj, Lock) or type(obj).__name__ in ("_RLock", "RLock")
+
+
+def _thread_name(vt: Any) -> str:
+    th = vt.thread
+    name = getattr(th, "name", None) if th is not None else None
+    return name or vt.name
+
+
+def _user_site(frame: Optional[FrameType]) -> Tuple[str, int, str]:
+    from .instrument.filter import is_user_code_file
+
+    f = frame
+    while f is not None:
+        if is_user_code_file(f.f_code.co_filename):
+            return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return ("?", 0, "?")
+
+
+class RaceChecker:
+    """Collects the races of every execution of one exploration (``races="report"|"fail"``)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = check_mode(mode)
+        self.races: List[Race] = []
+        self._seen: Dict[tuple, Race] = {}
+        self.stop = False  # "fail" mode: an execution had a race
+        self.schedule: Any = None
+        self.outcome: Any = None
+        self._current: Optional[RaceDetector] = None
+        self._new = 0
+
+    def recorder(self) -> RaceDetector:
+        """A fresh recorder for the next execution."""
+        self._current = RaceDetector(self)
+        self._new = 0
+        return self._current
+
+    def _found(self, race: Race) -> None:
+        a, b = race.first, race.second
+        key = (race.location, *sorted([(a.filename, a.lineno, a.kind), (b.filename, b.lineno, b.kind)]))
+        if key in self._seen:
+            return
+        self._seen[key] = race
+        self.races.append(race)
+        self._new += 1
+
+    def end_execution(self, outcome: Any, schedule: Any = None) -> bool:
+        """After an execution: True if it found a race and the mode is ``fail``."""
+        det = self._current
+        if det is not None:
+            det.finish()
+        self._current = None
+        if self._new and self.mode == "fail" and not self.stop:
+            self.stop = True
+            self.schedule = schedule
+            self.outcome = outcome
+        return self.stop
+
+    def failure(self, session: Any, fn: Any, *, strategy: str, executions: int, elapsed: float,
+                hint: Optional[str] = None) -> Any:
+        """The Failure for ``races="fail"``: the races, the interleaving, and the replay token."""
+        from .report import render_table
+        from .result import Failure
+        from .runtime.recorder import Recorder
+        from .strategies.replay import ReplayStrategy
+        from .token import encode
+
+        schedule = self.schedule
+        recorder = Recorder()
+        session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, recorder)
+        finish = getattr(recorder, "finish", None)
+        if finish is not None:
+            finish()
+        token = encode(schedule)
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "body")
+        first = self.races[0]
+        header = (f"interleave: data race on {first.location}, found by {strategy} ({schedule.model} model) "
+                  f"after {executions} execution{'s' if executions != 1 else ''} in {elapsed:.2f} s; "
+                  f"Python {sys.version_info[0]}.{sys.version_info[1]}")
+        parts = [header, ""] + [r.describe() for r in self.races] + [
+            "", "Interleaving (one column per thread):", render_table(recorder.events, recorder.thread_names),
+            "", f"Replay token: {encode(schedule)}",
+            f"Reproduce:    {hint or f'interleave.replay({name}, {token!r})'}"
+            "  (replay runs the schedule; explore(..., races='report') names the race again)"]
+        return Failure(kind="race", exception=None, token=token, report="\n".join(parts),
+                       trace=recorder.events, detail=first.describe())
+
+
+def summarize(races: Sequence[Race]) -> str:
+    """All races found, for a report."""
+    if not races:
+        return "no data races found"
+    return "\n".join(r.describe() for r in races)
