@@ -2,10 +2,12 @@
 
 Each execution is one Hypothesis example: the same draws as :func:`interleave.hypothesis.schedules`
 (0 = no preemption, lowest thread first), made by Hypothesis's generator, which favours simple
-and boundary choices and mutates earlier examples. The failing example is saved in Hypothesis's
-example database under a key derived from the explored function, and the next ``explore`` of
-that function replays it first. Shrinking is interleave's (fewest preemptions first, then fewest
-steps), because ``explore`` stops at the first failure.
+and boundary choices and mutates earlier examples. A failing execution is kept in Hypothesis's
+example database twice: as Hypothesis's own example (when it could express it: early examples
+are kept small and may run out of room) and as the schedule itself, under a key derived from
+the explored function; the next ``explore`` of that function replays the stored schedule as its
+first execution (and forgets it if it no longer fails). Shrinking is interleave's (fewest
+preemptions first, then fewest steps), because ``explore`` stops at the first failure.
 
 Hypothesis's engine wants to call a test function; ``explore`` wants to call the strategy. The
 engine therefore runs in a helper thread (one daemon thread for the whole process, started on
@@ -16,10 +18,12 @@ strategy is garbage-collected after ``explore`` returns, or when the next one st
 
 from __future__ import annotations
 
+import json
 import random
+import sys
 import threading
 import weakref
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import OptionError
 from ..runtime import context
@@ -59,6 +63,7 @@ class _Channel:
         self.deferred = False  # an answer owed once Hypothesis reaches the next example (or ends)
         self.done = False
         self.shut = False
+        self.database: Any = None
 
     def call(self, msg: Any) -> Any:
         """explore's side: post ``msg`` and wait for the answer (``_DONE`` once the engine has ended)."""
@@ -156,6 +161,65 @@ class _Worker:
 
 
 _worker: Optional[_Worker] = None
+_CHANNELS: Dict[int, _Channel] = {}
+
+
+def _db_key(key: str) -> bytes:
+    return b"interleave.explore(strategy='hypothesis'):" + key.encode("utf-8", "replace")
+
+
+def _encode_runs(runs: Any, cap: Optional[int]) -> bytes:
+    return json.dumps({"python": list(sys.version_info[:2]), "preemptions": cap,
+                       "runs": [list(r) for r in runs]}).encode()
+
+
+def _decode_runs(value: bytes, cap: Optional[int]) -> Optional[List[Tuple[int, int]]]:
+    """The runs of a stored failure; None if unreadable, from another Python, or outside ``cap``."""
+    try:
+        data = json.loads(value.decode())
+        if data.get("python") != list(sys.version_info[:2]):
+            return None
+        stored_cap = data.get("preemptions")
+        if cap is not None and (stored_cap is None or stored_cap > cap):
+            return None
+        return [(int(t), int(n)) for t, n in data["runs"]]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _fetch(database: Any, key: str) -> List[bytes]:
+    if database is None:
+        return []
+    active = context.active
+    context.active = None  # file I/O in Hypothesis's code: not part of the execution
+    try:
+        return sorted(database.fetch(_db_key(key)))
+    except Exception:  # noqa: BLE001 - an unreadable database is no reason to fail the exploration
+        return []
+    finally:
+        context.active = active
+
+
+def _save(database: Any, key: str, value: bytes) -> None:
+    if database is not None:
+        try:
+            database.save(_db_key(key), value)
+        except Exception:  # noqa: BLE001 - a read-only database: the token in the report still replays
+            pass
+
+
+def _delete(database: Any, key: Optional[str], value: bytes) -> None:
+    if database is not None and key is not None:
+        try:
+            database.delete(_db_key(key), value)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _finish(channel_id: int) -> None:
+    channel = _CHANNELS.pop(channel_id, None)
+    if channel is not None:
+        channel.shutdown()
 
 
 def _submit(channel: _Channel, seed: int, max_preemptions: Optional[int], database: Any) -> None:
@@ -253,48 +317,94 @@ class HypothesisStrategy(Strategy):
         from ..hypothesis import ScheduleDraws
 
         self.fallback = ScheduleDraws(random.Random(seed).randint, max_preemptions, own_locals=False)
-
-        self.channel = _Channel()
-        self.started = False
-        self.in_execution = False
-        self.key: Optional[str] = None
         if database == "default":
             from hypothesis import settings
 
             database = settings.default.database  # read here: the active profile may be per thread
-        _submit(self.channel, seed, max_preemptions, database)
-        weakref.finalize(self, self.channel.shutdown)
+        channel = _Channel()
+        channel.database = database
+        # Held by id: the exploration makes locks it can reach from the code under test (a
+        # strategy kept in a global, say) cooperative, and these must stay raw.
+        self._channel_id = id(channel)
+        _CHANNELS[self._channel_id] = channel
+        self.started = False
+        self.in_execution = False
+        self.key: Optional[str] = None
+        self.stored: List[bytes] = []  # failing schedules saved by earlier explorations of this body
+        self.replaying: Optional[Tuple[bytes, Strategy]] = None
+        self.decided = False
+        _submit(channel, seed, max_preemptions, database)
+        weakref.finalize(self, _finish, self._channel_id)
+
+    @property
+    def channel(self) -> _Channel:
+        """The hand-off to this exploration's engine."""
+        return _CHANNELS[self._channel_id]
 
     def new_execution(self) -> bool:
         """Hypothesis starts its next example when the first decision is asked for."""
         self.in_execution = False
+        self.decided = False
+        self.replaying = None
         self.fallback.new_execution()
         return True
+
+    def _first_choice(self) -> None:
+        """At an execution's first decision: learn the body, and replay a stored failure first."""
+        self.decided = True
+        if self.key is None:
+            ex = context.active
+            self.key = _body_key(getattr(ex, "fn", None)) if ex is not None else "unknown"
+            self.stored = _fetch(self.channel.database, self.key)
+        while self.stored:
+            value = self.stored.pop(0)
+            runs = _decode_runs(value, self.max_preemptions)
+            if runs is None:
+                continue
+            from .guided import GuidedStrategy
+
+            guide = GuidedStrategy(runs)
+            guide.new_execution()
+            self.replaying = (value, guide)
+            return
 
     def _ask(self, msg: Tuple[Any, ...]) -> Any:
         if not self.started:
             self.started = True
-            ex = context.active
-            self.key = _body_key(getattr(ex, "fn", None)) if ex is not None else "unknown"
             if self.channel.call(("start", self.key)) is _DONE:
                 return _DONE
         self.in_execution = True
         return self.channel.call(msg)
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
-        """The engine's decision, or a random one once the engine has stopped."""
+        """A stored failure's choices, then the engine's, then seeded ones once the engine has stopped."""
+        if not self.decided:
+            self._first_choice()
+        if self.replaying is not None:
+            return self.replaying[1].choose(runnable, current, used)
         answer = self._ask(("choose", runnable, current, used))
         if answer is _DONE:
             return self.fallback.choose(runnable, current, used)
         return answer
 
     def end_execution(self, outcome: Any) -> None:
-        """Tell Hypothesis how the example went: a failure ends its search."""
+        """Tell Hypothesis how the example went; keep a failing schedule, drop a stored one that passed."""
+        failed = bool(getattr(outcome, "failed", False))
+        database = self.channel.database
+        if self.replaying is not None:
+            value = self.replaying[0]
+            self.replaying = None
+            if not failed:
+                _delete(database, self.key, value)  # fixed (or no longer reachable): forget it
+            return
+        if failed and self.key is not None:
+            # Hypothesis stores the examples it can express; this also keeps the ones it cannot
+            # (decisions made after it ran out of room for the example).
+            _save(database, self.key, _encode_runs(outcome.runs, self.max_preemptions))
         if not self.in_execution:
             return
         self.in_execution = False
-        failed = outcome.signature() if getattr(outcome, "failed", False) else None
-        self.channel.call(("end", None if failed is None else repr(failed)))
+        self.channel.call(("end", repr(outcome.signature()) if failed else None))
 
     def describe(self) -> str:
         """``hypothesis`` plus the preemption cap, if any."""
