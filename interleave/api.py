@@ -86,7 +86,7 @@ def explore(
                 stop = "exhausted"
                 break
             rseed = _derive_seed(seed, i)
-            outcome = session.run_once(strat, rseed, checker.recorder() if checker is not None else None)
+            outcome = session.run_once(strat, rseed, _races.recorder_for(strat, checker))
             ran += 1
             strat.end_execution(outcome)
             if outcome.failed:

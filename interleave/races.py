@@ -455,6 +455,40 @@ class RaceChecker:
                        trace=recorder.events, detail=first.describe())
 
 
+class Tee:
+    """Sends the runtime's recorder calls to several recorders, in order."""
+
+    def __init__(self, *recorders: Any) -> None:
+        self.recorders = recorders
+
+    def includes(self, r: Any) -> bool:
+        """Whether ``r`` is one of them (a strategy attaching itself checks)."""
+        return any(x is r for x in self.recorders)
+
+    def step(self, vt: Any, code: Any, offset: int, op: Any) -> None:
+        for r in self.recorders:
+            r.step(vt, code, offset, op)
+
+    def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
+        for r in self.recorders:
+            r.switch(from_tid, to_tid, preempted)
+
+    def finish(self) -> None:
+        for r in self.recorders:
+            fin = getattr(r, "finish", None)
+            if fin is not None:
+                fin()
+
+
+def recorder_for(strategy: Any, checker: Optional[RaceChecker]) -> Any:
+    """The recorder of one execution: the race checker's, the strategy's own (DPOR), or both."""
+    own = strategy if getattr(strategy, "records", False) else None
+    rec = checker.recorder() if checker is not None else None
+    if own is not None and rec is not None:
+        return Tee(rec, own)
+    return own if own is not None else rec
+
+
 def summarize(races: Sequence[Race]) -> str:
     """All races found, for a report."""
     if not races:

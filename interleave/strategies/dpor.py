@@ -93,10 +93,12 @@ def dependent(a: _Accs, b: _Accs) -> bool:
 class _Event:
     """One DPOR event. Kept across executions while it is in the replayed prefix."""
 
-    __slots__ = ("tid", "accs", "vc", "acq", "block", "picks")
+    __slots__ = ("tid", "accs", "vc", "acq", "rel", "block", "picks", "ended")
 
     def __init__(self, tid: int, accs: _Accs, acq: Any, block: Any) -> None:
         self.tid = tid
+        self.rel: Any = None  # id of the lock (or semaphore...) this event releases, else None
+        self.ended: Any = None  # the thread object whose end this event is
         self.accs = accs  # locations of this execution's objects: refreshed on replay
         self.vc: List[int] = []  # per thread, its latest event that happens before (or is) this one
         self.acq = acq  # id of the lock this event acquires (a blocking acquisition), else None
@@ -204,29 +206,70 @@ class DporStrategy(Strategy):
         self.preempts = 0
         self.blocked_run = False
 
-    # The strategy is its own recorder: the runtime reports every switch point to it.
+    #: The strategy is its own recorder: pass it to ``Session.run_once`` (``explore`` does) so that
+    #: it sees every switch point from the first; attached late it still works, less precisely.
+    records = True
+
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
         """A thread reached a switch point (before executing it)."""
         if self.mode:
             return
-        if self.run_left and self.ex.rec_left:
-            # Inside a replayed run of one thread's events: this point runs now, unscheduled.
+        ex = self.ex
+        if ex is None:
+            ex = self._attach()
+        tid = vt.tid
+        if ex.prelude is vt:
+            # A thread just started reached its first point inside its starter's event.
+            self._pending_at(tid, code, offset, op)
+            return
+        if not ex.rec_left:
+            self._pending_at(tid, code, offset, op)
+            return
+        # This point runs now without a decision: a replayed run, or the runtime runs the only
+        # thread that can run.
+        if self.run_left:
             self.run_left -= 1
             if self.replaying:
-                # Within an event: only remember what a load produces.
+                # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None:
-                    f = _getframe(3)
-                    if f.f_code is not code:
-                        f = _find_frame(f, code)
+                    f = _find_frame(_getframe(2), code)
                     if f is not None:
                         self.tracker.produce_only(f, code, offset)
                 return
-            # The first point of the run's next event.
-            self._pending_at(vt.tid, code, offset, op)
-            self._next_in_run(vt.tid)
+            # The first point of the replayed run's next event.
+            self._pending_at(tid, code, offset, op)
+            self._next_in_run(tid)
             return
-        self._pending_at(vt.tid, code, offset, op)
+        prev = self.pend.pop(tid, None)
+        if prev is not None:
+            # The point where the runtime decided alone: it ran just now, nothing else between.
+            self._forced(tid, prev)
+        self._pending_at(tid, code, offset, op)
+        self._forced(tid, self.pend.pop(tid))
+
+    def _forced(self, tid: int, p: _Pending) -> None:
+        """A point the runtime ran without asking (``tid`` was the only thread that could run)."""
+        running = self.running
+        acc = p[0]
+        if running is None or running.tid != tid or (not acc.locs and acc.block is None):
+            # Before the first decision nothing else runs; a point that touches nothing joins
+            # the running event.
+            if p[1] is not None:
+                self.tracker.executing(p[1], p[2], p[3], acc)  # type: ignore[arg-type]
+            if running is not None and running.tid == tid:
+                running.picks += 1
+            return
+        # A point with effects is an event of its own, at a node that offers no other choice.
+        ex = self.ex
+        self._finish_event(ex)
+        k = self.k_event
+        if k >= len(self.nodes):
+            self.nodes.append(_Node(tid, frozenset(), (tid,), {}, self.preempts))
+        self.disabled = {}
+        self.pend[tid] = p
+        ev = self._start_event(ex, tid, k)
+        ev.picks = 1
 
     def _pending_at(self, tid: int, code: Optional[CodeType], offset: int, op: Any) -> None:
         if code is not None:
@@ -361,7 +404,7 @@ class DporStrategy(Strategy):
         if k < len(self.events):
             ev = self.events[k]  # replayed: keep its clock, refresh its locations
             ev.accs = _EVERYTHING if vt.state == BLOCKED else acc.locs
-            ev.acq = None
+            ev.acq = ev.rel = ev.ended = None
         elif vt.state == BLOCKED:
             ev = _Event(tid, _EVERYTHING, None, None)
             self.events.append(ev)
@@ -373,8 +416,13 @@ class DporStrategy(Strategy):
             self.parked.discard(tid)
         else:
             sync = acc.sync
-            if sync is not None and acc.block is not None and sync[0] == "acquire" and not p[4]:
-                ev.acq = id(sync[1])
+            if sync is not None:
+                if sync[0] == "acquire" and acc.block is not None and not p[4]:
+                    if not _reentrant(sync[1], vt):
+                        ev.acq = id(sync[1])
+                elif (sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1]))) and _frees(sync[1]):
+                    # Condition.wait releases the condition's lock before it parks.
+                    ev.rel = id(sync[1])
         self.running = ev
         self.run_acc = acc
         if p[1] is not None:
@@ -394,6 +442,7 @@ class DporStrategy(Strategy):
             th = vt.thread
             key = id(th) if th is not None else ("vt", tid)
             ev.accs = ev.accs + ((("d", key), True), (("r", key), True))
+            ev.ended = th
         elif state == BLOCKED:
             # It parked inside the operation: when woken it goes on with the same operation.
             self.pend[tid] = (_carry(self.run_acc), None, None, 0, True)
@@ -479,6 +528,9 @@ class DporStrategy(Strategy):
                 racing.append(prev)
             if racing:
                 racing = [c for c in racing if not _is_release_of(events[c], ev.acq)]
+        if racing and ev.block is not None and ev.block[0] == "join":
+            # A join cannot run before the end of the thread it joins.
+            racing = [c for c in racing if events[c].ended is not ev.block[1]]
         for c in racing:
             self.stats["races"] += 1
             self._reverse(c, j)
@@ -810,8 +862,24 @@ def _setmax(vc: List[int], t: int, j: int) -> List[int]:
     return vc
 
 
+def _reentrant(lock: Any, vt: Any) -> bool:
+    """An RLock acquisition by its owner: it takes nothing from anyone."""
+    owner = getattr(lock, "_owner", None)
+    return owner is not None and owner == vt.ident
+
+
+def _is_lock(obj: Any) -> bool:
+    return isinstance(obj, Lock) or hasattr(obj, "_owner") and hasattr(obj, "_block")
+
+
+def _frees(lock: Any) -> bool:
+    """A release that makes the lock available (an RLock's last one)."""
+    count = getattr(lock, "_count", None)
+    return not isinstance(count, int) or count <= 1
+
+
 def _is_release_of(ev: _Event, lock_id: int) -> bool:
-    return ev.acq is None and any(loc == ("s", lock_id) for loc, _ in ev.accs) and ev.block is None
+    return ev.rel == lock_id
 
 
 def _carry(acc: A.Access) -> A.Access:
