@@ -468,10 +468,12 @@ def test_adds(k):
 def test_locked(k):
     two_increments(LockedCounter())
 ''')
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v", "--junitxml=given.xml")
     result.assert_outcomes(failed=1, passed=1)
     text = result.stdout.str()
     assert "k=1," in text  # shrunk to the smallest failing input
+    xml = (pytester.path / "given.xml").read_text()
+    assert xml.count('name="interleave_token"') == 1  # the reported example's, not one per example tried
     assert "Replay token: il1_" in text
     assert "Reproduce:    pytest 'test_given.py::test_adds'" in text
     result.stdout.re_match_lines([r"test_given.py::test_locked PASSED  \d+ explorations, each budget: 30 executions"])

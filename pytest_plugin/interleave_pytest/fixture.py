@@ -29,8 +29,10 @@ class ExplorationRecord:
     """What the explorations of one test did, for the cache, the summary and junit properties."""
 
     runs: List[Dict[str, Any]] = field(default_factory=list)
-    failing: List[Tuple[int, str]] = field(default_factory=list)
+    failing: List[Tuple[int, str]] = field(default_factory=list)  # (exploration index, token) for the cache
     touched: List[int] = field(default_factory=list)
+    last_failure: Optional[Tuple[str, str]] = None  # (token, replay command) of the last failure
+    warned: bool = False
     calls: int = 0
 
 
@@ -146,10 +148,12 @@ class Runner:
             changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
             if changed:
                 text = leaks.message(item.nodeid, changed, watch, result.executions)
-                warnings.warn(leaks.InterleaveFixtureStateWarning(text), stacklevel=2)
+                if not rec.warned:  # once per test (@given explores once per example)
+                    rec.warned = True
+                    warnings.warn(leaks.InterleaveFixtureStateWarning(text), stacklevel=2)
                 if result.failure is not None:
                     result.failure.report += "\n\n" + text
-        self._finish(item, rec, index, result, source, opts)
+        self._finish(rec, index, result, source, opts, hint, cache=use_cache)
         return result
 
     def replay(self, item: pytest.Item, body: Callable[[], Any], token: str, **kwargs: Any) -> Result:
@@ -160,18 +164,17 @@ class Runner:
         kwargs.setdefault("hint", replay_command(item))
         with keep_thread_locals():
             result = interleave.replay(body, token, **kwargs)
-        self._finish(item, rec, index, result, "replay", {})
+        self._finish(rec, index, result, "replay", {}, kwargs["hint"], cache=False)
         return result
 
-    def _finish(self, item: pytest.Item, rec: ExplorationRecord, index: int, result: Result, source: str,
-                opts: Mapping[str, Any]) -> None:
+    def _finish(self, rec: ExplorationRecord, index: int, result: Result, source: str, opts: Mapping[str, Any],
+                hint: str, cache: bool) -> None:
         f = result.failure
         if f is not None:
             f.report = f.report.replace(TOKEN_SLOT, f.token)
-            if source != "replay-option":
+            if cache and source != "replay-option":
                 rec.failing.append((index, f.token))
-            item.user_properties.append(("interleave_token", f.token))
-            item.user_properties.append(("interleave_replay", replay_command(item, f.token)))
+            rec.last_failure = (f.token, hint.replace(TOKEN_SLOT, f.token))
         verdict = short_verdict(result, source)
         rec.runs.append({"executions": result.executions, "elapsed": result.elapsed, "verdict": verdict,
                          "seed": opts.get("seed"), "failed": f is not None})

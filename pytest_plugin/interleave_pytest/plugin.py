@@ -17,9 +17,9 @@ from .fixture import RECORD_KEY, RUNNER_KEY, InterleaveFixture, Runner, replay_c
 from .options import add_options, check_marker_kwargs, read_settings
 
 MARKER_HELP = (
-    "interleave(executions=1000, strategy=None, seed=None, model='instruction', preemptions=None, "
-    "time_budget=None, ...): run the test body under many thread interleavings (interleave.explore); "
-    "fixtures are created once per test, not per execution"
+    "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
+    "preemptions=None, time_budget=None, ...): run the test body under many thread interleavings "
+    "(the arguments of interleave.explore); fixtures are created once per test, not per execution"
 )
 _STATS_ATTR = "interleave_stats"
 
@@ -193,7 +193,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
         setattr(report, _STATS_ATTR, stats)
         # junit XML (it reads the teardown report's copy of item.user_properties): what was covered, from
         # which seed; the token and the replay command are added when a failure is found.
-        props = [("interleave_executions", stats["executions"]), ("interleave_verdict", stats["verdict"])]
+        props: List[Any] = []
+        if rec.last_failure is not None:
+            props += [("interleave_token", rec.last_failure[0]), ("interleave_replay", rec.last_failure[1])]
+        props += [("interleave_executions", stats["executions"]), ("interleave_verdict", stats["verdict"])]
         seed = rec.runs[0].get("seed")
         if seed is not None:
             props.append(("interleave_seed", seed))
