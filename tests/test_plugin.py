@@ -488,3 +488,42 @@ def test_xdist_runs_spread_and_report(pytester: pytest.Pytester) -> None:
     assert "Reproduce:    pytest 'test_race.py::test_lost_update' --interleave-replay=il1_" in text
     result.stdout.re_match_lines([r"test_ok.py::test_locked PASSED  budget: 200 executions.*",
                                   r"interleave: 2 tests, \d+ executions"])
+
+
+def test_thread_locals_of_the_test_process_survive_a_deadlock(pytester: pytest.Pytester) -> None:
+    """After a deadlocking exploration the process's threading.local data is intact for later tests."""
+    pytester.makepyfile(test_dl='''
+import threading
+import pytest
+
+LOCAL = threading.local()
+LOCAL.x = 1
+
+
+@pytest.mark.interleave(executions=200)
+def test_deadlock():
+    a, b = threading.Lock(), threading.Lock()
+
+    def one():
+        with a:
+            with b:
+                pass
+
+    def two():
+        with b:
+            with a:
+                pass
+
+    ts = [threading.Thread(target=one), threading.Thread(target=two)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def test_local_still_there():
+    assert getattr(LOCAL, "x", None) == 1
+''')
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    assert "deadlock" in result.stdout.str()
