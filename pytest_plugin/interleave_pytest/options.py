@@ -18,7 +18,7 @@ import pytest
 #: What ``@pytest.mark.interleave(...)`` accepts: the options of ``interleave.explore``.
 MARKER_KWARGS = (
     "executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth",
-    "max_steps", "instrument", "exclude", "backend", "shrink",
+    "max_steps", "instrument", "exclude", "backend", "shrink", "races",
 )
 #: Executions when a command-line time budget makes time the only limit.
 UNLIMITED = 10**12
