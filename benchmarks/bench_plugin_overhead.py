@@ -6,7 +6,9 @@ a fresh process, and compares the mean time per test (setup + call + teardown, a
 report measures it) over several rounds (the median is kept). The marked test runs its
 body once under interleave's control instead of once on real threads: the difference is the
 plugin's overhead (options, one exploration: patching, instrumentation, one execution,
-restoration; the cache lookup; statistics). Target: under 5 ms per test.
+restoration; the cache lookup; statistics). Target: under 5 ms per test. The script also times
+a bare ``interleave.explore(body, executions=1)`` in its own process, to show which part of the
+difference is the exploration itself and which the plugin.
 
 Plain script, no assertions: ``python benchmarks/bench_plugin_overhead.py [--tests N] [--rounds R]``.
 """
@@ -14,14 +16,16 @@ Plain script, no assertions: ``python benchmarks/bench_plugin_overhead.py [--tes
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import xml.etree.ElementTree as ET
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import pytest
 
@@ -71,6 +75,25 @@ def per_test_ms(directory: str, name: str, extra: List[str]) -> float:
     return 1000.0 * sum(times) / max(1, len(times))
 
 
+def _load_body(directory: str) -> Callable[[], None]:
+    """The generated module's body, imported the way pytest would see it."""
+    spec = importlib.util.spec_from_file_location("bench_overhead_body", os.path.join(directory, "test_unmarked.py"))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.body  # type: ignore[no-any-return]
+
+
+def explore_ms(body: Callable[[], None], strategy: str, count: int) -> float:
+    """Mean milliseconds of one ``interleave.explore(body, executions=1)`` call in this process."""
+    import interleave
+
+    start = time.perf_counter()
+    for i in range(count):
+        interleave.explore(body, executions=1, seed=i, strategy=strategy)
+    return 1000.0 * (time.perf_counter() - start) / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=200, help="tests per variant (default 200)")
@@ -80,14 +103,18 @@ def main() -> None:
                 ("marked, default strategy", "test_marked.py", []),
                 ("marked, --interleave-strategy=random", "test_marked.py", ["--interleave-strategy=random"])]
     results: Dict[str, List[float]] = {label: [] for label, _, _ in variants}
+    bare: Dict[str, List[float]] = {"portfolio": [], "random": []}
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "test_unmarked.py"), "w") as f:
             f.write(module(args.tests, marked=False))
         with open(os.path.join(d, "test_marked.py"), "w") as f:
             f.write(module(args.tests, marked=True))
+        body = _load_body(d)
         for _ in range(args.rounds):
             for label, name, extra in variants:
                 results[label].append(per_test_ms(d, name, extra))
+            for strategy in bare:
+                bare[strategy].append(explore_ms(body, strategy, args.tests))
     print(f"Python {sys.version.split()[0]}, pytest {pytest.__version__}: {args.tests} tests per run, "
           f"median of {args.rounds} runs, ms per test (setup + call + teardown)")
     base = statistics.median(results[variants[0][0]])
@@ -95,6 +122,9 @@ def main() -> None:
         ms = statistics.median(results[label])
         extra = "" if label == variants[0][0] else f"   overhead {ms - base:6.3f} ms (target < 5 ms)"
         print(f"  {label:38s} {ms:7.3f} ms{extra}")
+    print("  of which interleave.explore(body, executions=1) itself, outside pytest:")
+    for strategy, times in bare.items():
+        print(f"    strategy={strategy!r:12s} {statistics.median(times):7.3f} ms per call")
 
 
 if __name__ == "__main__":
