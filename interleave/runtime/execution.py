@@ -104,6 +104,7 @@ class Execution:
         self.rec_left = 0  # same, while recording: every point goes through the slow path
         self.granted = 0
         self.streak = 0
+        self.forced_used = 0  # picks of a lone thread the strategy has not been told of yet
         self.preemptions = 0  # switches away from a thread that could have gone on
         self.runs_tid: List[int] = []
         self.runs_len: List[int] = []
@@ -374,15 +375,24 @@ class Execution:
             self.streak += used
             if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
                 runnable = [t for t in runnable if t != cur.tid]
-        try:
-            tid, n = self.strategy.choose(runnable, cur.tid, used)
-        except Divergence as exc:
-            self.outcome = Outcome("divergence", thread=cur.name, tid=cur.tid, detail=str(exc))
-            return None
-        except Exception as exc:  # noqa: BLE001 - a strategy bug is ours, not the user's
-            self.internal_error = exc
-            self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
-            return None
+        if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY:
+            # Alone, it goes on: no choice to make, so the strategy is not asked (which keeps a
+            # lone thread's switch points cheap). Nobody else can become runnable without a
+            # wake-up or a thread start, and both cut the grant. The strategy is told these
+            # picks with its next decision (they are all this thread's: ``used`` stays per run).
+            self.forced_used += used
+            tid, n = cur.tid, 1 << 30
+        else:
+            try:
+                tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
+            except Divergence as exc:
+                self.outcome = Outcome("divergence", thread=cur.name, tid=cur.tid, detail=str(exc))
+                return None
+            except Exception as exc:  # noqa: BLE001 - a strategy bug is ours, not the user's
+                self.internal_error = exc
+                self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
+                return None
+            self.forced_used = 0
         t = self.threads[tid]
         if t is not cur:
             self.streak = 0
