@@ -219,7 +219,7 @@ def test_pct_probability_guarantee_holds_for_depth_one():
     n = 3  # main, a, b
     strat = PCTStrategy(seed=11, depth=1)
     failures = 0
-    trials = 300
+    trials = 150  # observed rate 0.46 here; the 0.25 threshold is ~5 standard deviations below
     for _ in range(trials):
         r = interleave.explore(depth_one_bug, strategy=strat, executions=1, shrink=False,
                                exclude=[LAUNCHER])
