@@ -184,6 +184,13 @@ class Execution:
         self.budget = budget
         self.rec_left = rec_left
         self.cut_grant()  # a new thread can run: the strategy may want to switch to it
+        if (3, 10) <= sys.version_info[:2] < (3, 12):
+            # The child's greenlet called sys.settrace (settrace back-end), which cleared this
+            # thread's use_tracing flag on 3.10/3.11: without re-arming it, the starter's next
+            # switch points went unreported until the child ran again.
+            tr = sys.gettrace()
+            if tr is not None:
+                sys.settrace(tr)
 
     def _end_prelude(self) -> bool:
         """In a prelude: hand control back to the starter. True if we were in one."""
