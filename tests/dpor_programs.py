@@ -9,12 +9,25 @@ read, the exception (type and message) or deadlock.
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import os
+import shutil
+import tempfile
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from interleave.session import Session
 
 _counter = itertools.count()
+_dir: List[str] = []
+
+
+def _gen_dir() -> str:
+    if not _dir:
+        d = tempfile.mkdtemp(prefix="interleave-dpor-")
+        atexit.register(shutil.rmtree, d, True)
+        _dir.append(d)
+    return _dir[0]
 
 #: One operation: a kind and its parameters; rendered to Python source by ``_render``.
 Op = Tuple[Any, ...]
@@ -105,9 +118,12 @@ def source(threads: Sequence[Sequence[Op]]) -> str:
 def make_body(threads: Sequence[Sequence[Op]]) -> Tuple[Callable[[], None], List[Any], str]:
     """Compile a program; returns the body, the list it appends its final state to, the source."""
     src = source(threads)
-    name = f"<dpor-generated-{next(_counter)}>"
-    ns: Dict[str, Any] = {"__name__": "dpor_generated"}
-    exec(compile(src, name, "exec"), ns)
+    # A real file: generated "<...>" code is not code under test, and reports can show lines.
+    path = os.path.join(_gen_dir(), f"dpor_generated_{os.getpid()}_{next(_counter)}.py")
+    with open(path, "w") as f:
+        f.write(src)
+    ns: Dict[str, Any] = {"__name__": "dpor_generated", "__file__": path}
+    exec(compile(src, path, "exec"), ns)
     record: List[Any] = []
     inner = ns["body"]
 

@@ -1,0 +1,334 @@
+"""strategy="dpor": one execution per equivalence class, counts checked against hand-computed ones.
+
+The optimality programs: threads on disjoint data (1 class); k threads each with one critical
+section on one lock (k! classes: the orders of the critical sections); 3 threads x 3 separate
+locked increments (9!/(3!3!3!) = 1,680 classes: the interleavings of three sequences of three).
+Not one execution more, never fewer; executions found redundant part-way (sleep-set blocked)
+are counted apart and must stay under 10%.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable, List, Tuple
+
+import pytest
+
+import interleave
+from interleave.session import Session
+from interleave.strategies.dpor import DporStrategy
+
+
+class Counter:
+    """A shared counter."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def locked_increments(k: int, iters: int) -> Callable[[], None]:
+    """k threads, each ``iters`` times: with lock: counter.value += 1."""
+
+    def body() -> None:
+        c = Counter()
+        lock = threading.Lock()
+
+        def work() -> None:
+            for _ in range(iters):
+                with lock:
+                    c.value += 1
+
+        ts = [threading.Thread(target=work) for _ in range(k)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert c.value == k * iters
+
+    return body
+
+
+def disjoint() -> None:
+    a, b = Counter(), Counter()
+
+    def work(c: Counter) -> None:
+        c.value += 1
+        c.value += 1
+
+    ts = [threading.Thread(target=work, args=(x,)) for x in (a, b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert a.value == b.value == 2
+
+
+def lost_update() -> None:
+    c = Counter()
+
+    def work() -> None:
+        c.value += 1
+
+    ts = [threading.Thread(target=work) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == 2, c.value
+
+
+def explore_all(body: Callable[[], None], limit: int = 20_000, **kw: Any) -> Tuple[DporStrategy, List[Any]]:
+    """Run dpor to exhaustion (or ``limit``) without stopping at failures; the outcomes."""
+    strat = DporStrategy(**kw)
+    outcomes = []
+    with Session(body, model="instruction", max_steps=20_000) as session:
+        while not strat.exhausted() and len(outcomes) < limit:
+            out = session.run_once(strat, 1, strat)
+            strat.end_execution(out)
+            outcomes.append(out)
+    assert strat.exhausted(), f"not exhausted after {limit} executions: {strat.stats}"
+    return strat, outcomes
+
+
+def test_disjoint_data_is_one_execution() -> None:
+    r = interleave.explore(disjoint, strategy="dpor", executions=100)
+    assert r.failure is None
+    assert r.exhausted
+    assert r.executions == 1
+    assert r.strategy_stats["classes"] == 1
+
+
+def test_two_threads_one_locked_increment_each_is_two() -> None:
+    r = interleave.explore(locked_increments(2, 1), strategy="dpor", executions=100)
+    assert (r.failure, r.exhausted, r.executions) == (None, True, 2)
+
+
+@pytest.mark.parametrize("k,classes", [(2, 2), (3, 6), (4, 24)])
+def test_k_critical_sections_on_one_lock_are_k_factorial(k: int, classes: int) -> None:
+    strat, outs = explore_all(locked_increments(k, 1))
+    assert all(o.kind == "passed" for o in outs)
+    assert strat.stats["classes"] == classes
+    assert strat.stats["sleep_blocked"] == 0
+
+
+def test_three_threads_three_locked_increments_is_1680_exactly() -> None:
+    strat, outs = explore_all(locked_increments(3, 3), limit=3000)
+    assert all(o.kind == "passed" for o in outs)
+    assert strat.stats["classes"] == 1680  # 9! / (3! 3! 3!)
+    assert strat.stats["sleep_blocked"] <= 168  # under 10%, counted apart
+    assert strat.stats["executions"] == len(outs)
+
+
+def test_explore_proves_and_says_so() -> None:
+    r = interleave.explore(locked_increments(3, 1), strategy="dpor", executions=1000)
+    assert r.failure is None and r.exhausted and r.executions == 6
+    assert r.stop_reason == "exhausted"
+    assert "all interleavings" in r.bound
+    assert "exhausted" in r.verdict and "6 executions" in r.verdict
+
+
+def test_lost_update_is_found_and_replays() -> None:
+    r = interleave.explore(lost_update, strategy="dpor", executions=100, shrink=False)
+    assert r.failure is not None and r.failure.kind == "exception"
+    assert isinstance(r.failure.exception, AssertionError)
+    again = interleave.replay(lost_update, r.failure.token)
+    assert again.failure is not None and isinstance(again.failure.exception, AssertionError)
+
+
+def test_unlocked_increments_reach_every_outcome() -> None:
+    # 2 threads x (read, write) on one counter: 4 classes; two of them lose an update.
+    strat, outs = explore_all(lost_update)
+    assert strat.stats["classes"] == 4
+    assert sorted(o.kind for o in outs) == ["exception", "exception", "passed", "passed"]
+
+
+def test_same_program_same_executions_in_the_same_order() -> None:
+    def trace() -> List[Tuple[Tuple[int, int], ...]]:
+        strat, outs = explore_all(locked_increments(3, 1))
+        return [tuple(o.runs) for o in outs]
+
+    assert trace() == trace()
+
+
+# ---------------------------------------------------------------- blocking, in any order
+
+
+def condition_waiter_first() -> None:
+    cond = threading.Condition()
+    state = {"ready": False}
+    out: List[int] = []
+
+    def waiter() -> None:
+        with cond:
+            while not state["ready"]:
+                cond.wait()
+            out.append(1)
+
+    def notifier() -> None:
+        with cond:
+            state["ready"] = True
+            cond.notify()
+
+    w = threading.Thread(target=waiter)
+    n = threading.Thread(target=notifier)
+    w.start()
+    n.start()
+    w.join()
+    n.join()
+    assert out == [1]
+
+
+def condition_lost_wakeup() -> None:
+    cond = threading.Condition()
+
+    def waiter() -> None:
+        with cond:
+            cond.wait()  # no predicate: a notify before the wait is lost
+
+    def notifier() -> None:
+        with cond:
+            cond.notify()
+
+    w = threading.Thread(target=waiter)
+    n = threading.Thread(target=notifier)
+    w.start()
+    n.start()
+    w.join()
+    n.join()
+
+
+def queue_consumer_first() -> None:
+    q: queue.Queue = queue.Queue()
+    got: List[int] = []
+
+    def consumer() -> None:
+        got.append(q.get())
+        got.append(q.get())
+
+    def producer() -> None:
+        q.put(1)
+        q.put(2)
+
+    c = threading.Thread(target=consumer)
+    p = threading.Thread(target=producer)
+    c.start()
+    p.start()
+    c.join()
+    p.join()
+    assert got == [1, 2]
+
+
+def barrier_two() -> None:
+    b = threading.Barrier(2)
+    box = {"a": 0, "b": 0}
+
+    def work(mine: str, other: str) -> None:
+        box[mine] = 1
+        b.wait()
+        assert box[other] == 1
+
+    ts = [threading.Thread(target=work, args=("a", "b")), threading.Thread(target=work, args=("b", "a"))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def barrier_too_early() -> None:
+    b = threading.Barrier(2)
+    box = {"a": 0, "b": 0}
+
+    def work(mine: str, other: str) -> None:
+        box[mine] = 1
+        b.wait()
+        box[mine] = 2
+        assert box[other] >= 1 and box[other] != 2  # wrong: the other may be past the barrier
+
+    ts = [threading.Thread(target=work, args=("a", "b")), threading.Thread(target=work, args=("b", "a"))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def semaphore_three() -> None:
+    s = threading.Semaphore(1)
+    c = {"v": 0}
+
+    def work() -> None:
+        with s:
+            c["v"] += 1
+
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c["v"] == 3
+
+
+def rlock_nested() -> None:
+    r = threading.RLock()
+    c = {"v": 0}
+
+    def work() -> None:
+        with r:
+            with r:
+                c["v"] += 1
+
+    ts = [threading.Thread(target=work) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c["v"] == 2
+
+
+@pytest.mark.parametrize("body,classes", [
+    (condition_waiter_first, 3),   # waiter waits then is notified; notifier first; ...
+    (queue_consumer_first, None),
+    (barrier_two, None),
+    (semaphore_three, 6),          # the orders of three critical sections
+    (rlock_nested, 2),             # reentrant acquisitions take nothing from anyone
+])
+def test_blocking_operations_are_explored_to_the_end(body: Callable[[], None], classes: Any) -> None:
+    r = interleave.explore(body, strategy="dpor", executions=5000)
+    assert r.failure is None, r.failure.report if r.failure else ""
+    assert r.exhausted
+    if classes is not None:
+        assert r.strategy_stats["classes"] == classes
+    assert r.strategy_stats["sleep_blocked"] * 10 <= r.executions
+
+
+@pytest.mark.parametrize("body,kind", [(condition_lost_wakeup, "deadlock"), (barrier_too_early, "exception")])
+def test_blocking_bugs_are_found(body: Callable[[], None], kind: str) -> None:
+    r = interleave.explore(body, strategy="dpor", executions=5000, shrink=False)
+    assert r.failure is not None and r.failure.kind == kind
+
+
+def test_preemption_bound_is_exhausted_and_named() -> None:
+    r0 = interleave.explore(locked_increments(2, 2), strategy="dpor", preemptions=0, executions=1000)
+    r1 = interleave.explore(locked_increments(2, 2), strategy="dpor", preemptions=1, executions=1000)
+    full = interleave.explore(locked_increments(2, 2), strategy="dpor", executions=1000)
+    assert r0.exhausted and r1.exhausted and full.exhausted
+    assert "≤ 0 preemptions" in r0.bound and "≤ 1 preemption" in r1.bound
+    assert r0.executions <= r1.executions <= full.executions
+    assert full.executions == 6  # 4!/(2!2!) orders of two threads' two critical sections
+
+
+def test_preemption_bound_finds_a_bug_needing_one_preemption() -> None:
+    r = interleave.explore(lost_update, strategy="dpor", preemptions=1, executions=1000, shrink=False)
+    assert r.failure is not None and isinstance(r.failure.exception, AssertionError)
+
+
+def test_stats_say_what_ran() -> None:
+    r = interleave.explore(locked_increments(2, 1), strategy="dpor", executions=1000)
+    st = r.strategy_stats
+    assert st["executions"] == r.executions == st["classes"] + st["sleep_blocked"]
+    assert st["races"] >= 1
+
+
+def test_invalid_preemptions_rejected() -> None:
+    with pytest.raises(ValueError):
+        DporStrategy(preemptions=-1)

@@ -1,0 +1,82 @@
+"""DPOR soundness by differential testing against exhaustive search.
+
+Hypothesis generates small concurrent programs (tests/dpor_programs.py: 2-3 threads of reads,
+writes, ``+=``, locked sections, acquire/release, a condition, an event, a queue) and the set of
+reachable outcomes (final shared state, values the threads read, exceptions, deadlocks) under
+``dpor`` must equal the set under unbounded ``exhaustive``. Unbounded exhaustive search is the
+ground truth only when it finishes: examples where it would need more than the cap are compared
+as far as it got (every outcome it reached must be one DPOR reached too). With ``preemptions=k``
+every outcome of ``exhaustive(preemptions=k)`` must be one of ``dpor(preemptions=k)``.
+
+The example counts are modest here; benchmarks/bench_dpor.py runs the long version.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, List, Sequence
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+
+sys.path.insert(0, os.path.dirname(__file__))
+import dpor_programs as P  # noqa: E402
+
+from interleave.strategies.dpor import DporStrategy  # noqa: E402
+from interleave.strategies.exhaustive import ExhaustiveStrategy  # noqa: E402
+
+# Exhaustive executions allowed per example: the ground truth must stay affordable.
+CAP = 1200
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None) -> None:
+    body, record, src = P.make_body(threads)
+    got, n_dpor, done = P.outcomes(body, record, DporStrategy(preemptions), 20_000)
+    assert done, f"dpor did not finish:\n{src}"
+    truth, n_exh, finished = P.outcomes(body, record, ExhaustiveStrategy(preemptions), CAP)
+    missing = truth - got
+    assert not missing, (f"dpor missed outcomes that exhaustive reached ({n_dpor} vs {n_exh} executions):\n"
+                         f"{sorted(map(repr, missing))}\n{src}")
+    if finished:
+        # Every DPOR execution is a real one, so it cannot find more than the ground truth.
+        assert got == truth, f"dpor found outcomes exhaustive did not:\n{sorted(map(repr, got - truth))}\n{src}"
+
+
+@settings(max_examples=15, **SETTINGS)
+@seed(20241125)
+@given(P.strategy_ops(st, max_threads=2, max_ops=2))
+def test_two_threads_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
+    _compare(threads)
+
+
+@settings(max_examples=8, **SETTINGS)
+@seed(7)
+@given(P.strategy_ops(st, max_threads=3, max_ops=1))
+def test_three_threads_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
+    _compare(threads)
+
+
+@settings(max_examples=10, **SETTINGS)
+@seed(3)
+@given(P.strategy_ops(st, max_threads=3, max_ops=2), st.sampled_from([1, 2]))
+def test_preemption_bounded_dpor_covers_bounded_exhaustive(threads: List[List[Any]], k: int) -> None:
+    _compare(threads, preemptions=k)
+
+
+@pytest.mark.parametrize("threads", [
+    [[("incr", "x")], [("incr", "x")]],                              # lost update
+    [[("locked", 0, "x")], [("locked", 0, "x")]],                    # locked
+    [[("wait",)], [("notify",)]],                                   # waiter-first condition
+    [[("notify",)], [("wait",)]],
+    [[("get",)], [("put", 1)]],                                     # consumer blocked on get
+    [[("set",)], [("evwait",)]],
+    [[("check", "x", 1)], [("incr", "x")]],                         # an exception in some orders
+    [[("acqrel", 0, "x"), ("read", "y")], [("write", "y", 1), ("locked", 0, "x")]],
+    [[("dict",)], [("dict",)]],
+    [[("global",)], [("copy", "x", "y")]],
+])
+def test_hand_picked_programs(threads: List[List[Any]]) -> None:
+    _compare(threads)
