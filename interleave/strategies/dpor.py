@@ -160,7 +160,7 @@ class DporStrategy(Strategy):
     def bound_description(self) -> str:
         """What an exhausted search covered."""
         if self.k is None:
-            return "all interleavings (one per equivalence class, DPOR)"
+            return f"all interleavings at the {self.model} granularity (DPOR: one execution per equivalence class)"
         return f"≤ {self.k} preemption{'s' if self.k != 1 else ''} (DPOR)"
 
     def describe(self) -> str:
@@ -177,6 +177,9 @@ class DporStrategy(Strategy):
             return False
         self._reset_execution()
         return True
+
+    model = "instruction"
+    gil = False
 
     def _reset_execution(self) -> None:
         self.ex: Any = None
@@ -279,9 +282,11 @@ class DporStrategy(Strategy):
                 if f is None:
                     self.pend[tid] = (A._unknown("frame not found"), None, None, 0, False)
                     return
-            self.pend[tid] = (self.tracker.pick(f, code, offset), f, code, offset, False)
+            acc = self.tracker.pick(f, code, offset)
+            self.pend[tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
         else:
-            self.pend[tid] = (_sync_pending(op, _getframe(3)), None, None, 0, False)
+            acc = _sync_pending(op, _getframe(3))
+            self.pend[tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
 
     def _next_in_run(self, tid: int) -> None:
         """In a replayed run, the thread's pending point begins the run's next event."""
@@ -357,6 +362,8 @@ class DporStrategy(Strategy):
             raise RuntimeError("dpor: no active execution")
         self.ex = ex
         self.tracker = A.AccessTracker(ex.wants)
+        self.model = getattr(ex, "model", "instruction")
+        self.gil = self.model == "gil"
         rec = ex.recorder
         if rec is None:
             ex.recorder = self
@@ -381,10 +388,12 @@ class DporStrategy(Strategy):
                 if code is not None:
                     uf = _find_frame(f, code)
                     if uf is not None:
-                        p = (self.tracker.pick(uf, code, off), uf, code, off, False)
+                        acc = self.tracker.pick(uf, code, off)
+                        p = (_coarse(acc) if self.gil else acc, uf, code, off, False)
                         break
                 else:
-                    p = (_sync_pending(loc.get("op"), f), None, None, 0, False)
+                    acc = _sync_pending(loc.get("op"), f)
+                    p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
                     break
             if c is _PARK_CODE:
                 p = (A._unknown("resumes a wait"), None, None, 0, True)
@@ -721,7 +730,9 @@ class DporStrategy(Strategy):
             node.enabled = tuple(enabled)
             node.disabled = disabled
         else:
-            sleep = self._next_sleep(k - 1) if k else frozenset()
+            # With a preemption bound, sleep sets are off: a class asleep here may be reachable
+            # within the bound only through this node (sleep sets and bounding are unsound together).
+            sleep = self._next_sleep(k - 1) if k and self.k is None else frozenset()
             awake = [t for t in enabled if t not in sleep] if sleep else enabled
             if not awake:
                 self.blocked_run = True
@@ -880,6 +891,15 @@ def _frees(lock: Any) -> bool:
 
 def _is_release_of(ev: _Event, lock_id: int) -> bool:
     return ev.rel == lock_id
+
+
+def _coarse(acc: A.Access) -> A.Access:
+    """Under the gil model an event runs many instructions between switch points: the harness
+    does not follow them all, so it depends on everything (sound, and as costly as exhaustive)."""
+    if acc.locs is _EVERYTHING:
+        return acc
+    return A.Access(acc.kind, _EVERYTHING, obj=acc.obj, name=acc.name, space=acc.space, block=acc.block,
+                    sync=acc.sync)
 
 
 def _carry(acc: A.Access) -> A.Access:
