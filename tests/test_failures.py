@@ -287,3 +287,31 @@ def test_daemon_threads_alive_at_the_end_are_unwound_each_execution() -> None:
     assert_passes(body, executions=30)
     assert len(unwound) == 30
     assert threading.active_count() == len(threading.enumerate())
+
+
+class Stop(BaseException):
+    """Not an Exception: what a test runner's timeout or Ctrl-C looks like."""
+
+
+@pytest.mark.parametrize("where", ["body", "thread"])
+def test_base_exceptions_stop_the_exploration_instead_of_becoming_findings(where: str) -> None:
+    runs: List[int] = []
+
+    def raiser() -> None:
+        raise Stop()
+
+    def body() -> None:
+        runs.append(1)
+        if where == "body":
+            raiser()
+        t = threading.Thread(target=raiser)
+        t.start()
+        t.join()
+
+    with pytest.raises(Stop):
+        interleave.explore(body, executions=50, seed=1)
+    assert runs == [1]
+    t = threading.Thread(target=lambda: None)
+    t.start()
+    t.join()
+

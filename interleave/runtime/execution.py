@@ -153,10 +153,6 @@ class Execution:
             raise
         except SystemExit:
             pass
-        except (KeyboardInterrupt, ForeignPrimitiveError) as exc:
-            # The user stops the exploration, or the run blocked for real: not a finding;
-            # explore re-raises it once everything is restored.
-            self.abort(exc)
         except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
             self.thread_failed(vt, exc)
         return self._exit(vt)
@@ -213,7 +209,15 @@ class Execution:
         self.outcome = Outcome("internal-error", thread=self.current.name, tid=self.current.tid)
 
     def thread_failed(self, vt: VThread, exc: BaseException) -> None:
-        """Record an uncaught exception in a thread (the first failure wins)."""
+        """Record an uncaught exception in a thread (the first failure wins).
+
+        What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip, interleave's
+        own ForeignPrimitiveError) is not a finding about the code under test: it stops the
+        exploration and ``explore`` raises it once everything is restored.
+        """
+        if isinstance(exc, ForeignPrimitiveError) or not isinstance(exc, Exception):
+            self.abort(exc)
+            return
         if self.outcome is None and not self.tearing_down:
             self.outcome = Outcome("exception", exception=exc, thread=vt.name, tid=vt.tid)
 
@@ -390,6 +394,11 @@ class Execution:
             self.forced_used += used
             tid, n = cur.tid, 1 << 30
         else:
+            tracing = self.counters.tracing
+            # A strategy is not the program: its Python code must not be traced. Decisions
+            # taken at a sync point run outside any callback, and on 3.10/3.11 tracing the
+            # strategy's own calls (POS's dis lookups) made replays diverge.
+            tracing.value += 1
             try:
                 tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
             except Divergence as exc:
@@ -399,6 +408,8 @@ class Execution:
                 self.internal_error = exc
                 self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
                 return None
+            finally:
+                tracing.value -= 1
             self.forced_used = 0
         t = self.threads[tid]
         if t is not cur:
