@@ -103,7 +103,8 @@ def explore(
         elapsed = _clock() - start
         failure = None
         if first is not None:
-            failure = _explain(session, fn, first[0], first[1], shrink=shrink, strategy=strat.describe(),
+            found_by = getattr(strat, "describe_active", strat.describe)()
+            failure = _explain(session, fn, first[0], first[1], shrink=shrink, strategy=found_by,
                                model=model, executions=ran, elapsed=elapsed, hint=hint)
         elif checker is not None and checker.stop:
             failure = checker.failure(session, fn, strategy=strat.describe(), executions=ran, elapsed=elapsed,
@@ -192,7 +193,8 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
             "state kept between executions, threads created outside the harness)." + where +
             " The token may not reproduce the failure."
         )
-    final = replayed if replayed.failed else outcome
+    # A replay that diverged explains nothing: report what the search saw, with the warning.
+    final = replayed if replayed.failed and replayed.kind != "divergence" else outcome
     failure = _failure_from(final, schedule, recorder, strategy=strategy, executions=executions,
                             elapsed=elapsed, fn=fn, hint=hint, notes=notes)
     failure.reproducible = reproducible

@@ -176,12 +176,6 @@ def test_registered_strategies_find_the_shallow_bugs(strategy: str, case: tuple,
                                                      request: pytest.FixtureRequest) -> None:
     _require(strategy)
     name, function, _, kind, exc_type, texts = case
-    if strategy == "pos" and sys.version_info[:2] in ((3, 10), (3, 11)):
-        # Known interleave bug (reported): on 3.10 and 3.11 some failing POS schedules do not
-        # replay ("the schedule says thread 3 runs next, but only threads [1, 2] can run"), and
-        # the replay's divergence is reported instead of the exception the search found.
-        request.applymarker(pytest.mark.xfail(reason="POS schedules can diverge on replay on 3.10/3.11",
-                                              strict=False))
     if _is_bounded(strategy) and name not in SYSTEMATIC_PROGRAMS:
         pytest.skip(f"{strategy} is systematic; {name} is measured in benchmarks/bench_strategies.py")
     # shrink=False: this is about finding the bug; shrinking (seconds on the executor example)

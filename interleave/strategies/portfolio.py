@@ -50,4 +50,8 @@ class PortfolioStrategy(Strategy):
         self.active.end_execution(outcome)
 
     def describe(self) -> str:
+        return "portfolio"
+
+    def describe_active(self) -> str:
+        """The member that ran the latest execution, e.g. ``portfolio[pct(depth=5)]``."""
         return f"portfolio[{self.active.describe()}]"
