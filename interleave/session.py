@@ -26,9 +26,6 @@ from .runtime.view import ExecutionView
 from .runtime.watchdog import Watchdog
 
 _open = False
-# Objects that survive the young-generation collection after an execution are freed by a full
-# collection this often (still between executions).
-FULL_GC_EVERY = 200
 
 
 class Session:
@@ -61,7 +58,6 @@ class Session:
         # run at a moment no schedule controls. Collect between executions instead.
         self.gc_was_enabled = gc.isenabled()
         gc.disable()
-        self.executions_since_full_gc = 0
         self.patcher = Patcher()
         _open = True
         try:
@@ -134,13 +130,17 @@ class Session:
 
 
     def _collect_garbage(self) -> None:
-        """Free this execution's cycles now, outside any execution (see ``__enter__``)."""
-        self.executions_since_full_gc += 1
-        if self.executions_since_full_gc >= FULL_GC_EVERY:
-            self.executions_since_full_gc = 0
-            gc.collect()
-        else:
-            gc.collect(0)
+        """Free cycles now, outside any execution (see ``__enter__``), when the collector would.
+
+        The automatic collector's own rule, applied between executions: the youngest
+        generation once it holds more new objects than its threshold, an older one once it has
+        been through enough younger collections. Collecting after every execution instead
+        costs a collection's fixed price each time.
+        """
+        t0, t1, t2 = gc.get_threshold()
+        c0, c1, c2 = gc.get_count()
+        if t0 and c0 > t0:
+            gc.collect(2 if c1 > t1 and c2 > t2 else 1 if c1 > t1 else 0)
 
 
 def _forget_virtual_threads() -> None:
