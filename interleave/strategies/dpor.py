@@ -220,23 +220,33 @@ class DporStrategy(Strategy):
         ex = self.ex
         if ex is None:
             ex = self._attach()
-        tid = vt.tid
-        if ex.prelude is vt:
-            # A thread just started reached its first point inside its starter's event.
-            self._pending_at(tid, code, offset, op)
-            return
-        if not ex.rec_left:
-            self._pending_at(tid, code, offset, op)
+        if not ex.rec_left or ex.prelude is vt:
+            # It waits here for a decision (or, just started, for its starter's event to end).
+            if code is not None:
+                f = _getframe(2)
+                if f.f_code is not code:
+                    f = _find_frame(f, code)
+                    if f is None:
+                        self.pend[vt.tid] = (A._unknown("frame not found"), None, None, 0, False)
+                        return
+                acc = self.tracker.pick(f, code, offset)
+                self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
+            else:
+                acc = _sync_pending(op, _getframe(2))
+                self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
             return
         # This point runs now without a decision: a replayed run, or the runtime runs the only
         # thread that can run.
+        tid = vt.tid
         if self.run_left:
             self.run_left -= 1
             if self.replaying:
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None:
-                    f = _find_frame(_getframe(2), code)
+                    f = _getframe(2)
+                    if f.f_code is not code:
+                        f = _find_frame(f, code)
                     if f is not None:
                         self.tracker.produce_only(f, code, offset)
                 return
@@ -245,6 +255,16 @@ class DporStrategy(Strategy):
             self._next_in_run(tid)
             return
         prev = self.pend.pop(tid, None)
+        running = self.running
+        if running is None or running.tid != tid:
+            # Before the first decision nothing else runs: only what loads produce matters.
+            if prev is not None and prev[1] is not None:
+                self.tracker.executing(prev[1], prev[2], prev[3], prev[0])  # type: ignore[arg-type]
+            if code is not None:
+                f = _find_frame(_getframe(2), code)
+                if f is not None:
+                    self.tracker.produce_only(f, code, offset)
+            return
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
@@ -356,8 +376,15 @@ class DporStrategy(Strategy):
         self.locs = {}
 
     # ---------------------------------------------------------------- set-up
-    def _attach(self) -> Any:
-        ex = context.active
+    def bind(self, view: Any) -> None:
+        """The runtime shows the execution before it starts: record it from the first point."""
+        ex = getattr(view, "_ex", None)
+        if ex is not None:
+            self._attach(ex)
+
+    def _attach(self, ex: Any = None) -> Any:
+        if ex is None:
+            ex = context.active
         if ex is None:
             raise RuntimeError("dpor: no active execution")
         self.ex = ex
