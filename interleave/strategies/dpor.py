@@ -250,9 +250,40 @@ class DporStrategy(Strategy):
                     if f is not None:
                         self.tracker.produce_only(f, code, offset)
                 return
-            # The first point of the replayed run's next event.
-            self._pending_at(tid, code, offset, op)
-            self._next_in_run(tid)
+            # The first point of the replayed run's next event: close this one, open that one
+            # (a fused path: this is most of a replayed prefix).
+            if code is not None:
+                f = _getframe(2)
+                if f.f_code is not code:
+                    f = _find_frame(f, code)
+                acc = self.tracker.pick(f, code, offset) if f is not None else A._unknown("frame not found")
+            else:
+                f = None
+                acc = _sync_pending(op, _getframe(2))
+            if self.gil:
+                acc = _coarse(acc)
+            ev = self.running
+            j = self.k_event
+            self.k_event = j + 1
+            self._update_locations(ev, j)  # type: ignore[arg-type]
+            self.last_event[tid] = j
+            if self.parent_event:
+                self.parent_event.pop(tid, None)
+            if self.enabler:
+                self.enabler.pop(tid, None)
+            if len(ex.threads) != self.nthreads or self.parked:
+                self._spawned_or_woken(ex, tid, j)
+            ev = self.events[j + 1]
+            ev.accs = acc.locs
+            ev.acq = ev.rel = ev.ended = None
+            sync = acc.sync
+            if sync is not None:
+                self._sync_flags(ev, acc, ex.threads[tid], False)
+            self.running = ev
+            self.run_acc = acc
+            if f is not None:
+                self.tracker.executing(f, code, offset, acc)  # type: ignore[arg-type]
+            self.replaying = ev.picks - 1 if ev.picks > 1 else 0
             return
         prev = self.pend.pop(tid, None)
         running = self.running
@@ -450,15 +481,8 @@ class DporStrategy(Strategy):
         if vt.state == BLOCKED:
             # A timed waiter whose deadline is due: the runtime fires its timeout.
             self.parked.discard(tid)
-        else:
-            sync = acc.sync
-            if sync is not None:
-                if sync[0] == "acquire" and acc.block is not None and not p[4]:
-                    if not _reentrant(sync[1], vt):
-                        ev.acq = id(sync[1])
-                elif (sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1]))) and _frees(sync[1]):
-                    # Condition.wait releases the condition's lock before it parks.
-                    ev.rel = id(sync[1])
+        elif acc.sync is not None:
+            self._sync_flags(ev, acc, vt, p[4])
         self.running = ev
         self.run_acc = acc
         if p[1] is not None:
@@ -492,7 +516,11 @@ class DporStrategy(Strategy):
         else:
             self._analyse(ev, j)
         self.last_event[tid] = j
-        # Threads it started or woke happen after it.
+        if len(ex.threads) != self.nthreads or self.parked:
+            self._spawned_or_woken(ex, tid, j)
+
+    def _spawned_or_woken(self, ex: Any, tid: int, j: int) -> None:
+        """Threads event j started or woke happen after it."""
         n = len(ex.threads)
         if n != self.nthreads:
             for t in range(self.nthreads, n):
@@ -504,6 +532,17 @@ class DporStrategy(Strategy):
                 if t != tid and threads[t].state != BLOCKED:
                     self.parent_event[t] = j
                     self.parked.discard(t)
+
+    @staticmethod
+    def _sync_flags(ev: _Event, acc: A.Access, vt: Any, resumed: bool) -> None:
+        """Which lock the event takes from free, or makes free (for the lock race rule)."""
+        sync = acc.sync
+        if sync[0] == "acquire" and acc.block is not None and not resumed:
+            if not _reentrant(sync[1], vt):
+                ev.acq = id(sync[1])
+        elif (sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1]))) and _frees(sync[1]):
+            # Condition.wait releases the condition's lock before it parks.
+            ev.rel = id(sync[1])
 
     # ---------------------------------------------------------------- happens-before and races
     def _analyse(self, ev: _Event, j: int) -> None:
@@ -811,6 +850,9 @@ class DporStrategy(Strategy):
         nodes = self.nodes
         while nodes:
             node = nodes[-1]
+            if len(node.backtrack) == len(node.done):
+                nodes.pop()  # nothing was added here (done is always part of backtrack)
+                continue
             rest = sorted(t for t in node.backtrack if t not in node.done and t not in node.sleep)
             if rest:
                 node.choice = rest[0]
