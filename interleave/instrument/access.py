@@ -1821,7 +1821,8 @@ def _module_function_model(func: Any, pos: List[Any], kwargs: Dict[str, Any]) ->
                     "RLock", "Lock", "_newname"):
             return NONE_ACCESS
         if name in ("active_count", "activeCount", "enumerate"):
-            return Access("read", ((("r", None), False),), name=name, space="")
+            # They read every thread's registration: ordered against every start and end.
+            return _unknown(f"threading.{name}")
     return None
 
 
