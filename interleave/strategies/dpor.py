@@ -180,10 +180,12 @@ class DporStrategy(Strategy):
 
     model = "instruction"
     gil = False
+    tracker: Optional[A.AccessTracker] = None
 
     def _reset_execution(self) -> None:
         self.ex: Any = None
-        self.tracker = A.AccessTracker()
+        if self.tracker is None:
+            self.tracker = A.AccessTracker()
         self.pend: Dict[int, Optional[_Pending]] = {}
         self.k_event = 0  # index of the next event
         self.running: Optional[_Event] = None
@@ -419,7 +421,8 @@ class DporStrategy(Strategy):
         if ex is None:
             raise RuntimeError("dpor: no active execution")
         self.ex = ex
-        self.tracker = A.AccessTracker(ex.wants)
+        A.set_code_filter(ex.wants)
+        self.tracker.forget()
         self.model = getattr(ex, "model", "instruction")
         self.gil = self.model == "gil"
         rec = ex.recorder
