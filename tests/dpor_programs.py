@@ -63,6 +63,13 @@ def _render(op: Op, tid: int) -> List[str]:
         return ["E.set()"]
     if kind == "evwait":
         return ["E.wait()", f"seen.append(('t{tid}', 'e', S.x))"]
+    if kind == "sleep":
+        return [f"time.sleep({op[1]})", f"seen.append(('t{tid}', 'slept', S.x))"]
+    if kind == "timedwait":  # an Event wait that may time out
+        return [f"seen.append(('t{tid}', 'ev', E.wait({op[1]})))"]
+    if kind == "timedget":  # a queue get that may time out
+        return ["try:", f"    seen.append(('t{tid}', 'tq', Q.get(timeout={op[1]})))", "except queue.Empty:",
+                f"    seen.append(('t{tid}', 'tq', None))"]
     if kind == "put":
         return [f"Q.put({op[1]})"]
     if kind == "get":
@@ -73,7 +80,7 @@ def _render(op: Op, tid: int) -> List[str]:
 def source(threads: Sequence[Sequence[Op]]) -> str:
     """Python source of a body running ``threads`` (each a list of operations)."""
     lines = [
-        "import threading, queue",
+        "import threading, queue, time",
         "G = 0",
         "class Shared:",
         "    def __init__(self):",
@@ -172,7 +179,8 @@ def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
     lock = st.sampled_from((0, 1))
     small = st.integers(0, 2)
     allowed = set(kinds or ("read", "write", "incr", "copy", "locked", "acqrel", "dict", "global",
-                            "check", "wait", "notify", "set", "evwait", "put", "get"))
+                            "check", "wait", "notify", "set", "evwait", "put", "get", "sleep", "timedwait",
+                            "timedget"))
     choices = []
     if "read" in allowed:
         choices.append(st.tuples(st.just("read"), v))
@@ -197,5 +205,9 @@ def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
             choices.append(st.tuples(st.just(k)))
     if "put" in allowed:
         choices.append(st.tuples(st.just("put"), small))
+    secs = st.sampled_from((0.1, 0.2))
+    for k in ("sleep", "timedwait", "timedget"):
+        if k in allowed:
+            choices.append(st.tuples(st.just(k), secs))
     op = st.one_of(*choices)
     return st.lists(st.lists(op, min_size=1, max_size=max_ops), min_size=2, max_size=max_threads)

@@ -473,10 +473,10 @@ class DporStrategy(Strategy):
         acc = p[0]
         if k < len(self.events):
             ev = self.events[k]  # replayed: keep its clock, refresh its locations
-            ev.accs = _EVERYTHING if vt.state == BLOCKED else acc.locs
+            ev.accs = _fired(acc) if vt.state == BLOCKED else acc.locs
             ev.acq = ev.rel = ev.ended = None
         elif vt.state == BLOCKED:
-            ev = _Event(tid, _EVERYTHING, None, None)
+            ev = _Event(tid, _fired(acc), None, None)
             self.events.append(ev)
         else:
             ev = _Event(tid, acc.locs, None, acc.block)
@@ -963,6 +963,11 @@ def _frees(lock: Any) -> bool:
 
 def _is_release_of(ev: _Event, lock_id: int) -> bool:
     return ev.rel == lock_id
+
+
+def _fired(acc: A.Access) -> _Accs:
+    """A timeout firing: virtual time moves, and the parked operation goes on."""
+    return acc.locs + ((A.CLOCK, True),)
 
 
 def _coarse(acc: A.Access) -> A.Access:
