@@ -1,10 +1,10 @@
 """Small generated concurrent programs, and their reachable outcomes under a strategy.
 
 Used by the DPOR differential tests and benchmarks/bench_dpor.py: a program is 2-3 threads (the
-body is thread 0 and starts the others) of a few operations on shared attributes, a dict item and a global (reads, writes, ``+=``, locked
-sections, explicit acquire/release, a condition with a waiter and a notifier, an event, a queue),
-started and joined by the body. Its outcome is the final shared state, the values each thread
-read, the exception (type and message) or deadlock.
+body is thread 0 and starts the others) of a few operations on shared attributes, a dict item
+and a global (reads, writes, ``+=``, locked sections, explicit acquire/release, a condition with
+a waiter and a notifier, an event, a queue, sleeps and timed waits). Its outcome is the final
+shared state, the values each thread read, the exception (type and message) or deadlock.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _render(op: Op, tid: int) -> List[str]:
     if kind == "check":  # an assertion that some interleavings violate
         return [f"if S.{op[1]} == {op[2]}:", f"    raise ValueError('{op[1]} was {op[2]}')"]
     if kind == "wait":
-        return ["with C:", "    while not S.flag:", "        C.wait()", "    seen.append(('t%d', 'woke'))" % tid]
+        return ["with C:", "    while not S.flag:", "        C.wait()", f"    seen.append(('t{tid}', 'woke'))"]
     if kind == "notify":
         return ["with C:", "    S.flag = 1", "    C.notify_all()"]
     if kind == "set":
