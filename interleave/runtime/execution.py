@@ -105,6 +105,7 @@ class Execution:
         self.granted = 0
         self.streak = 0
         self.forced_used = 0  # picks of a lone thread the strategy has not been told of yet
+        self.every_pick = bool(getattr(strategy, "every_pick", False))
         self.preemptions = 0  # switches away from a thread that could have gone on
         self.runs_tid: List[int] = []
         self.runs_len: List[int] = []
@@ -386,11 +387,12 @@ class Execution:
             self.streak += used
             if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
                 runnable = [t for t in runnable if t != cur.tid]
-        if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY:
+        if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY and not self.every_pick:
             # Alone, it goes on: no choice to make, so the strategy is not asked (which keeps a
             # lone thread's switch points cheap). Nobody else can become runnable without a
             # wake-up or a thread start, and both cut the grant. The strategy is told these
             # picks with its next decision (they are all this thread's: ``used`` stays per run).
+            # A strategy that must see every pick says so with ``every_pick = True``.
             self.forced_used += used
             tid, n = cur.tid, 1 << 30
         else:
