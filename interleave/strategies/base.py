@@ -15,6 +15,10 @@ class Strategy:
     name = "?"
     #: True for strategies that can cover their whole (bounded) space and say so.
     bounded = False
+    #: While the current thread is the only runnable one the runtime does not ask the strategy
+    #: (there is no choice); those picks are added to ``used`` at the next call. A strategy
+    #: that must be asked at every pick anyway sets this to True.
+    every_pick = False
 
     def new_execution(self) -> bool:
         """Prepare the next execution; False when a bounded strategy has covered its space."""
