@@ -94,13 +94,9 @@ def check_mode(races: Any) -> str:
 
 
 def _short(path: str) -> str:
-    import os
+    from .report import short_path  # report imports nothing from here: no cycle
 
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else os.path.basename(path)
+    return short_path(path)
 
 
 # ------------------------------------------------------------------------------ vector clocks
