@@ -13,35 +13,17 @@ machine's speed.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
+from example_loader import EXAMPLES, example
 
 import interleave
 from interleave.strategies import registry
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-_loaded: Dict[str, ModuleType] = {}
-
-
-def example(name: str) -> ModuleType:
-    """Import examples/<name>.py by path: examples/ is a folder of scripts, not a package."""
-    if name not in _loaded:
-        spec = importlib.util.spec_from_file_location(f"interleave_example_{name}", EXAMPLES / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        _loaded[name] = module
-    return _loaded[name]
 
 
 def body(name: str, function: str) -> Callable[[], Any]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import threading
 from typing import List
 
 import pytest
 import strategy_launcher
+from example_loader import example
 
 import interleave
 from interleave.strategies.exhaustive import ExhaustiveStrategy
@@ -263,22 +263,11 @@ def test_unknown_strategy_and_bad_parameters_are_rejected():
 
 
 
-def _example(name: str):
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_strategy_test_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # module globals are where pre-run locks get adopted
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 def test_every_strategy_replays_its_own_failures():
     # Regression: on 3.10/3.11 the strategy's own Python code (POS looks instructions up with
     # dis) ran traced when it decided at a sync point, and some POS schedules of this program
     # did not replay (3 of seeds 0-9 on 3.10).
-    body = _example("lazy_singleton").buggy
+    body = example("lazy_singleton").buggy
     for name in ("pos", "random", "pct", "portfolio"):
         for seed in range(10):
             r = interleave.explore(body, strategy=name, seed=seed, executions=500, shrink=False)
