@@ -90,10 +90,10 @@ def explore(
             ran += 1
             strat.end_execution(outcome)
             if outcome.failed:
-                first = (outcome, Schedule(tuple(outcome.runs), model, rseed))
+                first = (outcome, _schedule_of(outcome, model, rseed))
                 stop = "failure"
                 break
-            if checker is not None and checker.end_execution(outcome, Schedule(tuple(outcome.runs), model, rseed)):
+            if checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed)):
                 stop = "failure"
                 break
         else:
@@ -134,7 +134,7 @@ def replay(
     with Session(fn, model=schedule.model, max_steps=max_steps, instrument=opt.names("instrument", instrument),
                  exclude=opt.names("exclude", exclude), backend=backend) as session:
         recorder = Recorder()
-        outcome = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, recorder)
+        outcome = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
         elapsed = _clock() - start
         failure = None
         if outcome.kind == "divergence":
@@ -172,13 +172,13 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
 
         schedule = shrink_schedule(session, outcome, schedule)
     recorder = Recorder()
-    replayed = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, recorder)
+    replayed = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
     recorder.finish()
     reproducible = replayed.signature() == outcome.signature()
     first_diff = None
     for _ in range(2):
         again_rec = Recorder()
-        again = session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, again_rec)
+        again = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, again_rec)
         again_rec.finish()
         if again.signature() != replayed.signature() or first_diff is None:
             diff = _first_difference(recorder, again_rec)
@@ -199,6 +199,10 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
                             elapsed=elapsed, fn=fn, hint=hint, notes=notes)
     failure.reproducible = reproducible
     return failure
+
+
+def _schedule_of(outcome: Outcome, model: str, random_seed: int) -> Schedule:
+    return Schedule(tuple(outcome.runs), model, random_seed, lone_points=outcome.lone_points)
 
 
 def _first_difference(a: Recorder, b: Recorder) -> Optional[str]:
@@ -228,12 +232,12 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
               f"  found by {strategy} ({schedule.model} model) after {executions} execution{plural} "
               f"in {elapsed:.2f} s\n"
               f"  schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
-              f"{schedule.switches} thread switches, {schedule.steps} steps; "
+              f"{schedule.switches} thread switches, {outcome.steps} steps; "
               f"Python {sys.version_info[0]}.{sys.version_info[1]}")
     replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
     report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
                            header=header, token=token, replay_hint=replay_hint, notes=notes)
     return Failure(kind=outcome.kind, exception=outcome.exception, token=token, report=report,
-                   thread=outcome.thread, steps=schedule.steps, switches=schedule.switches,
+                   thread=outcome.thread, steps=outcome.steps, switches=schedule.switches,
                    preemptions=outcome.preemptions,
                    blocked=outcome.blocked, trace=recorder.events, detail=outcome.detail)

@@ -432,7 +432,7 @@ class RaceChecker:
 
         schedule = self.schedule
         recorder = Recorder()
-        session.run_once(ReplayStrategy(schedule.runs), schedule.random_seed, recorder)
+        session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
         finish = getattr(recorder, "finish", None)
         if finish is not None:
             finish()

@@ -31,7 +31,15 @@ def _source(filename: str, lineno: int) -> str:
 def _fold(events: Sequence[Event]) -> List[Tuple[Event, int]]:
     """Consecutive steps of one thread on one line (and op) become one row with a count."""
     rows: List[Tuple[Event, int]] = []
-    for e in events:
+    line_of: Dict[int, Tuple[str, int]] = {}  # tid -> the line of its latest step
+    for i, e in enumerate(events):
+        here = (e.filename, e.lineno)
+        seen, line_of[e.tid] = line_of.get(e.tid), here
+        nxt = events[i + 1] if i + 1 < len(events) else None
+        if (seen == here and nxt is not None and not e.access and not e.op and not e.preempted_before
+                and nxt.tid == e.tid and (nxt.filename, nxt.lineno) == here and not nxt.preempted_before
+                and not nxt.blocked_before):
+            continue  # touches nothing shared, back on a line its column already shows, which goes on
         if rows:
             last, n = rows[-1]
             if (not e.access and not e.op and last.tid == e.tid and last.filename == e.filename
@@ -140,8 +148,9 @@ def describe_failure(outcome: Outcome) -> str:
             lines.append("  Wait-for cycle: " + " -> ".join(cycle))
         return "\n".join(lines)
     if outcome.kind == "step-limit":
-        return (f"Step limit: the execution passed {outcome.steps} switch points without finishing "
-                f"(a livelock or an endless loop; {outcome.thread} was running).")
+        return (f"Step limit: the execution took {outcome.steps} steps without finishing (a livelock or "
+                f"an endless loop; {outcome.thread} was running). Steps are switch points, and loop "
+                "iterations of a thread that runs alone.")
     if outcome.kind == "divergence":
         return "Divergence: the program did not follow the recorded schedule: " + outcome.detail
     return outcome.kind

@@ -103,7 +103,8 @@ class Session:
         self.backend.begin_execution()
         ex = Execution(self.fn, strategy, self.max_steps, self.counters,
                        self.backend.on_greenlet_start, recorder, self.filter.wants,
-                       self.backend.end_execution, self.model)
+                       self.backend.end_execution, self.model,
+                       self.backend.solo_end if self.backend.supports_solo else None)
         bind = getattr(strategy, "bind", None)
         if bind is not None:
             bind(ExecutionView(ex))

@@ -50,23 +50,24 @@ def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
     best_runs: Runs = list(schedule.runs)
     best_cost = _cost(outcome)
     start = _clock()
+    lone = schedule.lone_points
     found = _fewest_preemptions(session, target, schedule.random_seed, best_cost[0], start, budget)
     if found is not None and _cost(found) < best_cost:
-        best_runs, best_cost = list(found.runs), _cost(found)
+        best_runs, best_cost, lone = list(found.runs), _cost(found), found.lone_points
     attempts = 0
     improved = True
     while improved:
         improved = False
         for cand in _candidates(best_runs):
             if attempts >= MAX_ATTEMPTS or _clock() - start > MAX_SECONDS or not budget():
-                return _with_runs(schedule, best_runs)
+                return _with_runs(schedule, best_runs, lone)
             attempts += 1
-            got = session.run_once(GuidedStrategy(cand), schedule.random_seed)
+            got = session.run_once(GuidedStrategy(cand, lone), schedule.random_seed)
             if got.failed and got.signature() == target and _cost(got) < best_cost:
                 best_runs, best_cost = list(got.runs), _cost(got)
                 improved = True
                 break  # restart from the new, smaller schedule
-    return _with_runs(schedule, best_runs)
+    return _with_runs(schedule, best_runs, lone)
 
 
 def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptions: int,
@@ -88,5 +89,6 @@ def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptio
     return None
 
 
-def _with_runs(schedule: Schedule, runs: Runs) -> Schedule:
-    return Schedule(tuple(runs), schedule.model, schedule.random_seed, schedule.hash_seed, schedule.python)
+def _with_runs(schedule: Schedule, runs: Runs, lone_points: bool) -> Schedule:
+    return Schedule(tuple(runs), schedule.model, schedule.random_seed, schedule.hash_seed, schedule.python,
+                    lone_points)

@@ -12,7 +12,9 @@ from typing import List, Tuple
 from .errors import TokenError
 
 PREFIX = "il1_"
-_VERSION = 1
+_VERSION = 2
+# Format 1 (interleave before 0.2's solo threads) always counted a lone thread's switch points.
+_LONE_POINTS = 1
 _MODELS = ("instruction", "gil")
 
 
@@ -25,6 +27,9 @@ class Schedule:
     random_seed: int = 0
     hash_seed: str = field(default_factory=lambda: os.environ.get("PYTHONHASHSEED", "random"))
     python: Tuple[int, int] = field(default_factory=lambda: (sys.version_info[0], sys.version_info[1]))
+    #: Whether a thread running alone passed switch points that count (DPOR's runs), or ran
+    #: its visible instructions uncounted (every other strategy): replay must do the same.
+    lone_points: bool = False
 
     @property
     def steps(self) -> int:
@@ -66,7 +71,8 @@ def _read_varint(data: bytes, pos: int) -> Tuple[int, int]:
 
 def encode(schedule: Schedule) -> str:
     """The token for ``schedule``."""
-    body = bytearray([_VERSION, schedule.python[0], schedule.python[1], _MODELS.index(schedule.model)])
+    body = bytearray([_VERSION, schedule.python[0], schedule.python[1], _MODELS.index(schedule.model),
+                      _LONE_POINTS if schedule.lone_points else 0])
     hs = schedule.hash_seed
     _varint(0 if hs == "random" else int(hs) + 1, body)
     _varint(schedule.random_seed, body)
@@ -102,8 +108,9 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
         data = zlib.decompress(raw[:-4])
     except zlib.error:
         raise TokenError("replay token is damaged (cannot decompress); copy it again from the report") from None
-    if data[0] != _VERSION:
-        raise TokenError(f"replay token format {data[0]} is not supported by this interleave (it reads {_VERSION})")
+    if data[0] not in (1, _VERSION):
+        raise TokenError(f"replay token format {data[0]} is not supported by this interleave (it reads 1 and "
+                         f"{_VERSION}); replay it with the interleave version that made it")
     python = (data[1], data[2])
     if check_python and python != sys.version_info[:2]:
         raise TokenError(
@@ -114,7 +121,12 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
     if data[3] >= len(_MODELS):
         raise TokenError("replay token names an unknown memory model; it is damaged or too new")
     model = _MODELS[data[3]]
-    pos = 4
+    if data[0] == 1:
+        lone_points, pos = True, 4
+    else:
+        if len(data) < 5 or data[4] & ~_LONE_POINTS:
+            raise TokenError("replay token is damaged (unknown flags)")
+        lone_points, pos = bool(data[4] & _LONE_POINTS), 5
     hs, pos = _read_varint(data, pos)
     rseed, pos = _read_varint(data, pos)
     count, pos = _read_varint(data, pos)
@@ -125,4 +137,4 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
         runs.append((tid, n))
     if pos != len(data):
         raise TokenError("replay token is damaged (trailing bytes)")
-    return Schedule(tuple(runs), model, rseed, "random" if hs == 0 else str(hs - 1), python)
+    return Schedule(tuple(runs), model, rseed, "random" if hs == 0 else str(hs - 1), python, lone_points)

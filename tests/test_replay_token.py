@@ -14,7 +14,7 @@ from typing import Any, List, Tuple
 import pytest
 
 import interleave
-from interleave.token import decode, encode
+from interleave.token import Schedule, decode, encode
 
 
 class Counter:
@@ -322,3 +322,34 @@ def test_no_garbage_collection_inside_an_execution() -> None:
     gc.collect()
     assert not during
     assert len(collected) >= 5 * 4000
+
+
+def _pack(body: bytes) -> str:
+    """A token around ``body``, as the format defines it (zlib, CRC-32, base64url)."""
+    import base64
+    import zlib
+
+    packed = zlib.compress(body, 9)
+    raw = packed + zlib.crc32(packed).to_bytes(4, "big")
+    return "il1_" + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def test_token_records_whether_a_lone_threads_points_were_counted() -> None:
+    for lone in (False, True):
+        s = decode(encode(Schedule(((0, 3), (1, 2)), lone_points=lone)))
+        assert s.lone_points is lone and s.runs == ((0, 3), (1, 2))
+    # DPOR counts a lone thread's switch points; its tokens say so, and replay follows. Shrunk,
+    # the schedule is re-found by a strategy that does not count them, and says that instead.
+    for shrink in (False, True):
+        found = interleave.explore(lost_update, strategy="dpor", executions=200, shrink=shrink)
+        assert found.failure is not None and decode(found.failure.token).lone_points is not shrink
+        assert interleave.replay(lost_update, found.failure.token).failure.kind == "exception"
+
+
+def test_format_1_tokens_still_decode_with_lone_points_counted() -> None:
+    major, minor = sys.version_info[:2]
+    # format 1: version, Python, model, hash seed, random seed, runs (no flags byte)
+    s = decode(_pack(bytes([1, major, minor, 0, 0, 7, 2, 0, 3, 1, 2])))
+    assert s.lone_points and s.random_seed == 7 and s.runs == ((0, 3), (1, 2))
+    with pytest.raises(interleave.TokenError, match="damaged"):
+        decode(_pack(bytes([2, major, minor, 0, 0x80, 0, 7, 0])))  # an unknown flag

@@ -15,6 +15,8 @@ class Backend:
     """Calls ``execution.point`` before visible instructions of instrumented code."""
 
     name = "?"
+    #: Whether it can stop tracing a thread that runs alone (see ``Execution.solo``).
+    supports_solo = False
 
     def __init__(self, code_filter: CodeFilter, model: str) -> None:
         self.filter = code_filter
@@ -36,6 +38,10 @@ class Backend:
 
     def end_execution(self) -> None:
         """Called when an execution's threads have stopped, before leftovers are unwound."""
+
+    def solo_end(self) -> int:
+        """Trace again what was left untraced while a thread ran alone; return its loop count."""
+        return 0
 
     def saw_user_code(self) -> bool:
         """Whether any instrumented code has run and tracing is still ours."""

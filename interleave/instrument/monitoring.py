@@ -14,9 +14,16 @@ from .opcodes import visible_offsets
 
 
 class MonitoringBackend(Backend):
-    """INSTRUCTION events on instrumented code objects, enabled lazily at their first call."""
+    """INSTRUCTION events on instrumented code objects, enabled lazily at their first call.
+
+    While a thread runs alone, a code object that reaches a visible instruction trades its
+    INSTRUCTION events for JUMP events (backward jumps count as steps) until another thread can
+    run: a lone thread then runs its loops at nearly full speed. A recording run keeps the
+    INSTRUCTION events, to show what the thread did, and counts the same jumps.
+    """
 
     name = "monitoring"
+    supports_solo = True
 
     def install(self) -> None:
         mon = sys.monitoring  # type: ignore[attr-defined]
@@ -32,6 +39,9 @@ class MonitoringBackend(Backend):
         INSTRUCTION = mon.events.INSTRUCTION
         enabled = self.enabled
         ctx = context
+        JUMP = mon.events.JUMP
+        solo_codes: Dict[CodeType, None] = {}
+        self.solo_codes = solo_codes
 
         def on_start(code: CodeType, offset: int) -> Any:
             if code not in visible and wants(code):
@@ -49,13 +59,50 @@ class MonitoringBackend(Backend):
             if ex.budget:
                 ex.budget -= 1
                 return None
+            if ex.solo:
+                if code not in solo_codes:
+                    if not solo_codes:
+                        start_counting(ex)
+                    solo_codes[code] = None
+                    set_local(tool, code, JUMP if ex.recorder is None else INSTRUCTION | JUMP)
+                ex.solo_visible(code, offset)
+                return None
             ex.point(code, offset)
             return None
+
+        # The loop count of the current solo phase: ``room`` steps were left when it began.
+        # A countdown in this closure keeps the per-iteration callback minimal.
+        room = left = 0
+
+        def start_counting(ex: Any) -> None:
+            nonlocal room, left
+            room = left = max(1, ex.max_steps - ex.steps)
+
+        def on_jump(code: CodeType, offset: int, target: int) -> Any:
+            nonlocal left
+            if target < offset:
+                left -= 1
+                if not left:
+                    ex = ctx.active
+                    if ex is not None and ex.solo:
+                        ex.solo_expired()
+            return None
+
+        def solo_end() -> int:
+            nonlocal room, left
+            for code in solo_codes:
+                set_local(tool, code, INSTRUCTION)
+            solo_codes.clear()
+            counted = room - left
+            room = left = 0
+            return counted
 
         # Locations disabled by an earlier run (possibly under another model) must fire again.
         mon.restart_events()
         mon.register_callback(tool, mon.events.PY_START, on_start)
         mon.register_callback(tool, INSTRUCTION, on_instruction)
+        mon.register_callback(tool, JUMP, on_jump)
+        self.solo_end = solo_end  # type: ignore[method-assign]
         mon.set_events(tool, mon.events.PY_START)
 
     def uninstall(self) -> None:
@@ -64,8 +111,10 @@ class MonitoringBackend(Backend):
         mon.set_events(tool, 0)
         for code in self.enabled:
             mon.set_local_events(tool, code, 0)
+        self.solo_codes.clear()
         mon.register_callback(tool, mon.events.PY_START, None)
         mon.register_callback(tool, mon.events.INSTRUCTION, None)
+        mon.register_callback(tool, mon.events.JUMP, None)
         mon.free_tool_id(tool)
         self.enabled = []
 

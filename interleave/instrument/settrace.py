@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import sys
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..runtime import context
 from .backend import Backend
 from .opcodes import visible_offsets
 
 PY = sys.version_info[:2]
+# Below 3.12 a frame's opcode events can be turned off and on for that frame alone. From 3.12
+# they belong to its code object, and turning them back on from outside a frame that has
+# finished does not always take (3.13): lone frames keep them and count jumps from them.
+SILENCE = PY < (3, 12)
+COUNTED = "line" if SILENCE else "opcode"
 
 
 class SettraceBackend(Backend):
-    """A global trace function that turns on opcode events in instrumented frames."""
+    """A global trace function that turns on opcode events in instrumented frames.
+
+    While a thread runs alone, a frame that reaches a visible instruction trades its opcode
+    events for line events (a backward jump counts as a step) until another thread can run.
+    Recording runs keep the opcode events and count the same jumps. From 3.12 on frames keep
+    their opcode events (see ``SILENCE``) and only stop being switch points.
+    """
 
     name = "settrace"
+    supports_solo = True
 
     def install(self) -> None:
         self.old = sys.gettrace()
@@ -26,6 +38,9 @@ class SettraceBackend(Backend):
         wants = self.filter.wants
         model = self.model
         ctx = context
+        marked: List[Tuple[FrameType, Callable[..., Any]]] = []
+        # The loop count of the current solo phase: ``room`` steps were left when it began.
+        room = left = 0
 
         def make_local(vis: frozenset) -> Callable[..., Any]:
             def local(frame: FrameType, event: str, arg: Any) -> Any:
@@ -37,11 +52,61 @@ class SettraceBackend(Backend):
                         if ex is not None:
                             if ex.budget:
                                 ex.budget -= 1
+                            elif ex.solo:
+                                ex.solo_visible(frame.f_code, offset)
+                                if frame.f_trace is local:
+                                    return mark(frame, local, ex)
                             else:
                                 ex.point(frame.f_code, offset)
                 return local
 
             return local
+
+        def mark(frame: FrameType, local: Callable[..., Any], ex: Any) -> Callable[..., Any]:
+            nonlocal room, left
+            if not marked:
+                room = left = max(1, ex.max_steps - ex.steps)
+            last = -1
+
+            def solo(frame: FrameType, event: str, arg: Any) -> Any:
+                nonlocal last, left
+                if event == COUNTED:
+                    offset = frame.f_lasti
+                    if offset <= last:  # a backward jump: one more loop iteration
+                        left -= 1
+                        if not left:
+                            now = ctx.active
+                            if now is not None and now.solo:
+                                now.solo_expired()
+                                if event == "opcode":
+                                    local(frame, event, arg)
+                                return frame.f_trace  # this frame's own tracer again
+                    last = offset
+                if event == "opcode":
+                    local(frame, event, arg)
+                return solo
+
+            marked.append((frame, local))
+            frame.f_trace = solo
+            if SILENCE:
+                frame.f_trace_lines = True
+                if ex.recorder is None:
+                    frame.f_trace_opcodes = False
+            return solo
+
+        def solo_end() -> int:
+            nonlocal room, left
+            for frame, local in marked:
+                frame.f_trace = local
+                if SILENCE:
+                    frame.f_trace_lines = False
+                    frame.f_trace_opcodes = True
+            marked.clear()
+            counted = room - left
+            room = left = 0
+            return counted
+
+        self.solo_end = solo_end  # type: ignore[method-assign]
 
         def first_call(local: Callable[..., Any]) -> Callable[..., Any]:
             # 3.13 instruments a code object for opcode events only from its next call on,

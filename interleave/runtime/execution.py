@@ -86,6 +86,7 @@ class Execution:
         wants: Callable[[CodeType], bool] = lambda code: True,
         on_run_end: Callable[[], None] = lambda: None,
         model: str = "instruction",
+        on_solo_end: Optional[Callable[[], int]] = None,
     ) -> None:
         self.fn = fn
         self.model = model
@@ -106,6 +107,13 @@ class Execution:
         self.streak = 0
         self.forced_used = 0  # picks of a lone thread the strategy has not been told of yet
         self.every_pick = bool(getattr(strategy, "every_pick", False))
+        # Solo: the current thread is the only one that can run, so its visible instructions
+        # are not switch points (the back-end stops tracing them) until another thread can run.
+        # Needs a back-end that can do that and a strategy that need not see those points.
+        self.solo = False
+        self.solo_ok = (on_solo_end is not None and not self.every_pick
+                        and not getattr(strategy, "sees_lone_points", False))
+        self.on_solo_end = on_solo_end or (lambda: 0)  # returns the steps it counted
         self.preemptions = 0  # switches away from a thread that could have gone on
         self.runs_tid: List[int] = []
         self.runs_len: List[int] = []
@@ -165,6 +173,8 @@ class Execution:
         other thread can observe it, so running it now loses no interleaving, and the starter
         does not have to park on the thread's "started" event.
         """
+        if self.solo:
+            self._end_solo()
         parent = self.current
         budget = self.budget
         rec_left = self.rec_left
@@ -268,6 +278,8 @@ class Execution:
                 self.counters.restore(saved)
         finally:
             self.counters.restore(saved)
+            if self.solo:
+                self._end_solo()
             # Before unwinding: an exception thrown through a trace function drops it (<3.12).
             self.on_run_end()
             self._teardown()
@@ -278,6 +290,7 @@ class Execution:
         self.outcome.steps = self.steps
         self.outcome.preemptions = self.preemptions
         self.outcome.runs = list(zip(self.runs_tid, self.runs_len))
+        self.outcome.lone_points = not self.solo_ok
         self.outcome.virtual_time = self.now
         return self.outcome
 
@@ -339,10 +352,35 @@ class Execution:
     # ------------------------------------------------------------ scheduling
     def cut_grant(self) -> None:
         """End the current grant at the next switch point (the set of runnable threads grew)."""
+        if self.solo:
+            self._end_solo()
         left = self.budget + self.rec_left
         if left:
             self.granted -= left
             self.budget = self.rec_left = 0
+
+    def _end_solo(self) -> None:
+        self.solo = False
+        self.steps += self.on_solo_end()
+
+    def solo_visible(self, code: CodeType, offset: int) -> None:
+        """A visible instruction of a thread running alone: recorded if recording, not counted."""
+        # Nothing else is updated (``site``, ``pending``): a run that does not record never
+        # sees these instructions, and both must decide alike.
+        rec = self.recorder
+        if rec is not None:
+            rec.step(self.current, code, offset, None)
+
+    def solo_expired(self) -> None:
+        """A thread running alone has used every step left: its next switch point ends the run.
+
+        While a thread runs alone only its loop iterations count as steps: the back-end
+        counts the backward jumps of code it stopped tracing (the same whether the run
+        records or not) and calls this when they reach ``max_steps``. Tracing resumes, and
+        the next visible instruction (the loop has one: that is why it was not traced) stops
+        the execution at the step limit, so that a lone endless loop still ends.
+        """
+        self._end_solo()
 
     def _close_grant(self) -> int:
         used = self.granted - self.budget - self.rec_left
@@ -372,6 +410,8 @@ class Execution:
     def _decide(self) -> Optional[VThread]:
         """Close the current grant and pick who runs next; None when the execution is over."""
         cur = self.current
+        if self.solo:
+            self._end_solo()
         used = self._close_grant()
         runnable = self._runnable()
         if not runnable:
@@ -381,6 +421,7 @@ class Execution:
         if self.steps >= self.max_steps:
             self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
             return None
+        alone = len(runnable) == 1
         if cur.state != DONE:
             # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
             # it counts as going on, or a strategy that favours it would starve everyone else.
@@ -388,12 +429,15 @@ class Execution:
             if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
                 runnable = [t for t in runnable if t != cur.tid]
         if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY and not self.every_pick:
-            # Alone, it goes on: no choice to make, so the strategy is not asked (which keeps a
-            # lone thread's switch points cheap). Nobody else can become runnable without a
-            # wake-up or a thread start, and both cut the grant. The strategy is told these
-            # picks with its next decision (they are all this thread's: ``used`` stays per run).
-            # A strategy that must see every pick says so with ``every_pick = True``.
+            # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
+            # can become runnable without a wake-up or a thread start, and both cut the grant.
+            # The strategy is told the picks used so far with its next decision (they are all
+            # this thread's: ``used`` stays per run). A strategy that must see every pick says
+            # so with ``every_pick = True``.
             self.forced_used += used
+            if self.solo_ok:
+                self.solo = True
+                return cur
             tid, n = cur.tid, 1 << 30
         else:
             tracing = self.counters.tracing
@@ -436,6 +480,11 @@ class Execution:
         if self.runs_tid[-1] != tid:
             self.runs_tid.append(tid)
             self.runs_len.append(0)
+        if alone and self.solo_ok:
+            # It runs alone from its first pick on, whatever the grant: when solo begins must
+            # not depend on how a strategy cut its grants, or replays would diverge.
+            n = 1
+            self.solo = True
         self.granted = n
         if self.recorder is None:
             self.budget = n - 1
@@ -450,6 +499,15 @@ class Execution:
             return
         if self.internal_error is not None:
             self._stop()
+        if self.solo:
+            if code is not None:
+                self.solo_visible(code, offset)
+                return
+            # A sync point of a thread running alone: no choice to make, nothing to count.
+            self.current.pending = (None, 0, op)
+            if self.recorder is not None:
+                self.recorder.step(self.current, None, 0, op)
+            return
         rec = self.recorder
         cur = self.current
         if code is not None:

@@ -33,6 +33,7 @@ class Outcome:
     steps: int = 0
     preemptions: int = 0
     runs: List[Tuple[int, int]] = field(default_factory=list)
+    lone_points: bool = False  # a lone thread's switch points were counted in ``runs``
     virtual_time: float = 0.0
     detail: str = ""
 

@@ -19,6 +19,10 @@ class Strategy:
     #: (there is no choice); those picks are added to ``used`` at the next call. A strategy
     #: that must be asked at every pick anyway sets this to True.
     every_pick = False
+    #: While a thread runs alone its visible instructions are not switch points (they are not
+    #: even traced). A strategy that records every switch point itself (DPOR) sets this to
+    #: True to have them passed and counted as before.
+    sees_lone_points = False
 
     def new_execution(self) -> bool:
         """Prepare the next execution; False when a bounded strategy has covered its space."""

@@ -214,6 +214,8 @@ class DporStrategy(Strategy):
     #: The strategy is its own recorder: pass it to ``Session.run_once`` (``explore`` does) so that
     #: it sees every switch point from the first; attached late it still works, less precisely.
     records = True
+    #: Its event model counts a lone thread's switch points like any other.
+    sees_lone_points = True
 
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
         """A thread reached a switch point (before executing it)."""

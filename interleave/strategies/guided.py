@@ -12,7 +12,8 @@ class GuidedStrategy(Strategy):
 
     name = "guided"
 
-    def __init__(self, runs: Sequence[Tuple[int, int]]) -> None:
+    def __init__(self, runs: Sequence[Tuple[int, int]], sees_lone_points: bool = False) -> None:
+        self.sees_lone_points = sees_lone_points  # as the schedule was recorded
         self.runs = list(runs)
 
     def new_execution(self) -> bool:

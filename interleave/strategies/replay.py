@@ -12,7 +12,8 @@ class ReplayStrategy(Strategy):
 
     name = "replay"
 
-    def __init__(self, runs: Sequence[Tuple[int, int]]) -> None:
+    def __init__(self, runs: Sequence[Tuple[int, int]], sees_lone_points: bool = False) -> None:
+        self.sees_lone_points = sees_lone_points  # as the schedule was recorded
         self.runs = [(int(t), int(n)) for t, n in runs]
         self.index = 0
         self.left = 0
