@@ -6,8 +6,10 @@ below), labelled tables of:
 1. every example, buggy and fixed: executions per second, and for the buggy ones the executions
    to the first failure with the random strategy (seeds 0-9: how many seeds found it, median);
 2. the 2-thread locked counter (each thread ``with lock: c.value += 1``): executions per second;
-3. a single-thread function doing 1,000 attribute increments, under ``explore`` versus plain
-   calls: the slowdown factor of running under control.
+3. a loop of about 1,000 visible instructions (250 attribute increments) in a body that runs
+   alone, under ``explore`` versus plain calls: the slowdown factor of running under control,
+   with and without the fixed cost of an execution;
+4. two threads running that loop at once, where every visible instruction is a switch point.
 
 Plain script, no assertions: ``python benchmarks/bench_examples.py [--quick]``. Times are wall
 clock on whatever else the machine is doing; compare numbers from the same run.
@@ -95,19 +97,23 @@ class Box:
 
 def thousand_increments() -> None:
     box = Box()
-    for _ in range(1000):
-        box.n += 1  # LOAD_ATTR, add, STORE_ATTR: visible instructions, all switch points
-    assert box.n == 1000
+    for _ in range(250):
+        box.n += 1  # FOR_ITER, LOAD_ATTR, add, STORE_ATTR: 4 visible instructions per iteration
+    assert box.n == 250
 
 
 def switch_points_per_call(backend: str) -> int:
-    """How many switch points one call of thousand_increments passes (read from a failing copy)."""
+    """How many visible instructions one call of thousand_increments passes.
+
+    Read from a failing copy under DPOR, the one strategy that still counts every visible
+    instruction of a thread running alone as a switch point.
+    """
 
     def failing() -> None:
         thousand_increments()
         raise RuntimeError("stop here, to read the step count")
 
-    r = interleave.explore(failing, strategy="random", seed=0, executions=1, backend=backend, shrink=False)
+    r = interleave.explore(failing, strategy="dpor", executions=1, backend=backend, shrink=False)
     assert r.failure is not None
     return r.failure.steps
 
@@ -141,6 +147,7 @@ def controlled_seconds(backend: str, executions: int, fn: Callable[[], None] = t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller budgets, for a smoke run")
+    parser.add_argument("--loop", action="store_true", help="only the loop tables (3 and 4)")
     args = parser.parse_args()
     budget = 2000 if args.quick else 20_000
     fixed_executions = 300 if args.quick else 2000
@@ -150,6 +157,13 @@ def main() -> None:
           f"{os.cpu_count()} cores), strategy=random, model=instruction")
     print(f"back-ends: {', '.join(backends())}")
     print()
+    if not args.loop:
+        examples_and_counter(budget, fixed_executions, counter_executions)
+    loop_tables()
+
+
+def examples_and_counter(budget: int, fixed_executions: int, counter_executions: int) -> None:
+    """Tables 1 and 2."""
     for backend in backends():
         print(f"### Examples, backend={backend} (budget {budget:,} executions per seed; exec/s for buggy "
               f"programs is over the searches of all 10 seeds, for fixed ones over {fixed_executions:,} executions)")
@@ -171,22 +185,43 @@ def main() -> None:
     print(markdown_table(["backend", "median exec/s", "min", "max"], rows, right=(1, 2, 3)))
     print()
 
+
+def loop_tables() -> None:
+    """Tables 3 and 4."""
     plain = uncontrolled_seconds(200)
     rows = []
     for backend in backends():
         controlled = controlled_seconds(backend, 200)
         # The fixed cost of one execution (greenlet, reseeding, bookkeeping), measured on a body
-        # with a single increment, is taken out to get the cost of each switch point.
+        # with a single increment: what is left is the cost of the loop itself.
         baseline = controlled_seconds(backend, 200, one_increment)
         points = switch_points_per_call(backend)
-        per_point = (controlled - baseline - plain) / points * 1e9
-        rows.append([backend, f"{plain * 1e6:,.1f}", f"{controlled * 1e6:,.1f}", f"{controlled / plain:.1f}x",
-                     f"{baseline * 1e6:,.1f}", f"{points:,}", f"{per_point:,.0f}"])
-    print("### 1,000 attribute increments in one thread: under explore vs plain calls (best of runs)")
+        loop = max(controlled - baseline, 0.0)
+        rows.append([backend, f"{points:,}", f"{plain * 1e6:,.1f}", f"{controlled * 1e6:,.1f}",
+                     f"{controlled / plain:.1f}x", f"{baseline * 1e6:,.1f}", f"{loop / plain:.1f}x"])
+    print("### A loop of ~1,000 visible instructions (250 attribute increments) in a body that runs alone")
     print()
-    print(markdown_table(["backend", "plain us/call", "controlled us/execution", "slowdown",
-                          "us/execution of a 1-increment body", "switch points/execution",
-                          "ns per switch point"], rows, right=(1, 2, 3, 4, 5, 6)))
+    print(markdown_table(["backend", "visible instructions", "plain us/call", "controlled us/execution",
+                          "slowdown", "us/execution of a 1-increment body", "slowdown of the loop alone"],
+                         rows, right=(1, 2, 3, 4, 5, 6)))
+    print()
+    rows = []
+    for backend in backends():
+        r = interleave.explore(contended_loops, strategy="random", seed=0, executions=200, backend=backend)
+        assert r.failure is None, r.failure.report
+        rows.append([backend, f"{r.elapsed / r.executions * 1e6:,.0f}"])
+    print("### Two threads that each run that loop at once (every visible instruction is a switch point)")
+    print()
+    print(markdown_table(["backend", "us/execution"], rows, right=(1,)))
+    print(f"(plain: {2 * plain * 1e6:,.1f} us for both loops, one after the other)")
+
+
+def contended_loops() -> None:
+    ts = [threading.Thread(target=thousand_increments) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
 
 
 if __name__ == "__main__":

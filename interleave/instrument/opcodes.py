@@ -65,3 +65,10 @@ def _gil_offsets(code: CodeType) -> FrozenSet[int]:
                                    and ins.argval < ins.offset):
             out.add(ins.offset)
     return frozenset(out)
+
+
+def loop_heads(code: CodeType) -> FrozenSet[int]:
+    """Offsets that a backward jump of ``code`` lands on: one pass through one is a loop iteration."""
+    jumps = set(dis.hasjrel) | set(dis.hasjabs)
+    return frozenset(ins.argval for ins in dis.get_instructions(code)
+                     if ins.opcode in jumps and isinstance(ins.argval, int) and ins.argval < ins.offset)

@@ -8,14 +8,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..runtime import context
 from .backend import Backend
-from .opcodes import visible_offsets
+from .opcodes import loop_heads, visible_offsets
 
 PY = sys.version_info[:2]
 # Below 3.12 a frame's opcode events can be turned off and on for that frame alone. From 3.12
 # they belong to its code object, and turning them back on from outside a frame that has
-# finished does not always take (3.13): lone frames keep them and count jumps from them.
+# finished does not always take (3.13): lone frames keep them, and passes through loop heads
+# count as the steps.
 SILENCE = PY < (3, 12)
-COUNTED = "line" if SILENCE else "opcode"
 
 
 class SettraceBackend(Backend):
@@ -24,7 +24,8 @@ class SettraceBackend(Backend):
     While a thread runs alone, a frame that reaches a visible instruction trades its opcode
     events for line events (a backward jump counts as a step) until another thread can run.
     Recording runs keep the opcode events and count the same jumps. From 3.12 on frames keep
-    their opcode events (see ``SILENCE``) and only stop being switch points.
+    their opcode events (see ``SILENCE``): they stop being switch points, and each pass through
+    a loop head counts as a step.
     """
 
     name = "settrace"
@@ -42,22 +43,34 @@ class SettraceBackend(Backend):
         # The loop count of the current solo phase: ``room`` steps were left when it began.
         room = left = 0
 
-        def make_local(vis: frozenset) -> Callable[..., Any]:
+        def make_local(vis: frozenset, heads: frozenset) -> Callable[..., Any]:
+            watch = vis if SILENCE else vis | heads
+
             def local(frame: FrameType, event: str, arg: Any) -> Any:
+                nonlocal room, left
                 if event == "opcode":
                     offset = frame.f_lasti
-                    if offset in vis:
+                    if offset in watch:
                         ex = ctx.active
                         # sys.settrace is per OS thread: only the exploring thread gets here.
                         if ex is not None:
-                            if ex.budget:
-                                ex.budget -= 1
-                            elif ex.solo:
-                                ex.solo_visible(frame.f_code, offset)
-                                if frame.f_trace is local:
-                                    return mark(frame, local, ex)
-                            else:
-                                ex.point(frame.f_code, offset)
+                            if offset in vis:
+                                if ex.budget:
+                                    ex.budget -= 1
+                                elif ex.solo:
+                                    if ex.recorder is not None:
+                                        ex.solo_visible(frame.f_code, offset)
+                                    if SILENCE and frame.f_trace is local:
+                                        return mark(frame, local, ex)
+                                else:
+                                    ex.point(frame.f_code, offset)
+                            if not SILENCE and ex.solo and offset in heads:
+                                # From 3.12 lone frames stay traced: count loop heads instead.
+                                if not room:
+                                    room = left = max(1, ex.max_steps - ex.steps)
+                                left -= 1
+                                if not left:
+                                    ex.solo_expired()
                 return local
 
             return local
@@ -70,7 +83,7 @@ class SettraceBackend(Backend):
 
             def solo(frame: FrameType, event: str, arg: Any) -> Any:
                 nonlocal last, left
-                if event == COUNTED:
+                if event == "line":
                     offset = frame.f_lasti
                     if offset <= last:  # a backward jump: one more loop iteration
                         left -= 1
@@ -78,29 +91,25 @@ class SettraceBackend(Backend):
                             now = ctx.active
                             if now is not None and now.solo:
                                 now.solo_expired()
-                                if event == "opcode":
-                                    local(frame, event, arg)
                                 return frame.f_trace  # this frame's own tracer again
                     last = offset
-                if event == "opcode":
+                elif event == "opcode":
                     local(frame, event, arg)
                 return solo
 
             marked.append((frame, local))
             frame.f_trace = solo
-            if SILENCE:
-                frame.f_trace_lines = True
-                if ex.recorder is None:
-                    frame.f_trace_opcodes = False
+            frame.f_trace_lines = True
+            if ex.recorder is None:
+                frame.f_trace_opcodes = False
             return solo
 
         def solo_end() -> int:
             nonlocal room, left
             for frame, local in marked:
                 frame.f_trace = local
-                if SILENCE:
-                    frame.f_trace_lines = False
-                    frame.f_trace_opcodes = True
+                frame.f_trace_lines = False
+                frame.f_trace_opcodes = True
             marked.clear()
             counted = room - left
             room = left = 0
@@ -128,7 +137,7 @@ class SettraceBackend(Backend):
             try:
                 local = tracers[code]
             except KeyError:
-                local = make_local(visible_offsets(code, model)) if wants(code) else None
+                local = make_local(visible_offsets(code, model), loop_heads(code)) if wants(code) else None
                 tracers[code] = local
                 if local is not None:
                     self.instrumented += 1
