@@ -1977,13 +1977,7 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
             if name in _LAZY_RESULT:
                 return Lazy(tuple(a for a in args if not callable(a) or a is UNKNOWN))
             if name == "super" and not args:
-                code = frame.f_code
-                if code.co_argcount:
-                    loc = _locals(frame)
-                    obj = loc.get(code.co_varnames[0], UNKNOWN)
-                    cls = loc.get("__class__", UNKNOWN)
-                    if isinstance(cls, type) and obj is not UNKNOWN:
-                        return Super(cls, obj)
+                return _call_result_super(frame)
             return UNKNOWN
         tr = type(recv)
         if tr in _DICTS and name in ("keys", "values", "items"):
