@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Optional, Tuple, Type, Union
 
 import interleave
@@ -43,3 +44,12 @@ def assert_finds(
     if kind == "exception" and exc is not None:
         assert isinstance(failure.exception, exc), failure.report
     return failure
+
+
+def run_threads(*targets: Callable[[], Any]) -> None:
+    """Start one thread per target, then join them in order (switch points of the caller's run)."""
+    ts = [threading.Thread(target=t) for t in targets]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()

@@ -11,22 +11,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import prerun_module as pm
 import pytest
-from runtime_helpers import CORRECT_RUNS, assert_finds, assert_passes
+from runtime_helpers import CORRECT_RUNS, assert_finds, assert_passes, run_threads
 
 import interleave
 from interleave.runtime import watchdog
-
-
-def run_threads(*targets: Callable[[], Any]) -> None:
-    ts = [threading.Thread(target=t) for t in targets]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
 
 
 @pytest.fixture

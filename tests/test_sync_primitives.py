@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, List, Set
+from typing import Any, List, Set
 
 import pytest
-from runtime_helpers import CORRECT_RUNS, QUICK_RUNS, assert_finds, assert_passes
+from runtime_helpers import CORRECT_RUNS, QUICK_RUNS, assert_finds, assert_passes, run_threads
 
 import interleave
 
@@ -24,14 +24,6 @@ class State:
         self.count = 0
         self.items: List[int] = []
         self.log: List[Any] = []
-
-
-def run_threads(*targets: Callable[[], Any]) -> None:
-    ts = [threading.Thread(target=t) for t in targets]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
 
 
 # ------------------------------------------------------------------------------------ Lock
