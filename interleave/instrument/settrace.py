@@ -43,11 +43,15 @@ class SettraceBackend(Backend):
         # The loop count of the current solo phase: ``room`` steps were left when it began.
         room = left = 0
 
+        def start_counting(ex: Any) -> None:
+            nonlocal room, left
+            room = left = max(1, ex.max_steps - ex.steps)
+
         def make_local(vis: frozenset, heads: frozenset) -> Callable[..., Any]:
             watch = vis if SILENCE else vis | heads
 
             def local(frame: FrameType, event: str, arg: Any) -> Any:
-                nonlocal room, left
+                nonlocal left
                 if event == "opcode":
                     offset = frame.f_lasti
                     if offset in watch:
@@ -67,7 +71,7 @@ class SettraceBackend(Backend):
                             if not SILENCE and ex.solo and offset in heads:
                                 # From 3.12 lone frames stay traced: count loop heads instead.
                                 if not room:
-                                    room = left = max(1, ex.max_steps - ex.steps)
+                                    start_counting(ex)
                                 left -= 1
                                 if not left:
                                     ex.solo_expired()
@@ -76,9 +80,8 @@ class SettraceBackend(Backend):
             return local
 
         def mark(frame: FrameType, local: Callable[..., Any], ex: Any) -> Callable[..., Any]:
-            nonlocal room, left
-            if not marked:
-                room = left = max(1, ex.max_steps - ex.steps)
+            if not room:
+                start_counting(ex)
             last = -1
 
             def solo(frame: FrameType, event: str, arg: Any) -> Any:
