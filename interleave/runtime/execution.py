@@ -282,7 +282,14 @@ class Execution:
                 self._end_solo()
             # Before unwinding: an exception thrown through a trace function drops it (<3.12).
             self.on_run_end()
-            self._teardown()
+            try:
+                self._teardown()
+            finally:
+                # Unwinding resumes each leftover greenlet, which puts back its own thread-state
+                # slots and frees its thread-locals on the way out: the caller's slots (its
+                # ``threading.local`` data) must come back after that, not before.
+                self.counters.restore(saved)
+                self.counters.clear_tracing()
         if self.internal_error is not None:
             raise self.internal_error
         if self.outcome is None:
@@ -318,7 +325,6 @@ class Execution:
         finally:
             if logger is not None:
                 logger.disabled = False
-        self.counters.clear_tracing()
 
     def _unwind_all(self) -> None:
         for vt in self.threads:
