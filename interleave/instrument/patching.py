@@ -256,6 +256,9 @@ def _thread_hash(self: threading.Thread) -> int:
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
+_DATA_DEPTH = 3  # how many objects deep the search goes from what the body holds
+_CALLABLE_LEVELS = 32  # callables held by callables (closures of closures...) followed this far
+_VISIT_BUDGET = 50_000  # objects searched at most: a huge object graph must not stall the start
 try:
     from _queue import SimpleQueue as _RealSimpleQueue
 except ImportError:  # pragma: no cover - CPython always has it
@@ -266,12 +269,14 @@ class PrimitiveAdopter:
     """Makes primitives created before the run cooperative while it lasts, where it can reach them.
 
     Reached: globals and class attributes of instrumented modules, and what the explored
-    function closes over, is bound to or gets as arguments (and their attributes, dict and list
-    items). A real lock cannot be changed in place, so the reference is swapped (one cooperative
-    twin per real object, so that every reference agrees); objects built on locks (Condition,
-    Event, Semaphore, Barrier, queue.Queue) get new internals in place. What is reached but
-    cannot be swapped (in a tuple or set, or an RLock held by another OS thread) is remembered,
-    to be named if the run ever blocks on it for real.
+    function closes over, is bound to, defaults to or gets as arguments (partial arguments, a
+    bound method's object, a callable object's attributes, ``__wrapped__``, closures of the
+    callables it holds), and their attributes, dict, list and set items. A real lock cannot be
+    changed in place, so the reference is swapped where it is held (one cooperative twin per
+    real object, so that every reference agrees); objects built on locks (Condition, Event,
+    Semaphore, Barrier, queue.Queue) get new internals in place. What is reached but cannot be
+    swapped (in a tuple or frozenset, a method's ``__self__``, or an RLock held by another OS
+    thread) is remembered, to be named if the run ever blocks on it for real.
     """
 
     def __init__(self, patcher: Patcher, code_filter: CodeFilter) -> None:
@@ -285,6 +290,8 @@ class PrimitiveAdopter:
         self.conditions: List[Any] = []  # retooled Conditions (also inside Event, Semaphore, ...)
         self.initial: List[Tuple[Any, Tuple[Any, ...]]] = []  # twins and their state at the start
         self.caller_ident = _thread.get_ident()
+        self._level = 0  # callables being followed, one inside another
+        self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
 
     def record_initial_state(self) -> None:
         """Remember each twin's lock state: every execution starts from it."""
@@ -365,6 +372,12 @@ class PrimitiveAdopter:
         pair = self.map.get(id(value))
         if pair is not None and pair[0] is value:
             return pair[1]
+        owner = getattr(value, "__self__", None)
+        if isinstance(value, types.BuiltinMethodType) and owner is not None and is_real_primitive(owner):
+            # ``lock.acquire`` kept as a callable: the same method of the owner's twin.
+            twin = self._replacement(owner, path)
+            if twin is not _MISSING and hasattr(twin, value.__name__):
+                return getattr(twin, value.__name__)
         return _MISSING
 
     def _retool(self, obj: Any, path: str) -> None:
@@ -416,16 +429,22 @@ class PrimitiveAdopter:
         self._visit_object(value, depth, path)
 
     def _visit_mapping(self, owner: Any, names: Iterable[str], getter: Callable[[str], Any],
-                       depth: int, path: str = "?") -> None:
+                       depth: int, path: str = "?", follow: bool = False) -> None:
         for name in list(names):
             try:
                 value = getter(name)
             except Exception:  # noqa: BLE001 - a property may raise; skip it
                 continue
-            self._adopt_at(functools.partial(self.p.setattr, owner, name), value, depth, f"{path}.{name}")
+            setter = functools.partial(self.p.setattr, owner, name)
+            if follow:
+                self._follow(setter, value, depth, f"{path}.{name}")
+            else:
+                self._adopt_at(setter, value, depth, f"{path}.{name}")
 
     def _visit_object(self, value: Any, depth: int, path: str = "?") -> None:
-        if depth <= 0 or value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
+        if depth <= 0 or len(self.seen) >= _VISIT_BUDGET:
+            return
+        if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
             return
         if isinstance(value, (threading.Condition, threading.Event, threading.Semaphore,
                               threading.Barrier, queue.Queue, threading.Thread)):
@@ -459,7 +478,12 @@ class PrimitiveAdopter:
                 for i, v in enumerate(list(value)):
                     self._adopt_at(functools.partial(self.p.setitem, value, i), v, depth - 1, f"{path}[{i}]")
             return
-        if isinstance(value, (tuple, set, frozenset)):
+        if isinstance(value, set):
+            if len(value) <= _CONTAINER_LIMIT:
+                for v in list(value):
+                    self._adopt_at(functools.partial(self._set_member, value, v), v, depth - 1, f"{path} item")
+            return
+        if isinstance(value, (tuple, frozenset)):
             if len(value) <= _CONTAINER_LIMIT:
                 for i, v in enumerate(value):
                     if is_real_primitive(v):
@@ -490,32 +514,104 @@ class PrimitiveAdopter:
                     self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__, 1,
                                         f"{mod.__name__}.{value.__qualname__}")
 
-    def adopt_callable(self, fn: Any, depth: int = 3) -> None:
-        """Primitives reachable from the explored function's closure, defaults and arguments."""
-        if depth <= 0:
+    def adopt_callable(self, fn: Any, depth: int = _DATA_DEPTH) -> None:
+        """Primitives reachable from the explored function: what it is bound to, closes over, defaults to.
+
+        Each reference is swapped where it is held (a partial's argument, a closure cell, a
+        default, an attribute, a dict, list or set item), so a primitive handed to the body
+        directly is adopted, not only one found inside another object. A callable held by a
+        callable (a worker in a closure, ``partial.func``, ``__wrapped__``) is followed without
+        spending depth, up to ``_CALLABLE_LEVELS`` levels: the depth bounds how far into data
+        the search goes, and the callables are where the body's code gets its objects.
+        """
+        if depth <= 0 or self._level >= _CALLABLE_LEVELS or len(self.seen) >= _VISIT_BUDGET:
             return
-        while True:
-            if isinstance(fn, functools.partial):
-                for i, a in enumerate(fn.args):
-                    self._visit_object(a, depth, f"argument {i}")
-                for k, v in fn.keywords.items():
-                    self._visit_object(v, depth, f"argument {k}")
-                fn = fn.func
-            elif isinstance(fn, types.MethodType):
-                self._visit_object(fn.__self__, depth, "self")
-                fn = fn.__func__
+        self.seen.add(id(fn))
+        self._level += 1
+        try:
+            self._adopt_from_callable(fn, depth)
+        finally:
+            self._level -= 1
+
+    def _adopt_from_callable(self, fn: Any, depth: int) -> None:
+        if isinstance(fn, functools.partial):
+            for i, a in enumerate(fn.args):
+                self._follow(functools.partial(self._set_partial_arg, fn, i), a, depth, f"argument {i}")
+            for k, v in list(fn.keywords.items()):
+                self._follow(functools.partial(self.p.setitem, fn.keywords, k), v, depth, f"argument {k}")
+            self._follow(functools.partial(self._set_partial_func, fn), fn.func, depth, "the partial's function")
+            self._visit_attributes(fn, depth, "the partial")
+        elif isinstance(fn, types.MethodType):
+            owner = fn.__self__
+            if is_real_primitive(owner):
+                self.unadoptable.append(("self", owner))  # a method's __self__ cannot be rebound
+            elif isinstance(owner, (types.FunctionType, types.MethodType, functools.partial)):
+                self._follow(None, owner, depth, "self")
             else:
-                break
-        if isinstance(fn, types.FunctionType):
+                self._visit_object(owner, depth, "self")
+            self._follow(None, fn.__func__, depth, "the method's function")
+        elif isinstance(fn, types.FunctionType):
             names = fn.__code__.co_freevars
-            for name, cell in zip(names, fn.__closure__ or ()):
+            for name, cell in zip(names, fn.__closure__ or (), strict=False):
                 try:
                     value = cell.cell_contents
                 except ValueError:
                     continue
-                self._adopt_at(functools.partial(self.p.setcell, cell), value, depth, name)
+                self._follow(functools.partial(self.p.setcell, cell), value, depth, name)
             for i, value in enumerate(fn.__defaults__ or ()):
-                self._visit_object(value, depth, f"default {i}")
+                self._follow(functools.partial(self._set_default, fn, i), value, depth, f"default {i}")
+            kwdefaults = fn.__kwdefaults__
+            for k, v in list((kwdefaults or {}).items()):
+                self._follow(functools.partial(self.p.setitem, kwdefaults, k), v, depth, f"default {k}")
+            self._visit_attributes(fn, depth, fn.__qualname__)  # __wrapped__ and other attributes
+        else:  # a callable object: its attributes are what its __call__ uses
+            self.seen.discard(id(fn))
+            self._visit_object(fn, depth, "the body")
+
+    def _visit_attributes(self, obj: Any, depth: int, path: str) -> None:
+        d = getattr(obj, "__dict__", None)
+        if isinstance(d, dict) and d:
+            self._visit_mapping(obj, d.keys(), d.__getitem__, depth, path, follow=True)
+
+    def _follow(self, setter: Optional[Callable[[Any], None]], value: Any, depth: int, path: str) -> None:
+        """Swap ``value`` where it is held, or search it; a callable is followed at the same depth."""
+        if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+            if id(value) not in self.seen:
+                self.adopt_callable(value, depth)
+        elif setter is None:
+            if is_real_primitive(value):
+                self.unadoptable.append((path, value))
+            else:
+                self._visit_object(value, depth, path)
+        else:
+            self._adopt_at(setter, value, depth, path)
+
+    def _set_partial_arg(self, part: functools.partial, index: int, value: Any) -> None:
+        """A partial's arguments are a tuple, but its whole state can be set in place."""
+        func, args, keywords, attrs = part.__reduce__()[2]  # type: ignore[misc]
+        part.__setstate__((func, args[:index] + (value,) + args[index + 1:], keywords, attrs))
+        self.p.add_undo(lambda: part.__setstate__((part.func, args, part.keywords, part.__reduce__()[2][3])))
+
+    def _set_partial_func(self, part: functools.partial, value: Any) -> None:
+        func, args, keywords, attrs = part.__reduce__()[2]  # type: ignore[misc]
+        part.__setstate__((value, args, keywords, attrs))
+        self.p.add_undo(lambda: part.__setstate__((func, part.args, part.keywords, part.__reduce__()[2][3])))
+
+    def _set_default(self, fn: types.FunctionType, index: int, value: Any) -> None:
+        old = fn.__defaults__ or ()
+        fn.__defaults__ = old[:index] + (value,) + old[index + 1:]
+
+        def undo() -> None:
+            fn.__defaults__ = old
+
+        self.p.add_undo(undo)
+
+    def _set_member(self, container: set, old: Any, new: Any) -> None:
+        if not self._kept.get(id(container)):
+            self._kept[id(container)] = True
+            self.p.keep_contents(container)
+        container.discard(old)
+        container.add(new)
 
 
 def _reset_lock(lock: Lock, locked: bool, holder: Optional[int]) -> None:
