@@ -39,6 +39,7 @@ import random
 import sys
 import threading
 import types
+import weakref
 from collections import OrderedDict, defaultdict, deque
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
@@ -192,6 +193,53 @@ def _unknown(reason: str = "") -> Access:
     return Access("unknown", EVERYTHING, name=reason)
 
 
+# --------------------------------------------------------------------------- caches
+
+
+class _ByObject(dict):
+    """A cache whose keys start with ``id(obj)`` and which forgets ``obj``'s entries when it dies.
+
+    Keyed by id, not by the object, so that it never keeps a class or code object alive: a test
+    body that defines a class makes a new one per execution, and a strong cache would keep every
+    one (and grow without bound). The weak reference's callback runs before the object's memory
+    is freed, so an id is never reused while entries for the dead object remain.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._refs: Dict[int, Tuple[Any, List[Any]]] = {}
+
+    def put(self, obj: Any, key: Any, value: Any) -> None:
+        """``self[key] = value``, dropped when ``obj`` (whose id ``key`` names) is collected."""
+        i = id(obj)
+        held = self._refs.get(i)
+        if held is None:
+            try:
+                ref = weakref.ref(obj, self._callback(i))
+            except TypeError:
+                return  # not weakly referenceable: not cached (correct, only slower)
+            held = self._refs[i] = (ref, [])
+        held[1].append(key)
+        self[key] = value
+
+    def _callback(self, i: int) -> Callable[[Any], None]:
+        gone = weakref.ref(self)
+
+        def forget(_: Any) -> None:
+            me = gone()
+            if me is not None:
+                held = me._refs.pop(i, None)
+                if held is not None:
+                    for k in held[1]:
+                        me.pop(k, None)
+        return forget
+
+    def reset(self) -> None:
+        """Forget everything."""
+        self.clear()
+        self._refs.clear()
+
+
 # --------------------------------------------------------------------------- reading values safely
 
 _MISSING = object()
@@ -205,16 +253,16 @@ _object_setattr = object.__setattr__
 # so that the type has the slot): attribute reads on them run no code.
 _GENERIC_GET_OWNERS = frozenset((object, list, dict, set, frozenset, tuple, str, bytes, bytearray, int,
                                  float, complex, bool, range, slice, deque, defaultdict, memoryview))
-_generic_get_cache: Dict[type, bool] = {}
+_generic_get_cache = _ByObject()  # id(type) -> bool
 
 
 def _generic_getattr(tp: type) -> bool:
     """Whether reading an attribute of a ``tp`` instance runs no Python code of its own."""
-    hit = _generic_get_cache.get(tp)
+    hit = _generic_get_cache.get(id(tp))
     if hit is None:
         owner = _owner(tp, "__getattribute__")
         hit = owner in _GENERIC_GET_OWNERS
-        _generic_get_cache[tp] = hit
+        _generic_get_cache.put(tp, id(tp), hit)
     return hit
 
 
@@ -226,13 +274,13 @@ def _type_lookup(tp: type, name: str) -> Any:
     return _MISSING
 
 
-_PLAIN_VALUE: Dict[Tuple[type, str], Any] = {}
+_PLAIN_VALUE = _ByObject()  # (id(type), name) -> True
 
 
 def attr_value(obj: Any, name: str) -> Any:
     """``getattr(obj, name)`` without running any Python code; UNKNOWN where that is impossible."""
     tp = type(obj)
-    plan = _PLAIN_VALUE.get((tp, name))
+    plan = _PLAIN_VALUE.get((id(tp), name))
     if plan is not None:
         # An instance attribute with nothing on the class that could intercept it.
         try:
@@ -243,7 +291,7 @@ def attr_value(obj: Any, name: str) -> Any:
     if plan is None and tp is not type and not isinstance(obj, (type, types.ModuleType, _Abstract)) \
             and _generic_getattr(tp) and _type_lookup(tp, name) is _MISSING \
             and _type_lookup(tp, "__getattr__") is _MISSING and _has_instance_attr(obj, name):
-        _PLAIN_VALUE[(tp, name)] = True
+        _PLAIN_VALUE.put(tp, (id(tp), name), True)
     return v
 
 
@@ -417,8 +465,20 @@ _wants: Callable[[CodeType], bool] = _default_wants
 
 
 def set_code_filter(wants: Callable[[CodeType], bool]) -> None:
-    """Tell the analysis which code objects are instrumented (their bodies are switch points)."""
+    """Tell the analysis which code objects are instrumented (their bodies are switch points).
+
+    An attribute's shape (is its getter code under test, or opaque?) depends on the filter: a
+    new filter (another exploration's instrument=/exclude=) starts from an empty shape cache.
+    """
     global _wants
+    if wants is _wants:
+        return
+    try:
+        same = bool(wants == _wants)  # the same filter's bound method, fetched again
+    except Exception:  # noqa: BLE001 - a strange callable: treat it as a new filter
+        same = False
+    if not same:
+        _SHAPES.reset()
     _wants = wants
 
 
@@ -482,31 +542,32 @@ class CodeInfo:
         self.ok = ok
 
 
-_INFO: Dict[Tuple[CodeType, str], CodeInfo] = {}
-# The same, keyed by ``id(code)`` for the instruction model: hashing a code object hashes its
-# constants every time, which the per-switch-point path cannot afford. The code object is kept
-# alongside, so the id cannot be reused while the entry exists.
-_BY_ID: Dict[int, Tuple[CodeType, Dict[int, Spec], bool]] = {}
+# Keyed by ``(id(code), model)``: hashing a code object hashes its constants every time, and a
+# key holding the code would keep every ``exec``'d or per-execution code object alive.
+_INFO = _ByObject()
+# The instruction model's analyses by ``id(code)``, for the per-switch-point path.
+_BY_ID = _ByObject()
 
 
-def _specs(code: CodeType) -> Tuple[CodeType, Dict[int, Spec], bool]:
+def _specs(code: CodeType) -> Tuple[None, Dict[int, Spec], bool]:
     hit = _BY_ID.get(id(code))
-    if hit is None or hit[0] is not code:
+    if hit is None:
         info = analyze(code, "instruction")
-        hit = _BY_ID[id(code)] = (code, info.specs, info.ok)
+        hit = (None, info.specs, info.ok)
+        _BY_ID.put(code, id(code), hit)
     return hit
 
 
 def analyze(code: CodeType, model: str = "instruction") -> CodeInfo:
     """The cached analysis of ``code``: for each visible offset, what its instruction touches."""
-    key = (code, model)
+    key = (id(code), model)
     info = _INFO.get(key)
     if info is None:
         try:
             info = _Analyzer(code, model).run()
         except Exception:  # noqa: BLE001 - an analysis bug must cost precision, never soundness
             info = CodeInfo({}, False)
-        _INFO[key] = info
+        _INFO.put(code, key, info)
     return info
 
 
@@ -517,7 +578,7 @@ def _merge(a: Optional[list], b: list) -> Optional[list]:
         raise ValueError("stack depths disagree")
     changed = False
     out = a
-    for i, (x, y) in enumerate(zip(a, b)):
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y and x is not None:
             if not changed:
                 out = list(a)
@@ -982,7 +1043,7 @@ class AccessTracker:
     def pick(self, frame: FrameType, code: CodeType, offset: int) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute."""
         hit = _BY_ID.get(id(code))
-        if hit is None or hit[0] is not code:
+        if hit is None:
             hit = _specs(code)
         spec = hit[1].get(offset)
         if spec is None:
@@ -1010,7 +1071,7 @@ class AccessTracker:
                     obj = _val(d, frame, memo)
                 write = op == "attr_w"
                 tp = type(obj)
-                if tp is not _Abstract and _SHAPES.get((tp, spec.name, write)) == "plain":
+                if tp is not _Abstract and _SHAPES.get((id(tp), spec.name, write)) == "plain":
                     self.keep.append(obj)
                     name = spec.name
                     return Access("write" if write else "read", ((("a", id(obj), name), write),), obj, name,
@@ -1039,7 +1100,7 @@ class AccessTracker:
         """The instruction runs now: remember (and return) the value it produces, if a later
         instruction reads it; UNKNOWN otherwise."""
         hit = _BY_ID.get(id(code))
-        if hit is None or hit[0] is not code:
+        if hit is None:
             return UNKNOWN
         spec = hit[1].get(offset)
         if spec is None or not spec.produce:
@@ -1077,7 +1138,7 @@ class AccessTracker:
     def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
         """The instruction runs now and its access is already known: keep what it produces."""
         hit = _BY_ID.get(id(code))
-        if hit is None or hit[0] is not code:
+        if hit is None:
             hit = _specs(code)
         spec = hit[1].get(offset)
         if spec is None or not spec.produce:
@@ -1316,7 +1377,9 @@ def _produce(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
 # --------------------------------------------------------------------------- access models
 
 
-_SHAPES: Dict[Tuple[type, str, bool], str] = {}
+# (id(type), name, write) -> how such an access behaves. Depends on the code filter (is a getter
+# code under test?): set_code_filter empties it for each new filter.
+_SHAPES = _ByObject()
 
 
 def _attr_access(obj: Any, name: str, write: bool) -> Access:
@@ -1325,12 +1388,12 @@ def _attr_access(obj: Any, name: str, write: bool) -> Access:
         if obj is UNKNOWN or obj is NULL:
             return Access("write" if write else "read", ((("A", name), write),), name=name, space="attr")
         return NONE_ACCESS
-    key = (tp, name, write)
+    key = (id(tp), name, write)
     shape = _SHAPES.get(key)
     if shape is None:
         shape = _classify_attr(obj, tp, name, write)
         if shape != "instance":
-            _SHAPES[key] = shape
+            _SHAPES.put(tp, key, shape)
         else:
             shape = _attr_shape(obj, name)
     if shape == "plain":
@@ -1632,7 +1695,7 @@ def _call_access(spec: Spec, frame: FrameType, memo: Any) -> Access:
     callee, args = vals[0], vals[1:]
     kw = spec.kw or ()
     npos = len(args) - len(kw)
-    pos, kwargs = args[:npos], dict(zip(kw, args[npos:]))
+    pos, kwargs = args[:npos], dict(zip(kw, args[npos:], strict=False))
     return call_model(callee, pos, kwargs)
 
 
@@ -1706,7 +1769,7 @@ def _interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Acc
 def _blocking(pos: List[Any], kwargs: Dict[str, Any], names: Tuple[str, ...], block_default: Any,
               timeout_default: Any) -> bool:
     """True when a call with these arguments waits for ever if it cannot proceed."""
-    vals = dict(zip(names, pos))
+    vals = dict(zip(names, pos, strict=False))
     vals.update(kwargs)
     b = vals.get(names[0], block_default)
     t = vals.get(names[1], timeout_default) if len(names) > 1 else timeout_default
