@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from typing import Any, Optional, Sequence, Tuple
 
@@ -44,6 +45,21 @@ def names(option: str, value: Any) -> Tuple[str, ...]:
 
 
 def callable_body(fn: Any) -> Any:
+    """The test body, checked to be callable with no arguments (explore and replay call it so)."""
     if not callable(fn):
         raise OptionError(f"explore/replay need a callable test body taking no arguments; got {fn!r}")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins and some C callables have none: accept them
+        return fn
+    required = [p for p in sig.parameters.values()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if required:
+        listed = ", ".join(repr(p.name) for p in required)
+        plural = "arguments" if len(required) > 1 else "an argument"
+        raise OptionError(
+            f"the test body takes {plural} {listed}: explore and replay call it with none; "
+            f"bind {'them' if len(required) > 1 else 'it'} with functools.partial or a closure "
+            f"(e.g. explore(functools.partial(body, {required[0].name}=...)))"
+        )
     return fn

@@ -10,6 +10,7 @@ thread blocks its OS thread for real and the run ends in ForeignPrimitiveError.
 from __future__ import annotations
 
 import functools
+import inspect
 import queue
 import threading
 import types
@@ -19,6 +20,7 @@ import pytest
 from runtime_helpers import assert_finds, assert_passes, run_threads
 
 import interleave
+from interleave import options
 from interleave.runtime import watchdog
 
 RUNS = 200
@@ -303,3 +305,57 @@ def test_method_bound_to_a_lock_is_named() -> None:
         interleave.explore(body, executions=RUNS, seed=1)
     assert "self (lock)" in str(info.value)
     assert body.__self__ is lock and not lock.locked()
+
+
+# ------------------------------------------- a body that needs arguments (issue 9, item 8)
+def needs_x(x: int) -> None:
+    assert x
+
+
+class CallsWithArgument:
+    def __call__(self, item: int, scale: int = 2) -> None:
+        assert item * scale
+
+
+@pytest.mark.parametrize("body, names", [
+    (lambda x: None, "an argument 'x'"),
+    (needs_x, "an argument 'x'"),
+    (CallsWithArgument(), "an argument 'item'"),
+    (functools.partial(lambda a, b, c=1: None, 1), "an argument 'b'"),
+    (lambda *, key: None, "an argument 'key'"),
+    (lambda a, b: None, "arguments 'a', 'b'"),
+], ids=["lambda", "function", "callable-object", "partial-leaving-one", "keyword-only", "two"])
+@pytest.mark.parametrize("call", ["explore", "replay"])
+def test_body_with_required_arguments_is_an_option_error(body: Any, names: str, call: str) -> None:
+    """Said before anything runs, naming the argument and the fix, not 'every frame was excluded'."""
+    with pytest.raises(interleave.OptionError) as info:
+        if call == "explore":
+            interleave.explore(body, executions=1, seed=1)
+        else:
+            interleave.replay(body, "il1_not-decoded-before-the-body-is-checked")
+    msg = str(info.value)
+    assert f"the test body takes {names}" in msg
+    assert "functools.partial or a closure" in msg
+
+
+def no_arguments_needed(x: int = 1, *rest: Any, **options: Any) -> None:
+    assert x == 1 and rest == () and options == {}
+
+
+@pytest.mark.parametrize("body", [no_arguments_needed, functools.partial(needs_x, 5),
+                                  functools.partial(needs_x, x=5)],
+                         ids=["defaults-and-varargs", "partial-positional", "partial-keyword"])
+def test_body_callable_with_no_arguments_is_accepted(body: Any) -> None:
+    result = interleave.explore(body, executions=3, seed=1)
+    assert result.failure is None and result.executions == 3
+
+
+def test_callable_without_a_signature_is_accepted() -> None:
+    """Some C callables have no signature (``vars``): the check lets them through, not guesses."""
+    try:
+        inspect.signature(vars)
+    except ValueError:
+        pass
+    else:
+        pytest.skip("vars has a signature on this Python")
+    assert options.callable_body(vars) is vars
