@@ -39,6 +39,7 @@ class Session:
         self.max_steps = max_steps
         self.filter = CodeFilter(instrument, exclude)
         self.backend = make_backend(backend, self.filter, model)
+        self.backend.loop_budget = max_steps
         self.adopted = 0
         self.user_code_seen = False
 

@@ -17,6 +17,8 @@ class Backend:
     name = "?"
     #: Whether it can stop tracing a thread that runs alone (see ``Execution.solo``).
     supports_solo = False
+    #: Loop iterations (backward jumps) an execution may run outside a solo phase.
+    loop_budget = 100_000
 
     def __init__(self, code_filter: CodeFilter, model: str) -> None:
         self.filter = code_filter

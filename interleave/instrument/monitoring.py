@@ -46,7 +46,7 @@ class MonitoringBackend(Backend):
         def on_start(code: CodeType, offset: int) -> Any:
             if code not in visible and wants(code):
                 visible[code] = visible_offsets(code, model)
-                set_local(tool, code, INSTRUCTION)
+                set_local(tool, code, INSTRUCTION | JUMP)
                 enabled.append(code)
             return DISABLE
 
@@ -70,31 +70,57 @@ class MonitoringBackend(Backend):
             ex.point(code, offset)
             return None
 
-        # The loop count of the current solo phase: ``room`` steps were left when it began.
-        # A countdown in this closure keeps the per-iteration callback minimal.
-        room = left = 0
+        # Every backward jump of instrumented code is a loop iteration, and iterations are
+        # bounded whatever the loop contains (a loop with no visible instruction offers no
+        # switch point at all). One countdown in this closure, kept minimal because it runs per
+        # iteration: outside a solo phase it counts down the execution's loop budget; during
+        # one it counts the lone thread's steps (``room`` were left when the phase began) and
+        # the loop budget waits in ``saved``.
+        room = left = saved = 0
 
         def start_counting(ex: Any) -> None:
-            nonlocal room, left
+            nonlocal room, left, saved
+            saved = left
             room = left = max(1, ex.max_steps - ex.steps)
 
         def on_jump(code: CodeType, offset: int, target: int) -> Any:
             nonlocal left
-            if target < offset:
+            if target >= offset:
+                return DISABLE
+            if get_ident() == own_thread[0]:
                 left -= 1
                 if not left:
-                    ex = ctx.active
-                    if ex is not None and ex.solo:
-                        ex.solo_expired()
+                    expired(code, offset)
             return None
+
+        def expired(code: CodeType, offset: int) -> None:
+            nonlocal left
+            ex = ctx.active
+            if ex is None:
+                left = self.loop_budget
+            elif room:
+                ex.solo_expired()  # ends the phase: ``solo_end`` puts the loop budget back
+            else:
+                left = 1  # unwinding: every further iteration is a teardown tick
+                ex.loop_limit(code, offset)
+
+        def begin() -> None:
+            nonlocal left, room, saved
+            left = self.loop_budget
+            room = saved = 0
+            own_thread[0] = get_ident()
+
+        own_thread = [get_ident()]
 
         def solo_end() -> int:
             nonlocal room, left
             for code in solo_codes:
-                set_local(tool, code, INSTRUCTION)
+                set_local(tool, code, INSTRUCTION | JUMP)
             solo_codes.clear()
-            counted = room - left
-            room = left = 0
+            counted = room - left if room else 0
+            if room:
+                left = saved
+            room = 0
             return counted
 
         # Locations disabled by an earlier run (possibly under another model) must fire again.
@@ -103,6 +129,7 @@ class MonitoringBackend(Backend):
         mon.register_callback(tool, INSTRUCTION, on_instruction)
         mon.register_callback(tool, JUMP, on_jump)
         self.solo_end = solo_end  # type: ignore[method-assign]
+        self.begin_execution = begin  # type: ignore[method-assign]
         mon.set_events(tool, mon.events.PY_START)
 
     def uninstall(self) -> None:

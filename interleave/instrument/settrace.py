@@ -40,15 +40,40 @@ class SettraceBackend(Backend):
         model = self.model
         ctx = context
         marked: List[Tuple[FrameType, Callable[..., Any]]] = []
-        # The loop count of the current solo phase: ``room`` steps were left when it began.
-        room = left = 0
+        # Every pass through a loop head of instrumented code is a loop iteration, and
+        # iterations are bounded whatever the loop contains (a loop with no visible instruction
+        # offers no switch point at all). Outside a solo phase the countdown is the execution's
+        # loop budget; during one it counts the lone thread's steps (``room`` were left when
+        # the phase began) and the loop budget waits in ``saved``.
+        room = left = saved = 0
 
         def start_counting(ex: Any) -> None:
-            nonlocal room, left
+            nonlocal room, left, saved
+            saved = left
             room = left = max(1, ex.max_steps - ex.steps)
 
+        def expired(code: CodeType, offset: int) -> None:
+            nonlocal left
+            ex = ctx.active
+            if ex is None:
+                left = self.loop_budget
+            elif room:
+                ex.solo_expired()  # ends the phase: ``solo_end`` puts the loop budget back
+            else:
+                left = 1  # unwinding: every further iteration is a teardown tick
+                ex.loop_limit(code, offset)
+
+        def begin() -> None:
+            nonlocal left, room, saved
+            left = self.loop_budget
+            room = saved = 0
+            # CPython drops the trace function when it raises (as teardown makes it do): reinstall.
+            sys.settrace(global_trace)
+
+        self.begin_execution = begin  # type: ignore[method-assign]
+
         def make_local(vis: frozenset, heads: frozenset) -> Callable[..., Any]:
-            watch = vis if SILENCE else vis | heads
+            watch = vis | heads
 
             def local(frame: FrameType, event: str, arg: Any) -> Any:
                 nonlocal left
@@ -68,13 +93,13 @@ class SettraceBackend(Backend):
                                         return mark(frame, local, ex)
                                 else:
                                     ex.point(frame.f_code, offset)
-                            if not SILENCE and ex.solo and offset in heads:
-                                # From 3.12 lone frames stay traced: count loop heads instead.
-                                if not room:
+                            if offset in heads:
+                                if not SILENCE and ex.solo and not room:
+                                    # From 3.12 lone frames stay traced: their loop heads count.
                                     start_counting(ex)
                                 left -= 1
                                 if not left:
-                                    ex.solo_expired()
+                                    expired(frame.f_code, offset)
                 return local
 
             return local
@@ -91,9 +116,8 @@ class SettraceBackend(Backend):
                     if offset <= last:  # a backward jump: one more loop iteration
                         left -= 1
                         if not left:
-                            now = ctx.active
-                            if now is not None and now.solo:
-                                now.solo_expired()
+                            expired(frame.f_code, offset)
+                            if frame.f_trace is not solo:
                                 return frame.f_trace  # this frame's own tracer again
                     last = offset
                 elif event == "opcode":
@@ -114,8 +138,10 @@ class SettraceBackend(Backend):
                 frame.f_trace_lines = False
                 frame.f_trace_opcodes = True
             marked.clear()
-            counted = room - left
-            room = left = 0
+            counted = room - left if room else 0
+            if room:
+                left = saved
+            room = 0
             return counted
 
         self.solo_end = solo_end  # type: ignore[method-assign]
@@ -162,10 +188,6 @@ class SettraceBackend(Backend):
         self.global_trace = global_trace
         self.tracers = tracers
         sys.settrace(global_trace)
-
-    def begin_execution(self) -> None:
-        # CPython drops the trace function when it raises (as teardown makes it do): reinstall.
-        sys.settrace(self.global_trace)
 
     def uninstall(self) -> None:
         sys.settrace(self.old)

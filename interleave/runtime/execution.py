@@ -388,6 +388,29 @@ class Execution:
         """
         self._end_solo()
 
+    def loop_limit(self, code: CodeType, offset: int) -> None:
+        """The execution's threads have run ``max_steps`` loop iterations: end it at the step limit.
+
+        Called by the back-end at a backward jump, whatever the loop contains: a loop with no
+        visible instruction (``while True: pass``) offers no switch point, and would otherwise
+        never end.
+        """
+        if self.tearing_down:
+            self._teardown_tick()
+            return
+        if self.solo:
+            self._end_solo()
+        if self.outcome is None:
+            cur = self.current
+            line = _line_of(code, offset)
+            self.outcome = Outcome(
+                "step-limit", thread=cur.name, tid=cur.tid,
+                detail=f"{self.max_steps} loop iterations; the last one at {code.co_filename}:{line} "
+                       f"in {code.co_name}")
+            self.outcome.loop_site = (code.co_filename, line, code.co_name)
+        self._close_grant()
+        self._stop()
+
     def _close_grant(self) -> int:
         used = self.granted - self.budget - self.rec_left
         self.steps += used
@@ -628,6 +651,17 @@ class Execution:
 
         frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
         return BlockedThread(**describe(self, t, frame))
+
+
+def _line_of(code: CodeType, offset: int) -> int:
+    """The source line of the instruction at ``offset`` (the function's first line if unknown)."""
+    line = code.co_firstlineno
+    for start, _end, ln in code.co_lines():
+        if start > offset:
+            break
+        if ln is not None:
+            line = ln
+    return line
 
 
 def _quiet_logger(name: str) -> Any:

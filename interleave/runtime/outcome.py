@@ -36,6 +36,8 @@ class Outcome:
     lone_points: bool = False  # a lone thread's switch points were counted in ``runs``
     virtual_time: float = 0.0
     detail: str = ""
+    # Where a loop ran out of iterations (step limit with no switch point): (file, line, function).
+    loop_site: Optional[Tuple[str, int, str]] = None
 
     @property
     def failed(self) -> bool:
