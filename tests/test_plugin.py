@@ -157,17 +157,23 @@ def test_exhausted():
     ])
 
 
-def test_disabled_with_p_no_interleave(pytester: pytest.Pytester) -> None:
-    """-p no:interleave: the body runs once like any test, and the fixture is gone."""
+def test_disabled_with_p_no_interleave_pytest_marked_tests_fail_loudly(pytester: pytest.Pytester) -> None:
+    """-p no:interleave_pytest: a marked test and the fixture fail, saying the plugin is not active."""
     pytester.makepyfile(test_ok=FIXED + '''
 
 def test_fixture(interleave):
     pass
+
+
+def test_plain():
+    pass
 ''')
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:interleave")
-    result.assert_outcomes(passed=1, errors=1)
-    assert runs(pytester) == 1
-    assert "fixture 'interleave' not found" in result.stdout.str()
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:interleave_pytest")
+    result.assert_outcomes(passed=1, errors=2)
+    assert runs(pytester) == 0  # the marked body never ran as a single ordinary run
+    text = result.stdout.str()
+    assert text.count("the interleave pytest plugin is not active (it was disabled with -p no:interleave_pytest)") == 2
+    assert "Load it with -p interleave_pytest" in text
     assert not any(line.startswith("interleave:") for line in result.stdout.lines)
 
 
@@ -229,10 +235,10 @@ class TestOldStyle(unittest.TestCase):
         note_run()
 ''')
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1, errors=2)
+    result.assert_outcomes(passed=1, errors=3)
     text = result.stdout.str()
     assert "@pytest.mark.interleave got unknown argument execution; it accepts executions" in text
-    assert "takes no parameters; got preemptions" in text
+    assert "strategy 'random' takes no strategy parameters; got preemptions=2" in text
     assert "@pytest.mark.interleave cannot explore TestCaseFunction items" in text  # never a silent single run
 
 

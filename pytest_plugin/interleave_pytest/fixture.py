@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -10,11 +11,11 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import pytest
 
 import interleave
-from interleave.errors import TokenError
+from interleave.errors import OptionError, TokenError
 from interleave.hypothesis import keep_thread_locals
 from interleave.result import Result
 
-from . import leaks
+from . import leaks, progress
 from .cache import FailureStore
 from .options import Settings, check_marker_kwargs, resolve
 
@@ -34,6 +35,9 @@ class ExplorationRecord:
     last_failure: Optional[Tuple[str, str]] = None  # (token, replay command) of the last failure
     warned: bool = False
     calls: int = 0
+    cut: List[str] = field(default_factory=list)  # bounded searches the budget cut short: not a proof
+    races: List[str] = field(default_factory=list)  # races="report" findings, described
+    forgotten: List[str] = field(default_factory=list)  # why stored failures were dropped
 
 
 def _quote(text: str) -> str:
@@ -55,12 +59,12 @@ def target_of(item: pytest.Item) -> str:
 
 
 def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = False,
-                   seed: Optional[int] = None) -> str:
-    """The exact command that replays this test's failure."""
+                   seed: Optional[int] = None, rerun: str = "") -> str:
+    """The exact command that replays this test's failure (``rerun``: the options that repeat the search)."""
     env = os.environ.get("PYTHONHASHSEED")
     prefix = f"PYTHONHASHSEED={env} " if env not in (None, "random") else ""
     if given:
-        extra = f" --interleave-seed={seed}" if seed is not None else ""
+        extra = f" {rerun}" if rerun else (f" --interleave-seed={seed}" if seed is not None else "")
         return (f"{prefix}pytest {_quote(target_of(item))}{extra}   (Hypothesis replays the failing input "
                 "first; the interleaving search for an input is deterministic)")
     return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}"
@@ -85,6 +89,35 @@ def short_verdict(result: Result, source: str) -> str:
     return f"budget: {n} execution{'s' if n != 1 else ''}"
 
 
+def cut_short(result: Result, source: str) -> Optional[str]:
+    """For a bounded search (exhaustive, DPOR) that the budget stopped before it covered its bound: what it did."""
+    if source != "search" or result.failure is not None or result.exhausted or not result.bound:
+        return None
+    if result.stop_reason not in ("executions", "time"):
+        return None
+    n = result.executions
+    budget = f"time budget ({result.elapsed:.1f} s)" if result.stop_reason == "time" else "execution budget"
+    return (f"budget spent after {n:,} execution{'s' if n != 1 else ''}: not a proof ({result.strategy} did "
+            f"not cover {result.bound} before the {budget} ran out)")
+
+
+#: What --interleave-replay adds when a token diverges before its schedule got going.
+FOREIGN_TOKEN = ("this token diverged at its first steps: it may belong to another test, or to another version "
+                 "of the code; replay it on the test and the code that printed it")
+#: Divergences at or before this run of the schedule count as "at its first steps".
+_EARLY_RUNS = 2
+
+
+def diverged_early(result: Result) -> bool:
+    """A replay that diverged before the recorded schedule got going."""
+    f = result.failure
+    if f is None or f.kind != "divergence":
+        return False
+    text = f"{f.detail} {f.report}"
+    m = re.search(r"\brun (\d+):", text) or re.search(r"schedule ended after (\d+) runs", text)
+    return m is not None and int(m.group(1)) <= _EARLY_RUNS
+
+
 class Runner:
     """Runs explorations for the tests of one pytest session (one per process, xdist workers included)."""
 
@@ -102,7 +135,10 @@ class Runner:
 
     def options(self, item: pytest.Item, marker: Mapping[str, Any],
                 call: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        """explore() keyword arguments for this test (validated marker, session options, call)."""
+        """explore() keyword arguments for this test (validated marker, session options, call).
+
+        Raises ``ValueError`` with a one-line message when the marker or the call does not fit.
+        """
         return resolve(self.settings, item.nodeid, marker, call)
 
     def explore(self, item: pytest.Item, body: Callable[[], Any], marker: Mapping[str, Any],
@@ -123,15 +159,21 @@ class Runner:
             with keep_thread_locals():
                 result = interleave.replay(body, token, hint=hint, **replay_kw)
             source = "replay-option"
+            if diverged_early(result):
+                assert result.failure is not None
+                head, _, rest = result.failure.report.partition("\n")
+                result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
         elif use_cache and self.store.enabled:
             stored = self.store.load(item.nodeid, index)
             if stored is not None:
                 rec.touched.append(index)
+                why = "no longer fails"
                 try:
                     with keep_thread_locals():
                         again = interleave.replay(body, stored, hint=hint, **replay_kw)
                 except TokenError:
                     again = None
+                    why = "can no longer be replayed"
                 if again is not None and again.failure is not None and again.failure.kind != "divergence":
                     result, source = again, "cache"
                     head, _, rest = again.failure.report.partition("\n")
@@ -139,12 +181,15 @@ class Runner:
                         f"{head}\n  replayed first, from pytest's cache: this interleaving failed in an earlier "
                         f"run (--interleave-clear forgets stored failures)\n{rest}")
                 else:
+                    if again is not None and again.failure is not None:
+                        why = "no longer replays (the code changed)"
+                    rec.forgotten.append(why)
                     self.store.drop(item.nodeid, index)
         if result is None:
             watch = leaks.watched(fixtures or {}, closure_of)
             snapshot = leaks.Snapshot(watch) if watch else None
-            with keep_thread_locals():
-                result = interleave.explore(body, hint=hint, **opts)
+            with keep_thread_locals(), progress.shown(self.config, item, opts) as live:
+                result = interleave.explore(live.wrap(body), hint=hint, **opts, **live.kwargs)
             changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
             if changed:
                 text = leaks.message(item.nodeid, changed, watch, result.executions)
@@ -175,6 +220,11 @@ class Runner:
             if cache and source != "replay-option":
                 rec.failing.append((index, f.token))
             rec.last_failure = (f.token, hint.replace(TOKEN_SLOT, f.token))
+        cut = cut_short(result, source)
+        if cut is not None:
+            rec.cut.append(cut)
+        if opts.get("races") == "report":
+            rec.races.extend(r.describe() if hasattr(r, "describe") else str(r) for r in result.races)
         verdict = short_verdict(result, source)
         rec.runs.append({"executions": result.executions, "elapsed": result.elapsed, "verdict": verdict,
                          "seed": opts.get("seed"), "failed": f is not None})
@@ -196,10 +246,14 @@ class InterleaveFixture:
 
     def explore(self, fn: Callable[[], Any], **kwargs: Any) -> Result:
         """Search interleavings of ``fn``; a failure stored by an earlier run is replayed first."""
-        check_marker_kwargs((), {k: v for k, v in kwargs.items() if k != "hint"}, "interleave.explore()")
         item = self._request.node
         fixtures = {k: v for k, v in getattr(item, "funcargs", {}).items() if v is not self}
-        return self._runner.explore(item, fn, self._marker, kwargs, fixtures=fixtures, closure_of=fn)
+        try:
+            check_marker_kwargs((), {k: v for k, v in kwargs.items() if k != "hint"}, "interleave.explore()")
+            return self._runner.explore(item, fn, self._marker, kwargs, fixtures=fixtures, closure_of=fn)
+        except (ValueError, OptionError) as exc:
+            problem = str(exc)
+        pytest.fail(problem, pytrace=False)  # outside the except block: no chained traceback
 
     def replay(self, fn: Callable[[], Any], token: str, **kwargs: Any) -> Result:
         """Run ``fn`` under exactly the schedule recorded in ``token``."""

@@ -8,6 +8,8 @@ own defaults.
 from __future__ import annotations
 
 import argparse
+import inspect
+import numbers
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -84,6 +86,36 @@ def parse_time_budget(text: str) -> float:
     return value
 
 
+def _count(text: str, minimum: int) -> int:
+    try:
+        value = int(str(text).strip().replace("_", ""))
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum} (got {text!r})")
+    return value
+
+
+def parse_preemptions(text: str) -> int:
+    """``--interleave-preemptions``: the preemption bound of exhaustive, dpor and hypothesis (>= 0)."""
+    return _count(text, 0)
+
+
+def parse_depth(text: str) -> int:
+    """``--interleave-depth``: PCT's bug depth (>= 1)."""
+    return _count(text, 1)
+
+
+def parse_races(text: str) -> str:
+    """``--interleave-races``: ignore, report or fail."""
+    from interleave.races import MODES
+
+    t = str(text).strip()
+    if t not in MODES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(MODES)} (got {text!r})")
+    return t
+
+
 def parse_shard(text: str) -> Tuple[int, int]:
     """``--interleave-shard``: ``i/n``, shards numbered from 1; returns ``(i - 1, n)``."""
     t = str(text).strip()
@@ -120,7 +152,22 @@ INI = {
                                     "from each test's node id, so runs repeat)"),
     "interleave_model": (parse_model, "memory model for interleave tests: instruction or gil"),
     "interleave_time_budget": (parse_time_budget, "wall-time cap per interleave test, in seconds"),
+    "interleave_preemptions": (parse_preemptions, "preemption bound for the strategies that take one "
+                                                  "(exhaustive, dpor, hypothesis)"),
+    "interleave_depth": (parse_depth, "bug depth for the strategies that take one (pct)"),
+    "interleave_races": (parse_races, "data races: ignore (default), report or fail"),
 }
+#: Options read from the command line into Settings.cmdline (also the ini keys, with interleave_).
+SESSION_OPTIONS = ("executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth", "races")
+#: Strategy parameters: they only reach the strategies that take them.
+STRATEGY_PARAMS = ("preemptions", "depth")
+
+
+def default_strategy() -> Any:
+    """explore()'s default strategy, for deciding which strategy parameters apply."""
+    import interleave
+
+    return inspect.signature(interleave.explore).parameters["strategy"].default
 
 
 def check_strategy(name: str) -> str:
@@ -131,6 +178,46 @@ def check_strategy(name: str) -> str:
     if name not in known:
         raise argparse.ArgumentTypeError(f"must be one of {', '.join(known)} (got {name!r})")
     return name
+
+
+def strategy_params(name: str) -> Tuple[str, ...]:
+    """Which of ``preemptions`` and ``depth`` the named strategy takes (read from its factory)."""
+    from interleave.strategies import registry
+
+    described = getattr(registry, "parameters", None)  # a public registry query, if the library has one
+    if described is not None:
+        return tuple(p for p in described(name) if p in STRATEGY_PARAMS)
+    registry.names()  # loads the built-in strategies
+    factory = getattr(registry, "_FACTORIES", {}).get(name)
+    if factory is None:
+        return ()
+    if name == "hypothesis":  # takes **params and reads preemptions from them
+        return ("preemptions",)
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return STRATEGY_PARAMS
+    return tuple(p for p in STRATEGY_PARAMS if p in params)
+
+
+def strategies_taking(param: str) -> Tuple[str, ...]:
+    """The registered strategies that take ``param``."""
+    from interleave.strategies import registry
+
+    return tuple(n for n in registry.names() if param in strategy_params(n))
+
+
+def param_mismatch(strategy: str, given: Mapping[str, Any]) -> Optional[str]:
+    """Why ``strategy`` cannot take the strategy parameters in ``given``, in one sentence; None if it can."""
+    if not isinstance(strategy, str):
+        return None  # a Strategy instance carries its own parameters
+    takes = strategy_params(strategy)
+    wrong = [p for p in STRATEGY_PARAMS if given.get(p) is not None and p not in takes]
+    if not wrong:
+        return None
+    accepts = f"takes only {', '.join(takes)}" if takes else "takes no strategy parameters"
+    where = "; ".join(f"{p} is for {', '.join(strategies_taking(p)) or 'no strategy'}" for p in wrong)
+    return f"strategy {strategy!r} {accepts}; got {', '.join(f'{p}={given[p]!r}' for p in wrong)} ({where})"
 
 
 @dataclass
@@ -162,7 +249,7 @@ def _random_seed() -> int:
 def read_settings(config: pytest.Config) -> Settings:
     """Options from the command line and the ini file; bad values raise ``pytest.UsageError``."""
     s = Settings()
-    for name in ("executions", "strategy", "seed", "model", "time_budget"):
+    for name in SESSION_OPTIONS:
         value = config.getoption(f"interleave_{name}", None)
         if value is not None:
             s.cmdline[name] = value
@@ -181,6 +268,9 @@ def read_settings(config: pytest.Config) -> Settings:
                 check_strategy(values["strategy"])
             except argparse.ArgumentTypeError as exc:
                 raise pytest.UsageError(f"{label} ({where}): {exc}") from None
+            problem = param_mismatch(values["strategy"], values)
+            if problem is not None:
+                raise pytest.UsageError(f"{label} ({where}): {problem}")
     s.replay_token = config.getoption("interleave_replay", None)
     shard = config.getoption("interleave_shard", None)
     if shard is not None:
@@ -193,8 +283,54 @@ def read_settings(config: pytest.Config) -> Settings:
     return s
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _value_problem(key: str, value: Any) -> Optional[str]:
+    """What is wrong with one marker (or explicit call) argument, as "accepts ...", or None."""
+    from interleave.instrument.backend import BACKENDS
+    from interleave.instrument.opcodes import MODELS
+    from interleave.races import MODES
+
+    def choice(options: Any) -> Optional[str]:
+        return None if value in options else f"one of {', '.join(repr(o) for o in options)}"
+
+    if key in ("executions", "max_steps"):
+        return None if _is_int(value) and value >= 1 else "a whole number >= 1"
+    if key == "preemptions":
+        return None if value is None or (_is_int(value) and value >= 0) else "None or a whole number >= 0"
+    if key == "depth":
+        return None if value is None or (_is_int(value) and value >= 1) else "None or a whole number >= 1"
+    if key == "seed":
+        ok = value is None or value == "random" or (_is_int(value) and 0 <= value < _SEED_SPACE)
+        return None if ok else f"None, 'random' or a whole number from 0 to {_SEED_SPACE - 1}"
+    if key == "time_budget":
+        ok = value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value < 1e12)
+        return None if ok else "None or a positive number of seconds"
+    if key == "strategy":
+        from interleave.strategies import registry
+        from interleave.strategies.base import Strategy
+
+        if isinstance(value, Strategy):
+            return None
+        return choice(registry.names()) if isinstance(value, str) else choice(registry.names()) + " or a Strategy"
+    if key == "model":
+        return choice(MODELS)
+    if key == "races":
+        return choice(MODES)
+    if key == "backend":
+        return choice(BACKENDS)
+    if key == "shrink":
+        return None if isinstance(value, bool) else "True or False"
+    if key in ("instrument", "exclude"):
+        ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+        return None if ok else "a module name, a path, or a list of them"
+    return None
+
+
 def check_marker_kwargs(args: Tuple[Any, ...], kwargs: Mapping[str, Any], where: str) -> None:
-    """Reject what ``explore`` would not accept, naming the marker argument and the fix."""
+    """Reject what ``explore`` would not accept, in one line naming the argument, what it accepts and the value."""
     if args:
         raise ValueError(f"{where} takes keyword arguments only, e.g. @pytest.mark.interleave(executions=300); "
                          f"got positional {args!r}")
@@ -202,35 +338,55 @@ def check_marker_kwargs(args: Tuple[Any, ...], kwargs: Mapping[str, Any], where:
     if unknown:
         raise ValueError(f"{where} got unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                          f"it accepts {', '.join(MARKER_KWARGS)}")
+    for key in MARKER_KWARGS:
+        if key in kwargs:
+            accepts = _value_problem(key, kwargs[key])
+            if accepts is not None:
+                raise ValueError(f"{where}: {key} must be {accepts}; got {kwargs[key]!r}")
+    if "strategy" in kwargs:
+        problem = param_mismatch(kwargs["strategy"], kwargs)
+        if problem is not None:
+            raise ValueError(f"{where}: {problem}")
 
 
 def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
-            call: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+            call: Optional[Mapping[str, Any]] = None, *, where: str = "@pytest.mark.interleave") -> Dict[str, Any]:
     """The ``explore`` keyword arguments for one exploration of one test.
 
     ``marker``: the marker's arguments; ``call``: the arguments of an explicit
-    ``interleave.explore`` call through the fixture (they win over everything).
+    ``interleave.explore`` call through the fixture (they win over everything). Strategy
+    parameters from the command line or the ini file reach only the strategies that take them;
+    the marker's or the call's go with their strategy, and a mismatch raises ``ValueError``.
     """
     call = dict(call or {})
     cmd = settings.cmdline
     out: Dict[str, Any] = {}
-    # Everything the marker says, unless the command line overrides it.
-    for key, value in marker.items():
-        out[key] = value
-    for key, value in settings.ini.items():
-        if key not in out:
+    origin: Dict[str, str] = {}
+    for level, values in (("ini", settings.ini), ("marker", marker), ("cmdline", cmd), ("call", call)):
+        for key, value in values.items():
             out[key] = value
-    for key, value in cmd.items():
-        out[key] = value
-    if "strategy" in cmd and marker.get("strategy", cmd["strategy"]) != cmd["strategy"]:
+            origin[key] = level
+    if "strategy" in cmd and "strategy" not in call and marker.get("strategy", cmd["strategy"]) != cmd["strategy"]:
         # The marker's strategy parameters belong to the strategy the command line replaced.
-        for key in ("preemptions", "depth"):
-            if key not in call:
-                out.pop(key, None)
-    if "time_budget" in cmd and "executions" not in cmd:
+        for key in STRATEGY_PARAMS:
+            if origin.get(key) == "marker":
+                out.pop(key)
+                origin.pop(key)
+                if key in settings.ini:
+                    out[key], origin[key] = settings.ini[key], "ini"
+    strategy = out.get("strategy", default_strategy())
+    takes = strategy_params(strategy) if isinstance(strategy, str) else STRATEGY_PARAMS
+    for key in STRATEGY_PARAMS:
+        if key in out and key not in takes and origin[key] in ("ini", "cmdline"):
+            del out[key]  # a session-wide bound for the tests whose strategy has one
+    explicit = {k: out[k] for k in STRATEGY_PARAMS if k in out and origin[k] in ("marker", "call")}
+    problem = param_mismatch(strategy, explicit)
+    if problem is not None:
+        raise ValueError(f"{'interleave.explore()' if any(origin[k] == 'call' for k in explicit) else where}: "
+                         f"{problem}")
+    if "time_budget" in cmd and "executions" not in cmd and "executions" not in call:
         out["executions"] = UNLIMITED  # race hunting: time is the budget
-    out.update(call)
-    seed = call["seed"] if "seed" in call else out.get("seed")
+    seed = out.get("seed")
     out["seed"] = seed if "seed" in call else settings.seed_for(seed, nodeid)
     return out
 
@@ -250,6 +406,11 @@ def add_options(parser: pytest.Parser) -> None:
     opt("model", parse_model, "MODEL", "memory model: instruction (default) or gil")
     opt("time-budget", parse_time_budget, "SECONDS", "race hunting: search each interleave test for this many "
         "seconds (executions are then unlimited unless --interleave-executions is given)")
+    opt("preemptions", parse_preemptions, "K", "preemption bound for every interleave test whose strategy takes "
+        "one (exhaustive, dpor, hypothesis)")
+    opt("depth", parse_depth, "D", "bug depth for every interleave test whose strategy takes one (pct)")
+    opt("races", parse_races, "MODE", "data races: ignore (default), report (listed in the report and the "
+        "summary) or fail (the first race fails the test)")
     opt("replay", parse_token, "TOKEN", "replay this token instead of searching (select the failing test "
         "with its node id or -k)")
     opt("shard", parse_shard, "I/N", "search shard I of N (1-based): each shard gets disjoint seeds, for "

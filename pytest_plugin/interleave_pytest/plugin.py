@@ -13,8 +13,20 @@ from typing import Any, Dict, Generator, List, Optional
 
 import pytest
 
-from .fixture import RECORD_KEY, RUNNER_KEY, InterleaveFixture, Runner, replay_command
-from .options import add_options, check_marker_kwargs, read_settings
+from interleave.errors import OptionError
+
+from .fixture import (
+    FOREIGN_TOKEN,
+    RECORD_KEY,
+    RUNNER_KEY,
+    TOKEN_SLOT,
+    InterleaveFixture,
+    Runner,
+    diverged_early,
+    replay_command,
+)
+from .guard import ACTIVE_KEY
+from .options import Settings, add_options, check_marker_kwargs, read_settings
 
 MARKER_HELP = (
     "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
@@ -32,6 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker, read and check the options, clear the cache if asked."""
     config.addinivalue_line("markers", MARKER_HELP)
+    config.stash[ACTIVE_KEY] = True
     settings = read_settings(config)
     runner = Runner(config, settings)
     config.stash[RUNNER_KEY] = runner
@@ -56,14 +69,52 @@ def pytest_report_header(config: pytest.Config) -> Optional[List[str]]:
     s = runner.settings
     parts = []
     if s.session_seed is not None:
-        parts.append(f"seed={s.session_seed} (rerun with --interleave-seed={s.session_seed})")
+        parts.append(f"seed={s.session_seed}")
     if s.shard != (0, 1):
         parts.append(f"shard {s.shard[0] + 1}/{s.shard[1]}")
+    rerun = rerun_options(s)
+    if rerun:
+        parts[-1] += f" (rerun with {rerun})"
     if "time_budget" in s.cmdline:
         parts.append(f"time budget {s.cmdline['time_budget']:g} s per test")
     if s.replay_token:
         parts.append("replaying a token")
-    return [f"interleave: {', '.join(parts)}"] if parts else None
+    lines = [f"interleave: {', '.join(parts)}"] if parts else []
+    unbounded = default_bound(s)
+    if unbounded:
+        lines.append(unbounded)
+    return lines or None
+
+
+def rerun_options(settings: Settings) -> str:
+    """The options that repeat this run's search: the drawn seed and the shard."""
+    out = []
+    if settings.session_seed is not None:
+        out.append(f"--interleave-seed={settings.session_seed}")
+    if settings.shard != (0, 1):
+        out.append(f"--interleave-shard={settings.shard[0] + 1}/{settings.shard[1]}")
+    return " ".join(out)
+
+
+def default_bound(settings: Settings) -> str:
+    """For a command-line bounded strategy without a bound: which bound its tests use."""
+    name = settings.cmdline.get("strategy")
+    if name is None or "preemptions" in settings.cmdline or "preemptions" in settings.ini:
+        return ""
+    from interleave.strategies import registry
+
+    from .options import strategy_params
+
+    if "preemptions" not in strategy_params(name):
+        return ""
+    try:
+        bound = registry.make(name, 0).bound_description
+    except Exception:  # a strategy that describes its bound only once running
+        bound = ""
+    if not bound:
+        return ""
+    return (f"interleave: --interleave-strategy={name} without --interleave-preemptions: {bound} (a marker's "
+            "preemptions= still applies to its test; each test's execution budget still ends the search)")
 
 
 def _uses_interleave(item: pytest.Item) -> bool:
@@ -97,10 +148,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """A malformed marker is an error of that test, named before anything runs."""
     if item.get_closest_marker("interleave") is None:
         return
+    problem = None
     try:
-        _marker_kwargs(item)
+        marker = _marker_kwargs(item)
+        runner = item.config.stash.get(RUNNER_KEY, None)
+        if runner is not None and "interleave" not in getattr(item, "fixturenames", ()):
+            # With the fixture, an explicit call can still supply the strategy the marker's parameters need.
+            runner.options(item, marker)
     except ValueError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem is not None:  # outside the except block: one line, no chained traceback
+        pytest.fail(problem, pytrace=False)
     if not isinstance(item, pytest.Function) or type(item).__name__ == "TestCaseFunction":
         # Never a silent single run: these items are not run through pytest_pyfunc_call.
         pytest.fail(f"@pytest.mark.interleave cannot explore {type(item).__name__} items (unittest.TestCase "
@@ -127,8 +185,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
         _run_given(pyfuncitem, runner, marker, testfunction, testargs)
         return True
     body = functools.partial(testfunction, **testargs)
-    result = runner.explore(pyfuncitem, body, marker, fixtures=testargs,
-                            closure_of=getattr(testfunction, "__func__", testfunction))
+    problem = None
+    try:
+        result = runner.explore(pyfuncitem, body, marker, fixtures=testargs,
+                                closure_of=getattr(testfunction, "__func__", testfunction))
+    except (ValueError, OptionError) as exc:
+        problem = str(exc) if str(exc).startswith("@") else f"@pytest.mark.interleave: {exc}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     if result.failure is not None:
         pytest.fail(result.failure.report, pytrace=False)
     return True
@@ -142,7 +206,7 @@ def _run_given(item: pytest.Function, runner: Runner, marker: Dict[str, Any], te
     hyp = testfunction.hypothesis
     inner = hyp.inner_test
     seed = runner.settings.session_seed
-    hint = replay_command(item, given=True, seed=seed)
+    hint = replay_command(item, given=True, seed=seed, rerun=rerun_options(runner.settings))
 
     @functools.wraps(inner)
     def explored(*args: Any, **kwargs: Any) -> None:
@@ -166,6 +230,52 @@ def _run_given(item: pytest.Function, runner: Runner, marker: Dict[str, Any], te
             testfunction._hypothesis_internal_use_settings = old_settings
 
 
+def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
+    """``interleave.explore`` as a test calls it directly: the pytest command as the Reproduce line.
+
+    Without it a body defined in the test reads ``interleave.replay(test_x.<locals>.body, ...)``,
+    which no one can run. With ``--interleave-replay`` the call replays the token instead.
+    """
+    import interleave as library
+
+    @functools.wraps(original)
+    def explore(fn: Any, **kwargs: Any) -> Any:
+        given_hint = kwargs.get("hint") is not None
+        hint = kwargs["hint"] if given_hint else replay_command(item)
+        kwargs["hint"] = hint
+        token = runner.settings.replay_token
+        if token is not None:
+            replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend") if k in kwargs}
+            result = library.replay(fn, token, hint=hint, **replay_kw)
+            if diverged_early(result):
+                head, _, rest = result.failure.report.partition("\n")
+                result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
+        else:
+            result = original(fn, **kwargs)
+        if result.failure is not None and not given_hint:
+            result.failure.report = result.failure.report.replace(TOKEN_SLOT, result.failure.token)
+        return result
+
+    return explore
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    """Tests that call ``interleave.explore`` themselves get the pytest replay command in their reports."""
+    runner = item.config.stash.get(RUNNER_KEY, None)
+    if runner is None or _uses_interleave(item):
+        yield
+        return
+    import interleave as library
+
+    original = library.explore
+    library.explore = _direct_explore(item, runner, original)
+    try:
+        yield
+    finally:
+        library.explore = original
+
+
 @pytest.fixture
 def interleave(request: pytest.FixtureRequest) -> InterleaveFixture:
     """Explicit control inside a test: ``interleave.explore(body, ...)`` and ``interleave.replay(body, token)``."""
@@ -184,11 +294,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
     if rec is None:
         return
     report = outcome.get_result()
+    if rec.races:
+        report.sections.append(("interleave: data races (races='report')", "\n".join(rec.races)))
+    if rec.cut:
+        report.sections.append(("interleave: not a proof", "\n".join(rec.cut)))
     if rec.runs:
         stats = {
             "executions": sum(r["executions"] for r in rec.runs),
             "elapsed": sum(r["elapsed"] for r in rec.runs),
             "verdict": _verdict(rec.runs),
+            "cut": list(rec.cut),
+            "races": list(rec.races),
+            "forgotten": list(rec.forgotten),
         }
         setattr(report, _STATS_ATTR, stats)
         # junit XML (it reads the teardown report's copy of item.user_properties): what was covered, from
@@ -253,8 +370,28 @@ class Summary:
             for nodeid, outcome, s in rows:
                 per = f", {s['executions'] / s['elapsed']:,.0f}/s" if s["elapsed"] > 0 else ""
                 tr.write_line(f"{nodeid} {outcome.upper()}  {s['verdict']} ({s['elapsed']:.2f} s{per})")
+        runner = self.config.stash.get(RUNNER_KEY, None)
+        rerun = rerun_options(runner.settings) if runner is not None else ""
         tr.write_line(f"interleave: {len(rows)} test{'s' if len(rows) != 1 else ''}, {total:,} "
                       f"execution{'s' if total != 1 else ''} "
-                      f"({spread} per test) in {elapsed:.2f} s, {rate}")
+                      f"({spread} per test) in {elapsed:.2f} s, {rate}" + (f"; rerun with {rerun}" if rerun else ""))
+        # What a pass does not prove, and what the search left behind: at every verbosity.
+        for nodeid, _, s in rows:
+            for why in s.get("forgotten", ()):
+                tr.write_line(f"interleave: stored failure of test {nodeid} {why}: forgotten")
+        cut = [(nodeid, text) for nodeid, _, s in rows for text in s.get("cut", ())]
+        if cut:
+            tr.write_line(f"interleave: {len(cut)} bounded search{'es' if len(cut) != 1 else ''} cut short by "
+                          "the budget (raise --interleave-executions or the time budget, or lower the bound):")
+            for nodeid, text in cut:
+                tr.write_line(f"  {nodeid}: {text}")
+        races = [(nodeid, s["races"]) for nodeid, _, s in rows if s.get("races")]
+        if races:
+            tr.write_line(f"interleave: data races (races='report') in {len(races)} "
+                          f"test{'s' if len(races) != 1 else ''}:")
+            for nodeid, found in races:
+                tr.write_line(f"  {nodeid}: {len(found)} race{'s' if len(found) != 1 else ''}")
+                for text in found:
+                    tr.write_line("    " + text.replace("\n", "\n    "))
 
 
