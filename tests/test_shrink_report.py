@@ -56,7 +56,10 @@ def test_report_shows_the_racing_steps_around_the_preemption():
     rows = [line for line in table.splitlines() if "11 " in line and "Counter.value" in line]
     # Worker 1 reads 0, worker 2 preempts it and reads 0 and writes 1, worker 1 writes 1:
     # the lost update, with what each step read or wrote.
-    assert [row.split("|")[1:] != ["", ""] for row in rows]
+    # Each racing step sits in its own thread's column (1 = Thread-1, 2 = Thread-2).
+    in_workers = [i for line in table.splitlines() for i, cell in enumerate(line.split("|"))
+                  if i >= 1 and "Counter.value" in cell]
+    assert in_workers == [1, 2, 2, 1], table
     texts = [" ".join(row.replace(">>", "").split()) for row in rows]
     assert len(rows) == 4, texts
     assert "read Counter.value -> 0" in texts[0] and "read Counter.value -> 0" in texts[1]
