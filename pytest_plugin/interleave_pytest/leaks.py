@@ -30,7 +30,7 @@ class InterleaveFixtureStateWarning(UserWarning):
 def _user_class(cls: type) -> bool:
     mod = sys.modules.get(getattr(cls, "__module__", "") or "")
     path = getattr(mod, "__file__", None)
-    return bool(path) and is_user_code_file(path)
+    return isinstance(path, str) and is_user_code_file(path)
 
 
 def worth_watching(value: Any) -> bool:

@@ -145,7 +145,7 @@ def parse_token(text: str) -> str:
 
 
 #: ini name -> (parser, help)
-INI = {
+INI: Dict[str, Tuple[Callable[[str], Any], str]] = {
     "interleave_executions": (parse_executions, "executions per interleave test (default: interleave's, 1000)"),
     "interleave_strategy": (str, "search strategy for interleave tests (default: interleave's)"),
     "interleave_seed": (parse_seed, "seed for interleave tests: an integer, or 'random' (default: derived "
@@ -306,7 +306,7 @@ def _value_problem(key: str, value: Any) -> Optional[str]:
         ok = value is None or value == "random" or (_is_int(value) and 0 <= value < _SEED_SPACE)
         return None if ok else f"None, 'random' or a whole number from 0 to {_SEED_SPACE - 1}"
     if key == "time_budget":
-        ok = value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value < 1e12)
+        ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e12)
         return None if ok else "None or a positive number of seconds"
     if key == "strategy":
         from interleave.strategies import registry
@@ -314,7 +314,8 @@ def _value_problem(key: str, value: Any) -> Optional[str]:
 
         if isinstance(value, Strategy):
             return None
-        return choice(registry.names()) if isinstance(value, str) else choice(registry.names()) + " or a Strategy"
+        known = f"one of {', '.join(repr(n) for n in registry.names())}"
+        return None if value in registry.names() else known + ("" if isinstance(value, str) else " or a Strategy")
     if key == "model":
         return choice(MODELS)
     if key == "races":

@@ -108,7 +108,7 @@ def default_bound(settings: Settings) -> str:
     if "preemptions" not in strategy_params(name):
         return ""
     try:
-        bound = registry.make(name, 0).bound_description
+        bound = str(getattr(registry.make(name, 0), "bound_description", ""))
     except Exception:  # a strategy that describes its bound only once running
         bound = ""
     if not bound:
@@ -247,7 +247,7 @@ def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
         if token is not None:
             replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend") if k in kwargs}
             result = library.replay(fn, token, hint=hint, **replay_kw)
-            if diverged_early(result):
+            if diverged_early(result) and result.failure is not None:
                 head, _, rest = result.failure.report.partition("\n")
                 result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
         else:
