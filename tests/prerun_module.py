@@ -80,3 +80,14 @@ def consume(use_while: bool = True) -> int:
         elif not state["items"]:
             COND.wait()
         return state["items"].pop(0)
+
+
+def add_with_default_lock(lock: Any = threading.Lock(), locked: bool = True) -> None:  # noqa: B008 - on purpose
+    """The lock exists only as this function's default: no global names it."""
+    if locked:
+        with lock:
+            v = state["value"]
+            state["value"] = v + 1
+    else:
+        v = state["value"]
+        state["value"] = v + 1
