@@ -102,8 +102,8 @@ def test_cells_and_globals() -> None:
     assert cell.text == "read cell box"
     g_read = desc(inner, f, "LOAD_GLOBAL", "TOTAL")
     g_write = desc(inner, f, "STORE_GLOBAL", "TOTAL")
-    assert g_read.locs == ((("g", id(globals()), "TOTAL"), False),)
-    assert g_write.locs == ((("g", id(globals()), "TOTAL"), True),)
+    assert g_read.locs == ((("i", id(globals()), "TOTAL"), False),)
+    assert g_write.locs == ((("i", id(globals()), "TOTAL"), True),)
     assert g_write.text == "write global TOTAL"
     # The attribute of the object the cell holds is found through the cell.
     attr = desc(inner, f, "STORE_ATTR", "value")
@@ -117,7 +117,7 @@ def test_module_attributes_are_globals() -> None:
 
     f = run_and_keep_frame(use_module)
     acc = desc(use_module, f, "LOAD_ATTR", "sep")
-    assert acc.locs == ((("g", id(os.__dict__), "sep"), False),)
+    assert acc.locs == ((("i", id(os.__dict__), "sep"), False),)
 
 
 # ---------------------------------------------------------------------------------- items

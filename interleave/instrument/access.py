@@ -16,13 +16,23 @@ The dependency model (docs/dpor.md) is built on :class:`Access.locs`: a tuple of
 ``("i", id(obj), key)``   item ``key`` of a dict (lists and other containers use ``("k", id)``)
 ``("k", id(obj))``        all items of a container (``append``, iteration, ``len``)
 ``("o", id(obj))``        the whole object: every attribute and item
-``("g", id(globals), name)`` a global; ``("c", name)`` a closure cell (by name: sound, coarse)
+``("i", id(globals), name)`` a global: an item of the module's dict, so ``globals()["x"]`` and
+                          ``mod.__dict__["x"]`` are the same location as ``x``
+``("c", name)``           a closure cell (by name: sound, coarse)
 ``("s", id(obj))``        a synchronisation object (lock, queue, event, condition...)
 ``("d", tid)``            whether thread ``tid`` has finished; ``("r", key)`` threading's registry
 ``("t",)``                virtual time; ``("io",)`` the interpreter's output streams
 ``("A", name)``           attribute ``name`` of an unknown object
+
+An instance's ``__dict__`` (read as ``obj.__dict__``, ``getattr(obj, "__dict__")`` or
+``vars(obj)``) is the same memory as its attributes: in the execution that read it, its items
+are named as the attributes (``("a", id(obj), key)``) and the dict as a whole as ``("o", id(obj))``.
 ``("O",)``                any data location (an unknown object read or written)
 ``("*",)``                everything: an operation the harness cannot see into
+
+Anything the model does not understand (an instruction without a rule, a call into code not
+under test, an object whose methods run code the harness cannot see) is ``("*",)``: DPOR must
+never prove a program correct by missing an access.
 
 ``describe(frame)`` is the entry point for reports: ``describe(frame).text`` reads
 ``"read Counter.value"``; call :meth:`Access.value_now` at the thread's next switch point to show
@@ -240,6 +250,76 @@ class _ByObject(dict):
         self._refs.clear()
 
 
+# --------------------------------------------------------------------------- instance dicts
+
+# id(d) -> (d, obj) for each instance dict ``d`` of ``obj`` read in the current execution (kept
+# alive so that the ids stay unique; emptied by AccessTracker.forget).
+_ALIASES: Dict[int, Tuple[Any, Any]] = {}
+
+
+def note_instance_dict(obj: Any) -> None:
+    """``obj``'s ``__dict__`` was read: accesses through that dict touch ``obj``'s attributes."""
+    try:
+        d = _object_getattribute(obj, "__dict__")
+    except Exception:  # noqa: BLE001
+        return
+    if type(d) is dict or isinstance(d, dict):
+        _ALIASES[id(d)] = (d, obj)
+
+
+def _dealias(acc: Access) -> Access:
+    """Rename the locations of instance dicts as the attributes they hold."""
+    locs = acc.locs
+    out: Optional[List[Tuple[tuple, bool]]] = None
+    for n, (loc, w) in enumerate(locs):
+        k = loc[0]
+        hit = _ALIASES.get(loc[1]) if k in ("i", "k", "o") and len(loc) > 1 else None
+        if hit is not None:
+            owner = id(hit[1])
+            new = ("a", owner, loc[2]) if k == "i" and type(loc[2]) is str else ("o", owner)
+            if out is None:
+                out = list(locs[:n])
+            out.append((new, w))
+        elif out is not None:
+            out.append((loc, w))
+    if out is None:
+        return acc
+    res = Access(acc.kind, tuple(out), obj=acc.obj, name=acc.name, space=acc.space, block=acc.block,
+                 sync=acc.sync)
+    res.value = acc.value
+    return res
+
+
+# --------------------------------------------------------------------------- generators
+
+
+def _frame_loc(frame: Any) -> tuple:
+    """The location "this generator frame is running": resuming it writes it, running in it reads
+    it, so that a resumption by another thread is ordered against the generator's own steps
+    (resuming a running generator raises ``ValueError``)."""
+    return ("G", id(frame))
+
+
+def _in_suspendable(acc: Access, frame: FrameType) -> Access:
+    """An access made inside a generator or coroutine frame also reads the frame's running state."""
+    if not acc.locs or acc.locs is EVERYTHING:
+        return acc
+    res = Access(acc.kind, acc.locs + ((_frame_loc(frame), False),), obj=acc.obj, name=acc.name,
+                 space=acc.space, block=acc.block, sync=acc.sync)
+    return res
+
+
+def _resume_access(gen: Any, name: str) -> Access:
+    """``next``/``send``/``throw``/``close`` of a generator or coroutine: it runs the frame."""
+    code = getattr(gen, "gi_code", None) or getattr(gen, "cr_code", None) or getattr(gen, "ag_code", None)
+    frame = getattr(gen, "gi_frame", None) or getattr(gen, "cr_frame", None) or getattr(gen, "ag_frame", None)
+    if code is None or not _wants(code):
+        return _unknown(f"{type(gen).__name__}.{name} of code not under test")
+    if frame is None:
+        return NONE_ACCESS  # finished: it only raises
+    return Access("call", ((_frame_loc(frame), True),), obj=gen, name=name, space="object")
+
+
 # --------------------------------------------------------------------------- reading values safely
 
 _MISSING = object()
@@ -252,7 +332,8 @@ _object_setattr = object.__setattr__
 # Builtin types whose own ``__getattribute__`` slot is the generic one (they define it in C only
 # so that the type has the slot): attribute reads on them run no code.
 _GENERIC_GET_OWNERS = frozenset((object, list, dict, set, frozenset, tuple, str, bytes, bytearray, int,
-                                 float, complex, bool, range, slice, deque, defaultdict, memoryview))
+                                 float, complex, bool, range, slice, deque, defaultdict, memoryview,
+                                 types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType))
 _generic_get_cache = _ByObject()  # id(type) -> bool
 
 
@@ -509,6 +590,9 @@ _TRUTH_JUMPS = frozenset("POP_JUMP_IF_TRUE POP_JUMP_IF_FALSE POP_JUMP_FORWARD_IF
                          "POP_JUMP_FORWARD_IF_FALSE POP_JUMP_BACKWARD_IF_TRUE POP_JUMP_BACKWARD_IF_FALSE "
                          "JUMP_IF_TRUE_OR_POP JUMP_IF_FALSE_OR_POP".split())
 _BUILD_N = frozenset("BUILD_TUPLE BUILD_LIST BUILD_SET BUILD_STRING".split())
+# Visible instructions that read or write no object another thread can reach: the class builder
+# (a builtin), the frame's own namespace, an exception match on the exception being handled.
+_NO_SHARED_STATE = frozenset("LOAD_BUILD_CLASS LOAD_LOCALS JUMP_IF_NOT_EXC_MATCH SETUP_ASYNC_WITH".split())
 
 
 class Spec:
@@ -549,11 +633,14 @@ _INFO = _ByObject()
 _BY_ID = _ByObject()
 
 
-def _specs(code: CodeType) -> Tuple[None, Dict[int, Spec], bool]:
+_SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+
+
+def _specs(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
     hit = _BY_ID.get(id(code))
     if hit is None:
         info = analyze(code, "instruction")
-        hit = (None, info.specs, info.ok)
+        hit = (bool(code.co_flags & _SUSPENDABLE), info.specs, info.ok)
         _BY_ID.put(code, id(code), hit)
     return hit
 
@@ -631,6 +718,12 @@ class _Analyzer:
                     if old is None or new != old:
                         states[target] = new
                         work.append(target)
+        # A visible instruction no rule above describes touches what the harness cannot tell:
+        # everything (conservative), unless it is known to touch nothing shared.
+        for ins in instrs:
+            if ins.offset in self.visible and ins.offset not in self.specs and ins.offset in states \
+                    and ins.opname not in _NO_SHARED_STATE:
+                self.specs[ins.offset] = Spec("opaque", ins.offset, ins.opname)
         # Mark the producers some visible consumer reads.
         for spec in self.specs.values():
             for d in _descs(spec):
@@ -666,6 +759,9 @@ class _Analyzer:
         if name in ("NOP", "RESUME", "EXTENDED_ARG", "PRECALL", "CACHE", "NOT_TAKEN", "SETUP_ANNOTATIONS",
                     "COPY_FREE_VARS", "MAKE_CELL", "GEN_START") or name in _UNCOND:
             pass
+        elif name == "RETURN_GENERATOR":
+            # The generator starts here: the value its first resumption sends (popped next).
+            st.append(None)
         elif name == "KW_NAMES":
             self.kwnames[off] = self.code.co_consts[arg]
         elif name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_CLOSURE"):
@@ -843,6 +939,11 @@ class _Analyzer:
         elif name in ("LIST_EXTEND", "SET_UPDATE", "DICT_UPDATE", "DICT_MERGE"):
             a = st.pop()
             self._spec(ins, "iterate", None, (a,))
+        elif name == "BUILD_SET" and arg:
+            elems = tuple(st[-arg:])
+            del st[-arg:]
+            self._spec(ins, "operands", name, elems)
+            st.append(_NEW)
         elif name in _BUILD_N:
             if arg:
                 del st[-arg:]
@@ -1039,12 +1140,15 @@ class AccessTracker:
         """Drop per-execution state (frames and the objects their ids name)."""
         self.memos = {}
         self.keep = []
+        _ALIASES.clear()
 
-    def pick(self, frame: FrameType, code: CodeType, offset: int) -> Access:
+    def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute."""
         hit = _BY_ID.get(id(code))
         if hit is None:
             hit = _specs(code)
+        if hit[0] and _outer:
+            return _in_suspendable(self.pick(frame, code, offset, False), frame)
         spec = hit[1].get(offset)
         if spec is None:
             if not hit[2]:
@@ -1092,6 +1196,8 @@ class AccessTracker:
                 acc = _evaluate(spec, frame, memo)
         except Exception:  # noqa: BLE001 - an evaluation failure must cost precision only
             return _unknown("evaluation error")
+        if _ALIASES:
+            acc = _dealias(acc)
         if acc.obj is not None:
             self.keep.append(acc.obj)
         return acc
@@ -1196,9 +1302,10 @@ def describe(frame: FrameType, code: Optional[CodeType] = None, offset: Optional
         return NONE_ACCESS if info.ok else _unknown("unanalysed code")
     memo = _Recompute(frame, info)
     try:
-        return _evaluate(spec, frame, memo)
+        acc = _evaluate(spec, frame, memo)
     except Exception:  # noqa: BLE001
         return _unknown("evaluation error")
+    return _dealias(acc) if _ALIASES else acc
 
 
 class _Recompute(dict):
@@ -1257,18 +1364,24 @@ def _evaluate(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C901 
     if op == "global_r" or op == "global_w":
         g = frame.f_globals
         acc = Access("read" if op == "global_r" else "write",
-                     ((("g", id(g), spec.name), op == "global_w"),), name=spec.name, space="global")
+                     ((("i", id(g), spec.name), op == "global_w"),), name=spec.name, space="global")
         spec.const = acc
         spec.gdict = g
         return acc
     if op == "name_r" or op == "name_w":
-        if frame.f_locals is not frame.f_globals:
-            # Class bodies: names live in the class namespace under construction (local).
-            if op == "name_w":
-                return NONE_ACCESS
         g = frame.f_globals
-        return Access("read" if op == "name_r" else "write",
-                      ((("g", id(g), spec.name), op == "name_w"),), name=spec.name, space="global")
+        write = op == "name_w"
+        ns = frame.f_locals
+        if ns is not g:
+            # A class body's namespace, or the locals mapping given to exec/eval (which other
+            # threads may share): the name is an item of it; a read falls back to the globals.
+            if not isinstance(ns, dict):
+                return _unknown(f"name {spec.name} in a {type(ns).__name__} namespace")
+            own = (("i", id(ns), spec.name), write)
+            locs = (own,) if write else (own, (("i", id(g), spec.name), False))
+            return Access("write" if write else "read", locs, obj=ns, name=spec.name, space="global")
+        return Access("write" if write else "read",
+                      ((("i", id(g), spec.name), write),), name=spec.name, space="global")
     if op == "cell_r" or op == "cell_w":
         acc = Access("read" if op == "cell_r" else "write", ((("c", spec.name), op == "cell_w"),),
                      name=spec.name, space="cell")
@@ -1291,6 +1404,8 @@ def _evaluate(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C901 
         return _operands_access((a, b), spec.name, spec.inplace)
     if op == "unary":
         return _operands_access((_val(spec.args[0], frame, memo),), spec.name, False)
+    if op == "operands":
+        return _operands_access(tuple(_val(d, frame, memo) for d in spec.args), spec.name, False)
     if op == "get_iter":
         return NONE_ACCESS
     if op == "for_iter":
@@ -1399,13 +1514,18 @@ def _attr_access(obj: Any, name: str, write: bool) -> Access:
     if shape == "plain":
         return Access("write" if write else "read", ((("a", id(obj), name), write),), obj=obj, name=name,
                       space="attr")
+    if shape == "instance-dict":
+        if write:  # obj.__dict__ = {...}: every attribute at once
+            return Access("write", ((("o", id(obj)), True),), obj=obj, name=name, space="attr")
+        note_instance_dict(obj)
+        return Access("read", ((("a", id(obj), name), False),), obj=obj, name=name, space="attr")
     if shape == "none":
         return NONE_ACCESS
     kind = "write" if write else "read"
     if shape == "unknown-object":
         return Access(kind, ((("A", name), write),), name=name, space="attr")
     if shape == "module":
-        return Access(kind, ((("g", id(obj.__dict__), name), write),), name=name, space="global")
+        return Access(kind, ((("i", id(obj.__dict__), name), write),), name=name, space="global")
     if shape == "opaque:stdlib" and not write:
         # A property of threading's or queue's own classes (Thread.name, Barrier.n_waiting):
         # it reads the object's state.
@@ -1423,6 +1543,9 @@ def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
         return "none"
     if isinstance(obj, types.ModuleType):
         return "module"
+    if name == "__dict__" and not isinstance(obj, type) and _generic_getattr(tp) \
+            and type(_type_lookup(tp, "__dict__")) is types.GetSetDescriptorType:
+        return "instance-dict"
     if not write and not isinstance(obj, type) and _generic_getattr(tp) and not hasattr(obj, "__dict__"):
         # A builtin instance: attributes come from its (immutable) type: methods, slots.
         descr = _type_lookup(tp, name)
@@ -1528,6 +1651,7 @@ _DUNDERS = {
     "UNARY_NOT": ("__bool__", "__len__"),
     "FORMAT_VALUE": ("__format__", "__str__", "__repr__"), "FORMAT_SIMPLE": ("__format__", "__str__"),
     "FORMAT_WITH_SPEC": ("__format__",), "CONVERT_VALUE": ("__str__", "__repr__"),
+    "BUILD_SET": ("__hash__", "__eq__"),
 }
 
 
@@ -1577,7 +1701,10 @@ def _iterate_access(src: Any, iterator: bool) -> Access:
     if tc in _CONTAINERS:
         return Access("read", ((("k", id(src)), False),), obj=src, space="items")
     if tc is types.GeneratorType:
-        return NONE_ACCESS if _wants(src.gi_code) else _unknown("generator from code not under test")
+        if not iterator and not _wants(src.gi_code):
+            return _unknown("generator from code not under test")
+        # GET_ITER on a generator returns it; FOR_ITER and unpacking resume it.
+        return _resume_access(src, "__next__")
     if tc in _SEQ_ITERATORS:
         # A list or tuple iterator (a comprehension's ``.0``): it reads the sequence it walks.
         try:
@@ -1902,6 +2029,10 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
             return _unknown("setattr with an unknown name")
         if name == "getattr" and len(pos) >= 2 and isinstance(pos[1], str):
             return _attr_access(pos[0], pos[1], False)
+        if name == "vars":
+            if len(pos) != 1 or pos[0] is UNKNOWN or isinstance(pos[0], _Abstract):
+                return _unknown("vars()")
+            return _attr_access(pos[0], "__dict__", False)
         if name == "next":
             if pos:
                 return _iterate_access(pos[0], iterator=True)
@@ -1946,6 +2077,8 @@ def _user_dunder_call(v: Any) -> Optional[bool]:
 
 def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     tr = type(recv)
+    if tr in (types.GeneratorType, types.CoroutineType) and name in ("send", "throw", "close", "__next__"):
+        return _resume_access(recv, name)
     args = list(pos) + list(kwargs.values())
     if tr in (str, bytes, tuple, frozenset, int, float, complex, range) or recv is None:
         locs = _arg_reads(args) if name in _ARG_READING_METHODS or name in ("join", "format") else []
@@ -1999,7 +2132,7 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
         if _func_home(init) == "user":
             return Access("call", NOTHING, name=cls.__name__)
         # Thread() draws its name from threading's counter: the order of creation is observable.
-        return Access("write", ((("g", id(threading.__dict__), "_counter"), True),), name="Thread", space="")
+        return Access("write", ((("i", id(threading.__dict__), "_counter"), True),), name="Thread", space="")
     meta = type(cls)
     if meta is not type:
         mcall = _type_lookup(meta, "__call__")
