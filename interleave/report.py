@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import importlib.util
 import linecache
 import os
+import shutil
 import traceback
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception
 from .instrument.filter import is_user_code_file
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
 
-WIDTH = 100
+WIDTH = 100  # the layout when the width is not known (not a terminal): goldens are stable
+MAX_WIDTH = 200
+MARGIN = 6  # room for the ">>" preemption mark
+MIN_TEXT = 46  # columns the rightmost lane keeps for its text
 CONTEXT = 3  # rows kept around each switch between threads
+ELIDE_ABOVE = 40  # shorter tables are shown whole
+
+
+def _package_dirs(*names: str) -> Iterator[str]:
+    """The folders of the packages among ``names`` that are installed."""
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin:
+            yield os.path.dirname(spec.origin)
 
 
 def short_path(path: str) -> str:
@@ -28,41 +46,121 @@ def _source(filename: str, lineno: int) -> str:
     return linecache.getline(filename, lineno).strip()
 
 
-def _fold(events: Sequence[Event]) -> List[Tuple[Event, int]]:
-    """Consecutive steps of one thread on one line (and op) become one row with a count."""
-    rows: List[Tuple[Event, int]] = []
-    line_of: Dict[int, Tuple[str, int]] = {}  # tid -> the line of its latest step
+# Code of interleave, pytest and pluggy is never a step of the program, whatever is instrumented.
+_FOREIGN_DIRS = tuple(
+    os.path.normcase(os.path.abspath(d)) + os.sep
+    for d in (os.path.dirname(__file__), *_package_dirs("_pytest", "pytest", "pluggy", "interleave_pytest"))
+)
+
+
+def _foreign(filename: str) -> bool:
+    """Code of interleave, pytest and pluggy: never shown as steps of the program."""
+    return os.path.normcase(os.path.abspath(filename)).startswith(_FOREIGN_DIRS) if filename != "?" else False
+
+
+def report_width(width: Optional[int] = None) -> int:
+    """The width to lay the table out for: ``width``, else the terminal's (100 when not a terminal)."""
+    if width is None:
+        width = shutil.get_terminal_size((WIDTH, 24)).columns
+    return max(WIDTH, min(width, MAX_WIDTH))
+
+
+class _Row:
+    """One displayed step (or several equal ones), or a fold of steps that do not matter."""
+
+    __slots__ = ("e", "count", "index", "fold")
+
+    def __init__(self, e: Optional[Event], index: int, fold: str = "") -> None:
+        self.e = e
+        self.count = 1
+        self.index = index
+        self.fold = fold
+
+
+def _conflicts(events: Sequence[Event], lo: int, hi: int) -> Set[int]:
+    """Locations that two threads touch between ``lo`` and ``hi``, at least one of them writing."""
+    tids: Dict[int, Set[int]] = {}
+    written: Set[int] = set()
+    for e in events[lo:hi]:
+        if e.kind in ("read", "write") and e.target is not None:
+            tids.setdefault(e.target, set()).add(e.tid)
+            if e.kind == "write":
+                written.add(e.target)
+    return {x for x, ts in tids.items() if len(ts) > 1 and x in written}
+
+
+def _rows(events: Sequence[Event], racing: Set[int], pinned: Set[int]) -> List[_Row]:
+    """Rows in execution order: setup and teardown folded, steps on a line already shown dropped."""
+    n = len(events)
+    first = next((i for i, e in enumerate(events) if e.tid != 0), n)
+    last = max((i for i, e in enumerate(events) if e.tid != 0), default=n - 1)
+
+    def touches(i: int) -> bool:
+        e = events[i]
+        return i in pinned or (e.target in racing and e.kind in ("read", "write"))
+
+    rows: List[_Row] = []
+    line_of: Dict[int, Tuple[str, int]] = {}
+    fold: List[int] = []
+    fold_part = ""
+
+    def flush() -> None:
+        if fold:
+            rows.append(_Row(events[fold[0]], fold[0], f"{fold_part}: {len(fold)} steps, {_span(events, fold)}"))
+            fold.clear()
+
     for i, e in enumerate(events):
+        part = "setup" if i < first else ("teardown" if i > last else "")
         here = (e.filename, e.lineno)
+        if part and not touches(i):
+            if line_of.get(e.tid) == here and not fold:
+                continue  # more of a line just shown
+            if part != fold_part:
+                flush()
+            fold.append(i)
+            fold_part = part
+            line_of.pop(e.tid, None)
+            continue
+        flush()
         seen, line_of[e.tid] = line_of.get(e.tid), here
-        nxt = events[i + 1] if i + 1 < len(events) else None
-        if (seen == here and nxt is not None and not e.access and not e.op and not e.preempted_before
-                and nxt.tid == e.tid and (nxt.filename, nxt.lineno) == here and not nxt.preempted_before
-                and not nxt.blocked_before):
-            continue  # touches nothing shared, back on a line its column already shows, which goes on
-        if rows:
-            last, n = rows[-1]
-            if (not e.access and not e.op and last.tid == e.tid and last.filename == e.filename
-                    and last.lineno == e.lineno and not e.preempted_before):
-                continue  # a step that touches nothing shared, on a line already shown
-            if (last.tid == e.tid and last.filename == e.filename and last.lineno == e.lineno
-                    and last.op == e.op and last.access == e.access
-                    and not e.preempted_before and not e.blocked_before):
-                rows[-1] = (last, n + 1)
+        if not e.access and not e.op and not e.preempted_before and not e.blocked_before and seen == here:
+            continue  # touches nothing shared, on the line its thread shows already
+        if rows and not rows[-1].fold:
+            last_row = rows[-1].e
+            assert last_row is not None
+            if (last_row.tid == e.tid and (last_row.filename, last_row.lineno) == here
+                    and last_row.op == e.op and last_row.access == e.access and not e.preempted_before
+                    and not e.blocked_before and rows[-1].index not in pinned and i not in pinned):
+                rows[-1].count += 1
                 continue
-        rows.append((e, 1))
+            if (not e.access and not e.op and last_row.tid == e.tid
+                    and (last_row.filename, last_row.lineno) == here and not e.preempted_before):
+                continue
+        rows.append(_Row(e, i))
+    flush()
     return rows
 
 
-def _elide(rows: List[Tuple[Event, int]]) -> List[Optional[Tuple[Event, int]]]:
-    """Keep the rows around each thread switch and the end; None marks an elision."""
-    keep = set()
+def _span(events: Sequence[Event], idx: List[int]) -> str:
+    files = {events[i].filename for i in idx}
+    lines = [events[i].lineno for i in idx]
+    where = _name_of(events[idx[0]].filename) if len(files) == 1 else f"{len(files)} files"
+    lo, hi = min(lines), max(lines)
+    return f"{where}:{lo}" + (f"-{hi}" if hi != lo else "") + ", nothing the race touches"
+
+
+def _elide(rows: List[_Row], keep_rows: Set[int]) -> List[Optional[_Row]]:
+    """Long traces keep the rows around each thread switch, the race, folds and the end; None = gap."""
     n = len(rows)
-    for i, (e, _) in enumerate(rows):
-        if i == 0 or rows[i - 1][0].tid != e.tid:
+    if n <= ELIDE_ABOVE:
+        return list(rows)
+    keep: Set[int] = set()
+    for i, r in enumerate(rows):
+        prev = rows[i - 1].e if i else None
+        if r.fold or r.index in keep_rows or (r.e is not None and (prev is None or prev.tid != r.e.tid)):
             keep.update(range(max(0, i - CONTEXT), min(n, i + CONTEXT + 1)))
     keep.update(range(max(0, n - 2 * CONTEXT), n))
-    out: List[Optional[Tuple[Event, int]]] = []
+    out: List[Optional[_Row]] = []
     for i in range(n):
         if i in keep:
             out.append(rows[i])
@@ -71,35 +169,126 @@ def _elide(rows: List[Tuple[Event, int]]) -> List[Optional[Tuple[Event, int]]]:
     return out
 
 
-def _cell(e: Event, count: int, width: int) -> str:
-    times = f" x{count}" if count > 1 else ""
-    if e.access:
-        s = f"{e.lineno} {e.access}{times}"
-    else:
-        s = f"{e.lineno}: {e.op if e.op else _source(e.filename, e.lineno)}{times}"
-    return s if len(s) <= width else s[: width - 1] + "~"
+_NAMES: Dict[str, str] = {}
 
 
-def render_table(events: Sequence[Event], names: Dict[int, str], width: int = WIDTH) -> str:
-    """One column per thread, rows in execution order; ``>>`` marks a preemption."""
+def _name_of(filename: str) -> str:
+    return _NAMES.get(filename) or short_path(filename)
+
+
+def _set_names(events: Sequence[Event]) -> None:
+    """file.py for each file, or the path below the working directory when two share a name."""
+    _NAMES.clear()
+    files = {e.filename for e in events if e.filename != "?"}
+    base: Dict[str, Set[str]] = {}
+    for f in files:
+        base.setdefault(os.path.basename(f), set()).add(f)
+    for f in files:
+        _NAMES[f] = os.path.basename(f) if len(base[os.path.basename(f)]) == 1 else short_path(f)
+
+
+def _wrap(text: str, first: int, rest: int) -> List[str]:
+    """Split at spaces only (never inside a value or a name): ``first`` columns, then ``rest``."""
+    body = text.lstrip(" ")
+    lead = text[: len(text) - len(body)]
+    lines: List[str] = []
+    cur = lead
+    limit = first
+    for w in body.split(" "):
+        cand = cur + (" " if cur.strip() else "") + w
+        if len(cand) <= limit or not cur.strip():
+            cur = cand
+        else:
+            lines.append(cur)
+            cur, limit = w, rest
+    lines.append(cur)
+    return lines
+
+
+def _row_texts(rows: List[Optional[_Row]], diagnosis_rows: Set[int]) -> List[Tuple[Optional[int], str, bool]]:
+    """(tid or None for a gap, text, preempted) per output line before layout."""
+    out: List[Tuple[Optional[int], str, bool]] = []
+    prev: Optional[Tuple[int, str, int]] = None  # (tid, file, line) whose source was shown last
+    for r in rows:
+        if r is None:
+            out.append((None, "...", False))
+            prev = None
+            continue
+        e = r.e
+        assert e is not None
+        if r.fold:
+            out.append((e.tid, f"[{r.fold}]", False))
+            prev = None
+            continue
+        times = f" x{r.count}" if r.count > 1 else ""
+        here = (e.tid, e.filename, e.lineno)
+        new_line = here != prev or e.preempted_before
+        if new_line:
+            loc = f"{_name_of(e.filename)}:{e.lineno}" if e.filename != "?" else "?"
+            src = _source(e.filename, e.lineno) if e.filename != "?" else ""
+            head = f"{loc}  {src}".rstrip()
+            if not e.access and not e.op:
+                out.append((e.tid, head + times, e.preempted_before))
+                prev = here
+                continue
+            out.append((e.tid, head, e.preempted_before))
+            prev = here
+        what = e.access if e.access else (e.op or "")
+        mark = "* " if r.index in diagnosis_rows else "  "
+        out.append((e.tid, f"{mark}{what}{times}", False))
+    return out
+
+
+def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional[int] = None, *,
+                 racing: Optional[Set[int]] = None, pinned: Optional[Set[int]] = None) -> str:
+    """One lane per thread, rows in execution order; ``>>`` marks a preemption.
+
+    ``racing`` are the locations of the race (their accesses are never folded or elided) and
+    ``pinned`` event indices that must be shown (marked ``*``).
+    """
+    events = [e for e in events if not _foreign(e.filename)]
     if not events:
         return "  (no steps were recorded)"
+    width = report_width(width)
+    _set_names(events)
+    pinned = set(pinned or ())
+    if racing is None:
+        first = next((i for i, e in enumerate(events) if e.tid != 0), len(events))
+        last = max((i for i, e in enumerate(events) if e.tid != 0), default=0)
+        racing = _conflicts(events, first, last + 1)
+    race_rows = {i for i, e in enumerate(events) if e.target in racing and e.kind in ("read", "write")}
+    rows = _elide(_rows(events, racing, pinned), race_rows | pinned)
     tids = sorted({e.tid for e in events})
-    col = max(16, (width - 8) // len(tids) - 3)
-    header = "      " + " | ".join(names.get(t, f"T{t}")[:col].ljust(col) for t in tids)
-    lines = [header.rstrip(), "      " + "-+-".join("-" * col for _ in tids)]
-    rows = _elide(_fold(events))
-    for item in rows:
-        if item is None:
-            lines.append("   ...")
+    lane_of = {t: k for k, t in enumerate(tids)}
+    longest = max(len(names.get(t, f"T{t}")) for t in tids) + 3
+    lane = longest if len(tids) == 1 else max(8, min(longest, 32, (width - MARGIN - MIN_TEXT) // (len(tids) - 1)))
+
+    def prefix(k: int) -> str:
+        return "".join((" " * (lane - 2) + "| ") for _ in range(k))
+
+    header = " " * MARGIN + "".join(
+        ("| " if k else "") + (names.get(t, f"T{t}")[: lane - 3] if k < len(tids) - 1
+                               else names.get(t, f"T{t}")).ljust(lane - 2)
+        for k, t in enumerate(tids))
+    rule = list("-" * (max(len(header), width) - MARGIN))
+    for k in range(1, len(tids)):
+        rule[k * lane - 2] = "+"
+    lines = [header.rstrip(), (" " * MARGIN + "".join(rule))[: max(len(header.rstrip()), MARGIN + len(tids) * lane)]]
+    for tid, text, preempted in _row_texts(rows, pinned):
+        if tid is None:
+            lines.append("   " + text)
             continue
-        e, count = item
-        mark = ">>" if e.preempted_before else "  "
-        cells = [(_cell(e, count, col) if t == e.tid else "").ljust(col) for t in tids]
-        lines.append(f"  {mark}  " + " | ".join(cells).rstrip())
-    files = sorted({short_path(e.filename) for e in events if e.filename != "?"})
+        k = lane_of[tid]
+        lead = prefix(k)
+        room = width - MARGIN - len(lead)
+        indent = "    " if not text.startswith(("* ", "  ")) else "      "  # under the text it continues
+        parts = _wrap(text, room, room - len(indent))
+        for j, part in enumerate(parts):
+            mark = "  >>  " if preempted and j == 0 else " " * MARGIN
+            lines.append((mark + lead + (indent if j else "") + part).rstrip())
     lines.append("")
-    lines.append("  (line numbers refer to " + ", ".join(files) + "; >> = preempted the thread before)")
+    lines.append("  (>> = the thread before was preempted; * = a step of the diagnosed race)"
+                 if pinned else "  (>> = the thread before was preempted)")
     return "\n".join(lines)
 
 
@@ -156,11 +345,34 @@ def describe_failure(outcome: Outcome) -> str:
     return outcome.kind
 
 
+def diagnose(outcome: Outcome, events: Sequence[Event], names: Dict[int, str]) -> Optional[Diagnosis]:
+    """The recognised pattern behind the failure, or None (never a guess)."""
+    events = [e for e in events if not _foreign(e.filename)]
+    if outcome.kind == "exception":
+        return diagnose_exception(events, names, outcome.tid)
+    if outcome.kind == "deadlock":
+        cycle = wait_for_cycle(outcome.blocked)
+        return diagnose_deadlock(events, names, cycle) if cycle else None
+    return None
+
+
 def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int, str],
-                  header: str, token: str, replay_hint: str, notes: Sequence[str] = ()) -> str:
-    """The whole report, readable at 100 columns, no colours."""
-    parts = [header, "", describe_failure(outcome), "", "Interleaving (one column per thread):",
-             render_table(events, names)]
+                  header: str, token: str, replay_hint: str, notes: Sequence[str] = (),
+                  width: Optional[int] = None) -> str:
+    """The whole report, no colours: as wide as the terminal, readable at 100 columns."""
+    width = report_width(width)
+    shown = [e for e in events if not _foreign(e.filename)]
+    found = diagnose(outcome, shown, names)
+    parts = [header, ""]
+    racing: Optional[Set[int]] = None
+    pinned: Set[int] = set()
+    if found is not None:
+        said = _wrap("Diagnosis: " + found.text, width, width - 4)
+        parts += [said[0]] + ["    " + p for p in said[1:]] + [""]
+        pinned = found.rows
+        racing = found.targets if found.kind != "deadlock" else None
+    parts += [describe_failure(outcome), "", "Interleaving (one column per thread):",
+              render_table(shown, names, width, racing=racing, pinned=pinned)]
     if outcome.kind == "step-limit" and events:
         tail = events[-200:]
         hot: Dict[Tuple[str, int], int] = {}

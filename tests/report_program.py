@@ -40,3 +40,30 @@ def deadlock():
         t.start()
     for t in threads:
         t.join()
+
+
+class Account:
+    def __init__(self, owner, balance):
+        self.owner = owner
+        self.balance = balance
+
+
+def transfer(src, dst, amount):
+    if src.balance < amount:
+        return False
+    src.balance -= amount
+    dst.balance += amount
+    return True
+
+
+def bank_transfer():
+    alice, bob, carol = Account("alice", 100), Account("bob", 0), Account("carol", 0)
+    jobs = [(alice, bob, 80), (alice, carol, 80)]
+    threads = [threading.Thread(target=transfer, args=job, name=f"{job[0].owner}->{job[1].owner}")
+               for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert alice.balance >= 0, f"alice is overdrawn: {alice.balance}"
+    assert alice.balance + bob.balance + carol.balance == 100, "money changed"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import re
 import sys
 import types
+import weakref
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..instrument.filter import is_user_code_file
 
@@ -24,22 +26,18 @@ class Event:
     preempted_before: bool = False  # another thread was preempted to run this one
     blocked_before: bool = False  # the previous thread could not go on
     access: Optional[str] = None  # e.g. "read Counter.value -> 0", once the operation ran
+    # The same, as data for the diagnosis (all stable between replays of one schedule):
+    kind: Optional[str] = None  # read | write | acquire | release | start | join
+    target: Optional[int] = None  # the location or lock (numbered in order of first use), or the tid
+    label: str = ""  # "Counter.value", "cell a", "Lock"
+    value: Optional[str] = None  # repr of what a read got or a write stored, at most VALUE_CHARS
 
 
 def _line_of(code: CodeType, offset: int) -> int:
-    if sys.version_info >= (3, 10):
-        for start, end, line in code.co_lines():
-            if start <= offset < end:
-                return line if line is not None else code.co_firstlineno
-        return code.co_firstlineno
-    import dis
-
-    line = code.co_firstlineno
-    for off, ln in dis.findlinestarts(code):
-        if off > offset:
-            break
-        line = ln
-    return line
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line if line is not None else code.co_firstlineno
+    return code.co_firstlineno
 
 
 _THREAD_OPS = {"start": "(thread starts)"}
@@ -65,31 +63,58 @@ def _describe_op(op: Any) -> str:
     return str(op)
 
 
-def _describe_access(code: CodeType, offset: int) -> Any:
-    """What the instruction at ``offset`` of the innermost frame running ``code`` touches."""
+def _describe_access(code: CodeType, offset: int) -> Tuple[Any, Optional[dict]]:
+    """What the instruction at ``offset`` of the innermost frame running ``code`` touches.
+
+    A read or write of shared data, or the sync description of a call (Thread.start/join),
+    with the namespace of a global (to show its value: the analysis does not keep it).
+    """
     try:
         from ..instrument.access import describe
     except ImportError:  # pragma: no cover - the analysis is optional for reports
-        return None
+        return None, None
     f = sys._getframe(1)
     while f is not None and f.f_code is not code:
         f = f.f_back
     if f is None:
-        return None
+        return None, None
     try:
         acc = describe(f, code, offset)
     except Exception:  # noqa: BLE001 - a description must never fail the run
+        return None, None
+    if acc.kind == "sync":
+        return (acc if acc.sync is not None and acc.sync[0] in ("start", "join") else None), None
+    if acc.kind not in ("read", "write") or not acc.label or not acc.space:
+        # No space: the arguments a builtin reads (``sorted``, ``sum``), the clock: the source
+        # line says it better than "read sorted".
+        return None, None
+    namespace = None
+    if acc.space == "global":
+        module = _module_of(acc, f)
+        namespace = module.__dict__ if module is not None else f.f_globals
+        if module is not None and module.__name__.split(".")[0] in _FOREIGN:
+            return None, None
+        if acc.kind == "read":
+            if module is not None:
+                value = getattr(module, str(acc.name), None)
+            else:
+                value = f.f_globals.get(acc.name, getattr(builtins, str(acc.name), None))
+            if isinstance(value, _CODE_LIKE):
+                return None, None
+    return acc, namespace
+
+
+def _module_of(acc: Any, f: Any) -> Optional[types.ModuleType]:
+    """The module whose global ``acc`` touches, when it is not the frame's own (``mod.name``)."""
+    if isinstance(acc.obj, types.ModuleType):
+        return acc.obj
+    loc = acc.locs[0][0] if len(acc.locs) == 1 else None
+    if not (isinstance(loc, tuple) and len(loc) == 3 and loc[0] == "g") or loc[1] == id(f.f_globals):
         return None
-    if acc.kind not in ("read", "write") or not acc.label:
-        return None
-    if acc.space == "global" and acc.kind == "read":
-        if isinstance(acc.obj, types.ModuleType):
-            value = getattr(acc.obj, str(acc.name), None)
-        else:
-            value = f.f_globals.get(acc.name, getattr(builtins, str(acc.name), None))
-        if isinstance(value, _CODE_LIKE):
-            return None
-    return acc
+    for m in list(sys.modules.values()):
+        if getattr(m, "__dict__", None) is not None and id(m.__dict__) == loc[1]:
+            return m
+    return None
 
 
 # Looking up a method, a class or a function is how code runs, not shared data: the source
@@ -98,19 +123,59 @@ _CODE_LIKE = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, t
               type, types.BuiltinMethodType, types.MethodWrapperType)
 
 
-def _access_text(acc: Any) -> Optional[str]:
-    """The access with the value it read or wrote, read now that the operation has run."""
+VALUE_CHARS = 60
+_ADDRESS = re.compile(r" (?:object )?at 0x[0-9a-fA-F]+")
+
+
+def show_value(value: Any) -> str:
+    """``repr`` without memory addresses (replays must print the same), cut at VALUE_CHARS with ``…``."""
+    try:
+        shown = repr(value)
+    except Exception:  # noqa: BLE001 - a user's broken __repr__ must not fail the report
+        shown = f"<{type(value).__name__} (repr failed)>"
+    shown = _ADDRESS.sub("", shown)
+    if len(shown) > VALUE_CHARS:
+        shown = shown[: VALUE_CHARS - 1] + "…"
+    return shown
+
+
+def _label(acc: Any) -> str:
+    # An attribute of an object the analysis could not see: its type is not known, and
+    # "NoneType.x" would name the wrong one.
+    if acc.space == "attr" and acc.obj is None:
+        return f"?.{acc.name}"
+    return str(acc.label)
+
+
+def _access_value(acc: Any, namespace: Optional[dict] = None) -> Tuple[bool, Optional[str]]:
+    """(keep, value): the value read or written, now that the operation has run."""
     from ..instrument.access import UNKNOWN
 
-    value = acc.value_now()
+    if namespace is not None:
+        value = namespace.get(acc.name, getattr(builtins, str(acc.name), UNKNOWN))
+    else:
+        value = acc.value_now()
     if isinstance(value, _CODE_LIKE):
-        return None
+        return False, None
     if value is UNKNOWN:
-        return acc.text
-    shown = repr(value)
-    if len(shown) > 24:
-        shown = shown[:21] + "..."
-    return f"{acc.text} {'->' if acc.kind == 'read' else '='} {shown}"
+        return True, None
+    return True, show_value(value)
+
+
+def _access_text(acc: Any, namespace: Optional[dict] = None) -> Optional[str]:
+    """The access with the value it read or wrote, read now that the operation has run."""
+    keep, shown = _access_value(acc, namespace)
+    if not keep:
+        return None
+    text = f"{acc.kind} {_label(acc)}"
+    if shown is None:
+        return text
+    return f"{text} {'->' if acc.kind == 'read' else '='} {shown}"
+
+
+# Modules whose globals are the harness's or the test runner's, never the program's state:
+# pytest's assertion rewriting reads ``@pytest_ar._call_reprcompare`` inside the user's assert.
+_FOREIGN = ("_pytest", "pytest", "pluggy", "interleave", "pytest_plugin", "_hypothesis", "hypothesis")
 
 
 class Recorder:
@@ -128,15 +193,37 @@ class Recorder:
         self.thread_names: dict = {}
         self._preempted: Optional[int] = None  # the next event to emit comes right after a preemption
         self._accesses: dict = {}  # tid -> what its pending instruction touches
+        self._targets: Dict[Any, int] = {}  # location or lock key -> its number in this run
+        self._generation: Dict[int, Tuple[Any, int]] = {}  # id -> (weakref, generation): ids are reused
+        self._thread_of: Dict[int, int] = {}  # id(threading.Thread) -> tid
+        self._thread_refs: List[Tuple[Event, int]] = []  # start/join events whose thread is resolved at the end
+
+    def _number(self, obj: Any, key: Any) -> int:
+        """A number for ``key`` that stays the same for one object and differs when its id is reused."""
+        if obj is not None:
+            oid = id(obj)
+            ref, gen = self._generation.get(oid, (None, 0))
+            alive = ref() if ref is not None else None
+            if ref is not None and alive is not obj:
+                gen += 1
+            if ref is None or alive is not obj:
+                try:
+                    self._generation[oid] = (weakref.ref(obj), gen)
+                except TypeError:  # not weakly referenceable: an id stands for the object
+                    self._generation[oid] = (lambda: obj, gen)
+            key = (key, gen)
+        return self._targets.setdefault(key, len(self._targets))
 
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
         """A switch point of ``vt``: where it is and the operation it is about to do."""
         self.thread_names[vt.tid] = vt.name
-        acc = None
+        if vt.thread is not None:
+            self._thread_of[id(vt.thread)] = vt.tid
+        acc = namespace = None
         if code is not None:
             where = (code.co_filename, _line_of(code, offset), code.co_name)
             desc = None
-            acc = _describe_access(code, offset)
+            acc, namespace = _describe_access(code, offset)
         else:
             f = sys._getframe(2)
             where = ("?", 0, "?")
@@ -149,20 +236,41 @@ class Recorder:
                 where = _thread_site(op[1])
             desc = _describe_op(op)
         self._emit(vt.tid)
-        self.pending[vt.tid] = Event(vt.tid, where[0], where[1], where[2], desc)
+        event = Event(vt.tid, where[0], where[1], where[2], desc)
+        if isinstance(op, tuple) and len(op) > 1 and op[0] in ("acquire", "release") and op[1] is not None:
+            event.kind = op[0]
+            event.target = self._number(op[1], ("lock", id(op[1])))
+            event.label = type(op[1]).__name__
+        elif acc is not None and acc.kind == "sync":
+            event.kind = acc.sync[0]
+            self._thread_refs.append((event, id(acc.sync[1])))
+            acc = None
+        self.pending[vt.tid] = event
         if acc is not None:
-            self._accesses[vt.tid] = acc
+            self._accesses[vt.tid] = (acc, namespace)
 
     def _emit(self, tid: int) -> None:
         e = self.pending.pop(tid, None)
-        acc = self._accesses.pop(tid, None)
+        acc, namespace = self._accesses.pop(tid, (None, None))
         if e is not None:
             if acc is not None:
-                e.access = _access_text(acc)
+                keep, value = _access_value(acc, namespace)
+                if keep:
+                    e.access = _access_text(acc, namespace)
+                    e.kind, e.label, e.value = acc.kind, _label(acc), value
+                    e.target = self._location(acc)
             if self._preempted is not None:
                 e.preempted_before = True
                 self._preempted = None
             self.events.append(e)
+
+    def _location(self, acc: Any) -> Optional[int]:
+        if len(acc.locs) != 1:
+            return None
+        key = acc.locs[0][0]
+        if key and key[0] == "c":  # a closure cell: by name (the harness sees no cell identity)
+            return self._number(None, key)
+        return self._number(acc.obj, key)
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
         """The strategy moved from one thread to another."""
@@ -175,3 +283,7 @@ class Recorder:
         """Emit what is still pending (threads that ended without another switch point)."""
         for tid in sorted(self.pending):
             self._emit(tid)
+        for event, thread_id in self._thread_refs:
+            event.target = self._thread_of.get(thread_id)
+        self._thread_refs = []
+
