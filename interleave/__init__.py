@@ -10,11 +10,14 @@ if sys.version_info < (3, 9):  # noqa: UP036 - a clear error for installs that b
 from .api import explore, replay, switch  # noqa: E402
 from .errors import (  # noqa: E402
     ForeignPrimitiveError,
+    InconclusiveError,
     InstrumentationError,
     InterleaveError,
     InterleaveFailure,
     NestedExploreError,
     OptionError,
+    RealBlockingError,
+    StalledRunError,
     TokenError,
     UnsupportedInterpreterError,
 )
@@ -27,4 +30,5 @@ __all__ = [
     "explore", "replay", "switch", "Result", "Failure", "Strategy",
     "InterleaveError", "InterleaveFailure", "OptionError", "TokenError", "NestedExploreError",
     "ForeignPrimitiveError", "InstrumentationError", "UnsupportedInterpreterError",
+    "InconclusiveError", "RealBlockingError", "StalledRunError",
 ]

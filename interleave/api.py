@@ -49,12 +49,18 @@ def explore(
     shrink: bool = True,
     hint: Optional[str] = None,
     races: str = "ignore",
+    stall_timeout: Optional[float] = None,
 ) -> Result:
     """Run ``fn`` under many interleavings until one fails or the budget is spent.
 
     ``races="report"`` also checks every execution for data races (conflicting accesses that no
     synchronisation orders) and lists them in ``Result.races``; ``races="fail"`` makes the first
     execution with a race a failure (see :mod:`interleave.races`).
+
+    ``stall_timeout`` (seconds, default 10) ends a run that computes that long without reaching
+    a switch point (a loop in C or in code that is not instrumented) with ``StalledRunError``;
+    a run idle for real (I/O, a foreign lock) ends with ``RealBlockingError`` or
+    ``ForeignPrimitiveError`` after 5 s. Both are inconclusive: neither a pass nor a failure.
     """
     opt.callable_body(fn)
     executions = opt.positive_int("executions", executions)
@@ -66,6 +72,7 @@ def explore(
     depth = opt.optional_int("depth", depth, 1)
     instrument = opt.names("instrument", instrument)
     exclude = opt.names("exclude", exclude)
+    stall_timeout = opt.optional_seconds("stall_timeout", stall_timeout)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
@@ -76,7 +83,7 @@ def explore(
     stop = "executions"
     first: Optional[Tuple[Outcome, Schedule]] = None
     with Session(fn, model=model, max_steps=max_steps, instrument=instrument, exclude=exclude,
-                 backend=backend) as session:
+                 backend=backend, stall_timeout=stall_timeout) as session:
         for i in range(executions):
             if time_budget is not None and _clock() - start >= time_budget:
                 stop = "time"
@@ -87,6 +94,7 @@ def explore(
                 break
             rseed = _derive_seed(seed, i)
             outcome = session.run_once(strat, rseed, _races.recorder_for(strat, checker))
+            session.check_interrupt()
             ran += 1
             strat.end_execution(outcome)
             if outcome.failed:
@@ -109,6 +117,7 @@ def explore(
         elif checker is not None and checker.stop:
             failure = checker.failure(session, fn, strategy=strat.describe(), executions=ran, elapsed=elapsed,
                                       hint=hint)
+        session.check_interrupt()
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
                   strategy=strat.describe(), model=model, seed=seed, stop_reason=stop,
                   bound=getattr(strat, "bound_description", ""),
@@ -125,14 +134,16 @@ def replay(
     exclude: Sequence[str] = (),
     backend: str = "auto",
     hint: Optional[str] = None,
+    stall_timeout: Optional[float] = None,
 ) -> Result:
     """Run ``fn`` under exactly the schedule recorded in ``token``."""
     opt.callable_body(fn)
     schedule = decode(token)
     max_steps = opt.positive_int("max_steps", max_steps)
     start = _clock()
+    stall_timeout = opt.optional_seconds("stall_timeout", stall_timeout)
     with Session(fn, model=schedule.model, max_steps=max_steps, instrument=opt.names("instrument", instrument),
-                 exclude=opt.names("exclude", exclude), backend=backend) as session:
+                 exclude=opt.names("exclude", exclude), backend=backend, stall_timeout=stall_timeout) as session:
         recorder = Recorder()
         outcome = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
         elapsed = _clock() - start
@@ -146,6 +157,7 @@ def replay(
         if outcome.failed:
             failure = _failure_from(outcome, schedule, recorder, strategy="replay", executions=1,
                                     elapsed=elapsed, fn=fn, hint=hint, notes=[])
+        session.check_interrupt()
     return Result(failure=failure, executions=1, exhausted=False, elapsed=elapsed, strategy="replay",
                   model=schedule.model, seed=None, stop_reason="failure" if failure else "replayed")
 
@@ -167,7 +179,9 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
              hint: Optional[str]) -> Failure:
     """Shrink the failing schedule, replay it to record the trace, and check it reproduces."""
     notes: List[str] = []
-    if shrink:
+    # A step-limit schedule is max_steps long by definition: every shrinking attempt would replay
+    # all of it, for a report that shows the loop anyway.
+    if shrink and outcome.kind != "step-limit":
         from .shrink import shrink_schedule
 
         schedule = shrink_schedule(session, outcome, schedule)

@@ -23,8 +23,20 @@ class NestedExploreError(InterleaveError):
     """explore() or replay() was called while another exploration is running."""
 
 
-class ForeignPrimitiveError(InterleaveError):
+class InconclusiveError(InterleaveError):
+    """A run stopped making progress the harness can see; there is no verdict, neither pass nor fail."""
+
+
+class ForeignPrimitiveError(InconclusiveError):
     """A synchronisation object created outside the harness was used inside a run."""
+
+
+class RealBlockingError(InconclusiveError):
+    """A thread under test blocked its OS thread for real (I/O, a foreign lock, a real sleep)."""
+
+
+class StalledRunError(InconclusiveError):
+    """A thread under test computed for a long time without reaching a switch point."""
 
 
 class InstrumentationError(InterleaveError):

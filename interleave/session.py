@@ -5,7 +5,9 @@ from __future__ import annotations
 import _thread
 import gc
 import random
+import signal
 import sys
+from time import monotonic as _monotonic
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import InstrumentationError, NestedExploreError
@@ -23,7 +25,7 @@ from .runtime.execution import IDENT_BASE, Execution
 from .runtime.outcome import Outcome
 from .runtime.tstate import TracingCounters, verify_offsets
 from .runtime.view import ExecutionView
-from .runtime.watchdog import Watchdog
+from .runtime.watchdog import STALL_SECONDS, Watchdog
 
 _open = False
 
@@ -33,8 +35,10 @@ class Session:
 
     def __init__(self, fn: Callable[[], Any], *, model: str, max_steps: int,
                  instrument: Sequence[str] = (), exclude: Sequence[str] = (),
-                 backend: Optional[str] = "auto") -> None:
+                 backend: Optional[str] = "auto", stall_timeout: Optional[float] = None) -> None:
         self.fn = fn
+        self.stall_timeout = STALL_SECONDS if stall_timeout is None else stall_timeout
+        self.interrupted_at: Optional[float] = None  # when Ctrl-C came, if it did
         self.model = model
         self.max_steps = max_steps
         self.filter = CodeFilter(instrument, exclude)
@@ -50,53 +54,97 @@ class Session:
                 "interleave.explore/replay was called inside another exploration; "
                 "nested explorations are not supported: call it from the test itself, not from the body"
             )
-        verify_offsets()
-        self.counters = TracingCounters()
-        self.random_state = random.getstate()
-        self.old_trace = sys.gettrace()
-        # Garbage from one execution must not be collected in the middle of the next: its
-        # finalizers and weakref callbacks (a ThreadPoolExecutor's wakes its workers) would
-        # run at a moment no schedule controls. Collect between executions instead.
-        self.gc_was_enabled = gc.isenabled()
-        gc.disable()
-        self.patcher = Patcher()
-        _open = True
+        # First of all: from here on a Ctrl-C cannot land between a change and its undo.
+        self._take_sigint()
+        self.backend_installed = False
         try:
+            verify_offsets()
+            self.counters = TracingCounters()
+            self.random_state = random.getstate()
+            self.old_trace = sys.gettrace()
+            # Garbage from one execution must not be collected in the middle of the next: its
+            # finalizers and weakref callbacks (a ThreadPoolExecutor's wakes its workers) would
+            # run at a moment no schedule controls. Collect between executions instead.
+            self.gc_was_enabled = gc.isenabled()
+            gc.disable()
+            self.patcher = Patcher()
+            _open = True
             self.executor_state = ExecutorModuleState()
             install_runtime_patches(self.patcher)
             self.adopter = adopt_prerun_primitives(self.patcher, self.filter, self.fn)
             self.adopted = self.adopter.adopted
             self.backend.install()
-            self.watchdog = Watchdog(_thread.get_ident(), lambda: self.adopter.unadoptable)
+            self.backend_installed = True
+            self.watchdog = Watchdog(_thread.get_ident(), lambda: self.adopter.unadoptable,
+                                     self.stall_timeout, lambda: self.interrupted_at)
             self.watchdog.start()
         except BaseException:
-            self.patcher.restore()
-            if self.gc_was_enabled:
-                gc.enable()
-            _open = False
+            self._close()
             raise
         return self
 
+    def _take_sigint(self) -> None:
+        """Turn Ctrl-C into a request the run honours at its next switch point (main thread only).
+
+        Python raises ``KeyboardInterrupt`` at whatever instruction runs when the signal comes:
+        in the scheduler, in threading's bookkeeping of a virtual thread, in the middle of a
+        restore. Deferred, it ends the execution cleanly and leaves ``explore`` as itself.
+        """
+        self.old_sigint: Any = None
+        if (threading_main_ident() == _thread.get_ident()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self.old_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.interrupted_at is None:
+            self.interrupted_at = _monotonic()
+        ex = context.active
+        if ex is not None:
+            ex.interrupt(KeyboardInterrupt())
+
+    def check_interrupt(self) -> None:
+        """Raise ``KeyboardInterrupt`` if Ctrl-C came (between executions, shrinking, reporting)."""
+        if self.interrupted_at is not None:
+            raise KeyboardInterrupt
+
     def __exit__(self, *exc: Any) -> None:
+        self._close()
+        if self.interrupted_at is not None and not (exc and isinstance(exc[1], KeyboardInterrupt)):
+            raise KeyboardInterrupt
+
+    def _close(self) -> None:
+        """Undo whatever ``__enter__`` did, in reverse, whatever happens on the way."""
         global _open
         context.active = None
-        watchdog = getattr(self, "watchdog", None)
-        if watchdog is not None:
-            watchdog.stop()
         try:
-            self.backend.uninstall()
-        finally:
+            watchdog = getattr(self, "watchdog", None)
+            if watchdog is not None:
+                watchdog.stop()
             try:
-                self.patcher.restore()
-                self.executor_state.close()
+                if self.backend_installed:
+                    self.backend_installed = False
+                    self.backend.uninstall()
             finally:
-                random.setstate(self.random_state)
-                if self.gc_was_enabled:
-                    gc.enable()
-                _open = False
+                try:
+                    if hasattr(self, "patcher"):
+                        self.patcher.restore()
+                    if hasattr(self, "executor_state"):
+                        self.executor_state.close()
+                finally:
+                    if hasattr(self, "random_state"):
+                        random.setstate(self.random_state)
+                    if getattr(self, "gc_was_enabled", False):
+                        gc.enable()
+                    _open = False
+        finally:
+            # Ctrl-C stays deferred until everything is back; then it is what leaves explore.
+            if self.old_sigint is not None:
+                signal.signal(signal.SIGINT, self.old_sigint)
+                self.old_sigint = None
 
     def run_once(self, strategy: Any, random_seed: int, recorder: Any = None) -> Outcome:
         """One execution under ``strategy``; ``random`` is seeded with ``random_seed``."""
+        self.check_interrupt()
         if not strategy.new_execution():
             raise RuntimeError(f"strategy {strategy.describe()} has no execution left to run")
         random.seed(random_seed)
@@ -105,13 +153,16 @@ class Session:
         ex = Execution(self.fn, strategy, self.max_steps, self.counters,
                        self.backend.on_greenlet_start, recorder, self.filter.wants,
                        self.backend.end_execution, self.model,
-                       self.backend.solo_end if self.backend.supports_solo else None)
+                       self.backend.solo_end if self.backend.supports_solo else None,
+                       self.backend.hurry)
         bind = getattr(strategy, "bind", None)
         if bind is not None:
             bind(ExecutionView(ex))
         self.executor_state.begin_execution(ex.atexits)
         self.adopter.reset_between_executions()
         context.active = ex
+        if self.interrupted_at is not None:  # Ctrl-C between the check above and now
+            ex.interrupt(KeyboardInterrupt())
         try:
             outcome = ex.run()
         finally:
@@ -143,6 +194,13 @@ class Session:
         c0, c1, c2 = gc.get_count()
         if t0 and c0 > t0:
             gc.collect(2 if c1 > t1 and c2 > t2 else 1 if c1 > t1 else 0)
+
+
+def threading_main_ident() -> Optional[int]:
+    """The OS ident of the main thread (signals are delivered there)."""
+    import threading
+
+    return threading.main_thread().ident
 
 
 def _forget_virtual_threads() -> None:

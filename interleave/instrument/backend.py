@@ -45,6 +45,9 @@ class Backend:
         """Trace again what was left untraced while a thread ran alone; return its loop count."""
         return 0
 
+    def hurry(self) -> None:
+        """Make the next loop iteration of instrumented code check on the execution (Ctrl-C)."""
+
     def saw_user_code(self) -> bool:
         """Whether any instrumented code has run and tracing is still ours."""
         raise NotImplementedError

@@ -98,11 +98,17 @@ class MonitoringBackend(Backend):
             ex = ctx.active
             if ex is None:
                 left = self.loop_budget
-            elif room:
+            elif room and ex.internal_error is None:
                 ex.solo_expired()  # ends the phase: ``solo_end`` puts the loop budget back
             else:
                 left = 1  # unwinding: every further iteration is a teardown tick
                 ex.loop_limit(code, offset)
+
+        def hurry() -> None:
+            nonlocal left
+            left = 1  # the next loop iteration comes to ``expired``
+
+        self.hurry = hurry  # type: ignore[method-assign]
 
         def begin() -> None:
             nonlocal left, room, saved

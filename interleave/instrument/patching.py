@@ -71,6 +71,29 @@ class Patcher:
                     container.add(x)
         self._undo.append(undo)
 
+    def drop_added(self, container: Any, ours: Callable[[Any], bool]) -> None:
+        """On restore, take out of a registry what the run added and ``ours`` claims, nothing else.
+
+        Real threads of the process (a pytest-timeout thread, a timer) keep coming and going
+        in threading's registries while a run lasts: putting back a snapshot would resurrect
+        the ones that ended and forget the ones that started.
+        """
+        if isinstance(container, dict):
+            before_keys = set(map(id, container.values()))
+
+            def undo() -> None:
+                for key, value in list(container.items()):
+                    if id(value) not in before_keys and ours(value):
+                        container.pop(key, None)
+        else:  # set, WeakSet
+            before = set(map(id, container))
+
+            def undo() -> None:
+                for item in list(container):
+                    if id(item) not in before and ours(item):
+                        container.discard(item)
+        self._undo.append(undo)
+
     def setitem(self, container: Any, key: Any, value: Any) -> None:
         """Set a dict or list item, remembering the old value."""
         old = container[key]
@@ -151,10 +174,13 @@ def install_runtime_patches(p: Patcher) -> None:
     else:
         p.setattr(th, "_start_new_thread", vthreads.start_new_thread)
         p.setattr(th, "_set_sentinel", vthreads.set_sentinel)
-        p.keep_contents(th._shutdown_locks)  # type: ignore[attr-defined]
+        p.drop_added(th._shutdown_locks, lambda lock: isinstance(lock, Lock))  # type: ignore[attr-defined]
     p.setattr(th, "_counter", itertools.count(1).__next__)
+    # Before the registries, so that it is undone after them: a run's threads are taken out of
+    # ``_limbo`` (a dict of Threads) and ``_dangling`` (a WeakSet) under the hash they went in with.
+    p.setattr(th.Thread, "__hash__", _thread_hash)
     for registry in ("_active", "_limbo", "_dangling"):
-        p.keep_contents(getattr(th, registry))
+        p.drop_added(getattr(th, registry), _virtual_thread)
     p.setattr(_thread, "start_new_thread", vthreads.start_new_thread)
     p.setattr(_thread, "allocate_lock", Lock)
     p.setattr(_thread, "get_ident", vthreads.get_ident)
@@ -169,9 +195,14 @@ def install_runtime_patches(p: Patcher) -> None:
         # Held by submit() across a queue put, which is a switch point: it must be cooperative.
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
-    # Last, so that it is undone first: the registries above (a WeakSet and a dict of Threads)
-    # are refilled with the threads hashed as they will be found afterwards.
-    p.setattr(th.Thread, "__hash__", _thread_hash)
+
+
+def _virtual_thread(th: Any) -> bool:
+    """A Thread object a run created: it ran as a virtual thread, or never ran at all."""
+    from ..runtime.execution import IDENT_BASE
+
+    ident = getattr(th, "_ident", None)
+    return ident is None or IDENT_BASE <= ident < IDENT_BASE + 0x10000
 
 
 class ExecutorModuleState:

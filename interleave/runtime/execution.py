@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from ..errors import ForeignPrimitiveError
+from ..errors import InconclusiveError
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
 from .waitqueue import WaitQueue
@@ -87,6 +87,7 @@ class Execution:
         on_run_end: Callable[[], None] = lambda: None,
         model: str = "instruction",
         on_solo_end: Optional[Callable[[], int]] = None,
+        on_interrupt: Callable[[], None] = lambda: None,
     ) -> None:
         self.fn = fn
         self.model = model
@@ -114,6 +115,7 @@ class Execution:
         self.solo_ok = (on_solo_end is not None and not self.every_pick
                         and not getattr(strategy, "sees_lone_points", False))
         self.on_solo_end = on_solo_end or (lambda: 0)  # returns the steps it counted
+        self.on_interrupt = on_interrupt  # the back-end ends loop counts early
         self.preemptions = 0  # switches away from a thread that could have gone on
         self.runs_tid: List[int] = []
         self.runs_len: List[int] = []
@@ -215,18 +217,33 @@ class Execution:
 
         Even if the code under test catches ``exc``, its next switch point or wait stops it.
         """
+        block = self.real_block
+        if block is not None and type(exc).__name__ == "_Interrupted":
+            exc = block[1]  # the watchdog's asynchronous stand-in: the error it meant
         if self.internal_error is None:
             self.internal_error = exc
         self.outcome = Outcome("internal-error", thread=self.current.name, tid=self.current.tid)
 
+    def interrupt(self, exc: BaseException) -> None:
+        """Stop at the next switch point, loop iteration or wait (Ctrl-C: called from a signal handler).
+
+        Nothing is raised here: raised at an arbitrary instruction, the interrupt could land in
+        the scheduler or in threading's bookkeeping and leave half-done state behind. The
+        execution ends at its next switch point and ``run`` raises ``exc`` after unwinding.
+        """
+        if self.internal_error is None:
+            self.internal_error = exc
+        self.budget = self.rec_left = 0
+        self.on_interrupt()
+
     def thread_failed(self, vt: VThread, exc: BaseException) -> None:
         """Record an uncaught exception in a thread (the first failure wins).
 
-        What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip, interleave's
-        own ForeignPrimitiveError) is not a finding about the code under test: it stops the
-        exploration and ``explore`` raises it once everything is restored.
+        What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip) and interleave's
+        own errors (an inconclusive run) are not findings about the code under test: they stop
+        the exploration and ``explore`` raises them once everything is restored.
         """
-        if isinstance(exc, ForeignPrimitiveError) or not isinstance(exc, Exception):
+        if isinstance(exc, InconclusiveError) or not isinstance(exc, Exception):
             self.abort(exc)
             return
         if self.outcome is None and not self.tearing_down:
@@ -400,6 +417,8 @@ class Execution:
             return
         if self.solo:
             self._end_solo()
+        if self.internal_error is not None:  # interrupted: stop here
+            self._stop()
         if self.outcome is None:
             cur = self.current
             line = _line_of(code, offset)

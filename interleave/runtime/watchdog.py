@@ -1,17 +1,29 @@
-"""The safety net for code that blocks the OS thread for real inside a run.
+"""The last-resort guard: an execution that stops making progress a switch point can see.
 
-A lock created before the run that interleave could not make cooperative is a real lock: if
-one virtual thread holds it across a switch point and another then takes it, the whole OS
-thread blocks and nothing can ever release it. A watchdog thread notices that the thread
-running the exploration has stopped both making progress and using CPU, and interrupts it
-with a signal whose handler raises ``ForeignPrimitiveError`` inside the blocked call (as
-Ctrl-C does). The message names the line, the real primitives in scope and the fix. Signals
-reach the main thread only: elsewhere the watchdog prints the diagnosis to stderr instead.
+Inside a run every step of the code under test goes through a switch point, so a run that
+stops reaching them is stuck where the harness cannot see: blocked in the kernel (real I/O, a
+lock created before the run that interleave could not make cooperative, a real ``sleep``), or
+computing in code that is not traced (a loop in C or in an uninstrumented library). A watchdog
+thread notices and interrupts the thread running the exploration:
+
+* idle (no CPU used) for ``BLOCKED_SECONDS``: blocked for real;
+* busy for ``stall_seconds``: stalled.
+
+It interrupts with a signal whose handler raises the error inside the blocked call (as Ctrl-C
+does) when the exploration runs on the main thread, and with an asynchronous exception
+otherwise (that one lands at the next bytecode: it stops a Python loop, not a call blocked in
+the kernel, which only a signal can break; then the diagnosis is printed to stderr). Either way
+the run ends as *inconclusive*: an :class:`~interleave.errors.InconclusiveError` that names the
+thread, the line and what to do, never a pass or a failure.
+
+It also backs up Ctrl-C: an interrupt that the run has not taken within a second (because it
+is stuck in such code) is delivered the same way.
 """
 
 from __future__ import annotations
 
 import _thread
+import ctypes
 import os
 import signal
 import sys
@@ -19,17 +31,27 @@ import time
 from types import FrameType
 from typing import Any, Callable, List, Optional, Tuple
 
-from ..errors import ForeignPrimitiveError
+from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
 from . import context
 
 #: Seconds without progress or CPU use before the run counts as blocked for real.
 BLOCKED_SECONDS = float(os.environ.get("INTERLEAVE_BLOCKED_SECONDS", "5"))
+#: Seconds of computing without progress before the run counts as stalled (``stall_timeout``).
+STALL_SECONDS = float(os.environ.get("INTERLEAVE_STALL_SECONDS", "10"))
+#: Seconds a Ctrl-C may wait for the run to take it by itself.
+INTERRUPT_GRACE = 0.5
 
 _real_start = _thread.start_new_thread
 _real_lock = _thread.allocate_lock
 _real_get_ident = _thread.get_ident
 _real_monotonic = time.monotonic
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+_async_exc.argtypes = [ctypes.c_ulong, ctypes.py_object]
+
+
+class _Interrupted(InconclusiveError):
+    """Raised asynchronously in the exploring thread; the execution swaps in the real error."""
 
 
 def _progress(ex: Any) -> Tuple[Any, ...]:
@@ -39,11 +61,15 @@ def _progress(ex: Any) -> Tuple[Any, ...]:
 
 
 class Watchdog:
-    """Watches one OS thread while it runs executions; interrupts it if it blocks for real."""
+    """Watches one OS thread while it runs executions; interrupts it when it gets stuck."""
 
-    def __init__(self, os_ident: int, unadoptable: Callable[[], List[Tuple[str, Any]]]) -> None:
+    def __init__(self, os_ident: int, unadoptable: Callable[[], List[Tuple[str, Any]]],
+                 stall_seconds: float = STALL_SECONDS,
+                 interrupted: Callable[[], Optional[float]] = lambda: None) -> None:
         self.os_ident = os_ident
         self.unadoptable = unadoptable
+        self.stall_seconds = stall_seconds
+        self.interrupted = interrupted
         self.stop_lock = _real_lock()
         self.stop_lock.acquire()
         self.done = _real_lock()
@@ -56,7 +82,7 @@ class Watchdog:
     # ----------------------------------------------------------------- life cycle
     def start(self) -> None:
         """Arm the signal (main thread only) and start watching."""
-        if BLOCKED_SECONDS <= 0:
+        if BLOCKED_SECONDS <= 0 and self.stall_seconds <= 0:
             self.done.release()
             return
         self._arm_signal()
@@ -87,24 +113,34 @@ class Watchdog:
     # ----------------------------------------------------------------- watching
     def _loop(self) -> None:
         try:
-            tick = max(0.01, min(0.25, BLOCKED_SECONDS / 5))
+            shortest = min(t for t in (BLOCKED_SECONDS, self.stall_seconds, 1.0) if t > 0)
+            tick = max(0.01, min(0.1, shortest / 5))
             last: Optional[Tuple[Any, ...]] = None
             since = _real_monotonic()
-            cpu = self._cpu()
+            cpu0 = self._cpu()
             while not self.stop_lock.acquire(True, tick):
                 ex = context.active
                 now = _real_monotonic()
                 if ex is None or ex.os_ident != self.os_ident:
-                    last, since, cpu = None, now, self._cpu()
+                    last, since, cpu0 = None, now, self._cpu()
                     continue
                 mark = _progress(ex)
-                used = self._cpu()
-                computing = cpu is not None and used is not None and used - cpu > 0.1 * (now - since)
-                if mark != last or computing:
-                    last, since, cpu = mark, now, used
+                asked = self.interrupted()
+                if asked is not None and now - asked >= INTERRUPT_GRACE and self.fired != mark:
+                    self._deliver(ex, mark, KeyboardInterrupt(), None)
                     continue
-                if now - since >= BLOCKED_SECONDS and self.fired != mark:
-                    self._fire(ex, mark, now - since)
+                if mark != last:
+                    last, since, cpu0 = mark, now, self._cpu()
+                    continue
+                if self.fired == mark:
+                    continue
+                stuck = now - since
+                cpu = self._cpu()
+                idle = cpu is not None and cpu0 is not None and cpu - cpu0 < 0.1 * stuck
+                if idle and 0 < BLOCKED_SECONDS <= stuck:
+                    self._fire(ex, mark, stuck, blocked=True)
+                elif not idle and 0 < self.stall_seconds <= stuck:
+                    self._fire(ex, mark, stuck, blocked=False)
         finally:
             self.done.release()
 
@@ -114,17 +150,27 @@ class Watchdog:
         except (AttributeError, OSError, ValueError, OverflowError):
             return None
 
-    def _fire(self, ex: Any, mark: Tuple[Any, ...], waited: float) -> None:
+    def _fire(self, ex: Any, mark: Tuple[Any, ...], waited: float, blocked: bool) -> None:
         frame = sys._current_frames().get(self.os_ident)
-        message = describe_real_block(ex, frame, waited, self.unadoptable())
+        if blocked:
+            exc: InconclusiveError = describe_real_block(ex, frame, waited, self.unadoptable())
+        else:
+            exc = describe_stall(ex, frame, waited)
+        self._deliver(ex, mark, exc, str(exc))
+
+    def _deliver(self, ex: Any, mark: Tuple[Any, ...], exc: BaseException, message: Optional[str]) -> None:
         self.fired = mark
-        ex.real_block = (mark, message)
+        ex.real_block = (mark, exc)
         if self.signum is not None:
             signal.pthread_kill(self.os_ident, self.signum)
-        elif not self.reported:
+            return
+        # Not the main thread: an exception that lands at the thread's next bytecode.
+        _async_exc(self.os_ident, _Interrupted)
+        if message is not None and not self.reported:
             self.reported = True
-            sys.stderr.write(message + "\n(interleave cannot interrupt a thread other than the main "
-                             "thread: the process stays blocked)\n")
+            sys.stderr.write(message + "\n(interleave interrupts this thread at its next bytecode; a call "
+                             "blocked in the kernel can only be broken by a signal, which reaches the main "
+                             "thread only: if the process stays blocked, run the test on the main thread)\n")
             sys.stderr.flush()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -134,7 +180,7 @@ class Watchdog:
         block = getattr(ex, "real_block", None)
         if block is None or block[0] != _progress(ex):
             return  # it moved on by itself in the meantime
-        exc = ForeignPrimitiveError(block[1])
+        exc = block[1]
         ex.abort(exc)
         # A finally block may block for real again on the way out: that is new progress to watch.
         ex.interrupts += 1
@@ -206,9 +252,25 @@ def _expand(scopes: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
     return out
 
 
-def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
-                        unadoptable: List[Tuple[str, Any]]) -> str:
-    """The error message: who blocked where, on what, and how to fix it."""
+def _called_name(frame: Optional[FrameType]) -> Optional[str]:
+    """The name of what the instruction a frame stopped at calls (``sock.recv``), if it is a call."""
+    if frame is None:
+        return None
+    import dis
+
+    names: List[str] = []
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset > frame.f_lasti:
+            break
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST"):
+            names = [str(ins.argval)]
+        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+            names.append(str(ins.argval))
+    return ".".join(names) if names else None
+
+
+def _where(ex: Any, frame: Optional[FrameType]) -> Tuple[str, Optional[FrameType]]:
+    """The place the run is stuck, for a person: innermost code under test, else innermost Python."""
     from .execution import user_frame_site
 
     site = user_frame_site(frame)
@@ -221,27 +283,64 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
     if site is not None:
         src = linecache.getline(site[0], site[1]).strip()
         where = f"{site[0]}:{site[1]} in {site[2]}" + (f"  `{src}`" if src else "")
-    elif inner is not None:
-        where = f"{inner.f_code.co_filename}:{inner.f_lineno} in {inner.f_code.co_name}"
+    if inner is not None and (site is None or inner.f_code.co_filename != site[0]
+                              or inner.f_lineno != site[1]):
+        inside = f"{inner.f_code.co_filename}:{inner.f_lineno} in {inner.f_code.co_name}"
+        where = inside if site is None else f"{where}, inside {inside}"
     thread = getattr(getattr(ex, "current", None), "name", "?")
-    lines = [
-        f"interleave: the run blocked its OS thread for real ({waited:.1f} s without progress) in "
-        f"virtual thread {thread} at {where}.",
-        "Only a primitive interleave does not control blocks like this: a Lock, RLock, Condition, "
-        "Event, Semaphore or Queue created before the run that interleave could not reach to make "
-        "cooperative (another virtual thread holds it, and cannot run while this one waits), or "
-        "real I/O.",
-    ]
+    return f"virtual thread {thread} at {where}", inner
+
+
+def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
+                        unadoptable: List[Tuple[str, Any]]) -> InconclusiveError:
+    """The error for a run idle for real: a foreign primitive if one is busy in scope, else I/O."""
+    where, inner = _where(ex, frame)
+    call = _called_name(inner)
     names = _candidates(frame)
-    if names:
-        lines.append("Real primitives in scope there: " + "; ".join(names) + ".")
-    if unadoptable:
-        lines.append("Reached before the run but not made cooperative: "
-                     + "; ".join(f"{p} ({type(v).__name__})" for p, v in unadoptable[:5]) + ".")
-    lines.append(
-        "Fix: create the object inside the test body, or keep it where interleave can swap it "
-        "(a module global or class attribute of the code under test, an attribute, dict or list "
-        "item of something the body closes over; not a tuple or set), or add its module with "
-        "instrument=[...]. Inside the run, threading/queue objects are cooperative."
+    busy = [n for n in names if "(locked)" in n or "(held)" in n]
+    head = (f"interleave: inconclusive: the run blocked its OS thread for real ({waited:.1f} s without "
+            f"progress or CPU use) in {where}" + (f", in a call to {call}()" if call else "") + ".")
+    if busy or (call or "").rsplit(".", 1)[-1] in ("acquire", "wait", "join", "get", "put", "__enter__"):
+        lines = [
+            head,
+            "A Lock, RLock, Condition, Event, Semaphore or Queue created before the run that interleave "
+            "could not reach to make cooperative blocks like this: another virtual thread holds it, and "
+            "cannot run while this one waits.",
+        ]
+        if names:
+            lines.append("Real primitives in scope there: " + "; ".join(names) + ".")
+        if unadoptable:
+            lines.append("Reached before the run but not made cooperative: "
+                         + "; ".join(f"{p} ({type(v).__name__})" for p, v in unadoptable[:5]) + ".")
+        lines.append(
+            "Fix: create the object inside the test body, or keep it where interleave can swap it "
+            "(a module global or class attribute of the code under test, an attribute, dict or list "
+            "item of something the body closes over or is bound to; not a tuple or set), or add its "
+            "module with instrument=[...]. Inside the run, threading/queue objects are cooperative."
+        )
+        return ForeignPrimitiveError("\n".join(lines))
+    lines = [
+        head,
+        "This is real I/O (a socket, pipe, subprocess, file lock or database), or a sleep or wait that "
+        "does not go through threading, time or queue: interleave controls threads and virtual time, "
+        "not the kernel. While one virtual thread waits in the kernel no other can run, so the thread "
+        "that would answer it never does. No verdict was reached: this is neither a pass nor a failure.",
+        "Fix: keep real I/O out of the threads under test (do it before starting them or after joining "
+        "them), or replace it with an in-memory fake (a queue.Queue instead of a socket, an object "
+        "instead of a database). See \"What interleave cannot control\" in the README.",
+    ]
+    return RealBlockingError("\n".join(lines))
+
+
+def describe_stall(ex: Any, frame: Optional[FrameType], waited: float) -> StalledRunError:
+    """The error for a run busy for a long time without reaching a switch point."""
+    where, _inner = _where(ex, frame)
+    return StalledRunError(
+        f"interleave: inconclusive: the run computed for {waited:.1f} s without reaching a switch point, "
+        f"in {where}.\n"
+        "The code running there is not traced (a loop in C, or in a module that is not instrumented: "
+        "the standard library and site-packages are not, unless named in instrument=[...]), so "
+        "interleave cannot count its steps or end it at the step limit. No verdict was reached.\n"
+        "Fix: if the loop is endless, that is the bug; if it is long but finite, raise stall_timeout= "
+        "(or INTERLEAVE_STALL_SECONDS); to see its steps, add its module with instrument=[...]."
     )
-    return "\n".join(lines)
