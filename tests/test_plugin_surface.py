@@ -351,9 +351,19 @@ def test_direct():
         note_run()
         two_increments(Counter())
     interleave.explore(body, executions=300, seed=5).raise_for_failure()
+
+
+def module_level_body():
+    two_increments(Counter())
+
+
+def test_module_level_body_keeps_the_library_line():
+    r = interleave.explore(module_level_body, executions=300, seed=5)
+    assert f"Reproduce:    interleave.replay(module_level_body, '{r.failure.token}')" in r.failure.report
 ''')
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "not module_level")
     result.assert_outcomes(failed=1)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "module_level").assert_outcomes(passed=1)
     text = result.stdout.str()
     assert "<locals>" not in text.split("Reproduce:", 1)[1].splitlines()[0]
     token, command = token_and_command(text)
