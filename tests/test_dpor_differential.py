@@ -40,11 +40,11 @@ LONG = 20 if os.environ.get("INTERLEAVE_DPOR_LONG") else 1
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None) -> None:
+def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None, cap: int = CAP) -> None:
     body, record, src = P.make_body(threads)
     got, n_dpor, done = P.outcomes(body, record, DporStrategy(preemptions), 20_000)
     assert done, f"dpor did not finish:\n{src}"
-    truth, n_exh, finished = P.outcomes(body, record, ExhaustiveStrategy(preemptions), CAP)
+    truth, n_exh, finished = P.outcomes(body, record, ExhaustiveStrategy(preemptions), cap * LONG)
     missing = truth - got
     assert not missing, (f"dpor missed outcomes that exhaustive reached ({n_dpor} vs {n_exh} executions):\n"
                          f"{sorted(map(repr, missing))}\n{src}")
@@ -97,18 +97,18 @@ def _extended(st_: Any, threads: int, ops: int) -> Any:
     return P.strategy_ops(st_, max_threads=threads, max_ops=ops, kinds=kinds)
 
 
-@settings(max_examples=25 * LONG, **SETTINGS)
+@settings(max_examples=12 * LONG, **SETTINGS)
 @seed(91)
 @given(_extended(st, 2, 2))
 def test_extended_two_threads_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
-    _compare(threads)
+    _compare(threads, cap=600)
 
 
-@settings(max_examples=6 * LONG, **SETTINGS)
+@settings(max_examples=4 * LONG, **SETTINGS)
 @seed(92)
 @given(_extended(st, 3, 1))
 def test_extended_three_threads_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
-    _compare(threads)
+    _compare(threads, cap=600)
 
 
 @pytest.mark.parametrize("threads", [
