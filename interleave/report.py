@@ -285,7 +285,11 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional
         parts = _wrap(text, room, room - len(indent))
         for j, part in enumerate(parts):
             mark = "  >>  " if preempted and j == 0 else " " * MARGIN
-            lines.append((mark + lead + (indent if j else "") + part).rstrip())
+            line = (mark + lead + (indent if j else "") + part).rstrip()
+            if len(line) > width and j:
+                # A whole value wider than a right-hand lane: it moves left, it is never cut.
+                line = " " * max(MARGIN, width - len(part)) + part
+            lines.append(line)
     lines.append("")
     lines.append("  (>> = the thread before was preempted; * = a step of the diagnosed race)"
                  if pinned else "  (>> = the thread before was preempted)")

@@ -72,6 +72,39 @@ def _render(op: Op, tid: int) -> List[str]:
                 f"    seen.append(('t{tid}', 'tq', None))"]
     if kind == "put":
         return [f"Q.put({op[1]})"]
+    # Ways of reaching state the access model must not miss (docs/dpor.md, "what is modelled"):
+    if kind == "dictattr":  # the instance dict is the attributes
+        return [f"S.__dict__['{op[1]}'] = S.__dict__['{op[1]}'] + 1"]
+    if kind == "vars":
+        return ["d = vars(S)", f"seen.append(('t{tid}', 'v', d['{op[1]}']))"]
+    if kind == "setattr":  # computed attribute names
+        return [f"nm = ''.join(['{op[1]}'])", "setattr(S, nm, getattr(S, nm) + 1)"]
+    if kind == "exec":  # exec'd code under test, on a namespace shared through S
+        return ["exec(EXEC_INCR, {'S': S})"]
+    if kind == "eval":
+        return [f"seen.append(('t{tid}', 'e', eval(EVAL_READ, {{'S': S}})))"]
+    if kind == "gensend":  # a read-modify-write across a yield, finished by send()
+        return ["g = gen_add(S)", "next(g)", "try:", "    g.send(1)", "except StopIteration:", "    pass"]
+    if kind == "genthrow":  # the write happens in the handler of an exception thrown in
+        return ["g = gen_bump(S)", "next(g)", "try:", "    g.throw(Bump)", "except StopIteration:", "    pass"]
+    if kind == "prop":  # a property over x
+        return ["S.px = S.px + 1"]
+    if kind == "descr":  # a data descriptor storing in the instance dict
+        return ["S.dy = S.dy + 1"]
+    if kind == "slots":
+        return ["P.a += 1"]
+    if kind == "ddict":
+        return ["DD['k'] += 1"]
+    if kind == "dview":  # dict views and iteration
+        return [f"seen.append(('t{tid}', 'dv', sorted(DD.items()), 'k' in DD.keys(), len(D.values())))"]
+    if kind == "diter":
+        return [f"seen.append(('t{tid}', 'di', [k for k in D]))"]
+    if kind == "dput":
+        return [f"D['k{tid}'] = {tid}"]
+    if kind == "nested":  # a container inside a container
+        return ["N['l'].append(len(N['l']))"]
+    if kind == "nestedread":
+        return [f"seen.append(('t{tid}', 'n', list(N['l'])))"]
     if kind == "get":
         return [f"seen.append(('t{tid}', 'q', Q.get()))"]
     raise ValueError(kind)
@@ -81,12 +114,44 @@ def source(threads: Sequence[Sequence[Op]]) -> str:
     """Python source of a body running ``threads`` (each a list of operations)."""
     lines = [
         "import threading, queue, time",
+        "from collections import defaultdict",
         "G = 0",
+        "class Bump(Exception):",
+        "    pass",
+        "class Stored:",
+        "    def __set_name__(self, owner, name):",
+        "        self.key = '_' + name",
+        "    def __get__(self, obj, tp=None):",
+        "        return obj.__dict__.get(self.key, 0)",
+        "    def __set__(self, obj, value):",
+        "        obj.__dict__[self.key] = value",
         "class Shared:",
+        "    dy = Stored()",
         "    def __init__(self):",
         "        self.x = 0",
         "        self.y = 0",
         "        self.flag = 0",
+        "    @property",
+        "    def px(self):",
+        "        return self.x",
+        "    @px.setter",
+        "    def px(self, v):",
+        "        self.x = v",
+        "class Slotted:",
+        "    __slots__ = ('a',)",
+        "    def __init__(self):",
+        "        self.a = 0",
+        "def gen_add(s):",
+        "    v = s.x",
+        "    got = yield",
+        "    s.x = v + got",
+        "def gen_bump(s):",
+        "    try:",
+        "        yield",
+        "    except Bump:",
+        "        s.y = s.y + 1",
+        "EXEC_INCR = compile('S.x = S.x + 1', __file__, 'exec')",
+        "EVAL_READ = compile('S.x', __file__, 'eval')",
         "def body(record):",
         "    global G",
         "    G = 0",
@@ -97,6 +162,9 @@ def source(threads: Sequence[Sequence[Op]]) -> str:
         "    C = threading.Condition()",
         "    E = threading.Event()",
         "    Q = queue.Queue()",
+        "    P = Slotted()",
+        "    DD = defaultdict(int)",
+        "    N = {'l': []}",
         "    seen = []",
     ]
     # Thread 0 is the body itself: it starts the others, runs its operations, joins. Fewer
@@ -118,7 +186,8 @@ def source(threads: Sequence[Sequence[Op]]) -> str:
         lines += ["    " + b for b in _render(op, 0)]
     for tid in others:
         lines.append(f"    T{tid}.join()")
-    lines.append("    record.append((S.x, S.y, D.get('k'), G, tuple(sorted(seen))))")
+    lines.append("    record.append((S.x, S.y, D.get('k'), G, tuple(sorted(map(repr, seen))), S.dy, P.a, "
+                 "DD.get('k'), tuple(N['l']), tuple(sorted(D.items()))))")
     return "\n".join(lines) + "\n"
 
 
@@ -172,6 +241,13 @@ def describe(threads: Sequence[Sequence[Op]]) -> str:
     return source(threads)
 
 
+#: Operations that reach state through the harder paths: instance dicts, computed names, exec and
+#: eval, generators resumed with send/throw, properties and descriptors, slots, defaultdict, dict
+#: views and iteration, nested containers.
+EXTENDED = ("dictattr", "vars", "setattr", "exec", "eval", "gensend", "genthrow", "prop", "descr", "slots",
+            "ddict", "dview", "diter", "dput", "nested", "nestedread")
+
+
 def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
                  kinds: Optional[Sequence[str]] = None) -> Any:
     """A Hypothesis strategy of programs (lists of per-thread operation lists)."""
@@ -209,5 +285,11 @@ def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
     for k in ("sleep", "timedwait", "timedget"):
         if k in allowed:
             choices.append(st.tuples(st.just(k), secs))
+    for k in ("dictattr", "vars", "setattr"):
+        if k in allowed:
+            choices.append(st.tuples(st.just(k), v))
+    for k in EXTENDED:
+        if k in allowed and k not in ("dictattr", "vars", "setattr"):
+            choices.append(st.tuples(st.just(k)))
     op = st.one_of(*choices)
     return st.lists(st.lists(op, min_size=1, max_size=max_ops), min_size=2, max_size=max_threads)

@@ -9,7 +9,13 @@ as far as it got (every outcome it reached must be one DPOR reached too). With `
 every outcome of ``exhaustive(preemptions=k)`` must be one of ``dpor(preemptions=k)``. Programs
 include sleeps and timed waits (whether a wait times out is a scheduling choice).
 
-The example counts are modest here; benchmarks/bench_dpor.py runs the long version.
+A second family (``P.EXTENDED``) reaches shared state the hard ways: an instance's ``__dict__``
+and ``vars()``, ``setattr``/``getattr`` with computed names, ``exec``/``eval`` of code under test,
+generators finished with ``send``/``throw``, a property and a data descriptor, ``__slots__``,
+``defaultdict``, dict views and iteration, nested containers. Zero differences are allowed.
+
+The example counts are modest here (CI); ``INTERLEAVE_DPOR_LONG=1`` multiplies them by 20, and
+benchmarks/bench_dpor.py runs the long version of the first family.
 """
 
 from __future__ import annotations
@@ -30,14 +36,15 @@ from interleave.strategies.exhaustive import ExhaustiveStrategy  # noqa: E402
 
 # Exhaustive executions allowed per example: the ground truth must stay affordable.
 CAP = 1200
+LONG = 20 if os.environ.get("INTERLEAVE_DPOR_LONG") else 1
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None) -> None:
+def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None, cap: int = CAP) -> None:
     body, record, src = P.make_body(threads)
     got, n_dpor, done = P.outcomes(body, record, DporStrategy(preemptions), 20_000)
     assert done, f"dpor did not finish:\n{src}"
-    truth, n_exh, finished = P.outcomes(body, record, ExhaustiveStrategy(preemptions), CAP)
+    truth, n_exh, finished = P.outcomes(body, record, ExhaustiveStrategy(preemptions), cap * LONG)
     missing = truth - got
     assert not missing, (f"dpor missed outcomes that exhaustive reached ({n_dpor} vs {n_exh} executions):\n"
                          f"{sorted(map(repr, missing))}\n{src}")
@@ -82,4 +89,43 @@ def test_preemption_bounded_dpor_covers_bounded_exhaustive(threads: List[List[An
     [[("global",)], [("copy", "x", "y")]],
 ])
 def test_hand_picked_programs(threads: List[List[Any]]) -> None:
+    _compare(threads)
+
+
+def _extended(st_: Any, threads: int, ops: int) -> Any:
+    kinds = P.EXTENDED + ("read", "write", "incr", "locked")
+    return P.strategy_ops(st_, max_threads=threads, max_ops=ops, kinds=kinds)
+
+
+@settings(max_examples=12 * LONG, **SETTINGS)
+@seed(91)
+@given(_extended(st, 2, 2))
+def test_extended_two_threads_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
+    _compare(threads, cap=600)
+
+
+@settings(max_examples=4 * LONG, **SETTINGS)
+@seed(92)
+@given(_extended(st, 3, 1))
+def test_extended_three_threads_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
+    _compare(threads, cap=600)
+
+
+@pytest.mark.parametrize("threads", [
+    [[("incr", "x")], [("dictattr", "x")]],                          # attribute vs instance dict
+    [[("vars", "x")], [("incr", "x")]],
+    [[("setattr", "y")], [("setattr", "y")]],                       # computed names
+    [[("exec",)], [("incr", "x")]],                                 # exec'd code under test
+    [[("eval",)], [("exec",)]],
+    [[("gensend",)], [("gensend",)]],                               # a yield inside the update
+    [[("genthrow",)], [("incr", "y")]],                             # the update in a throw() handler
+    [[("prop",)], [("incr", "x")]],                                 # property over x
+    [[("descr",)], [("descr",)]],                                   # data descriptor
+    [[("slots",)], [("slots",)]],
+    [[("ddict",)], [("dview",)]],                                   # defaultdict, views
+    [[("dput",)], [("diter",)]],                                    # dict iteration vs insertion
+    [[("nested",)], [("nestedread",)]],                             # nested containers
+    [[("nested",)], [("nested",)]],
+])
+def test_extended_hand_picked_programs(threads: List[List[Any]]) -> None:
     _compare(threads)

@@ -22,8 +22,9 @@ def normalise(report: str) -> str:
     return re.sub(r"0x[0-9a-f]+", "0xADDR", report)
 
 
-@pytest.mark.parametrize("program", ["lost_update", "deadlock"])
-def test_report_layout_is_pinned(program):
+@pytest.mark.parametrize("program", ["lost_update", "deadlock", "bank_transfer"])
+def test_report_layout_is_pinned(program, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")  # the layout a non-terminal gets, whatever runs the tests
     fn = getattr(report_program, program)
     r = interleave.explore(fn, strategy="exhaustive", preemptions=1, executions=1000, seed=0)
     assert r.failure is not None
@@ -37,8 +38,9 @@ def test_report_layout_is_pinned(program):
         assert got == f.read()
     # The same token replays to the same report, byte for byte but for timings.
     again = interleave.replay(fn, r.failure.token)
-    body = got.split("\n", 3)[3]
-    assert normalise(again.failure.report).split("\n", 3)[3] == body
+    # (Under pytest the Reproduce: line of explore names the test; replay's does not.)
+    body = got.split("\n", 3)[3].split("\nReproduce:")[0]
+    assert normalise(again.failure.report).split("\n", 3)[3].split("\nReproduce:")[0] == body
 
 
 def test_report_is_readable_at_100_columns_without_colours():
@@ -53,7 +55,8 @@ def test_report_is_readable_at_100_columns_without_colours():
 def test_report_shows_the_racing_steps_around_the_preemption():
     r = interleave.explore(report_program.lost_update, strategy="exhaustive", preemptions=1, executions=1000)
     table = r.failure.report.split("Interleaving")[1]
-    rows = [line for line in table.splitlines() if "11 " in line and "Counter.value" in line]
+    lines = table.splitlines()
+    rows = [line for line in lines if "|" in line and "Counter.value" in line]
     # Worker 1 reads 0, worker 2 preempts it and reads 0 and writes 1, worker 1 writes 1:
     # the lost update, with what each step read or wrote.
     # Each racing step sits in its own thread's column (1 = Thread-1, 2 = Thread-2).
@@ -64,8 +67,10 @@ def test_report_shows_the_racing_steps_around_the_preemption():
     assert len(rows) == 4, texts
     assert "read Counter.value -> 0" in texts[0] and "read Counter.value -> 0" in texts[1]
     assert "write Counter.value = 1" in texts[2] and "write Counter.value = 1" in texts[3]
-    assert rows[1].lstrip().startswith(">>")
-    cols = [row.index("11 ") for row in rows]
+    # The preemption is marked on the line that introduces Thread-2's step, with its source.
+    before = lines[lines.index(rows[1]) - 1]
+    assert before.lstrip().startswith(">>") and "report_program.py:11  self.value += 1" in before
+    cols = [row.index("* ") for row in rows]
     assert cols[0] == cols[3] != cols[1] == cols[2]
     assert "found by exhaustive(preemptions=1)" in r.failure.report
     assert f"Reproduce:    interleave.replay(lost_update, '{r.failure.token}')" in r.failure.report

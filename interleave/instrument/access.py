@@ -1388,10 +1388,12 @@ def _evaluate(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C901 
         spec.const = acc
         spec.gdict = frame.f_globals
         return acc
-    if op == "get_iter" or op == "super_attr":
+    if op == "super_attr":
         spec.const = NONE_ACCESS
         spec.gdict = frame.f_globals
         return NONE_ACCESS
+    if op == "get_iter":
+        return _get_iter_access(_val(spec.args[0], frame, memo))
     if op == "item_r" or op == "item_w":
         cont = _val(spec.args[0], frame, memo)
         key = _val(spec.args[1], frame, memo) if spec.args[1] is not None else _MISSING
@@ -1724,6 +1726,35 @@ def _iterate_access(src: Any, iterator: bool) -> Access:
     if tc.__name__.endswith("iterator") and tc.__module__ == "builtins":
         return Access("write", ((("o", id(src)), True), (ANY_DATA, False)), obj=src, space="object")
     return _unknown(f"iteration over {tc.__name__}")
+
+
+# Iterators that remember their container's size (and raise if it changes) or walk it by index.
+_SIZED_ITER = (dict, set, frozenset, deque, OrderedDict, defaultdict)
+_SELF_ITER = (types.GeneratorType, types.CoroutineType) + _SEQ_ITERATORS
+
+
+def _get_iter_access(src: Any) -> Access:
+    """``iter(src)`` (GET_ITER): a dict's, set's or deque's iterator records the size it starts
+    from (a later insertion makes the loop raise), so creating it reads the container."""
+    sources = src.sources if type(src) is Lazy else (src,)
+    locs: List[Tuple[tuple, bool]] = []
+    for s in sources:
+        if s is UNKNOWN or s is NULL:
+            locs.append((ANY_DATA, False))
+            continue
+        if type(s) is Lazy:
+            a = _get_iter_access(s)
+        elif s is FRESH or s is IMM or type(s) in (list, tuple, str, bytes, range) or type(s) in _SELF_ITER \
+                or is_immutable(s) or callable(s) and type(s) in (types.FunctionType, types.BuiltinFunctionType):
+            continue
+        elif type(s) in _SIZED_ITER:
+            a = Access("read", ((("k", id(s)), False),), obj=s, space="items")
+        else:
+            a = _iterate_access(s, iterator=False)
+        if a.locs is EVERYTHING:
+            return a
+        locs.extend(a.locs)
+    return Access("read", tuple(locs), space="items") if locs else NONE_ACCESS
 
 
 def _with_access(cm: Any) -> Access:

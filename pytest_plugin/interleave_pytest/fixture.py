@@ -181,8 +181,7 @@ class Runner:
                         f"{head}\n  replayed first, from pytest's cache: this interleaving failed in an earlier "
                         f"run (--interleave-clear forgets stored failures)\n{rest}")
                 else:
-                    if again is not None and again.failure is not None:
-                        why = "no longer replays (the code changed)"
+                    # A divergence counts as no longer failing: the code changed under the stored schedule.
                     rec.forgotten.append(why)
                     self.store.drop(item.nodeid, index)
         if result is None:

@@ -230,19 +230,28 @@ def _run_given(item: pytest.Function, runner: Runner, marker: Dict[str, Any], te
             testfunction._hypothesis_internal_use_settings = old_settings
 
 
+def _importable_name(fn: Any) -> bool:
+    """Whether the library's ``interleave.replay(<name>, token)`` line names ``fn`` so that it can be run."""
+    name = getattr(fn, "__qualname__", None)
+    return isinstance(name, str) and "<" not in name
+
+
 def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
     """``interleave.explore`` as a test calls it directly: the pytest command as the Reproduce line.
 
     Without it a body defined in the test reads ``interleave.replay(test_x.<locals>.body, ...)``,
-    which no one can run. With ``--interleave-replay`` the call replays the token instead.
+    which no one can run. A body with a plain importable name keeps the library's line
+    (``interleave.replay(lost_update, ...)`` is a call that runs). With ``--interleave-replay`` the
+    call replays the token instead.
     """
     import interleave as library
 
     @functools.wraps(original)
     def explore(fn: Any, **kwargs: Any) -> Any:
-        given_hint = kwargs.get("hint") is not None
-        hint = kwargs["hint"] if given_hint else replay_command(item)
-        kwargs["hint"] = hint
+        given_hint = kwargs.get("hint") is not None or _importable_name(fn)
+        hint = kwargs.get("hint") if given_hint else replay_command(item)
+        if hint is not None:
+            kwargs["hint"] = hint
         token = runner.settings.replay_token
         if token is not None:
             replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend") if k in kwargs}
