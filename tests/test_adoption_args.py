@@ -285,11 +285,19 @@ def test_fixture_lock_under_the_plugin_marker(guard_lock: threading.Lock, guarde
 @pytest.mark.timeout(60)
 def test_lock_in_a_tuple_argument_is_named() -> None:
     hidden = threading.Lock()
-    body = functools.partial(lambda pair: count_twice(pair[0], [0]), (hidden,))
+    swappable = threading.Lock()
+
+    def use(pair: Any, lock: Any) -> None:
+        with lock:
+            pass
+        count_twice(pair[0], [0])
+
+    body = functools.partial(use, (hidden,), swappable)
     with pytest.raises(interleave.ForeignPrimitiveError) as info:
         interleave.explore(body, executions=RUNS, seed=1)
     assert "argument 0[0] (lock)" in str(info.value)
     assert body.args[0][0] is hidden and not hidden.locked()
+    assert body.args[1] is swappable and is_real_lock(swappable)  # restored after the error too
 
 
 @pytest.mark.timeout(60)
