@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import queue
+import sys
 import threading
 import types
 from typing import Any, Callable, Dict, List
@@ -24,6 +25,7 @@ from interleave import options
 from interleave.runtime import watchdog
 
 RUNS = 200
+BACKENDS = ["settrace"] + (["monitoring"] if sys.version_info >= (3, 12) else [])
 
 
 @pytest.fixture(autouse=True)
@@ -57,12 +59,13 @@ def count_twice(lock: Any, box: List[int], locked: bool = True) -> None:
 
 # ----------------------------------------------------------------- functools.partial
 @pytest.mark.timeout(120)
-def test_lock_as_partial_argument() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lock_as_partial_argument(backend: str) -> None:
     lock = threading.Lock()
     body = functools.partial(count_twice, lock, [0])
-    assert_passes(body, executions=RUNS)
+    assert_passes(body, executions=RUNS, backend=backend)
     assert body.args[0] is lock and is_real_lock(lock)
-    assert_finds(functools.partial(count_twice, lock, [0], locked=False))
+    assert_finds(functools.partial(count_twice, lock, [0], locked=False), backend=backend)
 
 
 @pytest.mark.timeout(120)
