@@ -22,6 +22,8 @@ from .token import Schedule, decode, encode
 
 DEFAULT_EXECUTIONS = 1000
 DEFAULT_MAX_STEPS = 100_000
+# Switch points at the end of a step-limit run that its report shows.
+STEP_LIMIT_WINDOW = 2_000
 
 
 def _derive_seed(seed: int, index: int) -> int:
@@ -185,12 +187,20 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
         from .shrink import shrink_schedule
 
         schedule = shrink_schedule(session, outcome, schedule)
-    recorder = Recorder()
+    if outcome.kind == "step-limit":
+        # Recording all max_steps points would cost seconds: count them in one replay, then
+        # record the last ``STEP_LIMIT_WINDOW`` of them in the replay that explains.
+        counter = Recorder(skip=1 << 62)
+        session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, counter)
+        recorder = Recorder(skip=max(0, counter.seen - STEP_LIMIT_WINDOW))
+    else:
+        recorder = Recorder()
     replayed = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
     recorder.finish()
     reproducible = replayed.signature() == outcome.signature()
     first_diff = None
-    for _ in range(2):
+    # Replaying twice more shows nondeterminism; a step-limit run already replayed twice above.
+    for _ in range(2 if outcome.kind != "step-limit" else 0):
         again_rec = Recorder()
         again = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, again_rec)
         again_rec.finish()

@@ -341,6 +341,11 @@ def describe_failure(outcome: Outcome) -> str:
             lines.append("  Wait-for cycle: " + " -> ".join(cycle))
         return "\n".join(lines)
     if outcome.kind == "step-limit":
+        site = outcome.loop_site
+        if site is not None:
+            return (f"Step limit: the threads ran {outcome.detail.split(';')[0]} without the execution "
+                    f"ending (an endless loop or a livelock); {outcome.thread} was looping at "
+                    f"{short_path(site[0])}:{site[1]} in {site[2]}  `{_source(site[0], site[1])}`.")
         return (f"Step limit: the execution took {outcome.steps} steps without finishing (a livelock or "
                 f"an endless loop; {outcome.thread} was running). Steps are switch points, and loop "
                 "iterations of a thread that runs alone.")
@@ -377,7 +382,7 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
         racing = found.targets if found.kind != "deadlock" else None
     parts += [describe_failure(outcome), "", "Interleaving (one column per thread):",
               render_table(shown, names, width, racing=racing, pinned=pinned)]
-    if outcome.kind == "step-limit" and events:
+    if outcome.kind == "step-limit" and events and outcome.loop_site is None:
         tail = events[-200:]
         hot: Dict[Tuple[str, int], int] = {}
         for e in tail:

@@ -155,6 +155,7 @@ class Session:
                        self.backend.end_execution, self.model,
                        self.backend.solo_end if self.backend.supports_solo else None,
                        self.backend.hurry)
+        ex.on_resume = self.backend.on_resume
         bind = getattr(strategy, "bind", None)
         if bind is not None:
             bind(ExecutionView(ex))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Callable, Optional
 
 from ..errors import OptionError
 from .filter import CodeFilter
@@ -44,6 +44,9 @@ class Backend:
     def solo_end(self) -> int:
         """Trace again what was left untraced while a thread ran alone; return its loop count."""
         return 0
+
+    #: Called when a thread resumes outside any callback (None: nothing to do on this back-end).
+    on_resume: Optional[Callable[[], None]] = None
 
     def hurry(self) -> None:
         """Make the next loop iteration of instrumented code check on the execution (Ctrl-C)."""

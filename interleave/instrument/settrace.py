@@ -192,6 +192,12 @@ class SettraceBackend(Backend):
             return local
 
         self.global_trace = global_trace
+        if SILENCE:
+            # 3.10/3.11 keep a "tracing is on" flag per C stack frame, and a greenlet switched to
+            # from inside a trace callback (where it is off) can resume with it off: its frames
+            # then get no events at all, and a loop in them would never end. Setting the trace
+            # function again recomputes the flag.
+            self.on_resume = lambda: sys.settrace(global_trace)  # type: ignore[assignment]
         self.tracers = tracers
         sys.settrace(global_trace)
 

@@ -116,6 +116,8 @@ class Execution:
                         and not getattr(strategy, "sees_lone_points", False))
         self.on_solo_end = on_solo_end or (lambda: 0)  # returns the steps it counted
         self.on_interrupt = on_interrupt  # the back-end ends loop counts early
+        # Called when a thread resumes outside any trace callback, if the back-end needs it.
+        self.on_resume: Optional[Callable[[], None]] = None
         self.preemptions = 0  # switches away from a thread that could have gone on
         self.runs_tid: List[int] = []
         self.runs_len: List[int] = []
@@ -622,6 +624,8 @@ class Execution:
             nxt.glet.switch()  # type: ignore[union-attr]
         finally:
             counters.restore(saved)
+            if self.on_resume is not None and not counters.tracing.value:
+                self.on_resume()
 
     def _stop(self) -> None:
         """End the execution from inside a thread; this greenlet is unwound by teardown."""

@@ -187,7 +187,11 @@ class Recorder:
     in the order things really happened.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, skip: int = 0) -> None:
+        # Switch points not to record at the start of the run: a step-limit run is recorded only
+        # for its last stretch (its first ``skip`` points are counted, not described).
+        self.skip = skip
+        self.seen = 0  # switch points heard of, recorded or not
         self.events: List[Event] = []
         self.pending: dict = {}
         self.thread_names: dict = {}
@@ -217,6 +221,9 @@ class Recorder:
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
         """A switch point of ``vt``: where it is and the operation it is about to do."""
         self.thread_names[vt.tid] = vt.name
+        self.seen += 1
+        if self.seen <= self.skip:
+            return
         if vt.thread is not None:
             self._thread_of[id(vt.thread)] = vt.tid
         acc = namespace = None
@@ -274,6 +281,8 @@ class Recorder:
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
         """The strategy moved from one thread to another."""
+        if self.seen <= self.skip:
+            return
         if preempted:
             self._preempted = from_tid
         else:

@@ -1,0 +1,148 @@
+"""Programs for the guarantee suite: endless loops of every shape, and one of each outcome."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Dict
+
+
+def spin() -> None:
+    while True:  # no visible instruction at all: no switch point, only a backward jump
+        pass
+
+
+def count_locally() -> None:
+    i = 0
+    while True:
+        i += 1
+
+
+class Box:
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def bump_forever(box: Box) -> None:
+    while True:
+        box.n += 1
+
+
+def endless_alone() -> None:
+    spin()
+
+
+def endless_in_a_thread() -> None:
+    t = threading.Thread(target=spin)
+    t.start()
+    t.join()
+
+
+def two_spinners() -> None:
+    ts = [threading.Thread(target=spin) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def spinner_while_a_peer_waits() -> None:
+    ev = threading.Event()
+    t = threading.Thread(target=ev.wait)
+    t.start()
+    spin()
+
+
+def local_spinners() -> None:
+    t = threading.Thread(target=count_locally)
+    t.start()
+    count_locally()
+
+
+def attribute_spinners() -> None:
+    box = Box()
+    t = threading.Thread(target=bump_forever, args=(box,))
+    t.start()
+    bump_forever(box)
+
+
+ENDLESS: Dict[str, Callable[[], None]] = {
+    "alone": endless_alone,
+    "in a thread": endless_in_a_thread,
+    "two spinners": two_spinners,
+    "peer waits": spinner_while_a_peer_waits,
+    "local only": local_spinners,
+    "attribute": attribute_spinners,
+}
+# The line each one loops on (the ``while True:`` of the function the loop is in).
+LOOP_LINES = {spin: spin.__code__.co_firstlineno + 1, count_locally: count_locally.__code__.co_firstlineno + 2,
+              bump_forever: bump_forever.__code__.co_firstlineno + 1}
+
+
+def passes() -> None:
+    lock = threading.Lock()
+    box = Box()
+
+    def inc() -> None:
+        with lock:
+            box.n += 1
+
+    ts = [threading.Thread(target=inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert box.n == 2
+
+
+def lost_update() -> None:
+    box = Box()
+
+    def inc() -> None:
+        box.n += 1
+
+    ts = [threading.Thread(target=inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert box.n == 2
+
+
+def deadlock() -> None:
+    a, b = threading.Lock(), threading.Lock()
+
+    def ab() -> None:
+        with a:
+            with b:
+                pass
+
+    def ba() -> None:
+        with b:
+            with a:
+                pass
+
+    ts = [threading.Thread(target=ab), threading.Thread(target=ba)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def raises_in_body() -> None:
+    t = threading.Thread(target=lambda: None)
+    t.start()
+    t.join()
+    raise ValueError("the body itself fails")
+
+
+def step_limit() -> None:
+    two_spinners()
+
+
+OUTCOMES: Dict[str, Callable[[], None]] = {
+    "pass": passes,
+    "exception": lost_update,
+    "deadlock": deadlock,
+    "body raises": raises_in_body,
+    "step-limit": step_limit,
+}

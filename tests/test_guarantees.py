@@ -1,0 +1,202 @@
+"""The guarantees, for every strategy and back-end: never hang, never a false verdict, nothing lost.
+
+Each test runs over every registered strategy and every back-end this Python has, so that an
+optimisation in one of them cannot quietly break a guarantee.
+"""
+
+from __future__ import annotations
+
+import _thread
+import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+import weakref
+from typing import Any, Callable, Dict, List
+
+import pytest
+from guarantee_programs import ENDLESS, LOOP_LINES, OUTCOMES, Box, lost_update
+from test_restore import assert_same, snapshot
+
+import interleave
+from interleave.strategies import registry
+
+STRATEGIES = registry.names()
+BACKENDS = ["settrace"] + (["monitoring"] if sys.version_info >= (3, 12) else [])
+HERE = os.path.dirname(os.path.abspath(__file__))
+on_main_thread = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signals (Ctrl-C) reach the main thread only")
+
+_local = threading.local()
+
+
+def _loop_lines(fn: Callable[..., Any]) -> List[int]:
+    first = fn.__code__.co_firstlineno
+    return [LOOP_LINES[fn], first + 1, first + 2, first + 3]
+
+
+# ------------------------------------------------------------------ never hang
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("shape", list(ENDLESS))
+def test_an_endless_loop_of_any_shape_ends_at_the_step_limit(shape: str, strategy: str, backend: str) -> None:
+    r = interleave.explore(ENDLESS[shape], executions=3, seed=0, strategy=strategy, backend=backend,
+                           max_steps=3_000)
+    assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
+    # The report names a line of the loop that never ended.
+    looping = {fn: _loop_lines(fn) for fn in LOOP_LINES}
+    named = [ln for lines in looping.values() for ln in lines
+             if f"guarantee_programs.py:{ln}" in r.failure.report]
+    assert named, r.failure.report
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", list(ENDLESS))
+def test_an_endless_loop_ends_with_the_default_step_limit(shape: str, backend: str) -> None:
+    r = interleave.explore(ENDLESS[shape], executions=1, seed=0, backend=backend)
+    assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
+    again = interleave.replay(ENDLESS[shape], r.failure.token, backend=backend)
+    assert again.failure is not None and again.failure.kind == "step-limit"
+
+
+# ------------------------------------------------------------------ nothing left behind
+EXPECTED = {"pass": {None}, "exception": {None, "exception"}, "deadlock": {None, "deadlock"},
+            "body raises": {"exception"}, "step-limit": {"step-limit"}}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("outcome", list(OUTCOMES))
+def test_every_outcome_leaves_the_interpreter_and_thread_locals_as_they_were(
+        outcome: str, strategy: str, backend: str) -> None:
+    marker = object()
+    _local.value = marker
+    before = snapshot()
+    r = interleave.explore(OUTCOMES[outcome], executions=30, seed=2, strategy=strategy, backend=backend,
+                           max_steps=2_000)
+    after = snapshot()
+    assert (r.failure.kind if r.failure else None) in EXPECTED[outcome], r.verdict
+    assert_same(before, after)
+    assert getattr(_local, "value", None) is marker, "the caller's threading.local data was lost"
+
+
+class _Interrupting:
+    """A body that simulates Ctrl-C (a real SIGINT handler call) in its ``at``-th execution."""
+
+    def __init__(self, body: Callable[[], None], at: int) -> None:
+        self.body = body
+        self.at = at
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.calls == self.at:
+            t = threading.Thread(target=self.body)
+            t.start()
+            _thread.interrupt_main()  # as if the user pressed Ctrl-C now
+            t.join()
+        self.body()
+
+
+@on_main_thread
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("when", ["hunting", "shrinking"])
+def test_ctrl_c_leaves_as_keyboard_interrupt_with_everything_restored(when: str, strategy: str,
+                                                                      backend: str) -> None:
+    marker = object()
+    _local.value = marker
+    before = snapshot()
+    if when == "hunting":  # a correct program: Ctrl-C in its 2nd execution
+        body = _Interrupting(OUTCOMES["pass"], 2)
+    else:  # a program failing in every execution: Ctrl-C while its failure is shrunk and replayed
+        body = _Interrupting(OUTCOMES["body raises"], 2)
+    with pytest.raises(KeyboardInterrupt):
+        interleave.explore(body, executions=50, seed=1, strategy=strategy, backend=backend)
+    assert body.calls == body.at, "the exploration went on after Ctrl-C"
+    assert_same(before, snapshot())
+    assert getattr(_local, "value", None) is marker
+
+
+@on_main_thread
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_during_replay_is_keyboard_interrupt(backend: str) -> None:
+    token = interleave.explore(lost_update, executions=200, seed=1, backend=backend).failure.token  # type: ignore
+    before = snapshot()
+    with pytest.raises(KeyboardInterrupt):
+        interleave.replay(_Interrupting(lost_update, 1), token, backend=backend)
+    assert_same(before, snapshot())
+
+
+@on_main_thread
+def test_ctrl_c_inside_an_endless_loop_is_keyboard_interrupt() -> None:
+    calls = []
+
+    def body() -> None:
+        calls.append(1)
+        _thread.interrupt_main()
+        while True:  # the interrupt must stop even a loop with no switch point
+            pass
+
+    with pytest.raises(KeyboardInterrupt):
+        interleave.explore(body, executions=10, seed=1, max_steps=10**9)
+    assert calls == [1]
+
+
+# ------------------------------------------------------------------ the same answer everywhere
+def _answers(strategies: List[str], backends: List[str]) -> Dict[str, Any]:
+    out = {}
+    for strategy in strategies:
+        for backend in backends:
+            r = interleave.explore(lost_update, executions=300, seed=5, strategy=strategy, backend=backend,
+                                   shrink=False)
+            out[f"{strategy}/{backend}"] = [r.executions, r.failure.token if r.failure else None]
+    return out
+
+
+def test_the_same_seed_gives_the_same_answer_in_a_fresh_process_and_after_other_explorations() -> None:
+    # Other explorations first, with other filters, models and strategies: nothing they leave
+    # in a cache may change what comes after.
+    for strategy in ("dpor", "random", "exhaustive"):
+        interleave.explore(OUTCOMES["deadlock"], executions=40, seed=3, strategy=strategy, model="gil")
+        interleave.explore(lost_update, executions=40, seed=4, strategy=strategy, races="report")
+    here = _answers(STRATEGIES, BACKENDS)
+    code = ("import json, sys; sys.path.insert(0, %r); import test_guarantees as g; "
+            "print(json.dumps(g._answers(%r, %r)))" % (HERE, STRATEGIES, BACKENDS))
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                           cwd=HERE)
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout.strip().splitlines()[-1]) == here
+
+
+# ------------------------------------------------------------------ memory
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_no_user_class_outlives_its_exploration(strategy: str, backend: str) -> None:
+    refs: List[weakref.ref] = []
+
+    def body() -> None:
+        class Local(Box):
+            pass
+
+        refs.append(weakref.ref(Local))
+        obj = Local()
+
+        def inc() -> None:
+            obj.n += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    interleave.explore(body, executions=20, seed=1, strategy=strategy, backend=backend, races="report")
+    assert refs
+    del body
+    gc.collect()
+    alive = [r for r in refs if r() is not None]
+    assert not alive, f"{len(alive)} of {len(refs)} classes defined by the body are still alive"
