@@ -253,20 +253,26 @@ def _expand(scopes: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
 
 
 def _called_name(frame: Optional[FrameType]) -> Optional[str]:
-    """The name of what the instruction a frame stopped at calls (``sock.recv``), if it is a call."""
+    """The name of what the call a frame stopped at calls (``os.read``, ``sock.recv``), if known.
+
+    The callable is pushed before its arguments: it is the first name loaded since the last
+    call that completed before this one.
+    """
     if frame is None:
         return None
     import dis
 
-    names: List[str] = []
+    chains: List[List[str]] = []
     for ins in dis.get_instructions(frame.f_code):
-        if ins.offset > frame.f_lasti:
+        if ins.offset >= frame.f_lasti:
             break
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST"):
-            names = [str(ins.argval)]
-        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD"):
-            names.append(str(ins.argval))
-    return ".".join(names) if names else None
+        if ins.opname.startswith("CALL"):
+            chains = []
+        elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_FAST_CHECK"):
+            chains.append([str(ins.argval)])
+        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chains:
+            chains[-1].append(str(ins.argval))
+    return ".".join(chains[0]) if chains else None
 
 
 def _where(ex: Any, frame: Optional[FrameType]) -> Tuple[str, Optional[FrameType]]:
@@ -315,7 +321,7 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
         lines.append(
             "Fix: create the object inside the test body, or keep it where interleave can swap it "
             "(a module global or class attribute of the code under test, an attribute, dict or list "
-            "item of something the body closes over or is bound to; not a tuple or set), or add its "
+            "item of something the body closes over or is bound to; not a tuple or frozenset), or add its "
             "module with instrument=[...]. Inside the run, threading/queue objects are cooperative."
         )
         return ForeignPrimitiveError("\n".join(lines))

@@ -39,7 +39,6 @@ def _load_builtin() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
     from .random_walk import RandomStrategy
 
     def random_factory(seed: int, bursts: bool = False, **params: Any) -> Strategy:
@@ -89,6 +88,8 @@ def _load_builtin() -> None:
         return DporStrategy(preemptions)
 
     register("dpor", dpor_factory)
+    # Last: a Ctrl-C in the middle (these imports run at the first explore) leaves it to redo.
+    _loaded = True
 
 
 def _no_params(name: str, params: Dict[str, Any]) -> None:

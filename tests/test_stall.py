@@ -1,0 +1,114 @@
+"""The last-resort guard: a run stuck where no switch point sees it ends as inconclusive, never hangs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import Any, Dict, List
+
+import pytest
+from test_restore import assert_same, snapshot
+from uninstrumented_spin import spin_forever
+
+import interleave
+from interleave.runtime import watchdog
+
+SPIN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "uninstrumented_spin.py")
+on_main_thread = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="a call blocked in the kernel can be broken by a signal, which reaches the main thread only")
+
+
+def spins_in_uninstrumented_code() -> None:
+    t = threading.Thread(target=spin_forever)
+    t.start()
+    t.join()
+
+
+def test_a_loop_in_code_that_is_not_traced_ends_as_stalled_with_its_line() -> None:
+    before = snapshot()
+    with pytest.raises(interleave.StalledRunError) as info:
+        interleave.explore(spins_in_uninstrumented_code, executions=5, seed=0, exclude=[SPIN_FILE],
+                           stall_timeout=0.5)
+    message = str(info.value)
+    assert "inconclusive" in message and "Thread-1" in message
+    assert "uninstrumented_spin.py:7" in message, message
+    assert "stall_timeout" in message
+    assert_same(before, snapshot())
+
+
+def test_a_stall_is_interrupted_when_explore_runs_on_another_thread() -> None:
+    out: Dict[str, Any] = {}
+
+    def hunt() -> None:
+        try:
+            interleave.explore(spins_in_uninstrumented_code, executions=5, seed=0, exclude=[SPIN_FILE],
+                               stall_timeout=0.5)
+            out["result"] = "returned"
+        except BaseException as exc:  # noqa: BLE001 - what it raised is the point
+            out["result"] = exc
+
+    t = threading.Thread(target=hunt, daemon=True)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "explore on a non-main thread hung in a stalled run"
+    assert isinstance(out.get("result"), interleave.StalledRunError), out
+
+
+@pytest.fixture
+def quick_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watchdog, "BLOCKED_SECONDS", 0.5)
+
+
+@on_main_thread
+def test_a_thread_blocked_in_real_io_ends_as_real_blocking_naming_the_call(quick_block: None) -> None:
+    r, w = os.pipe()
+    try:
+        def reader() -> None:
+            os.read(r, 1)  # nobody ever writes: blocks the only OS thread for real
+
+        def body() -> None:
+            t = threading.Thread(target=reader)
+            t.start()
+            t.join()
+
+        before = snapshot()
+        with pytest.raises(interleave.RealBlockingError) as info:
+            interleave.explore(body, executions=3, seed=0)
+        message = str(info.value)
+        assert "os.read()" in message and "real I/O" in message and "fake" in message, message
+        assert "test_stall.py" in message
+        assert_same(before, snapshot())
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@on_main_thread
+def test_a_socket_accept_nobody_connects_to_ends_as_real_blocking(quick_block: None) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    seen: List[str] = []
+    try:
+        def body() -> None:
+            def serve() -> None:
+                seen.append("accepting")
+                server.accept()
+
+            t = threading.Thread(target=serve)
+            t.start()
+            t.join()
+
+        with pytest.raises(interleave.RealBlockingError) as info:
+            interleave.explore(body, executions=3, seed=0)
+        assert "accept" in str(info.value), str(info.value)
+        assert seen == ["accepting"]
+    finally:
+        server.close()
+
+
+def test_stall_timeout_is_validated() -> None:
+    with pytest.raises(interleave.OptionError, match="stall_timeout"):
+        interleave.explore(lambda: None, stall_timeout="soon")  # type: ignore[arg-type]
