@@ -8,7 +8,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import options as opt
 from . import races as _races
-from .report import render_report
+from .report import diagnose, render_report
 from .result import Failure, Result
 from .runtime import context
 from .runtime.outcome import Outcome
@@ -251,6 +251,10 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
     what = outcome.kind
     if outcome.kind == "exception" and outcome.exception is not None:
         what = f"{type(outcome.exception).__name__} in {outcome.thread}"
+    found = diagnose(outcome, recorder.events, recorder.thread_names)
+    if found is not None:  # the pattern first: it is what a reader acts on
+        pattern = found.text.split(":")[0]
+        what = pattern if outcome.kind == "deadlock" else f"{pattern} ({what})"
     plural = "s" if executions != 1 else ""
     header = (f"interleave: {what}\n"
               f"  found by {strategy} ({schedule.model} model) after {executions} execution{plural} "
