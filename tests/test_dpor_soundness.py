@@ -219,7 +219,64 @@ def dispatcher_send_while_disconnecting() -> None:
     run_pair(a, b)
 
 
-PROGRAMS = [attr_and_instance_dict, attr_and_vars, global_and_globals_dict, exec_shared_namespace,
+class Conf:
+    """Settings as class attributes, read through instances."""
+
+    limit = 1
+
+
+def class_attribute_through_an_instance() -> None:
+    # The instance holds no `limit`: reading it reads the class attribute another thread sets.
+    class Local(Conf):
+        pass
+
+    o = Local()
+    seen: List[int] = []
+
+    def a() -> None:
+        seen.append(o.limit)
+
+    def b() -> None:
+        Conf.limit = 2
+
+    try:
+        run_pair(a, b)
+    finally:
+        Conf.limit = 1
+    assert seen == [1], seen
+
+
+class Base:
+    """A method that a subclass reaches through super()."""
+
+    def hello(self) -> int:
+        """The base greeting."""
+        return 1
+
+
+def super_attribute_while_patched() -> None:
+    class Sub(Base):
+        def hello(self) -> int:
+            return super().hello() + 1
+
+    got: List[int] = []
+    original = Base.hello
+
+    def a() -> None:
+        got.append(Sub().hello())
+
+    def b() -> None:
+        Base.hello = lambda self: 10  # type: ignore[method-assign]
+
+    try:
+        run_pair(a, b)
+    finally:
+        Base.hello = original  # type: ignore[method-assign]
+    assert got == [2], got
+
+
+PROGRAMS = [class_attribute_through_an_instance, super_attribute_while_patched,
+            attr_and_instance_dict, attr_and_vars, global_and_globals_dict, exec_shared_namespace,
             exec_shared_globals, generator_throw, generator_shared, dispatcher_send_while_disconnecting]
 
 

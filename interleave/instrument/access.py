@@ -23,12 +23,15 @@ The dependency model (docs/dpor.md) is built on :class:`Access.locs`: a tuple of
 ``("d", tid)``            whether thread ``tid`` has finished; ``("r", key)`` threading's registry
 ``("t",)``                virtual time; ``("io",)`` the interpreter's output streams
 ``("A", name)``           attribute ``name`` of an unknown object
+``("O",)``                any data location (an unknown object read or written)
+``("*",)``                everything: an operation the harness cannot see into
+``("G", id(frame))``      a generator or coroutine frame is running (resuming it writes this)
 
 An instance's ``__dict__`` (read as ``obj.__dict__``, ``getattr(obj, "__dict__")`` or
 ``vars(obj)``) is the same memory as its attributes: in the execution that read it, its items
 are named as the attributes (``("a", id(obj), key)``) and the dict as a whole as ``("o", id(obj))``.
-``("O",)``                any data location (an unknown object read or written)
-``("*",)``                everything: an operation the harness cannot see into
+Reading ``obj.name`` that the instance does not hold reads it from the classes of its MRO:
+``("a", id(klass), name)`` for each (user) class up to the one that defines it.
 
 Anything the model does not understand (an instruction without a rule, a call into code not
 under test, an object whose methods run code the harness cannot see) is ``("*",)``: DPOR must
@@ -1178,8 +1181,10 @@ class AccessTracker:
                 if tp is not _Abstract and _SHAPES.get((id(tp), spec.name, write)) == "plain":
                     self.keep.append(obj)
                     name = spec.name
-                    return Access("write" if write else "read", ((("a", id(obj), name), write),), obj, name,
-                                  "attr")
+                    own = (("a", id(obj), name), write)
+                    if not write:
+                        return Access("read", _plain_read_locs(obj, tp, name, own), obj, name, "attr")
+                    return Access("write", (own,), obj, name, "attr")
                 acc = _attr_access(obj, spec.name, write)
             elif op == "binary" or op == "unary":
                 imm = _FAST_IMM
@@ -1389,9 +1394,11 @@ def _evaluate(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C901 
         spec.gdict = frame.f_globals
         return acc
     if op == "super_attr":
-        spec.const = NONE_ACCESS
-        spec.gdict = frame.f_globals
-        return NONE_ACCESS
+        cls = _val(spec.args[0], frame, memo)
+        obj = _val(spec.args[1], frame, memo)
+        if isinstance(cls, type) and obj is not UNKNOWN and not isinstance(obj, _Abstract):
+            return _super_read(Super(cls, obj), spec.name)
+        return Access("read", ((("A", spec.name), False),), name=spec.name, space="attr")
     if op == "get_iter":
         return _get_iter_access(_val(spec.args[0], frame, memo))
     if op == "item_r" or op == "item_w":
@@ -1499,12 +1506,31 @@ def _produce(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
 _SHAPES = _ByObject()
 
 
+def _super_read(sup: Super, name: str) -> Access:
+    """``super().name``: the class attributes of the MRO after ``sup.cls``, up to the one found."""
+    obj = sup.obj
+    mro = (obj if isinstance(obj, type) else type(obj)).__mro__
+    try:
+        start = mro.index(sup.cls) + 1
+    except ValueError:
+        return _unknown("super() outside the MRO")
+    locs = []
+    for klass in mro[start:]:
+        if klass.__flags__ & _HEAPTYPE:
+            locs.append((("a", id(klass), name), False))
+        if name in klass.__dict__:
+            break
+    return Access("read", tuple(locs), name=name, space="attr") if locs else NONE_ACCESS
+
+
 def _attr_access(obj: Any, name: str, write: bool) -> Access:
     tp = type(obj)
     if tp is _Abstract:
         if obj is UNKNOWN or obj is NULL:
             return Access("write" if write else "read", ((("A", name), write),), name=name, space="attr")
         return NONE_ACCESS
+    if tp is Super:
+        return _super_read(obj, name) if not write else _unknown("attribute write through super()")
     key = (id(tp), name, write)
     shape = _SHAPES.get(key)
     if shape is None:
@@ -1514,8 +1540,10 @@ def _attr_access(obj: Any, name: str, write: bool) -> Access:
         else:
             shape = _attr_shape(obj, name)
     if shape == "plain":
-        return Access("write" if write else "read", ((("a", id(obj), name), write),), obj=obj, name=name,
-                      space="attr")
+        own = (("a", id(obj), name), write)
+        if not write:
+            return Access("read", _plain_read_locs(obj, tp, name, own), obj=obj, name=name, space="attr")
+        return Access("write", (own,), obj=obj, name=name, space="attr")
     if shape == "instance-dict":
         if write:  # obj.__dict__ = {...}: every attribute at once
             return Access("write", ((("o", id(obj)), True),), obj=obj, name=name, space="attr")
@@ -1535,6 +1563,31 @@ def _attr_access(obj: Any, name: str, write: bool) -> Access:
     if shape == "opaque:user":
         return Access(kind, ((("a", id(obj), name), write),), obj=obj, name=name, space="attr")
     return _unknown(f"{tp.__name__}.{name} runs code the harness cannot see")
+
+
+# (id(class), name) -> the class-attribute locations a read of ``name`` may fall back on.
+_CLASS_READS = _ByObject()
+_HEAPTYPE = 1 << 9
+
+
+def _plain_read_locs(obj: Any, tp: type, name: str, own: Tuple[tuple, bool]) -> Tuple[Tuple[tuple, bool], ...]:
+    """A plain attribute read: the instance's attribute, or, when the instance does not hold it,
+    the class attributes of its MRO that the lookup goes through (another thread may set them)."""
+    src = obj if isinstance(obj, type) else tp
+    key = (id(src), name)
+    cl = _CLASS_READS.get(key)
+    if cl is None:
+        locs: List[Tuple[tuple, bool]] = []
+        for klass in src.__mro__[1:] if src is obj else src.__mro__:
+            if klass.__flags__ & _HEAPTYPE:  # a builtin type's attributes cannot be set
+                locs.append((("a", id(klass), name), False))
+            if name in klass.__dict__:
+                break
+        cl = tuple(locs)
+        _CLASS_READS.put(src, key, cl)
+    if not cl or (src is tp and _has_instance_attr(obj, name)):
+        return (own,)
+    return (own,) + cl
 
 
 def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:

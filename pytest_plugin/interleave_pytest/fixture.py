@@ -97,8 +97,8 @@ def cut_short(result: Result, source: str) -> Optional[str]:
         return None
     n = result.executions
     budget = f"time budget ({result.elapsed:.1f} s)" if result.stop_reason == "time" else "execution budget"
-    return (f"budget spent after {n:,} execution{'s' if n != 1 else ''}: not a proof ({result.strategy} did "
-            f"not cover {result.bound} before the {budget} ran out)")
+    return (f"budget spent after {n:,} execution{'s' if n != 1 else ''}: not a proof (the {budget} stopped "
+            f"{result.strategy} before it covered: {result.bound})")
 
 
 #: What --interleave-replay adds when a token diverges before its schedule got going.
