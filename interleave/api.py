@@ -52,6 +52,7 @@ def explore(
     hint: Optional[str] = None,
     races: str = "ignore",
     stall_timeout: Optional[float] = None,
+    progress: Optional[Callable[[int], None]] = None,
 ) -> Result:
     """Run ``fn`` under many interleavings until one fails or the budget is spent.
 
@@ -63,6 +64,9 @@ def explore(
     a switch point (a loop in C or in code that is not instrumented) with ``StalledRunError``;
     a run idle for real (I/O, a foreign lock) ends with ``RealBlockingError`` or
     ``ForeignPrimitiveError`` after 5 s. Both are inconclusive: neither a pass nor a failure.
+
+    ``progress``, if given, is called after each execution with the number run so far (for a
+    live progress line); it runs outside any execution.
     """
     opt.callable_body(fn)
     executions = opt.positive_int("executions", executions)
@@ -75,6 +79,7 @@ def explore(
     instrument = opt.names("instrument", instrument)
     exclude = opt.names("exclude", exclude)
     stall_timeout = opt.optional_seconds("stall_timeout", stall_timeout)
+    progress = opt.optional_callable("progress", progress, "taking the number of executions run")
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
@@ -98,6 +103,8 @@ def explore(
             outcome = session.run_once(strat, rseed, _races.recorder_for(strat, checker))
             session.check_interrupt()
             ran += 1
+            if progress is not None:
+                progress(ran)
             strat.end_execution(outcome)
             if outcome.failed:
                 first = (outcome, _schedule_of(outcome, model, rseed))

@@ -26,15 +26,14 @@ interleave report, thread-by-thread table and replay token attached as a note.
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from .errors import InterleaveFailure, OptionError
 from .result import Result
 from .runtime import context
 from .strategies.base import Strategy
 
-__all__ = ["Schedule", "schedules", "ScheduleDraws", "keep_thread_locals", "raise_for_hypothesis"]
+__all__ = ["Schedule", "schedules", "ScheduleDraws", "raise_for_hypothesis"]
 
 #: A planned preemption comes after at most 2**(MAX_SCALE - 1) steps. The delay is drawn as a
 #: scale (0: no preemption) and then a number up to 2**(scale - 1): short delays, where races
@@ -161,16 +160,6 @@ class ScheduleDraws(Strategy):
         return f"{self.name}{cap}"
 
 
-def _final_example() -> bool:
-    """Whether Hypothesis is running the example it will report (its last, shrunk one)."""
-    try:
-        from hypothesis.control import current_build_context
-
-        return bool(getattr(current_build_context(), "is_final", False))
-    except Exception:  # noqa: BLE001 - not inside @given, or an older Hypothesis
-        return False
-
-
 def _thread_local_slots() -> List[Any]:
     """This OS thread's thread-local slots, as the runtime swaps them between virtual threads."""
     from .runtime.tstate import TracingCounters
@@ -181,23 +170,14 @@ def _thread_local_slots() -> List[Any]:
         return []
 
 
-@contextmanager
-def keep_thread_locals() -> Iterator[None]:
-    """Put back this OS thread's thread-local slots if an exploration left others in them.
-
-    A run gives every virtual thread its own C thread-locals. After a deadlock, the runtime
-    (up to this writing) can end with the slot emptied, which loses the calling thread's
-    ``threading.local`` data (Hypothesis keeps its caches there). The original is still
-    alive (its reference was never released), so restoring the pointer is exact.
-    """
-    slots = _thread_local_slots()
-    before = [slot.value for slot in slots]
+def _final_example() -> bool:
+    """Whether Hypothesis is running the example it will report (its last, shrunk one)."""
     try:
-        yield
-    finally:
-        for slot, value in zip(slots, before):
-            if slot.value != value:
-                slot.value = value
+        from hypothesis.control import current_build_context
+
+        return bool(getattr(current_build_context(), "is_final", False))
+    except Exception:  # noqa: BLE001 - not inside @given, or an older Hypothesis
+        return False
 
 
 def _add_note(exc: BaseException, text: str) -> None:
@@ -255,11 +235,10 @@ class Schedule:
         # Hypothesis shrinks the example; the run it reports last also gets interleave's own
         # shrinking (fewest preemptions first, by iterative preemption bounding), so that the
         # report and token show a minimal interleaving even where Hypothesis's shrinker stops early.
-        with keep_thread_locals():
-            result = explore(body, executions=1, strategy=strat, seed=0, model=model,
-                             max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps,
-                             instrument=instrument, exclude=exclude, backend=backend,
-                             shrink=_final_example(), **kwargs)
+        result = explore(body, executions=1, strategy=strat, seed=0, model=model,
+                         max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps,
+                         instrument=instrument, exclude=exclude, backend=backend,
+                         shrink=_final_example(), **kwargs)
         self.result = result
         self.preemptions = list(strat.decisions)
         if strat.error is not None:

@@ -63,3 +63,10 @@ def callable_body(fn: Any) -> Any:
             f"(e.g. explore(functools.partial(body, {required[0].name}=...)))"
         )
     return fn
+
+
+def optional_callable(name: str, value: Any, what: str) -> Any:
+    """None or a callable; anything else is an error naming the option."""
+    if value is not None and not callable(value):
+        raise OptionError(f"{name} must be None or a callable {what}; got {value!r}")
+    return value

@@ -110,7 +110,8 @@ def _rows(events: Sequence[Event], racing: Set[int], pinned: Set[int]) -> List[_
             fold.clear()
 
     for i, e in enumerate(events):
-        part = "setup" if i < first else ("teardown" if i > last else "")
+        # With no other thread there is no setup around anything: what the body did is the story.
+        part = "" if first == n else "setup" if i < first else ("teardown" if i > last else "")
         here = (e.filename, e.lineno)
         if part and not touches(i):
             if line_of.get(e.tid) == here and not fold:

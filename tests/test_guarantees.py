@@ -176,8 +176,8 @@ def test_the_same_seed_gives_the_same_answer_in_a_fresh_process_and_after_other_
         interleave.explore(OUTCOMES["deadlock"], executions=40, seed=3, strategy=strategy, model="gil")
         interleave.explore(lost_update, executions=40, seed=4, strategy=strategy, races="report")
     here = _answers(STRATEGIES, BACKENDS)
-    code = ("import json, sys; sys.path.insert(0, %r); import test_guarantees as g; "
-            "print(json.dumps(g._answers(%r, %r)))" % (HERE, STRATEGIES, BACKENDS))
+    code = (f"import json, sys; sys.path.insert(0, {HERE!r}); import test_guarantees as g; "
+            f"print(json.dumps(g._answers({STRATEGIES!r}, {BACKENDS!r})))")
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                            cwd=HERE)
     assert fresh.returncode == 0, fresh.stderr

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 from ..errors import OptionError
 from .base import Strategy
 
 _FACTORIES: Dict[str, Callable[..., Strategy]] = {}
+_PARAMETERS: Dict[str, Tuple[str, ...]] = {}
+#: The strategy parameters ``explore`` passes on (``None`` ones are left out).
+PARAMETERS = ("preemptions", "depth")
 
 
-def register(name: str, factory: Callable[..., Strategy]) -> None:
-    """Make ``strategy=name`` build ``factory(seed=..., **params)``."""
+def register(name: str, factory: Callable[..., Strategy], parameters: Sequence[str] = ()) -> None:
+    """Make ``strategy=name`` build ``factory(seed=..., **params)``; ``parameters`` are the ones it takes."""
     _FACTORIES[name] = factory
+    _PARAMETERS[name] = tuple(parameters)
+
+
+def parameters(name: str) -> Tuple[str, ...]:
+    """The strategy parameters (``preemptions``, ``depth``) the named strategy takes."""
+    _load_builtin()
+    return _PARAMETERS.get(name, ())
 
 
 def names() -> list:
@@ -29,6 +39,14 @@ def make(spec: Any, seed: int, **params: Any) -> Strategy:
     if not isinstance(spec, str) or spec not in _FACTORIES:
         raise OptionError(f"strategy must be one of {', '.join(sorted(_FACTORIES))} or a Strategy; got {spec!r}")
     params = {k: v for k, v in params.items() if v is not None}
+    takes = _PARAMETERS.get(spec, ())
+    wrong = sorted(k for k in params if k not in takes)
+    if wrong:
+        others = sorted(n for n, ps in _PARAMETERS.items() if wrong[0] in ps)
+        raise OptionError(
+            f"strategy {spec!r} " + (f"takes only {', '.join(takes)}" if takes else "takes no parameters")
+            + f"; got {', '.join(f'{k}={params[k]!r}' for k in wrong)}"
+            + (f" ({wrong[0]} is for {', '.join(others)})" if others else ""))
     return _FACTORIES[spec](seed=seed, **params)
 
 
@@ -58,8 +76,8 @@ def _load_builtin() -> None:
         _no_params("pct", params)
         return PCTStrategy(seed, depth)
 
-    register("exhaustive", exhaustive_factory)
-    register("pct", pct_factory)
+    register("exhaustive", exhaustive_factory, ("preemptions",))
+    register("pct", pct_factory, ("depth",))
 
     from .portfolio import PortfolioStrategy
 
@@ -79,7 +97,7 @@ def _load_builtin() -> None:
 
     from .hypothesis_driven import factory as hypothesis_factory
 
-    register("hypothesis", hypothesis_factory)
+    register("hypothesis", hypothesis_factory, ("preemptions",))
 
     from .dpor import DporStrategy
 
@@ -87,7 +105,7 @@ def _load_builtin() -> None:
         _no_params("dpor", params)
         return DporStrategy(preemptions)
 
-    register("dpor", dpor_factory)
+    register("dpor", dpor_factory, ("preemptions",))
     # Last: a Ctrl-C in the middle (these imports run at the first explore) leaves it to redo.
     _loaded = True
 

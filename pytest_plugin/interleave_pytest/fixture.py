@@ -12,7 +12,6 @@ import pytest
 
 import interleave
 from interleave.errors import OptionError, TokenError
-from interleave.hypothesis import keep_thread_locals
 from interleave.result import Result
 
 from . import leaks, progress
@@ -156,8 +155,7 @@ class Runner:
         source = "search"
         token = self.settings.replay_token
         if token is not None:
-            with keep_thread_locals():
-                result = interleave.replay(body, token, hint=hint, **replay_kw)
+            result = interleave.replay(body, token, hint=hint, **replay_kw)
             source = "replay-option"
             if diverged_early(result):
                 assert result.failure is not None
@@ -169,8 +167,7 @@ class Runner:
                 rec.touched.append(index)
                 why = "no longer fails"
                 try:
-                    with keep_thread_locals():
-                        again = interleave.replay(body, stored, hint=hint, **replay_kw)
+                    again = interleave.replay(body, stored, hint=hint, **replay_kw)
                 except TokenError:
                     again = None
                     why = "can no longer be replayed"
@@ -187,7 +184,7 @@ class Runner:
         if result is None:
             watch = leaks.watched(fixtures or {}, closure_of)
             snapshot = leaks.Snapshot(watch) if watch else None
-            with keep_thread_locals(), progress.shown(self.config, item, opts) as live:
+            with progress.shown(self.config, item, opts) as live:
                 result = interleave.explore(live.wrap(body), hint=hint, **opts, **live.kwargs)
             changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
             if changed:
@@ -206,8 +203,7 @@ class Runner:
         index = rec.calls
         rec.calls += 1
         kwargs.setdefault("hint", replay_command(item))
-        with keep_thread_locals():
-            result = interleave.replay(body, token, **kwargs)
+        result = interleave.replay(body, token, **kwargs)
         self._finish(rec, index, result, "replay", {}, kwargs["hint"], cache=False)
         return result
 
