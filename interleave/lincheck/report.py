@@ -1,0 +1,46 @@
+"""The lincheck report: the scenario table, the verdict sentence, then interleave's own report."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, List, Optional, Sequence
+
+from ..result import Failure
+from .history import CallRecord
+from .operation import Operation
+from .result import SENTENCE, NotLinearizable
+from .scenario import Scenario
+from .table import render_scenario
+
+
+def _retoken(report: str, token: str, reproduce: str) -> str:
+    """interleave's report with its token and Reproduce lines naming the lincheck token and call."""
+    lines = report.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("Replay token: "):
+            lines[i] = f"Replay token: {token}"
+        elif line.startswith("Reproduce:    "):
+            lines[i] = f"Reproduce:    {reproduce}"
+    return "\n".join(lines)
+
+
+def convert(failure: Failure, *, operations: Sequence[Operation], scenario: Scenario,
+            history: Optional[List[CallRecord]], post: Any, subject: str, token: str, reproduce: str,
+            found: str) -> Failure:
+    """The explore failure of one scenario, as lincheck reports it (kind, token, report)."""
+    exc = failure.exception
+    if isinstance(exc, NotLinearizable):
+        kind = "not-linearizable"
+        history = exc.history
+        what = "not linearizable"
+        verdict = [SENTENCE[0].upper() + SENTENCE[1:] + "."]
+    else:
+        kind = failure.kind
+        what = {"deadlock": "deadlock", "step-limit": "step limit"}.get(kind, kind)
+        verdict = [f"The run did not finish normally ({what}): see the interleaving below."]
+    table = render_scenario(operations, scenario, history, post)
+    head = [f"lincheck: {what}: {subject} ({scenario.shape})", f"  {found}", "",
+            "Scenario (one column per thread; each call with its arguments and its result):", table, "",
+            *verdict, "", "The interleaving that produced them:", ""]
+    report = "\n".join(head) + _retoken(failure.report, token, reproduce)
+    return dataclasses.replace(failure, kind=kind, token=token, report=report)
