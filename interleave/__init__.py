@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-if sys.version_info < (3, 9):  # noqa: UP036 - a clear error for installs that bypass requires-python
-    raise ImportError(f"interleave needs Python 3.9 or newer; this is {sys.version.split()[0]}")
+if sys.version_info < (3, 10):  # noqa: UP036 - a clear error for installs that bypass requires-python
+    raise ImportError(f"interleave needs Python 3.10 to 3.13; this is {sys.version.split()[0]}")
 
 from .api import explore, replay, switch  # noqa: E402
 from .errors import (  # noqa: E402

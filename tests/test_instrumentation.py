@@ -52,12 +52,8 @@ def test_instruction_model_splits_plus_equals(backend: str) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_gil_model_matches_this_interpreter_on_plus_equals(backend: str) -> None:
     result = exhaust(two_increments("increment"), model="gil", backend=backend)
-    if PY >= (3, 10):
-        # The eval loop cannot hand the GIL over between the load and the store: no lost update.
-        assert result.failure is None and result.exhausted, result.verdict
-    else:
-        # 3.9 can drop the GIL before almost any instruction: gil is instruction there.
-        assert result.failure is not None and result.failure.kind == "exception"
+    # The eval loop cannot hand the GIL over between the load and the store: no lost update.
+    assert result.failure is None and result.exhausted, result.verdict
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

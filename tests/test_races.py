@@ -155,9 +155,7 @@ def test_unlocked_counter_reports_the_race_on_value_with_both_lines(strategy: st
     assert on_value, [x.describe() for x in r.races]
     race = on_value[0]
     assert race.first.thread != race.second.thread
-    # Python 3.10+ names a thread after its target ("Thread-1 (increment)"); 3.9 does not.
-    names = {race.first.thread.split(" (")[0], race.second.thread.split(" (")[0]}
-    assert names <= {"Thread-1", "Thread-2"}
+    assert {race.first.thread, race.second.thread} == {"Thread-1 (increment)", "Thread-2 (increment)"}
     assert _lines(race) == [INCREMENT_LINE, INCREMENT_LINE]
     assert "write" in (race.first.kind, race.second.kind)
     text = race.describe()

@@ -43,9 +43,8 @@ MODELS = ("instruction", "gil")
 
 def visible_offsets(code: CodeType, model: str) -> FrozenSet[int]:
     """Offsets of the instructions of ``code`` before which a thread switch is possible."""
-    if model == "gil" and PY >= (3, 10):
+    if model == "gil":
         return _gil_offsets(code)
-    # On 3.9 the eval loop may drop the GIL before almost any instruction: gil == instruction.
     return frozenset(i.offset for i in dis.get_instructions(code) if i.opname not in _INVISIBLE)
 
 

@@ -1,4 +1,4 @@
-"""Switch points from ``sys.settrace`` opcode events (Python 3.9-3.11, or by choice)."""
+"""Switch points from ``sys.settrace`` opcode events (Python 3.10-3.11, or by choice)."""
 
 from __future__ import annotations
 

@@ -23,10 +23,9 @@ from typing import List, Optional, Tuple
 from ..errors import UnsupportedInterpreterError
 
 _PY = sys.version_info[:2]
-# Offsets of ``int tracing`` (and, on 3.9, ``int use_tracing``) in PyThreadState, 64-bit builds.
-_TRACING_OFFSET = {(3, 9): 44, (3, 10): 44, (3, 11): 44, (3, 12): 44, (3, 13): 60}
-_USE_TRACING_OFFSET = {(3, 9): 48}
-_SCAN_WORDS = 160  # PyThreadState is well under 1280 bytes on 3.9-3.13
+# Offsets of ``int tracing`` in PyThreadState, 64-bit builds: the supported versions.
+_TRACING_OFFSET = {(3, 10): 44, (3, 11): 44, (3, 12): 44, (3, 13): 60}
+_SCAN_WORDS = 160  # PyThreadState is well under 1280 bytes on 3.10-3.13
 
 _get_tstate = ctypes.pythonapi.PyThreadState_Get
 _get_tstate.restype = ctypes.c_void_p
@@ -85,24 +84,20 @@ def _find_local_offsets() -> Tuple[int, ...]:
 class TracingCounters:
     """Read and write this OS thread's tracing counters and thread-local slots."""
 
-    __slots__ = ("tracing", "use_tracing", "slots", "save", "restore")
+    __slots__ = ("tracing", "slots", "save", "restore")
 
     def __init__(self) -> None:
         if _PY not in _TRACING_OFFSET or ctypes.sizeof(ctypes.c_void_p) != 8:
             raise UnsupportedInterpreterError(
-                f"interleave supports 64-bit CPython 3.9 to 3.13; this is {sys.version.split()[0]} "
+                f"interleave supports 64-bit CPython 3.10 to 3.13; this is {sys.version.split()[0]} "
                 f"({ctypes.sizeof(ctypes.c_void_p) * 8}-bit). Run the tests on a supported interpreter."
             )
         if sys.implementation.name != "cpython":
             raise UnsupportedInterpreterError(
-                f"interleave needs CPython; this is {sys.implementation.name}. Run the tests on CPython 3.9-3.13."
+                f"interleave needs CPython; this is {sys.implementation.name}. Run the tests on CPython 3.10-3.13."
             )
         base = _get_tstate()
         self.tracing = ctypes.c_int.from_address(base + _TRACING_OFFSET[_PY])
-        off = _USE_TRACING_OFFSET.get(_PY)
-        self.use_tracing: Optional[ctypes.c_int] = (
-            ctypes.c_int.from_address(base + off) if off is not None else None
-        )
         self.slots = [ctypes.c_void_p.from_address(base + o) for o in _find_local_offsets()]
         # The body runs on this thread's own slots: create them now, so that it never creates
         # ones the end of the run would drop.
@@ -116,36 +111,23 @@ class TracingCounters:
     def _compile(self):  # type: ignore[no-untyped-def]
         """Straight-line save/restore closures: they run at every greenlet switch."""
         tr = self.tracing
-        ut = self.use_tracing
         slots = self.slots
-        if ut is not None and len(slots) == 1:
+        if len(slots) == 1:
             s0 = slots[0]
 
             def save() -> tuple:
-                return (tr.value, ut.value, s0.value)
+                return (tr.value, s0.value)
 
             def restore(saved: tuple) -> None:
                 tr.value = saved[0]
-                ut.value = saved[1]
-                s0.value = saved[2]
-        elif ut is None and len(slots) == 1:
-            s0 = slots[0]
-
-            def save() -> tuple:
-                return (tr.value, 0, s0.value)
-
-            def restore(saved: tuple) -> None:
-                tr.value = saved[0]
-                s0.value = saved[2]
+                s0.value = saved[1]
         else:
             def save() -> tuple:
-                return (tr.value, ut.value if ut is not None else 0, *[s.value for s in slots])
+                return (tr.value, *[s.value for s in slots])
 
             def restore(saved: tuple) -> None:
                 tr.value = saved[0]
-                if ut is not None:
-                    ut.value = saved[1]
-                for s, v in zip(slots, saved[2:]):
+                for s, v in zip(slots, saved[1:]):
                     s.value = v
         return save, restore
 

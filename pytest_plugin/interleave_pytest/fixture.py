@@ -21,7 +21,7 @@ from .options import Settings, check_marker_kwargs, resolve
 #: Placeholder for the token in the replay command until the token is known.
 TOKEN_SLOT = "\x00interleave-token\x00"
 #: explore() arguments that replay() takes too.
-_REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend")
+_REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
 
 
 @dataclass

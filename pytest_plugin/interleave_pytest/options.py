@@ -20,7 +20,7 @@ import pytest
 #: What ``@pytest.mark.interleave(...)`` accepts: the options of ``interleave.explore``.
 MARKER_KWARGS = (
     "executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth",
-    "max_steps", "instrument", "exclude", "backend", "shrink", "races",
+    "max_steps", "instrument", "exclude", "backend", "shrink", "races", "stall_timeout",
 )
 #: Executions when a command-line time budget makes time the only limit.
 UNLIMITED = 10**12
@@ -156,9 +156,12 @@ INI: Dict[str, Tuple[Callable[[str], Any], str]] = {
                                                   "(exhaustive, dpor, hypothesis)"),
     "interleave_depth": (parse_depth, "bug depth for the strategies that take one (pct)"),
     "interleave_races": (parse_races, "data races: ignore (default), report or fail"),
+    "interleave_stall_timeout": (parse_time_budget, "seconds a run may compute without reaching a switch point "
+                                                    "before it is stopped as inconclusive (default 10)"),
 }
 #: Options read from the command line into Settings.cmdline (also the ini keys, with interleave_).
-SESSION_OPTIONS = ("executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth", "races")
+SESSION_OPTIONS = ("executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth", "races",
+                   "stall_timeout")
 #: Strategy parameters: they only reach the strategies that take them.
 STRATEGY_PARAMS = ("preemptions", "depth")
 
@@ -305,7 +308,7 @@ def _value_problem(key: str, value: Any) -> Optional[str]:
     if key == "seed":
         ok = value is None or value == "random" or (_is_int(value) and 0 <= value < _SEED_SPACE)
         return None if ok else f"None, 'random' or a whole number from 0 to {_SEED_SPACE - 1}"
-    if key == "time_budget":
+    if key in ("time_budget", "stall_timeout"):
         ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e12)
         return None if ok else "None or a positive number of seconds"
     if key == "strategy":
@@ -412,6 +415,8 @@ def add_options(parser: pytest.Parser) -> None:
     opt("depth", parse_depth, "D", "bug depth for every interleave test whose strategy takes one (pct)")
     opt("races", parse_races, "MODE", "data races: ignore (default), report (listed in the report and the "
         "summary) or fail (the first race fails the test)")
+    opt("stall-timeout", parse_time_budget, "SECONDS", "stop a run that computes this long without reaching a "
+        "switch point (a loop in C or in code that is not instrumented) as inconclusive (default 10)")
     opt("replay", parse_token, "TOKEN", "replay this token instead of searching (select the failing test "
         "with its node id or -k)")
     opt("shard", parse_shard, "I/N", "search shard I of N (1-based): each shard gets disjoint seeds, for "

@@ -254,7 +254,8 @@ def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
             kwargs["hint"] = hint
         token = runner.settings.replay_token
         if token is not None:
-            replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend") if k in kwargs}
+            replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
+                         if k in kwargs}
             result = library.replay(fn, token, hint=hint, **replay_kw)
             if diverged_early(result) and result.failure is not None:
                 head, _, rest = result.failure.report.partition("\n")
