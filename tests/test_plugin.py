@@ -111,7 +111,7 @@ def test_buggy_test_fails_with_report_and_a_replay_command_that_works(pytester: 
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
-    assert "interleave: AssertionError" in text
+    assert "interleave: lost update of Counter.value (AssertionError in MainThread)" in text
     assert "lost an update: 1" in text
     assert "Interleaving (one column per thread)" in text
     token, command = token_and_command(text)
