@@ -31,6 +31,25 @@ def _default_excluded() -> Tuple[str, ...]:
 
 
 _EXCLUDED = _default_excluded()
+
+
+def _stdlib_paths() -> Tuple[str, ...]:
+    paths = set()
+    for key in ("stdlib", "platstdlib"):
+        p = sysconfig.get_paths().get(key)
+        if p:
+            paths.add(_norm(p) + os.sep)
+    return tuple(sorted(paths))
+
+
+_STDLIB = _stdlib_paths()
+
+
+def is_stdlib_file(filename: str) -> bool:
+    """Whether a file belongs to the standard library (not to site-packages inside it)."""
+    n = _norm(filename)
+    return n.startswith(_STDLIB) and f"{os.sep}site-packages{os.sep}" not in n \
+        and f"{os.sep}dist-packages{os.sep}" not in n
 _INTERACTIVE = ("<stdin>", "<doctest", "<ipython-input", "<console")
 _user_cache: Dict[str, bool] = {}
 

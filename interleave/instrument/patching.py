@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import functools
 import itertools
+import os
 import queue
 import re
 import sys
@@ -19,7 +20,7 @@ from ..sync import threads as vthreads
 from ..sync import vtime
 from ..sync.lock import Lock
 from ..sync.simplequeue import SimpleQueue
-from .filter import CodeFilter
+from .filter import CodeFilter, is_stdlib_file
 
 PY = sys.version_info[:2]
 _MISSING = object()
@@ -130,18 +131,163 @@ class Patcher:
             raise RuntimeError(f"interleave could not restore {len(errors)} patched names: {errors!r}")
 
 
-def _real_to_virtual() -> Dict[int, Any]:
-    """Identity map from a real standard-library callable to its controlled replacement."""
+def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
+    """Identity map from a real standard-library callable to its controlled replacement.
+
+    Built once, at import, from the originals: after ``install_runtime_patches`` the modules'
+    attributes are the replacements already, and a table read from them then maps nothing.
+    """
     pairs: List[Tuple[Any, Any]] = [
-        (time.sleep, vtime.sleep), (time.monotonic, vtime.monotonic), (time.time, vtime.time),
-        (time.perf_counter, vtime.perf_counter), (time.monotonic_ns, vtime.monotonic_ns),
-        (time.time_ns, vtime.time_ns), (time.perf_counter_ns, vtime.perf_counter_ns),
+        (vtime._real_sleep, vtime.sleep), (vtime._real_monotonic, vtime.monotonic), (vtime._real_time, vtime.time),
+        (vtime._real_perf_counter, vtime.perf_counter), (vtime._real_monotonic_ns, vtime.monotonic_ns),
+        (vtime._real_time_ns, vtime.time_ns), (vtime._real_perf_counter_ns, vtime.perf_counter_ns),
         (_thread.allocate_lock, Lock), (_thread.get_ident, vthreads.get_ident),
+        (_thread.start_new_thread, vthreads.start_new_thread),
+        (threading._CRLock or threading._PyRLock, threading._PyRLock),  # type: ignore[attr-defined]
     ]
+    for name in ("allocate", "start_new"):  # old aliases, where this version still has them
+        if hasattr(_thread, name):
+            pairs.append((getattr(_thread, name), getattr(_thread, "allocate_lock" if name == "allocate"
+                                                            else "start_new_thread")))
+    if hasattr(_thread, "get_native_id"):
+        pairs.append((_thread.get_native_id, vthreads.get_native_id))
     if PY >= (3, 13):
         pairs.append((_thread.LockType, Lock))
+        pairs.append((_thread.start_joinable_thread, vthreads.start_joinable_thread))  # type: ignore[attr-defined]
     pairs.append((queue.SimpleQueue, SimpleQueue))
-    return {id(real): (real, virt) for real, virt in pairs}
+    table: Dict[int, Tuple[Any, Any]] = {}
+    for real, virt in pairs:
+        # An alias maps to its target's replacement.
+        while id(virt) in table:
+            virt = table[id(virt)][1]
+        if real is not virt:
+            table[id(real)] = (real, virt)
+    return table
+
+
+# Keyed by the identity of objects it keeps alive itself: complete, and the same for every run.
+_REAL_TO_VIRTUAL = _real_to_virtual()
+
+
+#: The harness itself and the test runner: their clocks and locks must stay real (timeouts,
+#: deadlines, reporting), and interleave patches its own standard-library modules deliberately.
+_HARNESS_PACKAGES = frozenset({
+    "interleave", "interleave_pytest", "pytest", "_pytest", "pluggy", "hypothesis", "_hypothesis_pytestplugin",
+    "_hypothesis_globals", "_hypothesis_ftz_detector", "xdist", "execnet", "pytest_timeout", "greenlet",
+    "coverage", "_virtualenv", "threading", "_thread", "time", "queue", "_queue", "_threading_local",
+})
+
+
+def _harness_module(name: Optional[str]) -> bool:
+    """A module the run must leave alone (see ``_HARNESS_PACKAGES``); ``concurrent.futures.thread`` too."""
+    if not isinstance(name, str):
+        return False
+    return name.partition(".")[0] in _HARNESS_PACKAGES or name == "concurrent.futures.thread"
+
+
+def swap_bound_names(p: Patcher) -> int:
+    """Swap every reference to a real clock, lock constructor or thread function bound before the run.
+
+    ``from threading import Lock``, ``from time import monotonic``, ``now = time.monotonic`` at
+    module level, ``def __init__(self, timer=time.monotonic)`` and an object that stored such a
+    function all hold the real callable: patching the modules does not reach them. The holders
+    are found with one ``gc.get_referrers`` pass over the real callables (a few milliseconds,
+    whatever the number of modules), and their owners (the function of a defaults tuple, the
+    class or object of a ``__dict__``) with a second; every swap is undone by the patcher.
+    Returns how many references were swapped.
+    """
+    import gc
+
+    reals = [real for real, _ in _REAL_TO_VIRTUAL.values()]
+    modules: Dict[int, types.ModuleType] = {}
+    for mod in list(sys.modules.values()):
+        d = getattr(mod, "__dict__", None)
+        if isinstance(mod, types.ModuleType) and isinstance(d, dict):
+            modules[id(d)] = mod
+    table = _REAL_TO_VIRTUAL
+    swapped = 0
+    pending: List[Any] = []  # defaults tuples, class and instance dicts, cells: owners looked up below
+    for holder in gc.get_referrers(*reals):
+        if isinstance(holder, dict):
+            mod = modules.get(id(holder))
+            if mod is None:
+                pending.append(holder)
+            elif not _harness_module(mod.__name__):
+                for key, value in list(holder.items()):
+                    pair = table.get(id(value))
+                    if pair is not None and pair[0] is value and isinstance(key, str):
+                        p.setattr(mod, key, pair[1])
+                        swapped += 1
+        elif isinstance(holder, tuple) or type(holder).__name__ == "cell":
+            pending.append(holder)
+        elif not isinstance(holder, (list, types.FrameType)) and not _harness_module(type(holder).__module__):
+            # An object whose attributes live inline (3.12+: no dict until asked for) refers to them itself.
+            d = getattr(holder, "__dict__", None)
+            if isinstance(d, dict):
+                for key, value in list(d.items()):
+                    if _virtual_of(value) is not value:
+                        p.setitem(d, key, _virtual_of(value))
+                        swapped += 1
+    if not pending:
+        return swapped
+    wanted = {id(x) for x in pending}
+    for owner in gc.get_referrers(*pending):
+        if isinstance(owner, types.FunctionType):
+            if _harness_module(owner.__module__):
+                continue
+            defaults = owner.__defaults__
+            if defaults is not None and id(defaults) in wanted:
+                new = tuple(_virtual_of(v) for v in defaults)
+                if any(a is not b for a, b in zip(new, defaults)):
+                    _set_defaults(p, owner, new)
+                    swapped += 1
+            kw = owner.__kwdefaults__
+            if kw is not None and id(kw) in wanted:
+                for key, value in list(kw.items()):
+                    if _virtual_of(value) is not value:
+                        p.setitem(kw, key, _virtual_of(value))
+                        swapped += 1
+            for cell in owner.__closure__ or ():
+                if id(cell) in wanted:
+                    try:
+                        value = cell.cell_contents
+                    except ValueError:
+                        continue
+                    if _virtual_of(value) is not value:
+                        p.setcell(cell, _virtual_of(value))
+                        swapped += 1
+                        wanted.discard(id(cell))  # a cell shared by several functions: once
+        elif isinstance(owner, type):
+            if _harness_module(owner.__module__):
+                continue
+            for key, value in list(owner.__dict__.items()):
+                if _virtual_of(value) is not value:
+                    p.setattr(owner, key, _virtual_of(value))
+                    swapped += 1
+        else:
+            d = getattr(owner, "__dict__", None)
+            if (isinstance(d, dict) and id(d) in wanted and not isinstance(owner, types.ModuleType)
+                    and not _harness_module(type(owner).__module__)):
+                for key, value in list(d.items()):
+                    if _virtual_of(value) is not value:
+                        p.setitem(d, key, _virtual_of(value))
+                        swapped += 1
+    return swapped
+
+
+def _set_defaults(p: Patcher, fn: types.FunctionType, new: Tuple[Any, ...]) -> None:
+    old = fn.__defaults__
+    fn.__defaults__ = new
+
+    def undo() -> None:
+        fn.__defaults__ = old
+
+    p.add_undo(undo)
+
+
+def _virtual_of(value: Any) -> Any:
+    pair = _REAL_TO_VIRTUAL.get(id(value))
+    return pair[1] if pair is not None and pair[0] is value else value
 
 
 def install_runtime_patches(p: Patcher) -> None:
@@ -195,6 +341,8 @@ def install_runtime_patches(p: Patcher) -> None:
         # Held by submit() across a queue put, which is a switch point: it must be cooperative.
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
+    # Last: the names other modules bound before the run, to what the modules now hold.
+    swap_bound_names(p)
 
 
 def _virtual_thread(th: Any) -> bool:
@@ -289,7 +437,25 @@ _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
 _DATA_DEPTH = 3  # how many objects deep the search goes from what the body holds
 _CALLABLE_LEVELS = 32  # callables held by callables (closures of closures...) followed this far
-_VISIT_BUDGET = 50_000  # objects searched at most: a huge object graph must not stall the start
+_VISIT_BUDGET = 250_000  # objects searched at most: a huge object graph must not stall the start
+_MODULE_BUDGET = int(os.environ.get("INTERLEAVE_ADOPT_BUDGET", "100000"))  # of those, from module globals
+_MODULE_DEPTH = 64  # "any depth" in practice: object graphs of module globals are bounded by the budget
+
+
+# Values that hold no primitive (a module's functions hold only code and defaults: see
+# ``swap_bound_names``); skipped before any other test, which keeps the search cheap.
+_LEAF_TYPES = frozenset({type(None), int, float, complex, str, bytes, bool, types.BuiltinFunctionType,
+                         types.ModuleType, types.CodeType, type(Ellipsis), type(NotImplemented),
+                         types.WrapperDescriptorType, types.MethodDescriptorType, types.GetSetDescriptorType,
+                         types.MemberDescriptorType, types.ClassMethodDescriptorType})
+_LEAF_TYPES_IN_MODULES = _LEAF_TYPES | {types.FunctionType, property}
+
+
+class _SearchBound:
+    """Stands, among what was not made cooperative, for the part of the search the budget cut off."""
+
+    def __repr__(self) -> str:
+        return "<search budget reached>"
 try:
     from _queue import SimpleQueue as _RealSimpleQueue
 except ImportError:  # pragma: no cover - CPython always has it
@@ -313,7 +479,7 @@ class PrimitiveAdopter:
     def __init__(self, patcher: Patcher, code_filter: CodeFilter) -> None:
         self.p = patcher
         self.filter = code_filter
-        self.map = _real_to_virtual()
+        self.map = _REAL_TO_VIRTUAL
         self.seen: set = set()
         self.adopted = 0
         self.twins: Dict[int, Tuple[Any, Any]] = {}
@@ -323,6 +489,8 @@ class PrimitiveAdopter:
         self.caller_ident = _thread.get_ident()
         self._level = 0  # callables being followed, one inside another
         self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
+        self._searched_modules: set = set()  # their classes' attributes are searched too
+        self._in_modules = False
 
     def record_initial_state(self) -> None:
         """Remember each twin's lock state: every execution starts from it."""
@@ -461,10 +629,13 @@ class PrimitiveAdopter:
 
     def _visit_mapping(self, owner: Any, names: Iterable[str], getter: Callable[[str], Any],
                        depth: int, path: str = "?", follow: bool = False) -> None:
+        leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
         for name in list(names):
             try:
                 value = getter(name)
             except Exception:  # noqa: BLE001 - a property may raise; skip it
+                continue
+            if type(value) in leaves:
                 continue
             setter = functools.partial(self.p.setattr, owner, name)
             if follow:
@@ -473,7 +644,7 @@ class PrimitiveAdopter:
                 self._adopt_at(setter, value, depth, f"{path}.{name}")
 
     def _visit_object(self, value: Any, depth: int, path: str = "?") -> None:
-        if depth <= 0 or len(self.seen) >= _VISIT_BUDGET:
+        if depth <= 0 or len(self.seen) >= _VISIT_BUDGET or type(value) in _LEAF_TYPES:
             return
         if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
             return
@@ -488,25 +659,32 @@ class PrimitiveAdopter:
             return
         self.seen.add(key)
         if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
-            # A worker the body closes over often closes over the lock itself.
-            self.adopt_callable(value, depth - 1)
+            # A worker the body closes over often closes over the lock itself. A module's
+            # functions are code, not state: what they default to was swapped by name.
+            if not self._in_modules:
+                self.adopt_callable(value, depth - 1)
             return
         if isinstance(value, type):
             mod = sys.modules.get(value.__module__)
             code_file = getattr(mod, "__file__", None)
-            if code_file and self.filter.wants_file(code_file):
+            if code_file and (value.__module__ in self._searched_modules or self.filter.wants_file(code_file)):
                 cd = value.__dict__
                 self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__,
                                     depth - 1, value.__qualname__)
             return
+        leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
         if isinstance(value, dict):
             if len(value) <= _CONTAINER_LIMIT:
                 for k, v in list(value.items()):
+                    if type(v) in leaves:
+                        continue
                     self._adopt_at(functools.partial(self.p.setitem, value, k), v, depth - 1, f"{path}[{k!r}]")
             return
         if isinstance(value, list):
             if len(value) <= _CONTAINER_LIMIT:
                 for i, v in enumerate(list(value)):
+                    if type(v) in leaves:
+                        continue
                     self._adopt_at(functools.partial(self.p.setitem, value, i), v, depth - 1, f"{path}[{i}]")
             return
         if isinstance(value, set):
@@ -530,20 +708,41 @@ class PrimitiveAdopter:
             self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
 
     def adopt_modules(self) -> None:
-        """Primitives among the globals and class attributes of code under test."""
+        """Primitives reachable from the globals and class attributes of every module but the harness's.
+
+        Libraries are searched too, instrumented or not: a lock a library created at import
+        (a metrics registry, a module-level cache) is taken by the code under test however it
+        runs, and a real one blocks the OS thread. The standard library is searched only where
+        it is instrumented: its import-time locks (logging, importlib) serve the process, not
+        the program under test. The search goes as deep as the objects go, within
+        ``_MODULE_BUDGET`` objects; past it, what was not searched is named if the run blocks.
+        """
+        self._in_modules = True
+        try:
+            self._adopt_modules()
+        finally:
+            self._in_modules = False
+
+    def _adopt_modules(self) -> None:
+        start = len(self.seen)
         for mod in list(sys.modules.values()):
+            if not isinstance(mod, types.ModuleType) or _harness_module(mod.__name__):
+                continue
             code_file = getattr(mod, "__file__", None)
-            if not code_file or not isinstance(mod, types.ModuleType):
+            if not code_file or not isinstance(code_file, str):
                 continue
-            if not self.filter.wants_file(code_file):
+            if is_stdlib_file(code_file) and not self.filter.wants_file(code_file):
                 continue
+            if len(self.seen) - start >= _MODULE_BUDGET:
+                self.unadoptable.append((f"module {mod.__name__} and others not searched", _SearchBound()))
+                break
+            self._searched_modules.add(mod.__name__)
+            # The functions of code under test are followed (a lock as a default, in a closure);
+            # a library's are not: that would cost most of the search for locks seldom kept there.
+            self._in_modules = not self.filter.wants_file(code_file)
             d = mod.__dict__
-            self._visit_mapping(mod, d.keys(), d.__getitem__, 2, mod.__name__)
-            for value in list(d.values()):
-                if isinstance(value, type) and value.__module__ == mod.__name__:
-                    cd = value.__dict__
-                    self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__, 1,
-                                        f"{mod.__name__}.{value.__qualname__}")
+            self._visit_mapping(mod, [k for k in d if not k.startswith("__")], d.__getitem__, _MODULE_DEPTH,
+                                mod.__name__)
 
     def adopt_callable(self, fn: Any, depth: int = _DATA_DEPTH) -> None:
         """Primitives reachable from the explored function: what it is bound to, closes over, defaults to.
