@@ -19,7 +19,9 @@ from ..errors import InterleaveError, OptionError
 from ..result import Result
 from ..runtime import context
 from ..sync.vtime import _real_perf_counter as _clock
+from . import engine
 from . import token as lctoken
+from .engine import SharedSession, Summary
 from .history import CallRecord, Raised, run_scenario
 from .operation import Operation, check_operations, check_spec
 from .report import convert
@@ -175,21 +177,24 @@ def check(
         shape += f", <= {init} init calls"
     failure = None
     history: List[CallRecord] = []
+    warnings: List[str] = []
     if failing is not None:
-        final = search.explore(failing, shrink=shrink, count=False)
-        if final.failure is None:  # not reproduced (nondeterminism): report what the search saw
-            final = search.failed[failing]
-        assert final.failure is not None
-        token = lctoken.encode(failing, ops, final.failure.token)
-        reproduce = (hint.replace("{token}", token) if hint else
-                     f"interleave.lincheck.replay({_subject_name(factory)}, <the same operations>, {token!r}"
-                     + (", spec=..." if spec is not None else "") + (", post=..." if post is not None else "")
-                     + ")")
-        found = (f"scenario {search.scenarios} of at most {scenarios} tried, shrunk by Hypothesis in "
-                 f"{search.shrink_runs} runs; seed={seed}")
-        failure = convert(final.failure, operations=ops, scenario=failing, history=subject.last_history,
-                          post=post, subject=_subject_name(factory), token=token, reproduce=reproduce, found=found)
-        history = getattr(failure.exception, "history", None) or subject.last_history
+        final = search.explore(failing, shrink=shrink)
+        if final.failure is None:
+            warnings.append(f"the failing scenario ({failing.shape}) did not fail when explored again: the code "
+                            "under test has nondeterminism the harness does not control")
+        else:
+            token = lctoken.encode(failing, ops, final.failure.token)
+            reproduce = (hint.replace("{token}", token) if hint else
+                         f"interleave.lincheck.replay({_subject_name(factory)}, <the same operations>, {token!r}"
+                         + (", spec=..." if spec is not None else "") + (", post=..." if post is not None else "")
+                         + ")")
+            found = (f"scenario {search.scenarios} of at most {scenarios} tried, shrunk by Hypothesis in "
+                     f"{search.shrink_runs} runs; seed={seed}")
+            failure = convert(final.failure, operations=ops, scenario=failing, history=subject.last_history,
+                              post=post, subject=_subject_name(factory), token=token, reproduce=reproduce,
+                              found=found)
+            history = getattr(failure.exception, "history", None) or subject.last_history
     elapsed = _clock() - start
     first = search.first
     exhausted = failure is None and search.scenarios > 0 and search.exhausted_scenarios == search.scenarios
@@ -200,7 +205,8 @@ def check(
         model=first.model if first is not None else explore_options.get("model", "instruction"),
         seed=seed, stop_reason=stop, bound=first.bound if first is not None else "",
         races=search.races, scenarios=search.scenarios, exhausted_scenarios=search.exhausted_scenarios,
-        shrink_runs=search.shrink_runs, shape=shape, scenario=failing, history=history)
+        shrink_runs=search.shrink_runs, shape=shape, scenario=failing if failure is not None else None,
+        history=history, warnings=warnings)
 
 
 _EXPLORE_OPTIONS = ("model", "preemptions", "depth", "max_steps", "backend", "instrument", "exclude", "races",
@@ -220,26 +226,42 @@ class _Search:
         self.time_budget = time_budget
         self.options = options
         self.scenarios = self.shrink_runs = self.executions = self.exhausted_scenarios = 0
-        self.failed: Dict[Scenario, Result] = {}
-        self.first: Optional[Result] = None
+        self.failed: List[Scenario] = []
+        self.first: Optional[Summary] = None
         self.races: List[Any] = []
         self.stop = "executions"
         self.start = _clock()
+        self.shared: Optional[SharedSession] = None
 
-    def explore(self, scenario: Scenario, *, shrink: bool, count: bool = True) -> Result:
-        """One exploration of ``scenario`` (interleave's own shrinking only for the final report)."""
+    def _budget(self) -> Optional[float]:
         budget = self.per_scenario
         if self.time_budget is not None:
             left = self.time_budget - (_clock() - self.start)
             budget = max(0.001, min(budget or left, left))
-        result = api.explore(self.subject.body(scenario), executions=self.executions_each, strategy=self.strategy,
-                             seed=self.seed, time_budget=budget, shrink=shrink, hint="lincheck", **self.options)
-        if count:
-            self.executions += result.executions
-            self.races.extend(result.races)
-            if self.first is None:
-                self.first = result
-        return result
+        return budget
+
+    def explore(self, scenario: Scenario, *, shrink: bool) -> Result:
+        """The full ``interleave.explore`` of one scenario: shrunk schedule, report, token."""
+        return api.explore(self.subject.body(scenario), executions=self.executions_each, strategy=self.strategy,
+                           seed=self.seed, time_budget=self._budget(), shrink=shrink, hint="lincheck",
+                           **self.options)
+
+    def decide(self, scenario: Scenario) -> Summary:
+        """Whether some interleaving of ``scenario`` fails (in the shared session when there is one)."""
+        if self.shared is not None:
+            o = self.options
+            summary = self.shared.explore(self.subject.body(scenario), executions=self.executions_each,
+                                          strategy=self.strategy, seed=self.seed, time_budget=self._budget(),
+                                          preemptions=o.get("preemptions"), depth=o.get("depth"))
+        else:
+            r = self.explore(scenario, shrink=False)
+            summary = Summary(r.failure is not None, r.executions, r.exhausted, r.strategy, r.bound, r.model,
+                              list(r.races))
+        self.executions += summary.executions
+        self.races.extend(summary.races)
+        if self.first is None:
+            self.first = summary
+        return summary
 
     def run(self, ops: Sequence[Operation], *, threads: int, ops_per_thread: int, init: int,
             scenarios: int) -> Optional[Scenario]:
@@ -258,21 +280,27 @@ class _Search:
             else:
                 self.scenarios += 1
             try:
-                result = self.explore(scenario, shrink=False)
+                summary = self.decide(scenario)
             except InterleaveError as exc:  # misuse or inconclusive: not a finding to shrink
                 raise _Stop(exc) from None
-            if result.failure is not None:
-                self.failed[scenario] = result
+            if summary.failed:
+                self.failed.append(scenario)
                 raise _ScenarioFailed(scenario)
-            if result.exhausted and not self.failed:
+            if summary.exhausted and not self.failed:
                 self.exhausted_scenarios += 1
 
         test = settings(max_examples=scenarios, database=None, deadline=None, derandomize=False,
                         suppress_health_check=list(HealthCheck), phases=(Phase.generate, Phase.shrink),
                         verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False)(
             hseed(self.seed)(given(st.data())(one_scenario)))
+        fast = engine.AVAILABLE and self.options.get("races", "ignore") == "ignore"
         try:
-            test()
+            if fast:
+                session_options = {k: v for k, v in self.options.items() if k in _SESSION_OPTIONS}
+                with SharedSession(**session_options) as self.shared:
+                    test()
+            else:
+                test()
         except _ScenarioFailed as exc:
             return exc.scenario
         except _Stop as stop:
@@ -281,9 +309,14 @@ class _Search:
         except Exception:  # noqa: BLE001 - e.g. Hypothesis's Flaky: keep the simplest failing scenario seen
             if not self.failed:
                 raise
+        finally:
+            self.shared = None
         if self.failed:
             return min(self.failed, key=lambda s: (len(s.threads), sum(map(len, s.threads)), len(s.init)))
         return None
+
+
+_SESSION_OPTIONS = ("model", "max_steps", "instrument", "exclude", "backend", "stall_timeout")
 
 
 def replay(
