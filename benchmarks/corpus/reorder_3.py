@@ -1,0 +1,11 @@
+"""reorder_3: 3 setters and one checker (see _reorder.py)."""
+
+from __future__ import annotations
+
+from ._reorder import check, setup, workers
+
+__all__ = ["BUGGY", "FIXED", "HARD", "check", "setup"]
+
+HARD = True
+BUGGY = workers(3, locked=False)
+FIXED = workers(3, locked=True)
