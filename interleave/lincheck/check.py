@@ -297,6 +297,7 @@ class _Search:
         try:
             if fast:
                 session_options = {k: v for k, v in self.options.items() if k in _SESSION_OPTIONS}
+                engine.warm_up(self.strategy, self.seed, self.options.get("preemptions"), self.options.get("depth"))
                 with SharedSession(**session_options) as self.shared:
                     test()
             else:

@@ -105,5 +105,12 @@ class SharedSession:
                        getattr(strat, "bound_description", ""), self.model, [])
 
 
+def warm_up(strategy: str, seed: int, preemptions: Optional[int], depth: Optional[int]) -> None:
+    """Build one strategy before the session opens: some start a helper thread on first use
+    (``hypothesis`` does), which must be a real thread, not one the session would patch."""
+    _registry.make(strategy, seed, preemptions=opt.optional_int("preemptions", preemptions),
+                   depth=opt.optional_int("depth", depth, 1))
+
+
 def _nothing() -> None:
     return None
