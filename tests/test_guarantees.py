@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _thread
 import gc
+import inspect
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import threading
 import weakref
 from typing import Any, Callable, Dict, List
 
+import guarantee_programs
 import pytest
 from guarantee_programs import ENDLESS, LOOP_LINES, OUTCOMES, Box, lost_update
 from test_restore import assert_same, snapshot
@@ -212,3 +214,21 @@ def test_no_user_class_outlives_its_exploration(strategy: str, backend: str) -> 
     gc.collect()
     alive = [r for r in refs if r() is not None]
     assert not alive, f"{len(alive)} of {len(refs)} classes defined by the body are still alive"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="one back-end below 3.12")
+def test_switching_back_ends_in_one_process_never_loses_switch_points() -> None:
+    # On 3.13, settrace -> monitoring -> settrace once left code objects without opcode events:
+    # no switch point at all, and exhaustive search "proved" the racy body correct in 1 execution.
+    # A fresh code object for this test, so that the order below is the first this process sees.
+    namespace: Dict[str, Any] = {}
+    exec(compile(inspect.getsource(lost_update), guarantee_programs.__file__, "exec"),
+         vars(guarantee_programs) | namespace, namespace)
+    body = namespace["lost_update"]
+    answers = []
+    for backend in ("settrace", "monitoring", "settrace", "monitoring"):
+        r = interleave.explore(body, executions=500, seed=5, strategy="exhaustive", backend=backend,
+                               shrink=False)
+        answers.append((r.executions, r.failure.kind if r.failure else None, r.exhausted))
+    assert answers[0][1] == "exception", answers
+    assert len(set(answers)) == 1, answers

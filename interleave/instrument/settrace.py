@@ -179,6 +179,13 @@ class SettraceBackend(Backend):
                     first = True
             if local is None:
                 return None
+            if first and PY >= (3, 12):
+                # 3.12+ keep "opcode events wanted" on the code object after a run, and an
+                # earlier exploration (one with sys.monitoring in between, on 3.13) can leave the
+                # code believing it is instrumented when it is not: every frame then ran with no
+                # opcode event, no switch point, and exhaustive search "proved" a racy body
+                # correct. Turning the request off and on makes CPython instrument it afresh.
+                frame.f_trace_opcodes = False
             frame.f_trace_opcodes = True
             if first and PY >= (3, 12):
                 # Without this, the first call of each code object runs with no opcode events
