@@ -182,6 +182,7 @@ def main() -> None:
         for config in configs:
             seeds = [0] if config.deterministic else list(range(args.seeds))
             execs: List[Optional[int]] = []
+            capped = 0  # misses that stopped at the time cap before the execution budget
             for seed in seeds:
                 try:
                     found, n = config.run(program, False, seed, args.budget)
@@ -190,19 +191,23 @@ def main() -> None:
                           file=sys.stderr)
                     found, n = False, 0
                 execs.append(n if found else None)
+                capped += not found and n < args.budget
             if config.deterministic:
                 execs = execs * args.seeds  # the same search for every seed
+                capped *= args.seeds
             try:
                 false_positive, _ = config.run(program, True, 0, args.fixed_budget)
             except Exception as exc:
                 print(f"  error: {config.name} {pname} fixed: {type(exc).__name__}: {exc}"[:300], file=sys.stderr)
                 false_positive = False
             entry = {"execs": execs, "found": sum(e is not None for e in execs),
-                     "median": median_or_miss(execs), "false_positive": false_positive}
+                     "median": median_or_miss(execs), "false_positive": false_positive,
+                     "capped": capped}
             results[pname]["configs"][config.name] = entry
             print(f"  {pname:<16} {config.name:<34} found {entry['found']}/{args.seeds} "
                   f"median {fmt_median(entry['median'], args.budget):>7}  fixed "
-                  f"{'FAILED' if false_positive else 'ok'}  {execs}", file=sys.stderr, flush=True)
+                  f"{'FAILED' if false_positive else 'ok'}  {execs}"
+                  + (f" ({capped} hit the time cap)" if capped else ""), file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
     load_after = os.getloadavg()
     print(f"(whole run {elapsed:.0f} s; load average {load_after[0]:.2f} {load_after[1]:.2f} "
@@ -218,7 +223,8 @@ def cell(entry: Optional[Dict[str, Any]], seeds: int, budget: int) -> str:
     if entry is None:
         return "-"
     fp = " FP" if entry["false_positive"] else ""
-    return f"{fmt_median(entry['median'], budget)} ({entry['found']}/{seeds}){fp}"
+    cap = "*" if entry.get("capped") else ""
+    return f"{fmt_median(entry['median'], budget)} ({entry['found']}/{seeds}){cap}{fp}"
 
 
 def best_of(entries: Dict[str, Dict[str, Any]], tool_prefixes: Tuple[str, ...]) -> Tuple[str, Optional[Dict[str, Any]]]:
@@ -236,7 +242,7 @@ def best_of(entries: Dict[str, Dict[str, Any]], tool_prefixes: Tuple[str, ...]) 
 def print_tables(results: Dict[str, Dict[str, Any]], configs: List[Config], seeds: int, budget: int) -> None:
     print()
     print(f"### Default vs the best peer configuration (median executions to the first failure, "
-          f"seeds found of {seeds}; FP: the fixed version failed)")
+          f"seeds found of {seeds}; *: a miss stopped at the time cap; FP: the fixed version failed)")
     print()
     rows = []
     for pname, r in results.items():
