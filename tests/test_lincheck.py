@@ -165,10 +165,10 @@ def test_racy_counter_is_found_with_a_minimal_scenario() -> None:
 
 def test_locked_counter_passes_100_scenarios() -> None:
     result = lincheck.check(LockedCounter, counter_ops(LockedCounter), threads=2, ops_per_thread=3,
-                            scenarios=100, executions=10, seed=0)
+                            scenarios=100, executions=5, seed=0)
     assert result.failure is None, result.failure.report
     assert result.scenarios == 100
-    assert result.executions == 100 * 10
+    assert result.executions == 100 * 5
     assert "every history was linearizable in 100 scenarios" in result.verdict
     result.raise_for_failure()
 
@@ -187,14 +187,15 @@ def test_check_then_act_registry_is_found() -> None:
 
 def test_locked_registry_passes_100_scenarios() -> None:
     result = lincheck.check(LockedRegistry, registry_ops(LockedRegistry), threads=2, ops_per_thread=3,
-                            scenarios=100, executions=10, seed=0)
+                            scenarios=100, executions=5, seed=0)
     assert result.failure is None, result.failure.report
     assert result.scenarios == 100
 
 
 def test_torn_size_of_a_queue_is_found_against_a_sequential_spec() -> None:
-    result = lincheck.check(TornQueue, queue_ops(TornQueue), threads=2, ops_per_thread=3, spec=SeqQueue,
-                            scenarios=100, executions=200, seed=0)
+    # size() must run between the two reads while the other thread puts and gets: 2 calls per thread.
+    result = lincheck.check(TornQueue, queue_ops(TornQueue), threads=2, ops_per_thread=2, spec=SeqQueue,
+                            scenarios=100, executions=100, seed=1)
     f = result.failure
     assert f is not None and f.kind == "not-linearizable", result.verdict
     sizes = [r for r in result.history if r.op == 2]
@@ -204,7 +205,7 @@ def test_torn_size_of_a_queue_is_found_against_a_sequential_spec() -> None:
 
 def test_locked_queue_passes_100_scenarios() -> None:
     result = lincheck.check(LockedQueue, queue_ops(LockedQueue), threads=2, ops_per_thread=3, spec=SeqQueue,
-                            scenarios=100, executions=10, seed=0)
+                            scenarios=100, executions=5, seed=0)
     assert result.failure is None, result.failure.report
     assert result.scenarios == 100
 
@@ -330,10 +331,10 @@ class RacyStack:
 def test_init_calls_run_before_the_threads() -> None:
     # One call per thread: two pops need something pushed before the threads start.
     ops = [lincheck.op(RacyStack.pop), lincheck.op(RacyStack.push, st.integers(0, 3))]
-    without = lincheck.check(RacyStack, ops, threads=2, ops_per_thread=1, scenarios=30, executions=100, seed=0)
+    without = lincheck.check(RacyStack, ops, threads=2, ops_per_thread=1, scenarios=10, executions=50, seed=0)
     assert without.failure is None
-    result = lincheck.check(RacyStack, ops, threads=2, ops_per_thread=1, init=2, scenarios=100,
-                            executions=100, seed=0)
+    result = lincheck.check(RacyStack, ops, threads=2, ops_per_thread=1, init=2, scenarios=50,
+                            executions=50, seed=1)
     f = result.failure
     assert f is not None, result.verdict
     assert result.scenario is not None and result.scenario.init
