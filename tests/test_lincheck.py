@@ -417,3 +417,32 @@ def test_same_seed_same_answer() -> None:
     b = lincheck.check(RacyRegistry, ops, scenarios=50, executions=100, seed=7)
     assert a.failure is not None and b.failure is not None
     assert a.failure.token == b.failure.token and a.scenarios == b.scenarios
+
+
+def test_report_order_table_sentence_interleaving() -> None:
+    result = lincheck.check(RacyCounter, counter_ops(RacyCounter), scenarios=5, executions=100, seed=0)
+    report = result.failure.report
+    table = report.index("Scenario (one column per thread")
+    sentence = report.index("No sequential order of these calls gives these results.")
+    interleaving = report.index("Interleaving (one column per thread):")
+    token = report.index("Replay token: lc1_")
+    assert table < sentence < interleaving < token
+    assert "Reproduce:    interleave.lincheck.replay(RacyCounter, <the same operations>, 'lc1_" in report
+    assert "il1_" not in report  # the interleave token travels inside the lincheck token only
+    assert "Traceback" not in report and "_main_body" not in report  # the check's own frames are noise
+
+
+def test_pytest_fixture_options_reach_the_check(interleave: Any) -> None:
+    options = interleave.options(executions=3)
+    assert options["seed"] == interleave.seed  # derived from this test's node id
+    result = lincheck.check(LockedCounter, counter_ops(LockedCounter), scenarios=4, **options)
+    assert result.seed == interleave.seed
+    assert result.executions == 4 * 3 and result.failure is None
+
+
+def test_the_example_finds_the_registry_race() -> None:
+    from example_loader import example
+
+    result = example("lincheck_registry").buggy()
+    assert result.failure is not None and result.failure.kind == "not-linearizable"
+    assert result.scenario is not None and result.scenario.shape == "2 threads x 1 call"

@@ -24,6 +24,25 @@ def _retoken(report: str, token: str, reproduce: str) -> str:
     return "\n".join(lines)
 
 
+def _quiet_check(report: str) -> str:
+    """The paragraph of interleave's report that shows the check's own traceback, as one line.
+
+    The traceback runs through interleave's runtime and this package: nothing a reader acts on.
+    """
+    lines = report.split("\n")
+    try:
+        start = lines.index("Exception in the test body:")
+    except ValueError:
+        return report
+    for end in range(start + 1, len(lines)):
+        if lines[end].startswith(f"{NotLinearizable.__module__}.NotLinearizable"):
+            lines[start:end + 1] = ["The check after the threads ended raised NotLinearizable: " + SENTENCE + "."]
+            return "\n".join(lines)
+        if not lines[end].startswith("  "):
+            break
+    return report
+
+
 def convert(failure: Failure, *, operations: Sequence[Operation], scenario: Scenario,
             history: Optional[List[CallRecord]], post: Any, subject: str, token: str, reproduce: str,
             found: str) -> Failure:
@@ -34,6 +53,7 @@ def convert(failure: Failure, *, operations: Sequence[Operation], scenario: Scen
         history = exc.history
         what = "not linearizable"
         verdict = [SENTENCE[0].upper() + SENTENCE[1:] + "."]
+        failure = dataclasses.replace(failure, report=_quiet_check(failure.report))
     else:
         kind = failure.kind
         what = {"deadlock": "deadlock", "step-limit": "step limit"}.get(kind, kind)
