@@ -446,3 +446,12 @@ def test_the_example_finds_the_registry_race() -> None:
     result = example("lincheck_registry").buggy()
     assert result.failure is not None and result.failure.kind == "not-linearizable"
     assert result.scenario is not None and result.scenario.shape == "2 threads x 1 call"
+
+
+def test_time_budget_bounds_the_whole_check() -> None:
+    # A million executions per scenario cannot be the limit: the budget's share per scenario is.
+    result = lincheck.check(LockedCounter, counter_ops(LockedCounter), scenarios=1000, executions=10**6,
+                            seed=0, time_budget=0.5)
+    assert result.failure is None and result.stop_reason == "time"
+    assert "time budget" in result.verdict and "not a proof" in result.verdict
+    assert result.executions < 10**6

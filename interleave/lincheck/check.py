@@ -256,7 +256,9 @@ class _Search:
         else:
             r = self.explore(scenario, shrink=False)
             summary = Summary(r.failure is not None, r.executions, r.exhausted, r.strategy, r.bound, r.model,
-                              list(r.races))
+                              list(r.races), r.stop_reason)
+        if summary.stop == "time":
+            self.stop = "time"
         self.executions += summary.executions
         self.races.extend(summary.races)
         if self.first is None:
@@ -271,10 +273,11 @@ class _Search:
         from hypothesis import strategies as st
 
         def one_scenario(data: Any) -> None:
+            # Draw first: Hypothesis wants the same draws for the same choices, even on the way out.
+            scenario = draw_scenario(data, ops, threads, ops_per_thread, init)
             if self.time_budget is not None and _clock() - self.start >= self.time_budget:
                 self.stop = "time"
                 raise _Stop()
-            scenario = draw_scenario(data, ops, threads, ops_per_thread, init)
             if self.failed:
                 self.shrink_runs += 1
             else:

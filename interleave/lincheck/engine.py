@@ -47,6 +47,7 @@ class Summary:
     bound: str
     model: str
     races: List[Any]
+    stop: str = "executions"  # what ended it: failure | exhausted | executions | time
 
 
 class SharedSession:
@@ -82,9 +83,11 @@ class SharedSession:
         start = _clock()
         ran = 0
         failed = exhausted = False
+        stop = "executions"
         try:
             for i in range(executions):
                 if time_budget is not None and _clock() - start >= time_budget:
+                    stop = "time"
                     break
                 if strat.bounded and strat.exhausted():
                     exhausted = True
@@ -101,8 +104,10 @@ class SharedSession:
                 exhausted = bool(strat.bounded and strat.exhausted())
         finally:
             self._body = _nothing
-        return Summary(failed, ran, exhausted and not failed, strat.describe(),
-                       getattr(strat, "bound_description", ""), self.model, [])
+        exhausted = exhausted and not failed
+        stop = "failure" if failed else "exhausted" if exhausted else stop
+        return Summary(failed, ran, exhausted, strat.describe(), getattr(strat, "bound_description", ""),
+                       self.model, [], stop)
 
 
 def warm_up(strategy: str, seed: int, preemptions: Optional[int], depth: Optional[int]) -> None:
