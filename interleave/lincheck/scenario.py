@@ -1,9 +1,9 @@
 """A scenario: the calls of one concurrent test, drawn from Hypothesis's choice sequence.
 
-The draws come in the order that makes Hypothesis's shrinking useful: the number of threads
-first (toward 2), then for each thread its number of calls (toward 1), which operation (toward
-the first) and its arguments (toward each strategy's simplest value); the init part is drawn
-last so that it shrinks toward no init calls without disturbing the threads.
+The draws come in the order that makes Hypothesis's shrinking useful: for each thread its
+number of calls (toward 1, and toward 0 for threads after the second: left out), which
+operation (toward the first) and its arguments (toward each strategy's simplest value); the
+init part is drawn last so that it shrinks toward no init calls without disturbing the threads.
 """
 
 from __future__ import annotations
@@ -39,15 +39,21 @@ class Scenario:
 
 def draw_scenario(data: Any, operations: Sequence[Operation], threads: int, ops_per_thread: int,
                   init: int) -> Scenario:
-    """Draw one scenario from a Hypothesis ``st.data()`` object."""
+    """Draw one scenario from a Hypothesis ``st.data()`` object.
+
+    Every thread is drawn as a number of calls then the calls. The first two threads have at
+    least one call; the others may have none and are then left out, so that removing a thread is
+    one choice going to zero (Hypothesis's favourite edit), which leaves the other threads' draws
+    where they were.
+    """
     from hypothesis import strategies as st
 
-    lo = min(2, threads)
-    n = data.draw(st.integers(lo, threads)) if threads > lo else threads
     columns = []
-    for _ in range(n):
-        k = data.draw(st.integers(1, ops_per_thread)) if ops_per_thread > 1 else 1
-        columns.append(tuple(_draw_call(data, operations) for _ in range(k)))
+    for t in range(threads):
+        lo = 1 if t < 2 else 0
+        k = data.draw(st.integers(lo, ops_per_thread)) if ops_per_thread > lo else lo
+        if k:
+            columns.append(tuple(_draw_call(data, operations) for _ in range(k)))
     m = data.draw(st.integers(0, init)) if init > 0 else 0
     before = tuple(_draw_call(data, operations) for _ in range(m))
     return Scenario(before, tuple(columns))
