@@ -17,6 +17,9 @@ Modes (one exploration each, so that per-exploration clean-up cannot hide a per-
   prefix and explores a new class.
 
 ``python benchmarks/bench_memory.py [--executions N] [--every N] [--limit MB] [--mode races|dpor|both]``
+
+Run time on a shared 2-core machine (CPython 3.12): about 10 minutes for ``races`` and 30-50 for
+``dpor`` (each DPOR execution replays a prefix and runs about 30 events).
 """
 
 from __future__ import annotations
