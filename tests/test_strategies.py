@@ -268,10 +268,47 @@ def test_every_strategy_replays_its_own_failures():
     # dis) ran traced when it decided at a sync point, and some POS schedules of this program
     # did not replay (3 of seeds 0-9 on 3.10).
     body = example("lazy_singleton").buggy
-    for name in ("pos", "random", "pct", "portfolio"):
+    for name in ("pos", "random", "pct", "portfolio", "rounds", "pct-races"):
         for seed in range(10):
             r = interleave.explore(body, strategy=name, seed=seed, executions=500, shrink=False)
             assert r.failure is not None, (name, seed)
             assert r.failure.kind == "exception", (name, seed, r.failure.detail)
             again = interleave.replay(body, r.failure.token)
             assert again.failure is not None and again.failure.kind == "exception", (name, seed)
+
+
+def test_rounds_same_seed_same_executions_and_lockstep_deadlock():
+    # Rounds keep every thread at the same stage: all five philosophers take their first fork
+    # before any takes its second within a few executions for every seed.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from corpus import harness, load
+
+    body = harness.body(load("philosophers_5"))
+    for seed in range(5):
+        a = interleave.explore(body, strategy="rounds", seed=seed, executions=20, shrink=False)
+        assert a.failure is not None and a.failure.kind == "deadlock", seed
+        b = interleave.explore(body, strategy="rounds", seed=seed, executions=20, shrink=False)
+        assert a.executions == b.executions and a.failure.token == b.failure.token
+    a = interleave.explore(reorder, strategy="rounds", seed=3, executions=200, shrink=False)
+    b = interleave.explore(reorder, strategy="rounds", seed=3, executions=200, shrink=False)
+    assert a.executions == b.executions
+
+
+def test_pct_races_same_seed_same_executions_and_finds_a_race_after_a_long_prefix():
+    # Change points only before accesses that two threads make: the flush after 30 appends is
+    # one of a handful of racing points, where plain PCT spreads its change point over every step.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from corpus import harness, load
+
+    body = harness.body(load("long_prefix"))
+    for seed in range(5):
+        a = interleave.explore(body, strategy="pct-races", depth=3, seed=seed, executions=40, shrink=False)
+        assert a.failure is not None, seed
+        b = interleave.explore(body, strategy="pct-races", depth=3, seed=seed, executions=40, shrink=False)
+        assert a.executions == b.executions and a.failure.token == b.failure.token

@@ -1,42 +1,64 @@
-"""The default: rotate strategies so that shallow, ordering and deep bugs all fall quickly."""
+"""The default: a mix of strategies so that shallow, ordering and deep bugs all fall quickly."""
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .base import Strategy
 from .main_first import MainFirstStrategy
-from .pct import PCTStrategy
 from .pos import POSStrategy
+from .race_pct import KeyObserver, RaceKeys, RacePCTStrategy
 from .random_walk import RandomStrategy
+from .rounds import RoundsStrategy
+
+#: Executions in the first phase: after this many without a failure the mix turns to the
+#: members that do best on deep bugs.
+QUICK_PHASE = 60
+
+_Slot = Tuple[Strategy, Optional[int]]  # a member, and the depth it runs with (race PCT only)
 
 
 class PortfolioStrategy(Strategy):
-    """Executions cycle through ten slots: uniform random (5), POS (3) and PCT at depths 3 and 5.
+    """Executions go through a cycle of slots, each run by one member; two phases.
 
-    Most slots let the body finish starting its threads first (``MainFirstStrategy``): measured
-    on the corpus (docs/strategies.md) that alone takes uniform random from never to a median of
-    5 executions on reorder_10, and from 948 to 160 on the 3x3 counter. Uniform random is the
-    best sampler for deadlocks and the deep counter; POS for torn reads and staged publication;
-    PCT for a race after a long one-thread prefix and for orders among many threads. One POS
-    slot keeps the body's own start-up in the search, for races between the body and the
-    threads it starts. Each member
-    keeps its own state (PCT learns the run length) across the executions it is given.
+    Members (docs/strategies.md has the measurements): rounds of single picks (lockstep
+    orders: deadlocks needing every thread at the same stage, a checker between a setter's
+    writes), uniform random (deep bugs, the 3x3 counter), POS (torn reads, publication), and
+    PCT with change points at racing accesses (a race after a long prefix, staged
+    publication; at depth 9, the 3x3 counter). All but one POS slot let the body finish
+    starting its threads first (``MainFirstStrategy``); the plain POS slot keeps races between
+    the body and its own threads in the search.
+
+    The first ``QUICK_PHASE`` executions cycle through every member. A bug that one of them
+    finds with a high chance per execution falls there; one that has not fallen by then is
+    most likely of a class only uniform random and deep race-PCT find at a useful rate, so the
+    second phase gives them most slots (keeping POS and a shallower race-PCT in the cycle).
+    The rounds member teaches the racing keys to race-PCT from the first execution on. Each
+    member keeps its own state (race-PCT learns the keys and the run length) across phases.
     """
 
     name = "portfolio"
 
     def __init__(self, seed: int) -> None:
+        keys = RaceKeys()
+        rounds = MainFirstStrategy(KeyObserver(RoundsStrategy(seed + 7, burst=1), keys))
         uniform = MainFirstStrategy(RandomStrategy(seed + 5))
         pos = MainFirstStrategy(POSStrategy(seed))
-        self.members: List[Strategy] = [
-            # The cheap uniform walk first: a one-execution run (a marked test's smoke check)
-            # should not pay for POS's per-point decisions.
-            uniform, pos, uniform, MainFirstStrategy(PCTStrategy(seed + 1, 3)), uniform,
-            pos, uniform, POSStrategy(seed + 6), uniform, MainFirstStrategy(PCTStrategy(seed + 2, 5)),
+        self.races = RacePCTStrategy(seed + 1, 5, keys)
+        races = MainFirstStrategy(self.races)
+        plain_pos = POSStrategy(seed + 6)
+        # Rounds first: one execution finds the lockstep bugs, and it is cheap (a marked test's
+        # one-execution smoke check should not pay for POS's per-point decisions).
+        self.quick: List[_Slot] = [
+            (rounds, None), (uniform, None), (races, 5), (pos, None), (races, 9),
+            (uniform, None), (races, 3), (uniform, None), (plain_pos, None), (races, 9),
+        ]
+        self.deep: List[_Slot] = [
+            (races, 9), (uniform, None), (races, 9), (uniform, None), (races, 9),
+            (pos, None), (races, 9), (uniform, None), (races, 9), (races, 5),
         ]
         self.index = -1
-        self.active: Strategy = uniform
+        self.active: Strategy = rounds
 
     def bind(self, view: object) -> None:
         bind = getattr(self.active, "bind", None)
@@ -45,8 +67,13 @@ class PortfolioStrategy(Strategy):
 
     def new_execution(self) -> bool:
         self.index += 1
-        self.active = self.members[self.index % len(self.members)]
-        return self.active.new_execution()
+        i = self.index
+        slots = self.quick if i < QUICK_PHASE else self.deep
+        member, depth = slots[(i if i < QUICK_PHASE else i - QUICK_PHASE) % len(slots)]
+        if depth is not None:
+            self.races.d = depth
+        self.active = member
+        return member.new_execution()
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         return self.active.choose(runnable, current, used)
@@ -58,5 +85,5 @@ class PortfolioStrategy(Strategy):
         return "portfolio"
 
     def describe_active(self) -> str:
-        """The member that ran the latest execution, e.g. ``portfolio[pct(depth=5)]``."""
+        """The member that ran the latest execution, e.g. ``portfolio[pct-races(depth=5)]``."""
         return f"portfolio[{self.active.describe()}]"

@@ -95,6 +95,22 @@ def _load_builtin() -> None:
 
     register("pos", pos_factory)
 
+    from .rounds import RoundsStrategy
+
+    def rounds_factory(seed: int, **params: Any) -> Strategy:
+        _no_params("rounds", params)
+        return RoundsStrategy(seed)
+
+    register("rounds", rounds_factory)
+
+    from .race_pct import RacePCTStrategy
+
+    def pct_races_factory(seed: int, depth: int = 3, **params: Any) -> Strategy:
+        _no_params("pct-races", params)
+        return RacePCTStrategy(seed, depth)
+
+    register("pct-races", pct_races_factory, ("depth",))
+
     from .hypothesis_driven import factory as hypothesis_factory
 
     register("hypothesis", hypothesis_factory, ("preemptions",))
