@@ -35,7 +35,7 @@ from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError
 from . import context
 
 #: Seconds without progress or CPU use before the run counts as blocked for real.
-BLOCKED_SECONDS = float(os.environ.get("INTERLEAVE_BLOCKED_SECONDS", "5"))
+BLOCKED_SECONDS = float(os.environ.get("INTERLEAVE_BLOCKED_SECONDS", "2"))
 #: Seconds of computing without progress before the run counts as stalled (``stall_timeout``).
 STALL_SECONDS = float(os.environ.get("INTERLEAVE_STALL_SECONDS", "10"))
 #: Seconds a Ctrl-C may wait for the run to take it by itself.
@@ -78,6 +78,7 @@ class Watchdog:
         self.old_handler: Any = None
         self.fired: Optional[Tuple[Any, ...]] = None
         self.reported = False
+        self.pending: Optional[Tuple[float, str]] = None  # when a signal was sent, and its diagnosis
 
     # ----------------------------------------------------------------- life cycle
     def start(self) -> None:
@@ -133,6 +134,7 @@ class Watchdog:
                     last, since, cpu0 = mark, now, self._cpu()
                     continue
                 if self.fired == mark:
+                    self._report_if_still_stuck(now)
                     continue
                 stuck = now - since
                 cpu = self._cpu()
@@ -158,10 +160,24 @@ class Watchdog:
             exc = describe_stall(ex, frame, waited)
         self._deliver(ex, mark, exc, str(exc))
 
+    def _report_if_still_stuck(self, now: float) -> None:
+        """A call the signal cannot break (SQLite's busy wait sleeps in C until its own timeout).
+
+        The error is raised when the call returns to Python; the person waiting is told now.
+        """
+        if self.reported or self.pending is None or now - self.pending[0] < INTERRUPT_GRACE:
+            return
+        self.reported = True
+        sys.stderr.write(self.pending[1] + "\n(interleave: the blocked call does not return to Python when "
+                         "interrupted; this error is raised as soon as it does, e.g. when the library's own "
+                         "timeout ends)\n")
+        sys.stderr.flush()
+
     def _deliver(self, ex: Any, mark: Tuple[Any, ...], exc: BaseException, message: Optional[str]) -> None:
         self.fired = mark
         ex.real_block = (mark, exc)
         if self.signum is not None:
+            self.pending = None if message is None else (_real_monotonic(), message)
             signal.pthread_kill(self.os_ident, self.signum)
             return
         # Not the main thread: an exception that lands at the thread's next bytecode.
@@ -297,6 +313,34 @@ def _where(ex: Any, frame: Optional[FrameType]) -> Tuple[str, Optional[FrameType
     return f"virtual thread {thread} at {where}", inner
 
 
+def library_of(frame: Optional[FrameType]) -> Optional[Tuple[str, str, int]]:
+    """The installed library (or standard-library module) the code under test called into: name, file, line.
+
+    The innermost such frame, searched from the blocked frame out to the first frame of code
+    under test (beyond it are the thread's own machinery and the harness).
+    """
+    from ..instrument.filter import is_stdlib_file, is_user_code_file
+
+    f = frame
+    while f is not None:
+        filename = f.f_code.co_filename
+        if is_user_code_file(filename):
+            return None  # the code under test called the blocking function itself
+        if not filename.startswith(_HERE):
+            parts = filename.replace("\\", "/").split("/")
+            for marker in ("site-packages", "dist-packages"):
+                if marker in parts:
+                    i = len(parts) - 1 - parts[::-1].index(marker)
+                    if i + 1 < len(parts):
+                        top = parts[i + 1]
+                        name = top[:-3] if top.endswith(".py") else top
+                        return name, filename, f.f_lineno
+            if not filename.startswith("<") and is_stdlib_file(filename):
+                return str(f.f_globals.get("__name__", "?")), filename, f.f_lineno
+        f = f.f_back
+    return None
+
+
 def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
                         unadoptable: List[Tuple[str, Any]]) -> InconclusiveError:
     """The error for a run idle for real: a foreign primitive if one is busy in scope, else I/O."""
@@ -304,8 +348,10 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
     call = _called_name(inner)
     names = _candidates(frame)
     busy = [n for n in names if "(locked)" in n or "(held)" in n]
+    lib = library_of(frame)
     head = (f"interleave: inconclusive: the run blocked its OS thread for real ({waited:.1f} s without "
-            f"progress or CPU use) in {where}" + (f", in a call to {call}()" if call else "") + ".")
+            f"progress or CPU use) in {where}" + (f", in a call to {call}()" if call else "")
+            + (f", in library {lib[0]} ({lib[1]}:{lib[2]})" if lib else "") + ".")
     if busy or (call or "").rsplit(".", 1)[-1] in ("acquire", "wait", "join", "get", "put", "__enter__"):
         lines = [
             head,
@@ -315,15 +361,23 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
         ]
         if names:
             lines.append("Real primitives in scope there: " + "; ".join(names) + ".")
-        if unadoptable:
+        bound = [p for p, v in unadoptable if type(v).__name__ == "_SearchBound"]
+        missed = [(p, v) for p, v in unadoptable if type(v).__name__ != "_SearchBound"]
+        if missed:
             lines.append("Reached before the run but not made cooperative: "
-                         + "; ".join(f"{p} ({type(v).__name__})" for p, v in unadoptable[:5]) + ".")
-        lines.append(
-            "Fix: create the object inside the test body, or keep it where interleave can swap it "
-            "(a module global or class attribute of the code under test, an attribute, dict or list "
-            "item of something the body closes over or is bound to; not a tuple or frozenset), or add its "
-            "module with instrument=[...]. Inside the run, threading/queue objects are cooperative."
-        )
+                         + "; ".join(f"{p} ({type(v).__name__})" for p, v in missed[:5]) + ".")
+        # Every module's globals (libraries too, instrumented or not) were already searched,
+        # and naming a module in instrument= does not change what is searched: not advised.
+        fix = ("Fix: create the object inside the test body (or pass it in), or hold it where interleave "
+               "can swap it before the run: a module global, attribute, dict, list or set item, at any depth "
+               "(not a tuple or frozenset, not a bound method's object, not a local of a running function, "
+               "not an RLock another OS thread holds). Inside the run, threading/queue objects are cooperative.")
+        if bound:
+            from ..instrument.patching import _MODULE_BUDGET
+
+            fix += (f" The search of module globals stopped at its budget of {_MODULE_BUDGET} objects "
+                    f"({bound[0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
+        lines.append(fix)
         return ForeignPrimitiveError("\n".join(lines))
     lines = [
         head,
