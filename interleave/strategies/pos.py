@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dis
 import random
+import weakref
 from types import CodeType
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
@@ -72,13 +73,22 @@ class POSStrategy(Strategy):
         return best, 1
 
 
+# Per code object, the key of every instruction: one disassembly per code object instead of one
+# per switch point met, shared by every strategy and exploration (the keys depend on the code
+# only). Weak keys: a code object that goes away takes its table with it.
+_TABLES: weakref.WeakKeyDictionary[CodeType, Dict[int, Optional[Hashable]]] = weakref.WeakKeyDictionary()
+
+
 def _location_key(code: CodeType, offset: int) -> Optional[Hashable]:
-    for ins in dis.get_instructions(code):
-        if ins.offset == offset:
+    """The location an instruction touches, by name: ``("name", attr)``, ``("subscript",)`` or None."""
+    table = _TABLES.get(code)
+    if table is None:
+        table = {}
+        for ins in dis.get_instructions(code):
             name = ins.opname
             if any(part in name for part in _NAMED) and isinstance(ins.argval, str):
-                return ("name", ins.argval)
-            if any(part in name for part in _SUBSCRIPT):
-                return ("subscript",)
-            return None
-    return None
+                table[ins.offset] = ("name", ins.argval)
+            elif any(part in name for part in _SUBSCRIPT):
+                table[ins.offset] = ("subscript",)
+        _TABLES[code] = table
+    return table.get(offset)
