@@ -89,6 +89,13 @@ def resolve_targets(items: Iterable[str]) -> Tuple[str, ...]:
                 f"cannot instrument {item!r}: no module of that name with Python source was found; "
                 "give an importable module name or a path"
             )
+        if not spec.origin.endswith((".py", ".pyw")):
+            kind = "a C extension" if spec.origin.endswith((".so", ".pyd", ".dylib")) else "compiled code only"
+            raise ValueError(
+                f"cannot instrument {item!r}: it has no Python source ({kind}: {spec.origin}); interleave "
+                "switches threads only inside Python code. Instrument the Python module that calls it instead; "
+                "its calls into the extension then run as single steps"
+            )
         origin = _norm(spec.origin)
         if spec.submodule_search_locations:
             out.append(os.path.dirname(origin) + os.sep)
