@@ -118,3 +118,22 @@ def starts_three_then_notes_buggy() -> None:
     for t in ts:
         t.join()
     assert c.value == 6
+
+
+def test_portfolio_turns_to_the_deep_members_after_the_quick_phase() -> None:
+    from collections import Counter as Tally
+
+    from interleave.strategies.portfolio import QUICK_PHASE, PortfolioStrategy
+
+    p = PortfolioStrategy(0)
+    seen = []
+    for _ in range(QUICK_PHASE + 100):
+        assert p.new_execution()
+        seen.append(p.describe_active())
+    quick, deep = Tally(seen[:QUICK_PHASE]), Tally(seen[QUICK_PHASE:])
+    assert seen[0] == "portfolio[rounds(burst=1) after set-up]"  # cheap, and finds lockstep bugs at once
+    assert quick["portfolio[rounds(burst=1) after set-up]"] == QUICK_PHASE // 10
+    assert "portfolio[pos]" in quick  # a member that searches the body's own start-up
+    assert "portfolio[rounds(burst=1) after set-up]" not in deep
+    assert deep["portfolio[pct-races(depth=9) after set-up]"] == 50
+    assert deep["portfolio[random after set-up]"] == 30

@@ -33,7 +33,9 @@ class RoundsStrategy(Strategy):
         self.queue: List[int] = []
 
     def describe(self) -> str:
-        return "rounds" if self.fixed is None else f"rounds(burst<={self.fixed})"
+        if self.fixed is None:
+            return "rounds"
+        return "rounds(burst=1)" if self.fixed == 1 else f"rounds(burst<={self.fixed})"
 
     def new_execution(self) -> bool:
         self.queue = []
