@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
@@ -63,7 +64,7 @@ def explore(
     ``stall_timeout`` (seconds, default 10) ends a run that computes that long without reaching
     a switch point (a loop in C or in code that is not instrumented) with ``StalledRunError``;
     a run idle for real (I/O, a foreign lock) ends with ``RealBlockingError`` or
-    ``ForeignPrimitiveError`` after 5 s. Both are inconclusive: neither a pass nor a failure.
+    ``ForeignPrimitiveError`` after 2 s. Both are inconclusive: neither a pass nor a failure.
 
     ``progress``, if given, is called after each execution with the number run so far (for a
     live progress line); it runs outside any execution.
@@ -127,11 +128,117 @@ def explore(
             failure = checker.failure(session, fn, strategy=strat.describe(), executions=ran, elapsed=elapsed,
                                       hint=hint)
         session.check_interrupt()
+        advice = not_instrumented_hint(uninstrumented_packages(
+            session.filter, fn, failure.exception if failure is not None else None))
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
                   strategy=strat.describe(), model=model, seed=seed, stop_reason=stop,
                   bound=getattr(strat, "bound_description", ""),
                   races=list(checker.races) if checker is not None else [],
-                  strategy_stats=dict(getattr(strat, "stats", None) or {}))
+                  strategy_stats=dict(getattr(strat, "stats", None) or {}),
+                  warnings=[advice] if advice else [])
+
+
+def _library_package(filename: str) -> Optional[str]:
+    """The top-level package of an installed library's file (under site-packages), else None."""
+    parts = filename.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            i = len(parts) - 1 - parts[::-1].index(marker)
+            if i + 1 < len(parts) - 0 and not parts[i + 1].endswith((".dist-info", ".egg-info")):
+                top = parts[i + 1]
+                return top[:-3] if top.endswith(".py") else top
+    return None
+
+
+# Libraries that are the harness, never code under test: not worth instrumenting.
+_HARNESS = frozenset({"interleave", "interleave_pytest", "pytest", "_pytest", "pluggy", "hypothesis", "greenlet",
+                      "xdist", "execnet", "pytest_timeout", "_hypothesis_pytestplugin"})
+
+
+def uninstrumented_packages(code_filter: Any, fn: Any, exc: Optional[BaseException] = None) -> List[str]:
+    """Installed libraries the body reaches that are not instrumented: races inside them are invisible.
+
+    Found in the failure's traceback and exception chain, and among what the body and the
+    functions of code under test it references use (globals, closures), two calls deep.
+    """
+    found: List[str] = []
+
+    def add_file(filename: Optional[str]) -> None:
+        if not filename or not isinstance(filename, str):
+            return
+        pkg = _library_package(filename)
+        if pkg and pkg not in found and pkg not in _HARNESS and not code_filter.wants_file(filename):
+            found.append(pkg)
+
+    seen_exc: set = set()
+    while exc is not None and id(exc) not in seen_exc:
+        seen_exc.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            add_file(tb.tb_frame.f_code.co_filename)
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+
+    def module_file(value: Any) -> Optional[str]:
+        import types
+
+        if isinstance(value, types.ModuleType):
+            return getattr(value, "__file__", None)
+        modname = getattr(value, "__module__", None) if isinstance(value, (type, types.FunctionType)) \
+            else getattr(type(value), "__module__", None)
+        mod = sys.modules.get(modname) if isinstance(modname, str) else None
+        return getattr(mod, "__file__", None)
+
+    visited: set = set()
+
+    def walk(f: Any, depth: int) -> None:
+        import types
+
+        f = getattr(f, "__func__", f)
+        if isinstance(f, functools.partial):
+            for v in (*f.args, *f.keywords.values()):
+                add_file(module_file(v))
+            f = f.func
+        code = getattr(f, "__code__", None)
+        if code is None or id(f) in visited or depth < 0:
+            return
+        visited.add(id(f))
+        values: List[Any] = []
+        glb = getattr(f, "__globals__", {})
+        stack = [code]
+        while stack:
+            c = stack.pop()
+            values += [glb[n] for n in c.co_names if n in glb]
+            stack += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:
+                pass
+        values += list(getattr(f, "__defaults__", None) or ())
+        for v in values:
+            add_file(module_file(v))
+            if isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
+                file = getattr(getattr(getattr(v, "__func__", v), "__code__", None), "co_filename", None)
+                if file is None or code_filter.wants_file(file):
+                    walk(v, depth - 1)
+
+    try:
+        walk(fn, 2)
+    except Exception:  # noqa: BLE001 - advice only: never let it break a verdict
+        pass
+    return found
+
+
+def not_instrumented_hint(packages: Sequence[str]) -> str:
+    """The advice for libraries the run reached without seeing inside them; '' when there are none."""
+    if not packages:
+        return ""
+    names = ", ".join(repr(p) for p in packages)
+    return (f"Not instrumented: the code under test uses {', '.join(packages)} (installed libraries: their code runs "
+            "as single steps, so a race inside them cannot be found and a failure there is not explained). "
+            f"To look inside, add instrument=[{names}] to explore(), or "
+            f"@pytest.mark.interleave(instrument=[{names}]) in a test.")
 
 
 def replay(
@@ -226,6 +333,9 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
         )
     # A replay that diverged explains nothing: report what the search saw, with the warning.
     final = replayed if replayed.failed and replayed.kind != "divergence" else outcome
+    advice = not_instrumented_hint(uninstrumented_packages(session.filter, fn, final.exception))
+    if advice:
+        notes.append("\n" + advice)
     failure = _failure_from(final, schedule, recorder, strategy=strategy, executions=executions,
                             elapsed=elapsed, fn=fn, hint=hint, notes=notes)
     failure.reproducible = reproducible
