@@ -138,11 +138,16 @@ class Watchdog:
                     continue
                 stuck = now - since
                 cpu = self._cpu()
-                idle = cpu is not None and cpu0 is not None and cpu - cpu0 < 0.1 * stuck
+                known = cpu is not None and cpu0 is not None
+                idle = known and cpu - cpu0 < 0.1 * stuck  # type: ignore[operator]
+                # Busy is measured in CPU time where it can be: on a loaded machine the thread
+                # gets a fraction of the wall clock, and a long but finite computation must not
+                # be cut short because other processes ran.
+                busy = cpu - cpu0 if known else stuck  # type: ignore[operator]
                 if idle and 0 < BLOCKED_SECONDS <= stuck:
                     self._fire(ex, mark, stuck, blocked=True)
-                elif not idle and 0 < self.stall_seconds <= stuck:
-                    self._fire(ex, mark, stuck, blocked=False)
+                elif not idle and 0 < self.stall_seconds <= busy:
+                    self._fire(ex, mark, busy, blocked=False)
         finally:
             self.done.release()
 
