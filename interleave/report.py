@@ -7,7 +7,7 @@ import linecache
 import os
 import shutil
 import traceback
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception
 from .instrument.filter import is_user_code_file
@@ -297,16 +297,65 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional
     return "\n".join(lines)
 
 
-def _format_exception(exc: BaseException) -> str:
+# Frames of the standard library's thread machinery: how a thread starts, never the failure.
+_THREAD_MACHINERY = {("threading.py", "run"), ("threading.py", "_bootstrap_inner"), ("threading.py", "_bootstrap")}
+MAX_FRAMES = 12  # frames shown per exception, the innermost ones
+MAX_CHAIN = 5  # exceptions shown along __cause__ / __context__
+
+
+def _frame_path(filename: str) -> str:
+    """An installed library's file as ``package/module.py`` (its site-packages path is noise), else short."""
+    parts = filename.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
+    return short_path(filename)
+
+
+def _format_frames(exc: BaseException, instrumented: AbstractSet[str]) -> List[str]:
     tb = traceback.extract_tb(exc.__traceback__)
-    user = [fs for fs in tb if is_user_code_file(fs.filename)]
+    kept = [fs for fs in tb if not _foreign(fs.filename)
+            and (os.path.basename(fs.filename), fs.name) not in _THREAD_MACHINERY]
     lines = []
-    for fs in (user or list(tb))[-4:]:
-        lines.append(f'  File "{short_path(fs.filename)}", line {fs.lineno}, in {fs.name}')
+    if len(kept) > MAX_FRAMES:
+        lines.append(f"  ... {len(kept) - MAX_FRAMES} outer frames not shown")
+        kept = kept[-MAX_FRAMES:]
+    for fs in kept:
+        seen = is_user_code_file(fs.filename) or fs.filename in instrumented
+        mark = "" if seen else "  [not instrumented]"
+        lines.append(f'  File "{_frame_path(fs.filename)}", line {fs.lineno}, in {fs.name}{mark}')
         if fs.line:
             lines.append(f"    {fs.line}")
-    msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    lines.append(msg)
+    lines.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
+    return lines
+
+
+def _format_exception(exc: BaseException, instrumented: AbstractSet[str] = frozenset()) -> str:
+    """The traceback as Python prints it, chain included, without harness frames.
+
+    Frames of installed libraries stay (they are often where the failure is); those whose
+    code the run did not trace are marked ``[not instrumented]``: no switch point was taken
+    inside them.
+    """
+    chain: List[Tuple[BaseException, str]] = []
+    seen: Set[int] = set()
+    cur: Optional[BaseException] = exc
+    link = ""
+    while cur is not None and id(cur) not in seen and len(chain) < MAX_CHAIN:
+        seen.add(id(cur))
+        chain.append((cur, link))
+        if cur.__cause__ is not None:
+            cur, link = cur.__cause__, "The above exception was the direct cause of the following exception:"
+        elif cur.__context__ is not None and not cur.__suppress_context__:
+            cur, link = cur.__context__, "During handling of the above exception, another exception occurred:"
+        else:
+            cur = None
+    lines: List[str] = []
+    # Innermost first, as Python prints it; each one's link says how the next one relates to it.
+    for e, link in reversed(chain):
+        lines += _format_frames(e, instrumented)
+        if link:
+            lines += ["", link, ""]
     return "\n".join(lines)
 
 
@@ -325,11 +374,11 @@ def wait_for_cycle(blocked: Sequence[Any]) -> List[str]:
     return []
 
 
-def describe_failure(outcome: Outcome) -> str:
+def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset()) -> str:
     """One paragraph: the exception, the deadlock cycle, the step limit or the divergence."""
     if outcome.kind == "exception" and outcome.exception is not None:
         where = "the test body" if outcome.tid == 0 else f"thread {outcome.thread} (uncaught; fails the run)"
-        return f"Exception in {where}:\n" + _format_exception(outcome.exception)
+        return f"Exception in {where}:\n" + _format_exception(outcome.exception, instrumented)
     if outcome.kind == "deadlock":
         lines = ["Deadlock: no thread can run and no timer is pending."]
         for b in outcome.blocked:
@@ -381,7 +430,9 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
         parts += [said[0]] + ["    " + p for p in said[1:]] + [""]
         pinned = found.rows
         racing = found.targets if found.kind != "deadlock" else None
-    parts += [describe_failure(outcome), "", "Interleaving (one column per thread):",
+    # The files the run took switch points in: their frames are instrumented code.
+    traced = {e.filename for e in events}
+    parts += [describe_failure(outcome, traced), "", "Interleaving (one column per thread):",
               render_table(shown, names, width, racing=racing, pinned=pinned)]
     if outcome.kind == "step-limit" and events and outcome.loop_site is None:
         tail = events[-200:]
