@@ -1,0 +1,55 @@
+"""Shared budgets and checks for the real-library suite."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Dict, Sequence
+
+import pytest
+
+import interleave
+
+#: INTERLEAVE_REALWORLD_LONG=1: correct uses run 2,000 executions per seed (the acceptance run);
+#: the default CI run uses 300, which keeps the suite under two minutes per Python version.
+LONG = os.environ.get("INTERLEAVE_REALWORLD_LONG", "") not in ("", "0")
+CLEAN_EXECUTIONS = 2000 if LONG else 300
+#: A known race must be found within this many executions, in every seed.
+RACE_BUDGET = 2000
+SEEDS = (1, 2, 3)
+RACE_STRATEGIES = ("random", "pct", "pos", "portfolio")
+CLEAN_STRATEGIES = ("portfolio", "random", "pct") if LONG else ("portfolio",)
+
+long_run = pytest.mark.skipif(not LONG, reason="set INTERLEAVE_REALWORLD_LONG=1 for the long run")
+
+
+def run_threads(*targets: Callable[[], Any]) -> None:
+    """Start one thread per target, then join them all."""
+    ts = [threading.Thread(target=t) for t in targets]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def assert_race_found(body: Callable[[], None], instrument: Sequence[str], strategy: str,
+                      expected: type = BaseException, **kw: Any) -> Dict[int, int]:
+    """The race fails the body in every seed; returns executions needed per seed."""
+    needed: Dict[int, int] = {}
+    for seed in SEEDS:
+        result = interleave.explore(body, executions=RACE_BUDGET, seed=seed, strategy=strategy,
+                                    instrument=list(instrument), **kw)
+        assert result.failure is not None, f"seed {seed}: {result.verdict}"
+        assert isinstance(result.failure.exception, expected), result.failure.report
+        assert result.failure.reproducible, result.failure.report
+        needed[seed] = result.executions
+    return needed
+
+
+def assert_clean(body: Callable[[], None], instrument: Sequence[str], strategy: str = "portfolio",
+                 executions: int = 0, **kw: Any) -> None:
+    """No failure in any seed: the library used as documented is correct."""
+    for seed in SEEDS:
+        result = interleave.explore(body, executions=executions or CLEAN_EXECUTIONS, seed=seed,
+                                    strategy=strategy, instrument=list(instrument), **kw)
+        assert result.failure is None, result.failure.report
