@@ -303,10 +303,8 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
         schedule = shrink_schedule(session, outcome, schedule)
     if outcome.kind == "step-limit":
         # Recording all max_steps points would cost seconds: count them in one replay, then
-        # record the last ``STEP_LIMIT_WINDOW`` of them in the replay that explains.
-        counter = Recorder(skip=1 << 62)
-        session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, counter)
-        recorder = Recorder(skip=max(0, counter.seen - STEP_LIMIT_WINDOW))
+        # record only its last ``STEP_LIMIT_WINDOW`` steps in the replay that explains.
+        recorder = Recorder(skip_steps=max(0, outcome.steps - STEP_LIMIT_WINDOW))
     else:
         recorder = Recorder()
     replayed = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)

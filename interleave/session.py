@@ -156,6 +156,7 @@ class Session:
                        self.backend.solo_end if self.backend.supports_solo else None,
                        self.backend.hurry)
         ex.on_resume = self.backend.on_resume
+        ex.solo_steps = self.backend.solo_steps
         bind = getattr(strategy, "bind", None)
         if bind is not None:
             bind(ExecutionView(ex))

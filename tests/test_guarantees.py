@@ -55,8 +55,13 @@ def test_an_endless_loop_of_any_shape_ends_at_the_step_limit(shape: str, strateg
     assert named, r.failure.report
 
 
+# The shapes with no switch point in the loop: they end only through the loop budget. (How long
+# every shape takes with the default limit is measured in benchmarks/bench_endless.py.)
+NO_SWITCH_POINT = ["alone", "in a thread", "two spinners", "peer waits"]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("shape", list(ENDLESS))
+@pytest.mark.parametrize("shape", NO_SWITCH_POINT)
 def test_an_endless_loop_ends_with_the_default_step_limit(shape: str, backend: str) -> None:
     r = interleave.explore(ENDLESS[shape], executions=1, seed=0, backend=backend)
     assert r.failure is not None and r.failure.kind == "step-limit", r.verdict

@@ -48,6 +48,10 @@ class Backend:
     #: Called when a thread resumes outside any callback (None: nothing to do on this back-end).
     on_resume: Optional[Callable[[], None]] = None
 
+    def solo_steps(self) -> int:
+        """Loop iterations counted in the current solo phase so far."""
+        return 0
+
     def hurry(self) -> None:
         """Make the next loop iteration of instrumented code check on the execution (Ctrl-C)."""
 

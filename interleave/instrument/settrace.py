@@ -63,6 +63,11 @@ class SettraceBackend(Backend):
                 left = 1  # unwinding: every further iteration is a teardown tick
                 ex.loop_limit(code, offset)
 
+        def solo_steps() -> int:
+            return room - left if room else 0
+
+        self.solo_steps = solo_steps  # type: ignore[method-assign]
+
         def hurry() -> None:
             nonlocal left
             left = 1  # the next loop iteration comes to ``expired``

@@ -116,6 +116,7 @@ class Execution:
                         and not getattr(strategy, "sees_lone_points", False))
         self.on_solo_end = on_solo_end or (lambda: 0)  # returns the steps it counted
         self.on_interrupt = on_interrupt  # the back-end ends loop counts early
+        self.solo_steps: Callable[[], int] = lambda: 0  # loop iterations of the solo phase so far
         # Called when a thread resumes outside any trace callback, if the back-end needs it.
         self.on_resume: Optional[Callable[[], None]] = None
         self.preemptions = 0  # switches away from a thread that could have gone on
@@ -406,6 +407,11 @@ class Execution:
         the execution at the step limit, so that a lone endless loop still ends.
         """
         self._end_solo()
+
+    def live_steps(self) -> int:
+        """Steps taken so far, counted to the switch point or loop iteration running now."""
+        used = self.granted - self.budget - self.rec_left
+        return self.steps + used + (self.solo_steps() if self.solo else 0)
 
     def loop_limit(self, code: CodeType, offset: int) -> None:
         """The execution's threads have run ``max_steps`` loop iterations: end it at the step limit.

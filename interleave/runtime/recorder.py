@@ -187,11 +187,10 @@ class Recorder:
     in the order things really happened.
     """
 
-    def __init__(self, skip: int = 0) -> None:
-        # Switch points not to record at the start of the run: a step-limit run is recorded only
-        # for its last stretch (its first ``skip`` points are counted, not described).
-        self.skip = skip
-        self.seen = 0  # switch points heard of, recorded or not
+    def __init__(self, skip_steps: int = 0) -> None:
+        # Steps not to record at the start of the run: a step-limit run is recorded only for its
+        # last stretch (the execution's steps, as it counts them, decide where that begins).
+        self.skip_steps = skip_steps
         self.events: List[Event] = []
         self.pending: dict = {}
         self.thread_names: dict = {}
@@ -221,8 +220,7 @@ class Recorder:
     def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
         """A switch point of ``vt``: where it is and the operation it is about to do."""
         self.thread_names[vt.tid] = vt.name
-        self.seen += 1
-        if self.seen <= self.skip:
+        if self.skip_steps and self._skipping():
             return
         if vt.thread is not None:
             self._thread_of[id(vt.thread)] = vt.tid
@@ -256,6 +254,15 @@ class Recorder:
         if acc is not None:
             self._accesses[vt.tid] = (acc, namespace)
 
+    def _skipping(self) -> bool:
+        from . import context
+
+        ex = context.active
+        if ex is not None and ex.live_steps() < self.skip_steps:
+            return True
+        self.skip_steps = 0  # from here on everything is recorded
+        return False
+
     def _emit(self, tid: int) -> None:
         e = self.pending.pop(tid, None)
         acc, namespace = self._accesses.pop(tid, (None, None))
@@ -281,7 +288,7 @@ class Recorder:
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
         """The strategy moved from one thread to another."""
-        if self.seen <= self.skip:
+        if self.skip_steps and self._skipping():
             return
         if preempted:
             self._preempted = from_tid
