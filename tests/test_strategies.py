@@ -308,7 +308,7 @@ def test_pct_races_same_seed_same_executions_and_finds_a_race_after_a_long_prefi
 
     body = harness.body(load("long_prefix"))
     for seed in range(5):
-        a = interleave.explore(body, strategy="pct-races", depth=3, seed=seed, executions=40, shrink=False)
+        a = interleave.explore(body, strategy="pct-races", seed=seed, executions=40, shrink=False)
         assert a.failure is not None, seed
-        b = interleave.explore(body, strategy="pct-races", depth=3, seed=seed, executions=40, shrink=False)
+        b = interleave.explore(body, strategy="pct-races", seed=seed, executions=40, shrink=False)
         assert a.executions == b.executions and a.failure.token == b.failure.token
