@@ -11,7 +11,12 @@ the set of reachable outcomes under ``dpor`` is compared with unbounded ``exhaus
 exhaustive finishes within ``--cap`` executions) and ``dpor(preemptions=k)`` with
 ``exhaustive(preemptions=k)``. Any difference is printed with the program and fails the run.
 
-``python benchmarks/bench_dpor.py [--repeat N] [--examples N] [--cap N] [--skip-differential]``
+Part 3, seeded order: the 3x3 unlocked counter (benchmarks/corpus/deep_counter.py: the check fails
+only when the total reaches its minimum, 2) under ``DporStrategy(order_seed=s)`` for seeds 0, 1, 2
+and under the default order: executions to the first failure, or "not found" within ``--deep-cap``.
+
+``python benchmarks/bench_dpor.py [--repeat N] [--examples N] [--cap N] [--skip-differential]
+[--order-seed S] [--deep-cap N] [--skip-deep]``
 """
 
 from __future__ import annotations
@@ -114,7 +119,7 @@ def optimality(repeat: int) -> bool:
     return ok
 
 
-def differential(examples: int, cap: int) -> bool:
+def differential(examples: int, cap: int, order_seed: Any = None) -> bool:
     import dpor_programs as P
     import hypothesis.strategies as st
     from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -128,7 +133,7 @@ def differential(examples: int, cap: int) -> bool:
         t = tally.setdefault(label, {"programs": 0, "equal": 0, "subset_only": 0, "dpor": 0, "exhaustive": 0,
                                      "sleep_blocked": 0})
         body, record, src = P.make_body(threads)
-        strat = DporStrategy(k)
+        strat = DporStrategy(k, order_seed)
         got, nd, done = P.outcomes(body, record, strat, 50_000)
         truth, ne, finished = P.outcomes(body, record, ExhaustiveStrategy(k), cap)
         t["programs"] += 1
@@ -164,7 +169,8 @@ def differential(examples: int, cap: int) -> bool:
     for label, nthreads, nops, k, n in plans:
         plan_test(label, nthreads, nops, k, n)()
     elapsed = time.perf_counter() - start
-    print(f"## Differential soundness: dpor vs exhaustive (cap {cap} exhaustive executions per program)\n")
+    order = "" if order_seed is None else f", dpor order_seed={order_seed}"
+    print(f"## Differential soundness: dpor vs exhaustive (cap {cap} exhaustive executions per program{order})\n")
     print("| programs | compared | outcome sets equal (bounded: dpor covers exhaustive's) | "
           "exhaustive capped (dpor superset checked) | "
           "dpor executions | exhaustive executions | sleep-blocked |")
@@ -178,16 +184,65 @@ def differential(examples: int, cap: int) -> bool:
     return not failures
 
 
+def deep_counter() -> None:
+    """3 threads x 3 unlocked increments; fails only when the total is 2 (its minimum)."""
+    c = Counter()
+
+    def add() -> None:
+        for _ in range(3):
+            c.value += 1
+
+    ts = [threading.Thread(target=add) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value > 2, c.value
+
+
+def seeded(cap: int) -> bool:
+    print(f"## Seeded order: 3x3 unlocked counter reaching 2 (cap {cap:,} executions)\n")
+    print("| order | executions to first failure | classes | sleep-blocked | wall s |")
+    print("|---|---:|---:|---:|---:|")
+    found_all = True
+    for seed in (None, 0, 1, 2):
+        strat = DporStrategy(order_seed=seed)
+        wall = time.perf_counter()
+        hit = None
+        with Session(deep_counter, model="instruction", max_steps=100_000) as session:
+            n = 0
+            while not strat.exhausted() and n < cap:
+                out = session.run_once(strat, n, strat)
+                strat.end_execution(out)
+                n += 1
+                if out.failed:
+                    hit = n
+                    break
+        if seed is not None and hit is None:
+            found_all = False
+        label = "default" if seed is None else f"order_seed={seed}"
+        print(f"| {label} | {hit if hit is not None else 'not found'} | {strat.stats['classes']:,} | "
+              f"{strat.stats['sleep_blocked']} | {time.perf_counter() - wall:.1f} |")
+    print()
+    return found_all
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs of the 1,680-class proof (best is shown)")
     ap.add_argument("--examples", type=int, default=200, help="generated programs per differential plan")
     ap.add_argument("--cap", type=int, default=4000, help="exhaustive executions allowed per program")
     ap.add_argument("--skip-differential", action="store_true")
+    ap.add_argument("--order-seed", type=int, default=None, help="dpor's order_seed in the differential run")
+    ap.add_argument("--deep-cap", type=int, default=10_000, help="executions allowed per seed in part 3")
+    ap.add_argument("--skip-deep", action="store_true")
     args = ap.parse_args()
     ok = optimality(args.repeat)
+    if not args.skip_deep:
+        # Reported, not part of the exit status: the 3-of-3 goal is not met yet (docs/dpor.md).
+        seeded(args.deep_cap)
     if not args.skip_differential:
-        ok &= differential(args.examples, args.cap)
+        ok &= differential(args.examples, args.cap, args.order_seed)
     sys.exit(0 if ok else 1)
 
 
