@@ -132,7 +132,7 @@ def test_portfolio_turns_to_the_deep_members_after_the_quick_phase() -> None:
         seen.append(p.describe_active())
     quick, deep = Tally(seen[:QUICK_PHASE]), Tally(seen[QUICK_PHASE:])
     assert seen[0] == "portfolio[rounds(burst=1) after set-up]"  # cheap, and finds lockstep bugs at once
-    assert quick["portfolio[rounds(burst=1) after set-up]"] == QUICK_PHASE // 10
+    assert quick["portfolio[rounds(burst=1) after set-up]"] == QUICK_PHASE // 5
     assert "portfolio[pos]" in quick  # a member that searches the body's own start-up
     assert "portfolio[rounds(burst=1) after set-up]" not in deep
     assert deep["portfolio[pct-races(depth=9) after set-up]"] == 50

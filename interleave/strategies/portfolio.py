@@ -50,8 +50,8 @@ class PortfolioStrategy(Strategy):
         # Rounds first: one execution finds the lockstep bugs, and it is cheap (a marked test's
         # one-execution smoke check should not pay for POS's per-point decisions).
         self.quick: List[_Slot] = [
-            (rounds, None), (uniform, None), (races, 5), (pos, None), (races, 9),
-            (uniform, None), (races, 3), (uniform, None), (plain_pos, None), (races, 9),
+            (rounds, None), (uniform, None), (pos, None), (races, 5), (rounds, None),
+            (races, 9), (uniform, None), (races, 3), (plain_pos, None), (races, 9),
         ]
         self.deep: List[_Slot] = [
             (races, 9), (uniform, None), (races, 9), (uniform, None), (races, 9),
