@@ -366,3 +366,40 @@ def test_seeded_order_through_explore() -> None:
     assert r.failure is None and r.exhausted
     assert r.strategy_stats["classes"] == 6
     assert strat.describe() == "dpor(order_seed=3)"
+
+
+def three_threads_two_unlocked_increments() -> None:
+    c = Counter()
+
+    def add() -> None:
+        for _ in range(2):
+            c.value += 1
+
+    ts = [threading.Thread(target=add) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value > 2, c.value  # fails only at the minimum: needs early preemptions
+
+
+def executions_to_failure(strat: DporStrategy, body: Callable[[], None], cap: int) -> Any:
+    with Session(body, model="instruction", max_steps=20_000) as session:
+        for n in range(1, cap + 1):
+            if strat.exhausted():
+                return None
+            out = session.run_once(strat, n, strat)
+            strat.end_execution(out)
+            if out.failed:
+                return n
+    return None
+
+
+def test_seeded_order_changes_early_choices_early() -> None:
+    # Depth-first order varies the end of the schedule first: 36 executions to reach the minimum.
+    # Drawing the next branch from the whole tree reaches it sooner for every seed tried.
+    body = three_threads_two_unlocked_increments
+    assert executions_to_failure(DporStrategy(), body, 200) == 36
+    for seed in (0, 1, 2):
+        n = executions_to_failure(DporStrategy(order_seed=seed), body, 200)
+        assert n is not None and n <= 20, (seed, n)

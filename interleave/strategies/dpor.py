@@ -110,7 +110,7 @@ class _Event:
 class _Node:
     """The state before one event, kept across executions along the current path."""
 
-    __slots__ = ("choice", "done", "backtrack", "sleep", "enabled", "disabled", "preempts")
+    __slots__ = ("choice", "done", "backtrack", "sleep", "enabled", "disabled", "preempts", "parent", "via")
 
     def __init__(self, choice: int, sleep: frozenset, enabled: Tuple[int, ...], disabled: Dict[int, Any],
                  preempts: int) -> None:
@@ -121,6 +121,10 @@ class _Node:
         self.enabled = enabled
         self.disabled = disabled  # runnable threads whose next operation would block now
         self.preempts = preempts  # preemptions before this node
+        # Seeded order only: the node before this one and the choice there that led here, so
+        # that a pending node anywhere in the explored tree can be returned to.
+        self.parent: Optional[_Node] = None
+        self.via = -1
 
 
 class _LocState:
@@ -150,6 +154,13 @@ class DporStrategy(Strategy):
         #: a few more executions may end sleep-blocked, counted apart from the classes).
         self.order_seed = order_seed
         self.rng: Optional[random.Random] = random.Random(order_seed) if order_seed is not None else None
+        #: Unbounded and seeded: the next branch is a pending alternative drawn from the whole
+        #: explored tree, not the deepest one, so choices near the root change early.
+        self.tree = self.rng is not None and preemptions is None
+        # Nodes that may still have alternatives (tree order), in the order they got one: a
+        # dict, so that the draw is reproducible.
+        self.open: Dict[_Node, None] = {}
+        self.keep_upto = 0  # events before this index keep their clocks (tree order)
         self.nodes: List[_Node] = []
         self.events: List[_Event] = []
         self.done = False
@@ -331,7 +342,7 @@ class DporStrategy(Strategy):
         self._finish_event(ex)
         k = self.k_event
         if k >= len(self.nodes):
-            self.nodes.append(_Node(tid, frozenset(), (tid,), {}, self.preempts))
+            self._push(_Node(tid, frozenset(), (tid,), {}, self.preempts))
         self.disabled = {}
         self.pend[tid] = p
         ev = self._start_event(ex, tid, k)
@@ -412,7 +423,7 @@ class DporStrategy(Strategy):
             st["classes"] += 1
         st["events"] += self.k_event - min(self.replay_upto, self.k_event)
         self._next_branch()
-        del self.events[self.replay_upto:]
+        del self.events[self.keep_upto if self.tree else self.replay_upto:]
         self.ex = None
         self.tracker.forget()
         self.pend = {}
@@ -744,6 +755,8 @@ class DporStrategy(Strategy):
             self._bounded_add(i, pick)
             return
         backtrack.add(pick)
+        if self.tree:
+            self.open[node] = None
 
     # ---------------------------------------------------------------- decisions
     def _decide(self, ex: Any, runnable: List[int], current: int) -> Tuple[int, int]:
@@ -830,7 +843,7 @@ class DporStrategy(Strategy):
                 self.mode = _FREE
                 return (current if current in runnable else runnable[0]), _LONG
             node = _Node(tid, sleep, tuple(enabled), disabled, self.preempts)
-            nodes.append(node)
+            self._push(node)
         if k and tid != prev and prev in enabled:
             self.preempts += 1
         ev = self._start_event(ex, tid, k)
@@ -863,8 +876,19 @@ class DporStrategy(Strategy):
                 out.append(q)
         return frozenset(out)
 
+    def _push(self, node: _Node) -> None:
+        nodes = self.nodes
+        if self.tree and nodes:
+            parent = nodes[-1]
+            node.parent = parent
+            node.via = parent.choice
+        nodes.append(node)
+
     def _next_branch(self) -> None:
         """Backtrack: the deepest node with a choice still to explore becomes the branch point."""
+        if self.tree:
+            self._next_branch_tree()
+            return
         nodes = self.nodes
         while nodes:
             node = nodes[-1]
@@ -881,6 +905,49 @@ class DporStrategy(Strategy):
             nodes.pop()
         self.replay_upto = 0
         self.done = True
+
+    def _next_branch_tree(self) -> None:
+        """Seeded order: a pending alternative drawn from anywhere in the explored tree.
+
+        Its node's path from the root is followed again (the events up to where it leaves the
+        previous path keep their clocks; the rest are analysed anew, which only re-finds races
+        already reversed), then the alternative runs. Every alternative added is still taken
+        once, so the classes explored are the same as in depth-first order.
+        """
+        rng = self.rng
+        assert rng is not None
+        pending: List[Tuple[_Node, List[int]]] = []
+        for node in list(self.open):
+            rest = [t for t in node.backtrack if t not in node.done and t not in node.sleep]
+            if rest:
+                pending.append((node, rest))
+            else:
+                del self.open[node]
+        if not pending:
+            self.nodes = []
+            self.replay_upto = self.keep_upto = 0
+            self.done = True
+            return
+        node, rest = pending[rng.randrange(len(pending))]
+        t = rng.choice(sorted(rest))
+        path: List[_Node] = []
+        n: Optional[_Node] = node
+        while n is not None:
+            path.append(n)
+            n = n.parent
+        path.reverse()
+        old = self.nodes
+        old_choices = [x.choice for x in old]
+        for a, b in zip(path, path[1:]):
+            a.choice = b.via
+        node.choice = t
+        node.done.append(t)
+        keep = 0
+        while keep < len(path) and keep < len(old) and old[keep] is path[keep] and \
+                old_choices[keep] == path[keep].choice:
+            keep += 1
+        self.nodes = path
+        self.replay_upto = self.keep_upto = keep
 
     # ---------------------------------------------------------------- preemption bound
     def _bounded_add(self, i: int, pick: int) -> None:
