@@ -63,7 +63,7 @@ def test_readme_and_ci_agree_on_install_and_test_commands() -> None:
     assert "pip install pytest-interleave" in readme
     assert "pip install interleave\n" not in readme and "pip install interleave`" not in readme
     assert 'python -m pip install ".[test]"' in readme and 'python -m pip install --quiet ".[test]"' in ci
-    assert "python -m pytest" in readme and "python -m pytest -q -p no:cacheprovider" in ci
+    assert "python -m pytest -n auto\n" in readme and "python -m pytest -n auto -q -p no:cacheprovider" in ci
     assert "for minor in 10 11 12 13" in ci
     assert "no:interleave_pytest" in readme and "no:interleave`" not in readme
     assert "CPython 3.10 to 3.13" in readme
