@@ -188,24 +188,30 @@ def test_boltons_lru_get_or_compute_by_hand_is_not_atomic(strategy: str) -> None
 
 
 # ---------------------------------------------------------------- blinker signals
+# Receivers at module level, as blinker's docs show them (blinker holds them weakly: a receiver
+# defined inside the body would be collected, and disconnected, when the body returns).
+_blinker_got: list = []
+
+
+def _blinker_audit(sender: str, **kw: object) -> None:
+    _blinker_got.append(("audit", sender))
+
+
+def _blinker_count(sender: str, **kw: object) -> None:
+    _blinker_got.append(("count", sender))
+
+
 @pytest.mark.parametrize("strategy", CLEAN_STRATEGIES)
 def test_blinker_every_receiver_gets_every_send(strategy: str) -> None:
     blinker = pytest.importorskip("blinker")
 
     def body() -> None:
         signal = blinker.Signal()
-        got = []
-
-        def audit(sender: str, **kw: object) -> None:
-            got.append(("audit", sender))
-
-        def count(sender: str, **kw: object) -> None:
-            got.append(("count", sender))
-
-        signal.connect(audit)
-        signal.connect(count)
+        _blinker_got.clear()
+        signal.connect(_blinker_audit)
+        signal.connect(_blinker_count)
         run_threads(lambda: signal.send("a"), lambda: signal.send("b"))
-        assert sorted(got) == [("audit", "a"), ("audit", "b"), ("count", "a"), ("count", "b")]
+        assert sorted(_blinker_got) == [("audit", "a"), ("audit", "b"), ("count", "a"), ("count", "b")]
 
     assert_clean(body, ["blinker"], strategy)
 
