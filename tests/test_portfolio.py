@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import List
 
+import pytest
+
 import interleave
 from interleave.strategies.main_first import MainFirstStrategy
 from interleave.strategies.pct import PCTStrategy
@@ -137,3 +139,28 @@ def test_portfolio_turns_to_the_deep_members_after_the_quick_phase() -> None:
     assert "portfolio[rounds(burst=1) after set-up]" not in deep
     assert deep["portfolio[pct-races(depth=9) after set-up]"] == 50
     assert deep["portfolio[random after set-up]"] == 30
+
+
+class Flag:
+    def __init__(self) -> None:
+        self.up = False
+
+
+def body_spins_until_its_thread_runs() -> None:
+    f = Flag()
+
+    def raise_flag() -> None:
+        f.up = True
+
+    t = threading.Thread(target=raise_flag)
+    t.start()
+    while not f.up:  # never waits: only the runtime's fairness bound lets the thread run
+        pass
+    t.join()
+
+
+@pytest.mark.timeout(60)
+def test_main_first_ends_its_prelude_when_the_body_spins_instead_of_waiting() -> None:
+    r = interleave.explore(body_spins_until_its_thread_runs, strategy=MainFirstStrategy(RandomStrategy(0)),
+                           seed=0, executions=20, shrink=False)
+    assert r.failure is None and r.executions == 20
