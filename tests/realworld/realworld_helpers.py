@@ -33,7 +33,7 @@ def run_threads(*targets: Callable[[], Any]) -> None:
 
 
 def assert_race_found(body: Callable[[], None], instrument: Sequence[str], strategy: str,
-                      expected: type = BaseException, **kw: Any) -> Dict[int, int]:
+                      expected: Any = BaseException, **kw: Any) -> Dict[int, int]:
     """The race fails the body in every seed; returns executions needed per seed."""
     needed: Dict[int, int] = {}
     for seed in SEEDS:

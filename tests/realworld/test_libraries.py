@@ -42,7 +42,9 @@ def test_cachetools_ttlcache_without_a_lock_races(strategy: str) -> None:
 
         run_threads(lambda: fill(0), lambda: fill(1))
 
-    assert_race_found(body, ["cachetools"], strategy, KeyError)
+    # The same race shows as a KeyError (an evicted key already gone) or, on 3.13, a RuntimeError
+    # (the OrderedDict of expiry links mutated while another thread iterates it).
+    assert_race_found(body, ["cachetools"], strategy, (KeyError, RuntimeError))
 
 
 @pytest.mark.parametrize("strategy", CLEAN_STRATEGIES)
