@@ -237,3 +237,22 @@ def test_switching_back_ends_in_one_process_never_loses_switch_points() -> None:
         answers.append((r.executions, r.failure.kind if r.failure else None, r.exhausted))
     assert answers[0][1] == "exception", answers
     assert len(set(answers)) == 1, answers
+
+
+def test_a_real_thread_started_between_executions_works() -> None:
+    # A progress callback (or a strategy's helper) runs inside the session, outside any
+    # execution: threading is patched there, but a thread started then is a real OS thread.
+    seen: List[str] = []
+
+    def progress(n: int) -> None:
+        if n == 2:
+            t = threading.Thread(target=lambda: seen.append(threading.current_thread().name), name="real")
+            t.start()
+            t.join(30)
+            assert not t.is_alive()
+
+    before = snapshot()
+    r = interleave.explore(OUTCOMES["pass"], executions=5, seed=1, progress=progress)
+    assert r.failure is None, r.verdict
+    assert seen == ["real"]
+    assert_same(before, snapshot())

@@ -145,12 +145,23 @@ class ThreadHandle:
 
 
 _real_start_joinable = getattr(_thread, "start_joinable_thread", None)
+_RealThreadHandle = getattr(_thread, "_ThreadHandle", None)
+_real_set_sentinel = getattr(_thread, "_set_sentinel", None)
 
 
 def start_joinable_thread(function: Callable[..., Any], handle: Optional[ThreadHandle] = None,
                           daemon: bool = True) -> Any:
     """``_thread.start_joinable_thread`` (3.13) inside a run."""
     if running() is None:
+        if isinstance(handle, ThreadHandle):
+            # A real thread started while a session is open but between its executions (a
+            # progress callback, a strategy's helper): its Thread was given one of our handles
+            # by the patched ``threading._ThreadHandle``; the real call needs a real one.
+            real = _RealThreadHandle()  # type: ignore[misc]
+            thread = getattr(function, "__self__", None)
+            if thread is not None and getattr(thread, "_handle", None) is handle:
+                thread._handle = real
+            handle = real
         return _real_start_joinable(function, handle=handle, daemon=daemon)  # type: ignore[misc]
     if not isinstance(handle, ThreadHandle):
         # None, or the C handle of a Thread built before the run: give the Thread one of ours.
@@ -173,10 +184,13 @@ def make_thread_handle(ident: int) -> ThreadHandle:
 
 def set_sentinel() -> Lock:
     """``_thread._set_sentinel`` (<=3.12): a lock released when the virtual thread ends."""
-    lock = Lock()
     ex = running()
-    if ex is not None:
-        ex.current.sentinel = lock
+    if ex is None:
+        # A real thread started between executions: the interpreter releases its sentinel when
+        # the thread state goes away, which only a real sentinel gets.
+        return _real_set_sentinel()  # type: ignore[misc]
+    lock = Lock()
+    ex.current.sentinel = lock
     return lock
 
 
