@@ -33,7 +33,7 @@ def run_threads(*targets: Callable[[], Any]) -> None:
 
 
 def assert_race_found(body: Callable[[], None], instrument: Sequence[str], strategy: str,
-                      expected: Any = BaseException, **kw: Any) -> Dict[int, int]:
+                      expected: Any = BaseException, raised_in: str = "", **kw: Any) -> Dict[int, int]:
     """The race fails the body in every seed; returns executions needed per seed."""
     needed: Dict[int, int] = {}
     for seed in SEEDS:
@@ -41,6 +41,7 @@ def assert_race_found(body: Callable[[], None], instrument: Sequence[str], strat
                                     instrument=list(instrument), **kw)
         assert result.failure is not None, f"seed {seed}: {result.verdict}"
         assert isinstance(result.failure.exception, expected), result.failure.report
+        assert raised_in in result.failure.report.split("Interleaving")[0], result.failure.report
         assert result.failure.reproducible, result.failure.report
         needed[seed] = result.executions
     return needed
