@@ -175,6 +175,8 @@ _HARNESS_PACKAGES = frozenset({
     "interleave", "interleave_pytest", "pytest", "_pytest", "pluggy", "hypothesis", "_hypothesis_pytestplugin",
     "_hypothesis_globals", "_hypothesis_ftz_detector", "xdist", "execnet", "pytest_timeout", "greenlet",
     "coverage", "_virtualenv", "threading", "_thread", "time", "queue", "_queue", "_threading_local",
+    # pytest's own dependencies: terminal colours, ini parsing, import hooks of editable installs.
+    "pygments", "iniconfig", "py", "_distutils_hack", "exceptiongroup", "tomli",
 })
 
 
@@ -182,7 +184,8 @@ def _harness_module(name: Optional[str]) -> bool:
     """A module the run must leave alone (see ``_HARNESS_PACKAGES``); ``concurrent.futures.thread`` too."""
     if not isinstance(name, str):
         return False
-    return name.partition(".")[0] in _HARNESS_PACKAGES or name == "concurrent.futures.thread"
+    return (name.partition(".")[0] in _HARNESS_PACKAGES or name == "concurrent.futures.thread"
+            or name.startswith("__editable__"))
 
 
 def swap_bound_names(p: Patcher) -> int:
@@ -231,7 +234,21 @@ def swap_bound_names(p: Patcher) -> int:
     if not pending:
         return swapped
     wanted = {id(x) for x in pending}
-    for owner in gc.get_referrers(*pending):
+    owners: List[Any] = []
+    unknown = []
+    for holder in pending:
+        owner = _known_owner(holder)
+        if owner is None:
+            unknown.append(holder)
+        else:
+            owners.append(owner)
+    if unknown:
+        # A second pass over the heap, only for holders not seen before (new functions, objects).
+        found = gc.get_referrers(*unknown)
+        for owner in found:
+            _remember_owner(owner, unknown)
+        owners += found
+    for owner in owners:
         if isinstance(owner, types.FunctionType):
             if _harness_module(owner.__module__):
                 continue
@@ -273,6 +290,52 @@ def swap_bound_names(p: Patcher) -> int:
                         p.setitem(d, key, _virtual_of(value))
                         swapped += 1
     return swapped
+
+
+# Which function, class or object holds a defaults tuple, closure cell or __dict__ found holding
+# a real callable: looked up with a full heap pass, so remembered across explorations. Entries are
+# weak (nothing is kept alive) and every answer is checked against the owner before it is used
+# (``_holds``), so a stale or reused entry can only cost the heap pass, never a wrong answer.
+_OWNERS: Dict[int, Any] = {}
+
+
+def _holds(owner: Any, holder: Any) -> bool:
+    if isinstance(owner, types.FunctionType):
+        return (owner.__defaults__ is holder or owner.__kwdefaults__ is holder
+                or any(c is holder for c in owner.__closure__ or ()))
+    return getattr(owner, "__dict__", None) is holder if not isinstance(owner, type) \
+        else owner.__dict__ == holder and holder is _class_dict(owner)
+
+
+def _class_dict(cls: type) -> Any:
+    import gc
+
+    refs = [r for r in gc.get_referents(cls) if isinstance(r, dict)]
+    return refs[0] if refs else None
+
+
+def _forget_owner(key: int, _ref: Any) -> None:
+    _OWNERS.pop(key, None)
+
+
+def _known_owner(holder: Any) -> Any:
+    ref = _OWNERS.get(id(holder))
+    owner = ref() if ref is not None else None
+    if owner is not None and _holds(owner, holder):
+        return owner
+    _OWNERS.pop(id(holder), None)
+    return None
+
+
+def _remember_owner(owner: Any, holders: List[Any]) -> None:
+    if not isinstance(owner, (types.FunctionType, type)) and not hasattr(owner, "__dict__"):
+        return
+    for holder in holders:
+        try:
+            if _holds(owner, holder):
+                _OWNERS[id(holder)] = weakref.ref(owner, functools.partial(_forget_owner, id(holder)))
+        except TypeError:  # no weak references to this kind of object: looked up again next time
+            pass
 
 
 def _set_defaults(p: Patcher, fn: types.FunctionType, new: Tuple[Any, ...]) -> None:
@@ -658,6 +721,11 @@ class PrimitiveAdopter:
         if key in self.seen:
             return
         self.seen.add(key)
+        # The harness's own objects (a Hypothesis strategy a test module holds, pytest's config)
+        # are large graphs that hold no lock of the program under test.
+        if _harness_module(getattr(value if isinstance(value, (type, types.FunctionType)) else type(value),
+                                   "__module__", None)):
+            return
         if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
             # A worker the body closes over often closes over the lock itself. A module's
             # functions are code, not state: what they default to was swapped by name.
