@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from _thread import get_ident
 from types import CodeType
-from typing import Any, Dict, FrozenSet, List
+from typing import Any, Dict, FrozenSet, List, Set
 
 from ..runtime import context
 from ..runtime.tstate import free_tool_id
@@ -43,9 +43,16 @@ class MonitoringBackend(Backend):
         solo_codes: Dict[CodeType, None] = {}
         self.solo_codes = solo_codes
 
+        # Code objects compare equal by content: two ``exec`` of the same text give two equal
+        # but distinct code objects, and each needs its own events. Identity decides (``enabled``
+        # keeps them alive, so their ids stay theirs); equal ones share their visible offsets.
+        started: Set[int] = set()
+
         def on_start(code: CodeType, offset: int) -> Any:
-            if code not in visible and wants(code):
-                visible[code] = visible_offsets(code, model)
+            if id(code) not in started and wants(code):
+                started.add(id(code))
+                if code not in visible:
+                    visible[code] = visible_offsets(code, model)
                 set_local(tool, code, INSTRUCTION | JUMP)
                 enabled.append(code)
             return DISABLE

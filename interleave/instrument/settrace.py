@@ -36,6 +36,7 @@ class SettraceBackend(Backend):
         self.instrumented = 0
         self.intact = True
         tracers: Dict[CodeType, Optional[Callable[..., Any]]] = {}
+        first_seen: Dict[int, CodeType] = {}
         wants = self.filter.wants
         model = self.model
         ctx = context
@@ -181,9 +182,13 @@ class SettraceBackend(Backend):
                 tracers[code] = local
                 if local is not None:
                     self.instrumented += 1
-                    first = True
             if local is None:
                 return None
+            # Code objects compare equal by content (two ``exec`` of one text): equal ones share
+            # a tracer, but each object is instrumented afresh the first time it runs.
+            if id(code) not in first_seen:
+                first_seen[id(code)] = code  # kept alive: its id stays its own
+                first = True
             if first and PY >= (3, 12):
                 # 3.12+ keep "opcode events wanted" on the code object after a run, and an
                 # earlier exploration (one with sys.monitoring in between, on 3.13) can leave the

@@ -125,9 +125,9 @@ class _Channel:
 class _Worker:
     """One long-lived engine thread, serving one exploration at a time.
 
-    It never ends: a thread that ended during an exploration would be put back into
-    threading's registry when that exploration restores it. It is started outside any
-    exploration, is a daemon, and runs only Hypothesis and this module, never code under test.
+    It is started once per process, outside any exploration, and reused: the one thread that
+    ``strategy="hypothesis"`` leaves behind. It is a daemon and runs only Hypothesis and this
+    module, never code under test.
     """
 
     def __init__(self) -> None:
