@@ -12,6 +12,7 @@ from types import CodeType
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..instrument.filter import is_user_code_file
+from . import context
 
 
 @dataclass
@@ -255,8 +256,6 @@ class Recorder:
             self._accesses[vt.tid] = (acc, namespace)
 
     def _skipping(self) -> bool:
-        from . import context
-
         ex = context.active
         if ex is not None and ex.live_steps() < self.skip_steps:
             return True

@@ -11,6 +11,11 @@ _LONG = 1 << 30
 _YIELD_STREAK = 1000  # the runtime's fairness bound: a thread that ran this long was made to yield
 
 
+def change_points(rng: random.Random, d: int, k: int) -> List[int]:
+    """PCT's d - 1 priority change points, drawn uniformly among steps 1..k, in order."""
+    return sorted(rng.sample(range(1, k + 1), min(d - 1, k)))
+
+
 class PCTStrategy(Strategy):
     """Random thread priorities plus d-1 priority change points over the expected run length.
 
@@ -39,7 +44,7 @@ class PCTStrategy(Strategy):
         self.step = 0
         self.streak = 0
         self.contended = False
-        self.changes = sorted(rng.sample(range(1, self.k + 1), min(self.d - 1, self.k)))
+        self.changes = change_points(rng, self.d, self.k)
         self.next_change = 0
         return True
 

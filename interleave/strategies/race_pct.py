@@ -7,6 +7,7 @@ from types import CodeType
 from typing import Any, Dict, Hashable, List, Optional, Set, Tuple
 
 from .base import Strategy
+from .pct import PCTStrategy, change_points
 from .pos import _location_key
 
 _UNSEEN = object()
@@ -94,15 +95,11 @@ class RacePCTStrategy(Strategy):
         self.prio: Dict[int, float] = {}
         self.count = 0
         k = self.k
-        self.changes = sorted(self.rng.sample(range(1, k + 1), min(self.d - 1, k))) if k else []
+        self.changes = change_points(self.rng, self.d, k) if k else []
         self.next_change = 0
         return True
 
-    def _priority(self, tid: int) -> float:
-        p = self.prio.get(tid)
-        if p is None:
-            p = self.prio[tid] = self.d + self.rng.random()
-        return p
+    _priority = PCTStrategy._priority  # the same initial ranks as PCT: above the d - 1 low ones
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         best = max(runnable, key=self._priority)
