@@ -90,46 +90,49 @@ def explore(
     exhausted = False
     stop = "executions"
     first: Optional[Tuple[Outcome, Schedule]] = None
-    with Session(fn, model=model, max_steps=max_steps, instrument=instrument, exclude=exclude,
-                 backend=backend, stall_timeout=stall_timeout) as session:
-        for i in range(executions):
-            if time_budget is not None and _clock() - start >= time_budget:
-                stop = "time"
-                break
-            if strat.bounded and strat.exhausted():
-                exhausted = True
-                stop = "exhausted"
-                break
-            rseed = _derive_seed(seed, i)
-            outcome = session.run_once(strat, rseed, _races.recorder_for(strat, checker))
+    try:
+        with Session(fn, model=model, max_steps=max_steps, instrument=instrument, exclude=exclude,
+                     backend=backend, stall_timeout=stall_timeout) as session:
+            for i in range(executions):
+                if time_budget is not None and _clock() - start >= time_budget:
+                    stop = "time"
+                    break
+                if strat.bounded and strat.exhausted():
+                    exhausted = True
+                    stop = "exhausted"
+                    break
+                rseed = _derive_seed(seed, i)
+                outcome = session.run_once(strat, rseed, _races.recorder_for(strat, checker))
+                session.check_interrupt()
+                ran += 1
+                if progress is not None:
+                    progress(ran)
+                strat.end_execution(outcome)
+                if outcome.failed:
+                    first = (outcome, _schedule_of(outcome, model, rseed))
+                    stop = "failure"
+                    break
+                if checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed)):
+                    stop = "failure"
+                    break
+            else:
+                if strat.bounded and strat.exhausted():
+                    exhausted = True
+                    stop = "exhausted"
+            elapsed = _clock() - start
+            failure = None
+            if first is not None:
+                found_by = getattr(strat, "describe_active", strat.describe)()
+                failure = _explain(session, fn, first[0], first[1], shrink=shrink, strategy=found_by,
+                                   model=model, executions=ran, elapsed=elapsed, hint=hint)
+            elif checker is not None and checker.stop:
+                failure = checker.failure(session, fn, strategy=strat.describe(), executions=ran, elapsed=elapsed,
+                                          hint=hint)
             session.check_interrupt()
-            ran += 1
-            if progress is not None:
-                progress(ran)
-            strat.end_execution(outcome)
-            if outcome.failed:
-                first = (outcome, _schedule_of(outcome, model, rseed))
-                stop = "failure"
-                break
-            if checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed)):
-                stop = "failure"
-                break
-        else:
-            if strat.bounded and strat.exhausted():
-                exhausted = True
-                stop = "exhausted"
-        elapsed = _clock() - start
-        failure = None
-        if first is not None:
-            found_by = getattr(strat, "describe_active", strat.describe)()
-            failure = _explain(session, fn, first[0], first[1], shrink=shrink, strategy=found_by,
-                               model=model, executions=ran, elapsed=elapsed, hint=hint)
-        elif checker is not None and checker.stop:
-            failure = checker.failure(session, fn, strategy=strat.describe(), executions=ran, elapsed=elapsed,
-                                      hint=hint)
-        session.check_interrupt()
-        advice = not_instrumented_hint(uninstrumented_packages(
-            session.filter, fn, failure.exception if failure is not None else None))
+            advice = not_instrumented_hint(uninstrumented_packages(
+                session.filter, fn, failure.exception if failure is not None else None))
+    finally:
+        strat.close()  # after the session: Hypothesis's engine ends its run with nothing patched
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
                   strategy=strat.describe(), model=model, seed=seed, stop_reason=stop,
                   bound=getattr(strat, "bound_description", ""),

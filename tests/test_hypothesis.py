@@ -257,6 +257,41 @@ def test_strategy_hypothesis_finds_and_stores_the_race(tmp_path: Any) -> None:
     assert all(t.is_alive() for t in threading.enumerate())
 
 
+def test_strategy_hypothesis_engine_is_idle_when_explore_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """explore ends Hypothesis's run itself, even while the strategy is still referenced.
+
+    Left to the strategy's finalizer, the engine thread ran Hypothesis's end of run (which
+    formats tracebacks, so parses source) whenever the collector fired, concurrently with the
+    caller: on 3.11 a concurrent ``ast.parse`` failed with "AST constructor recursion depth
+    mismatch" in the next test's collection.
+    """
+    from interleave.strategies import hypothesis_driven, registry
+
+    made: List[Any] = []
+    real_make = registry.make
+
+    def keep(*args: Any, **kwargs: Any) -> Any:
+        made.append(real_make(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(registry, "make", keep)
+    for body in (lost_update(), locked_counter):
+        interleave.explore(body, strategy="hypothesis", executions=30, seed=3)
+        assert made[-1]._channel_id not in hypothesis_driven._CHANNELS
+        channel = hypothesis_driven._worker.channel  # type: ignore[union-attr]
+        assert channel.shut and channel.done  # the engine has left this run; it waits for the next job
+    # A strategy dropped without close() does not stop the engine from the finalizer; the next
+    # exploration's start does, before anything else runs.
+    dropped = hypothesis_driven.HypothesisStrategy(seed=0)
+    dropped.choose([0], 0, 0)
+    old = hypothesis_driven._worker.channel  # type: ignore[union-attr]
+    made.clear()
+    del dropped
+    assert not old.shut
+    interleave.explore(locked_counter, strategy="hypothesis", executions=2, seed=4)
+    assert old.shut and old.done
+
+
 def test_strategy_hypothesis_rejects_other_parameters() -> None:
     """Only preemptions= is a parameter of the hypothesis strategy."""
     with pytest.raises(interleave.OptionError, match="takes only preemptions"):

@@ -104,6 +104,7 @@ class SharedSession:
                 exhausted = bool(strat.bounded and strat.exhausted())
         finally:
             self._body = _nothing
+            strat.close()
         exhausted = exhausted and not failed
         stop = "failure" if failed else "exhausted" if exhausted else stop
         return Summary(failed, ran, exhausted, strat.describe(), getattr(strat, "bound_description", ""),

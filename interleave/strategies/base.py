@@ -46,3 +46,6 @@ class Strategy:
     def describe(self) -> str:
         """A short description for reports, e.g. ``pct(depth=3)``."""
         return self.name
+
+    def close(self) -> None:
+        """Release what the strategy holds; called once, when the exploration's loop has ended."""

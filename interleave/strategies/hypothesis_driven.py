@@ -334,7 +334,11 @@ class HypothesisStrategy(Strategy):
         self.replaying: Optional[Tuple[bytes, Strategy]] = None
         self.decided = False
         _submit(channel, seed, max_preemptions, database)
-        weakref.finalize(self, _finish, self._channel_id)
+        # Never wait for the engine from a finalizer: the collector runs it at any allocation,
+        # inside any C call, and the engine thread would then run Hypothesis's code alongside
+        # (3.11's ast.parse is not thread-safe, for one). ``close`` ends the run at a known
+        # point; a strategy dropped without it is ended by the next one's ``_submit``.
+        weakref.finalize(self, _CHANNELS.pop, self._channel_id, None)
 
     @property
     def channel(self) -> _Channel:
@@ -405,6 +409,10 @@ class HypothesisStrategy(Strategy):
             return
         self.in_execution = False
         self.channel.call(("end", repr(outcome.signature()) if failed else None))
+
+    def close(self) -> None:
+        """End Hypothesis's run for this exploration and wait until the engine is idle."""
+        _finish(self._channel_id)
 
     def describe(self) -> str:
         """``hypothesis`` plus the preemption cap, if any."""

@@ -54,3 +54,6 @@ class MainFirstStrategy(Strategy):
 
     def end_execution(self, outcome: Any) -> None:
         self.inner.end_execution(outcome)
+
+    def close(self) -> None:
+        self.inner.close()

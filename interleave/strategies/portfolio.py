@@ -81,6 +81,10 @@ class PortfolioStrategy(Strategy):
     def end_execution(self, outcome: object) -> None:
         self.active.end_execution(outcome)
 
+    def close(self) -> None:
+        for member in {id(m): m for m, _ in self.quick + self.deep}.values():
+            member.close()
+
     def describe(self) -> str:
         return "portfolio"
 

@@ -153,3 +153,6 @@ class KeyObserver(Strategy):
 
     def end_execution(self, outcome: Any) -> None:
         self.inner.end_execution(outcome)
+
+    def close(self) -> None:
+        self.inner.close()
