@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Optional
 
 from ..errors import OptionError
+from ..versions import CURRENT, python
 from .filter import CodeFilter
 
 BACKENDS = ("auto", "monitoring", "settrace")
@@ -63,11 +63,11 @@ class Backend:
 def make_backend(name: Optional[str], code_filter: CodeFilter, model: str) -> Backend:
     """The back-end asked for: ``sys.monitoring`` on 3.12+, ``sys.settrace`` below."""
     if name in (None, "auto"):
-        name = "monitoring" if sys.version_info >= (3, 12) else "settrace"
+        name = "monitoring" if CURRENT.monitoring else "settrace"
     if name == "monitoring":
-        if sys.version_info < (3, 12):
+        if not CURRENT.monitoring:
             raise OptionError(
-                f"backend='monitoring' needs Python 3.12+ (this is {sys.version_info[0]}.{sys.version_info[1]}); "
+                f"backend='monitoring' needs Python 3.12+ (this is {python()}); "
                 "use backend='settrace' or 'auto'"
             )
         from .monitoring import MonitoringBackend

@@ -20,9 +20,9 @@ from ..sync import threads as vthreads
 from ..sync import vtime
 from ..sync.lock import Lock
 from ..sync.simplequeue import SimpleQueue
+from ..versions import CURRENT
 from .filter import CodeFilter, is_stdlib_file
 
-PY = sys.version_info[:2]
 _MISSING = object()
 _REAL_LOCK_TYPES = (_thread.LockType,)
 _REAL_RLOCK_TYPES = tuple(t for t in (getattr(_thread, "RLock", None),) if t is not None)
@@ -151,7 +151,7 @@ def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
                                                             else "start_new_thread")))
     if hasattr(_thread, "get_native_id"):
         pairs.append((_thread.get_native_id, vthreads.get_native_id))
-    if PY >= (3, 13):
+    if CURRENT.thread_handles:
         pairs.append((_thread.LockType, Lock))
         pairs.append((_thread.start_joinable_thread, vthreads.start_joinable_thread))  # type: ignore[attr-defined]
     pairs.append((queue.SimpleQueue, SimpleQueue))
@@ -375,7 +375,7 @@ def install_runtime_patches(p: Patcher) -> None:
     if not _find_local_offsets():
         # Without per-virtual-thread thread-state slots, C thread-locals would be shared.
         p.setattr(th, "local", _threading_local.local)
-    if PY >= (3, 13):
+    if CURRENT.thread_handles:
         p.setattr(th, "_start_joinable_thread", vthreads.start_joinable_thread)
         p.setattr(th, "_ThreadHandle", vthreads.ThreadHandle)
         p.setattr(th, "_make_thread_handle", vthreads.make_thread_handle)

@@ -7,15 +7,15 @@ from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..runtime import context
+from ..versions import CURRENT
 from .backend import Backend
 from .opcodes import loop_heads, visible_offsets
 
-PY = sys.version_info[:2]
 # Below 3.12 a frame's opcode events can be turned off and on for that frame alone. From 3.12
 # they belong to its code object, and turning them back on from outside a frame that has
 # finished does not always take (3.13): lone frames keep them, and passes through loop heads
 # count as the steps.
-SILENCE = PY < (3, 12)
+SILENCE = CURRENT.settrace_rearm
 
 
 class SettraceBackend(Backend):
@@ -189,7 +189,7 @@ class SettraceBackend(Backend):
             if id(code) not in first_seen:
                 first_seen[id(code)] = code  # kept alive: its id stays its own
                 first = True
-            if first and PY >= (3, 12):
+            if first and CURRENT.opcode_events_per_code:
                 # 3.12+ keep "opcode events wanted" on the code object after a run, and an
                 # earlier exploration (one with sys.monitoring in between, on 3.13) can leave the
                 # code believing it is instrumented when it is not: every frame then ran with no
@@ -197,10 +197,10 @@ class SettraceBackend(Backend):
                 # correct. Turning the request off and on makes CPython instrument it afresh.
                 frame.f_trace_opcodes = False
             frame.f_trace_opcodes = True
-            if first and PY >= (3, 12):
+            if first and CURRENT.opcode_events_per_code:
                 # Without this, the first call of each code object runs with no opcode events
                 # on 3.12+, and the first execution would take other switch points than the rest.
-                if PY == (3, 12):
+                if CURRENT.first_call_events == "settrace":
                     sys.settrace(global_trace)  # re-instruments the frame that is running
                 else:
                     frame.f_trace_lines = True
@@ -231,5 +231,5 @@ class SettraceBackend(Backend):
         ex = context.active
         if ex is not None:
             ex.counters.reset_for_new_greenlet()
-        if sys.version_info < (3, 12):
+        if SILENCE:
             sys.settrace(self.global_trace)  # recomputes the per-greenlet use_tracing flag

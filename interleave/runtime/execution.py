@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from ..errors import InconclusiveError
+from ..versions import CURRENT
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
 from .waitqueue import WaitQueue
@@ -196,7 +197,7 @@ class Execution:
         self.budget = budget
         self.rec_left = rec_left
         self.cut_grant()  # a new thread can run: the strategy may want to switch to it
-        if (3, 10) <= sys.version_info[:2] < (3, 12):
+        if CURRENT.settrace_rearm:
             # The child's greenlet called sys.settrace (settrace back-end), which cleared this
             # thread's use_tracing flag on 3.10/3.11: without re-arming it, the starter's next
             # switch points went unreported until the child ran again.

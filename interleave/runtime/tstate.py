@@ -21,11 +21,9 @@ import sys
 from typing import List, Optional, Tuple
 
 from ..errors import UnsupportedInterpreterError
+from ..versions import CURRENT, FREE_THREADED, IS_SUPPORTED, supported_range
 
-_PY = sys.version_info[:2]
-# Offsets of ``int tracing`` in PyThreadState, 64-bit builds: the supported versions.
-_TRACING_OFFSET = {(3, 10): 44, (3, 11): 44, (3, 12): 44, (3, 13): 60}
-_SCAN_WORDS = 160  # PyThreadState is well under 1280 bytes on 3.10-3.13
+_SCAN_WORDS = 160  # PyThreadState is well under 1280 bytes on every supported version
 
 _get_tstate = ctypes.pythonapi.PyThreadState_Get
 _get_tstate.restype = ctypes.c_void_p
@@ -59,7 +57,7 @@ def _find_local_offsets() -> Tuple[int, ...]:
         _local_offsets = ()
         return _local_offsets
     found.append(off)
-    if _PY >= (3, 13):
+    if CURRENT.local_key_slots:
         probe = _thread._local()
         probe.x = 1  # creates this thread's key and sentinel
         key_off = sent_off = None
@@ -87,22 +85,24 @@ class TracingCounters:
     __slots__ = ("tracing", "slots", "save", "restore")
 
     def __init__(self) -> None:
-        if _PY not in _TRACING_OFFSET or ctypes.sizeof(ctypes.c_void_p) != 8:
+        if not IS_SUPPORTED or FREE_THREADED or ctypes.sizeof(ctypes.c_void_p) != 8:
+            build = "free-threaded" if FREE_THREADED else f"{ctypes.sizeof(ctypes.c_void_p) * 8}-bit"
             raise UnsupportedInterpreterError(
-                f"interleave supports 64-bit CPython 3.10 to 3.13; this is {sys.version.split()[0]} "
-                f"({ctypes.sizeof(ctypes.c_void_p) * 8}-bit). Run the tests on a supported interpreter."
+                f"interleave supports 64-bit CPython {supported_range()} with the GIL; this is "
+                f"{sys.version.split()[0]} ({build}). Run the tests on a supported interpreter."
             )
         if sys.implementation.name != "cpython":
             raise UnsupportedInterpreterError(
-                f"interleave needs CPython; this is {sys.implementation.name}. Run the tests on CPython 3.10-3.13."
+                f"interleave needs CPython; this is {sys.implementation.name}. "
+                f"Run the tests on CPython {supported_range()}."
             )
         base = _get_tstate()
-        self.tracing = ctypes.c_int.from_address(base + _TRACING_OFFSET[_PY])
+        self.tracing = ctypes.c_int.from_address(base + CURRENT.tracing_offset)
         self.slots = [ctypes.c_void_p.from_address(base + o) for o in _find_local_offsets()]
         # The body runs on this thread's own slots: create them now, so that it never creates
         # ones the end of the run would drop.
         _get_tstate_dict()
-        if _PY >= (3, 13):
+        if CURRENT.local_key_slots:
             import _thread
 
             _thread._local().x = 1
@@ -169,7 +169,7 @@ def verify_offsets() -> None:
         x = 1
         return x
 
-    if _PY >= (3, 12):
+    if CURRENT.monitoring:
         mon = sys.monitoring
         tool = free_tool_id()
         mon.use_tool_id(tool, "interleave-probe")

@@ -1,0 +1,73 @@
+"""What interleave knows about each CPython version it supports: the one place a port edits.
+
+A port to a new CPython adds a row to ``SUPPORTED`` (and the opcode tables in
+``instrument/opcodes.py``, the golden reports in ``tests/expected_reports/``); code elsewhere
+asks for a named fact (``CURRENT.monitoring``) or compares ``PY`` with a version, and imports
+both from here. This module imports nothing from interleave: every layer may use it.
+"""
+
+from __future__ import annotations
+
+import sys
+import sysconfig
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+#: The running interpreter's (major, minor).
+PY: Tuple[int, int] = (sys.version_info[0], sys.version_info[1])
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The facts about one CPython version that the runtime and the back-ends depend on."""
+
+    #: Offset of ``int tracing`` in ``PyThreadState`` on 64-bit builds (checked by a probe).
+    tracing_offset: int
+    #: ``sys.monitoring`` exists: the default back-end is ``monitoring``, else ``settrace``.
+    monitoring: bool
+    #: ``_thread._local`` keys on ``threading_local_key``/``sentinel`` slots besides ``tstate->dict``.
+    local_key_slots: bool
+    #: A greenlet that calls ``sys.settrace`` clears the thread's ``use_tracing`` flag for the
+    #: others (3.10/3.11): tracing must be re-armed when a thread resumes.
+    settrace_rearm: bool
+    #: settrace delivers opcode events only to frames whose ``f_trace_opcodes`` was set before
+    #: the frame's first event (3.12+): set it at first sight of each code object.
+    opcode_events_per_code: bool
+    #: How settrace makes a code object's first call deliver opcode events (3.12+):
+    #: ``"settrace"`` (setting the trace function again re-instruments the running frame) or
+    #: ``"trace-lines"`` (the frame's next line event starts them); ``""`` below 3.12.
+    first_call_events: str
+    #: ``threading`` starts threads through ``_start_joinable_thread`` and ``_ThreadHandle`` (3.13+).
+    thread_handles: bool
+
+
+SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
+    (3, 10): Interpreter(44, False, False, True, False, "", False),
+    (3, 11): Interpreter(44, False, False, True, False, "", False),
+    (3, 12): Interpreter(44, True, False, False, True, "settrace", False),
+    (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True),
+}
+
+#: A free-threaded build (no GIL): greenlet's single-thread premise and the thread-state
+#: offsets above do not hold there.
+FREE_THREADED: bool = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+#: Whether this interpreter's version has a row (an explore on any other is refused).
+IS_SUPPORTED: bool = PY in SUPPORTED
+#: This interpreter's row; on an unsupported version the newest row, so that importing
+#: interleave works and ``explore`` can refuse with a clear error.
+CURRENT: Interpreter = SUPPORTED.get(PY) or SUPPORTED[max(SUPPORTED)]
+
+
+def supported_range() -> str:
+    """The supported versions for messages, e.g. ``3.10 to 3.13``."""
+    versions = sorted(SUPPORTED)
+    return f"{versions[0][0]}.{versions[0][1]} to {versions[-1][0]}.{versions[-1][1]}"
+
+
+def python() -> str:
+    """This interpreter's version for messages and tokens, e.g. ``3.12``."""
+    return f"{PY[0]}.{PY[1]}"
+
+
+__all__ = ["CURRENT", "FREE_THREADED", "IS_SUPPORTED", "PY", "SUPPORTED", "Interpreter", "python", "supported_range"]
