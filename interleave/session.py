@@ -13,13 +13,9 @@ from typing import Any, Callable, Optional, Sequence
 from .errors import InstrumentationError, NestedExploreError
 from .instrument.backend import make_backend
 from .instrument.filter import CodeFilter
-from .instrument.patching import (
-    ExecutorModuleState,
-    Patcher,
-    adopt_prerun_primitives,
-    install_runtime_patches,
-    reset_thread_names,
-)
+from .instrument.patching import Patcher
+from .patches.adopter import adopt_prerun_primitives
+from .patches.stdlib import ExecutorModuleState, install_runtime_patches, reset_thread_names
 from .runtime import context
 from .runtime.execution import IDENT_BASE, Execution
 from .runtime.outcome import Outcome

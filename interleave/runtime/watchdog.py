@@ -214,7 +214,7 @@ def _kind(value: Any) -> Optional[str]:
     import queue
     import threading
 
-    from ..instrument.patching import is_real_primitive
+    from .foreign import is_real_primitive
 
     if is_real_primitive(value):
         if hasattr(value, "locked"):
@@ -366,7 +366,7 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
         ]
         if names:
             lines.append("Real primitives in scope there: " + "; ".join(names) + ".")
-        bound = [p for p, v in unadoptable if type(v).__name__ == "_SearchBound"]
+        bound = [(p, v) for p, v in unadoptable if type(v).__name__ == "_SearchBound"]
         missed = [(p, v) for p, v in unadoptable if type(v).__name__ != "_SearchBound"]
         if missed:
             lines.append("Reached before the run but not made cooperative: "
@@ -378,10 +378,8 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
                "(not a tuple or frozenset, not a bound method's object, not a local of a running function, "
                "not an RLock another OS thread holds). Inside the run, threading/queue objects are cooperative.")
         if bound:
-            from ..instrument.patching import _MODULE_BUDGET
-
-            fix += (f" The search of module globals stopped at its budget of {_MODULE_BUDGET} objects "
-                    f"({bound[0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
+            fix += (f" The search of module globals stopped at its budget of {bound[0][1].budget} objects "
+                    f"({bound[0][0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
         lines.append(fix)
         return ForeignPrimitiveError("\n".join(lines))
     lines = [
