@@ -11,7 +11,7 @@ from time import monotonic as _monotonic
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import InstrumentationError, NestedExploreError
-from .instrument.backend import make_backend
+from .instrument.choose import make_backend
 from .instrument.filter import CodeFilter
 from .instrument.patching import Patcher
 from .patches.adopter import adopt_prerun_primitives
@@ -38,7 +38,7 @@ class Session:
         self.model = model
         self.max_steps = max_steps
         self.filter = CodeFilter(instrument, exclude)
-        self.backend = make_backend(backend, self.filter, model)
+        self.backend = make_backend(backend, self.filter, model, context)
         self.backend.loop_budget = max_steps
         self.adopted = 0
         self.user_code_seen = False

@@ -11,8 +11,8 @@ import time
 from typing import Any, Callable, List
 
 from ..instrument.patching import Patcher
-from ..runtime.execution import IDENT_BASE
 from ..runtime.tstate import _find_local_offsets
+from ..runtime.vthread import IDENT_BASE
 from ..sync import threads as vthreads
 from ..sync import vtime
 from ..sync.lock import Lock

@@ -32,6 +32,7 @@ from types import FrameType
 from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
+from ..instrument.filter import is_stdlib_file, is_user_code_file
 from . import context
 
 #: Seconds without progress or CPU use before the run counts as blocked for real.
@@ -296,10 +297,18 @@ def _called_name(frame: Optional[FrameType]) -> Optional[str]:
     return ".".join(chains[0]) if chains else None
 
 
+def user_frame_site(frame: Optional[FrameType]) -> Optional[Tuple[str, int, str]]:
+    """The innermost frame of code under test: (filename, line, function)."""
+    f = frame
+    while f is not None:
+        if is_user_code_file(f.f_code.co_filename):
+            return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
 def _where(ex: Any, frame: Optional[FrameType]) -> Tuple[str, Optional[FrameType]]:
     """The place the run is stuck, for a person: innermost code under test, else innermost Python."""
-    from .execution import user_frame_site
-
     site = user_frame_site(frame)
     inner = frame
     while inner is not None and inner.f_code.co_filename.startswith(_HERE):
@@ -324,8 +333,6 @@ def library_of(frame: Optional[FrameType]) -> Optional[Tuple[str, str, int]]:
     The innermost such frame, searched from the blocked frame out to the first frame of code
     under test (beyond it are the thread's own machinery and the harness).
     """
-    from ..instrument.filter import is_stdlib_file, is_user_code_file
-
     f = frame
     while f is not None:
         filename = f.f_code.co_filename
