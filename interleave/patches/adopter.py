@@ -133,35 +133,35 @@ class PrimitiveAdopter:
             if count and owner != self.caller_ident:
                 self.unadoptable.append((path, value))
                 return _MISSING  # another OS thread holds it: nothing virtual can take it over
-            new = threading._PyRLock()  # type: ignore[attr-defined]
+            rlock: Any = threading._PyRLock()  # type: ignore[attr-defined]
             if count:
                 # The body runs as the calling thread, which holds it: so does the body.
-                new._block.acquire()
-                new._block._holder_tid = 0
-                new._owner = owner
-                new._count = count
-            return new
+                rlock._block.acquire()
+                rlock._block._holder_tid = 0
+                rlock._owner = owner
+                rlock._count = count
+            return rlock
         if _RealSimpleQueue is not None and type(value) is _RealSimpleQueue:
-            new = SimpleQueue()
+            twin_queue = SimpleQueue()
             while True:
                 try:
-                    new._items.append(value.get_nowait())
+                    twin_queue._items.append(value.get_nowait())
                 except queue.Empty:
                     break
 
             def give_back() -> None:
-                while new._items:
-                    value.put(new._items.popleft())
+                while twin_queue._items:
+                    value.put(twin_queue._items.popleft())
 
             self.p.add_undo(give_back)
-            return new
+            return twin_queue
         pair = self.map.get(id(value))
         if pair is not None and pair[0] is value:
             return pair[1]
-        owner = getattr(value, "__self__", None)
-        if isinstance(value, types.BuiltinMethodType) and owner is not None and is_real_primitive(owner):
+        bound_to = getattr(value, "__self__", None)
+        if isinstance(value, types.BuiltinMethodType) and bound_to is not None and is_real_primitive(bound_to):
             # ``lock.acquire`` kept as a callable: the same method of the owner's twin.
-            twin = self._replacement(owner, path)
+            twin = self._replacement(bound_to, path)
             if twin is not _MISSING and hasattr(twin, value.__name__):
                 return getattr(twin, value.__name__)
         return _MISSING
@@ -184,7 +184,7 @@ class PrimitiveAdopter:
                 self.adopted += 1
                 self.conditions.append(obj)
         elif isinstance(obj, (threading.Event, threading.Semaphore, threading.Barrier)):
-            self._retool(obj._cond, path)  # type: ignore[attr-defined]
+            self._retool(obj._cond, path)  # type: ignore[union-attr]
         elif isinstance(obj, queue.Queue):
             mutex = obj.mutex
             new = self._replacement(mutex, f"{path}.mutex")
@@ -411,14 +411,18 @@ class PrimitiveAdopter:
 
     def _set_partial_arg(self, part: functools.partial, index: int, value: Any) -> None:
         """A partial's arguments are a tuple, but its whole state can be set in place."""
-        func, args, keywords, attrs = part.__reduce__()[2]  # type: ignore[misc]
-        part.__setstate__((func, args[:index] + (value,) + args[index + 1:], keywords, attrs))
-        self.p.add_undo(lambda: part.__setstate__((part.func, args, part.keywords, part.__reduce__()[2][3])))
+        state: Any = part.__reduce__()[2]
+        func, args, keywords, attrs = state
+        settable: Any = part  # __setstate__ is not in the stubs
+        settable.__setstate__((func, args[:index] + (value,) + args[index + 1:], keywords, attrs))
+        self.p.add_undo(lambda: settable.__setstate__((part.func, args, part.keywords, settable.__reduce__()[2][3])))
 
     def _set_partial_func(self, part: functools.partial, value: Any) -> None:
-        func, args, keywords, attrs = part.__reduce__()[2]  # type: ignore[misc]
-        part.__setstate__((value, args, keywords, attrs))
-        self.p.add_undo(lambda: part.__setstate__((func, part.args, part.keywords, part.__reduce__()[2][3])))
+        state: Any = part.__reduce__()[2]
+        func, args, keywords, attrs = state
+        settable: Any = part  # __setstate__ is not in the stubs
+        settable.__setstate__((value, args, keywords, attrs))
+        self.p.add_undo(lambda: settable.__setstate__((func, part.args, part.keywords, settable.__reduce__()[2][3])))
 
     def _set_default(self, fn: types.FunctionType, index: int, value: Any) -> None:
         old = fn.__defaults__ or ()

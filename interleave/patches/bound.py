@@ -36,14 +36,14 @@ def swap_bound_names(p: Patcher) -> int:
     pending: List[Any] = []  # defaults tuples, class and instance dicts, cells: owners looked up below
     for holder in gc.get_referrers(*reals):
         if isinstance(holder, dict):
-            mod = modules.get(id(holder))
-            if mod is None:
+            owner_mod = modules.get(id(holder))
+            if owner_mod is None:
                 pending.append(holder)
-            elif not _harness_module(mod.__name__):
+            elif not _harness_module(owner_mod.__name__):
                 for key, value in list(holder.items()):
                     pair = table.get(id(value))
                     if pair is not None and pair[0] is value and isinstance(key, str):
-                        p.setattr(mod, key, pair[1])
+                        p.setattr(owner_mod, key, pair[1])
                         swapped += 1
         elif isinstance(holder, tuple) or type(holder).__name__ == "cell":
             pending.append(holder)

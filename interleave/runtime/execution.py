@@ -8,7 +8,6 @@ from typing import Any, Callable, List, Optional
 
 from greenlet import getcurrent, greenlet
 
-from ..errors import InconclusiveError
 from .lifecycle import ThreadLife
 from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE
@@ -83,18 +82,6 @@ class Execution(ThreadLife):
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
 
-    def abort(self, exc: BaseException) -> None:
-        """End the execution at the next switch point; ``run`` then raises ``exc``.
-
-        Even if the code under test catches ``exc``, its next switch point or wait stops it.
-        """
-        block = self.real_block
-        if block is not None and type(exc).__name__ == "_Interrupted":
-            exc = block[1]  # the watchdog's asynchronous stand-in: the error it meant
-        if self.internal_error is None:
-            self.internal_error = exc
-        self.outcome = Outcome("internal-error", thread=self.current.name, tid=self.current.tid)
-
     def interrupt(self, exc: BaseException) -> None:
         """Stop at the next switch point, loop iteration or wait (Ctrl-C: called from a signal handler).
 
@@ -106,19 +93,6 @@ class Execution(ThreadLife):
             self.internal_error = exc
         self.budget = self.rec_left = 0
         self.on_interrupt()
-
-    def thread_failed(self, vt: VThread, exc: BaseException) -> None:
-        """Record an uncaught exception in a thread (the first failure wins).
-
-        What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip) and interleave's
-        own errors (an inconclusive run) are not findings about the code under test: they stop
-        the exploration and ``explore`` raises them once everything is restored.
-        """
-        if isinstance(exc, InconclusiveError) or not isinstance(exc, Exception):
-            self.abort(exc)
-            return
-        if self.outcome is None and not self.tearing_down:
-            self.outcome = Outcome("exception", exception=exc, thread=vt.name, tid=vt.tid)
 
     # ------------------------------------------------------------ run
     def run(self) -> Outcome:

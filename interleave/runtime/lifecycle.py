@@ -7,7 +7,9 @@ from typing import Any, Callable, List, Optional
 
 from greenlet import GreenletExit, greenlet
 
+from ..errors import InconclusiveError
 from ..versions import CURRENT
+from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE, Scheduling, _Teardown
 from .vthread import DONE, IDENT_BASE, VThread
 
@@ -83,6 +85,19 @@ class ThreadLife(Scheduling):
             tr = sys.gettrace()
             if tr is not None:
                 sys.settrace(tr)
+
+    def thread_failed(self, vt: VThread, exc: BaseException) -> None:
+        """Record an uncaught exception in a thread (the first failure wins).
+
+        What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip) and interleave's
+        own errors (an inconclusive run) are not findings about the code under test: they stop
+        the exploration and ``explore`` raises them once everything is restored.
+        """
+        if isinstance(exc, InconclusiveError) or not isinstance(exc, Exception):
+            self.abort(exc)
+            return
+        if self.outcome is None and not self.tearing_down:
+            self.outcome = Outcome("exception", exception=exc, thread=vt.name, tid=vt.tid)
 
     def _exit(self, vt: VThread) -> Optional[VThread]:
         vt.state = DONE

@@ -70,8 +70,22 @@ class Scheduling:
     prelude: Optional[VThread]
     prelude_parent: Optional[VThread]
     shutting_down: bool
+    real_block: Any
+    solo_steps: Callable[[], int]
     teardown_left: int
     abandoned: List[str]
+
+    def abort(self, exc: BaseException) -> None:
+        """End the execution at the next switch point; ``run`` then raises ``exc``.
+
+        Even if the code under test catches ``exc``, its next switch point or wait stops it.
+        """
+        block = self.real_block
+        if block is not None and type(exc).__name__ == "_Interrupted":
+            exc = block[1]  # the watchdog's asynchronous stand-in: the error it meant
+        if self.internal_error is None:
+            self.internal_error = exc
+        self.outcome = Outcome("internal-error", thread=self.current.name, tid=self.current.tid)
 
     def _end_prelude(self) -> bool:
         """In a prelude: hand control back to the starter. True if we were in one."""

@@ -227,7 +227,7 @@ def _kind(value: Any) -> Optional[str]:
     if isinstance(value, threading.Condition):
         inner = value._lock  # type: ignore[attr-defined]
     elif isinstance(value, (threading.Event, threading.Semaphore, threading.Barrier)):
-        inner = value._cond._lock  # type: ignore[attr-defined]
+        inner = value._cond._lock  # type: ignore[union-attr]
     elif isinstance(value, queue.Queue):
         inner = value.mutex
     if inner is not None and is_real_primitive(inner):
