@@ -11,15 +11,11 @@ from time import monotonic as _monotonic
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import InstrumentationError, NestedExploreError
-from .instrument.backend import make_backend
+from .instrument.choose import make_backend
 from .instrument.filter import CodeFilter
-from .instrument.patching import (
-    ExecutorModuleState,
-    Patcher,
-    adopt_prerun_primitives,
-    install_runtime_patches,
-    reset_thread_names,
-)
+from .instrument.patching import Patcher
+from .patches.adopter import adopt_prerun_primitives
+from .patches.stdlib import ExecutorModuleState, install_runtime_patches, reset_thread_names
 from .runtime import context
 from .runtime.execution import IDENT_BASE, Execution
 from .runtime.outcome import Outcome
@@ -42,7 +38,7 @@ class Session:
         self.model = model
         self.max_steps = max_steps
         self.filter = CodeFilter(instrument, exclude)
-        self.backend = make_backend(backend, self.filter, model)
+        self.backend = make_backend(backend, self.filter, model, context)
         self.backend.loop_budget = max_steps
         self.adopted = 0
         self.user_code_seen = False

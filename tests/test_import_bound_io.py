@@ -11,7 +11,7 @@ import threading
 import pytest
 
 import interleave
-from interleave.instrument import patching
+from interleave.patches import adopter
 from interleave.runtime import watchdog
 
 on_main_thread = pytest.mark.skipif(
@@ -119,7 +119,7 @@ def test_a_lock_past_the_search_budget_is_named_with_the_budget(tmp_path, monkey
     monkeypatch.syspath_prepend(str(site))
     lib = importlib.import_module("deeplock_lib")
     monkeypatch.setattr(watchdog, "BLOCKED_SECONDS", 0.5)
-    monkeypatch.setattr(patching, "_MODULE_BUDGET", 0)
+    monkeypatch.setattr(adopter, "_MODULE_BUDGET", 0)
     try:
         def body() -> None:
             box = [0]

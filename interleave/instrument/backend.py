@@ -1,11 +1,9 @@
-"""The interface both tracing back-ends implement, and the choice between them."""
+"""The interface both tracing back-ends implement (``choose.make_backend`` picks one)."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-from ..errors import OptionError
-from ..versions import CURRENT, python
 from .filter import CodeFilter
 
 BACKENDS = ("auto", "monitoring", "settrace")
@@ -20,9 +18,12 @@ class Backend:
     #: Loop iterations (backward jumps) an execution may run outside a solo phase.
     loop_budget = 100_000
 
-    def __init__(self, code_filter: CodeFilter, model: str) -> None:
+    def __init__(self, code_filter: CodeFilter, model: str, context: Any) -> None:
         self.filter = code_filter
         self.model = model
+        # The runtime's ``context``: its ``active`` is the execution running now, or None. It is
+        # handed in, not imported, so that instrumentation stays below the runtime.
+        self.context = context
 
     def install(self) -> None:
         """Start delivering switch points (once per explore)."""
@@ -58,23 +59,3 @@ class Backend:
     def saw_user_code(self) -> bool:
         """Whether any instrumented code has run and tracing is still ours."""
         raise NotImplementedError
-
-
-def make_backend(name: Optional[str], code_filter: CodeFilter, model: str) -> Backend:
-    """The back-end asked for: ``sys.monitoring`` on 3.12+, ``sys.settrace`` below."""
-    if name in (None, "auto"):
-        name = "monitoring" if CURRENT.monitoring else "settrace"
-    if name == "monitoring":
-        if not CURRENT.monitoring:
-            raise OptionError(
-                f"backend='monitoring' needs Python 3.12+ (this is {python()}); "
-                "use backend='settrace' or 'auto'"
-            )
-        from .monitoring import MonitoringBackend
-
-        return MonitoringBackend(code_filter, model)
-    if name == "settrace":
-        from .settrace import SettraceBackend
-
-        return SettraceBackend(code_filter, model)
-    raise OptionError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")

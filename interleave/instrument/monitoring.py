@@ -7,10 +7,9 @@ from _thread import get_ident
 from types import CodeType
 from typing import Any, Dict, FrozenSet, List, Set
 
-from ..runtime import context
-from ..runtime.tstate import free_tool_id
 from .backend import Backend
 from .opcodes import visible_offsets
+from .toolid import free_tool_id
 
 
 class MonitoringBackend(Backend):
@@ -38,7 +37,7 @@ class MonitoringBackend(Backend):
         set_local = mon.set_local_events
         INSTRUCTION = mon.events.INSTRUCTION
         enabled = self.enabled
-        ctx = context
+        ctx = self.context
         JUMP = mon.events.JUMP
         solo_codes: Dict[CodeType, None] = {}
         self.solo_codes = solo_codes
@@ -167,6 +166,6 @@ class MonitoringBackend(Backend):
         return bool(self.enabled) and sys.monitoring.get_tool(self.tool) == "interleave"  # type: ignore[attr-defined]
 
     def on_greenlet_start(self) -> None:
-        ex = context.active
+        ex = self.context.active
         if ex is not None:
             ex.counters.reset_for_new_greenlet()

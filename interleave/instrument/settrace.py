@@ -6,7 +6,6 @@ import sys
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..runtime import context
 from ..versions import CURRENT
 from .backend import Backend
 from .opcodes import loop_heads, visible_offsets
@@ -39,7 +38,7 @@ class SettraceBackend(Backend):
         first_seen: Dict[int, CodeType] = {}
         wants = self.filter.wants
         model = self.model
-        ctx = context
+        ctx = self.context
         marked: List[Tuple[FrameType, Callable[..., Any]]] = []
         # Every pass through a loop head of instrumented code is a loop iteration, and
         # iterations are bounded whatever the loop contains (a loop with no visible instruction
@@ -228,7 +227,7 @@ class SettraceBackend(Backend):
         return self.instrumented > 0 and self.intact
 
     def on_greenlet_start(self) -> None:
-        ex = context.active
+        ex = self.context.active
         if ex is not None:
             ex.counters.reset_for_new_greenlet()
         if SILENCE:

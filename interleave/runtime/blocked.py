@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import os
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ..instrument.filter import is_user_code_file
+from .vthread import VThread
 
-if TYPE_CHECKING:
-    from .execution import Execution, VThread
+
+class Execution(Protocol):
+    """What a deadlock report reads of the execution (``scheduling.Scheduling`` has it)."""
+
+    threads: List[VThread]
+    shutting_down: bool
+    fn: Callable[[], Any]
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # Standard-library modules whose methods users call to wait (file name tails).
@@ -95,8 +101,6 @@ def describe(ex: Execution, vt: VThread, frame: Optional[FrameType]) -> Dict[str
     owner = queue.owner if queue is not None else None
     waits_for = queue.describe if queue is not None else "?"
     holder = _lock_holder(ex, owner) if owner is not None else None
-    from .execution import VThread
-
     if isinstance(owner, VThread):
         waits_for = f"thread {display_name(owner)} to finish"
     outer_sync: Optional[FrameType] = None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import Any
 
-if TYPE_CHECKING:
-    from .execution import Execution
-
-active: Optional[Execution] = None
+#: The running ``execution.Execution``, or None. Typed loosely on purpose: the wait queue reads
+#: it, and this module sits below the execution, so it cannot name it.
+active: Any = None

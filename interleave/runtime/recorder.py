@@ -74,7 +74,7 @@ def _describe_access(code: CodeType, offset: int) -> Tuple[Any, Optional[dict]]:
         from ..instrument.access import describe
     except ImportError:  # pragma: no cover - the analysis is optional for reports
         return None, None
-    f = sys._getframe(1)
+    f: Optional[types.FrameType] = sys._getframe(1)
     while f is not None and f.f_code is not code:
         f = f.f_back
     if f is None:
@@ -231,7 +231,7 @@ class Recorder:
             desc = None
             acc, namespace = _describe_access(code, offset)
         else:
-            f = sys._getframe(2)
+            f: Optional[types.FrameType] = sys._getframe(2)
             where = ("?", 0, "?")
             while f is not None:
                 if is_user_code_file(f.f_code.co_filename):

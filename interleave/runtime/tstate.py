@@ -21,6 +21,7 @@ import sys
 from typing import List, Optional, Tuple
 
 from ..errors import UnsupportedInterpreterError
+from ..instrument.toolid import free_tool_id
 from ..versions import CURRENT, FREE_THREADED, IS_SUPPORTED, supported_range
 
 _SCAN_WORDS = 160  # PyThreadState is well under 1280 bytes on every supported version
@@ -206,13 +207,3 @@ def verify_offsets() -> None:
             f"(outside={outside}, inside={seen[:1]}); this CPython build is not supported."
         )
     _verified = True
-
-
-def free_tool_id() -> int:
-    """A sys.monitoring tool id nobody else holds."""
-    mon = sys.monitoring
-    # 0-2 and 5 are conventionally the debugger's, coverage's, the profiler's and the optimizer's.
-    for tool in (3, 4, 5, 2, 1, 0):
-        if mon.get_tool(tool) is None:
-            return tool
-    raise UnsupportedInterpreterError("all six sys.monitoring tool ids are in use; free one first")

@@ -32,6 +32,7 @@ from types import FrameType
 from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
+from ..instrument.filter import is_stdlib_file, is_user_code_file
 from . import context
 
 #: Seconds without progress or CPU use before the run counts as blocked for real.
@@ -214,7 +215,7 @@ def _kind(value: Any) -> Optional[str]:
     import queue
     import threading
 
-    from ..instrument.patching import is_real_primitive
+    from .foreign import is_real_primitive
 
     if is_real_primitive(value):
         if hasattr(value, "locked"):
@@ -226,7 +227,7 @@ def _kind(value: Any) -> Optional[str]:
     if isinstance(value, threading.Condition):
         inner = value._lock  # type: ignore[attr-defined]
     elif isinstance(value, (threading.Event, threading.Semaphore, threading.Barrier)):
-        inner = value._cond._lock  # type: ignore[attr-defined]
+        inner = value._cond._lock  # type: ignore[union-attr]
     elif isinstance(value, queue.Queue):
         inner = value.mutex
     if inner is not None and is_real_primitive(inner):
@@ -296,10 +297,18 @@ def _called_name(frame: Optional[FrameType]) -> Optional[str]:
     return ".".join(chains[0]) if chains else None
 
 
+def user_frame_site(frame: Optional[FrameType]) -> Optional[Tuple[str, int, str]]:
+    """The innermost frame of code under test: (filename, line, function)."""
+    f = frame
+    while f is not None:
+        if is_user_code_file(f.f_code.co_filename):
+            return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
 def _where(ex: Any, frame: Optional[FrameType]) -> Tuple[str, Optional[FrameType]]:
     """The place the run is stuck, for a person: innermost code under test, else innermost Python."""
-    from .execution import user_frame_site
-
     site = user_frame_site(frame)
     inner = frame
     while inner is not None and inner.f_code.co_filename.startswith(_HERE):
@@ -324,8 +333,6 @@ def library_of(frame: Optional[FrameType]) -> Optional[Tuple[str, str, int]]:
     The innermost such frame, searched from the blocked frame out to the first frame of code
     under test (beyond it are the thread's own machinery and the harness).
     """
-    from ..instrument.filter import is_stdlib_file, is_user_code_file
-
     f = frame
     while f is not None:
         filename = f.f_code.co_filename
@@ -366,7 +373,7 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
         ]
         if names:
             lines.append("Real primitives in scope there: " + "; ".join(names) + ".")
-        bound = [p for p, v in unadoptable if type(v).__name__ == "_SearchBound"]
+        bound = [(p, v) for p, v in unadoptable if type(v).__name__ == "_SearchBound"]
         missed = [(p, v) for p, v in unadoptable if type(v).__name__ != "_SearchBound"]
         if missed:
             lines.append("Reached before the run but not made cooperative: "
@@ -378,10 +385,8 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
                "(not a tuple or frozenset, not a bound method's object, not a local of a running function, "
                "not an RLock another OS thread holds). Inside the run, threading/queue objects are cooperative.")
         if bound:
-            from ..instrument.patching import _MODULE_BUDGET
-
-            fix += (f" The search of module globals stopped at its budget of {_MODULE_BUDGET} objects "
-                    f"({bound[0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
+            fix += (f" The search of module globals stopped at its budget of {bound[0][1].budget} objects "
+                    f"({bound[0][0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
         lines.append(fix)
         return ForeignPrimitiveError("\n".join(lines))
     lines = [

@@ -6,7 +6,7 @@ import sys
 from _thread import allocate_lock as _real_lock
 from typing import Any, Optional
 
-from ..runtime.waitqueue import WaitQueue
+from ..runtime.vthread import WaitQueue
 from .running import running
 
 

@@ -7,7 +7,7 @@ from collections import deque
 from queue import Empty
 from typing import Any, Optional
 
-from ..runtime.waitqueue import WaitQueue
+from ..runtime.vthread import WaitQueue
 from .lock import Lock
 from .running import running
 

@@ -225,7 +225,8 @@ def make_invoke_excepthook_factory(real_factory: Callable[[], Any]) -> Callable[
 
         def invoke_excepthook(thread: Any) -> None:
             info = sys.exc_info()
-            hook = threading.excepthook or _recording_hook
+            installed: Any = threading.excepthook  # user code may have set it to None
+            hook = installed or _recording_hook
             args = threading.ExceptHookArgs([*info, thread])
             try:
                 hook(args)

@@ -1,0 +1,472 @@
+"""The primitive adopter: real primitives the body can reach, made cooperative for the run."""
+
+from __future__ import annotations
+
+import _thread
+import functools
+import os
+import queue
+import re
+import sys
+import threading
+import types
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from ..instrument.filter import CodeFilter, is_stdlib_file
+from ..instrument.patching import _MISSING, Patcher
+from ..runtime.foreign import REAL_LOCK_TYPES as _REAL_LOCK_TYPES
+from ..runtime.foreign import REAL_RLOCK_TYPES as _REAL_RLOCK_TYPES
+from ..runtime.foreign import RealSimpleQueue as _RealSimpleQueue
+from ..runtime.foreign import is_real_primitive
+from ..sync.lock import Lock
+from ..sync.simplequeue import SimpleQueue
+from .table import _REAL_TO_VIRTUAL, _harness_module
+
+_RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
+_CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
+_DATA_DEPTH = 3  # how many objects deep the search goes from what the body holds
+_CALLABLE_LEVELS = 32  # callables held by callables (closures of closures...) followed this far
+_VISIT_BUDGET = 250_000  # objects searched at most: a huge object graph must not stall the start
+_MODULE_BUDGET = int(os.environ.get("INTERLEAVE_ADOPT_BUDGET", "100000"))  # of those, from module globals
+_MODULE_DEPTH = 64  # "any depth" in practice: object graphs of module globals are bounded by the budget
+
+
+# Values that hold no primitive (a module's functions hold only code and defaults: see
+# ``swap_bound_names``); skipped before any other test, which keeps the search cheap.
+_LEAF_TYPES = frozenset({type(None), int, float, complex, str, bytes, bool, types.BuiltinFunctionType,
+                         types.ModuleType, types.CodeType, type(Ellipsis), type(NotImplemented),
+                         types.WrapperDescriptorType, types.MethodDescriptorType, types.GetSetDescriptorType,
+                         types.MemberDescriptorType, types.ClassMethodDescriptorType})
+_LEAF_TYPES_IN_MODULES = _LEAF_TYPES | {types.FunctionType, property}
+
+
+class _SearchBound:
+    """Stands, among what was not made cooperative, for the part of the search the budget cut off."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget  # what the search of module globals was allowed, for the advice
+
+    def __repr__(self) -> str:
+        return "<search budget reached>"
+
+class PrimitiveAdopter:
+    """Makes primitives created before the run cooperative while it lasts, where it can reach them.
+
+    Reached: globals and class attributes of instrumented modules, and what the explored
+    function closes over, is bound to, defaults to or gets as arguments (partial arguments, a
+    bound method's object, a callable object's attributes, ``__wrapped__``, closures of the
+    callables it holds), and their attributes, dict, list and set items. A real lock cannot be
+    changed in place, so the reference is swapped where it is held (one cooperative twin per
+    real object, so that every reference agrees); objects built on locks (Condition, Event,
+    Semaphore, Barrier, queue.Queue) get new internals in place. What is reached but cannot be
+    swapped (in a tuple or frozenset, a method's ``__self__``, or an RLock held by another OS
+    thread) is remembered, to be named if the run ever blocks on it for real.
+    """
+
+    def __init__(self, patcher: Patcher, code_filter: CodeFilter) -> None:
+        self.p = patcher
+        self.filter = code_filter
+        self.map = _REAL_TO_VIRTUAL
+        self.seen: set = set()
+        self.adopted = 0
+        self.twins: Dict[int, Tuple[Any, Any]] = {}
+        self.unadoptable: List[Tuple[str, Any]] = []
+        self.conditions: List[Any] = []  # retooled Conditions (also inside Event, Semaphore, ...)
+        self.initial: List[Tuple[Any, Tuple[Any, ...]]] = []  # twins and their state at the start
+        self.caller_ident = _thread.get_ident()
+        self._level = 0  # callables being followed, one inside another
+        self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
+        self._searched_modules: set = set()  # their classes' attributes are searched too
+        self._in_modules = False
+
+    def record_initial_state(self) -> None:
+        """Remember each twin's lock state: every execution starts from it."""
+        for _, new in self.twins.values():
+            if isinstance(new, Lock):
+                self.initial.append((new, (new._real.locked(), new._holder_tid)))
+            elif isinstance(new, SimpleQueue):
+                self.initial.append((new, ()))
+            elif hasattr(new, "_block") and hasattr(new, "_owner"):
+                b = new._block
+                self.initial.append((new, (b._real.locked(), b._holder_tid, new._owner, new._count)))
+
+    def reset_between_executions(self) -> None:
+        """Undo what an execution's unwound threads left in objects that outlive it.
+
+        A thread unwound at the end of an execution may still hold a twin lock (it stopped
+        before its ``with`` block's exit), and waiters of dead threads stay queued: the next
+        execution must not inherit either.
+        """
+        for new, state in self.initial:
+            if isinstance(new, Lock):
+                _reset_lock(new, state[0], state[1])
+            elif isinstance(new, SimpleQueue):
+                new._getters.waiters = []
+            else:
+                _reset_lock(new._block, state[0], state[1])
+                new._owner, new._count = state[2], state[3]
+        for cond in self.conditions:
+            cond._waiters.clear()
+
+    def _replacement(self, value: Any, path: str = "?") -> Any:
+        """The cooperative twin of a real primitive (the same twin every time), or _MISSING."""
+        if value is None or isinstance(value, (int, float, str, bytes, bool)):
+            return _MISSING
+        twin = self.twins.get(id(value))
+        if twin is not None and twin[0] is value:
+            return twin[1]
+        new = self._make_twin(value, path)
+        if new is not _MISSING:
+            self.twins[id(value)] = (value, new)
+        return new
+
+    def _make_twin(self, value: Any, path: str) -> Any:
+        if isinstance(value, _REAL_LOCK_TYPES):
+            new = Lock()
+            if value.locked():
+                # Held when the run starts (by the test, or a real thread): so is the twin.
+                new._real.acquire()
+            return new
+        if _REAL_RLOCK_TYPES and isinstance(value, _REAL_RLOCK_TYPES):
+            m = _RLOCK_STATE.search(repr(value))
+            owner, count = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+            if count and owner != self.caller_ident:
+                self.unadoptable.append((path, value))
+                return _MISSING  # another OS thread holds it: nothing virtual can take it over
+            rlock: Any = threading._PyRLock()  # type: ignore[attr-defined]
+            if count:
+                # The body runs as the calling thread, which holds it: so does the body.
+                rlock._block.acquire()
+                rlock._block._holder_tid = 0
+                rlock._owner = owner
+                rlock._count = count
+            return rlock
+        if _RealSimpleQueue is not None and type(value) is _RealSimpleQueue:
+            twin_queue = SimpleQueue()
+            while True:
+                try:
+                    twin_queue._items.append(value.get_nowait())
+                except queue.Empty:
+                    break
+
+            def give_back() -> None:
+                while twin_queue._items:
+                    value.put(twin_queue._items.popleft())
+
+            self.p.add_undo(give_back)
+            return twin_queue
+        pair = self.map.get(id(value))
+        if pair is not None and pair[0] is value:
+            return pair[1]
+        bound_to = getattr(value, "__self__", None)
+        if isinstance(value, types.BuiltinMethodType) and bound_to is not None and is_real_primitive(bound_to):
+            # ``lock.acquire`` kept as a callable: the same method of the owner's twin.
+            twin = self._replacement(bound_to, path)
+            if twin is not _MISSING and hasattr(twin, value.__name__):
+                return getattr(twin, value.__name__)
+        return _MISSING
+
+    def _retool(self, obj: Any, path: str) -> None:
+        """Give a lock-based object built before the run cooperative internals."""
+        key = id(obj)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if isinstance(obj, threading.Condition):
+            lock = obj._lock  # type: ignore[attr-defined]
+            new = self._replacement(lock, f"{path}._lock")
+            if new is not _MISSING:
+                # Same kind of lock in, same kind out: RLock-only methods exist on both or neither.
+                self.p.setattr(obj, "_lock", new)
+                for attr in ("acquire", "release", "_release_save", "_acquire_restore", "_is_owned"):
+                    if attr in obj.__dict__ and hasattr(new, attr):
+                        self.p.setattr(obj, attr, getattr(new, attr))
+                self.adopted += 1
+                self.conditions.append(obj)
+        elif isinstance(obj, (threading.Event, threading.Semaphore, threading.Barrier)):
+            self._retool(obj._cond, path)  # type: ignore[union-attr]
+        elif isinstance(obj, queue.Queue):
+            mutex = obj.mutex
+            new = self._replacement(mutex, f"{path}.mutex")
+            if new is not _MISSING:
+                self.p.setattr(obj, "mutex", new)
+                for attr in ("not_empty", "not_full", "all_tasks_done"):
+                    cond = threading.Condition(new)
+                    self.p.setattr(obj, attr, cond)
+                    self.conditions.append(cond)
+                self.adopted += 1
+        elif isinstance(obj, threading.Thread):
+            # A Thread built before the run and started inside it waits on its own Event.
+            self._visit_object(obj.__dict__.get("_started"), 1, f"{path}._started")
+
+    def _adopt_at(self, setter: Callable[[Any], None], value: Any, depth: int, path: str) -> None:
+        new = self._replacement(value, path)
+        if new is not _MISSING:
+            try:
+                setter(new)
+                self.adopted += 1
+            except (AttributeError, TypeError):
+                self.unadoptable.append((path, value))
+                if isinstance(new, SimpleQueue) and _RealSimpleQueue is not None and type(value) is _RealSimpleQueue:
+                    while new._items:  # the twin will not be used: its items go back at once
+                        value.put(new._items.popleft())
+                    self.twins.pop(id(value), None)
+            return
+        self._visit_object(value, depth, path)
+
+    def _visit_mapping(self, owner: Any, names: Iterable[str], getter: Callable[[str], Any],
+                       depth: int, path: str = "?", follow: bool = False) -> None:
+        leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
+        for name in list(names):
+            try:
+                value = getter(name)
+            except Exception:  # noqa: BLE001 - a property may raise; skip it
+                continue
+            if type(value) in leaves:
+                continue
+            setter = functools.partial(self.p.setattr, owner, name)
+            if follow:
+                self._follow(setter, value, depth, f"{path}.{name}")
+            else:
+                self._adopt_at(setter, value, depth, f"{path}.{name}")
+
+    def _visit_object(self, value: Any, depth: int, path: str = "?") -> None:
+        if depth <= 0 or len(self.seen) >= _VISIT_BUDGET or type(value) in _LEAF_TYPES:
+            return
+        if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
+            return
+        if isinstance(value, (threading.Condition, threading.Event, threading.Semaphore,
+                              threading.Barrier, queue.Queue, threading.Thread)):
+            self._retool(value, path)
+            return
+        if isinstance(value, types.ModuleType):
+            return
+        key = id(value)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        # The harness's own objects (a Hypothesis strategy a test module holds, pytest's config)
+        # are large graphs that hold no lock of the program under test.
+        if _harness_module(getattr(value if isinstance(value, (type, types.FunctionType)) else type(value),
+                                   "__module__", None)):
+            return
+        if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+            # A worker the body closes over often closes over the lock itself. A module's
+            # functions are code, not state: what they default to was swapped by name.
+            if not self._in_modules:
+                self.adopt_callable(value, depth - 1)
+            return
+        if isinstance(value, type):
+            mod = sys.modules.get(value.__module__)
+            code_file = getattr(mod, "__file__", None)
+            if code_file and (value.__module__ in self._searched_modules or self.filter.wants_file(code_file)):
+                cd = value.__dict__
+                self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__,
+                                    depth - 1, value.__qualname__)
+            return
+        leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
+        if isinstance(value, dict):
+            if len(value) <= _CONTAINER_LIMIT:
+                for k, v in list(value.items()):
+                    if type(v) in leaves:
+                        continue
+                    self._adopt_at(functools.partial(self.p.setitem, value, k), v, depth - 1, f"{path}[{k!r}]")
+            return
+        if isinstance(value, list):
+            if len(value) <= _CONTAINER_LIMIT:
+                for i, v in enumerate(list(value)):
+                    if type(v) in leaves:
+                        continue
+                    self._adopt_at(functools.partial(self.p.setitem, value, i), v, depth - 1, f"{path}[{i}]")
+            return
+        if isinstance(value, set):
+            if len(value) <= _CONTAINER_LIMIT:
+                for v in list(value):
+                    self._adopt_at(functools.partial(self._set_member, value, v), v, depth - 1, f"{path} item")
+            return
+        if isinstance(value, (tuple, frozenset)):
+            if len(value) <= _CONTAINER_LIMIT:
+                for i, v in enumerate(value):
+                    if is_real_primitive(v):
+                        self.unadoptable.append((f"{path}[{i}]", v))  # cannot be swapped in place
+                    else:
+                        self._visit_object(v, depth - 1, f"{path}[{i}]")
+            return
+        d = getattr(value, "__dict__", None)
+        if isinstance(d, dict) and not isinstance(value, type):
+            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1, path)
+        slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
+        if slots:
+            self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
+
+    def adopt_modules(self) -> None:
+        """Primitives reachable from the globals and class attributes of every module but the harness's.
+
+        Libraries are searched too, instrumented or not: a lock a library created at import
+        (a metrics registry, a module-level cache) is taken by the code under test however it
+        runs, and a real one blocks the OS thread. The standard library is searched only where
+        it is instrumented: its import-time locks (logging, importlib) serve the process, not
+        the program under test. The search goes as deep as the objects go, within
+        ``_MODULE_BUDGET`` objects; past it, what was not searched is named if the run blocks.
+        """
+        self._in_modules = True
+        try:
+            self._adopt_modules()
+        finally:
+            self._in_modules = False
+
+    def _adopt_modules(self) -> None:
+        start = len(self.seen)
+        for mod in list(sys.modules.values()):
+            if not isinstance(mod, types.ModuleType) or _harness_module(mod.__name__):
+                continue
+            code_file = getattr(mod, "__file__", None)
+            if not code_file or not isinstance(code_file, str):
+                continue
+            if is_stdlib_file(code_file) and not self.filter.wants_file(code_file):
+                continue
+            if len(self.seen) - start >= _MODULE_BUDGET:
+                self.unadoptable.append((f"module {mod.__name__} and others not searched",
+                                         _SearchBound(_MODULE_BUDGET)))
+                break
+            self._searched_modules.add(mod.__name__)
+            # The functions of code under test are followed (a lock as a default, in a closure);
+            # a library's are not: that would cost most of the search for locks seldom kept there.
+            self._in_modules = not self.filter.wants_file(code_file)
+            d = mod.__dict__
+            self._visit_mapping(mod, [k for k in d if not k.startswith("__")], d.__getitem__, _MODULE_DEPTH,
+                                mod.__name__)
+
+    def adopt_callable(self, fn: Any, depth: int = _DATA_DEPTH) -> None:
+        """Primitives reachable from the explored function: what it is bound to, closes over, defaults to.
+
+        Each reference is swapped where it is held (a partial's argument, a closure cell, a
+        default, an attribute, a dict, list or set item), so a primitive handed to the body
+        directly is adopted, not only one found inside another object. A callable held by a
+        callable (a worker in a closure, ``partial.func``, ``__wrapped__``) is followed without
+        spending depth, up to ``_CALLABLE_LEVELS`` levels: the depth bounds how far into data
+        the search goes, and the callables are where the body's code gets its objects.
+        """
+        if depth <= 0 or self._level >= _CALLABLE_LEVELS or len(self.seen) >= _VISIT_BUDGET:
+            return
+        self.seen.add(id(fn))
+        self._level += 1
+        try:
+            self._adopt_from_callable(fn, depth)
+        finally:
+            self._level -= 1
+
+    def _adopt_from_callable(self, fn: Any, depth: int) -> None:
+        if isinstance(fn, functools.partial):
+            for i, a in enumerate(fn.args):
+                self._follow(functools.partial(self._set_partial_arg, fn, i), a, depth, f"argument {i}")
+            for k, v in list(fn.keywords.items()):
+                self._follow(functools.partial(self.p.setitem, fn.keywords, k), v, depth, f"argument {k}")
+            self._follow(functools.partial(self._set_partial_func, fn), fn.func, depth, "the partial's function")
+            self._visit_attributes(fn, depth, "the partial")
+        elif isinstance(fn, types.MethodType):
+            owner = fn.__self__
+            if is_real_primitive(owner):
+                self.unadoptable.append(("self", owner))  # a method's __self__ cannot be rebound
+            elif isinstance(owner, (types.FunctionType, types.MethodType, functools.partial)):
+                self._follow(None, owner, depth, "self")
+            else:
+                self._visit_object(owner, depth, "self")
+            self._follow(None, fn.__func__, depth, "the method's function")
+        elif isinstance(fn, types.FunctionType):
+            names = fn.__code__.co_freevars
+            for name, cell in zip(names, fn.__closure__ or (), strict=False):
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    continue
+                self._follow(functools.partial(self.p.setcell, cell), value, depth, name)
+            for i, value in enumerate(fn.__defaults__ or ()):
+                self._follow(functools.partial(self._set_default, fn, i), value, depth, f"default {i}")
+            kwdefaults = fn.__kwdefaults__
+            for k, v in list((kwdefaults or {}).items()):
+                self._follow(functools.partial(self.p.setitem, kwdefaults, k), v, depth, f"default {k}")
+            self._visit_attributes(fn, depth, fn.__qualname__)  # __wrapped__ and other attributes
+        else:  # a callable object: its attributes are what its __call__ uses
+            self.seen.discard(id(fn))
+            self._visit_object(fn, depth, "the body")
+
+    def _visit_attributes(self, obj: Any, depth: int, path: str) -> None:
+        d = getattr(obj, "__dict__", None)
+        if isinstance(d, dict) and d:
+            self._visit_mapping(obj, d.keys(), d.__getitem__, depth, path, follow=True)
+
+    def _follow(self, setter: Optional[Callable[[Any], None]], value: Any, depth: int, path: str) -> None:
+        """Swap ``value`` where it is held, or search it; a callable is followed at the same depth."""
+        if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+            if id(value) not in self.seen:
+                self.adopt_callable(value, depth)
+        elif setter is None:
+            if is_real_primitive(value):
+                self.unadoptable.append((path, value))
+            else:
+                self._visit_object(value, depth, path)
+        else:
+            self._adopt_at(setter, value, depth, path)
+
+    def _set_partial_arg(self, part: functools.partial, index: int, value: Any) -> None:
+        """A partial's arguments are a tuple, but its whole state can be set in place."""
+        state: Any = part.__reduce__()[2]
+        func, args, keywords, attrs = state
+        settable: Any = part  # __setstate__ is not in the stubs
+        settable.__setstate__((func, args[:index] + (value,) + args[index + 1:], keywords, attrs))
+        self.p.add_undo(lambda: settable.__setstate__((part.func, args, part.keywords, settable.__reduce__()[2][3])))
+
+    def _set_partial_func(self, part: functools.partial, value: Any) -> None:
+        state: Any = part.__reduce__()[2]
+        func, args, keywords, attrs = state
+        settable: Any = part  # __setstate__ is not in the stubs
+        settable.__setstate__((value, args, keywords, attrs))
+        self.p.add_undo(lambda: settable.__setstate__((func, part.args, part.keywords, settable.__reduce__()[2][3])))
+
+    def _set_default(self, fn: types.FunctionType, index: int, value: Any) -> None:
+        old = fn.__defaults__ or ()
+        fn.__defaults__ = old[:index] + (value,) + old[index + 1:]
+
+        def undo() -> None:
+            fn.__defaults__ = old
+
+        self.p.add_undo(undo)
+
+    def _set_member(self, container: set, old: Any, new: Any) -> None:
+        if not self._kept.get(id(container)):
+            self._kept[id(container)] = True
+            self.p.keep_contents(container)
+        container.discard(old)
+        container.add(new)
+
+
+def _reset_lock(lock: Lock, locked: bool, holder: Optional[int]) -> None:
+    real = lock._real
+    if real.locked() != locked:
+        if locked:
+            real.acquire(False)
+        else:
+            real.release()
+    lock._holder_tid = holder
+    lock._queue = None
+
+
+
+def _slot_names(cls: type) -> List[str]:
+    slots = cls.__dict__.get("__slots__", ())
+    if isinstance(slots, str):
+        slots = (slots,)
+    return [n for n in slots if n not in ("__dict__", "__weakref__")]
+
+
+def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,
+                            extra: Optional[Iterable[Any]] = None) -> PrimitiveAdopter:
+    """Make pre-existing primitives cooperative for the run; the adopter says what it did."""
+    adopter = PrimitiveAdopter(p, code_filter)
+    adopter.adopt_modules()
+    adopter.adopt_callable(fn)
+    for obj in extra or ():
+        adopter._visit_object(obj, 3, "argument")
+    adopter.record_initial_state()
+    return adopter

@@ -1,0 +1,163 @@
+"""The standard-library wiring: which names a run swaps for the cooperative models, per version."""
+
+from __future__ import annotations
+
+import _thread
+import itertools
+import queue
+import sys
+import threading
+import time
+from typing import Any, Callable, List
+
+from ..instrument.patching import Patcher
+from ..runtime.tstate import _find_local_offsets
+from ..runtime.vthread import IDENT_BASE
+from ..sync import threads as vthreads
+from ..sync import vtime
+from ..sync.lock import Lock
+from ..sync.simplequeue import SimpleQueue
+from ..versions import CURRENT
+from .bound import swap_bound_names
+
+
+def install_runtime_patches(p: Patcher) -> None:
+    """Point ``threading``, ``_thread``, ``time`` and ``queue`` at the cooperative models."""
+    import _threading_local
+
+    th = threading
+    cft = sys.modules.get("concurrent.futures.thread")
+    if cft is not None:
+        p.setattr(cft.ThreadPoolExecutor, "_counter", cft.ThreadPoolExecutor._counter)  # type: ignore[attr-defined]
+    p.setattr(th, "_allocate_lock", Lock)
+    p.setattr(th, "Lock", Lock)
+    p.setattr(th, "_CRLock", None)  # threading.RLock() then builds the pure-Python _RLock on our Lock
+    p.setattr(th, "get_ident", vthreads.get_ident)
+    if hasattr(th, "get_native_id"):
+        p.setattr(th, "get_native_id", vthreads.get_native_id)
+    p.setattr(th, "_time", vtime.monotonic)
+    p.setattr(th, "excepthook", vthreads.make_excepthook(th.excepthook))
+    p.setattr(th, "_make_invoke_excepthook",
+              vthreads.make_invoke_excepthook_factory(th._make_invoke_excepthook))  # type: ignore[attr-defined]
+    p.setattr(th, "_register_atexit", vthreads.make_register_atexit(th._register_atexit))  # type: ignore[attr-defined]
+    if not _find_local_offsets():
+        # Without per-virtual-thread thread-state slots, C thread-locals would be shared.
+        p.setattr(th, "local", _threading_local.local)
+    if CURRENT.thread_handles:
+        p.setattr(th, "_start_joinable_thread", vthreads.start_joinable_thread)
+        p.setattr(th, "_ThreadHandle", vthreads.ThreadHandle)
+        p.setattr(th, "_make_thread_handle", vthreads.make_thread_handle)
+        p.setattr(_thread, "start_joinable_thread", vthreads.start_joinable_thread)
+    else:
+        p.setattr(th, "_start_new_thread", vthreads.start_new_thread)
+        p.setattr(th, "_set_sentinel", vthreads.set_sentinel)
+        p.drop_added(th._shutdown_locks, lambda lock: isinstance(lock, Lock))  # type: ignore[attr-defined]
+    p.setattr(th, "_counter", itertools.count(1).__next__)
+    # Before the registries, so that it is undone after them: a run's threads are taken out of
+    # ``_limbo`` (a dict of Threads) and ``_dangling`` (a WeakSet) under the hash they went in with.
+    p.setattr(th.Thread, "__hash__", _thread_hash)
+    for registry in ("_active", "_limbo", "_dangling"):
+        p.drop_added(getattr(th, registry), _virtual_thread)
+    p.setattr(_thread, "start_new_thread", vthreads.start_new_thread)
+    p.setattr(_thread, "allocate_lock", Lock)
+    p.setattr(_thread, "get_ident", vthreads.get_ident)
+    if hasattr(_thread, "get_native_id"):
+        p.setattr(_thread, "get_native_id", vthreads.get_native_id)
+    for name in ("sleep", "monotonic", "time", "perf_counter", "monotonic_ns", "time_ns", "perf_counter_ns"):
+        p.setattr(time, name, getattr(vtime, name))
+    p.setattr(queue, "time", vtime.monotonic)
+    p.setattr(queue, "SimpleQueue", SimpleQueue)
+    cft = sys.modules.get("concurrent.futures.thread")
+    if cft is not None:
+        # Held by submit() across a queue put, which is a switch point: it must be cooperative.
+        p.setattr(cft, "_global_shutdown_lock", Lock())
+        p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
+    # Last: the names other modules bound before the run, to what the modules now hold.
+    swap_bound_names(p)
+
+
+def _virtual_thread(th: Any) -> bool:
+    """A Thread object a run created: it ran as a virtual thread, or never ran at all."""
+    ident = getattr(th, "_ident", None)
+    return ident is None or IDENT_BASE <= ident < IDENT_BASE + 0x10000
+
+
+class ExecutorModuleState:
+    """``concurrent.futures.thread``'s module state, which every execution must find fresh.
+
+    Its ``_python_exit`` hook (registered with threading's atexit at import) marks the module
+    shut down and joins every worker: the interpreter runs it once, at exit. Each execution is
+    a whole program run, so it runs at the end of each execution, and the flag and the worker
+    registry are put back afterwards. A module first imported inside the run registered its
+    hook with that execution; when the exploration ends it is registered for real, as the
+    import would have done outside a run.
+    """
+
+    NAME = "concurrent.futures.thread"
+
+    def __init__(self) -> None:
+        self.module = sys.modules.get(self.NAME)
+        self.shutdown = bool(getattr(self.module, "_shutdown", False))
+        queues = getattr(self.module, "_threads_queues", None)
+        self.queues = list(queues.items()) if queues is not None else []
+
+    def begin_execution(self, atexits: List[Callable[[], Any]]) -> None:
+        """Register the hook the interpreter holds for a module imported before this execution."""
+        cft = sys.modules.get(self.NAME)
+        hook = getattr(cft, "_python_exit", None)
+        if hook is not None:
+            atexits.append(hook)
+
+    def end_execution(self) -> None:
+        """Put the module's shutdown flag and worker registry back."""
+        cft = sys.modules.get(self.NAME)
+        if cft is None:
+            return
+        mine = cft is self.module
+        cft._shutdown = self.shutdown if mine else False  # type: ignore[attr-defined]
+        queues = getattr(cft, "_threads_queues", None)
+        if queues is not None:
+            queues.clear()
+            if mine:
+                queues.update(self.queues)
+
+    def close(self) -> None:
+        """After patches are restored: a module imported during the run gets its real hook."""
+        cft = sys.modules.get(self.NAME)
+        if cft is None or cft is self.module:
+            return
+        hook = getattr(cft, "_python_exit", None)
+        register = getattr(threading, "_register_atexit", None)
+        if hook is not None and register is not None:
+            try:
+                register(hook)
+            except RuntimeError:  # the interpreter is already shutting down
+                pass
+
+
+def reset_thread_names() -> None:
+    """Threads are named Thread-1, Thread-2, ... afresh in every execution, and hash alike."""
+    global _next_thread_hash
+    threading._counter = itertools.count(1).__next__  # type: ignore[attr-defined]
+    _next_thread_hash = itertools.count(1).__next__
+    cft = sys.modules.get("concurrent.futures.thread")
+    if cft is not None:
+        # Worker names are "ThreadPoolExecutor-<n>_<k>" with n from a class-level counter.
+        cft.ThreadPoolExecutor._counter = itertools.count().__next__  # type: ignore[attr-defined]
+
+
+_next_thread_hash = itertools.count(1).__next__
+
+
+def _thread_hash(self: threading.Thread) -> int:
+    """A Thread's hash inside a run: its rank in first-hash order, which the schedule fixes.
+
+    By default a Thread hashes by address, so a set of threads (ThreadPoolExecutor keeps its
+    workers in one and joins them in set order) iterates in an order that changes from one
+    execution to the next and replays would diverge.
+    """
+    h = self.__dict__.get("_interleave_hash")
+    if h is None:
+        h = self.__dict__["_interleave_hash"] = _next_thread_hash()
+    return h
+

@@ -1,0 +1,78 @@
+"""Which real standard-library callable each cooperative model replaces, and whose modules stay real."""
+
+from __future__ import annotations
+
+import _thread
+import queue
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..sync import threads as vthreads
+from ..sync import vtime
+from ..sync.lock import Lock
+from ..sync.simplequeue import SimpleQueue
+from ..versions import CURRENT
+
+
+def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
+    """Identity map from a real standard-library callable to its controlled replacement.
+
+    Built once, at import, from the originals: after ``install_runtime_patches`` the modules'
+    attributes are the replacements already, and a table read from them then maps nothing.
+    """
+    pairs: List[Tuple[Any, Any]] = [
+        (vtime._real_sleep, vtime.sleep), (vtime._real_monotonic, vtime.monotonic), (vtime._real_time, vtime.time),
+        (vtime._real_perf_counter, vtime.perf_counter), (vtime._real_monotonic_ns, vtime.monotonic_ns),
+        (vtime._real_time_ns, vtime.time_ns), (vtime._real_perf_counter_ns, vtime.perf_counter_ns),
+        (_thread.allocate_lock, Lock), (_thread.get_ident, vthreads.get_ident),
+        (_thread.start_new_thread, vthreads.start_new_thread),
+        (threading._CRLock or threading._PyRLock, threading._PyRLock),  # type: ignore[attr-defined]
+    ]
+    for name in ("allocate", "start_new"):  # old aliases, where this version still has them
+        if hasattr(_thread, name):
+            pairs.append((getattr(_thread, name), getattr(_thread, "allocate_lock" if name == "allocate"
+                                                            else "start_new_thread")))
+    if hasattr(_thread, "get_native_id"):
+        pairs.append((_thread.get_native_id, vthreads.get_native_id))
+    if CURRENT.thread_handles:
+        pairs.append((_thread.LockType, Lock))
+        pairs.append((_thread.start_joinable_thread, vthreads.start_joinable_thread))  # type: ignore[attr-defined]
+    pairs.append((queue.SimpleQueue, SimpleQueue))
+    table: Dict[int, Tuple[Any, Any]] = {}
+    for real, virt in pairs:
+        # An alias maps to its target's replacement.
+        while id(virt) in table:
+            virt = table[id(virt)][1]
+        if real is not virt:
+            table[id(real)] = (real, virt)
+    return table
+
+
+# Keyed by the identity of objects it keeps alive itself: complete, and the same for every run.
+_REAL_TO_VIRTUAL = _real_to_virtual()
+
+
+#: The harness itself and the test runner: their clocks and locks must stay real (timeouts,
+#: deadlines, reporting), and interleave patches its own standard-library modules deliberately.
+_HARNESS_PACKAGES = frozenset({
+    "interleave", "interleave_pytest", "pytest", "_pytest", "pluggy", "hypothesis", "_hypothesis_pytestplugin",
+    "_hypothesis_globals", "_hypothesis_ftz_detector", "xdist", "execnet", "pytest_timeout", "greenlet",
+    "coverage", "_virtualenv", "threading", "_thread", "time", "queue", "_queue", "_threading_local",
+    # pytest's own dependencies: terminal colours, ini parsing, import hooks of editable installs.
+    "pygments", "iniconfig", "py", "_distutils_hack", "exceptiongroup", "tomli",
+})
+
+
+def _harness_module(name: Optional[str]) -> bool:
+    """A module the run must leave alone (see ``_HARNESS_PACKAGES``); ``concurrent.futures.thread`` too."""
+    if not isinstance(name, str):
+        return False
+    return (name.partition(".")[0] in _HARNESS_PACKAGES or name == "concurrent.futures.thread"
+            or name.startswith("__editable__"))
+
+
+
+def _virtual_of(value: Any) -> Any:
+    pair = _REAL_TO_VIRTUAL.get(id(value))
+    return pair[1] if pair is not None and pair[0] is value else value
+

@@ -1,0 +1,172 @@
+"""A virtual thread's life: start (and the prelude up to its first switch point), exit, teardown."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, List, Optional
+
+from greenlet import GreenletExit, greenlet
+
+from ..errors import InconclusiveError
+from ..versions import CURRENT
+from .outcome import Outcome
+from .scheduling import TEARDOWN_PATIENCE, Scheduling, _Teardown
+from .vthread import DONE, IDENT_BASE, VThread
+
+
+class ThreadLife(Scheduling):
+    """Starting, ending and unwinding the virtual threads of one execution."""
+
+    on_greenlet_start: Callable[[], None]
+    atexits: List[Callable[[], Any]]
+
+    def spawn(self, func: Callable[..., Any], args: tuple = (), kwargs: Optional[dict] = None,
+              name: Optional[str] = None, daemon: bool = False) -> VThread:
+        """Create a virtual thread that runs ``func``; it starts when the strategy picks it."""
+        tid = len(self.threads)
+        vt = VThread(tid, name or f"Thread-{tid}", daemon, IDENT_BASE + tid)
+        kw = kwargs or {}
+
+        def entry() -> Optional[VThread]:
+            self.on_greenlet_start()
+            if tid == 0:  # the body is the calling thread: it keeps that thread's locals
+                return self._run_thread(vt, func, args, kw)
+            self.counters.fresh_locals()
+            try:
+                return self._run_thread(vt, func, args, kw)
+            finally:
+                self.counters.release_locals()
+
+        vt.glet = greenlet(entry, parent=self.hub)
+        self.threads.append(vt)
+        self.alive.append(vt)
+        return vt
+
+    def _run_thread(self, vt: VThread, func: Callable[..., Any], args: tuple, kw: dict) -> Optional[VThread]:
+        try:
+            func(*args, **kw)
+        except GreenletExit:
+            raise
+        except SystemExit:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
+            self.thread_failed(vt, exc)
+        return self._exit(vt)
+
+    def run_prelude(self, vt: VThread) -> None:
+        """Run a just-started thread up to its first switch point in code under test.
+
+        What it runs until then is threading's bootstrap (set ident, announce started): no
+        other thread can observe it, so running it now loses no interleaving, and the starter
+        does not have to park on the thread's "started" event.
+        """
+        if self.solo:
+            self._end_solo()
+        parent = self.current
+        budget = self.budget
+        rec_left = self.rec_left
+        # A thread still in its own prelude may start one (its code offered no switch point
+        # yet): that prelude resumes when the new one ends.
+        outer = (self.prelude, self.prelude_parent)
+        self.prelude = vt
+        self.prelude_parent = parent
+        self.current = vt
+        self.budget = self.rec_left = 0  # the child's first point must come to point()
+        self._switch_to(vt)
+        self.prelude, self.prelude_parent = outer
+        self.current = parent
+        self.budget = budget
+        self.rec_left = rec_left
+        self.cut_grant()  # a new thread can run: the strategy may want to switch to it
+        if CURRENT.settrace_rearm:
+            # The child's greenlet called sys.settrace (settrace back-end), which cleared this
+            # thread's use_tracing flag on 3.10/3.11: without re-arming it, the starter's next
+            # switch points went unreported until the child ran again.
+            tr = sys.gettrace()
+            if tr is not None:
+                sys.settrace(tr)
+
+    def thread_failed(self, vt: VThread, exc: BaseException) -> None:
+        """Record an uncaught exception in a thread (the first failure wins).
+
+        What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip) and interleave's
+        own errors (an inconclusive run) are not findings about the code under test: they stop
+        the exploration and ``explore`` raises them once everything is restored.
+        """
+        if isinstance(exc, InconclusiveError) or not isinstance(exc, Exception):
+            self.abort(exc)
+            return
+        if self.outcome is None and not self.tearing_down:
+            self.outcome = Outcome("exception", exception=exc, thread=vt.name, tid=vt.tid)
+
+    def _exit(self, vt: VThread) -> Optional[VThread]:
+        vt.state = DONE
+        self.alive.remove(vt)
+        if vt.sentinel is not None:
+            vt.sentinel.release_unscheduled()
+        if vt.handle is not None:
+            vt.handle._set_done()
+        vt.exit_queue.unpark_all()
+        if self.prelude is vt:
+            self.prelude = None
+            parent, self.prelude_parent = self.prelude_parent, None
+            return parent
+        if self.tearing_down:
+            return None
+        if self.outcome is not None or vt.tid == 0:
+            self._close_grant()
+            return None
+        return self._decide()
+
+    def join_thread(self, vt: VThread, timeout: Optional[float] = None) -> bool:
+        """Block until ``vt`` has finished; False on timeout."""
+        if vt.state == DONE:
+            return True
+        return self.park(vt.exit_queue, timeout)
+
+    def _shutdown(self) -> None:
+        """What the interpreter does at exit: threading atexit hooks, then join non-daemons."""
+        self.shutting_down = True
+        while self.atexits:
+            self.atexits.pop()()
+        for vt in list(self.threads[1:]):
+            if not vt.daemon and vt.state != DONE:
+                self.join_thread(vt)
+
+    def _teardown(self) -> None:
+        """Unwind every thread still alive, so that its ``finally`` blocks run under control."""
+        self.tearing_down = True
+        self.budget = 1 << 60
+        # Executor workers log any exception that ends them, including this unwinding.
+        logger = _quiet_logger("concurrent.futures")
+        try:
+            self._unwind_all()
+        finally:
+            if logger is not None:
+                logger.disabled = False
+
+    def _unwind_all(self) -> None:
+        for vt in self.threads:
+            g = vt.glet
+            if g is not None and g and not g.dead:
+                # Its finally blocks ask for their ident (threading's _delete) and take locks.
+                self.current = vt
+                self.teardown_left = TEARDOWN_PATIENCE
+                try:
+                    g.throw(_Teardown)
+                except _Teardown:
+                    pass
+                except BaseException:  # noqa: BLE001 - a thread's cleanup must not mask the finding
+                    pass
+
+
+def _quiet_logger(name: str) -> Any:
+    """Disable an existing, enabled logger for a moment; return it (to re-enable) or None."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return None
+    logger = logging.Logger.manager.loggerDict.get(name)
+    if logger is None or not isinstance(logger, logging.Logger) or logger.disabled:
+        return None
+    logger.disabled = True
+    return logger

@@ -1,0 +1,431 @@
+"""The scheduling point: grants, the strategy's choice, switching greenlets, parking and deadlocks.
+
+``Scheduling`` is the part of an ``Execution`` that runs at every switch point; the thread life
+cycle (``lifecycle``) and the run itself (``execution``) build on it.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import CodeType, FrameType
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from greenlet import GreenletExit, getcurrent, greenlet
+
+from .outcome import BlockedThread, Divergence, Outcome
+from .tstate import TracingCounters
+from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue
+
+# A thread that keeps the processor this many picks in a row while others could run is made to
+# yield once: correct spin-waits then terminate under every strategy.
+FAIRNESS_STREAK = 1000
+# Blocking calls and switch points a thread may go through while it is unwound at the end of an
+# execution before we give up on it (it keeps catching the exception that unwinds it).
+TEARDOWN_PATIENCE = 10_000
+# Greenlets that refused to unwind: kept suspended forever rather than collected, because
+# collecting one resumes it outside any execution.
+_ABANDONED: List[greenlet] = []
+# (code, model) -> True when the code has no visible instruction: a thread running it needs a
+# switch point of its own before it starts.
+_NO_VISIBLE: Dict[Tuple[CodeType, str], bool] = {}
+
+
+class _Teardown(GreenletExit):
+    """Thrown into leftover greenlets to unwind them when an execution ends."""
+
+
+class Scheduling:
+    """Switch points of one execution: whether to go on, whom the strategy picks, and the switch."""
+
+    # Set by ``Execution.__init__``; declared here for the type checker.
+    fn: Callable[[], Any]
+    model: str
+    wants: Callable[[CodeType], bool]
+    strategy: Any
+    max_steps: int
+    counters: TracingCounters
+    recorder: Any
+    threads: List[VThread]
+    alive: List[VThread]
+    now: float
+    steps: int
+    budget: int
+    rec_left: int
+    granted: int
+    streak: int
+    forced_used: int
+    every_pick: bool
+    solo: bool
+    solo_ok: bool
+    on_solo_end: Callable[[], int]
+    on_resume: Optional[Callable[[], None]]
+    preemptions: int
+    runs_tid: List[int]
+    runs_len: List[int]
+    outcome: Optional[Outcome]
+    tearing_down: bool
+    hub: Optional[greenlet]
+    current: VThread
+    internal_error: Optional[BaseException]
+    prelude: Optional[VThread]
+    prelude_parent: Optional[VThread]
+    shutting_down: bool
+    real_block: Any
+    solo_steps: Callable[[], int]
+    teardown_left: int
+    abandoned: List[str]
+
+    def abort(self, exc: BaseException) -> None:
+        """End the execution at the next switch point; ``run`` then raises ``exc``.
+
+        Even if the code under test catches ``exc``, its next switch point or wait stops it.
+        """
+        block = self.real_block
+        if block is not None and type(exc).__name__ == "_Interrupted":
+            exc = block[1]  # the watchdog's asynchronous stand-in: the error it meant
+        if self.internal_error is None:
+            self.internal_error = exc
+        self.outcome = Outcome("internal-error", thread=self.current.name, tid=self.current.tid)
+
+    def _end_prelude(self) -> bool:
+        """In a prelude: hand control back to the starter. True if we were in one."""
+        vt = self.prelude
+        if vt is None or vt is not self.current:
+            return False
+        self.prelude = None
+        parent = self.prelude_parent
+        self.prelude_parent = None
+        self._switch_to(parent)  # type: ignore[arg-type]
+        return True
+
+    def _teardown_tick(self) -> None:
+        """One blocking call or switch point of a thread being unwound; abandon it if it never ends."""
+        self.teardown_left -= 1
+        if self.teardown_left > 0:
+            return
+        # It swallows _Teardown (a bare ``except:`` in a loop): it would never finish. Leave it
+        # suspended for good; keeping a reference stops greenlet from unwinding it later, at a
+        # moment nobody controls.
+        _ABANDONED.append(getcurrent())
+        self.abandoned.append(self.current.name)
+        counters = self.counters
+        saved = counters.save()
+        self.hub.switch(None)  # type: ignore[union-attr]
+        counters.restore(saved)  # pragma: no cover - never resumed
+
+    # ------------------------------------------------------------ scheduling
+    def cut_grant(self) -> None:
+        """End the current grant at the next switch point (the set of runnable threads grew)."""
+        if self.solo:
+            self._end_solo()
+        left = self.budget + self.rec_left
+        if left:
+            self.granted -= left
+            self.budget = self.rec_left = 0
+
+    def _end_solo(self) -> None:
+        self.solo = False
+        self.steps += self.on_solo_end()
+
+    def solo_visible(self, code: CodeType, offset: int) -> None:
+        """A visible instruction of a thread running alone: recorded if recording, not counted."""
+        # Nothing else is updated (``site``, ``pending``): a run that does not record never
+        # sees these instructions, and both must decide alike.
+        rec = self.recorder
+        if rec is not None:
+            rec.step(self.current, code, offset, None)
+
+    def solo_expired(self) -> None:
+        """A thread running alone has used every step left: its next switch point ends the run.
+
+        While a thread runs alone only its loop iterations count as steps: the back-end
+        counts the backward jumps of code it stopped tracing (the same whether the run
+        records or not) and calls this when they reach ``max_steps``. Tracing resumes, and
+        the next visible instruction (the loop has one: that is why it was not traced) stops
+        the execution at the step limit, so that a lone endless loop still ends.
+        """
+        self._end_solo()
+
+    def live_steps(self) -> int:
+        """Steps taken so far, counted to the switch point or loop iteration running now."""
+        used = self.granted - self.budget - self.rec_left
+        return self.steps + used + (self.solo_steps() if self.solo else 0)
+
+    def loop_limit(self, code: CodeType, offset: int) -> None:
+        """The execution's threads have run ``max_steps`` loop iterations: end it at the step limit.
+
+        Called by the back-end at a backward jump, whatever the loop contains: a loop with no
+        visible instruction (``while True: pass``) offers no switch point, and would otherwise
+        never end.
+        """
+        if self.tearing_down:
+            self._teardown_tick()
+            return
+        if self.solo:
+            self._end_solo()
+        if self.internal_error is not None:  # interrupted: stop here
+            self._stop()
+        if self.outcome is None:
+            cur = self.current
+            line = _line_of(code, offset)
+            self.outcome = Outcome(
+                "step-limit", thread=cur.name, tid=cur.tid,
+                detail=f"{self.max_steps} loop iterations; the last one at {code.co_filename}:{line} "
+                       f"in {code.co_name}")
+            self.outcome.loop_site = (code.co_filename, line, code.co_name)
+        self._close_grant()
+        self._stop()
+
+    def _close_grant(self) -> int:
+        used = self.granted - self.budget - self.rec_left
+        self.steps += used
+        self.runs_len[-1] += used
+        self.granted = self.budget = self.rec_left = 0
+        return used
+
+    def _runnable(self) -> List[int]:
+        ready: List[int] = []
+        best: Optional[float] = None
+        timers: List[int] = []
+        for t in self.alive:
+            if t.state == READY:
+                ready.append(t.tid)
+            elif t.deadline is not None:
+                if best is None or t.deadline < best:
+                    best = t.deadline
+                    timers = [t.tid]
+                elif t.deadline == best:
+                    timers.append(t.tid)
+        if timers:
+            ready.extend(timers)
+            ready.sort()
+        return ready
+
+    def _decide(self) -> Optional[VThread]:
+        """Close the current grant and pick who runs next; None when the execution is over."""
+        cur = self.current
+        if self.solo:
+            self._end_solo()
+        used = self._close_grant()
+        runnable = self._runnable()
+        if not runnable:
+            if self.alive:
+                self._deadlock()
+            return None
+        if self.steps >= self.max_steps:
+            self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
+            return None
+        alone = len(runnable) == 1
+        if cur.state != DONE:
+            # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
+            # it counts as going on, or a strategy that favours it would starve everyone else.
+            self.streak += used
+            if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
+                runnable = [t for t in runnable if t != cur.tid]
+        if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY and not self.every_pick:
+            # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
+            # can become runnable without a wake-up or a thread start, and both cut the grant.
+            # The strategy is told the picks used so far with its next decision (they are all
+            # this thread's: ``used`` stays per run). A strategy that must see every pick says
+            # so with ``every_pick = True``.
+            self.forced_used += used
+            if self.solo_ok:
+                self.solo = True
+                return cur
+            tid, n = cur.tid, 1 << 30
+        else:
+            tracing = self.counters.tracing
+            # A strategy is not the program: its Python code must not be traced. Decisions
+            # taken at a sync point run outside any callback, and on 3.10/3.11 tracing the
+            # strategy's own calls (POS's dis lookups) made replays diverge.
+            tracing.value += 1
+            try:
+                tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
+            except Divergence as exc:
+                self.outcome = Outcome("divergence", thread=cur.name, tid=cur.tid, detail=str(exc))
+                return None
+            except Exception as exc:  # noqa: BLE001 - a strategy bug is ours, not the user's
+                self.internal_error = exc
+                self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
+                return None
+            finally:
+                tracing.value -= 1
+            self.forced_used = 0
+        t = self.threads[tid]
+        if t is not cur:
+            self.streak = 0
+            if cur.state == READY and cur.tid in runnable:
+                self.preemptions += 1
+            if self.recorder is not None:
+                self.recorder.switch(cur.tid, tid, cur.state == READY)
+        if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
+            t.queue.waiters.remove(t)  # type: ignore[union-attr]
+            if t.deadline is not None and t.deadline > self.now:
+                self.now = t.deadline
+            t.unpark()
+            t.timed_out = True
+        if n < 1:
+            n = 1
+        room = self.max_steps - self.steps
+        if n > room:
+            n = room
+        if n > FAIRNESS_STREAK:
+            n = FAIRNESS_STREAK  # come back to check fairness even under a long grant
+        if self.runs_tid[-1] != tid:
+            self.runs_tid.append(tid)
+            self.runs_len.append(0)
+        if alone and self.solo_ok:
+            # It runs alone from its first pick on, whatever the grant: when solo begins must
+            # not depend on how a strategy cut its grants, or replays would diverge.
+            n = 1
+            self.solo = True
+        self.granted = n
+        if self.recorder is None:
+            self.budget = n - 1
+        else:
+            self.rec_left = n - 1
+        return t
+
+    def point(self, code: Optional[CodeType], offset: int, op: Any = None) -> None:
+        """A switch point whose grant has run out (or that is being recorded)."""
+        if self.tearing_down:
+            self._teardown_tick()
+            return
+        if self.internal_error is not None:
+            self._stop()
+        if self.solo:
+            if code is not None:
+                self.solo_visible(code, offset)
+                return
+            # A sync point of a thread running alone: no choice to make, nothing to count.
+            self.current.pending = (None, 0, op)
+            if self.recorder is not None:
+                self.recorder.step(self.current, None, 0, op)
+            return
+        rec = self.recorder
+        cur = self.current
+        if code is not None:
+            cur.site = (code, offset)
+        cur.pending = (code, offset, op)
+        if rec is not None:
+            # Before a prelude ends too: a new thread's first operation belongs in the trace.
+            rec.step(cur, code, offset, op)
+        if self.prelude is not None and self._end_prelude():
+            return
+        if rec is not None and self.rec_left:
+            self.rec_left -= 1
+            return
+        nxt = self._decide()
+        if nxt is None:
+            self._stop()
+        elif nxt is not cur:
+            self._switch_to(nxt)
+
+    def sync_point(self, op: Any, caller: FrameType) -> None:
+        """Switch point before a synchronisation operation called from code under test.
+
+        Operations the standard library performs internally (threading's own Events in
+        Thread.start, Condition's waiter locks) still block and wake, but are not places to
+        preempt: the user's call into them already was one. An explicit ``interleave.switch()``
+        is a switch point wherever it is written.
+        """
+        if not self.wants(caller.f_code) and op[0] != "switch":
+            return
+        if self.budget:
+            self.budget -= 1
+            return
+        self.point(None, 0, op)
+
+    def needs_start_point(self, fn: Any) -> bool:
+        """Whether a thread running ``fn`` would reach no switch point of its own at first."""
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        if code is None or not self.wants(code):
+            return True
+        key = (code, self.model)
+        hit = _NO_VISIBLE.get(key)
+        if hit is None:
+            from ..instrument.opcodes import visible_offsets
+
+            if len(_NO_VISIBLE) > 4096:
+                _NO_VISIBLE.clear()
+            hit = _NO_VISIBLE[key] = not visible_offsets(code, self.model)
+        return hit
+
+    def thread_point(self, op: Any) -> None:
+        """A switch point in a thread's own life, before it runs code that offers none."""
+        if self.tearing_down:
+            return
+        if self.budget:
+            self.budget -= 1
+            return
+        self.point(None, 0, op)
+
+    def _switch_to(self, nxt: VThread) -> None:
+        self.current = nxt
+        counters = self.counters
+        saved = counters.save()
+        try:
+            nxt.glet.switch()  # type: ignore[union-attr]
+        finally:
+            counters.restore(saved)
+            if self.on_resume is not None and not counters.tracing.value:
+                self.on_resume()
+
+    def _stop(self) -> None:
+        """End the execution from inside a thread; this greenlet is unwound by teardown."""
+        counters = self.counters
+        saved = counters.save()
+        try:
+            self.hub.switch(None)  # type: ignore[union-attr]
+        finally:
+            counters.restore(saved)
+        raise _Teardown()
+
+    def park(self, queue: Optional[WaitQueue], timeout: Optional[float] = None) -> bool:
+        """Block the current thread on ``queue``; True if unparked, False if it timed out."""
+        if self.tearing_down:
+            # Nothing will ever wake it: unwinding goes on (a real wait would hang the process).
+            self._teardown_tick()
+            raise _Teardown()
+        if self.internal_error is not None:
+            self._stop()
+        cur = self.current
+        if queue is None:
+            queue = WaitQueue(None, "sleep")
+        cur.state = BLOCKED
+        cur.queue = queue
+        cur.timed_out = False
+        cur.deadline = None if timeout is None else self.now + max(0.0, timeout)
+        queue.waiters.append(cur)
+        if self.prelude is cur:
+            self._end_prelude()
+            return not cur.timed_out
+        nxt = self._decide()
+        if nxt is None:
+            self._stop()
+        elif nxt is not cur:
+            self._switch_to(nxt)
+        return not cur.timed_out
+
+    def _deadlock(self) -> None:
+        blocked = [self.describe_blocked(t) for t in self.alive]
+        self.outcome = Outcome("deadlock", blocked=blocked, thread=self.current.name,
+                               tid=self.current.tid)
+
+    def describe_blocked(self, t: VThread) -> BlockedThread:
+        """What a blocked thread waits for, who holds it, and where it stopped."""
+        from .blocked import describe
+
+        frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
+        return BlockedThread(**describe(self, t, frame))
+
+
+def _line_of(code: CodeType, offset: int) -> int:
+    """The source line of the instruction at ``offset`` (the function's first line if unknown)."""
+    line = code.co_firstlineno
+    for start, _end, ln in code.co_lines():
+        if start > offset:
+            break
+        if ln is not None:
+            line = ln
+    return line

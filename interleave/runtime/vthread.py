@@ -1,0 +1,91 @@
+"""Virtual threads and the one blocking primitive they park on: a wait queue another thread unparks.
+
+The two refer to each other (a thread waits on a queue, a queue holds its threads), so they live
+together, below everything that schedules them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+from greenlet import greenlet
+
+from . import context
+
+READY, BLOCKED, DONE = 0, 1, 2
+
+# Virtual idents are small numbers so that they never collide with a real pthread id.
+IDENT_BASE = 0x7100
+
+
+class VThread:
+    """A virtual thread: one greenlet plus its scheduling state."""
+
+    __slots__ = (
+        "tid", "name", "glet", "state", "queue", "deadline", "timed_out", "site",
+        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending",
+    )
+
+    def __init__(self, tid: int, name: str, daemon: bool, ident: int) -> None:
+        self.tid = tid
+        self.name = name
+        self.glet: Optional[greenlet] = None
+        self.state = READY
+        self.queue: Optional[WaitQueue] = None
+        self.deadline: Optional[float] = None
+        self.timed_out = False
+        self.site: Optional[Tuple[Any, int]] = None  # (code, offset)
+        self.pending: Any = None  # (code, offset, op) of the switch point it stopped at
+        self.daemon = daemon
+        self.ident = ident
+        self.exit_queue = WaitQueue(self, "exit")
+        self.sentinel: Any = None  # threading's tstate lock (<=3.12), released on exit
+        self.handle: Any = None  # threading's _ThreadHandle (3.13), marked done on exit
+        self.thread: Any = None  # the threading.Thread object, once known
+
+    def unpark(self) -> None:
+        """Runnable again: off its wait queue, no deadline."""
+        self.state = READY
+        self.queue = None
+        self.deadline = None
+
+    def __repr__(self) -> str:
+        return f"<VThread {self.tid} {self.name} state={self.state}>"
+
+
+class WaitQueue:
+    """Threads parked on one synchronisation object; every primitive is built on this."""
+
+    __slots__ = ("waiters", "owner", "describe")
+
+    def __init__(self, owner: object = None, describe: str = "") -> None:
+        self.waiters: List[VThread] = []
+        self.owner = owner  # the primitive this queue belongs to, for deadlock reports
+        self.describe = describe
+
+    def unpark_one(self) -> Optional[VThread]:
+        """Make the longest-waiting thread runnable again."""
+        if not self.waiters:
+            return None
+        t = self.waiters.pop(0)
+        t.unpark()
+        _cut()
+        return t
+
+    def unpark_all(self) -> int:
+        """Make every waiting thread runnable again; they compete in scheduler order."""
+        ws = self.waiters
+        if not ws:
+            return 0
+        self.waiters = []
+        for t in ws:
+            t.unpark()
+        _cut()
+        return len(ws)
+
+
+def _cut() -> None:
+    # A thread became runnable: end the current grant so the strategy sees it at the next point.
+    ex = context.active
+    if ex is not None:
+        ex.cut_grant()
