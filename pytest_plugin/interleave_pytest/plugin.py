@@ -26,7 +26,7 @@ from .fixture import (
     replay_command,
 )
 from .guard import ACTIVE_KEY
-from .options import Settings, add_options, check_marker_kwargs, read_settings
+from .options import TARGET_OPTIONS, Settings, add_options, check_marker_kwargs, check_targets, read_settings
 
 MARKER_HELP = (
     "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
@@ -79,6 +79,10 @@ def pytest_report_header(config: pytest.Config) -> Optional[List[str]]:
         parts.append(f"time budget {s.cmdline['time_budget']:g} s per test")
     if s.replay_token:
         parts.append("replaying a token")
+    for key in TARGET_OPTIONS:
+        names = tuple(s.ini.get(key, ())) + tuple(n for n in s.cmdline.get(key, ()) if n not in s.ini.get(key, ()))
+        if names:
+            parts.append(f"{key} {','.join(names)}")
     lines = [f"interleave: {', '.join(parts)}"] if parts else []
     unbounded = default_bound(s)
     if unbounded:
@@ -123,9 +127,17 @@ def _uses_interleave(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    """``--interleave-replay`` replays one test: refuse a selection of several."""
+    """Session-wide instrument/exclude names must resolve; ``--interleave-replay`` replays one test."""
     runner = config.stash.get(RUNNER_KEY, None)
-    if runner is None or runner.settings.replay_token is None:
+    if runner is None:
+        return
+    # Checked here rather than at configure: test modules and conftests may put the packages on sys.path.
+    for key in TARGET_OPTIONS:
+        for where, values, label in (("command line", runner.settings.cmdline, f"--interleave-{key}"),
+                                     ("ini", runner.settings.ini, f"interleave_{key}")):
+            if key in values:
+                check_targets(tuple(values[key]), f"{label} ({where})")
+    if runner.settings.replay_token is None:
         return
     chosen = [item.nodeid for item in items if _uses_interleave(item)]
     if len(chosen) > 1:
