@@ -82,6 +82,15 @@ def _library_ini(pytester: pytest.Pytester, ini: str) -> None:
     pytester.makeini(f"[pytest]\npythonpath = {SITE}\n{ini}")
 
 
+def test_pyproject_list(pytester: pytest.Pytester) -> None:
+    _library(pytester)
+    (pytester.path / "tox.ini").unlink()
+    pytester.makepyprojecttoml(f'[tool.pytest.ini_options]\npythonpath = ["{SITE}"]\n'
+                               'interleave_instrument = ["mylib"]\n')
+    pytester.makepyfile(test_lib=TEST)
+    _run(pytester).assert_outcomes(failed=1)
+
+
 def test_marker_adds_to_the_command_line(pytester: pytest.Pytester) -> None:
     """The marker's instrument= adds to the session's names; it does not replace them."""
     _library(pytester)
