@@ -57,12 +57,18 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_installed_library_is_found_racy_only_when_instrumented(pytester: pytest.Pytester) -> None:
     _library(pytester)
     pytester.makepyfile(test_lib=TEST)
-    _run(pytester).assert_outcomes(passed=1)
+    blind = _run(pytester)
+    blind.assert_outcomes(passed=1)
+    # The pass says that it never looked inside mylib, and how to.
+    blind.stdout.fnmatch_lines(["interleave: 1 passing test ran installed libraries that are not instrumented*",
+                                "  test_lib.py::test_counter: mylib",
+                                "  With pytest: --interleave-instrument=mylib, the ini key*"])
     result = _run(pytester, "--interleave-instrument=mylib")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "lost an update: 1" in out and "counter.py:7  self.value += 1" in out
     assert "instrument mylib" in out  # the header says what the run instruments
+    assert "not instrumented" not in out
 
 
 def test_ini_key_instruments_and_the_command_line_excludes(pytester: pytest.Pytester) -> None:

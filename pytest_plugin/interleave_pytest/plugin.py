@@ -23,6 +23,7 @@ from .fixture import (
     InterleaveFixture,
     Runner,
     diverged_early,
+    instrument_advice,
     replay_command,
 )
 from .guard import ACTIVE_KEY
@@ -328,6 +329,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
             "cut": list(rec.cut),
             "races": list(rec.races),
             "forgotten": list(rec.forgotten),
+            "uninstrumented": list(rec.uninstrumented),
         }
         setattr(report, _STATS_ATTR, stats)
         # junit XML (it reads the teardown report's copy of item.user_properties): what was covered, from
@@ -407,6 +409,16 @@ class Summary:
                           "the budget (raise --interleave-executions or the time budget, or lower the bound):")
             for nodeid, text in cut:
                 tr.write_line(f"  {nodeid}: {text}")
+        blind = [(nodeid, s["uninstrumented"]) for nodeid, _, s in rows if s.get("uninstrumented")]
+        if blind:
+            # A pass that never looked inside the libraries the body uses: say which, and how to look.
+            tr.write_line(f"interleave: {len(blind)} passing test{'s' if len(blind) != 1 else ''} ran installed "
+                          "libraries that are not instrumented (their code runs as single steps: a race "
+                          "inside them cannot be found):")
+            for nodeid, names in blind:
+                tr.write_line(f"  {nodeid}: {', '.join(names)}")
+            every = list(dict.fromkeys(n for _, names in blind for n in names))
+            tr.write_line("  " + instrument_advice(every))
         races = [(nodeid, s["races"]) for nodeid, _, s in rows if s.get("races")]
         if races:
             tr.write_line(f"interleave: data races (races='report') in {len(races)} "

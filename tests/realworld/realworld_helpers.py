@@ -43,7 +43,8 @@ def _explore(body: Callable[[], None], instrument: Sequence[str], strategy: str,
     result = interleave.explore(body, executions=executions, seed=seed, strategy=strategy,
                                 instrument=list(instrument), **kw)
     test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
-    RECORDS.append((test, strategy, seed, result.executions, str(result.verdict).split(":")[0], time.perf_counter() - started))
+    verdict = str(result.verdict).split(":")[0]
+    RECORDS.append((test, strategy, seed, result.executions, verdict, time.perf_counter() - started))
     return result
 
 

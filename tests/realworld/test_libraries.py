@@ -16,9 +16,6 @@ import threading
 import time
 
 import pytest
-
-import interleave
-from interleave.versions import CURRENT
 from realworld_helpers import (
     CLEAN_STRATEGIES,
     RACE_STRATEGIES,
@@ -26,6 +23,9 @@ from realworld_helpers import (
     assert_race_found,
     run_threads,
 )
+
+import interleave
+from interleave.versions import CURRENT
 
 pytestmark = pytest.mark.timeout(600)
 
