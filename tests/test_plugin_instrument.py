@@ -144,3 +144,13 @@ def test_options_are_in_help(pytester: pytest.Pytester) -> None:
     text = pytester.runpytest_inprocess("--help").stdout.str()
     for name in ("--interleave-instrument", "--interleave-exclude", "interleave_instrument", "interleave_exclude"):
         assert name in text
+
+
+def test_bad_name_under_xdist_fails_each_test_with_the_message(pytester: pytest.Pytester) -> None:
+    """On an xdist worker a usage error would be the controller's internal error, hiding the message."""
+    _library(pytester)
+    pytester.makepyfile(test_lib=TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "1", "--interleave-instrument=nosuch_lib")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--interleave-instrument (command line): cannot instrument 'nosuch_lib'*"])
+    assert "INTERNALERROR" not in result.stdout.str()

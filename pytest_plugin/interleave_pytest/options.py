@@ -304,6 +304,7 @@ class Settings:
     shard: Tuple[int, int] = (0, 1)
     session_seed: Optional[int] = None  # drawn once when the seed is 'random'
     clear: bool = False
+    bad_option: str = ""  # a usage error found on a pytest-xdist worker, reported by each interleave test
 
     def seed_for(self, explicit: Any, nodeid: str) -> int:
         """The exploration seed of one test: explicit, or derived from its node id; then put in its shard."""

@@ -133,11 +133,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
     if runner is None:
         return
     # Checked here rather than at configure: test modules and conftests may put the packages on sys.path.
-    for key in TARGET_OPTIONS:
-        for where, values, label in (("command line", runner.settings.cmdline, f"--interleave-{key}"),
-                                     ("ini", runner.settings.ini, f"interleave_{key}")):
-            if key in values:
-                check_targets(tuple(values[key]), f"{label} ({where})")
+    try:
+        for key in TARGET_OPTIONS:
+            for where, values, label in (("command line", runner.settings.cmdline, f"--interleave-{key}"),
+                                         ("ini", runner.settings.ini, f"interleave_{key}")):
+                if key in values:
+                    check_targets(tuple(values[key]), f"{label} ({where})")
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workerinput"):
+            raise
+        # A usage error on a pytest-xdist worker is an internal error of the controller that
+        # hides the message: each interleave test fails with it instead.
+        runner.settings.bad_option = str(exc)
     if runner.settings.replay_token is None:
         return
     chosen = [item.nodeid for item in items if _uses_interleave(item)]
@@ -158,7 +165,10 @@ def _marker_kwargs(item: pytest.Item) -> Dict[str, Any]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A malformed marker is an error of that test, named before anything runs."""
+    """A malformed marker (or session option, on an xdist worker) fails that test before anything runs."""
+    runner = item.config.stash.get(RUNNER_KEY, None)
+    if runner is not None and runner.settings.bad_option and _uses_interleave(item):
+        pytest.fail(runner.settings.bad_option, pytrace=False)
     if item.get_closest_marker("interleave") is None:
         return
     problem = None
