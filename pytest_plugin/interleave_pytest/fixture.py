@@ -37,6 +37,7 @@ class ExplorationRecord:
     cut: List[str] = field(default_factory=list)  # bounded searches the budget cut short: not a proof
     races: List[str] = field(default_factory=list)  # races="report" findings, described
     forgotten: List[str] = field(default_factory=list)  # why stored failures were dropped
+    uninstrumented: List[str] = field(default_factory=list)  # installed packages reached but not instrumented
 
 
 def _quote(text: str) -> str:
@@ -67,6 +68,26 @@ def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = 
         return (f"{prefix}pytest {_quote(target_of(item))}{extra}   (Hypothesis replays the failing input "
                 "first; the interleaving search for an input is deterministic)")
     return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}"
+
+
+_ADVISED = re.compile(r"instrument=\[([^\]]*)\]")
+
+
+def uninstrumented(result: Result) -> List[str]:
+    """The installed packages the library's advice says the run reached without instrumenting them."""
+    names: List[str] = []
+    for text in getattr(result, "warnings", ()) or ():
+        m = _ADVISED.search(str(text)) if "instrument" in str(text) else None
+        if m is not None:
+            names += [n.strip().strip("'\"") for n in m.group(1).split(",") if n.strip()]
+    return list(dict.fromkeys(names))
+
+
+def instrument_advice(names: List[str]) -> str:
+    """How to instrument ``names`` from pytest, in one sentence."""
+    listed = ",".join(names)
+    return (f"With pytest: --interleave-instrument={listed}, the ini key interleave_instrument = {listed}, "
+            f"or @pytest.mark.interleave(instrument={names!r}).")
 
 
 def short_verdict(result: Result, source: str) -> str:
@@ -210,11 +231,16 @@ class Runner:
     def _finish(self, rec: ExplorationRecord, index: int, result: Result, source: str, opts: Mapping[str, Any],
                 hint: str, cache: bool) -> None:
         f = result.failure
+        missing = uninstrumented(result) if source == "search" else []
         if f is not None:
             f.report = f.report.replace(TOKEN_SLOT, f.token)
+            if missing:
+                f.report += "\n" + instrument_advice(missing)
             if cache and source != "replay-option":
                 rec.failing.append((index, f.token))
             rec.last_failure = (f.token, hint.replace(TOKEN_SLOT, f.token))
+        elif missing:
+            rec.uninstrumented.extend(n for n in missing if n not in rec.uninstrumented)
         cut = cut_short(result, source)
         if cut is not None:
             rec.cut.append(cut)

@@ -2,7 +2,8 @@
 
 Precedence, per option: the command line, then the marker (or the arguments of an explicit
 ``interleave.explore`` call, which win over everything), then the ini file, then interleave's
-own defaults.
+own defaults. ``instrument`` and ``exclude`` are sets of code, not single values: every level
+adds to them (ini, marker, command line, call), and ``exclude`` wins over ``instrument``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,68 @@ def parse_races(text: str) -> str:
     return t
 
 
+def _target_problem(name: str) -> Optional[str]:
+    """Why ``name`` is neither a module name, a path, nor a generated-code name; None if it is one."""
+    if name.startswith("<") and name.endswith(">"):
+        return None
+    if "/" in name or os.sep in name or name.endswith(".py"):
+        return None
+    if all(part.isidentifier() for part in name.split(".")):
+        return None
+    return f"{name!r} is neither a module name (mylib, mylib.sub) nor a path (src/mylib)"
+
+
+def parse_targets(text: str) -> Tuple[str, ...]:
+    """``--interleave-instrument``/``--interleave-exclude``: module names or paths, comma-separated."""
+    names = tuple(n.strip() for n in str(text).split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"must be a module name or a path, or several separated by commas, e.g. mylib,otherlib (got {text!r})")
+    for name in names:
+        problem = _target_problem(name)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(
+                f"{problem}; give importable module names or paths separated by commas (got {text!r})")
+    return names
+
+
+#: The options that name code (module names or paths): their values accumulate over the levels.
+TARGET_OPTIONS = ("instrument", "exclude")
+
+
+def check_targets(names: Tuple[str, ...], label: str) -> None:
+    """Every name resolves to Python source (an importable module with a .py file, or a path).
+
+    Raises ``pytest.UsageError`` naming the option and the fix. Called once test modules are
+    collected, so that the ``sys.path`` entries conftests and rootdir imports add are in place.
+    """
+    from interleave.instrument.filter import resolve_targets
+
+    for name in names:
+        try:
+            resolve_targets([name])
+        except (ValueError, TypeError, ImportError) as exc:
+            problem = str(exc)
+        else:
+            continue
+        if "no Python source" not in problem:  # that message already says what to instrument instead
+            problem += (". Fix: check the spelling; a module must be importable from the tests (installed, "
+                        "or its directory in the ini option pythonpath); a path is relative to the directory "
+                        "pytest runs in")
+        raise pytest.UsageError(f"{label}: {problem}")
+
+
+def merge_targets(*values: Any) -> Tuple[str, ...]:
+    """One tuple of names from several levels (a name or a list per level), first occurrence kept."""
+    out: Dict[str, None] = {}
+    for value in values:
+        if value is None:
+            continue
+        for name in (value,) if isinstance(value, str) else value:
+            out.setdefault(name, None)
+    return tuple(out)
+
+
 def parse_shard(text: str) -> Tuple[int, int]:
     """``--interleave-shard``: ``i/n``, shards numbered from 1; returns ``(i - 1, n)``."""
     t = str(text).strip()
@@ -159,9 +222,17 @@ INI: Dict[str, Tuple[Callable[[str], Any], str]] = {
     "interleave_stall_timeout": (parse_time_budget, "seconds a run may compute without reaching a switch point "
                                                     "before it is stopped as inconclusive (default 10)"),
 }
+#: ini name -> help, for the keys that list code (a line per name, or names separated by commas).
+INI_TARGETS: Dict[str, str] = {
+    "interleave_instrument": "packages, modules or paths whose code interleave tests instrument in addition to "
+                             "the project's own (e.g. installed libraries): one per line or separated by commas; "
+                             "the marker's and --interleave-instrument add to them",
+    "interleave_exclude": "packages, modules or paths interleave tests never instrument (wins over instrument): "
+                          "one per line or separated by commas",
+}
 #: Options read from the command line into Settings.cmdline (also the ini keys, with interleave_).
 SESSION_OPTIONS = ("executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth", "races",
-                   "stall_timeout")
+                   "stall_timeout", "instrument", "exclude")
 #: Strategy parameters: they only reach the strategies that take them.
 STRATEGY_PARAMS = ("preemptions", "depth")
 
@@ -233,6 +304,7 @@ class Settings:
     shard: Tuple[int, int] = (0, 1)
     session_seed: Optional[int] = None  # drawn once when the seed is 'random'
     clear: bool = False
+    bad_option: str = ""  # a usage error found on a pytest-xdist worker, reported by each interleave test
 
     def seed_for(self, explicit: Any, nodeid: str) -> int:
         """The exploration seed of one test: explicit, or derived from its node id; then put in its shard."""
@@ -255,7 +327,16 @@ def read_settings(config: pytest.Config) -> Settings:
     for name in SESSION_OPTIONS:
         value = config.getoption(f"interleave_{name}", None)
         if value is not None:
-            s.cmdline[name] = value
+            # The code-naming options may be repeated; each occurrence is a comma list.
+            s.cmdline[name] = merge_targets(*value) if name in TARGET_OPTIONS else value
+    for ini_name in INI_TARGETS:
+        lines = [line for line in config.getini(ini_name) or () if str(line).strip()]
+        if not lines:
+            continue
+        try:
+            s.ini[ini_name[len("interleave_"):]] = merge_targets(*(parse_targets(str(line)) for line in lines))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini option {ini_name} = {lines!r}: {exc}") from None
     for ini_name, (parse, _) in INI.items():
         raw = config.getini(ini_name)
         if raw in ("", None):
@@ -368,7 +449,7 @@ def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
     origin: Dict[str, str] = {}
     for level, values in (("ini", settings.ini), ("marker", marker), ("cmdline", cmd), ("call", call)):
         for key, value in values.items():
-            out[key] = value
+            out[key] = merge_targets(out.get(key), value) if key in TARGET_OPTIONS else value
             origin[key] = level
     if "strategy" in cmd and "strategy" not in call and marker.get("strategy", cmd["strategy"]) != cmd["strategy"]:
         # The marker's strategy parameters belong to the strategy the command line replaced.
@@ -417,6 +498,15 @@ def add_options(parser: pytest.Parser) -> None:
         "summary) or fail (the first race fails the test)")
     opt("stall-timeout", parse_time_budget, "SECONDS", "stop a run that computes this long without reaching a "
         "switch point (a loop in C or in code that is not instrumented) as inconclusive (default 10)")
+    group.addoption("--interleave-instrument", dest="interleave_instrument", type=parse_targets, action="append",
+                    default=None, metavar="PKG[,PKG...]",
+                    help="also instrument these packages, modules or paths (e.g. installed libraries, whose code "
+                    "otherwise runs as single steps); adds to the ini key interleave_instrument and the "
+                    "marker's instrument=; may be repeated")
+    group.addoption("--interleave-exclude", dest="interleave_exclude", type=parse_targets, action="append",
+                    default=None, metavar="PKG[,PKG...]",
+                    help="never instrument these packages, modules or paths; adds to the ini key "
+                    "interleave_exclude and the marker's exclude=, and wins over instrument; may be repeated")
     opt("replay", parse_token, "TOKEN", "replay this token instead of searching (select the failing test "
         "with its node id or -k)")
     opt("shard", parse_shard, "I/N", "search shard I of N (1-based): each shard gets disjoint seeds, for "
@@ -425,3 +515,5 @@ def add_options(parser: pytest.Parser) -> None:
                     help="forget the failing interleavings stored in pytest's cache before running")
     for ini_name, (_, help_text) in INI.items():
         parser.addini(ini_name, help_text, default="")
+    for ini_name, help_text in INI_TARGETS.items():
+        parser.addini(ini_name, help_text, type="linelist", default=[])

@@ -23,10 +23,11 @@ from .fixture import (
     InterleaveFixture,
     Runner,
     diverged_early,
+    instrument_advice,
     replay_command,
 )
 from .guard import ACTIVE_KEY
-from .options import Settings, add_options, check_marker_kwargs, read_settings
+from .options import TARGET_OPTIONS, Settings, add_options, check_marker_kwargs, check_targets, read_settings
 
 MARKER_HELP = (
     "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
@@ -79,6 +80,10 @@ def pytest_report_header(config: pytest.Config) -> Optional[List[str]]:
         parts.append(f"time budget {s.cmdline['time_budget']:g} s per test")
     if s.replay_token:
         parts.append("replaying a token")
+    for key in TARGET_OPTIONS:
+        names = tuple(s.ini.get(key, ())) + tuple(n for n in s.cmdline.get(key, ()) if n not in s.ini.get(key, ()))
+        if names:
+            parts.append(f"{key} {','.join(names)}")
     lines = [f"interleave: {', '.join(parts)}"] if parts else []
     unbounded = default_bound(s)
     if unbounded:
@@ -123,9 +128,24 @@ def _uses_interleave(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    """``--interleave-replay`` replays one test: refuse a selection of several."""
+    """Session-wide instrument/exclude names must resolve; ``--interleave-replay`` replays one test."""
     runner = config.stash.get(RUNNER_KEY, None)
-    if runner is None or runner.settings.replay_token is None:
+    if runner is None:
+        return
+    # Checked here rather than at configure: test modules and conftests may put the packages on sys.path.
+    try:
+        for key in TARGET_OPTIONS:
+            for where, values, label in (("command line", runner.settings.cmdline, f"--interleave-{key}"),
+                                         ("ini", runner.settings.ini, f"interleave_{key}")):
+                if key in values:
+                    check_targets(tuple(values[key]), f"{label} ({where})")
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workerinput"):
+            raise
+        # A usage error on a pytest-xdist worker is an internal error of the controller that
+        # hides the message: each interleave test fails with it instead.
+        runner.settings.bad_option = str(exc)
+    if runner.settings.replay_token is None:
         return
     chosen = [item.nodeid for item in items if _uses_interleave(item)]
     if len(chosen) > 1:
@@ -145,7 +165,10 @@ def _marker_kwargs(item: pytest.Item) -> Dict[str, Any]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A malformed marker is an error of that test, named before anything runs."""
+    """A malformed marker (or session option, on an xdist worker) fails that test before anything runs."""
+    runner = item.config.stash.get(RUNNER_KEY, None)
+    if runner is not None and runner.settings.bad_option and _uses_interleave(item):
+        pytest.fail(runner.settings.bad_option, pytrace=False)
     if item.get_closest_marker("interleave") is None:
         return
     problem = None
@@ -316,6 +339,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
             "cut": list(rec.cut),
             "races": list(rec.races),
             "forgotten": list(rec.forgotten),
+            "uninstrumented": list(rec.uninstrumented),
         }
         setattr(report, _STATS_ATTR, stats)
         # junit XML (it reads the teardown report's copy of item.user_properties): what was covered, from
@@ -395,6 +419,16 @@ class Summary:
                           "the budget (raise --interleave-executions or the time budget, or lower the bound):")
             for nodeid, text in cut:
                 tr.write_line(f"  {nodeid}: {text}")
+        blind = [(nodeid, s["uninstrumented"]) for nodeid, _, s in rows if s.get("uninstrumented")]
+        if blind:
+            # A pass that never looked inside the libraries the body uses: say which, and how to look.
+            tr.write_line(f"interleave: {len(blind)} passing test{'s' if len(blind) != 1 else ''} ran installed "
+                          "libraries that are not instrumented (their code runs as single steps: a race "
+                          "inside them cannot be found):")
+            for nodeid, names in blind:
+                tr.write_line(f"  {nodeid}: {', '.join(names)}")
+            every = list(dict.fromkeys(n for _, names in blind for n in names))
+            tr.write_line("  " + instrument_advice(every))
         races = [(nodeid, s["races"]) for nodeid, _, s in rows if s.get("races")]
         if races:
             tr.write_line(f"interleave: data races (races='report') in {len(races)} "
