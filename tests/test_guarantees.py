@@ -225,6 +225,47 @@ def test_no_user_class_outlives_its_exploration(strategy: str, backend: str) -> 
     assert not alive, f"{len(alive)} of {len(refs)} classes defined by the body are still alive"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_code_run_by_a_finalizer_when_the_body_ends_is_not_a_switch_point(strategy: str, backend: str) -> None:
+    """A weakref callback that fires as the run drops the body's frame runs instrumented code.
+
+    It runs on the scheduler's own greenlet, after every virtual thread is done. Treated as a
+    switch point there, it stopped the run from inside the trace function, which drops the
+    tracer on 3.10/3.11: every execution of a correct body then ended in InstrumentationError
+    (a blinker receiver defined in the body, issue 10).
+    """
+    fired: List[int] = []
+    refs: List[weakref.ref] = []
+
+    def body() -> None:
+        box = Box()
+
+        class Receiver:
+            pass
+
+        receiver = Receiver()
+
+        def died(_ref: Any) -> None:
+            box.n += 1
+            fired.append(box.n)
+
+        refs.append(weakref.ref(receiver, died))
+
+        def work() -> None:
+            box.n += 0
+
+        ts = [threading.Thread(target=work) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    result = interleave.explore(body, executions=30, seed=2, strategy=strategy, backend=backend)
+    assert result.failure is None and result.executions == 30 or result.exhausted
+    assert len(fired) == result.executions
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="one back-end below 3.12")
 def test_switching_back_ends_in_one_process_never_loses_switch_points() -> None:
     # On 3.13, settrace -> monitoring -> settrace once left code objects without opcode events:

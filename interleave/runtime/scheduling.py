@@ -288,6 +288,12 @@ class Scheduling:
 
     def point(self, code: Optional[CodeType], offset: int, op: Any = None) -> None:
         """A switch point whose grant has run out (or that is being recorded)."""
+        if getcurrent() is self.hub:
+            # Code run on the scheduler's own greenlet (a weakref callback or finalizer fired
+            # when the run ended and dropped the body's frame) belongs to no virtual thread:
+            # nothing to choose, and stopping the run from here would raise inside the trace
+            # function, which drops it (3.10/3.11).
+            return
         if self.tearing_down:
             self._teardown_tick()
             return

@@ -24,9 +24,6 @@ from realworld_helpers import (
     run_threads,
 )
 
-import interleave
-from interleave.versions import CURRENT
-
 pytestmark = pytest.mark.timeout(600)
 
 
@@ -223,11 +220,6 @@ def test_blinker_every_receiver_gets_every_send(strategy: str) -> None:
     assert_clean(body, ["blinker"], strategy)
 
 
-@pytest.mark.xfail(CURRENT.settrace_rearm, strict=True, raises=interleave.InstrumentationError,
-                   reason="3.10/3.11 (settrace): the receiver dies when the settrace back-end's solo_end drops "
-                          "the body's frame, after every thread is done; blinker's weakref callback then runs "
-                          "instrumented code on the hub, Execution.point stops the run from there, the raise "
-                          "inside the trace function drops the tracer and the run ends in InstrumentationError")
 def test_blinker_receiver_connected_inside_the_body() -> None:
     """A receiver defined in the body: blinker holds it weakly, so it is disconnected when the body ends."""
     blinker = pytest.importorskip("blinker")
