@@ -27,7 +27,8 @@ from .fixture import (
     replay_command,
 )
 from .guard import ACTIVE_KEY
-from .options import TARGET_OPTIONS, Settings, add_options, check_marker_kwargs, check_targets, read_settings
+from .options import Settings, add_options, check_marker_kwargs, read_settings
+from .targets import TARGET_OPTIONS, check_targets
 
 MARKER_HELP = (
     "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
