@@ -37,6 +37,7 @@ _SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITE
 
 
 def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
+    """(is it a generator or coroutine, its Specs by offset, did the analysis succeed), cached by id."""
     hit = BY_ID.get(id(code))
     if hit is None:
         info = analyze(code, "instruction")

@@ -35,6 +35,7 @@ from .vocabulary import (
 
 
 def with_access(cm: Any) -> Access:
+    """A ``with cm:`` set-up: what calling ``cm.__enter__`` touches."""
     if cm is UNKNOWN or isinstance(cm, Abstract):
         return unknown("with on an unknown object")
     tc = type(cm)

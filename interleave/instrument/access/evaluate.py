@@ -70,6 +70,7 @@ def _locals(frame: FrameType) -> Any:
 
 
 def operand(d: Any, frame: FrameType, memo: Any) -> Any:
+    """The run-time value of the stack descriptor ``d`` (UNKNOWN when the harness cannot tell)."""
     if d is None:
         return UNKNOWN
     tag = d[0]
@@ -87,6 +88,7 @@ def operand(d: Any, frame: FrameType, memo: Any) -> Any:
 
 
 def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C901 - one table
+    """The access of the instruction ``spec`` describes, with its operands read in ``frame``."""
     op = spec.op
     if op == "attr_r" or op == "attr_w":
         obj = operand(spec.args[0], frame, memo)

@@ -116,6 +116,7 @@ def super_read(sup: Super, name: str) -> Access:
 
 
 def attr_access(obj: Any, name: str, write: bool) -> Access:
+    """Reading (or writing) ``obj.name``."""
     tp = type(obj)
     if tp is Abstract:
         if obj is UNKNOWN or obj is NULL:
@@ -207,6 +208,7 @@ def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
 
 
 def item_access(cont: Any, key: Any, write: bool) -> Access:
+    """Reading (or writing) ``cont[key]``; ``key`` MISSING for a slice."""
     kind = "write" if write else "read"
     if cont is FRESH or cont is IMM:
         return NONE_ACCESS
@@ -251,6 +253,7 @@ def shallow_state(v: Any) -> Optional[tuple]:
 
 
 def operands_access(vals: tuple, opname: str, inplace: bool) -> Access:
+    """An operator ``opname`` on ``vals`` (the first one written when ``inplace``)."""
     locs: List[Tuple[tuple, bool]] = []
     for i, v in enumerate(vals):
         if v is IMM or v is FRESH or v is NULL or is_immutable(v):
@@ -323,6 +326,7 @@ def _user_dunders(tc: type, opname: str) -> bool:
 
 
 def iterate_access(src: Any, iterator: bool) -> Access:
+    """One step of iterating ``src`` (``iterator``: ``src`` is the iterator, not the iterable)."""
     if type(src) is Lazy:
         locs: List[Tuple[tuple, bool]] = []
         for s in src.sources:

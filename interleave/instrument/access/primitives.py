@@ -21,6 +21,7 @@ from .vocabulary import CLOCK, NOTHING, UNKNOWN
 
 
 def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
+    """A call of interleave's own code: its Lock, SimpleQueue, virtual clock and thread helpers."""
     func = callee.__func__ if type(callee) is types.MethodType else callee
     name = func.__name__
     recv = callee.__self__ if type(callee) is types.MethodType else None
@@ -155,6 +156,7 @@ def sync_method_model(obj: Any, name: str, pos: tuple, kwargs: Dict[str, Any], f
 
 
 def module_function_model(func: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Optional[Access]:
+    """A function of ``threading`` the models know, or None."""
     mod = getattr(func, "__module__", None)
     name = getattr(func, "__name__", "")
     if mod == "threading":

@@ -78,4 +78,5 @@ NONE_ACCESS = Access("none", NOTHING)
 
 
 def unknown(reason: str = "") -> Access:
+    """An access the models cannot describe: it touches everything (``reason`` says why)."""
     return Access("unknown", EVERYTHING, name=reason)

@@ -40,6 +40,7 @@ def generic_getattr(tp: type) -> bool:
 
 
 def owner_of(tc: type, name: str) -> Any:
+    """The class of ``tc``'s MRO that defines ``name`` (None if none does)."""
     for klass in tc.__mro__:
         if name in klass.__dict__:
             return klass
@@ -47,6 +48,7 @@ def owner_of(tc: type, name: str) -> Any:
 
 
 def type_lookup(tp: type, name: str) -> Any:
+    """``name`` in the dicts of ``tp``'s MRO, as the interpreter finds it; MISSING if absent."""
     for klass in tp.__mro__:
         d = klass.__dict__
         if name in d:
@@ -148,6 +150,7 @@ def _attr_value(obj: Any, name: str) -> Any:
 
 
 def super_attr(sup: Super, name: str) -> Any:
+    """``super().name`` without running code; UNKNOWN where that is impossible."""
     obj = sup.obj
     tp = obj if isinstance(obj, type) else type(obj)
     mro = tp.__mro__
@@ -199,6 +202,7 @@ def attr_shape(obj: Any, name: str) -> str:
 
 
 def has_instance_attr(obj: Any, name: str) -> bool:
+    """Whether ``obj``'s instance dict holds ``name``."""
     try:
         d = _object_getattribute(obj, "__dict__")
     except Exception:  # noqa: BLE001
@@ -217,6 +221,7 @@ def func_home(f: Any) -> str:
 
 
 def store_shape(obj: Any, name: str) -> str:
+    """How ``obj.name = v`` is stored: plain | module | opaque:<where its setter's code is>."""
     tp = type(obj)
     if isinstance(obj, types.ModuleType):
         return "module"
@@ -276,6 +281,7 @@ SHAPES = ByObject()
 
 
 def python_user_callable(f: Any) -> bool:
+    """Whether ``f`` is a Python function (or method) of code under test."""
     if type(f) is types.MethodType:
         f = f.__func__
     code = getattr(f, "__code__", None) if type(f) is types.FunctionType else None
@@ -283,6 +289,7 @@ def python_user_callable(f: Any) -> bool:
 
 
 def callable_name(f: Any) -> str:
+    """A name of ``f`` for descriptions."""
     if f is UNKNOWN or isinstance(f, Abstract):
         return "an unknown callable"
     return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__name__
