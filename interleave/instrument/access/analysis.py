@@ -59,7 +59,7 @@ def analyze(code: CodeType, model: str = "instruction") -> CodeInfo:
     return info
 
 
-def _merge(a: Optional[list], b: list) -> Optional[list]:
+def _merge(a: Optional[list], b: list) -> list:
     if a is None:
         return list(b)
     if len(a) != len(b):
@@ -95,7 +95,7 @@ class _Analyzer(StackModel):
         instrs = self.instrs
         if not instrs:
             return CodeInfo({}, True)
-        states: Dict[int, Optional[list]] = {instrs[0].offset: []}
+        states: Dict[int, list] = {instrs[0].offset: []}
         handlers = self._exception_handlers()
         work = [instrs[0].offset]
         seen_count: Dict[int, int] = {}

@@ -46,7 +46,7 @@ def with_access(cm: Any) -> Access:
         return NONE_ACCESS  # our Lock: the acquire is a switch point of its own
     if func_home(enter) == "user":
         return Access("call", NOTHING, obj=cm, name="__enter__", space="object")
-    model = sync_method_model(cm, "__enter__", (), ())
+    model = sync_method_model(cm, "__enter__", (), {})
     if model is not None:
         return model
     return unknown(f"with {tc.__name__}")
@@ -90,7 +90,7 @@ _ARG_READING_METHODS = frozenset("extend update __iadd__ __ior__ union intersect
                                  "extendleft __contains__ count index remove".split())
 
 
-def _arg_reads(vals: List[Any]) -> Optional[List[Tuple[tuple, bool]]]:
+def _arg_reads(vals: List[Any]) -> List[Tuple[tuple, bool]]:
     locs: List[Tuple[tuple, bool]] = []
     for v in vals:
         if v is FRESH or v is IMM or v is NULL or is_immutable(v):

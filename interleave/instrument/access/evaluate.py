@@ -192,7 +192,7 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
         return v
     if op == "with":
         cm = operand(spec.args[0], frame, memo)
-        ex = attr_value(type(cm), "__exit__") if cm is not UNKNOWN and not isinstance(cm, Abstract) else UNKNOWN
+        ex: Any = attr_value(type(cm), "__exit__") if cm is not UNKNOWN and not isinstance(cm, Abstract) else UNKNOWN
         memo[-1 - spec.offset] = types.MethodType(ex, cm) if type(ex) is types.FunctionType else (
             ex.__get__(cm, type(cm)) if type(ex) in (types.WrapperDescriptorType, types.MethodDescriptorType)
             else UNKNOWN)

@@ -11,7 +11,7 @@ import queue
 import random
 import threading
 import types
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...sync.lock import Lock
 from ...sync.simplequeue import SimpleQueue
@@ -45,7 +45,7 @@ def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
     return unknown(f"call of interleave's {name}")
 
 
-def _blocking(pos: List[Any], kwargs: Dict[str, Any], names: Tuple[str, ...], block_default: Any,
+def _blocking(pos: Sequence[Any], kwargs: Dict[str, Any], names: Tuple[str, ...], block_default: Any,
               timeout_default: Any) -> bool:
     """True when a call with these arguments waits for ever if it cannot proceed."""
     vals = dict(zip(names, pos, strict=False))
@@ -57,14 +57,15 @@ def _blocking(pos: List[Any], kwargs: Dict[str, Any], names: Tuple[str, ...], bl
     return bool(b) and (t is None or (isinstance(t, (int, float)) and t < 0 and t == timeout_default))
 
 
-def sync_method_model(obj: Any, name: str, pos: tuple, kwargs: Dict[str, Any], func: Any = None) -> Optional[Access]:
+def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str, Any],
+                      func: Any = None) -> Optional[Access]:
     """Models of the standard library's threading and queue objects (pure Python on our Lock)."""
     def lock_of(x: Any) -> Any:
         return getattr(x, "_lock", None)
 
     locs: List[Tuple[tuple, bool]] = [(("o", id(obj)), True)]
-    block = None
-    sync = None
+    block: Optional[Tuple[str, Any]] = None
+    sync: Optional[Tuple[str, Any]] = None
     if isinstance(obj, threading.Thread):
         if func is not None and getattr(func, "__module__", None) != "threading":
             return None

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Tuple
 
 from .vocabulary import IMM_TYPES, UNKNOWN, Abstract, ByObject, Lazy, Super
 
-MISSING = object()
+MISSING: Any = object()
 DATA_SAFE = (types.MemberDescriptorType, types.GetSetDescriptorType)
 _object_getattribute = object.__getattribute__
 _type_getattribute = type.__getattribute__
@@ -124,12 +124,13 @@ def _attr_value(obj: Any, name: str) -> Any:
                 except Exception:  # noqa: BLE001 - an unset slot raises AttributeError
                     return UNKNOWN
             return UNKNOWN
+    idict: Any
     try:
-        d = _object_getattribute(obj, "__dict__")
+        idict = _object_getattribute(obj, "__dict__")
     except Exception:  # noqa: BLE001
-        d = None
-    if type(d) is dict and name in d:
-        return d[name]
+        idict = None
+    if type(idict) is dict and name in idict:
+        return idict[name]
     if descr is MISSING:
         return UNKNOWN
     dt = type(descr)

@@ -75,7 +75,7 @@ class Super:
 
 # Types whose values an operator can read without touching shared state.
 FAST_IMM = frozenset((int, float, str, bool, type(None), bytes, complex))
-SEQ_ITERATORS = (type(iter([])), type(iter(())), type(iter(range(1))))
+SEQ_ITERATORS: Tuple[type, ...] = (type(iter([])), type(iter(())), type(iter(range(1))))
 IMM_TYPES = (int, float, complex, str, bytes, bool, type(None), range, frozenset, type(Ellipsis),
               types.CodeType)
 CONTAINERS = (list, dict, set, bytearray, deque, OrderedDict, defaultdict)
