@@ -249,8 +249,14 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
                 return Lazy(tuple(a for a in args if not callable(a) or a is UNKNOWN))
             if name == "super" and not args:
                 return _call_result_super(frame)
+            if name == "getattr" and len(args) in (2, 3) and type(args[1]) is str:
+                # getattr(obj, "b").x: the owner of x, read as obj.b would be.
+                return attr_value(args[0], args[1])
             return UNKNOWN
         tr = type(recv)
+        if tr in DICTS and name == "get" and len(args) in (1, 2) and is_immutable(args[0]):
+            v = dict.get(recv, args[0], MISSING)
+            return v if v is not MISSING else (args[1] if len(args) == 2 else None)
         if tr in DICTS and name in ("keys", "values", "items"):
             return Lazy((recv,))
         if tr in (list, set, deque) + DICTS and name in ("copy",):
@@ -269,6 +275,8 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
             return Lazy(tuple(args))
         if callee is super and not args:
             return _call_result_super(frame)
+        if callee is type and len(args) == 1 and not isinstance(args[0], (Abstract, Lazy, Super)):
+            return type(args[0])  # type(obj).count: the class is the owner
         return FRESH if callee.__module__ in ("threading", "queue") else UNKNOWN
     return UNKNOWN
 

@@ -112,7 +112,7 @@ def super_read(sup: Super, name: str) -> Access:
             locs.append((("a", id(klass), name), False))
         if name in klass.__dict__:
             break
-    return Access("read", tuple(locs), name=name, space="attr") if locs else NONE_ACCESS
+    return Access("read", tuple(locs), obj=sup, name=name, space="attr") if locs else NONE_ACCESS
 
 
 def attr_access(obj: Any, name: str, write: bool) -> Access:

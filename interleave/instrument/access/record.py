@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Tuple
 
 from .values import attr_value
-from .vocabulary import DICTS, EVERYTHING, NOTHING, UNKNOWN
+from .vocabulary import DICTS, EVERYTHING, NOTHING, UNKNOWN, Super
 
 
 class Access:
@@ -41,7 +41,12 @@ class Access:
         """``Counter.value``, ``counts['a']``, ``global total``, ``cell n``, ``Lock``..."""
         sp = self.space
         if sp == "attr":
-            owner = self.obj.__name__ if isinstance(self.obj, type) else type(self.obj).__name__
+            obj = self.obj
+            if obj is None:  # an object the analysis could not see: "NoneType" would be wrong
+                return f"?.{self.name}"
+            if type(obj) is Super:
+                obj = obj.obj
+            owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
             return f"{owner}.{self.name}"
         if sp == "item":
             return f"{type(self.obj).__name__}[{self.name!r}]"
