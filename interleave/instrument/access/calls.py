@@ -52,8 +52,7 @@ def with_access(cm: Any) -> Access:
     return unknown(f"with {tc.__name__}")
 
 
-# --------------------------------------------------------------------------- calls
-
+# interleave's own directory (found at first use): calls into its code have models of their own.
 _HERE = None
 
 

@@ -273,10 +273,7 @@ def set_code_filter(wants: Callable[[CodeType], bool]) -> None:
     _wants = wants
 
 
-# --------------------------------------------------------------------------- access models
-
-
-# (id(type), name, write) -> how such an access behaves. Depends on the code filter (is a getter
+# (id(type), name, write) -> how such an access behaves (the models' cache). Depends on the code filter (is a getter
 # code under test?): set_code_filter empties it for each new filter.
 SHAPES = ByObject()
 
@@ -295,8 +292,6 @@ def callable_name(f: Any) -> str:
         return "an unknown callable"
     return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__name__
 
-
-# --------------------------------------------------------------------------- instance dicts
 
 # id(d) -> (d, obj) for each instance dict ``d`` of ``obj`` read in the current execution (kept
 # alive so that the ids stay unique; emptied by AccessTracker.forget).

@@ -100,9 +100,6 @@ def is_immutable(v: Any, depth: int = 2) -> bool:
     return False
 
 
-# --------------------------------------------------------------------------- caches
-
-
 class ByObject(dict):
     """A cache whose keys start with ``id(obj)`` and which forgets ``obj``'s entries when it dies.
 
