@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dis
-import sys
 from types import CodeType
 from typing import FrozenSet
 
-PY = sys.version_info[:2]
+from ..versions import PY
 
 # Instructions that only touch the frame's own slots, build fresh objects or move control:
 # a switch before one of them is the same as a switch before the next visible instruction.

@@ -250,7 +250,7 @@ class DporStrategy(Strategy):
                 if f.f_code is not code:
                     f = _find_frame(f, code)
                     if f is None:
-                        self.pend[vt.tid] = (A._unknown("frame not found"), None, None, 0, False)
+                        self.pend[vt.tid] = (A.unknown("frame not found"), None, None, 0, False)
                         return
                 acc = self.tracker.pick(f, code, offset)
                 self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
@@ -279,7 +279,7 @@ class DporStrategy(Strategy):
                 f = _getframe(2)
                 if f.f_code is not code:
                     f = _find_frame(f, code)
-                acc = self.tracker.pick(f, code, offset) if f is not None else A._unknown("frame not found")
+                acc = self.tracker.pick(f, code, offset) if f is not None else A.unknown("frame not found")
             else:
                 f = None
                 acc = _sync_pending(op, _getframe(2))
@@ -354,7 +354,7 @@ class DporStrategy(Strategy):
             if f.f_code is not code:
                 f = _find_frame(_getframe(2), code)
                 if f is None:
-                    self.pend[tid] = (A._unknown("frame not found"), None, None, 0, False)
+                    self.pend[tid] = (A.unknown("frame not found"), None, None, 0, False)
                     return
             acc = self.tracker.pick(f, code, offset)
             self.pend[tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
@@ -478,12 +478,12 @@ class DporStrategy(Strategy):
                     p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
                     break
             if c is _PARK_CODE:
-                p = (A._unknown("resumes a wait"), None, None, 0, True)
+                p = (A.unknown("resumes a wait"), None, None, 0, True)
                 break
             f = f.f_back
             n += 1
         if p is None:
-            p = (A._unknown("unknown position"), None, None, 0, False)
+            p = (A.unknown("unknown position"), None, None, 0, False)
         self.pend[vt.tid] = p
         return p
 

@@ -1,0 +1,289 @@
+"""Access models of calls: functions under test, builtins, builtin methods, classes, ``with``.
+
+A call into code under test touches nothing itself (its body has switch points of its own); a
+call the models do not know runs code the harness cannot see and touches everything.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import random
+import threading
+import types
+from collections import OrderedDict, defaultdict, deque
+from typing import Any, Dict, List, Optional, Tuple
+
+from .models import attr_access, iterate_access, resume_access, shallow_state
+from .primitives import interleave_call, is_sync_class, module_function_model, sync_method_model
+from .record import NONE_ACCESS, Access, unknown
+from .values import MISSING, callable_name, func_home, owner_of, python_user_callable, type_lookup, under_test
+from .vocabulary import (
+    ANY_DATA,
+    CONTAINERS,
+    DICTS,
+    FRESH,
+    IMM,
+    IO,
+    NOTHING,
+    NULL,
+    UNKNOWN,
+    Abstract,
+    Lazy,
+    is_immutable,
+)
+
+
+def with_access(cm: Any) -> Access:
+    """A ``with cm:`` set-up: what calling ``cm.__enter__`` touches."""
+    if cm is UNKNOWN or isinstance(cm, Abstract):
+        return unknown("with on an unknown object")
+    tc = type(cm)
+    enter = type_lookup(tc, "__enter__")
+    if enter is MISSING:
+        return NONE_ACCESS  # raises
+    if _interleave_code(enter):
+        return NONE_ACCESS  # our Lock: the acquire is a switch point of its own
+    if func_home(enter) == "user":
+        return Access("call", NOTHING, obj=cm, name="__enter__", space="object")
+    model = sync_method_model(cm, "__enter__", (), {})
+    if model is not None:
+        return model
+    return unknown(f"with {tc.__name__}")
+
+
+# interleave's own directory (found at first use): calls into its code have models of their own.
+_HERE = None
+
+
+def _interleave_code(f: Any) -> bool:
+    global _HERE
+    code = getattr(f, "__code__", None)
+    if code is None:
+        f2 = getattr(f, "__func__", None)
+        code = getattr(f2, "__code__", None)
+    if code is None:
+        return False
+    if _HERE is None:
+        _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+    return code.co_filename.startswith(_HERE)
+
+
+_PURE_BUILTINS = frozenset("""len isinstance issubclass id hash abs min max sum sorted any all repr ascii
+format callable hasattr divmod pow round ord chr bin hex oct type bool int float str bytes tuple list
+dict set frozenset complex range slice enumerate zip reversed iter filter map object super getattr
+vars dir""".split())
+FRESH_RESULT = frozenset("sorted list dict set tuple bytearray".split())
+IMM_RESULT = frozenset("len isinstance issubclass id hash abs repr ascii format callable hasattr divmod "
+                        "pow round ord chr bin hex oct bool int float str bytes complex frozenset".split())
+LAZY_RESULT = frozenset("enumerate zip reversed iter filter map".split())
+
+_READ_METHODS = frozenset("""get keys values items copy count index __contains__ __len__ __getitem__
+__iter__ issubset issuperset isdisjoint union intersection difference symmetric_difference
+startswith endswith find rfind join split rsplit strip lstrip rstrip format replace lower upper
+encode decode hex __eq__ __ne__ __lt__ __le__ __gt__ __ge__ __repr__ __str__ __hash__""".split())
+_KEYED_METHODS = frozenset("get pop setdefault __getitem__ __setitem__ __delitem__ __contains__".split())
+_ARG_READING_METHODS = frozenset("extend update __iadd__ __ior__ union intersection difference "
+                                 "symmetric_difference issubset issuperset isdisjoint join __eq__ "
+                                 "intersection_update difference_update symmetric_difference_update "
+                                 "extendleft __contains__ count index remove".split())
+
+
+def _arg_reads(vals: List[Any]) -> List[Tuple[tuple, bool]]:
+    locs: List[Tuple[tuple, bool]] = []
+    for v in vals:
+        if v is FRESH or v is IMM or v is NULL or is_immutable(v):
+            continue
+        if v is UNKNOWN or type(v) is Lazy:
+            locs.append((ANY_DATA, False))
+            continue
+        tc = type(v)
+        if tc in CONTAINERS or tc in (tuple, frozenset):
+            sh = shallow_state(v)
+            if sh is None:
+                locs.append((ANY_DATA, False))
+            else:
+                locs.extend((loc, False) for loc in sh)
+            continue
+        if isinstance(v, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                          types.ModuleType)):
+            continue
+        locs.append((("o", id(v)), False))
+    return locs
+
+
+def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
+    """The access of calling ``callee(*pos, **kwargs)`` (values may be abstract)."""
+    if callee is FRESH:
+        # A function this frame just made (MAKE_FUNCTION): its code is this module's, under test.
+        return Access("call", NOTHING, name="<function>")
+    if callee is UNKNOWN or isinstance(callee, Abstract):
+        return unknown("call of an unknown callable")
+    tcal = type(callee)
+    if tcal is types.FunctionType or tcal is types.MethodType:
+        func = callee.__func__ if tcal is types.MethodType else callee
+        code = getattr(func, "__code__", None)
+        if code is not None and under_test(code):
+            return Access("call", NOTHING, name=callable_name(callee))
+        if _interleave_code(func):
+            return interleave_call(callee, pos, kwargs)
+        if tcal is types.MethodType:
+            model = sync_method_model(callee.__self__, func.__name__, pos, kwargs, func)
+            if model is not None:
+                return model
+        model = module_function_model(func, pos, kwargs)
+        if model is not None:
+            return model
+        return unknown(f"call of {callable_name(callee)} (code not under test)")
+    if tcal is types.BuiltinFunctionType or tcal is types.BuiltinMethodType:
+        recv = getattr(callee, "__self__", None)
+        name = callee.__name__
+        if recv is None or isinstance(recv, types.ModuleType):
+            return _builtin_function_model(callee, name, pos, kwargs)
+        return _builtin_method_model(recv, name, pos, kwargs)
+    if isinstance(callee, type):
+        return _class_call_model(callee, pos, kwargs)
+    if tcal.__name__ == "method-wrapper":
+        recv = getattr(callee, "__self__", None)
+        return _builtin_method_model(recv, callee.__name__, pos, kwargs)
+    if tcal is __import__("functools").partial:
+        inner = call_model(callee.func, list(callee.args) + list(pos), {**callee.keywords, **kwargs})
+        return inner
+    call = type_lookup(tcal, "__call__")
+    if call is not MISSING and func_home(call) == "user":
+        return Access("call", NOTHING, name=callable_name(callee))
+    return unknown(f"call of {callable_name(callee)}")
+
+
+def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
+    recv = getattr(f, "__self__", None)
+    modname = getattr(recv, "__name__", None) if isinstance(recv, types.ModuleType) else getattr(f, "__module__", None)
+    if modname == "builtins" or recv is builtins:
+        if name == "print":
+            return Access("write", ((IO, True), *_arg_reads(list(pos))), name="print", space="")
+        if name in ("setattr", "delattr") and len(pos) >= 2:
+            obj, attr = pos[0], pos[1]
+            if isinstance(attr, str):
+                return attr_access(obj, attr, True)
+            return unknown("setattr with an unknown name")
+        if name == "getattr" and len(pos) >= 2 and isinstance(pos[1], str):
+            return attr_access(pos[0], pos[1], False)
+        if name == "vars":
+            if len(pos) != 1 or pos[0] is UNKNOWN or isinstance(pos[0], Abstract):
+                return unknown("vars()")
+            return attr_access(pos[0], "__dict__", False)
+        if name == "next":
+            if pos:
+                return iterate_access(pos[0], iterator=True)
+            return unknown("next()")
+        if name in _PURE_BUILTINS:
+            if name in ("iter", "enumerate", "zip", "reversed", "filter", "map", "range", "slice",
+                        "object", "super", "type", "callable", "id", "isinstance", "issubclass"):
+                if name in ("map", "filter") and pos and not (python_user_callable(pos[0]) or pos[0] is None
+                                                              or type(pos[0]) is types.BuiltinFunctionType):
+                    return unknown(f"{name} with a callable not under test")
+                return NONE_ACCESS
+            locs = _arg_reads(list(pos) + list(kwargs.values()))
+            if any(_user_dunder_call(v) is False for v in pos):
+                return unknown(f"{name}() on an object whose methods the harness cannot see")
+            return Access("read", tuple(locs), name=name, space="") if locs else NONE_ACCESS
+        return unknown(f"builtin {name}")
+    if modname in ("math", "cmath", "operator", "_operator") and all(is_immutable(v) for v in pos):
+        return NONE_ACCESS
+    if modname in ("_thread", "threading") and name in ("get_ident", "get_native_id"):
+        return NONE_ACCESS
+    if modname in ("_random",) or (recv is not None and type(recv).__name__ == "Random"):
+        return Access("write", ((("o", id(recv)), True),), name=name, space="object")
+    return unknown(f"{modname}.{name}")
+
+
+def _user_dunder_call(v: Any) -> Optional[bool]:
+    """For a user object passed to len/str/...: True if its dunders are code under test."""
+    if v is UNKNOWN or isinstance(v, Abstract) or is_immutable(v):
+        return None
+    tc = type(v)
+    if tc in CONTAINERS or tc.__module__ == "builtins":
+        return None
+    for n in ("__len__", "__str__", "__repr__", "__hash__", "__eq__", "__lt__", "__iter__", "__format__",
+              "__index__", "__int__", "__float__", "__bool__"):
+        impl = type_lookup(tc, n)
+        if impl is MISSING or owner_of(tc, n) is object:
+            continue
+        if func_home(impl) != "user":
+            return False
+    return True
+
+
+def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
+    tr = type(recv)
+    if tr in (types.GeneratorType, types.CoroutineType) and name in ("send", "throw", "close", "__next__"):
+        return resume_access(recv, name)
+    args = list(pos) + list(kwargs.values())
+    if tr in (str, bytes, tuple, frozenset, int, float, complex, range) or recv is None:
+        locs = _arg_reads(args) if name in _ARG_READING_METHODS or name in ("join", "format") else []
+        return Access("read", tuple(locs), name=name, space="") if locs else NONE_ACCESS
+    if tr in CONTAINERS or tr.__name__ in ("dict_keys", "dict_values", "dict_items"):
+        reading = name in _READ_METHODS
+        extra = _arg_reads(args) if name in _ARG_READING_METHODS else []
+        if tr in DICTS and name in _KEYED_METHODS and pos and is_immutable(pos[0]) and not (
+                tr is defaultdict and name in ("__getitem__",)):
+            loc = ("i", id(recv), pos[0])
+            return Access("call", ((loc, not reading), *extra), obj=recv, name=name, space="method")
+        if name in ("keys", "values", "items", "__iter__", "copy") and tr in DICTS + (list, set, deque):
+            if name != "copy":
+                return NONE_ACCESS  # a view or iterator: reading happens when it is iterated
+        return Access("call", ((("k", id(recv)), not reading), *extra), obj=recv, name=name, space="method")
+    if isinstance(recv, random.Random):
+        return Access("write", ((("o", id(recv)), True),), obj=recv, name=name, space="object")
+    if isinstance(recv, types.ModuleType):
+        return _builtin_function_model(getattr(recv, name, None), name, pos, kwargs)
+    return unknown(f"{tr.__name__}.{name}")
+
+
+def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
+    if cls.__module__ == "builtins":
+        if cls in (object, type(None)) or cls is super or cls is type:
+            return NONE_ACCESS
+        if cls in (int, float, complex, bool, str, bytes, range, slice, tuple, frozenset, list, dict, set,
+                   bytearray, enumerate, zip, reversed, filter, map, memoryview, property, staticmethod,
+                   classmethod):
+            if cls in (enumerate, zip, reversed):
+                return NONE_ACCESS
+            if cls in (map, filter) and pos and not (python_user_callable(pos[0]) or pos[0] is None
+                                                     or type(pos[0]) is types.BuiltinFunctionType):
+                return unknown(f"{cls.__name__} with a callable not under test")
+            if cls in (map, filter, property, staticmethod, classmethod):
+                return NONE_ACCESS
+            locs = _arg_reads(list(pos) + list(kwargs.values()))
+            if any(_user_dunder_call(v) is False for v in pos):
+                return unknown(f"{cls.__name__}() on an object whose methods the harness cannot see")
+            return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
+        return unknown(f"{cls.__name__}()")
+    if is_sync_class(cls) or cls in (deque, OrderedDict, defaultdict):
+        return NONE_ACCESS  # a fresh object: nobody else can see it yet
+    if issubclass(cls, threading.Thread):
+        init = type_lookup(cls, "__init__")
+        if func_home(init) == "user":
+            return Access("call", NOTHING, name=cls.__name__)
+        # Thread() draws its name from threading's counter: the order of creation is observable.
+        return Access("write", ((("i", id(threading.__dict__), "_counter"), True),), name="Thread", space="")
+    meta = type(cls)
+    if meta is not type:
+        mcall = type_lookup(meta, "__call__")
+        if mcall is not MISSING and owner_of(meta, "__call__") is not type and func_home(mcall) != "user":
+            return unknown(f"{cls.__name__}() with metaclass {meta.__name__}")
+    for hook in ("__new__", "__init__"):
+        impl = type_lookup(cls, hook)
+        owner = owner_of(cls, hook)
+        if owner is object or impl is MISSING:
+            continue
+        if func_home(impl if type(impl) is not staticmethod else impl.__func__) == "user":
+            continue
+        if owner in (Exception, BaseException) or (isinstance(owner, type) and issubclass(owner, BaseException)
+                                                    and owner.__module__ == "builtins"):
+            continue
+        if owner in (dict, list, set, tuple, str, int, float, bytes, frozenset, deque, OrderedDict, defaultdict):
+            locs = _arg_reads(list(pos) + list(kwargs.values()))
+            return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
+        return unknown(f"{cls.__name__}() runs code the harness cannot see")
+    return Access("call", NOTHING, name=cls.__name__)

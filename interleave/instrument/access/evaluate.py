@@ -1,0 +1,292 @@
+"""Run-time evaluation of a Spec: its operands' values in a frame, and the access and value they make.
+
+``describe(frame)`` is the entry point for reports: ``describe(frame).text`` reads
+``"read Counter.value"``; call :meth:`Access.value_now` at the thread's next switch point to show
+the value that was read (``-> 0``) or written (``= 1``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from collections import defaultdict, deque
+from types import CodeType, FrameType
+from typing import Any, Optional
+
+from .analysis import CodeInfo, analyze
+from .calls import FRESH_RESULT, IMM_RESULT, LAZY_RESULT, call_model, with_access
+from .models import attr_access, dealias, get_iter_access, item_access, iterate_access, operands_access, super_read
+from .record import NONE_ACCESS, Access, unknown
+from .stack import Spec
+from .values import ALIASES, MISSING, attr_value, callable_name, python_user_callable, super_attr
+from .vocabulary import DICTS, FRESH, IMM, NOTHING, NULL, UNKNOWN, Abstract, Lazy, Super, is_immutable
+
+
+def describe(frame: FrameType, code: Optional[CodeType] = None, offset: Optional[int] = None) -> Access:
+    """What the instruction ``frame`` is about to execute touches (for reports).
+
+    Without a tracker the operands that earlier loads produced are recomputed from the frame's
+    current state, which is what they were unless another thread changed them in between.
+    """
+    code = code or frame.f_code
+    offset = frame.f_lasti if offset is None else offset
+    info = analyze(code)
+    spec = info.specs.get(offset)
+    if spec is None:
+        return NONE_ACCESS if info.ok else unknown("unanalysed code")
+    memo = _Recompute(frame, info)
+    try:
+        acc = evaluate_spec(spec, frame, memo)
+    except Exception:  # noqa: BLE001
+        return unknown("evaluation error")
+    return dealias(acc) if ALIASES else acc
+
+
+class _Recompute(dict):
+    """A memo that recomputes a producer's value from the frame when asked (for ``describe``)."""
+
+    def __init__(self, frame: FrameType, info: CodeInfo) -> None:
+        super().__init__()
+        self.frame = frame
+        self.info = info
+        self.depth = 0
+
+    def get(self, off: int, default: Any = None) -> Any:  # type: ignore[override]
+        spec = self.info.specs.get(off)
+        if spec is None or self.depth > 8:
+            return default
+        self.depth += 1
+        try:
+            acc = evaluate_spec(spec, self.frame, self)
+            return produced_value(spec, self.frame, self, acc)
+        except Exception:  # noqa: BLE001
+            return default
+        finally:
+            self.depth -= 1
+
+
+def _locals(frame: FrameType) -> Any:
+    return frame.f_locals
+
+
+def operand(d: Any, frame: FrameType, memo: Any) -> Any:
+    """The run-time value of the stack descriptor ``d`` (UNKNOWN when the harness cannot tell)."""
+    if d is None:
+        return UNKNOWN
+    tag = d[0]
+    if tag == "f":
+        return _locals(frame).get(d[1], UNKNOWN)
+    if tag == "e" or tag == "x":
+        return memo.get(d[1] if tag == "e" else -1 - d[1], UNKNOWN)
+    if tag == "k":
+        return d[1]
+    if tag == "new":
+        return FRESH
+    if tag == "n":
+        return NULL
+    return UNKNOWN
+
+
+def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C901 - one table
+    """The access of the instruction ``spec`` describes, with its operands read in ``frame``."""
+    op = spec.op
+    if op == "attr_r" or op == "attr_w":
+        obj = operand(spec.args[0], frame, memo)
+        return attr_access(obj, spec.name, op == "attr_w")
+    if op == "global_r" or op == "global_w":
+        g = frame.f_globals
+        acc = Access("read" if op == "global_r" else "write",
+                     ((("i", id(g), spec.name), op == "global_w"),), name=spec.name, space="global")
+        spec.const = acc
+        spec.gdict = g
+        return acc
+    if op == "name_r" or op == "name_w":
+        g = frame.f_globals
+        write = op == "name_w"
+        ns = frame.f_locals
+        if ns is not g:
+            # A class body's namespace, or the locals mapping given to exec/eval (which other
+            # threads may share): the name is an item of it; a read falls back to the globals.
+            if not isinstance(ns, dict):
+                return unknown(f"name {spec.name} in a {type(ns).__name__} namespace")
+            own = (("i", id(ns), spec.name), write)
+            locs = (own,) if write else (own, (("i", id(g), spec.name), False))
+            return Access("write" if write else "read", locs, obj=ns, name=spec.name, space="global")
+        return Access("write" if write else "read",
+                      ((("i", id(g), spec.name), write),), name=spec.name, space="global")
+    if op == "cell_r" or op == "cell_w":
+        acc = Access("read" if op == "cell_r" else "write", ((("c", spec.name), op == "cell_w"),),
+                     name=spec.name, space="cell")
+        spec.const = acc
+        spec.gdict = frame.f_globals
+        return acc
+    if op == "super_attr":
+        cls = operand(spec.args[0], frame, memo)
+        obj = operand(spec.args[1], frame, memo)
+        if isinstance(cls, type) and obj is not UNKNOWN and not isinstance(obj, Abstract):
+            return super_read(Super(cls, obj), spec.name)
+        return Access("read", ((("A", spec.name), False),), name=spec.name, space="attr")
+    if op == "get_iter":
+        return get_iter_access(operand(spec.args[0], frame, memo))
+    if op == "item_r" or op == "item_w":
+        cont = operand(spec.args[0], frame, memo)
+        key = operand(spec.args[1], frame, memo) if spec.args[1] is not None else MISSING
+        return item_access(cont, key, op == "item_w")
+    if op == "call":
+        return _call_access(spec, frame, memo)
+    if op == "binary":
+        a = operand(spec.args[0], frame, memo)
+        b = operand(spec.args[1], frame, memo)
+        return operands_access((a, b), spec.name, spec.inplace)
+    if op == "unary":
+        return operands_access((operand(spec.args[0], frame, memo),), spec.name, False)
+    if op == "operands":
+        return operands_access(tuple(operand(d, frame, memo) for d in spec.args), spec.name, False)
+    if op == "for_iter":
+        return iterate_access(operand(spec.args[0], frame, memo), iterator=True)
+    if op == "unpack" or op == "iterate":
+        return iterate_access(operand(spec.args[0], frame, memo), iterator=False)
+    if op == "with":
+        cm = operand(spec.args[0], frame, memo)
+        return with_access(cm)
+    if op == "call_ex":
+        callee = operand(spec.args[0], frame, memo)
+        if python_user_callable(callee):
+            return Access("call", NOTHING, name=callable_name(callee))
+        return unknown("call with *args of " + callable_name(callee))
+    return unknown(str(spec.name))
+
+
+def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
+    """The value the instruction pushes, computed just before it runs."""
+    op = spec.op
+    if op == "attr_r":
+        obj = operand(spec.args[0], frame, memo)
+        v = attr_value(obj, spec.name)
+        return v
+    if op == "global_r" or op == "name_r":
+        if op == "name_r" and frame.f_locals is not frame.f_globals and spec.name in frame.f_locals:
+            v = frame.f_locals[spec.name]
+        else:
+            v = frame.f_globals.get(spec.name, MISSING)
+            if v is MISSING:
+                v = frame.f_builtins.get(spec.name, UNKNOWN)
+        return v
+    if op == "cell_r":
+        v = _locals(frame).get(spec.name, UNKNOWN)
+        return v
+    if op == "item_r":
+        cont = operand(spec.args[0], frame, memo)
+        if spec.args[1] is None:
+            return FRESH if type(cont) in (list, str, bytes, tuple, bytearray) else UNKNOWN
+        key = operand(spec.args[1], frame, memo)
+        tc = type(cont)
+        v = UNKNOWN
+        if tc in DICTS and is_immutable(key):
+            v = dict.get(cont, key, UNKNOWN) if tc is not defaultdict or key in cont else UNKNOWN
+        elif tc in (list, tuple) and type(key) is int:
+            try:
+                v = cont[key]
+            except IndexError:
+                v = UNKNOWN
+        return v
+    if op == "with":
+        cm = operand(spec.args[0], frame, memo)
+        ex: Any = attr_value(type(cm), "__exit__") if cm is not UNKNOWN and not isinstance(cm, Abstract) else UNKNOWN
+        memo[-1 - spec.offset] = types.MethodType(ex, cm) if type(ex) is types.FunctionType else (
+            ex.__get__(cm, type(cm)) if type(ex) in (types.WrapperDescriptorType, types.MethodDescriptorType)
+            else UNKNOWN)
+        return UNKNOWN
+    if op == "get_iter":
+        src = operand(spec.args[0], frame, memo)
+        if type(src) is Lazy:
+            return src
+        return Lazy((src,))
+    if op == "binary" or op == "unary":
+        vals = [operand(d, frame, memo) for d in spec.args]
+        if spec.name in ("COMPARE_OP", "CONTAINS_OP", "TO_BOOL", "UNARY_NOT"):
+            if all(is_immutable(v) or v is FRESH for v in vals) or spec.name != "COMPARE_OP":
+                return IMM
+        if all(is_immutable(v) for v in vals):
+            return IMM
+        return UNKNOWN
+    if op == "call":
+        return _call_result(spec, frame, memo)
+    if op == "super_attr":
+        cls = operand(spec.args[0], frame, memo)
+        obj = operand(spec.args[1], frame, memo)
+        if isinstance(cls, type) and obj is not UNKNOWN:
+            return super_attr(Super(cls, obj), spec.name)
+        return UNKNOWN
+    return UNKNOWN
+
+
+def _call_access(spec: Spec, frame: FrameType, memo: Any) -> Access:
+    vals = [operand(d, frame, memo) for d in spec.args]
+    callee, args = vals[0], vals[1:]
+    kw = spec.kw or ()
+    npos = len(args) - len(kw)
+    pos, kwargs = args[:npos], dict(zip(kw, args[npos:], strict=False))
+    return call_model(callee, pos, kwargs)
+
+
+def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
+    """What a call returns, as far as the harness can tell without running it."""
+    vals = [operand(d, frame, memo) for d in spec.args]
+    callee, args = vals[0], vals[1:]
+    if callee is UNKNOWN or isinstance(callee, Abstract):
+        return UNKNOWN
+    tcal = type(callee)
+    if tcal is types.BuiltinFunctionType:
+        recv = getattr(callee, "__self__", None)
+        name = callee.__name__
+        if recv is builtins or recv is None:
+            if name in IMM_RESULT:
+                return IMM
+            if name in FRESH_RESULT:
+                return FRESH
+            if name in LAZY_RESULT:
+                return Lazy(tuple(a for a in args if not callable(a) or a is UNKNOWN))
+            if name == "super" and not args:
+                return _call_result_super(frame)
+            if name == "getattr" and len(args) in (2, 3) and type(args[1]) is str:
+                # getattr(obj, "b").x: the owner of x, read as obj.b would be.
+                return attr_value(args[0], args[1])
+            return UNKNOWN
+        tr = type(recv)
+        if tr in DICTS and name == "get" and len(args) in (1, 2) and is_immutable(args[0]):
+            v = dict.get(recv, args[0], MISSING)
+            return v if v is not MISSING else (args[1] if len(args) == 2 else None)
+        if tr in DICTS and name in ("keys", "values", "items"):
+            return Lazy((recv,))
+        if tr in (list, set, deque) + DICTS and name in ("copy",):
+            return FRESH
+        if tr in (str, bytes) and name not in ("split", "rsplit", "splitlines", "partition", "rpartition"):
+            return IMM
+        return UNKNOWN
+    if isinstance(callee, type):
+        if callee in (int, float, complex, bool, str, bytes, frozenset):
+            return IMM
+        if callee in (range,):
+            return IMM
+        if callee.__module__ == "builtins" and callee in (list, dict, set, tuple, bytearray):
+            return FRESH
+        if callee in (enumerate, zip, reversed):
+            return Lazy(tuple(args))
+        if callee is super and not args:
+            return _call_result_super(frame)
+        if callee is type and len(args) == 1 and not isinstance(args[0], (Abstract, Lazy, Super)):
+            return type(args[0])  # type(obj).count: the class is the owner
+        return FRESH if callee.__module__ in ("threading", "queue") else UNKNOWN
+    return UNKNOWN
+
+
+def _call_result_super(frame: FrameType) -> Any:
+    code = frame.f_code
+    if code.co_argcount:
+        loc = _locals(frame)
+        obj = loc.get(code.co_varnames[0], UNKNOWN)
+        cls = loc.get("__class__", UNKNOWN)
+        if isinstance(cls, type) and obj is not UNKNOWN:
+            return Super(cls, obj)
+    return UNKNOWN

@@ -1,0 +1,204 @@
+"""Access models of the synchronisation primitives: interleave's own, threading's and queue's.
+
+Calls of their methods (``Thread.join``, ``Event.wait``, ``Queue.get``...) and the runtime's
+synchronisation switch points (:func:`sync_access`) become accesses with the happens-before
+(``sync``) and blocking (``block``) facts DPOR and the race detector use.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import types
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ...sync.lock import Lock
+from ...sync.simplequeue import SimpleQueue
+from .record import NONE_ACCESS, Access, unknown
+from .values import python_user_callable
+from .vocabulary import CLOCK, NOTHING, UNKNOWN
+
+
+def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
+    """A call of interleave's own code: its Lock, SimpleQueue, virtual clock and thread helpers."""
+    func = callee.__func__ if type(callee) is types.MethodType else callee
+    name = func.__name__
+    recv = callee.__self__ if type(callee) is types.MethodType else None
+    if isinstance(recv, Lock):
+        if name in ("acquire", "release", "__enter__", "__exit__", "acquire_lock", "release_lock"):
+            return NONE_ACCESS  # the operation itself is a sync switch point right after
+        return Access("read", ((("s", id(recv)), False),), obj=recv, name=name, space="sync")
+    if isinstance(recv, SimpleQueue):
+        block = None
+        if name == "get" and _blocking(pos, kwargs, ("block", "timeout"), True, None):
+            block = ("nonempty", recv)
+        return Access("sync", ((("s", id(recv)), True),), obj=recv, name=name, space="sync", block=block,
+                      sync=("put", recv) if name.startswith("put") else ("get", recv))
+    mod = getattr(func, "__module__", "") or ""
+    if mod.endswith("vtime"):
+        if name == "sleep":
+            return NONE_ACCESS
+        return Access("read", ((CLOCK, False),), name=name, space="")
+    if name in ("switch", "get_ident", "get_native_id", "current_vthread"):
+        return NONE_ACCESS
+    return unknown(f"call of interleave's {name}")
+
+
+def _blocking(pos: Sequence[Any], kwargs: Dict[str, Any], names: Tuple[str, ...], block_default: Any,
+              timeout_default: Any) -> bool:
+    """True when a call with these arguments waits for ever if it cannot proceed."""
+    vals = dict(zip(names, pos, strict=False))
+    vals.update(kwargs)
+    b = vals.get(names[0], block_default)
+    t = vals.get(names[1], timeout_default) if len(names) > 1 else timeout_default
+    if b is UNKNOWN or t is UNKNOWN:
+        return False
+    return bool(b) and (t is None or (isinstance(t, (int, float)) and t < 0 and t == timeout_default))
+
+
+def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str, Any],
+                      func: Any = None) -> Optional[Access]:
+    """Models of the standard library's threading and queue objects (pure Python on our Lock)."""
+    def lock_of(x: Any) -> Any:
+        return getattr(x, "_lock", None)
+
+    locs: List[Tuple[tuple, bool]] = [(("o", id(obj)), True)]
+    block: Optional[Tuple[str, Any]] = None
+    sync: Optional[Tuple[str, Any]] = None
+    if isinstance(obj, threading.Thread):
+        if func is not None and getattr(func, "__module__", None) != "threading":
+            return None
+        if name == "start":
+            locs = [(("o", id(obj)), True), (("r", id(obj)), True)]
+            sync = ("start", obj)
+        elif name == "join":
+            if not kwargs and not pos:
+                block = ("join", obj)
+            locs = [(("o", id(obj)), True), (("d", id(obj)), False)]
+            sync = ("join", obj)
+        elif name in ("is_alive", "isAlive", "__repr__"):
+            locs = [(("o", id(obj)), False), (("d", id(obj)), False)]
+        elif name in ("getName", "isDaemon"):
+            locs = [(("o", id(obj)), False)]
+        elif name in ("run", "_bootstrap"):
+            return None
+        return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
+    if isinstance(obj, threading.Condition):
+        lk = lock_of(obj)
+        locs.append((("s", id(lk)), True))
+        if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
+            rlock_type = getattr(threading, "_PyRLock", None)
+            if isinstance(lk, Lock):
+                block = ("lock", lk)
+            elif rlock_type is not None and isinstance(lk, rlock_type):
+                block = ("rlock", lk)
+        if name in ("acquire", "__enter__"):
+            sync = ("acquire", lk)
+        elif name in ("release", "__exit__"):
+            sync = ("release", lk)
+        elif name in ("wait", "wait_for"):
+            sync = ("wait", lk)
+        return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
+    rlock_t = getattr(threading, "_PyRLock", None)
+    if rlock_t is not None and isinstance(obj, rlock_t):
+        inner = getattr(obj, "_block", None)
+        locs.append((("s", id(inner)), True))
+        if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
+            block = ("rlock", obj)
+        sync = ("acquire", obj) if name in ("acquire", "__enter__") else (
+            ("release", obj) if name in ("release", "__exit__") else None)
+        return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
+    if isinstance(obj, threading.Event):
+        lk = lock_of(getattr(obj, "_cond", None))
+        if name in ("is_set", "isSet"):
+            locs = [(("o", id(obj)), False)]
+        elif name == "wait":
+            locs = [(("o", id(obj)), False), (("s", id(lk)), True)]
+            if not pos and not kwargs:
+                block = ("event", obj)
+        else:
+            locs = [(("o", id(obj)), True), (("s", id(lk)), True)]
+        # is_set() that returns True publishes like wait() does (the usual flag idiom).
+        sync = ("set", obj) if name == "set" else (("wait", obj) if name in ("wait", "is_set", "isSet") else None)
+        return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
+    if isinstance(obj, threading.Semaphore):  # and BoundedSemaphore
+        lk = lock_of(getattr(obj, "_cond", None))
+        locs.append((("s", id(lk)), True))
+        if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, None):
+            block = ("sem", obj)
+        sync = ("acquire", obj) if name in ("acquire", "__enter__") else (
+            ("release", obj) if name in ("release", "__exit__") else None)
+        return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
+    if isinstance(obj, threading.Barrier):
+        lk = lock_of(getattr(obj, "_cond", None))
+        locs.append((("s", id(lk)), True))
+        sync = ("barrier", obj) if name == "wait" else None
+        return Access("sync", tuple(locs), obj=obj, name=name, space="sync", sync=sync)
+    if isinstance(obj, queue.Queue):
+        mtx = getattr(obj, "mutex", None)
+        reading = name in ("qsize", "empty", "full")
+        locs = [(("o", id(obj)), not reading), (("s", id(mtx)), True)]
+        if name == "get" and _blocking(pos, kwargs, ("block", "timeout"), True, None):
+            block = ("qget", obj)
+        elif name == "put" and _blocking(pos[1:], kwargs, ("block", "timeout"), True, None) and obj.maxsize > 0:
+            block = ("qput", obj)
+        elif name == "join":
+            block = ("qjoin", obj)
+        sync = ("put", obj) if name.startswith("put") else (
+            ("get", obj) if name.startswith("get") else (("qjoin", obj) if name == "join" else (
+                ("task_done", obj) if name == "task_done" else None)))
+        return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
+    if isinstance(obj, threading.local):
+        return None
+    if isinstance(obj, random.Random):
+        return Access("write", ((("o", id(obj)), True),), obj=obj, name=name, space="object")
+    return None
+
+
+def module_function_model(func: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Optional[Access]:
+    """A function of ``threading`` the models know, or None."""
+    mod = getattr(func, "__module__", None)
+    name = getattr(func, "__name__", "")
+    if mod == "threading":
+        if name in ("current_thread", "currentThread", "main_thread", "get_ident", "get_native_id",
+                    "RLock", "Lock", "_newname"):
+            return NONE_ACCESS
+        if name in ("active_count", "activeCount", "enumerate"):
+            # They read every thread's registration: ordered against every start and end.
+            return unknown(f"threading.{name}")
+    return None
+
+
+def sync_access(op: Any) -> Access:
+    """The access of a synchronisation switch point ``op`` (the runtime's op tuple)."""
+    if not isinstance(op, tuple) or not op:
+        return unknown(f"operation {op!r}")
+    name = op[0]
+    target = op[1] if len(op) > 1 else None
+    if name in ("acquire", "release"):
+        return Access("sync", ((("s", id(target)), True),), obj=target, name=name, space="sync",
+                      sync=(name, target), block=("lock", target) if name == "acquire" else None)
+    if name in ("put", "get"):
+        return Access("sync", ((("s", id(target)), True),), obj=target, name=name, space="sync",
+                      sync=(name, target), block=("nonempty", target) if name == "get" else None)
+    if name == "sleep":
+        # Registering a deadline reads the clock; only a timeout firing moves it.
+        return Access("sync", ((CLOCK, False),), name=f"sleep({target})", space="", sync=None)
+    if name == "switch":
+        return Access("none", NOTHING, name="switch()")
+    if name == "start":
+        what = target
+        if what is not None and python_user_callable(what):
+            return NONE_ACCESS
+        return unknown("thread start running code not under test")
+    if name == "end":
+        return Access("none", NOTHING, name="end")
+    return unknown(f"operation {name}")
+
+
+def is_sync_class(cls: type) -> bool:
+    """Whether ``cls`` is a synchronisation primitive's class (a new one is fresh: nobody sees it yet)."""
+    return cls in (Lock, SimpleQueue, threading.Condition, threading.Event, threading.Semaphore,
+                   threading.BoundedSemaphore, threading.Barrier, queue.Queue, queue.LifoQueue,
+                   queue.PriorityQueue) or cls is getattr(threading, "_PyRLock", None)

@@ -1,0 +1,190 @@
+"""The access tracker: each switch point's Access, exactly, from what earlier loads produced.
+
+At run time an operand is the local's current value, the constant, or the value its producing
+instruction read when it executed, kept per frame by the :class:`AccessTracker`; also where a
+suspended virtual thread stands (for the race detector).
+"""
+
+from __future__ import annotations
+
+from types import CodeType, FrameType
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .analysis import BY_ID, specs_of
+from .evaluate import evaluate_spec, operand, produced_value
+from .models import attr_access, dealias, in_suspendable, plain_read_locs
+from .record import NONE_ACCESS, Access, unknown
+from .stack import Spec
+from .values import ALIASES, MISSING, SHAPES, attr_value, set_code_filter
+from .vocabulary import FAST_IMM, FRESH, IMM, UNKNOWN, Abstract
+
+
+class AccessTracker:
+    """Describes each switch point as an :class:`Access`, exactly, by remembering per frame what
+    the producing instructions read when they executed.
+
+    Protocol (as the recorder sees the runtime): ``pick(frame, code, offset)`` when a thread
+    reaches an instruction switch point; ``executing(frame, code, offset, access)`` right before
+    that instruction runs (for the value a load produces); ``forget()`` between executions.
+    """
+
+    def __init__(self, wants: Optional[Callable[[CodeType], bool]] = None, model: str = "instruction") -> None:
+        if wants is not None:
+            set_code_filter(wants)
+        self.model = model
+        self.sync_cache: Dict[Tuple[str, int], Access] = {}
+        self.memos: Dict[Any, Dict[int, Any]] = {}
+        self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
+
+    def forget(self) -> None:
+        """Drop per-execution state (frames and the objects their ids name)."""
+        self.memos = {}
+        self.keep = []
+        ALIASES.clear()
+
+    def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True) -> Access:
+        """The access of the instruction at ``offset`` that ``frame`` is about to execute."""
+        hit = BY_ID.get(id(code))
+        if hit is None:
+            hit = specs_of(code)
+        if hit[0] and _outer:
+            return in_suspendable(self.pick(frame, code, offset, False), frame)
+        spec = hit[1].get(offset)
+        if spec is None:
+            if not hit[2]:
+                return unknown("unanalysed code")
+            return NONE_ACCESS
+        const = spec.const
+        if const is not None and spec.gdict is frame.f_globals:
+            return const
+        memo = self.memos.get(frame)
+        if memo is None:
+            memo = self.memos[frame] = {}
+        op = spec.op
+        try:
+            if op == "attr_r" or op == "attr_w":
+                # The hot case, inlined: an attribute of an object a local or a load produced.
+                d = spec.args[0]
+                if d is None:
+                    obj = UNKNOWN
+                elif d[0] == "e":
+                    obj = memo.get(d[1], UNKNOWN)
+                elif d[0] == "f":
+                    obj = frame.f_locals.get(d[1], UNKNOWN)
+                else:
+                    obj = operand(d, frame, memo)
+                write = op == "attr_w"
+                tp = type(obj)
+                if tp is not Abstract and SHAPES.get((id(tp), spec.name, write)) == "plain":
+                    self.keep.append(obj)
+                    name = spec.name
+                    own = (("a", id(obj), name), write)
+                    if not write:
+                        return Access("read", plain_read_locs(obj, tp, name, own), obj, name, "attr")
+                    return Access("write", (own,), obj, name, "attr")
+                acc = attr_access(obj, spec.name, write)
+            elif op == "binary" or op == "unary":
+                imm = FAST_IMM
+                ok = True
+                for d in spec.args:
+                    v = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else operand(d, frame, memo)
+                    if type(v) not in imm and v is not IMM and v is not FRESH:
+                        ok = False
+                        break
+                if ok:
+                    return NONE_ACCESS
+                acc = evaluate_spec(spec, frame, memo)
+            else:
+                acc = evaluate_spec(spec, frame, memo)
+        except Exception:  # noqa: BLE001 - an evaluation failure must cost precision only
+            return unknown("evaluation error")
+        if ALIASES:
+            acc = dealias(acc)
+        if acc.obj is not None:
+            self.keep.append(acc.obj)
+        return acc
+
+    def executing(self, frame: FrameType, code: CodeType, offset: int, acc: Access) -> Any:
+        """The instruction runs now: remember (and return) the value it produces, if a later
+        instruction reads it; UNKNOWN otherwise."""
+        hit = BY_ID.get(id(code))
+        if hit is None:
+            return UNKNOWN
+        spec = hit[1].get(offset)
+        if spec is None or not spec.produce:
+            return UNKNOWN
+        memo = self.memos.get(frame)
+        if memo is None:
+            memo = self.memos[frame] = {}
+        v = self._produce(spec, frame, memo)
+        if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
+            acc.value = v
+        return v
+
+    def _produce(self, spec: Spec, frame: FrameType, memo: Dict[int, Any]) -> Any:
+        op = spec.op
+        try:
+            if op == "attr_r":
+                d = spec.args[0]
+                obj = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else operand(d, frame, memo)
+                v = attr_value(obj, spec.name)
+            elif op == "global_r":
+                v = frame.f_globals.get(spec.name, MISSING)
+                if v is MISSING:
+                    v = frame.f_builtins.get(spec.name, UNKNOWN)
+            elif op == "cell_r":
+                v = frame.f_locals.get(spec.name, UNKNOWN)
+            else:
+                v = produced_value(spec, frame, memo, NONE_ACCESS)
+        except Exception:  # noqa: BLE001
+            v = UNKNOWN
+        memo[spec.offset] = v
+        if type(v) not in FAST_IMM and type(v) is not Abstract:
+            self.keep.append(v)
+        return v
+
+    def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
+        """The instruction runs now and its access is already known: keep what it produces."""
+        hit = BY_ID.get(id(code))
+        if hit is None:
+            hit = specs_of(code)
+        spec = hit[1].get(offset)
+        if spec is None or not spec.produce:
+            return
+        memo = self.memos.get(frame)
+        if memo is None:
+            memo = self.memos[frame] = {}
+        self._produce(spec, frame, memo)
+
+
+def frame_of(start: Optional[FrameType], code: CodeType, limit: int = 16) -> Optional[FrameType]:
+    """The frame running ``code``, walking out from ``start`` (a recorder's own frame)."""
+    f = start
+    n = 0
+    while f is not None and f.f_code is not code and n < limit:
+        f = f.f_back
+        n += 1
+    return f if f is not None and f.f_code is code else None
+
+
+def suspended_point(vt: Any) -> Optional[Tuple[Optional[CodeType], int, Any, Optional[FrameType]]]:
+    """Where a suspended virtual thread stands: ``(code, offset, op, frame)`` of the switch
+    point it is paused at (``frame`` is the runtime's own, to walk out from), or None when it is
+    parked in a blocking call or not started."""
+    from ...runtime.execution import Execution
+
+    point_code = Execution.point.__code__
+    park_code = Execution.park.__code__
+    g = getattr(vt, "glet", None)
+    f = g.gr_frame if g is not None else None
+    n = 0
+    while f is not None and n < 80:
+        c = f.f_code
+        if c is point_code:
+            loc = f.f_locals
+            return (loc.get("code"), loc.get("offset", 0), loc.get("op"), f)
+        if c is park_code:
+            return None
+        f = f.f_back
+        n += 1
+    return None
