@@ -35,6 +35,7 @@ from .errors import OptionError
 from .instrument import access as A
 from .runtime import context
 from .runtime.execution import BLOCKED, DONE
+from .runtime.scheduling import suspended_point
 
 MODES = ("ignore", "report", "fail")
 _DATA_KINDS = frozenset("aikgc")
@@ -218,7 +219,7 @@ class RaceDetector:
         p = self.pending.get(to_tid)
         if p is None and to_tid not in self.seen and to_tid not in self.completing:
             # Its first point was reached while it was being started (no step reported it).
-            where = A.suspended_point(ex.threads[to_tid])
+            where = suspended_point(ex.threads[to_tid])
             if where is not None:
                 p = self._pick(where[0], where[1], where[2], where[3])
                 if p is not None:

@@ -435,3 +435,24 @@ def _line_of(code: CodeType, offset: int) -> int:
         if ln is not None:
             line = ln
     return line
+
+
+def suspended_point(vt: Any) -> Optional[Tuple[Optional[CodeType], int, Any, Optional[FrameType]]]:
+    """Where a suspended virtual thread stands: ``(code, offset, op, frame)`` of the switch
+    point it is paused at (``frame`` is the runtime's own, to walk out from), or None when it is
+    parked in a blocking call or not started."""
+    point_code = Scheduling.point.__code__
+    park_code = Scheduling.park.__code__
+    g = getattr(vt, "glet", None)
+    f = g.gr_frame if g is not None else None
+    n = 0
+    while f is not None and n < 80:
+        c = f.f_code
+        if c is point_code:
+            loc = f.f_locals
+            return (loc.get("code"), loc.get("offset", 0), loc.get("op"), f)
+        if c is park_code:
+            return None
+        f = f.f_back
+        n += 1
+    return None

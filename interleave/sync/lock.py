@@ -6,10 +6,12 @@ import sys
 from _thread import allocate_lock as _real_lock
 from typing import Any, Optional
 
+from ..instrument.access.primitives import declare_primitive
 from ..runtime.vthread import WaitQueue
 from .running import running
 
 
+@declare_primitive("lock")
 class Lock:
     """Cooperative ``threading.Lock``: waiting parks the virtual thread, never the OS thread."""
 

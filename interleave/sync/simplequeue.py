@@ -7,11 +7,13 @@ from collections import deque
 from queue import Empty
 from typing import Any, Optional
 
+from ..instrument.access.primitives import declare_primitive
 from ..runtime.vthread import WaitQueue
 from .lock import Lock
 from .running import running
 
 
+@declare_primitive("queue")
 class SimpleQueue:
     """Unbounded FIFO queue whose ``get`` parks the virtual thread while it is empty."""
 

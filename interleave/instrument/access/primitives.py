@@ -11,13 +11,36 @@ import queue
 import random
 import threading
 import types
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ...sync.lock import Lock
-from ...sync.simplequeue import SimpleQueue
 from .record import NONE_ACCESS, Access, unknown
 from .values import python_user_callable
 from .vocabulary import CLOCK, NOTHING, UNKNOWN
+
+#: interleave's own primitive classes and what each is ("lock" or "queue"). The classes live
+#: above this layer (``sync/``) and declare themselves here when they are defined.
+OWN_PRIMITIVES: Dict[type, str] = {}
+
+
+def declare_primitive(kind: str) -> Callable[[type], type]:
+    """Class decorator: the class is a cooperative primitive of ``kind`` (``"lock"`` or ``"queue"``)."""
+    if kind not in ("lock", "queue"):
+        raise ValueError(f"unknown primitive kind {kind!r}")
+
+    def declare(cls: type) -> type:
+        OWN_PRIMITIVES[cls] = kind
+        return cls
+
+    return declare
+
+
+def primitive_kind(obj: Any) -> Optional[str]:
+    """``"lock"``/``"queue"`` if ``obj`` is one of interleave's own primitives (or a subclass), else None."""
+    for cls in type(obj).__mro__:
+        kind = OWN_PRIMITIVES.get(cls)
+        if kind is not None:
+            return kind
+    return None
 
 
 def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
@@ -25,11 +48,12 @@ def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
     func = callee.__func__ if type(callee) is types.MethodType else callee
     name = func.__name__
     recv = callee.__self__ if type(callee) is types.MethodType else None
-    if isinstance(recv, Lock):
+    kind = primitive_kind(recv)
+    if kind == "lock":
         if name in ("acquire", "release", "__enter__", "__exit__", "acquire_lock", "release_lock"):
             return NONE_ACCESS  # the operation itself is a sync switch point right after
         return Access("read", ((("s", id(recv)), False),), obj=recv, name=name, space="sync")
-    if isinstance(recv, SimpleQueue):
+    if kind == "queue":
         block = None
         if name == "get" and _blocking(pos, kwargs, ("block", "timeout"), True, None):
             block = ("nonempty", recv)
@@ -89,7 +113,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
         locs.append((("s", id(lk)), True))
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
             rlock_type = getattr(threading, "_PyRLock", None)
-            if isinstance(lk, Lock):
+            if primitive_kind(lk) == "lock":
                 block = ("lock", lk)
             elif rlock_type is not None and isinstance(lk, rlock_type):
                 block = ("rlock", lk)
@@ -199,6 +223,6 @@ def sync_access(op: Any) -> Access:
 
 def is_sync_class(cls: type) -> bool:
     """Whether ``cls`` is a synchronisation primitive's class (a new one is fresh: nobody sees it yet)."""
-    return cls in (Lock, SimpleQueue, threading.Condition, threading.Event, threading.Semaphore,
+    return cls in OWN_PRIMITIVES or cls in (threading.Condition, threading.Event, threading.Semaphore,
                    threading.BoundedSemaphore, threading.Barrier, queue.Queue, queue.LifoQueue,
                    queue.PriorityQueue) or cls is getattr(threading, "_PyRLock", None)

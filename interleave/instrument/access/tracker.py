@@ -165,26 +165,3 @@ def frame_of(start: Optional[FrameType], code: CodeType, limit: int = 16) -> Opt
         f = f.f_back
         n += 1
     return f if f is not None and f.f_code is code else None
-
-
-def suspended_point(vt: Any) -> Optional[Tuple[Optional[CodeType], int, Any, Optional[FrameType]]]:
-    """Where a suspended virtual thread stands: ``(code, offset, op, frame)`` of the switch
-    point it is paused at (``frame`` is the runtime's own, to walk out from), or None when it is
-    parked in a blocking call or not started."""
-    from ...runtime.execution import Execution
-
-    point_code = Execution.point.__code__
-    park_code = Execution.park.__code__
-    g = getattr(vt, "glet", None)
-    f = g.gr_frame if g is not None else None
-    n = 0
-    while f is not None and n < 80:
-        c = f.f_code
-        if c is point_code:
-            loc = f.f_locals
-            return (loc.get("code"), loc.get("offset", 0), loc.get("op"), f)
-        if c is park_code:
-            return None
-        f = f.f_back
-        n += 1
-    return None
