@@ -61,6 +61,12 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
     name = "dpor"
     bounded = True
 
+    @classmethod
+    def from_options(cls, seed: int, preemptions: Optional[int] = None,  # type: ignore[override]
+                     order_seed: Optional[int] = None) -> DporStrategy:
+        """``strategy="dpor"``: explore's seed does not change the order; ``order_seed`` does."""
+        return cls(preemptions, order_seed)
+
     def __init__(self, preemptions: Optional[int] = None, order_seed: Optional[int] = None) -> None:
         if preemptions is not None and preemptions < 0:
             raise ValueError("preemptions must be >= 0")
