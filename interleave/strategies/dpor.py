@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import random
 import sys
-from types import CodeType
-from typing import Any, Dict, List, Optional, Set, Tuple
+from types import CodeType, FrameType
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
 from ..instrument import access as A
 from ..runtime import context
@@ -94,6 +94,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         #: pruned_by_bound: reversals dropped because they needed more preemptions than allowed.
         self.stats: Dict[str, int] = {"classes": 0, "sleep_blocked": 0, "races": 0, "events": 0,
                                       "executions": 0, "pruned_by_bound": 0}
+        self.tracker = A.AccessTracker()  # one per exploration: ``forget()`` between executions
         self._reset_execution()
 
     # ---------------------------------------------------------------- protocol
@@ -122,12 +123,10 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
 
     model = "instruction"
     gil = False
-    tracker: Optional[A.AccessTracker] = None
+    tracker: A.AccessTracker
 
     def _reset_execution(self) -> None:
         self.ex: Any = None
-        if self.tracker is None:
-            self.tracker = A.AccessTracker()
         self.pend: Dict[int, Optional[_Pending]] = {}
         self.k_event = 0  # index of the next event
         self.running: Optional[_Event] = None
@@ -157,6 +156,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         """A thread reached a switch point (before executing it)."""
         if self.mode:
             return
+        f: Optional[FrameType]
         ex = self.ex
         if ex is None:
             ex = self._attach()
@@ -240,7 +240,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
         self._pending_at(tid, code, offset, op)
-        self._forced(tid, self.pend.pop(tid))
+        self._forced(tid, cast(_Pending, self.pend.pop(tid)))  # _pending_at just set it
 
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""

@@ -8,7 +8,7 @@ not already ordered after is a race, handed to the exploration tree to reverse.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from ..instrument import access as A
 from ..runtime.execution import BLOCKED, DONE
@@ -49,9 +49,20 @@ class EventLog:
     parked: Set[int]
     stats: Dict[str, int]
     pend: Dict[int, Optional[_Pending]]
-    tracker: Optional[A.AccessTracker]
+    tracker: A.AccessTracker
     locs: Dict[_Loc, _LocState]
     wild_any: bool
+
+    if TYPE_CHECKING:  # the other parts of the DPOR strategy
+        def _pending_of(self, vt: Any) -> _Pending: ...
+
+        def _reverse(self, i: int, j: int) -> None: ...
+
+        def _wild_possible(self, loc: _Loc) -> bool: ...
+
+        def _register(self, loc: _Loc) -> None: ...
+
+        def _states_overlapping(self, loc: _Loc) -> List[_LocState]: ...
 
     def _start_event(self, ex: Any, tid: int, k: int) -> _Event:
         vt = ex.threads[tid]

@@ -35,10 +35,11 @@ class PendingOperations:
     ex: Any
     gil: bool
     pend: Dict[int, Optional[_Pending]]
-    tracker: Optional[A.AccessTracker]
+    tracker: A.AccessTracker
 
     def _pending_at(self, tid: int, code: Optional[CodeType], offset: int, op: Any) -> None:
         """Read ``tid``'s operation at the point the runtime reports (called from ``step``)."""
+        f: Optional[FrameType]
         if code is not None:
             f = _getframe(4)
             if f.f_code is not code:

@@ -10,10 +10,11 @@ sets are off. In seeded order the next branch is drawn from the whole tree, not 
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from ..runtime.execution import DONE
 from .dpor_events import _Event
+from .dpor_operations import _Pending
 from .dpor_relation import dependent
 
 
@@ -52,6 +53,9 @@ class ExplorationTree:
     replay_upto: int
     done: bool
     stats: Dict[str, int]
+
+    if TYPE_CHECKING:  # another part of the DPOR strategy
+        def _pending_of(self, vt: Any) -> _Pending: ...
 
     def _reverse(self, i: int, j: int) -> None:
         """Race between events i and j: make sure the state before i explores a reversal."""

@@ -322,7 +322,9 @@ class HypothesisStrategy(Strategy):
         if database == "default":
             from hypothesis import settings
 
-            database = settings.default.database  # read here: the active profile may be per thread
+            profile = settings.default
+            assert profile is not None  # Hypothesis loads a default profile at import
+            database = profile.database  # read here: the active profile may be per thread
         channel = _Channel()
         channel.database = database
         # Held by id: the exploration makes locks it can reach from the code under test (a

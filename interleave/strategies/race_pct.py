@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from types import CodeType
-from typing import Any, Dict, Hashable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional, Set, Tuple
 
 from .base import Strategy
 from .pct import PCTStrategy, change_points
@@ -106,7 +106,10 @@ class RacePCTStrategy(Strategy):
         self.next_change = 0
         return True
 
-    _priority = PCTStrategy._priority  # the same initial ranks as PCT: above the d - 1 low ones
+    if TYPE_CHECKING:
+        def _priority(self, tid: int) -> float: ...
+    else:
+        _priority = PCTStrategy._priority  # the same initial ranks as PCT: above the d - 1 low ones
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         best = max(runnable, key=self._priority)
