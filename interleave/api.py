@@ -7,8 +7,11 @@ import os
 import sys
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from . import options as opt
-from . import races as _races
+from .exploration import run_executions
+from .options import callable_body, optional_callable, optional_int, optional_seconds, positive_int
+from .options import model as checked_model
+from .options import names as checked_names
+from .races import RaceChecker, check_mode, recorder_for
 from .report import diagnose, render_report
 from .result import Failure, Result
 from .runtime import context
@@ -25,10 +28,6 @@ DEFAULT_EXECUTIONS = 1000
 DEFAULT_MAX_STEPS = 100_000
 # Switch points at the end of a step-limit run that its report shows.
 STEP_LIMIT_WINDOW = 2_000
-
-
-def _derive_seed(seed: int, index: int) -> int:
-    return (seed * 1_000_003 + index * 7919 + 17) & 0x7FFFFFFF
 
 
 def _body_name(fn: Callable[..., Any]) -> str:
@@ -69,60 +68,41 @@ def explore(
     ``progress``, if given, is called after each execution with the number run so far (for a
     live progress line); it runs outside any execution.
     """
-    opt.callable_body(fn)
-    executions = opt.positive_int("executions", executions)
-    seed = opt.optional_int("seed", seed)
-    model = opt.model(model)
-    time_budget = opt.optional_seconds("time_budget", time_budget)
-    max_steps = opt.positive_int("max_steps", max_steps)
-    preemptions = opt.optional_int("preemptions", preemptions)
-    depth = opt.optional_int("depth", depth, 1)
-    instrument = opt.names("instrument", instrument)
-    exclude = opt.names("exclude", exclude)
-    stall_timeout = opt.optional_seconds("stall_timeout", stall_timeout)
-    progress = opt.optional_callable("progress", progress, "taking the number of executions run")
+    callable_body(fn)
+    executions = positive_int("executions", executions)
+    seed = optional_int("seed", seed)
+    model = checked_model(model)
+    time_budget = optional_seconds("time_budget", time_budget)
+    max_steps = positive_int("max_steps", max_steps)
+    preemptions = optional_int("preemptions", preemptions)
+    depth = optional_int("depth", depth, 1)
+    instrument = checked_names("instrument", instrument)
+    exclude = checked_names("exclude", exclude)
+    stall_timeout = optional_seconds("stall_timeout", stall_timeout)
+    progress = optional_callable("progress", progress, "taking the number of executions run")
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
-    checker = _races.RaceChecker(races) if _races.check_mode(races) != "ignore" else None
+    checker = RaceChecker(races) if check_mode(races) != "ignore" else None
+
+    def races_found(outcome: Outcome, rseed: int) -> bool:
+        return checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed))
+
     start = _clock()
-    ran = 0
-    exhausted = False
-    stop = "executions"
     first: Optional[Tuple[Outcome, Schedule]] = None
     try:
         with Session(fn, model=model, max_steps=max_steps, instrument=instrument, exclude=exclude,
                      backend=backend, stall_timeout=stall_timeout) as session:
-            for i in range(executions):
-                if time_budget is not None and _clock() - start >= time_budget:
-                    stop = "time"
-                    break
-                if strat.bounded and strat.exhausted():
-                    exhausted = True
-                    stop = "exhausted"
-                    break
-                rseed = _derive_seed(seed, i)
-                outcome = session.run_once(strat, rseed, _races.recorder_for(strat, checker))
-                session.check_interrupt()
-                ran += 1
-                if progress is not None:
-                    progress(ran)
-                strat.end_execution(outcome)
-                if outcome.failed:
-                    first = (outcome, _schedule_of(outcome, model, rseed))
-                    stop = "failure"
-                    break
-                if checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed)):
-                    stop = "failure"
-                    break
-            else:
-                if strat.bounded and strat.exhausted():
-                    exhausted = True
-                    stop = "exhausted"
+            run = run_executions(session, strat, executions=executions, seed=seed, start=start,
+                                 time_budget=time_budget, recorder=lambda: recorder_for(strat, checker),
+                                 after=races_found if checker is not None else None, progress=progress)
+            ran, exhausted, stop = run.executions, run.exhausted, run.stop
+            if run.failed is not None:
+                first = (run.failed, _schedule_of(run.failed, model, run.failed_seed))
             elapsed = _clock() - start
             failure = None
             if first is not None:
-                found_by = getattr(strat, "describe_active", strat.describe)()
+                found_by = strat.describe_active()
                 failure = _explain(session, fn, first[0], first[1], shrink=shrink, strategy=found_by,
                                    model=model, executions=ran, elapsed=elapsed, hint=hint)
             elif checker is not None and checker.stop:
@@ -135,9 +115,9 @@ def explore(
         strat.close()  # after the session: Hypothesis's engine ends its run with nothing patched
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
                   strategy=strat.describe(), model=model, seed=seed, stop_reason=stop,
-                  bound=getattr(strat, "bound_description", ""),
+                  bound=strat.bound_description,
                   races=list(checker.races) if checker is not None else [],
-                  strategy_stats=dict(getattr(strat, "stats", None) or {}),
+                  strategy_stats=dict(strat.stats),
                   warnings=[advice] if advice else [])
 
 
@@ -256,13 +236,13 @@ def replay(
     stall_timeout: Optional[float] = None,
 ) -> Result:
     """Run ``fn`` under exactly the schedule recorded in ``token``."""
-    opt.callable_body(fn)
+    callable_body(fn)
     schedule = decode(token)
-    max_steps = opt.positive_int("max_steps", max_steps)
+    max_steps = positive_int("max_steps", max_steps)
     start = _clock()
-    stall_timeout = opt.optional_seconds("stall_timeout", stall_timeout)
-    with Session(fn, model=schedule.model, max_steps=max_steps, instrument=opt.names("instrument", instrument),
-                 exclude=opt.names("exclude", exclude), backend=backend, stall_timeout=stall_timeout) as session:
+    stall_timeout = optional_seconds("stall_timeout", stall_timeout)
+    with Session(fn, model=schedule.model, max_steps=max_steps, instrument=checked_names("instrument", instrument),
+                 exclude=checked_names("exclude", exclude), backend=backend, stall_timeout=stall_timeout) as session:
         recorder = Recorder()
         outcome = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
         elapsed = _clock() - start

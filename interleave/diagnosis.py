@@ -278,9 +278,10 @@ def diagnose_deadlock(events: Sequence[Event], names: Dict[int, str], cycle: Seq
     for n in threads:
         tid = tid_of[n]
         last = next((i for i in range(len(events) - 1, -1, -1) if events[i].tid == tid), None)
-        if last is None or events[last].kind != "acquire" or events[last].target is None:
+        target = events[last].target if last is not None else None
+        if last is None or events[last].kind != "acquire" or target is None:
             return None
-        waits[n] = (events[last].target, last)
+        waits[n] = (target, last)
     lock_name = _lock_names(events)
     parts = []
     rows: Set[int] = set()

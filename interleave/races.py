@@ -36,6 +36,7 @@ from .instrument import access as A
 from .runtime import context
 from .runtime.execution import BLOCKED, DONE
 from .runtime.scheduling import suspended_point
+from .strategies.base import Strategy
 
 MODES = ("ignore", "report", "fail")
 _DATA_KINDS = frozenset("aikgc")
@@ -477,9 +478,9 @@ class Tee:
                 fin()
 
 
-def recorder_for(strategy: Any, checker: Optional[RaceChecker]) -> Any:
+def recorder_for(strategy: Strategy, checker: Optional[RaceChecker]) -> Any:
     """The recorder of one execution: the race checker's, the strategy's own (DPOR), or both."""
-    own = strategy if getattr(strategy, "records", False) else None
+    own = strategy if strategy.records else None
     rec = checker.recorder() if checker is not None else None
     if own is not None and rec is not None:
         return Tee(rec, own)

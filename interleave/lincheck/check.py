@@ -13,17 +13,18 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from .. import api
-from .. import options as opt
+from ..api import replay as replay_body
 from ..errors import OptionError
+from ..options import optional_int, optional_seconds
 from ..sync.vtime import _real_perf_counter as _clock
-from . import token as lctoken
 from .history import CallRecord
 from .hunt import ScenarioHunt
 from .operation import Operation, check_operations, check_spec
 from .report import convert
 from .result import LincheckResult
 from .subject import Subject
+from .token import decode as decode_token
+from .token import encode as encode_token
 
 DEFAULT_SCENARIOS = 100
 DEFAULT_EXECUTIONS = 200
@@ -85,8 +86,8 @@ def check(
     init = _count("init", init, 0)
     scenarios = _count("scenarios", scenarios, 1)
     executions = _count("executions", executions, 1)
-    seed = opt.optional_int("seed", seed)
-    time_budget = opt.optional_seconds("time_budget", time_budget)
+    seed = optional_int("seed", seed)
+    time_budget = optional_seconds("time_budget", time_budget)
     if not isinstance(strategy, str):
         raise OptionError("lincheck.check: strategy must be a strategy name (each scenario gets a fresh "
                           f"strategy); got {strategy!r}")
@@ -117,7 +118,7 @@ def check(
             warnings.append(f"the failing scenario ({failing.shape}) did not fail when explored again: the code "
                             "under test has nondeterminism the harness does not control")
         else:
-            token = lctoken.encode(failing, ops, final.failure.token)
+            token = encode_token(failing, ops, final.failure.token)
             reproduce = (hint.replace("{token}", token) if hint else
                          f"interleave.lincheck.replay({_subject_name(factory)}, <the same operations>, {token!r}"
                          + (", spec=..." if spec is not None else "") + (", post=..." if post is not None else "")
@@ -158,10 +159,10 @@ def replay(
 ) -> LincheckResult:
     """Run the scenario and the interleaving recorded in a lincheck ``token`` once, and check it again."""
     ops = _validate(factory, operations, spec, post)
-    scenario, il_token = lctoken.decode(token, ops)
+    scenario, il_token = decode_token(token, ops)
     subject = Subject(factory, ops, spec, post)
     start = _clock()
-    result = api.replay(subject.body(scenario), il_token, hint="lincheck", **replay_options)
+    result = replay_body(subject.body(scenario), il_token, hint="lincheck", **replay_options)
     failure = None
     if result.failure is not None:
         reproduce = (hint.replace("{token}", token) if hint else

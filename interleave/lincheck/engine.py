@@ -10,10 +10,9 @@ shrinking or reporting: a scenario only needs "failed or not". The failing scena
 explored once more with ``interleave.explore`` itself, which shrinks its schedule and writes
 the report.
 
-It reads interleave's internal ``Session`` and strategy registry; the hook that would replace
-it is a public ``interleave.exploring(**options)`` context whose ``.explore(fn, ...)`` shares
-one set-up (see docs/lincheck.md). When the internals are not what this module expects, the
-check falls back to one ``interleave.explore`` per scenario.
+It runs the same loop as ``explore`` (:func:`interleave.exploration.run_executions`).
+``AVAILABLE`` False makes the check use one ``interleave.explore`` per scenario instead (the
+benchmark compares the two).
 """
 
 from __future__ import annotations
@@ -21,19 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
-from .. import options as opt
+from ..api import DEFAULT_MAX_STEPS
+from ..exploration import run_executions
+from ..options import model as checked_model
+from ..options import names as checked_names
+from ..options import optional_int, optional_seconds, positive_int
+from ..races import recorder_for
+from ..session import Session
+from ..strategies import registry
 from ..sync.vtime import _real_perf_counter as _clock
 
-try:  # the internals this fast path needs; without them check() uses explore() per scenario
-    from .. import api as _api
-    from ..races import recorder_for as _recorder_for
-    from ..session import Session as _Session
-    from ..strategies import registry as _registry
-
-    _derive_seed: Optional[Callable[[int, int], int]] = getattr(_api, "_derive_seed", None)
-    AVAILABLE = _derive_seed is not None and hasattr(_Session, "run_once")
-except ImportError:  # pragma: no cover - depends on interleave's internals
-    AVAILABLE = False
+#: Whether the check shares one session between scenarios (see the module's docstring).
+AVAILABLE = True
 
 
 @dataclass
@@ -55,13 +53,13 @@ class SharedSession:
 
     def __init__(self, *, model: str = "instruction", max_steps: Optional[int] = None, instrument: Any = (),
                  exclude: Any = (), backend: str = "auto", stall_timeout: Optional[float] = None) -> None:
-        self.model = opt.model(model)
+        self.model = checked_model(model)
         self._body: Callable[[], Any] = _nothing
-        self._session = _Session(
+        self._session = Session(
             self._dispatch, model=self.model,
-            max_steps=opt.positive_int("max_steps", _api.DEFAULT_MAX_STEPS if max_steps is None else max_steps),
-            instrument=opt.names("instrument", instrument), exclude=opt.names("exclude", exclude),
-            backend=backend, stall_timeout=opt.optional_seconds("stall_timeout", stall_timeout))
+            max_steps=positive_int("max_steps", DEFAULT_MAX_STEPS if max_steps is None else max_steps),
+            instrument=checked_names("instrument", instrument), exclude=checked_names("exclude", exclude),
+            backend=backend, stall_timeout=optional_seconds("stall_timeout", stall_timeout))
 
     def _dispatch(self) -> None:
         self._body()
@@ -77,45 +75,29 @@ class SharedSession:
                 time_budget: Optional[float] = None, preemptions: Optional[int] = None,
                 depth: Optional[int] = None) -> Summary:
         """Run ``body`` under up to ``executions`` schedules of ``strategy``; stop at the first failure."""
-        strat = _registry.make(strategy, seed, preemptions=opt.optional_int("preemptions", preemptions),
-                               depth=opt.optional_int("depth", depth, 1))
+        strat = registry.make(strategy, seed, preemptions=optional_int("preemptions", preemptions),
+                              depth=optional_int("depth", depth, 1))
         self._body = body
-        start = _clock()
-        ran = 0
-        failed = exhausted = False
-        stop = "executions"
         try:
-            for i in range(executions):
-                if time_budget is not None and _clock() - start >= time_budget:
-                    stop = "time"
-                    break
-                if strat.bounded and strat.exhausted():
-                    exhausted = True
-                    break
-                outcome = self._session.run_once(strat, _derive_seed(seed, i),  # type: ignore[misc]
-                                                 _recorder_for(strat, None))
-                self._session.check_interrupt()
-                ran += 1
-                strat.end_execution(outcome)
-                if outcome.failed:
-                    failed = True
-                    break
-            else:
-                exhausted = bool(strat.bounded and strat.exhausted())
+            run = run_executions(self._session, strat, executions=executions, seed=seed, start=_clock(),
+                                 time_budget=time_budget, recorder=lambda: recorder_for(strat, None))
         finally:
             self._body = _nothing
             strat.close()
-        exhausted = exhausted and not failed
-        stop = "failure" if failed else "exhausted" if exhausted else stop
-        return Summary(failed, ran, exhausted, strat.describe(), getattr(strat, "bound_description", ""),
-                       self.model, [], stop)
+        return Summary(run.stop == "failure", run.executions, run.exhausted, strat.describe(),
+                       strat.bound_description, self.model, [], run.stop)
+
+
+def shared_enabled() -> bool:
+    """Whether checks share one session between scenarios (``AVAILABLE``, read at each check)."""
+    return AVAILABLE
 
 
 def warm_up(strategy: str, seed: int, preemptions: Optional[int], depth: Optional[int]) -> None:
     """Build one strategy before the session opens: some start a helper thread on first use
     (``hypothesis`` does), which must be a real thread, not one the session would patch."""
-    _registry.make(strategy, seed, preemptions=opt.optional_int("preemptions", preemptions),
-                   depth=opt.optional_int("depth", depth, 1))
+    registry.make(strategy, seed, preemptions=optional_int("preemptions", preemptions),
+                   depth=optional_int("depth", depth, 1))
 
 
 def _nothing() -> None:

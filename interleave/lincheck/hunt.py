@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from .. import api
+from ..api import explore
 from ..errors import InterleaveError
 from ..result import Result
 from ..sync.vtime import _real_perf_counter as _clock
-from . import engine
-from .engine import SharedSession, Summary
+from .engine import SharedSession, Summary, shared_enabled, warm_up
 from .operation import Operation
 from .scenario import Scenario, draw_scenario
 from .subject import Subject
@@ -60,9 +59,9 @@ class ScenarioHunt:
 
     def explore(self, scenario: Scenario, *, shrink: bool) -> Result:
         """The full ``interleave.explore`` of one scenario: shrunk schedule, report, token."""
-        return api.explore(self.subject.body(scenario), executions=self.executions_each, strategy=self.strategy,
-                           seed=self.seed, time_budget=self._budget(), shrink=shrink, hint="lincheck",
-                           **self.options)
+        return explore(self.subject.body(scenario), executions=self.executions_each, strategy=self.strategy,
+                       seed=self.seed, time_budget=self._budget(), shrink=shrink, hint="lincheck",
+                       **self.options)
 
     def decide(self, scenario: Scenario) -> Summary:
         """Whether some interleaving of ``scenario`` fails (in the shared session when there is one)."""
@@ -114,11 +113,11 @@ class ScenarioHunt:
                         suppress_health_check=list(HealthCheck), phases=(Phase.generate, Phase.shrink),
                         verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False)(
             hseed(self.seed)(given(st.data())(one_scenario)))
-        fast = engine.AVAILABLE and self.options.get("races", "ignore") == "ignore"
+        fast = shared_enabled() and self.options.get("races", "ignore") == "ignore"
         try:
             if fast:
                 session_options = {k: v for k, v in self.options.items() if k in _SESSION_OPTIONS}
-                engine.warm_up(self.strategy, self.seed, self.options.get("preemptions"), self.options.get("depth"))
+                warm_up(self.strategy, self.seed, self.options.get("preemptions"), self.options.get("depth"))
                 with SharedSession(**session_options) as self.shared:
                     test()
             else:

@@ -73,13 +73,13 @@ def fingerprint(obj: Any, depth: int = 0) -> Optional[Hashable]:
             return (t.__qualname__, pickle.dumps(obj))
         except Exception:  # noqa: BLE001 - not picklable: no fingerprint
             return None
-    parts = []
+    named: List[Tuple[str, Hashable]] = []
     for name in sorted(fields):
         f = fingerprint(fields[name], depth + 1)
         if f is None:
             return None
-        parts.append((name, f))
-    return (t.__module__, t.__qualname__, tuple(parts))
+        named.append((name, f))
+    return (t.__module__, t.__qualname__, tuple(named))
 
 
 class Model:

@@ -25,6 +25,12 @@ How it meets the runtime:
 * A branch whose every enabled thread is in the sleep set is redundant; the rest of that
   execution runs without choices and is counted in :attr:`DporStrategy.stats` as
   ``sleep_blocked``, apart from the ``classes`` explored.
+
+The strategy is written in five modules, one concept each: this one (the protocol hooks, the
+recorder hooks, and the decision at a branch point); :mod:`.dpor_events` (events, vector clocks,
+races); :mod:`.dpor_tree` (nodes, backtrack and sleep sets, the next branch, the preemption
+bound); :mod:`.dpor_relation` (the dependency relation and the location index);
+:mod:`.dpor_operations` (a thread's pending operation and whether it blocks).
 """
 
 from __future__ import annotations
@@ -32,117 +38,34 @@ from __future__ import annotations
 import random
 import sys
 from types import CodeType, FrameType
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
 from ..instrument import access as A
 from ..runtime import context
-from ..runtime.execution import BLOCKED, DONE, Execution
-from ..sync.lock import Lock
-from ..sync.simplequeue import SimpleQueue
+from ..runtime.execution import BLOCKED
 from .base import Divergence, Strategy
+from .dpor_events import EventLog, _Event
+from .dpor_operations import PendingOperations, _blocks, _coarse, _find_frame, _Pending, _sync_pending
+from .dpor_relation import LocationIndex
+from .dpor_tree import ExplorationTree, _Node
 
 _LONG = 1 << 30
-_POINT_CODE = Execution.point.__code__
-_PARK_CODE = Execution.park.__code__
-_Loc = tuple
-_Accs = Tuple[Tuple[_Loc, bool], ...]
-_DATA = frozenset("aikogcAO")
-_EVERYTHING = A.EVERYTHING
 _getframe = sys._getframe
-_ACQUIRE_CODE = Lock._acquire.__code__
-_SQ_GET_CODE = SimpleQueue.get.__code__
-
-# A thread's next operation: (access, frame, code, offset, resumes-a-parked-operation).
-_Pending = Tuple[A.Access, Optional[FrameType], Optional[CodeType], int, bool]
-
-
-def overlap(x: _Loc, y: _Loc) -> bool:
-    """Whether two locations may name the same memory."""
-    if x == y:
-        return True
-    kx, ky = x[0], y[0]
-    if kx == "*" or ky == "*":
-        return True
-    if kx == "O":
-        return ky in _DATA
-    if ky == "O":
-        return kx in _DATA
-    if kx == "o":
-        return (ky in "aik" and y[1] == x[1]) or ky == "A"
-    if ky == "o":
-        return (kx in "aik" and x[1] == y[1]) or kx == "A"
-    if kx == "k":
-        return ky == "i" and y[1] == x[1]
-    if ky == "k":
-        return kx == "i" and x[1] == y[1]
-    if kx == "A":
-        return ky == "a" and y[2] == x[1]
-    if ky == "A":
-        return kx == "a" and x[2] == y[1]
-    return False
-
-
-def dependent(a: _Accs, b: _Accs) -> bool:
-    """Whether two events' accesses conflict (same memory, at least one write)."""
-    for la, wa in a:
-        for lb, wb in b:
-            if (wa or wb) and overlap(la, lb):
-                return True
-    return False
-
-
-class _Event:
-    """One DPOR event. Kept across executions while it is in the replayed prefix."""
-
-    __slots__ = ("tid", "accs", "vc", "acq", "rel", "block", "picks", "ended")
-
-    def __init__(self, tid: int, accs: _Accs, acq: Any, block: Any) -> None:
-        self.tid = tid
-        self.rel: Any = None  # id of the lock (or semaphore...) this event releases, else None
-        self.ended: Any = None  # the thread object whose end this event is
-        self.accs = accs  # locations of this execution's objects: refreshed on replay
-        self.vc: List[int] = []  # per thread, its latest event that happens before (or is) this one
-        self.acq = acq  # id of the lock this event acquires (a blocking acquisition), else None
-        self.block = block  # the blocking predicate it had, if any
-        self.picks = 0  # switch points it spans (replayed as one grant)
-
-
-class _Node:
-    """The state before one event, kept across executions along the current path."""
-
-    __slots__ = ("choice", "done", "backtrack", "sleep", "enabled", "disabled", "preempts", "parent", "via")
-
-    def __init__(self, choice: int, sleep: frozenset, enabled: Tuple[int, ...], disabled: Dict[int, Any],
-                 preempts: int) -> None:
-        self.choice = choice
-        self.done: List[int] = [choice]  # explored here, in order; the last is the current one
-        self.backtrack: Set[int] = {choice}
-        self.sleep = sleep  # threads asleep on arrival (inherited)
-        self.enabled = enabled
-        self.disabled = disabled  # runnable threads whose next operation would block now
-        self.preempts = preempts  # preemptions before this node
-        # Seeded order only: the node before this one and the choice there that led here, so
-        # that a pending node anywhere in the explored tree can be returned to.
-        self.parent: Optional[_Node] = None
-        self.via = -1
-
-
-class _LocState:
-    __slots__ = ("w", "r")
-
-    def __init__(self) -> None:
-        self.w = -1  # latest event that wrote it
-        self.r: Dict[int, int] = {}  # per thread, its latest read since that write
-
 
 _EXPLORE, _FREE = 0, 1
 
 
-class DporStrategy(Strategy):
+class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, Strategy):
     """Explores one execution per Mazurkiewicz class (source-DPOR with sleep sets)."""
 
     name = "dpor"
     bounded = True
+
+    @classmethod
+    def from_options(cls, seed: int, preemptions: Optional[int] = None,  # type: ignore[override]
+                     order_seed: Optional[int] = None) -> DporStrategy:
+        """``strategy="dpor"``: explore's seed does not change the order; ``order_seed`` does."""
+        return cls(preemptions, order_seed)
 
     def __init__(self, preemptions: Optional[int] = None, order_seed: Optional[int] = None) -> None:
         if preemptions is not None and preemptions < 0:
@@ -171,6 +94,7 @@ class DporStrategy(Strategy):
         #: pruned_by_bound: reversals dropped because they needed more preemptions than allowed.
         self.stats: Dict[str, int] = {"classes": 0, "sleep_blocked": 0, "races": 0, "events": 0,
                                       "executions": 0, "pruned_by_bound": 0}
+        self.tracker = A.AccessTracker()  # one per exploration: ``forget()`` between executions
         self._reset_execution()
 
     # ---------------------------------------------------------------- protocol
@@ -199,12 +123,10 @@ class DporStrategy(Strategy):
 
     model = "instruction"
     gil = False
-    tracker: Optional[A.AccessTracker] = None
+    tracker: A.AccessTracker
 
     def _reset_execution(self) -> None:
         self.ex: Any = None
-        if self.tracker is None:
-            self.tracker = A.AccessTracker()
         self.pend: Dict[int, Optional[_Pending]] = {}
         self.k_event = 0  # index of the next event
         self.running: Optional[_Event] = None
@@ -215,13 +137,7 @@ class DporStrategy(Strategy):
         self.last_event: Dict[int, int] = {}  # tid -> index of its latest event
         self.parent_event: Dict[int, int] = {}  # tid -> event that spawned or woke it
         self.enabler: Dict[int, int] = {}  # tid -> event that made its blocked operation possible
-        self.locs: Dict[_Loc, _LocState] = {}
-        self.by_obj: Dict[Any, Set[_Loc]] = {}  # object id -> exact locations of it
-        self.by_attr: Dict[str, Set[_Loc]] = {}  # attribute name -> exact locations
-        self.wild_o: Set[Any] = set()  # ids with a whole-object location
-        self.wild_k: Set[Any] = set()  # ids with an all-items location
-        self.wild_a: Set[str] = set()  # names with an any-object attribute location
-        self.wild_any = False  # an any-data or everything location exists
+        self._reset_locations()
         self.last_acq: Dict[int, int] = {}  # lock id -> event index of its latest acquisition
         self.mode = _EXPLORE
         self.nthreads = 1
@@ -240,6 +156,7 @@ class DporStrategy(Strategy):
         """A thread reached a switch point (before executing it)."""
         if self.mode:
             return
+        f: Optional[FrameType]
         ex = self.ex
         if ex is None:
             ex = self._attach()
@@ -323,7 +240,7 @@ class DporStrategy(Strategy):
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
         self._pending_at(tid, code, offset, op)
-        self._forced(tid, self.pend.pop(tid))
+        self._forced(tid, cast(_Pending, self.pend.pop(tid)))  # _pending_at just set it
 
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""
@@ -347,20 +264,6 @@ class DporStrategy(Strategy):
         self.pend[tid] = p
         ev = self._start_event(ex, tid, k)
         ev.picks = 1
-
-    def _pending_at(self, tid: int, code: Optional[CodeType], offset: int, op: Any) -> None:
-        if code is not None:
-            f = _getframe(4)
-            if f.f_code is not code:
-                f = _find_frame(_getframe(2), code)
-                if f is None:
-                    self.pend[tid] = (A.unknown("frame not found"), None, None, 0, False)
-                    return
-            acc = self.tracker.pick(f, code, offset)
-            self.pend[tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
-        else:
-            acc = _sync_pending(op, _getframe(3))
-            self.pend[tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
 
     def _next_in_run(self, tid: int) -> None:
         """In a replayed run, the thread's pending point begins the run's next event."""
@@ -452,311 +355,6 @@ class DporStrategy(Strategy):
         elif rec is not self and not getattr(rec, "includes", lambda r: False)(self):
             ex.recorder = _Tee(rec, self)
         return ex
-
-    def _pending_of(self, vt: Any) -> _Pending:
-        """The pending operation of a thread that has not reported it (first point, wake-up)."""
-        p = self.pend.get(vt.tid)
-        if p is not None:
-            return p
-        frame = _getframe(1) if vt is self.ex.current else (vt.glet.gr_frame if vt.glet else None)
-        f = frame
-        n = 0
-        while f is not None and n < 60:
-            c = f.f_code
-            if c is _POINT_CODE:
-                loc = f.f_locals
-                code = loc.get("code")
-                off = loc.get("offset", 0)
-                if code is not None:
-                    uf = _find_frame(f, code)
-                    if uf is not None:
-                        acc = self.tracker.pick(uf, code, off)
-                        p = (_coarse(acc) if self.gil else acc, uf, code, off, False)
-                        break
-                else:
-                    acc = _sync_pending(loc.get("op"), f)
-                    p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
-                    break
-            if c is _PARK_CODE:
-                p = (A.unknown("resumes a wait"), None, None, 0, True)
-                break
-            f = f.f_back
-            n += 1
-        if p is None:
-            p = (A.unknown("unknown position"), None, None, 0, False)
-        self.pend[vt.tid] = p
-        return p
-
-    # ---------------------------------------------------------------- events
-    def _start_event(self, ex: Any, tid: int, k: int) -> _Event:
-        vt = ex.threads[tid]
-        p = self.pend.get(tid) or self._pending_of(vt)
-        acc = p[0]
-        if k < len(self.events):
-            ev = self.events[k]  # replayed: keep its clock, refresh its locations
-            ev.accs = _fired(acc) if vt.state == BLOCKED else acc.locs
-            ev.acq = ev.rel = ev.ended = None
-        elif vt.state == BLOCKED:
-            ev = _Event(tid, _fired(acc), None, None)
-            self.events.append(ev)
-        else:
-            ev = _Event(tid, acc.locs, None, acc.block)
-            self.events.append(ev)
-        if vt.state == BLOCKED:
-            # A timed waiter whose deadline is due: the runtime fires its timeout.
-            self.parked.discard(tid)
-        elif acc.sync is not None:
-            self._sync_flags(ev, acc, vt, p[4])
-        self.running = ev
-        self.run_acc = acc
-        if p[1] is not None:
-            self.tracker.executing(p[1], p[2], p[3], acc)  # type: ignore[arg-type]
-        self.pend[tid] = None
-        return ev
-
-    def _finish_event(self, ex: Any) -> None:
-        ev = self.running
-        assert ev is not None
-        self.running = None
-        replayed = self.k_event < self.replay_upto
-        tid = ev.tid
-        vt = ex.threads[tid]
-        state = vt.state
-        if state == DONE:
-            th = vt.thread
-            key = id(th) if th is not None else ("vt", tid)
-            ev.accs = ev.accs + ((("d", key), True), (("r", key), True))
-            ev.ended = th
-        elif state == BLOCKED:
-            # It parked inside the operation: when woken it goes on with the same operation.
-            self.pend[tid] = (_carry(self.run_acc), None, None, 0, True)
-            self.parked.add(tid)
-        j = self.k_event
-        self.k_event = j + 1
-        if replayed:
-            self._update_locations(ev, j)
-            self.parent_event.pop(tid, None)
-            self.enabler.pop(tid, None)
-        else:
-            self._analyse(ev, j)
-        self.last_event[tid] = j
-        if len(ex.threads) != self.nthreads or self.parked:
-            self._spawned_or_woken(ex, tid, j)
-
-    def _spawned_or_woken(self, ex: Any, tid: int, j: int) -> None:
-        """Threads event j started or woke happen after it."""
-        n = len(ex.threads)
-        if n != self.nthreads:
-            for t in range(self.nthreads, n):
-                self.parent_event[t] = j
-            self.nthreads = n
-        if self.parked:
-            threads = ex.threads
-            for t in list(self.parked):
-                if t != tid and threads[t].state != BLOCKED:
-                    self.parent_event[t] = j
-                    self.parked.discard(t)
-
-    @staticmethod
-    def _sync_flags(ev: _Event, acc: A.Access, vt: Any, resumed: bool) -> None:
-        """Which lock the event takes from free, or makes free (for the lock race rule)."""
-        sync = acc.sync
-        if sync[0] == "acquire" and acc.block is not None and not resumed:
-            if not _reentrant(sync[1], vt):
-                ev.acq = id(sync[1])
-        elif (sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1]))) and _frees(sync[1]):
-            # Condition.wait releases the condition's lock before it parks.
-            ev.rel = id(sync[1])
-
-    # ---------------------------------------------------------------- happens-before and races
-    def _analyse(self, ev: _Event, j: int) -> None:
-        tid = ev.tid
-        events = self.events
-        last = self.last_event.get(tid)
-        pre: List[int] = events[last].vc if last is not None else []
-        par = self.parent_event.pop(tid, None)
-        if par is not None:
-            pre = _join(pre, events[par].vc)
-        accs = ev.accs
-        locs = self.locs
-        cands: Set[int] = set()
-        for loc, w in accs:
-            st = locs.get(loc)
-            if st is not None:
-                if st.w >= 0:
-                    cands.add(st.w)
-                if w and st.r:
-                    cands.update(st.r.values())
-            if self.wild_any or self._wild_possible(loc):
-                for st2 in self._states_overlapping(loc):
-                    if st2.w >= 0:
-                        cands.add(st2.w)
-                    if w and st2.r:
-                        cands.update(st2.r.values())
-        skip = self.enabler.pop(tid, None)
-        vc = list(pre)
-        deps = []
-        for c in cands:
-            ce = events[c]
-            if ce.tid != tid:
-                deps.append(c)
-                for t, x in enumerate(ce.vc):
-                    if t >= len(vc):
-                        vc.append(x)
-                    elif x > vc[t]:
-                        vc[t] = x
-        if len(vc) <= tid:
-            vc += [-1] * (tid + 1 - len(vc))
-        vc[tid] = j
-        ev.vc = vc
-        # Races of this event: dependent, another thread, not ordered through anything else.
-        racing: List[int] = []
-        if deps:
-            deps.sort(reverse=True)
-            cover = pre
-            for c in deps:
-                ce = events[c]
-                if (cover[ce.tid] if ce.tid < len(cover) else -1) < c and c != skip:
-                    racing.append(c)
-                cover = _join(cover, ce.vc)
-        if ev.acq is not None:
-            # A lock acquisition races with the previous acquisition of the lock by another
-            # thread (the release in between is not reversible: the lock was held).
-            prev = self.last_acq.get(ev.acq)
-            if prev is not None and events[prev].tid != tid and _get(pre, events[prev].tid) < prev:
-                racing.append(prev)
-            if racing:
-                racing = [c for c in racing if not _is_release_of(events[c], ev.acq)]
-        if racing and ev.block is not None and ev.block[0] == "join":
-            # A join cannot run before the end of the thread it joins.
-            racing = [c for c in racing if events[c].ended is not ev.block[1]]
-        for c in racing:
-            self.stats["races"] += 1
-            self._reverse(c, j)
-        self._update_locations(ev, j)
-
-    def _update_locations(self, ev: _Event, j: int) -> None:
-        if ev.acq is not None:
-            self.last_acq[ev.acq] = j
-        locs = self.locs
-        tid = ev.tid
-        for loc, w in ev.accs:
-            st = locs.get(loc)
-            if st is None:
-                st = locs[loc] = _LocState()
-                self._register(loc)
-            if w:
-                st.w = j
-                if st.r:
-                    st.r = {}
-            else:
-                st.r[tid] = j
-
-    def _wild_possible(self, loc: _Loc) -> bool:
-        """Whether some location other than ``loc`` itself may overlap it (a cheap pre-check)."""
-        k = loc[0]
-        if k == "a":
-            return loc[1] in self.wild_o or loc[2] in self.wild_a
-        if k == "i":
-            return loc[1] in self.wild_o or loc[1] in self.wild_k
-        if k == "k":
-            return loc[1] in self.wild_o or loc[1] in self.by_obj
-        return k in "oAO*"
-
-    def _register(self, loc: _Loc) -> None:
-        k = loc[0]
-        if k == "a":
-            self.by_obj.setdefault(loc[1], set()).add(loc)
-            self.by_attr.setdefault(loc[2], set()).add(loc)
-        elif k == "i":
-            self.by_obj.setdefault(loc[1], set()).add(loc)
-        elif k == "k":
-            self.wild_k.add(loc[1])
-        elif k == "o":
-            self.wild_o.add(loc[1])
-        elif k == "A":
-            self.wild_a.add(loc[1])
-        elif k == "O" or k == "*":
-            self.wild_any = True
-
-    def _states_overlapping(self, loc: _Loc) -> List[_LocState]:
-        """States of the other locations that overlap ``loc``."""
-        locs = self.locs
-        k = loc[0]
-        if k == "*":
-            return [s for l2, s in locs.items() if l2 != loc]
-        if k == "O":
-            return [s for l2, s in locs.items() if l2 != loc and (l2[0] in _DATA or l2[0] == "*")]
-        cands: List[_Loc] = [("*",)]
-        if k in _DATA:
-            cands.append(("O",))
-        if k == "a":
-            cands += [("o", loc[1]), ("A", loc[2])]
-        elif k == "i":
-            cands += [("o", loc[1]), ("k", loc[1])]
-        elif k == "k":
-            cands.append(("o", loc[1]))
-            cands += list(self.by_obj.get(loc[1], ()))
-        elif k == "o":
-            cands += list(self.by_obj.get(loc[1], ()))
-            cands.append(("k", loc[1]))
-            cands += [("A", n) for n in self.wild_a]
-        elif k == "A":
-            cands += list(self.by_attr.get(loc[1], ()))
-            cands += [("o", i) for i in self.wild_o]
-        out: List[_LocState] = []
-        for c in cands:
-            if c != loc:
-                s = locs.get(c)
-                if s is not None:
-                    out.append(s)
-        return out
-
-    def _reverse(self, i: int, j: int) -> None:
-        """Race between events i and j: make sure the state before i explores a reversal."""
-        node = self.nodes[i]
-        events = self.events
-        ti = events[i].tid
-        # notdep(i).j: the events after i that do not happen after it, then j; its initials.
-        first: Dict[int, int] = {}
-        initials: List[int] = []
-        for x in range(i + 1, j + 1):
-            ex_ = events[x]
-            vc = ex_.vc
-            if x != j and (vc[ti] if ti < len(vc) else -1) >= i:
-                continue
-            t = ex_.tid
-            if t in first:
-                continue
-            ok = True
-            for t2, f in first.items():
-                if (vc[t2] if t2 < len(vc) else -1) >= f:
-                    ok = False
-                    break
-            if ok:
-                initials.append(t)
-            first[t] = x
-        enabled = node.enabled
-        backtrack = node.backtrack
-        cand = [t for t in initials if t in enabled]
-        if not cand:
-            return
-        for t in cand:
-            if t in backtrack:
-                return
-        awake = [t for t in cand if t not in node.sleep]
-        if not awake:
-            return
-        if self.rng is not None:
-            pick = awake[0] if len(awake) == 1 else self.rng.choice(awake)
-        else:
-            pick = events[j].tid if events[j].tid in awake else min(awake)
-        if self.k is not None:
-            self._bounded_add(i, pick)
-            return
-        backtrack.add(pick)
-        if self.tree:
-            self.open[node] = None
 
     # ---------------------------------------------------------------- decisions
     def _decide(self, ex: Any, runnable: List[int], current: int) -> Tuple[int, int]:
@@ -850,131 +448,6 @@ class DporStrategy(Strategy):
         ev.picks = 1
         return tid, 1
 
-    def _next_sleep(self, i: int) -> frozenset:
-        """Sleep set after event i: earlier siblings and inherited sleepers it does not disturb."""
-        node = self.nodes[i]
-        if not node.sleep and len(node.done) == 1:
-            return frozenset()
-        ev = self.events[i]
-        asleep = set(node.sleep)
-        for t in node.done:
-            if t != node.choice:
-                asleep.add(t)
-        asleep.discard(ev.tid)
-        if not asleep:
-            return frozenset()
-        out = []
-        threads = self.ex.threads
-        for q in sorted(asleep):
-            if q >= len(threads) or threads[q].state == DONE:
-                continue
-            p = self._pending_of(threads[q])
-            th = threads[q].thread
-            key = id(th) if th is not None else ("vt", q)
-            accs = p[0].locs + ((("d", key), True),)
-            if not dependent(ev.accs, accs):
-                out.append(q)
-        return frozenset(out)
-
-    def _push(self, node: _Node) -> None:
-        nodes = self.nodes
-        if self.tree and nodes:
-            parent = nodes[-1]
-            node.parent = parent
-            node.via = parent.choice
-        nodes.append(node)
-
-    def _next_branch(self) -> None:
-        """Backtrack: the deepest node with a choice still to explore becomes the branch point."""
-        if self.tree:
-            self._next_branch_tree()
-            return
-        nodes = self.nodes
-        while nodes:
-            node = nodes[-1]
-            if len(node.backtrack) == len(node.done):
-                nodes.pop()  # nothing was added here (done is always part of backtrack)
-                continue
-            rest = sorted(t for t in node.backtrack if t not in node.done and t not in node.sleep)
-            if rest:
-                t = rest[0] if self.rng is None or len(rest) == 1 else self.rng.choice(rest)
-                node.choice = t
-                node.done.append(t)
-                self.replay_upto = len(nodes) - 1
-                return
-            nodes.pop()
-        self.replay_upto = 0
-        self.done = True
-
-    def _next_branch_tree(self) -> None:
-        """Seeded order: a pending alternative drawn from anywhere in the explored tree.
-
-        Its node's path from the root is followed again (the events up to where it leaves the
-        previous path keep their clocks; the rest are analysed anew, which only re-finds races
-        already reversed), then the alternative runs. Every alternative added is still taken
-        once, so the classes explored are the same as in depth-first order.
-        """
-        rng = self.rng
-        assert rng is not None
-        pending: List[Tuple[_Node, List[int]]] = []
-        for node in list(self.open):
-            rest = [t for t in node.backtrack if t not in node.done and t not in node.sleep]
-            if rest:
-                pending.append((node, rest))
-            else:
-                del self.open[node]
-        if not pending:
-            self.nodes = []
-            self.replay_upto = self.keep_upto = 0
-            self.done = True
-            return
-        node, rest = pending[rng.randrange(len(pending))]
-        t = rng.choice(sorted(rest))
-        path: List[_Node] = []
-        n: Optional[_Node] = node
-        while n is not None:
-            path.append(n)
-            n = n.parent
-        path.reverse()
-        old = self.nodes
-        old_choices = [x.choice for x in old]
-        for a, b in zip(path, path[1:]):
-            a.choice = b.via
-        node.choice = t
-        node.done.append(t)
-        keep = 0
-        while keep < len(path) and keep < len(old) and old[keep] is path[keep] and \
-                old_choices[keep] == path[keep].choice:
-            keep += 1
-        self.nodes = path
-        self.replay_upto = self.keep_upto = keep
-
-    # ---------------------------------------------------------------- preemption bound
-    def _bounded_add(self, i: int, pick: int) -> None:
-        """Add a reversal within the preemption bound, and the conservative point before it.
-
-        Bounded partial-order reduction (Coons, Musuvathi, McKinley, OOPSLA 2013): a reversal
-        that would preempt at node i may also be reachable without a preemption from where the
-        running thread's current run of events began, so the thread is added there too.
-        """
-        node = self.nodes[i]
-        prev = self.events[i - 1].tid if i > 0 else None
-        cost = 1 if prev is not None and prev != pick and prev in node.enabled else 0
-        if node.preempts + cost <= self.k:  # type: ignore[operator]
-            node.backtrack.add(pick)
-        else:
-            self.stats["pruned_by_bound"] += 1
-        b = i
-        while b > 0 and self.events[b - 1].tid == self.events[i - 1].tid if i > 0 else False:
-            b -= 1
-        if b != i and b < len(self.nodes):
-            nb = self.nodes[b]
-            if pick in nb.enabled and pick not in nb.sleep and pick not in nb.backtrack:
-                prevb = self.events[b - 1].tid if b > 0 else None
-                costb = 1 if prevb is not None and prevb != pick and prevb in nb.enabled else 0
-                if nb.preempts + costb <= self.k:  # type: ignore[operator]
-                    nb.backtrack.add(pick)
-
 
 class _Tee:
     """Sends the runtime's recorder calls to two recorders."""
@@ -1002,134 +475,3 @@ class _Tee:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.a, name)
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _get(vc: List[int], t: int) -> int:
-    return vc[t] if t < len(vc) else -1
-
-
-def _join(a: List[int], b: List[int]) -> List[int]:
-    if len(a) < len(b):
-        a, b = b, a
-    out = list(a)
-    for i, x in enumerate(b):
-        if x > out[i]:
-            out[i] = x
-    return out
-
-
-def _setmax(vc: List[int], t: int, j: int) -> List[int]:
-    if len(vc) <= t:
-        vc = list(vc) + [-1] * (t + 1 - len(vc))
-    vc[t] = j
-    return vc
-
-
-def _reentrant(lock: Any, vt: Any) -> bool:
-    """An RLock acquisition by its owner: it takes nothing from anyone."""
-    owner = getattr(lock, "_owner", None)
-    return owner is not None and owner == vt.ident
-
-
-def _is_lock(obj: Any) -> bool:
-    return isinstance(obj, Lock) or hasattr(obj, "_owner") and hasattr(obj, "_block")
-
-
-def _frees(lock: Any) -> bool:
-    """A release that makes the lock available (an RLock's last one)."""
-    count = getattr(lock, "_count", None)
-    return not isinstance(count, int) or count <= 1
-
-
-def _is_release_of(ev: _Event, lock_id: int) -> bool:
-    return ev.rel == lock_id
-
-
-def _fired(acc: A.Access) -> _Accs:
-    """A timeout firing: virtual time moves, and the parked operation goes on."""
-    return acc.locs + ((A.CLOCK, True),)
-
-
-def _coarse(acc: A.Access) -> A.Access:
-    """Under the gil model an event runs many instructions between switch points: the harness
-    does not follow them all, so it depends on everything (sound, and as costly as exhaustive)."""
-    if acc.locs is _EVERYTHING:
-        return acc
-    return A.Access(acc.kind, _EVERYTHING, obj=acc.obj, name=acc.name, space=acc.space, block=acc.block,
-                    sync=acc.sync)
-
-
-def _carry(acc: A.Access) -> A.Access:
-    """The access of resuming a parked operation: the same locations, never disabled again."""
-    out = A.Access(acc.kind, acc.locs, obj=acc.obj, name=acc.name, space=acc.space, sync=acc.sync)
-    return out
-
-
-def _find_frame(f: Optional[FrameType], code: CodeType) -> Optional[FrameType]:
-    n = 0
-    while f is not None and f.f_code is not code and n < 16:
-        f = f.f_back
-        n += 1
-    return f if f is not None and f.f_code is code else None
-
-
-def _sync_pending(op: Any, start: Optional[FrameType]) -> A.Access:
-    """The access of a synchronisation switch point, its blocking predicate made exact."""
-    acc = A.sync_access(op)
-    if acc.block is not None:
-        acc = _refine_block(acc, op, start)
-    return acc
-
-
-def _refine_block(acc: A.Access, op: Any, start: Optional[FrameType]) -> A.Access:
-    """A sync point's blocking predicate holds only for a blocking, untimed call."""
-    f = start
-    n = 0
-    want = _ACQUIRE_CODE if op[0] == "acquire" else _SQ_GET_CODE
-    while f is not None and f.f_code is not want and n < 8:
-        f = f.f_back
-        n += 1
-    if f is None:
-        acc.block = None
-        return acc
-    loc = f.f_locals
-    if op[0] == "acquire":
-        if not loc.get("blocking", True) or loc.get("timeout", -1) != -1:
-            acc.block = None
-    else:
-        if not loc.get("block", True) or loc.get("timeout") is not None:
-            acc.block = None
-    return acc
-
-
-def _blocks(b: Any, vt: Any, ex: Any) -> bool:
-    """Evaluate a blocking predicate: True if the operation cannot proceed now."""
-    kind, obj = b
-    try:
-        if kind == "lock":
-            return obj.locked()
-        if kind == "rlock":
-            return obj._block.locked() and obj._owner != vt.ident
-        if kind == "join":
-            for t in ex.threads:
-                if t.thread is obj:
-                    return t.state != DONE
-            return False
-        if kind == "event":
-            return not obj._flag
-        if kind == "sem":
-            return obj._value == 0
-        if kind == "qget":
-            return obj._qsize() == 0
-        if kind == "qput":
-            return 0 < obj.maxsize <= obj._qsize()
-        if kind == "qjoin":
-            return obj.unfinished_tasks > 0
-        if kind == "nonempty":
-            return not obj._items
-    except Exception:  # noqa: BLE001 - when unsure, let it run: blocking inside an event is sound
-        return False
-    return False

@@ -33,6 +33,11 @@ class ExhaustiveStrategy(Strategy):
     name = "exhaustive"
     bounded = True
 
+    @classmethod
+    def from_options(cls, seed: int, preemptions: Optional[int] = None) -> ExhaustiveStrategy:  # type: ignore[override]
+        """``strategy="exhaustive"``: the seed plays no part in a depth-first enumeration."""
+        return cls(preemptions)
+
     def __init__(self, preemptions: Optional[int] = None) -> None:
         self.k = preemptions
         self.stack: List[_Frame] = []

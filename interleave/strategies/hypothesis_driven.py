@@ -29,6 +29,7 @@ from ..errors import OptionError
 from ..runtime import context
 from ..sync.lock import _real_lock
 from .base import Strategy
+from .schedule_draws import ScheduleDraws
 
 _DONE = object()
 
@@ -262,8 +263,6 @@ def _run_hypothesis(channel: _Channel, key: str, seed: int, max_preemptions: Opt
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
-    from ..hypothesis import ScheduleDraws
-
     failure: List[Any] = []
 
     def one_execution(source: Any) -> None:
@@ -309,18 +308,23 @@ class HypothesisStrategy(Strategy):
 
     name = "hypothesis"
 
+    @classmethod
+    def from_options(cls, seed: int, preemptions: Optional[int] = None) -> HypothesisStrategy:  # type: ignore[override]
+        """``strategy="hypothesis"``: see :func:`factory`."""
+        return factory(seed, preemptions)
+
     def __init__(self, seed: int, max_preemptions: Optional[int] = None, database: Any = "default") -> None:
         self.seed = seed
         self.max_preemptions = max_preemptions
         # Once Hypothesis stops generating (it ran out of new choice sequences), the same draws
         # come from a seeded generator: same encoding, same preemption cap.
-        from ..hypothesis import ScheduleDraws
-
         self.fallback = ScheduleDraws(random.Random(seed).randint, max_preemptions, own_locals=False)
         if database == "default":
             from hypothesis import settings
 
-            database = settings.default.database  # read here: the active profile may be per thread
+            profile = settings.default
+            assert profile is not None  # Hypothesis loads a default profile at import
+            database = profile.database  # read here: the active profile may be per thread
         channel = _Channel()
         channel.database = database
         # Held by id: the exploration makes locks it can reach from the code under test (a
@@ -419,11 +423,8 @@ class HypothesisStrategy(Strategy):
         return self.name if self.max_preemptions is None else f"{self.name}(preemptions<={self.max_preemptions})"
 
 
-def factory(seed: int, **params: Any) -> Strategy:
+def factory(seed: int, preemptions: Optional[int] = None) -> HypothesisStrategy:
     """``strategy="hypothesis"``; ``preemptions=k`` caps the preemptions per execution."""
-    preemptions = params.pop("preemptions", None)
-    if params:
-        raise OptionError(f"strategy 'hypothesis' takes only preemptions; got {', '.join(sorted(params))}")
     try:
         import hypothesis  # noqa: F401
     except ImportError:  # pragma: no cover - hypothesis is a dependency

@@ -35,9 +35,7 @@ class MainFirstStrategy(Strategy):
         return f"{self.inner.describe()} after set-up"
 
     def bind(self, view: Any) -> None:
-        bind = getattr(self.inner, "bind", None)
-        if bind is not None:
-            bind(view)
+        self.inner.bind(view)
 
     def new_execution(self) -> bool:
         self.prelude = True

@@ -61,9 +61,7 @@ class PortfolioStrategy(Strategy):
         self.active: Strategy = rounds
 
     def bind(self, view: object) -> None:
-        bind = getattr(self.active, "bind", None)
-        if bind is not None:
-            bind(view)
+        self.active.bind(view)
 
     def new_execution(self) -> bool:
         self.index += 1

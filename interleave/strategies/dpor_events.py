@@ -1,0 +1,247 @@
+"""DPOR's events: their start and end, their vector clocks, and the races each one closes.
+
+An event is one thread's run from a switch point with an effect to its next such point. When
+an event ends, its happens-before clock is computed from the last accesses of the locations it
+touched (:mod:`.dpor_relation`), and every earlier dependent event of another thread that it is
+not already ordered after is a race, handed to the exploration tree to reverse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+
+from ..instrument import access as A
+from ..runtime.execution import BLOCKED, DONE
+from .dpor_operations import _carry, _fired, _frees, _is_lock, _Pending, _reentrant
+from .dpor_relation import _Accs, _Loc, _LocState
+
+
+class _Event:
+    """One DPOR event. Kept across executions while it is in the replayed prefix."""
+
+    __slots__ = ("tid", "accs", "vc", "acq", "rel", "block", "picks", "ended")
+
+    def __init__(self, tid: int, accs: _Accs, acq: Any, block: Any) -> None:
+        self.tid = tid
+        self.rel: Any = None  # id of the lock (or semaphore...) this event releases, else None
+        self.ended: Any = None  # the thread object whose end this event is
+        self.accs = accs  # locations of this execution's objects: refreshed on replay
+        self.vc: List[int] = []  # per thread, its latest event that happens before (or is) this one
+        self.acq = acq  # id of the lock this event acquires (a blocking acquisition), else None
+        self.block = block  # the blocking predicate it had, if any
+        self.picks = 0  # switch points it spans (replayed as one grant)
+
+
+
+class EventLog:
+    """Starts and ends events and finds their races (a part of the DPOR strategy)."""
+
+    events: List[_Event]
+    running: Optional[_Event]
+    run_acc: A.Access
+    k_event: int
+    replay_upto: int
+    last_event: Dict[int, int]
+    parent_event: Dict[int, int]
+    enabler: Dict[int, int]
+    last_acq: Dict[int, int]
+    nthreads: int
+    parked: Set[int]
+    stats: Dict[str, int]
+    pend: Dict[int, Optional[_Pending]]
+    tracker: A.AccessTracker
+    locs: Dict[_Loc, _LocState]
+    wild_any: bool
+
+    if TYPE_CHECKING:  # the other parts of the DPOR strategy
+        def _pending_of(self, vt: Any) -> _Pending: ...
+
+        def _reverse(self, i: int, j: int) -> None: ...
+
+        def _wild_possible(self, loc: _Loc) -> bool: ...
+
+        def _register(self, loc: _Loc) -> None: ...
+
+        def _states_overlapping(self, loc: _Loc) -> List[_LocState]: ...
+
+    def _start_event(self, ex: Any, tid: int, k: int) -> _Event:
+        vt = ex.threads[tid]
+        p = self.pend.get(tid) or self._pending_of(vt)
+        acc = p[0]
+        if k < len(self.events):
+            ev = self.events[k]  # replayed: keep its clock, refresh its locations
+            ev.accs = _fired(acc) if vt.state == BLOCKED else acc.locs
+            ev.acq = ev.rel = ev.ended = None
+        elif vt.state == BLOCKED:
+            ev = _Event(tid, _fired(acc), None, None)
+            self.events.append(ev)
+        else:
+            ev = _Event(tid, acc.locs, None, acc.block)
+            self.events.append(ev)
+        if vt.state == BLOCKED:
+            # A timed waiter whose deadline is due: the runtime fires its timeout.
+            self.parked.discard(tid)
+        elif acc.sync is not None:
+            self._sync_flags(ev, acc, vt, p[4])
+        self.running = ev
+        self.run_acc = acc
+        if p[1] is not None:
+            self.tracker.executing(p[1], p[2], p[3], acc)  # type: ignore[arg-type]
+        self.pend[tid] = None
+        return ev
+
+    def _finish_event(self, ex: Any) -> None:
+        ev = self.running
+        assert ev is not None
+        self.running = None
+        replayed = self.k_event < self.replay_upto
+        tid = ev.tid
+        vt = ex.threads[tid]
+        state = vt.state
+        if state == DONE:
+            th = vt.thread
+            key = id(th) if th is not None else ("vt", tid)
+            ev.accs = ev.accs + ((("d", key), True), (("r", key), True))
+            ev.ended = th
+        elif state == BLOCKED:
+            # It parked inside the operation: when woken it goes on with the same operation.
+            self.pend[tid] = (_carry(self.run_acc), None, None, 0, True)
+            self.parked.add(tid)
+        j = self.k_event
+        self.k_event = j + 1
+        if replayed:
+            self._update_locations(ev, j)
+            self.parent_event.pop(tid, None)
+            self.enabler.pop(tid, None)
+        else:
+            self._analyse(ev, j)
+        self.last_event[tid] = j
+        if len(ex.threads) != self.nthreads or self.parked:
+            self._spawned_or_woken(ex, tid, j)
+
+    def _spawned_or_woken(self, ex: Any, tid: int, j: int) -> None:
+        """Threads event j started or woke happen after it."""
+        n = len(ex.threads)
+        if n != self.nthreads:
+            for t in range(self.nthreads, n):
+                self.parent_event[t] = j
+            self.nthreads = n
+        if self.parked:
+            threads = ex.threads
+            for t in list(self.parked):
+                if t != tid and threads[t].state != BLOCKED:
+                    self.parent_event[t] = j
+                    self.parked.discard(t)
+
+    @staticmethod
+    def _sync_flags(ev: _Event, acc: A.Access, vt: Any, resumed: bool) -> None:
+        """Which lock the event takes from free, or makes free (for the lock race rule)."""
+        sync = acc.sync
+        if sync[0] == "acquire" and acc.block is not None and not resumed:
+            if not _reentrant(sync[1], vt):
+                ev.acq = id(sync[1])
+        elif (sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1]))) and _frees(sync[1]):
+            # Condition.wait releases the condition's lock before it parks.
+            ev.rel = id(sync[1])
+
+    # ---------------------------------------------------------------- happens-before and races
+    def _analyse(self, ev: _Event, j: int) -> None:
+        tid = ev.tid
+        events = self.events
+        last = self.last_event.get(tid)
+        pre: List[int] = events[last].vc if last is not None else []
+        par = self.parent_event.pop(tid, None)
+        if par is not None:
+            pre = _join(pre, events[par].vc)
+        accs = ev.accs
+        locs = self.locs
+        cands: Set[int] = set()
+        for loc, w in accs:
+            st = locs.get(loc)
+            if st is not None:
+                if st.w >= 0:
+                    cands.add(st.w)
+                if w and st.r:
+                    cands.update(st.r.values())
+            if self.wild_any or self._wild_possible(loc):
+                for st2 in self._states_overlapping(loc):
+                    if st2.w >= 0:
+                        cands.add(st2.w)
+                    if w and st2.r:
+                        cands.update(st2.r.values())
+        skip = self.enabler.pop(tid, None)
+        vc = list(pre)
+        deps = []
+        for c in cands:
+            ce = events[c]
+            if ce.tid != tid:
+                deps.append(c)
+                for t, x in enumerate(ce.vc):
+                    if t >= len(vc):
+                        vc.append(x)
+                    elif x > vc[t]:
+                        vc[t] = x
+        if len(vc) <= tid:
+            vc += [-1] * (tid + 1 - len(vc))
+        vc[tid] = j
+        ev.vc = vc
+        # Races of this event: dependent, another thread, not ordered through anything else.
+        racing: List[int] = []
+        if deps:
+            deps.sort(reverse=True)
+            cover = pre
+            for c in deps:
+                ce = events[c]
+                if (cover[ce.tid] if ce.tid < len(cover) else -1) < c and c != skip:
+                    racing.append(c)
+                cover = _join(cover, ce.vc)
+        if ev.acq is not None:
+            # A lock acquisition races with the previous acquisition of the lock by another
+            # thread (the release in between is not reversible: the lock was held).
+            prev = self.last_acq.get(ev.acq)
+            if prev is not None and events[prev].tid != tid and _get(pre, events[prev].tid) < prev:
+                racing.append(prev)
+            if racing:
+                racing = [c for c in racing if not _is_release_of(events[c], ev.acq)]
+        if racing and ev.block is not None and ev.block[0] == "join":
+            # A join cannot run before the end of the thread it joins.
+            racing = [c for c in racing if events[c].ended is not ev.block[1]]
+        for c in racing:
+            self.stats["races"] += 1
+            self._reverse(c, j)
+        self._update_locations(ev, j)
+
+    def _update_locations(self, ev: _Event, j: int) -> None:
+        if ev.acq is not None:
+            self.last_acq[ev.acq] = j
+        locs = self.locs
+        tid = ev.tid
+        for loc, w in ev.accs:
+            st = locs.get(loc)
+            if st is None:
+                st = locs[loc] = _LocState()
+                self._register(loc)
+            if w:
+                st.w = j
+                if st.r:
+                    st.r = {}
+            else:
+                st.r[tid] = j
+
+
+def _get(vc: List[int], t: int) -> int:
+    return vc[t] if t < len(vc) else -1
+
+
+def _join(a: List[int], b: List[int]) -> List[int]:
+    if len(a) < len(b):
+        a, b = b, a
+    out = list(a)
+    for i, x in enumerate(b):
+        if x > out[i]:
+            out[i] = x
+    return out
+
+
+def _is_release_of(ev: _Event, lock_id: int) -> bool:
+    return ev.rel == lock_id

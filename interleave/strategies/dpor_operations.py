@@ -1,0 +1,191 @@
+"""A thread's next operation as DPOR sees it: its accesses, and whether it would block now.
+
+The runtime passes a switch point's code and offset (or a sync operation); this module finds
+the user frame to read the access from, makes a sync point's blocking predicate exact, and
+evaluates it. It also derives the accesses of the operations that are not instructions: a
+timeout firing, a parked operation resumed, a thread's end.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import CodeType, FrameType
+from typing import Any, Dict, Optional, Tuple
+
+from ..instrument import access as A
+from ..runtime.execution import DONE, Execution
+from ..sync.lock import Lock
+from ..sync.simplequeue import SimpleQueue
+from .dpor_relation import _Accs
+
+_POINT_CODE = Execution.point.__code__
+_PARK_CODE = Execution.park.__code__
+_EVERYTHING = A.EVERYTHING
+_getframe = sys._getframe
+_ACQUIRE_CODE = Lock._acquire.__code__
+_SQ_GET_CODE = SimpleQueue.get.__code__
+
+# A thread's next operation: (access, frame, code, offset, resumes-a-parked-operation).
+_Pending = Tuple[A.Access, Optional[FrameType], Optional[CodeType], int, bool]
+
+
+class PendingOperations:
+    """Reads and keeps each thread's pending operation (a part of the DPOR strategy)."""
+
+    ex: Any
+    gil: bool
+    pend: Dict[int, Optional[_Pending]]
+    tracker: A.AccessTracker
+
+    def _pending_at(self, tid: int, code: Optional[CodeType], offset: int, op: Any) -> None:
+        """Read ``tid``'s operation at the point the runtime reports (called from ``step``)."""
+        f: Optional[FrameType]
+        if code is not None:
+            f = _getframe(4)
+            if f.f_code is not code:
+                f = _find_frame(_getframe(2), code)
+                if f is None:
+                    self.pend[tid] = (A.unknown("frame not found"), None, None, 0, False)
+                    return
+            acc = self.tracker.pick(f, code, offset)
+            self.pend[tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
+        else:
+            acc = _sync_pending(op, _getframe(3))
+            self.pend[tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
+
+    def _pending_of(self, vt: Any) -> _Pending:
+        """The pending operation of a thread that has not reported it (first point, wake-up)."""
+        p = self.pend.get(vt.tid)
+        if p is not None:
+            return p
+        frame = _getframe(1) if vt is self.ex.current else (vt.glet.gr_frame if vt.glet else None)
+        f = frame
+        n = 0
+        while f is not None and n < 60:
+            c = f.f_code
+            if c is _POINT_CODE:
+                loc = f.f_locals
+                code = loc.get("code")
+                off = loc.get("offset", 0)
+                if code is not None:
+                    uf = _find_frame(f, code)
+                    if uf is not None:
+                        acc = self.tracker.pick(uf, code, off)
+                        p = (_coarse(acc) if self.gil else acc, uf, code, off, False)
+                        break
+                else:
+                    acc = _sync_pending(loc.get("op"), f)
+                    p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
+                    break
+            if c is _PARK_CODE:
+                p = (A.unknown("resumes a wait"), None, None, 0, True)
+                break
+            f = f.f_back
+            n += 1
+        if p is None:
+            p = (A.unknown("unknown position"), None, None, 0, False)
+        self.pend[vt.tid] = p
+        return p
+
+
+def _reentrant(lock: Any, vt: Any) -> bool:
+    """An RLock acquisition by its owner: it takes nothing from anyone."""
+    owner = getattr(lock, "_owner", None)
+    return owner is not None and owner == vt.ident
+
+
+def _is_lock(obj: Any) -> bool:
+    return isinstance(obj, Lock) or hasattr(obj, "_owner") and hasattr(obj, "_block")
+
+
+def _frees(lock: Any) -> bool:
+    """A release that makes the lock available (an RLock's last one)."""
+    count = getattr(lock, "_count", None)
+    return not isinstance(count, int) or count <= 1
+
+
+def _fired(acc: A.Access) -> _Accs:
+    """A timeout firing: virtual time moves, and the parked operation goes on."""
+    return acc.locs + ((A.CLOCK, True),)
+
+
+def _coarse(acc: A.Access) -> A.Access:
+    """Under the gil model an event runs many instructions between switch points: the harness
+    does not follow them all, so it depends on everything (sound, and as costly as exhaustive)."""
+    if acc.locs is _EVERYTHING:
+        return acc
+    return A.Access(acc.kind, _EVERYTHING, obj=acc.obj, name=acc.name, space=acc.space, block=acc.block,
+                    sync=acc.sync)
+
+
+def _carry(acc: A.Access) -> A.Access:
+    """The access of resuming a parked operation: the same locations, never disabled again."""
+    out = A.Access(acc.kind, acc.locs, obj=acc.obj, name=acc.name, space=acc.space, sync=acc.sync)
+    return out
+
+
+def _find_frame(f: Optional[FrameType], code: CodeType) -> Optional[FrameType]:
+    n = 0
+    while f is not None and f.f_code is not code and n < 16:
+        f = f.f_back
+        n += 1
+    return f if f is not None and f.f_code is code else None
+
+
+def _sync_pending(op: Any, start: Optional[FrameType]) -> A.Access:
+    """The access of a synchronisation switch point, its blocking predicate made exact."""
+    acc = A.sync_access(op)
+    if acc.block is not None:
+        acc = _refine_block(acc, op, start)
+    return acc
+
+
+def _refine_block(acc: A.Access, op: Any, start: Optional[FrameType]) -> A.Access:
+    """A sync point's blocking predicate holds only for a blocking, untimed call."""
+    f = start
+    n = 0
+    want = _ACQUIRE_CODE if op[0] == "acquire" else _SQ_GET_CODE
+    while f is not None and f.f_code is not want and n < 8:
+        f = f.f_back
+        n += 1
+    if f is None:
+        acc.block = None
+        return acc
+    loc = f.f_locals
+    if op[0] == "acquire":
+        if not loc.get("blocking", True) or loc.get("timeout", -1) != -1:
+            acc.block = None
+    else:
+        if not loc.get("block", True) or loc.get("timeout") is not None:
+            acc.block = None
+    return acc
+
+
+def _blocks(b: Any, vt: Any, ex: Any) -> bool:
+    """Evaluate a blocking predicate: True if the operation cannot proceed now."""
+    kind, obj = b
+    try:
+        if kind == "lock":
+            return obj.locked()
+        if kind == "rlock":
+            return obj._block.locked() and obj._owner != vt.ident
+        if kind == "join":
+            for t in ex.threads:
+                if t.thread is obj:
+                    return t.state != DONE
+            return False
+        if kind == "event":
+            return not obj._flag
+        if kind == "sem":
+            return obj._value == 0
+        if kind == "qget":
+            return obj._qsize() == 0
+        if kind == "qput":
+            return 0 < obj.maxsize <= obj._qsize()
+        if kind == "qjoin":
+            return obj.unfinished_tasks > 0
+        if kind == "nonempty":
+            return not obj._items
+    except Exception:  # noqa: BLE001 - when unsure, let it run: blocking inside an event is sound
+        return False
+    return False
