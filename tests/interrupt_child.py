@@ -82,7 +82,10 @@ def trial(body: Any, delay: float, seed: int, strategy: str, backend: str, execu
                 what = f"wrong failure: {r.failure.kind}"
         finally:
             done.set()
-            # A Ctrl-C issued just as explore returned arrives here, outside explore: late.
+            # A Ctrl-C issued just as explore returned arrives here, outside explore: late. The
+            # timer thread may be slow to run under load: wait until it has fired or given up,
+            # so that its interrupt cannot land after this block (in the join below).
+            t.join()
             time.sleep(0.01)
     except KeyboardInterrupt:
         what = "interrupted" if what == "?" else what + " (interrupt came late)"
