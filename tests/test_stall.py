@@ -112,3 +112,41 @@ def test_a_socket_accept_nobody_connects_to_ends_as_real_blocking(quick_block: N
 def test_stall_timeout_is_validated() -> None:
     with pytest.raises(interleave.OptionError, match="stall_timeout"):
         interleave.explore(lambda: None, stall_timeout="soon")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/self/task/{threading.get_native_id()}/stat"),
+                    reason="the kernel's run state is read from /proc (Linux)")
+def test_a_thread_waiting_for_a_cpu_is_never_taken_for_a_blocked_one() -> None:
+    """The watchdog asks the kernel whether the watched thread is runnable.
+
+    Measured by CPU share alone, a computing thread on a machine with many more runnable
+    processes than cores looked idle (under a tenth of a CPU) and a correct run ended in
+    RealBlockingError. Runnable ("R") must read as not blocked; sleeping on a lock must not.
+    """
+    dog = watchdog.Watchdog(threading.get_ident(), lambda: [])
+    seen: Dict[str, bool] = {}
+    lock = threading.Lock()
+    lock.acquire()
+    spinning = threading.Event()
+
+    def observe() -> None:
+        spinning.wait(10)
+        seen["spinning"] = any(dog._runnable() for _ in range(50))
+        lock.release()  # lets the main thread block next
+        blocked.wait(10)
+        import time
+
+        time.sleep(0.2)  # the main thread is now asleep in acquire()
+        seen["blocked"] = dog._runnable()
+        lock.release()
+
+    blocked = threading.Event()
+    t = threading.Thread(target=observe, daemon=True)
+    t.start()
+    spinning.set()
+    while not lock.acquire(False):  # computes until the observer has looked
+        pass
+    blocked.set()
+    assert lock.acquire(True, 10)
+    t.join(10)
+    assert seen == {"spinning": True, "blocked": False}

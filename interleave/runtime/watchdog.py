@@ -68,6 +68,8 @@ class Watchdog:
                  stall_seconds: float = STALL_SECONDS,
                  interrupted: Callable[[], Optional[float]] = lambda: None) -> None:
         self.os_ident = os_ident
+        # The kernel's id of the watched thread, to read its run state (Linux): built in it.
+        self.stat_path = _stat_path() if os_ident == _thread_ident() else None
         self.unadoptable = unadoptable
         self.stall_seconds = stall_seconds
         self.interrupted = interrupted
@@ -120,11 +122,12 @@ class Watchdog:
             last: Optional[Tuple[Any, ...]] = None
             since = _real_monotonic()
             cpu0 = self._cpu()
+            ran = False  # seen runnable since ``since``: waiting for a CPU, not blocked
             while not self.stop_lock.acquire(True, tick):
                 ex = context.active
                 now = _real_monotonic()
                 if ex is None or ex.os_ident != self.os_ident:
-                    last, since, cpu0 = None, now, self._cpu()
+                    last, since, cpu0, ran = None, now, self._cpu(), False
                     continue
                 mark = _progress(ex)
                 asked = self.interrupted()
@@ -132,7 +135,7 @@ class Watchdog:
                     self._deliver(ex, mark, KeyboardInterrupt(), None)
                     continue
                 if mark != last:
-                    last, since, cpu0 = mark, now, self._cpu()
+                    last, since, cpu0, ran = mark, now, self._cpu(), False
                     continue
                 if self.fired == mark:
                     self._report_if_still_stuck(now)
@@ -140,7 +143,10 @@ class Watchdog:
                 stuck = now - since
                 cpu = self._cpu()
                 known = cpu is not None and cpu0 is not None
-                idle = known and cpu - cpu0 < 0.1 * stuck  # type: ignore[operator]
+                # On a loaded machine a computing thread can get under a tenth of a CPU: the
+                # kernel's run state tells waiting for a CPU from waiting for an event.
+                ran = ran or self._runnable()
+                idle = known and not ran and cpu - cpu0 < 0.1 * stuck  # type: ignore[operator]
                 # Busy is measured in CPU time where it can be: on a loaded machine the thread
                 # gets a fraction of the wall clock, and a long but finite computation must not
                 # be cut short because other processes ran.
@@ -151,6 +157,19 @@ class Watchdog:
                     self._fire(ex, mark, busy, blocked=False)
         finally:
             self.done.release()
+
+    def _runnable(self) -> bool:
+        """Whether the kernel has the watched thread running or ready to run (False if unknown)."""
+        if self.stat_path is None:
+            return False
+        try:
+            with open(self.stat_path, "rb") as f:
+                stat = f.read()
+        except OSError:
+            self.stat_path = None
+            return False
+        # "pid (comm) S ...": the state follows the last ')' (comm may contain anything).
+        return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R"
 
     def _cpu(self) -> Optional[float]:
         try:
@@ -414,3 +433,21 @@ def describe_stall(ex: Any, frame: Optional[FrameType], waited: float) -> Stalle
         "Fix: if the loop is endless, that is the bug; if it is long but finite, raise stall_timeout= "
         "(or INTERLEAVE_STALL_SECONDS); to see its steps, add its module with instrument=[...]."
     )
+
+
+def _thread_ident() -> int:
+    import _thread
+
+    return _thread.get_ident()
+
+
+def _stat_path() -> Optional[str]:
+    """``/proc`` file of the calling thread's scheduler state, where there is one (Linux)."""
+    import _thread
+    import os
+
+    get_native_id = getattr(_thread, "get_native_id", None)
+    if get_native_id is None:
+        return None
+    path = f"/proc/self/task/{get_native_id()}/stat"
+    return path if os.path.exists(path) else None
