@@ -23,6 +23,7 @@ from .strategies.base import Strategy
 from .strategies.replay import ReplayStrategy
 from .sync.vtime import _real_perf_counter as _clock
 from .token import Schedule, decode, encode
+from .versions import python
 
 DEFAULT_EXECUTIONS = 1000
 DEFAULT_MAX_STEPS = 100_000
@@ -359,7 +360,7 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
               f"in {elapsed:.2f} s\n"
               f"  schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
               f"{schedule.switches} thread switches, {outcome.steps} steps; "
-              f"Python {sys.version_info[0]}.{sys.version_info[1]}")
+              f"Python {python()}")
     replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
     report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
                            header=header, token=token, replay_hint=replay_hint, notes=notes)

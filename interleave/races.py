@@ -37,6 +37,7 @@ from .runtime import context
 from .runtime.execution import BLOCKED, DONE
 from .runtime.scheduling import suspended_point
 from .strategies.base import Strategy
+from .versions import python
 
 MODES = ("ignore", "report", "fail")
 _DATA_KINDS = frozenset("aikgc")
@@ -443,7 +444,7 @@ class RaceChecker:
         first = self.races[0]
         header = (f"interleave: data race on {first.location}, found by {strategy} ({schedule.model} model) "
                   f"after {executions} execution{'s' if executions != 1 else ''} in {elapsed:.2f} s; "
-                  f"Python {sys.version_info[0]}.{sys.version_info[1]}")
+                  f"Python {python()}")
         parts = [header, ""] + [r.describe() for r in self.races] + [
             "", "Interleaving (one column per thread):", render_table(recorder.events, recorder.thread_names),
             "", f"Replay token: {encode(schedule)}",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
 from .errors import TokenError
+from .versions import PY
+from .versions import python as current_python
 
 PREFIX = "il1_"
 _VERSION = 2
@@ -26,7 +27,7 @@ class Schedule:
     model: str = "instruction"
     random_seed: int = 0
     hash_seed: str = field(default_factory=lambda: os.environ.get("PYTHONHASHSEED", "random"))
-    python: Tuple[int, int] = field(default_factory=lambda: (sys.version_info[0], sys.version_info[1]))
+    python: Tuple[int, int] = field(default_factory=lambda: PY)
     #: Whether a thread running alone passed switch points that count (DPOR's runs), or ran
     #: its visible instructions uncounted (every other strategy): replay must do the same.
     lone_points: bool = False
@@ -112,10 +113,10 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
         raise TokenError(f"replay token format {data[0]} is not supported by this interleave (it reads 1 and "
                          f"{_VERSION}); replay it with the interleave version that made it")
     python = (data[1], data[2])
-    if check_python and python != sys.version_info[:2]:
+    if check_python and python != PY:
         raise TokenError(
             f"this replay token was recorded on Python {python[0]}.{python[1]} but this is "
-            f"{sys.version_info[0]}.{sys.version_info[1]}: bytecode differs between versions, so the "
+            f"{current_python()}: bytecode differs between versions, so the "
             "schedule cannot be replayed here. Replay it on the Python version that found it."
         )
     if data[3] >= len(_MODELS):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import threading
 import weakref
 from typing import Any, Dict, List, Optional, Tuple
@@ -28,6 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..errors import OptionError
 from ..runtime import context
 from ..sync.lock import _real_lock
+from ..versions import PY
 from .base import Strategy
 from .schedule_draws import ScheduleDraws
 
@@ -170,7 +170,7 @@ def _db_key(key: str) -> bytes:
 
 
 def _encode_runs(runs: Any, cap: Optional[int]) -> bytes:
-    return json.dumps({"python": list(sys.version_info[:2]), "preemptions": cap,
+    return json.dumps({"python": list(PY), "preemptions": cap,
                        "runs": [list(r) for r in runs]}).encode()
 
 
@@ -178,7 +178,7 @@ def _decode_runs(value: bytes, cap: Optional[int]) -> Optional[List[Tuple[int, i
     """The runs of a stored failure; None if unreadable, from another Python, or outside ``cap``."""
     try:
         data = json.loads(value.decode())
-        if data.get("python") != list(sys.version_info[:2]):
+        if data.get("python") != list(PY):
             return None
         stored_cap = data.get("preemptions")
         if cap is not None and (stored_cap is None or stored_cap > cap):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
+
+from interleave.versions import python
 
 DIRNAME = "interleave-failures"
 
@@ -44,7 +45,7 @@ class FailureStore:
 
     @staticmethod
     def _name(nodeid: str, index: int) -> str:
-        py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        py = python()
         digest = hashlib.sha1(f"{nodeid}\0{index}\0{py}".encode()).hexdigest()[:24]
         return f"{digest}.json"
 
@@ -67,7 +68,7 @@ class FailureStore:
         if root is None:
             return
         data = {"nodeid": nodeid, "index": index, "token": token,
-                "python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
+                "python": python()}
         try:
             fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
