@@ -110,8 +110,8 @@ def explore(
                 failure = checker.failure(session, fn, strategy=strat.describe(), executions=ran, elapsed=elapsed,
                                           hint=hint)
             session.check_interrupt()
-            advice = not_instrumented_hint(uninstrumented_packages(
-                session.filter, fn, failure.exception if failure is not None else None))
+            blind = uninstrumented_packages(session.filter, fn, failure.exception if failure is not None else None)
+            advice = not_instrumented_hint(blind)
     finally:
         strat.close()  # after the session: Hypothesis's engine ends its run with nothing patched
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
@@ -119,7 +119,7 @@ def explore(
                   bound=strat.bound_description,
                   races=list(checker.races) if checker is not None else [],
                   strategy_stats=dict(strat.stats),
-                  warnings=[advice] if advice else [])
+                  warnings=[advice] if advice else [], uninstrumented=blind)
 
 
 def _library_package(filename: str) -> Optional[str]:

@@ -44,6 +44,8 @@ class Result:
     warnings: List[str] = field(default_factory=list)
     races: List[Any] = field(default_factory=list)  # interleave.races.Race, with races="report"/"fail"
     strategy_stats: Dict[str, int] = field(default_factory=dict)  # e.g. dpor: classes, sleep_blocked
+    #: Installed packages the run reached without instrumenting them (``warnings`` says what to do).
+    uninstrumented: List[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:

@@ -54,13 +54,14 @@ def test_a_pass_through_an_uninstrumented_library_names_it(racylib) -> None:
     result = interleave.explore(_body(racylib), executions=100, seed=1)
     assert result.failure is None  # the race is inside the library: invisible
     assert any("racylib_hint" in w and "instrument=['racylib_hint']" in w for w in result.warnings), result.warnings
+    assert result.uninstrumented == ["racylib_hint"]  # the same, for tools (the pytest plugin)
 
 
 @pytest.mark.timeout(120)
 def test_instrumented_the_race_is_found_and_no_hint_is_given(racylib) -> None:
     result = interleave.explore(_body(racylib), executions=300, seed=1, instrument=["racylib_hint"])
     assert result.failure is not None and isinstance(result.failure.exception, ValueError)
-    assert result.warnings == []
+    assert result.warnings == [] and result.uninstrumented == []
     assert "Not instrumented" not in result.failure.report
 
 

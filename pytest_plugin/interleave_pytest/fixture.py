@@ -70,17 +70,9 @@ def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = 
     return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}"
 
 
-_ADVISED = re.compile(r"instrument=\[([^\]]*)\]")
-
-
 def uninstrumented(result: Result) -> List[str]:
-    """The installed packages the library's advice says the run reached without instrumenting them."""
-    names: List[str] = []
-    for text in getattr(result, "warnings", ()) or ():
-        m = _ADVISED.search(str(text)) if "instrument" in str(text) else None
-        if m is not None:
-            names += [n.strip().strip("'\"") for n in m.group(1).split(",") if n.strip()]
-    return list(dict.fromkeys(names))
+    """The installed packages the run reached without instrumenting them."""
+    return list(result.uninstrumented)
 
 
 def instrument_advice(names: List[str]) -> str:
