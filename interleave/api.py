@@ -12,7 +12,7 @@ from .options import callable_body, optional_callable, optional_int, optional_se
 from .options import model as checked_model
 from .options import names as checked_names
 from .races import RaceChecker, check_mode, recorder_for
-from .report import diagnose, render_report
+from .report import diagnose, failure_header, render_report
 from .result import Failure, Result
 from .runtime import context
 from .runtime.outcome import Outcome
@@ -23,7 +23,6 @@ from .strategies.base import Strategy
 from .strategies.replay import ReplayStrategy
 from .sync.vtime import _real_perf_counter as _clock
 from .token import Schedule, decode, encode
-from .versions import python
 
 DEFAULT_EXECUTIONS = 1000
 DEFAULT_MAX_STEPS = 100_000
@@ -354,13 +353,10 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
     if found is not None:  # the pattern first: it is what a reader acts on
         pattern = found.text.split(":")[0]
         what = pattern if outcome.kind == "deadlock" else f"{pattern} ({what})"
-    plural = "s" if executions != 1 else ""
-    header = (f"interleave: {what}\n"
-              f"  found by {strategy} ({schedule.model} model) after {executions} execution{plural} "
-              f"in {elapsed:.2f} s\n"
-              f"  schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
-              f"{schedule.switches} thread switches, {outcome.steps} steps; "
-              f"Python {python()}")
+    header = failure_header(
+        what, strategy=strategy, model=schedule.model, executions=executions, elapsed=elapsed,
+        schedule=(f"schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
+                  f"{schedule.switches} thread switches, {outcome.steps} steps"))
     replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
     report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
                            header=header, token=token, replay_hint=replay_hint, notes=notes)

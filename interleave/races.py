@@ -29,7 +29,7 @@ import linecache
 import sys
 from dataclasses import dataclass
 from types import CodeType, FrameType
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import OptionError
 from .instrument import access as A
@@ -37,7 +37,6 @@ from .runtime import context
 from .runtime.execution import BLOCKED, DONE
 from .runtime.scheduling import suspended_point
 from .strategies.base import Strategy
-from .versions import python
 
 MODES = ("ignore", "report", "fail")
 _DATA_KINDS = frozenset("aikgc")
@@ -427,7 +426,7 @@ class RaceChecker:
     def failure(self, session: Any, fn: Any, *, strategy: str, executions: int, elapsed: float,
                 hint: Optional[str] = None) -> Any:
         """The Failure for ``races="fail"``: the races, the interleaving, and the replay token."""
-        from .report import render_table
+        from .report import failure_header, render_table, replay_lines
         from .result import Failure
         from .runtime.recorder import Recorder
         from .strategies.replay import ReplayStrategy
@@ -442,14 +441,12 @@ class RaceChecker:
         token = encode(schedule)
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "body")
         first = self.races[0]
-        header = (f"interleave: data race on {first.location}, found by {strategy} ({schedule.model} model) "
-                  f"after {executions} execution{'s' if executions != 1 else ''} in {elapsed:.2f} s; "
-                  f"Python {python()}")
+        header = failure_header(f"data race on {first.location}", strategy=strategy, model=schedule.model,
+                                executions=executions, elapsed=elapsed)
         parts = [header, ""] + [r.describe() for r in self.races] + [
-            "", "Interleaving (one column per thread):", render_table(recorder.events, recorder.thread_names),
-            "", f"Replay token: {encode(schedule)}",
-            f"Reproduce:    {hint or f'interleave.replay({name}, {token!r})'}"
-            "  (replay runs the schedule; explore(..., races='report') names the race again)"]
+            "", "Interleaving (one column per thread):", render_table(recorder.events, recorder.thread_names)]
+        parts += replay_lines(token, f"{hint or f'interleave.replay({name}, {token!r})'}  (replay runs the "
+                                     "schedule; explore(..., races='report') names the race again)")
         return Failure(kind="race", exception=None, token=token, report="\n".join(parts),
                        trace=recorder.events, detail=first.describe())
 
@@ -486,10 +483,3 @@ def recorder_for(strategy: Strategy, checker: Optional[RaceChecker]) -> Any:
     if own is not None and rec is not None:
         return Tee(rec, own)
     return own if own is not None else rec
-
-
-def summarize(races: Sequence[Race]) -> str:
-    """All races found, for a report."""
-    if not races:
-        return "no data races found"
-    return "\n".join(r.describe() for r in races)

@@ -13,6 +13,7 @@ from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception
 from .instrument.filter import is_user_code_file
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
+from .versions import python
 
 WIDTH = 100  # the layout when the width is not known (not a terminal): goldens are stable
 MAX_WIDTH = 200
@@ -374,6 +375,21 @@ def wait_for_cycle(blocked: Sequence[Any]) -> List[str]:
     return []
 
 
+def failure_header(what: str, *, strategy: str, model: str, executions: int, elapsed: float,
+                   schedule: str = "") -> str:
+    """The first lines of every failure report: what was found, by whom, after how much search."""
+    plural = "s" if executions != 1 else ""
+    lines = [f"interleave: {what}",
+             f"  found by {strategy} ({model} model) after {executions} execution{plural} in {elapsed:.2f} s"]
+    lines.append(f"  {schedule}; Python {python()}" if schedule else f"  Python {python()}")
+    return "\n".join(lines)
+
+
+def replay_lines(token: str, reproduce: str) -> List[str]:
+    """The last lines of every failure report: the token and how to reproduce it."""
+    return ["", f"Replay token: {token}", f"Reproduce:    {reproduce}"]
+
+
 def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset()) -> str:
     """One paragraph: the exception, the deadlock cycle, the step limit or the divergence."""
     if outcome.kind == "exception" and outcome.exception is not None:
@@ -442,6 +458,6 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
         top = sorted(hot.items(), key=lambda kv: -kv[1])[:4]
         parts += ["", "Lines repeating at the end (the loop):"]
         parts += [f"  {short_path(f)}:{ln}  `{_source(f, ln)}`  x{n}" for (f, ln), n in top]
-    parts += ["", f"Replay token: {token}", f"Reproduce:    {replay_hint}"]
+    parts += replay_lines(token, replay_hint)
     parts += list(notes)
     return "\n".join(parts)
