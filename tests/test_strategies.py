@@ -10,6 +10,7 @@ from typing import List
 import pytest
 import strategy_launcher
 from example_loader import example
+from programs import locked_counter, lost_update
 
 import interleave
 from interleave.strategies.exhaustive import ExhaustiveStrategy
@@ -38,39 +39,10 @@ def write_z() -> None:
     shared.z = 3
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.value = 0
 
 
-def lost_update() -> None:
-    c = Counter()
-
-    def inc() -> None:
-        c.value += 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert c.value == 2
 
 
-def locked_counter() -> None:
-    c = Counter()
-    lock = threading.Lock()
-
-    def inc() -> None:
-        with lock:
-            c.value += 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert c.value == 2
 
 
 class Log:

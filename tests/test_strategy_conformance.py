@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any, List, Tuple
 
 import pytest
+from programs import lost_update, racy
 
 import interleave
 from interleave.api import DEFAULT_MAX_STEPS
@@ -20,37 +20,10 @@ from interleave.sync.vtime import _real_perf_counter as clock
 NAMES = registry.names()
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.value = 0
 
 
-def racy() -> None:
-    """Two threads increment without a lock; nothing is checked, so every schedule passes."""
-    c = Counter()
-
-    def inc() -> None:
-        c.value += 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
 
 
-def lost_update() -> None:
-    c = Counter()
-
-    def inc() -> None:
-        c.value += 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert c.value == 2
 
 
 class Watched:
