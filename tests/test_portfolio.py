@@ -135,6 +135,8 @@ def test_portfolio_turns_to_the_deep_members_after_the_quick_phase() -> None:
     quick, deep = Tally(seen[:QUICK_PHASE]), Tally(seen[QUICK_PHASE:])
     assert seen[0] == "portfolio[rounds(burst=1) after set-up]"  # cheap, and finds lockstep bugs at once
     assert seen[1] == seen[2] == "portfolio[dpor]"  # a race reversed in DPOR's second execution
+    assert seen[:9].count("portfolio[dpor]") == 5  # the small classics: DPOR's second to fifth
+    assert "portfolio[dpor]" not in seen[9:]
     assert quick["portfolio[rounds(burst=1) after set-up]"] >= QUICK_PHASE // 8
     assert "portfolio[pos]" in quick  # a member that searches the body's own start-up
     assert "portfolio[rounds(burst=1) after set-up]" not in deep

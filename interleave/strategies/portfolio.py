@@ -50,9 +50,12 @@ class PortfolioStrategy(Strategy):
     """
 
     name = "portfolio"
-    #: The slot order of each phase, by member name (see ``_members``).
-    QUICK: Sequence[str] = ("rounds", "dpor", "dpor", "uniform", "pos", "races5", "rounds", "races9",
-                            "uniform", "races3", "plain_pos", "races9")
+    #: The first executions, in this order, by member name (the keys of ``members`` below);
+    #: then the first phase cycles through ``QUICK`` and the second through ``DEEP``. DPOR
+    #: takes five of the first nine: the small classics fall in its second to fifth execution.
+    OPENING: Sequence[str] = ("rounds", "dpor", "dpor", "rounds", "uniform", "pos", "dpor", "dpor", "dpor")
+    QUICK: Sequence[str] = ("rounds", "uniform", "pos", "races5", "rounds", "races9", "uniform", "races3",
+                            "plain_pos", "races9")
     DEEP: Sequence[str] = ("races9", "uniform", "races9", "uniform", "races9", "pos", "races9", "uniform",
                            "races9", "races5")
     #: Who takes a DPOR slot once DPOR has run out, in turn.
@@ -74,23 +77,24 @@ class PortfolioStrategy(Strategy):
             "plain_pos": (POSStrategy(seed + 6), None),
             "dpor": (self.dpor, None),
         }
+        self.opening: List[_Slot] = [members[n] for n in self.OPENING]
         self.quick: List[_Slot] = [members[n] for n in self.QUICK]
         self.deep: List[_Slot] = [members[n] for n in self.DEEP]
         self.after_dpor: List[_Slot] = [members[n] for n in self.AFTER_DPOR]
         self.index = -1
-        self.active: Strategy = self.quick[0][0]
+        self.active: Strategy = (self.opening or self.quick)[0][0]
         self.dpor_out = False  # DPOR covered its tree, or the program diverged under it
         self.replaced = 0  # DPOR slots given to others so far
         self.view: Any = None
         self.fallback = False  # DPOR gave up in the middle of this execution
 
-    @property  # type: ignore[override]
-    def every_pick(self) -> bool:
+    @property
+    def every_pick(self) -> bool:  # type: ignore[override]
         """As the member running this execution asks (read when the runtime builds it)."""
         return self.active.every_pick
 
-    @property  # type: ignore[override]
-    def sees_lone_points(self) -> bool:
+    @property
+    def sees_lone_points(self) -> bool:  # type: ignore[override]
         """As the member running this execution asks: DPOR records a lone thread's points."""
         return self.active.sees_lone_points
 
@@ -104,8 +108,13 @@ class PortfolioStrategy(Strategy):
         self.index += 1
         self.fallback = False
         i = self.index
-        slots = self.quick if i < QUICK_PHASE else self.deep
-        member, depth = slots[(i if i < QUICK_PHASE else i - QUICK_PHASE) % len(slots)]
+        opening = len(self.opening)
+        if i < opening:
+            member, depth = self.opening[i]
+        elif i < QUICK_PHASE:
+            member, depth = self.quick[(i - opening) % len(self.quick)]
+        else:
+            member, depth = self.deep[(i - QUICK_PHASE) % len(self.deep)]
         if member is self.dpor and (self.dpor_out or self.dpor.exhausted()):
             self.dpor_out = True
             member, depth = self.after_dpor[self.replaced % len(self.after_dpor)]
