@@ -22,7 +22,7 @@ _Slot = Tuple[Strategy, Optional[int]]  # a member, and the depth it runs with (
 
 
 class PortfolioStrategy(Strategy):
-    """Executions go through a cycle of slots, each run by one member; two phases.
+    """Executions go through fixed slots, each run by one member: an opening, then two phases.
 
     Members (docs/strategies.md has the measurements): rounds of single picks (lockstep
     orders: deadlocks needing every thread at the same stage, a checker between a setter's
@@ -33,7 +33,9 @@ class PortfolioStrategy(Strategy):
     first (``MainFirstStrategy``); the plain POS slot keeps races between the body and its
     own threads in the search.
 
-    The first ``QUICK_PHASE`` executions cycle through every member. A bug that one of them
+    The opening gives DPOR five of the first nine executions (a bug DPOR reaches at all on a
+    small program, it reaches in its first few), between rounds, uniform and POS. Up to
+    ``QUICK_PHASE`` executions the rest cycle through every sampler. A bug that one of them
     finds with a high chance per execution falls there; one that has not fallen by then is
     most likely of a class only uniform random and deep race-PCT find at a useful rate, so the
     second phase gives them most slots (keeping POS and a shallower race-PCT in the cycle).
