@@ -69,7 +69,7 @@ class PortfolioStrategy(Strategy):
         races = MainFirstStrategy(self.races)
         # Depth-first, unseeded: the races of the first execution's end are reversed first,
         # which is where a race after a long thread-local prefix sits (found in DPOR's second
-        # execution); a seeded tree order was measured slower on the corpus (docs/strategies.md).
+        # execution; with ``order_seed``, in its third for 4 of 5 seeds: docs/strategies.md).
         self.dpor = DporStrategy()
         members: Dict[str, _Slot] = {
             "rounds": (MainFirstStrategy(KeyObserver(RoundsStrategy(seed + 7, burst=1), keys)), None),
