@@ -128,6 +128,7 @@ def test_portfolio_turns_to_the_deep_members_after_the_quick_phase() -> None:
     from interleave.strategies.portfolio import QUICK_PHASE, PortfolioStrategy
 
     p = PortfolioStrategy(0)
+    p.threaded = True  # as after an execution that ran a thread besides the body
     seen = []
     for _ in range(QUICK_PHASE + 100):
         assert p.new_execution()
@@ -271,3 +272,24 @@ def test_a_program_that_diverges_under_dpor_is_no_failure_of_the_portfolio() -> 
     r = interleave.explore(random_thread_count, strategy=p, seed=0, executions=100, shrink=False)
     assert r.failure is None and r.executions == 100
     assert p.dpor_out
+
+
+def counts_alone() -> None:
+    box = Counter()
+    for _ in range(200):
+        box.value += 1
+    assert box.value == 200
+
+
+def test_no_dpor_execution_until_a_second_thread_has_run() -> None:
+    # DPOR sees every switch point, a lone thread's too: on a body without threads that would
+    # trace each of its instructions for no race to reverse.
+    from interleave.strategies.portfolio import PortfolioStrategy
+
+    p = PortfolioStrategy(0)
+    r = interleave.explore(counts_alone, strategy=p, seed=0, executions=12, shrink=False)
+    assert r.failure is None and r.executions == 12
+    assert p.dpor.stats["executions"] == 0 and not p.dpor_out
+    p = PortfolioStrategy(0)
+    interleave.explore(two_locked_increments, strategy=p, seed=0, executions=3, shrink=False)
+    assert p.dpor.stats["executions"] == 2

@@ -89,6 +89,7 @@ class PortfolioStrategy(Strategy):
         self.replaced = 0  # DPOR slots given to others so far
         self.view: Any = None
         self.fallback = False  # DPOR gave up in the middle of this execution
+        self.threaded = False  # an execution so far ran a thread besides the body's
 
     @property
     def every_pick(self) -> bool:  # type: ignore[override]
@@ -117,8 +118,11 @@ class PortfolioStrategy(Strategy):
             member, depth = self.quick[(i - opening) % len(self.quick)]
         else:
             member, depth = self.deep[(i - QUICK_PHASE) % len(self.deep)]
-        if member is self.dpor and (self.dpor_out or self.dpor.exhausted()):
-            self.dpor_out = True
+        if member is self.dpor and (self.dpor_out or self.dpor.exhausted() or not self.threaded):
+            # Until a second thread has run there is no race to reverse, and a DPOR execution
+            # would trace a lone thread's every instruction for nothing.
+            if self.threaded:
+                self.dpor_out = True  # for good: covered, or the program diverged under it
             member, depth = self.after_dpor[self.replaced % len(self.after_dpor)]
             self.replaced += 1
         if depth is not None:
@@ -151,6 +155,8 @@ class PortfolioStrategy(Strategy):
             ex.recorder = rec.a  # type: ignore[union-attr]  # DPOR teed behind another recorder
 
     def end_execution(self, outcome: object) -> None:
+        if not self.threaded:
+            self.threaded = any(tid for tid, _ in getattr(outcome, "runs", ()))
         if not self.fallback:
             self.active.end_execution(outcome)
         self.view = None
