@@ -55,7 +55,7 @@ class PortfolioStrategy(Strategy):
     #: The first executions, in this order, by member name (the keys of ``members`` below);
     #: then the first phase cycles through ``QUICK`` and the second through ``DEEP``. DPOR
     #: takes five of the first nine: the small classics fall in its second to fifth execution.
-    OPENING: Sequence[str] = ("rounds", "dpor", "dpor", "rounds", "uniform", "pos", "dpor", "dpor", "dpor")
+    OPENING: Sequence[str] = ("rounds", "dpor", "rounds", "dpor", "uniform", "pos", "dpor", "dpor", "dpor")
     QUICK: Sequence[str] = ("rounds", "uniform", "pos", "races5", "rounds", "races9", "uniform", "races3",
                             "plain_pos", "races9")
     DEEP: Sequence[str] = ("races9", "uniform", "races9", "uniform", "races9", "pos", "races9", "uniform",
