@@ -128,13 +128,18 @@ def test_portfolio_turns_to_the_deep_members_after_the_quick_phase() -> None:
     from interleave.strategies.portfolio import QUICK_PHASE, PortfolioStrategy
 
     p = PortfolioStrategy(0)
+    p.threaded = True  # as after an execution that ran a thread besides the body
     seen = []
     for _ in range(QUICK_PHASE + 100):
         assert p.new_execution()
         seen.append(p.describe_active())
     quick, deep = Tally(seen[:QUICK_PHASE]), Tally(seen[QUICK_PHASE:])
     assert seen[0] == "portfolio[rounds(burst=1) after set-up]"  # cheap, and finds lockstep bugs at once
-    assert quick["portfolio[rounds(burst=1) after set-up]"] == QUICK_PHASE // 5
+    assert seen[1] == seen[3] == "portfolio[dpor]"  # a race reversed in DPOR's second execution
+    assert seen[2] == seen[0]  # rounds again: reorder_3 falls to it a third of the time
+    assert seen[:9].count("portfolio[dpor]") == 5  # the small classics: DPOR's second to fifth
+    assert "portfolio[dpor]" not in seen[9:]
+    assert quick["portfolio[rounds(burst=1) after set-up]"] >= QUICK_PHASE // 8
     assert "portfolio[pos]" in quick  # a member that searches the body's own start-up
     assert "portfolio[rounds(burst=1) after set-up]" not in deep
     assert deep["portfolio[pct-races(depth=9) after set-up]"] == 50
@@ -164,3 +169,128 @@ def test_main_first_ends_its_prelude_when_the_body_spins_instead_of_waiting() ->
     r = interleave.explore(body_spins_until_its_thread_runs, strategy=MainFirstStrategy(RandomStrategy(0)),
                            seed=0, executions=20, shrink=False)
     assert r.failure is None and r.executions == 20
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.total = 0
+
+
+def long_prefix_then_race() -> None:
+    # A lost update reached only after 30 thread-local appends (benchmarks/corpus/long_prefix.py).
+    s = Sink()
+
+    def batcher() -> None:
+        batch: List[int] = []
+        for i in range(30):
+            batch.append(i)
+        s.total += len(batch)
+
+    def single() -> None:
+        s.total += 1
+
+    ts = [threading.Thread(target=batcher), threading.Thread(target=single)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert s.total == 31
+
+
+def test_portfolio_reverses_a_race_after_a_long_prefix_within_a_few_executions() -> None:
+    # Without the DPOR member the default needed a median of 10 executions here (seeds 0-4 on
+    # the corpus's long_prefix: 16, 6, 16, 10, 10); DPOR reverses the race in its second
+    # execution, the portfolio's fourth (4 for every seed).
+    for seed in range(5):
+        r = interleave.explore(long_prefix_then_race, seed=seed, executions=50, shrink=False)
+        assert r.failure is not None, seed
+        assert r.executions <= 4, (seed, r.executions)
+
+
+def test_a_failure_found_by_the_dpor_member_replays() -> None:
+    r = interleave.explore(long_prefix_then_race, seed=0, executions=50)
+    assert r.failure is not None
+    assert "found by portfolio[dpor]" in r.failure.report
+    again = interleave.replay(long_prefix_then_race, r.failure.token)
+    assert again.failure is not None and again.failure.kind == r.failure.kind == "exception"
+
+
+def two_locked_increments() -> None:
+    c = Counter()
+    lock = threading.Lock()
+
+    def inc() -> None:
+        with lock:
+            c.value += 1
+
+    ts = [threading.Thread(target=inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == 2
+
+
+def test_dpor_member_gives_its_slots_away_once_its_tree_is_covered() -> None:
+    from interleave.strategies.portfolio import PortfolioStrategy
+
+    dpor = interleave.explore(two_locked_increments, strategy="dpor", executions=100, shrink=False)
+    assert dpor.exhausted  # a handful of classes: the DPOR member covers them early
+    p = PortfolioStrategy(0)
+    r = interleave.explore(two_locked_increments, strategy=p, seed=0, executions=150, shrink=False)
+    # A proof by one member is not the portfolio's: it runs its whole budget.
+    assert r.failure is None and r.executions == 150 and not r.exhausted
+    assert p.dpor.exhausted() and p.dpor_out
+    assert p.dpor.stats["executions"] == dpor.executions < 150 // 6
+
+
+def random_thread_count() -> None:
+    # Each execution reseeds ``random`` differently: the program does not repeat itself under a
+    # replayed schedule, which DPOR reports as a divergence.
+    import random
+
+    c = Counter()
+    lock = threading.Lock()
+
+    def inc() -> None:
+        with lock:
+            c.value += 1
+
+    ts = [threading.Thread(target=inc) for _ in range(random.randint(1, 3))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == len(ts)
+
+
+def test_a_program_that_diverges_under_dpor_is_no_failure_of_the_portfolio() -> None:
+    from interleave.strategies.portfolio import PortfolioStrategy
+
+    alone = interleave.explore(random_thread_count, strategy="dpor", seed=0, executions=100, shrink=False)
+    assert alone.failure is not None and alone.failure.kind == "divergence"
+    p = PortfolioStrategy(0)
+    r = interleave.explore(random_thread_count, strategy=p, seed=0, executions=100, shrink=False)
+    assert r.failure is None and r.executions == 100
+    assert p.dpor_out
+
+
+def counts_alone() -> None:
+    box = Counter()
+    for _ in range(200):
+        box.value += 1
+    assert box.value == 200
+
+
+def test_no_dpor_execution_until_a_second_thread_has_run() -> None:
+    # DPOR sees every switch point, a lone thread's too: on a body without threads that would
+    # trace each of its instructions for no race to reverse.
+    from interleave.strategies.portfolio import PortfolioStrategy
+
+    p = PortfolioStrategy(0)
+    r = interleave.explore(counts_alone, strategy=p, seed=0, executions=12, shrink=False)
+    assert r.failure is None and r.executions == 12
+    assert p.dpor.stats["executions"] == 0 and not p.dpor_out
+    p = PortfolioStrategy(0)
+    interleave.explore(two_locked_increments, strategy=p, seed=0, executions=4, shrink=False)
+    assert p.dpor.stats["executions"] == 2

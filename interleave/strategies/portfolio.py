@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .base import Strategy
+from .base import Divergence, Strategy
+from .dpor import DporStrategy
 from .main_first import MainFirstStrategy
 from .pos import POSStrategy
 from .race_pct import KeyObserver, RaceKeys, RacePCTStrategy
@@ -15,72 +16,151 @@ from .rounds import RoundsStrategy
 #: members that do best on deep bugs.
 QUICK_PHASE = 60
 
+_LONG = 1 << 30
+
 _Slot = Tuple[Strategy, Optional[int]]  # a member, and the depth it runs with (race PCT only)
 
 
 class PortfolioStrategy(Strategy):
-    """Executions go through a cycle of slots, each run by one member; two phases.
+    """Executions go through fixed slots, each run by one member: an opening, then two phases.
 
     Members (docs/strategies.md has the measurements): rounds of single picks (lockstep
     orders: deadlocks needing every thread at the same stage, a checker between a setter's
-    writes), uniform random (deep bugs, the 3x3 counter), POS (torn reads, publication), and
-    PCT with change points at racing accesses (a race after a long prefix, staged
-    publication; at depth 9, the 3x3 counter). All but one POS slot let the body finish
-    starting its threads first (``MainFirstStrategy``); the plain POS slot keeps races between
-    the body and its own threads in the search.
+    writes), DPOR (one race reversed per execution: a race after a long prefix, the small
+    classics), uniform random (deep bugs, the 3x3 counter), POS (torn reads, publication), and
+    PCT with change points at racing accesses (staged publication; at depth 9, the 3x3
+    counter). All but the DPOR and one POS slot let the body finish starting its threads
+    first (``MainFirstStrategy``); the plain POS slot keeps races between the body and its
+    own threads in the search.
 
-    The first ``QUICK_PHASE`` executions cycle through every member. A bug that one of them
+    The opening gives DPOR five of the first nine executions (a bug DPOR reaches at all on a
+    small program, it reaches in its first few), between rounds, uniform and POS. Up to
+    ``QUICK_PHASE`` executions the rest cycle through every sampler. A bug that one of them
     finds with a high chance per execution falls there; one that has not fallen by then is
     most likely of a class only uniform random and deep race-PCT find at a useful rate, so the
     second phase gives them most slots (keeping POS and a shallower race-PCT in the cycle).
     The rounds member teaches the racing keys to race-PCT from the first execution on. Each
-    member keeps its own state (race-PCT learns the keys and the run length) across phases.
+    member keeps its own state (race-PCT learns the keys and the run length, DPOR its search
+    tree) across phases.
+
+    DPOR is a member like the others but for two things: it sees every switch point (the
+    portfolio reports ``every_pick``/``sees_lone_points`` of the member chosen for the
+    execution, which the runtime reads when it builds it), and it can run out, by covering its
+    tree or by meeting a program that does not repeat itself under the same schedule
+    (``random`` is reseeded per execution): its slots then go to the other members. Its
+    exhaustion is no proof here (the portfolio is never ``bounded``).
     """
 
     name = "portfolio"
+    #: The first executions, in this order, by member name (the keys of ``members`` below);
+    #: then the first phase cycles through ``QUICK`` and the second through ``DEEP``. DPOR
+    #: takes five of the first nine: the small classics fall in its second to fifth execution.
+    OPENING: Sequence[str] = ("rounds", "dpor", "rounds", "dpor", "uniform", "pos", "dpor", "dpor", "dpor")
+    QUICK: Sequence[str] = ("rounds", "uniform", "pos", "races5", "rounds", "races9", "uniform", "races3",
+                            "plain_pos", "races9")
+    DEEP: Sequence[str] = ("races9", "uniform", "races9", "uniform", "races9", "pos", "races9", "uniform",
+                           "races9", "races5")
+    #: Who takes a DPOR slot once DPOR has run out, in turn.
+    AFTER_DPOR: Sequence[str] = ("uniform", "races9", "pos", "races5")
 
     def __init__(self, seed: int) -> None:
         keys = RaceKeys()
-        rounds = MainFirstStrategy(KeyObserver(RoundsStrategy(seed + 7, burst=1), keys))
-        uniform = MainFirstStrategy(RandomStrategy(seed + 5))
-        pos = MainFirstStrategy(POSStrategy(seed))
         self.races = RacePCTStrategy(seed + 1, 5, keys)
         races = MainFirstStrategy(self.races)
-        plain_pos = POSStrategy(seed + 6)
-        # Rounds first: one execution finds the lockstep bugs, and it is cheap (a marked test's
-        # one-execution smoke check should not pay for POS's per-point decisions).
-        self.quick: List[_Slot] = [
-            (rounds, None), (uniform, None), (pos, None), (races, 5), (rounds, None),
-            (races, 9), (uniform, None), (races, 3), (plain_pos, None), (races, 9),
-        ]
-        self.deep: List[_Slot] = [
-            (races, 9), (uniform, None), (races, 9), (uniform, None), (races, 9),
-            (pos, None), (races, 9), (uniform, None), (races, 9), (races, 5),
-        ]
+        # Depth-first, unseeded: the races of the first execution's end are reversed first,
+        # which is where a race after a long thread-local prefix sits (found in DPOR's second
+        # execution; with ``order_seed``, in its third for 4 of 5 seeds: docs/strategies.md).
+        self.dpor = DporStrategy()
+        members: Dict[str, _Slot] = {
+            "rounds": (MainFirstStrategy(KeyObserver(RoundsStrategy(seed + 7, burst=1), keys)), None),
+            "uniform": (MainFirstStrategy(RandomStrategy(seed + 5)), None),
+            "pos": (MainFirstStrategy(POSStrategy(seed)), None),
+            "races3": (races, 3), "races5": (races, 5), "races9": (races, 9),
+            "plain_pos": (POSStrategy(seed + 6), None),
+            "dpor": (self.dpor, None),
+        }
+        self.opening: List[_Slot] = [members[n] for n in self.OPENING]
+        self.quick: List[_Slot] = [members[n] for n in self.QUICK]
+        self.deep: List[_Slot] = [members[n] for n in self.DEEP]
+        self.after_dpor: List[_Slot] = [members[n] for n in self.AFTER_DPOR]
         self.index = -1
-        self.active: Strategy = rounds
+        self.active: Strategy = (self.opening or self.quick)[0][0]
+        self.dpor_out = False  # DPOR covered its tree, or the program diverged under it
+        self.replaced = 0  # DPOR slots given to others so far
+        self.view: Any = None
+        self.fallback = False  # DPOR gave up in the middle of this execution
+        self.threaded = False  # an execution so far ran a thread besides the body's
+
+    @property
+    def every_pick(self) -> bool:  # type: ignore[override]
+        """As the member running this execution asks (read when the runtime builds it)."""
+        return self.active.every_pick
+
+    @property
+    def sees_lone_points(self) -> bool:  # type: ignore[override]
+        """As the member running this execution asks: DPOR records a lone thread's points."""
+        return self.active.sees_lone_points
 
     def bind(self, view: object) -> None:
+        self.view = view
         self.active.bind(view)
 
     def new_execution(self) -> bool:
         self.index += 1
+        self.fallback = False
         i = self.index
-        slots = self.quick if i < QUICK_PHASE else self.deep
-        member, depth = slots[(i if i < QUICK_PHASE else i - QUICK_PHASE) % len(slots)]
+        opening = len(self.opening)
+        if i < opening:
+            member, depth = self.opening[i]
+        elif i < QUICK_PHASE:
+            member, depth = self.quick[(i - opening) % len(self.quick)]
+        else:
+            member, depth = self.deep[(i - QUICK_PHASE) % len(self.deep)]
+        if member is self.dpor and (self.dpor_out or self.dpor.exhausted() or not self.threaded):
+            # Until a second thread has run there is no race to reverse, and a DPOR execution
+            # would trace a lone thread's every instruction for nothing.
+            if self.threaded:
+                self.dpor_out = True  # for good: covered, or the program diverged under it
+            member, depth = self.after_dpor[self.replaced % len(self.after_dpor)]
+            self.replaced += 1
         if depth is not None:
             self.races.d = depth
         self.active = member
         return member.new_execution()
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
-        return self.active.choose(runnable, current, used)
+        if self.active is not self.dpor:
+            return self.active.choose(runnable, current, used)
+        if self.fallback:
+            return (current if current in runnable else runnable[0]), _LONG
+        try:
+            return self.dpor.choose(runnable, current, used)
+        except Divergence:
+            # The program took another path under DPOR's replayed prefix (it reads ``random``,
+            # the clock, ids...): DPOR cannot search it, which alone is no failure of the
+            # program. DPOR leaves the execution, which runs on without choices.
+            self._retire_dpor()
+            return (current if current in runnable else runnable[0]), _LONG
+
+    def _retire_dpor(self) -> None:
+        self.dpor_out = True
+        self.fallback = True
+        ex = getattr(self.view, "_ex", None)
+        rec = getattr(ex, "recorder", None)
+        if rec is self.dpor:
+            ex.recorder = None  # type: ignore[union-attr]
+        elif rec is not None and getattr(rec, "b", None) is self.dpor:
+            ex.recorder = rec.a  # type: ignore[union-attr]  # DPOR teed behind another recorder
 
     def end_execution(self, outcome: object) -> None:
-        self.active.end_execution(outcome)
+        if not self.threaded:
+            self.threaded = any(tid for tid, _ in getattr(outcome, "runs", ()))
+        if not self.fallback:
+            self.active.end_execution(outcome)
+        self.view = None
 
     def close(self) -> None:
-        for member in {id(m): m for m, _ in self.quick + self.deep}.values():
+        for member in {id(m): m for m, _ in self.quick + self.deep + self.after_dpor}.values():
             member.close()
 
     def describe(self) -> str:
