@@ -38,7 +38,7 @@ from __future__ import annotations
 import random
 import sys
 from types import CodeType, FrameType
-from typing import Any, Dict, List, Optional, Set, Tuple, cast
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument import access as A
 from ..runtime import context
@@ -128,6 +128,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
     def _reset_execution(self) -> None:
         self.ex: Any = None
         self.pend: Dict[int, Optional[_Pending]] = {}
+        self.sync_accs: Dict[Any, A.Access] = {}
         self.k_event = 0  # index of the next event
         self.running: Optional[_Event] = None
         self.run_acc: A.Access = A.NONE_ACCESS
@@ -172,7 +173,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 acc = self.tracker.pick(f, code, offset)
                 self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
             else:
-                acc = _sync_pending(op, _getframe(2))
+                acc = _sync_pending(op, _getframe(2), self.sync_accs)
                 self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
             return
         # This point runs now without a decision: a replayed run, or the runtime runs the only
@@ -199,7 +200,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 acc = self.tracker.pick(f, code, offset) if f is not None else A.unknown("frame not found")
             else:
                 f = None
-                acc = _sync_pending(op, _getframe(2))
+                acc = _sync_pending(op, _getframe(2), self.sync_accs)
             if self.gil:
                 acc = _coarse(acc)
             ev = self.running
@@ -239,8 +240,20 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
-        self._pending_at(tid, code, offset, op)
-        self._forced(tid, cast(_Pending, self.pend.pop(tid)))  # _pending_at just set it
+        # This point's operation, read here rather than through ``pend`` (the hot path).
+        if code is not None:
+            f = _getframe(3)
+            if f.f_code is not code:
+                f = _find_frame(_getframe(1), code)
+            if f is None:
+                p: _Pending = (A.unknown("frame not found"), None, None, 0, False)
+            else:
+                acc = self.tracker.pick(f, code, offset)
+                p = (_coarse(acc) if self.gil else acc, f, code, offset, False)
+        else:
+            acc = _sync_pending(op, _getframe(2), self.sync_accs)
+            p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
+        self._forced(tid, p)
 
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""
@@ -330,6 +343,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         self.ex = None
         self.tracker.forget()
         self.pend = {}
+        self.sync_accs = {}
         self.locs = {}
 
     # ---------------------------------------------------------------- set-up
