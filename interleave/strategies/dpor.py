@@ -164,9 +164,9 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
             if code is not None:
-                f = _getframe(2)
+                f = _getframe(3)  # the user's frame: step < point < back-end callback < user
                 if f.f_code is not code:
-                    f = _find_frame(f, code)
+                    f = _find_frame(_getframe(2), code)
                     if f is None:
                         self.pend[vt.tid] = (A.unknown("frame not found"), None, None, 0, False)
                         return
@@ -185,18 +185,18 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None:
-                    f = _getframe(2)
+                    f = _getframe(3)  # the user's frame: step < point < back-end callback < user
                     if f.f_code is not code:
-                        f = _find_frame(f, code)
+                        f = _find_frame(_getframe(2), code)
                     if f is not None:
                         self.tracker.produce_only(f, code, offset)
                 return
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
             if code is not None:
-                f = _getframe(2)
+                f = _getframe(3)  # the user's frame: step < point < back-end callback < user
                 if f.f_code is not code:
-                    f = _find_frame(f, code)
+                    f = _find_frame(_getframe(2), code)
                 acc = self.tracker.pick(f, code, offset) if f is not None else A.unknown("frame not found")
             else:
                 f = None
@@ -233,7 +233,9 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             if prev is not None and prev[1] is not None:
                 self.tracker.executing(prev[1], prev[2], prev[3], prev[0])  # type: ignore[arg-type]
             if code is not None:
-                f = _find_frame(_getframe(2), code)
+                f = _getframe(3)
+                if f.f_code is not code:
+                    f = _find_frame(_getframe(2), code)
                 if f is not None:
                     self.tracker.produce_only(f, code, offset)
             return

@@ -39,22 +39,6 @@ class PendingOperations:
     tracker: A.AccessTracker
     sync_accs: Dict[Any, A.Access]  # this execution's lock operations (see _sync_pending)
 
-    def _pending_at(self, tid: int, code: Optional[CodeType], offset: int, op: Any) -> None:
-        """Read ``tid``'s operation at the point the runtime reports (called from ``step``)."""
-        f: Optional[FrameType]
-        if code is not None:
-            f = _getframe(4)
-            if f.f_code is not code:
-                f = _find_frame(_getframe(2), code)
-                if f is None:
-                    self.pend[tid] = (A.unknown("frame not found"), None, None, 0, False)
-                    return
-            acc = self.tracker.pick(f, code, offset)
-            self.pend[tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
-        else:
-            acc = _sync_pending(op, _getframe(3), self.sync_accs)
-            self.pend[tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
-
     def _pending_of(self, vt: Any) -> _Pending:
         """The pending operation of a thread that has not reported it (first point, wake-up)."""
         p = self.pend.get(vt.tid)
