@@ -38,7 +38,7 @@ from __future__ import annotations
 import random
 import sys
 from types import CodeType, FrameType
-from typing import Any, Dict, List, Optional, Set, Tuple, cast
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument import access as A
 from ..runtime import context
@@ -128,6 +128,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
     def _reset_execution(self) -> None:
         self.ex: Any = None
         self.pend: Dict[int, Optional[_Pending]] = {}
+        self.sync_accs: Dict[Any, A.Access] = {}
         self.k_event = 0  # index of the next event
         self.running: Optional[_Event] = None
         self.run_acc: A.Access = A.NONE_ACCESS
@@ -163,16 +164,16 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
             if code is not None:
-                f = _getframe(2)
+                f = _getframe(3)  # the user's frame: step < point < back-end callback < user
                 if f.f_code is not code:
-                    f = _find_frame(f, code)
+                    f = _find_frame(_getframe(2), code)
                     if f is None:
                         self.pend[vt.tid] = (A.unknown("frame not found"), None, None, 0, False)
                         return
                 acc = self.tracker.pick(f, code, offset)
                 self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
             else:
-                acc = _sync_pending(op, _getframe(2))
+                acc = _sync_pending(op, _getframe(2), self.sync_accs)
                 self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
             return
         # This point runs now without a decision: a replayed run, or the runtime runs the only
@@ -184,22 +185,22 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None:
-                    f = _getframe(2)
+                    f = _getframe(3)  # the user's frame: step < point < back-end callback < user
                     if f.f_code is not code:
-                        f = _find_frame(f, code)
+                        f = _find_frame(_getframe(2), code)
                     if f is not None:
                         self.tracker.produce_only(f, code, offset)
                 return
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
             if code is not None:
-                f = _getframe(2)
+                f = _getframe(3)  # the user's frame: step < point < back-end callback < user
                 if f.f_code is not code:
-                    f = _find_frame(f, code)
+                    f = _find_frame(_getframe(2), code)
                 acc = self.tracker.pick(f, code, offset) if f is not None else A.unknown("frame not found")
             else:
                 f = None
-                acc = _sync_pending(op, _getframe(2))
+                acc = _sync_pending(op, _getframe(2), self.sync_accs)
             if self.gil:
                 acc = _coarse(acc)
             ev = self.running
@@ -232,15 +233,29 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             if prev is not None and prev[1] is not None:
                 self.tracker.executing(prev[1], prev[2], prev[3], prev[0])  # type: ignore[arg-type]
             if code is not None:
-                f = _find_frame(_getframe(2), code)
+                f = _getframe(3)
+                if f.f_code is not code:
+                    f = _find_frame(_getframe(2), code)
                 if f is not None:
                     self.tracker.produce_only(f, code, offset)
             return
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
-        self._pending_at(tid, code, offset, op)
-        self._forced(tid, cast(_Pending, self.pend.pop(tid)))  # _pending_at just set it
+        # This point's operation, read here rather than through ``pend`` (the hot path).
+        if code is not None:
+            f = _getframe(3)
+            if f.f_code is not code:
+                f = _find_frame(_getframe(1), code)
+            if f is None:
+                p: _Pending = (A.unknown("frame not found"), None, None, 0, False)
+            else:
+                acc = self.tracker.pick(f, code, offset)
+                p = (_coarse(acc) if self.gil else acc, f, code, offset, False)
+        else:
+            acc = _sync_pending(op, _getframe(2), self.sync_accs)
+            p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
+        self._forced(tid, p)
 
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""
@@ -330,6 +345,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         self.ex = None
         self.tracker.forget()
         self.pend = {}
+        self.sync_accs = {}
         self.locs = {}
 
     # ---------------------------------------------------------------- set-up

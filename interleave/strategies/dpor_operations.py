@@ -23,6 +23,7 @@ _PARK_CODE = Execution.park.__code__
 _EVERYTHING = A.EVERYTHING
 _getframe = sys._getframe
 _ACQUIRE_CODE = Lock._acquire.__code__
+_ENTER_CODE = Lock.__enter__.__code__  # calls _acquire blocking and untimed, always
 _SQ_GET_CODE = SimpleQueue.get.__code__
 
 # A thread's next operation: (access, frame, code, offset, resumes-a-parked-operation).
@@ -36,22 +37,7 @@ class PendingOperations:
     gil: bool
     pend: Dict[int, Optional[_Pending]]
     tracker: A.AccessTracker
-
-    def _pending_at(self, tid: int, code: Optional[CodeType], offset: int, op: Any) -> None:
-        """Read ``tid``'s operation at the point the runtime reports (called from ``step``)."""
-        f: Optional[FrameType]
-        if code is not None:
-            f = _getframe(4)
-            if f.f_code is not code:
-                f = _find_frame(_getframe(2), code)
-                if f is None:
-                    self.pend[tid] = (A.unknown("frame not found"), None, None, 0, False)
-                    return
-            acc = self.tracker.pick(f, code, offset)
-            self.pend[tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
-        else:
-            acc = _sync_pending(op, _getframe(3))
-            self.pend[tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
+    sync_accs: Dict[Any, A.Access]  # this execution's lock operations (see _sync_pending)
 
     def _pending_of(self, vt: Any) -> _Pending:
         """The pending operation of a thread that has not reported it (first point, wake-up)."""
@@ -74,7 +60,7 @@ class PendingOperations:
                         p = (_coarse(acc) if self.gil else acc, uf, code, off, False)
                         break
                 else:
-                    acc = _sync_pending(loc.get("op"), f)
+                    acc = _sync_pending(loc.get("op"), f, self.sync_accs)
                     p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
                     break
             if c is _PARK_CODE:
@@ -132,16 +118,31 @@ def _find_frame(f: Optional[FrameType], code: CodeType) -> Optional[FrameType]:
     return f if f is not None and f.f_code is code else None
 
 
-def _sync_pending(op: Any, start: Optional[FrameType]) -> A.Access:
-    """The access of a synchronisation switch point, its blocking predicate made exact."""
+def _sync_pending(op: Any, start: Optional[FrameType], cache: Optional[Dict[Any, A.Access]] = None) -> A.Access:
+    """The access of a synchronisation switch point, its blocking predicate made exact.
+
+    With ``cache`` (one execution's), the access of a lock's acquire or release is built once
+    per lock and kind of call: it is most of the sync points, and nothing mutates a pending
+    sync access once built. The cached access holds the lock, so its id stays unique.
+    """
+    if cache is not None and type(op) is tuple and len(op) > 1 and (op[0] == "acquire" or op[0] == "release"):
+        target = op[1]
+        key = (op[0], id(target), op[0] == "acquire" and _blocks_untimed(op, start))
+        acc = cache.get(key)
+        if acc is None:
+            acc = A.sync_access(op)
+            if not key[2]:
+                acc.block = None
+            cache[key] = acc
+        return acc
     acc = A.sync_access(op)
     if acc.block is not None:
         acc = _refine_block(acc, op, start)
     return acc
 
 
-def _refine_block(acc: A.Access, op: Any, start: Optional[FrameType]) -> A.Access:
-    """A sync point's blocking predicate holds only for a blocking, untimed call."""
+def _blocks_untimed(op: Any, start: Optional[FrameType]) -> bool:
+    """Whether the sync call reported from ``start`` is a blocking, untimed one (see below)."""
     f = start
     n = 0
     want = _ACQUIRE_CODE if op[0] == "acquire" else _SQ_GET_CODE
@@ -149,15 +150,21 @@ def _refine_block(acc: A.Access, op: Any, start: Optional[FrameType]) -> A.Acces
         f = f.f_back
         n += 1
     if f is None:
-        acc.block = None
-        return acc
+        return False
+    if want is _ACQUIRE_CODE:
+        back = f.f_back
+        if back is not None and back.f_code is _ENTER_CODE:
+            return True  # ``with lock``: no need to build the frame's locals
     loc = f.f_locals
     if op[0] == "acquire":
-        if not loc.get("blocking", True) or loc.get("timeout", -1) != -1:
-            acc.block = None
-    else:
-        if not loc.get("block", True) or loc.get("timeout") is not None:
-            acc.block = None
+        return bool(loc.get("blocking", True)) and loc.get("timeout", -1) == -1
+    return bool(loc.get("block", True)) and loc.get("timeout") is None
+
+
+def _refine_block(acc: A.Access, op: Any, start: Optional[FrameType]) -> A.Access:
+    """A sync point's blocking predicate holds only for a blocking, untimed call."""
+    if not _blocks_untimed(op, start):
+        acc.block = None
     return acc
 
 
