@@ -35,6 +35,7 @@ from .errors import OptionError
 from .instrument import access as A
 from .runtime import context
 from .runtime.execution import BLOCKED, DONE
+from .runtime.recorder import Tee
 from .runtime.scheduling import suspended_point
 from .strategies.base import Strategy
 
@@ -449,31 +450,6 @@ class RaceChecker:
                                      "schedule; explore(..., races='report') names the race again)")
         return Failure(kind="race", exception=None, token=token, report="\n".join(parts),
                        trace=recorder.events, detail=first.describe())
-
-
-class Tee:
-    """Sends the runtime's recorder calls to several recorders, in order."""
-
-    def __init__(self, *recorders: Any) -> None:
-        self.recorders = recorders
-
-    def includes(self, r: Any) -> bool:
-        """Whether ``r`` is one of them (a strategy attaching itself checks)."""
-        return any(x is r for x in self.recorders)
-
-    def step(self, vt: Any, code: Any, offset: int, op: Any) -> None:
-        for r in self.recorders:
-            r.step(vt, code, offset, op)
-
-    def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
-        for r in self.recorders:
-            r.switch(from_tid, to_tid, preempted)
-
-    def finish(self) -> None:
-        for r in self.recorders:
-            fin = getattr(r, "finish", None)
-            if fin is not None:
-                fin()
 
 
 def recorder_for(strategy: Strategy, checker: Optional[RaceChecker]) -> Any:

@@ -302,3 +302,32 @@ class Recorder:
             event.target = self._thread_of.get(thread_id)
         self._thread_refs = []
 
+
+class Tee:
+    """Sends the runtime's recorder calls to several recorders, in order."""
+
+    def __init__(self, *recorders: Any) -> None:
+        self.recorders = recorders
+
+    def includes(self, r: Any) -> bool:
+        """Whether ``r`` is one of them (a strategy attaching itself checks)."""
+        return any(x is r for x in self.recorders)
+
+    def step(self, vt: Any, code: Any, offset: int, op: Any) -> None:
+        for r in self.recorders:
+            r.step(vt, code, offset, op)
+
+    def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
+        for r in self.recorders:
+            r.switch(from_tid, to_tid, preempted)
+
+    def finish(self) -> None:
+        for r in self.recorders:
+            fin = getattr(r, "finish", None)
+            if fin is not None:
+                fin()
+
+    def without(self, r: Any) -> Any:
+        """The same calls to every recorder but ``r``: a Tee of the rest, the one left, or None."""
+        rest = [x for x in self.recorders if x is not r]
+        return Tee(*rest) if len(rest) > 1 else (rest[0] if rest else None)

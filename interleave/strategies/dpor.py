@@ -43,6 +43,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from ..instrument import access as A
 from ..runtime import context
 from ..runtime.execution import BLOCKED
+from ..runtime.recorder import Tee
 from .base import Divergence, Strategy
 from .dpor_events import EventLog, _Event
 from .dpor_operations import PendingOperations, _blocks, _coarse, _find_frame, _Pending, _sync_pending
@@ -369,8 +370,19 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if rec is None:
             ex.recorder = self
         elif rec is not self and not getattr(rec, "includes", lambda r: False)(self):
-            ex.recorder = _Tee(rec, self)
+            ex.recorder = Tee(rec, self)
         return ex
+
+    def detach(self) -> None:
+        """Stop recording the current execution (it goes on without DPOR, which makes no more choices)."""
+        ex = self.ex
+        if ex is None:
+            return
+        rec = ex.recorder
+        if rec is self:
+            ex.recorder = None
+        elif isinstance(rec, Tee):
+            ex.recorder = rec.without(self)
 
     # ---------------------------------------------------------------- decisions
     def _decide(self, ex: Any, runnable: List[int], current: int) -> Tuple[int, int]:
@@ -463,31 +475,3 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ev = self._start_event(ex, tid, k)
         ev.picks = 1
         return tid, 1
-
-
-class _Tee:
-    """Sends the runtime's recorder calls to two recorders."""
-
-    def __init__(self, a: Any, b: Any) -> None:
-        self.a = a
-        self.b = b
-
-    def includes(self, r: Any) -> bool:
-        return r is self.a or r is self.b
-
-    def step(self, vt: Any, code: Any, offset: int, op: Any) -> None:
-        self.a.step(vt, code, offset, op)
-        self.b.step(vt, code, offset, op)
-
-    def switch(self, f: int, t: int, p: bool) -> None:
-        self.a.switch(f, t, p)
-        self.b.switch(f, t, p)
-
-    def finish(self) -> None:
-        for r in (self.a, self.b):
-            fin = getattr(r, "finish", None)
-            if fin is not None:
-                fin()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.a, name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .base import Divergence, Strategy
 from .dpor import DporStrategy
@@ -87,7 +87,6 @@ class PortfolioStrategy(Strategy):
         self.active: Strategy = (self.opening or self.quick)[0][0]
         self.dpor_out = False  # DPOR covered its tree, or the program diverged under it
         self.replaced = 0  # DPOR slots given to others so far
-        self.view: Any = None
         self.fallback = False  # DPOR gave up in the middle of this execution
         self.threaded = False  # an execution so far ran a thread besides the body's
 
@@ -102,7 +101,6 @@ class PortfolioStrategy(Strategy):
         return self.active.sees_lone_points
 
     def bind(self, view: object) -> None:
-        self.view = view
         self.active.bind(view)
 
     def new_execution(self) -> bool:
@@ -145,19 +143,13 @@ class PortfolioStrategy(Strategy):
     def _retire_dpor(self) -> None:
         self.dpor_out = True
         self.fallback = True
-        ex = getattr(self.view, "_ex", None)
-        rec = getattr(ex, "recorder", None)
-        if rec is self.dpor:
-            ex.recorder = None  # type: ignore[union-attr]
-        elif rec is not None and getattr(rec, "b", None) is self.dpor:
-            ex.recorder = rec.a  # type: ignore[union-attr]  # DPOR teed behind another recorder
+        self.dpor.detach()
 
     def end_execution(self, outcome: object) -> None:
         if not self.threaded:
             self.threaded = any(tid for tid, _ in getattr(outcome, "runs", ()))
         if not self.fallback:
             self.active.end_execution(outcome)
-        self.view = None
 
     def close(self) -> None:
         for member in {id(m): m for m, _ in self.quick + self.deep + self.after_dpor}.values():
