@@ -64,6 +64,7 @@ class Session:
             self.gc_was_enabled = gc.isenabled()
             gc.disable()
             self.patcher = Patcher()
+            self.workers: list = []  # greenlets reused by the executions' threads
             _open = True
             self.executor_state = ExecutorModuleState()
             install_runtime_patches(self.patcher)
@@ -120,6 +121,8 @@ class Session:
                 if self.backend_installed:
                     self.backend_installed = False
                     self.backend.uninstall()
+                # Dropping the idle workers ends them (each unwinds its own loop, nothing else).
+                getattr(self, "workers", []).clear()
             finally:
                 try:
                     if hasattr(self, "patcher"):
@@ -150,7 +153,7 @@ class Session:
                        self.backend.on_greenlet_start, recorder, self.filter.wants,
                        self.backend.end_execution, self.model,
                        self.backend.solo_end if self.backend.supports_solo else None,
-                       self.backend.hurry)
+                       self.backend.hurry, self.workers)
         ex.on_resume = self.backend.on_resume
         ex.solo_steps = self.backend.solo_steps
         bind = getattr(strategy, "bind", None)
