@@ -168,7 +168,7 @@ class Session:
             outcome = ex.run()
         finally:
             context.active = None
-            _forget_virtual_threads()
+            _forget_virtual_threads(len(ex.threads) > 1)
             self.executor_state.end_execution()
             self._collect_garbage()
         if not self.user_code_seen:
@@ -204,10 +204,14 @@ def threading_main_ident() -> Optional[int]:
     return threading.main_thread().ident
 
 
-def _forget_virtual_threads() -> None:
+def _forget_virtual_threads(started: bool) -> None:
     """Threads torn down mid-run never unregister themselves; drop them from threading."""
     import threading
 
+    if not started and not threading._limbo:  # type: ignore[attr-defined]
+        # Only a virtual thread has a virtual ident, and a thread object whose start failed
+        # half-way stays in _limbo: with neither there is nothing to drop.
+        return
     for registry in (threading._active, threading._limbo):  # type: ignore[attr-defined]
         for key, th in list(registry.items()):
             ident = key if isinstance(key, int) else getattr(th, "_ident", None)
