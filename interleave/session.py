@@ -22,6 +22,7 @@ from .runtime.outcome import Outcome
 from .runtime.tstate import TracingCounters, verify_offsets
 from .runtime.view import ExecutionView
 from .runtime.watchdog import STALL_SECONDS, Watchdog
+from .versions import CURRENT
 
 _open = False
 
@@ -64,7 +65,8 @@ class Session:
             self.gc_was_enabled = gc.isenabled()
             gc.disable()
             self.patcher = Patcher()
-            self.workers: list = []  # greenlets reused by the executions' threads
+            # Greenlets the executions' bodies reuse (None: a new one each time, as cheap).
+            self.workers: Optional[list] = [] if CURRENT.greenlet_start_allocates else None
             _open = True
             self.executor_state = ExecutorModuleState()
             install_runtime_patches(self.patcher)
@@ -122,7 +124,9 @@ class Session:
                     self.backend_installed = False
                     self.backend.uninstall()
                 # Dropping the idle workers ends them (each unwinds its own loop, nothing else).
-                getattr(self, "workers", []).clear()
+                workers = getattr(self, "workers", None)
+                if workers:
+                    workers.clear()
             finally:
                 try:
                     if hasattr(self, "patcher"):

@@ -563,6 +563,7 @@ def test_each_thread_starts_without_context_variables_in_every_execution() -> No
         var.set("set by a thread")
 
     def body() -> None:
+        work()  # the body too: its greenlet is reused from one execution to the next
         ts = [threading.Thread(target=work) for _ in range(3)]
         for t in ts:
             t.start()
@@ -571,7 +572,7 @@ def test_each_thread_starts_without_context_variables_in_every_execution() -> No
 
     r = interleave.explore(body, executions=20, seed=0)
     assert r.failure is None
-    assert seen == ["unset"] * 60
+    assert seen == ["unset"] * 80
 
 
 def test_a_finished_threads_objects_are_freed_between_executions() -> None:
@@ -606,3 +607,35 @@ def test_a_finished_threads_objects_are_freed_between_executions() -> None:
     r = interleave.explore(body, executions=10, seed=0)
     assert r.failure is None
     assert leaked == []
+
+
+def test_thread_started_deep_in_a_thread_has_the_same_room_in_every_execution() -> None:
+    # A greenlet keeps the recursion depth it was first started at: a reused greenlet started
+    # deep inside a thread would start later threads deeper and deeper, until RecursionError.
+    depths: List[int] = []
+
+    def room(n: int = 0) -> int:
+        try:
+            return room(n + 1)
+        except RecursionError:
+            return n
+
+    def measure() -> None:
+        depths.append(room())
+
+    def deep(n: int) -> None:
+        if n:
+            deep(n - 1)
+            return
+        t = threading.Thread(target=measure)
+        t.start()
+        t.join()
+
+    def body() -> None:
+        t = threading.Thread(target=deep, args=(150,))
+        t.start()
+        t.join()
+
+    r = interleave.explore(body, executions=12, seed=0)
+    assert r.failure is None
+    assert len(depths) == 12 and len(set(depths)) == 1, depths

@@ -30,11 +30,16 @@ class Worker(greenlet):
     Each thread still starts as on a greenlet of its own: no context variables, no
     thread-locals, the same frames below its function. A thread that does not end normally
     (unwound at teardown, abandoned) takes its worker with it.
+
+    A greenlet starts at the recursion depth of whoever first switches into it, and keeps it:
+    only the body's worker, which the scheduler itself starts, goes back to the pool. A thread's
+    greenlet starts at its starter's depth, as before; reused, a worker started deep inside a
+    thread would start later threads deeper and deeper (RecursionError after a few executions).
     """
 
     def __init__(self, pool: Optional[List[Worker]], parent: Optional[greenlet]) -> None:
         super().__init__(parent=parent)
-        self.pool = pool
+        self.pool = pool  # None: ends with its thread
         self.job: Any = None
 
     def run(self) -> Any:  # the frame below every thread's function, like a greenlet's entry
@@ -85,7 +90,7 @@ class ThreadLife(Scheduling):
 
     def greenlet_for(self, vt: VThread) -> greenlet:
         """The greenlet a thread's first switch starts: an idle worker of the session if any."""
-        pool = self.workers
+        pool = self.workers if vt.tid == 0 else None
         w = pool.pop() if pool else None
         if w is None or w.parent is not self.hub:
             w = Worker(pool, self.hub)
