@@ -22,6 +22,7 @@ from .runtime.outcome import Outcome
 from .runtime.tstate import TracingCounters, verify_offsets
 from .runtime.view import ExecutionView
 from .runtime.watchdog import STALL_SECONDS, Watchdog
+from .versions import CURRENT
 
 _open = False
 
@@ -64,6 +65,8 @@ class Session:
             self.gc_was_enabled = gc.isenabled()
             gc.disable()
             self.patcher = Patcher()
+            # Greenlets the executions' bodies reuse (None: a new one each time, as cheap).
+            self.workers: Optional[list] = [] if CURRENT.greenlet_start_allocates else None
             _open = True
             self.executor_state = ExecutorModuleState()
             install_runtime_patches(self.patcher)
@@ -120,6 +123,10 @@ class Session:
                 if self.backend_installed:
                     self.backend_installed = False
                     self.backend.uninstall()
+                # Dropping the idle workers ends them (each unwinds its own loop, nothing else).
+                workers = getattr(self, "workers", None)
+                if workers:
+                    workers.clear()
             finally:
                 try:
                     if hasattr(self, "patcher"):
@@ -150,7 +157,7 @@ class Session:
                        self.backend.on_greenlet_start, recorder, self.filter.wants,
                        self.backend.end_execution, self.model,
                        self.backend.solo_end if self.backend.supports_solo else None,
-                       self.backend.hurry)
+                       self.backend.hurry, self.workers)
         ex.on_resume = self.backend.on_resume
         ex.solo_steps = self.backend.solo_steps
         bind = getattr(strategy, "bind", None)
@@ -165,7 +172,7 @@ class Session:
             outcome = ex.run()
         finally:
             context.active = None
-            _forget_virtual_threads()
+            _forget_virtual_threads(len(ex.threads) > 1)
             self.executor_state.end_execution()
             self._collect_garbage()
         if not self.user_code_seen:
@@ -201,10 +208,14 @@ def threading_main_ident() -> Optional[int]:
     return threading.main_thread().ident
 
 
-def _forget_virtual_threads() -> None:
+def _forget_virtual_threads(started: bool) -> None:
     """Threads torn down mid-run never unregister themselves; drop them from threading."""
     import threading
 
+    if not started and not threading._limbo:  # type: ignore[attr-defined]
+        # Only a virtual thread has a virtual ident, and a thread object whose start failed
+        # half-way stays in _limbo: with neither there is nothing to drop.
+        return
     for registry in (threading._active, threading._limbo):  # type: ignore[attr-defined]
         for key, th in list(registry.items()):
             ident = key if isinstance(key, int) else getattr(th, "_ident", None)

@@ -39,13 +39,16 @@ class Interpreter:
     first_call_events: str
     #: ``threading`` starts threads through ``_start_joinable_thread`` and ``_ThreadHandle`` (3.13+).
     thread_handles: bool
+    #: A new greenlet's first frame takes a fresh frame-stack chunk from the operating system
+    #: (3.11+, several microseconds): threads run on reused worker greenlets instead.
+    greenlet_start_allocates: bool
 
 
 SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
-    (3, 10): Interpreter(44, False, False, True, False, "", False),
-    (3, 11): Interpreter(44, False, False, True, False, "", False),
-    (3, 12): Interpreter(44, True, False, False, True, "settrace", False),
-    (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True),
+    (3, 10): Interpreter(44, False, False, True, False, "", False, False),
+    (3, 11): Interpreter(44, False, False, True, False, "", False, True),
+    (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True),
+    (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True),
 }
 
 #: A free-threaded build (no GIL): greenlet's single-thread premise and the thread-state

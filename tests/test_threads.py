@@ -547,3 +547,95 @@ def test_low_level_start_new_thread() -> None:
         assert box.value == 3
 
     assert_passes(body)
+
+
+# ----------------------------------------------------------------------------- reused greenlets
+def test_each_thread_starts_without_context_variables_in_every_execution() -> None:
+    # Threads of later executions run on greenlets that earlier threads used: what an earlier
+    # thread set must not be visible, as a real new thread starts with an empty context.
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: List[str] = []
+
+    def work() -> None:
+        seen.append(var.get())
+        var.set("set by a thread")
+
+    def body() -> None:
+        work()  # the body too: its greenlet is reused from one execution to the next
+        ts = [threading.Thread(target=work) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    r = interleave.explore(body, executions=20, seed=0)
+    assert r.failure is None
+    assert seen == ["unset"] * 80
+
+
+def test_a_finished_threads_objects_are_freed_between_executions() -> None:
+    # A thread's greenlet outlives it (it is reused): it must keep nothing of the thread, or
+    # the objects would be freed, and their finalizers run, inside the next execution.
+    import _thread
+    import gc
+    import weakref
+
+    class Payload:
+        pass
+
+    alive: List[Any] = []
+    leaked: List[int] = []
+
+    def body() -> None:
+        leaked.extend(1 for ref in alive if ref() is not None)
+        alive.clear()
+        p = Payload()
+        alive.append(weakref.ref(p))
+        done = threading.Lock()
+        done.acquire()
+
+        def work(p: Payload) -> None:
+            done.release()
+
+        _thread.start_new_thread(work, (p,))
+        done.acquire()
+        del p
+        gc.collect()
+
+    r = interleave.explore(body, executions=10, seed=0)
+    assert r.failure is None
+    assert leaked == []
+
+
+def test_thread_started_deep_in_a_thread_has_the_same_room_in_every_execution() -> None:
+    # A greenlet keeps the recursion depth it was first started at: a reused greenlet started
+    # deep inside a thread would start later threads deeper and deeper, until RecursionError.
+    depths: List[int] = []
+
+    def room(n: int = 0) -> int:
+        try:
+            return room(n + 1)
+        except RecursionError:
+            return n
+
+    def measure() -> None:
+        depths.append(room())
+
+    def deep(n: int) -> None:
+        if n:
+            deep(n - 1)
+            return
+        t = threading.Thread(target=measure)
+        t.start()
+        t.join()
+
+    def body() -> None:
+        t = threading.Thread(target=deep, args=(150,))
+        t.start()
+        t.join()
+
+    r = interleave.explore(body, executions=12, seed=0)
+    assert r.failure is None
+    assert len(depths) == 12 and len(set(depths)) == 1, depths

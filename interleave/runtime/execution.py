@@ -8,7 +8,7 @@ from typing import Any, Callable, List, Optional
 
 from greenlet import getcurrent, greenlet
 
-from .lifecycle import ThreadLife
+from .lifecycle import HANDOFF, ThreadLife, Worker
 from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE
 from .tstate import TracingCounters
@@ -33,8 +33,11 @@ class Execution(ThreadLife):
         model: str = "instruction",
         on_solo_end: Optional[Callable[[], int]] = None,
         on_interrupt: Callable[[], None] = lambda: None,
+        workers: Optional[List[Worker]] = None,
     ) -> None:
         self.fn = fn
+        self.workers = workers  # idle greenlets the session lends; None: one greenlet per thread
+        self.handoff = None
         self.model = model
         self.on_run_end = on_run_end
         self.wants = wants
@@ -111,8 +114,13 @@ class Execution(ThreadLife):
         try:
             while nxt is not None:
                 self.current = nxt
-                nxt = nxt.glet.switch()  # type: ignore[union-attr]
+                g = nxt.glet
+                if g is None:
+                    g = self.greenlet_for(nxt)
+                nxt = g.switch()
                 self.counters.restore(saved)
+                if nxt is HANDOFF:  # a worker finished its thread and went back to the pool
+                    nxt, self.handoff = self.handoff, None
         finally:
             self.counters.restore(saved)
             if self.solo:

@@ -370,8 +370,11 @@ class Scheduling:
         self.current = nxt
         counters = self.counters
         saved = counters.save()
+        g = nxt.glet
+        if g is None:
+            g = self.greenlet_for(nxt)  # type: ignore[attr-defined]
         try:
-            nxt.glet.switch()  # type: ignore[union-attr]
+            g.switch()
         finally:
             counters.restore(saved)
             if self.on_resume is not None and not counters.tracing.value:

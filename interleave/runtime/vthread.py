@@ -23,7 +23,7 @@ class VThread:
 
     __slots__ = (
         "tid", "name", "glet", "state", "queue", "deadline", "timed_out", "site",
-        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending",
+        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending", "start",
     )
 
     def __init__(self, tid: int, name: str, daemon: bool, ident: int) -> None:
@@ -42,6 +42,7 @@ class VThread:
         self.sentinel: Any = None  # threading's tstate lock (<=3.12), released on exit
         self.handle: Any = None  # threading's _ThreadHandle (3.13), marked done on exit
         self.thread: Any = None  # the threading.Thread object, once known
+        self.start: Any = None  # (func, args, kwargs) until it first runs
 
     def unpark(self) -> None:
         """Runnable again: off its wait queue, no deadline."""
