@@ -20,7 +20,10 @@ import threading
 import time
 from typing import Callable, Dict, Tuple
 
-from interleave.session import Session
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import locked_counter  # noqa: E402 - the same body compare.py times for every tool
+
+from interleave.session import Session  # noqa: E402
 from interleave.strategies.random_walk import RandomStrategy
 
 
@@ -38,27 +41,6 @@ def three_threads() -> None:
         t.start()
     for t in ts:
         t.join()
-
-
-class Counter:
-    def __init__(self) -> None:
-        self.value = 0
-        self.lock = threading.Lock()
-
-
-def locked_counter() -> None:
-    c = Counter()
-
-    def work() -> None:
-        with c.lock:
-            c.value += 1
-
-    ts = [threading.Thread(target=work) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert c.value == 2
 
 
 BODIES: Dict[str, Tuple[Callable[[], None], int]] = {
