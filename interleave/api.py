@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Set, Tuple, Union
 
 from .exploration import run_executions
 from .options import callable_body, optional_callable, optional_int, optional_seconds, positive_int
@@ -153,7 +153,7 @@ def uninstrumented_packages(code_filter: Any, fn: Any, exc: Optional[BaseExcepti
         if pkg and pkg not in found and pkg not in _HARNESS and not code_filter.wants_file(filename):
             found.append(pkg)
 
-    seen_exc: set = set()
+    seen_exc: Set[int] = set()
     while exc is not None and id(exc) not in seen_exc:
         seen_exc.add(id(exc))
         tb = exc.__traceback__
@@ -172,7 +172,7 @@ def uninstrumented_packages(code_filter: Any, fn: Any, exc: Optional[BaseExcepti
         mod = sys.modules.get(modname) if isinstance(modname, str) else None
         return getattr(mod, "__file__", None)
 
-    visited: set = set()
+    visited: Set[int] = set()
 
     def walk(f: Any, depth: int) -> None:
         import types

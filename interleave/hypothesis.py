@@ -26,7 +26,7 @@ interleave report, thread-by-thread table and replay token attached as a note.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import InterleaveFailure, OptionError
 from .result import Result
@@ -94,7 +94,7 @@ class Schedule:
         from .api import DEFAULT_MAX_STEPS, explore
 
         strat = ScheduleDraws(self._source.randint, self.max_preemptions)
-        kwargs: dict = {}
+        kwargs: Dict[str, Any] = {}
         if hint is not None:
             kwargs["hint"] = hint
         # Hypothesis shrinks the example; the run it reports last also gets interleave's own
