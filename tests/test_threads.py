@@ -638,4 +638,7 @@ def test_thread_started_deep_in_a_thread_has_the_same_room_in_every_execution() 
 
     r = interleave.explore(body, executions=12, seed=0)
     assert r.failure is None
-    assert len(depths) == 12 and len(set(depths)) == 1, depths
+    # Where a thread's greenlet is first entered (from the scheduler or from another thread's
+    # switch point) depends on the schedule, and moves the room by a few frames; a greenlet
+    # reused from deep inside a thread would take about 150 frames more at every execution.
+    assert len(depths) == 12 and max(depths) - min(depths) <= 10, depths
