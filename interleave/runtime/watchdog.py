@@ -69,7 +69,7 @@ class Watchdog:
                  interrupted: Callable[[], Optional[float]] = lambda: None) -> None:
         self.os_ident = os_ident
         # The kernel's id of the watched thread, to read its run state (Linux): built in it.
-        self.stat_path = _stat_path() if os_ident == _thread_ident() else None
+        self.stat_path = _stat_path() if os_ident == _real_get_ident() else None
         self.unadoptable = unadoptable
         self.stall_seconds = stall_seconds
         self.interrupted = interrupted
@@ -169,7 +169,8 @@ class Watchdog:
             self.stat_path = None
             return False
         # "pid (comm) S ...": the state follows the last ')' (comm may contain anything).
-        return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R"
+        state = stat.rfind(b")") + 2
+        return stat[state:state + 1] == b"R"
 
     def _cpu(self) -> Optional[float]:
         try:
@@ -435,17 +436,8 @@ def describe_stall(ex: Any, frame: Optional[FrameType], waited: float) -> Stalle
     )
 
 
-def _thread_ident() -> int:
-    import _thread
-
-    return _thread.get_ident()
-
-
 def _stat_path() -> Optional[str]:
     """``/proc`` file of the calling thread's scheduler state, where there is one (Linux)."""
-    import _thread
-    import os
-
     get_native_id = getattr(_thread, "get_native_id", None)
     if get_native_id is None:
         return None
