@@ -13,8 +13,8 @@ from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE, Scheduling, _Teardown
 from .vthread import DONE, IDENT_BASE, VThread
 
-# Idle workers a session keeps at most: more threads than this in one execution get
-# greenlets that end with their thread.
+# Idle workers a session keeps at most. Only the body's worker is pooled (see ``Worker``), so
+# the pool holds one between executions; the bound guards against a caller that nests sessions.
 POOL_MAX = 64
 # What a worker hands the hub instead of its result (left in ``Execution.handoff``): a suspended
 # worker must hold no reference to the execution it served, or that execution's objects would be
