@@ -6,6 +6,7 @@ import threading
 from typing import List
 
 import pytest
+from programs import locked_counter
 
 import interleave
 from interleave.strategies.main_first import MainFirstStrategy
@@ -215,29 +216,13 @@ def test_a_failure_found_by_the_dpor_member_replays() -> None:
     assert again.failure is not None and again.failure.kind == r.failure.kind == "exception"
 
 
-def two_locked_increments() -> None:
-    c = Counter()
-    lock = threading.Lock()
-
-    def inc() -> None:
-        with lock:
-            c.value += 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert c.value == 2
-
-
 def test_dpor_member_gives_its_slots_away_once_its_tree_is_covered() -> None:
     from interleave.strategies.portfolio import PortfolioStrategy
 
-    dpor = interleave.explore(two_locked_increments, strategy="dpor", executions=100, shrink=False)
+    dpor = interleave.explore(locked_counter, strategy="dpor", executions=100, shrink=False)
     assert dpor.exhausted  # a handful of classes: the DPOR member covers them early
     p = PortfolioStrategy(0)
-    r = interleave.explore(two_locked_increments, strategy=p, seed=0, executions=150, shrink=False)
+    r = interleave.explore(locked_counter, strategy=p, seed=0, executions=150, shrink=False)
     # A proof by one member is not the portfolio's: it runs its whole budget.
     assert r.failure is None and r.executions == 150 and not r.exhausted
     assert p.dpor.exhausted() and p.dpor_out
@@ -292,5 +277,5 @@ def test_no_dpor_execution_until_a_second_thread_has_run() -> None:
     assert r.failure is None and r.executions == 12
     assert p.dpor.stats["executions"] == 0 and not p.dpor_out
     p = PortfolioStrategy(0)
-    interleave.explore(two_locked_increments, strategy=p, seed=0, executions=4, shrink=False)
+    interleave.explore(locked_counter, strategy=p, seed=0, executions=4, shrink=False)
     assert p.dpor.stats["executions"] == 2
