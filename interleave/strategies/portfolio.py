@@ -129,16 +129,15 @@ class PortfolioStrategy(Strategy):
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         if self.active is not self.dpor:
             return self.active.choose(runnable, current, used)
-        if self.fallback:
-            return (current if current in runnable else runnable[0]), _LONG
-        try:
-            return self.dpor.choose(runnable, current, used)
-        except Divergence:
-            # The program took another path under DPOR's replayed prefix (it reads ``random``,
-            # the clock, ids...): DPOR cannot search it, which alone is no failure of the
-            # program. DPOR leaves the execution, which runs on without choices.
-            self._retire_dpor()
-            return (current if current in runnable else runnable[0]), _LONG
+        if not self.fallback:
+            try:
+                return self.dpor.choose(runnable, current, used)
+            except Divergence:
+                # The program took another path under DPOR's replayed prefix (it reads
+                # ``random``, the clock, ids...): DPOR cannot search it, which alone is no failure
+                # of the program. DPOR leaves the execution, which runs on without choices.
+                self._retire_dpor()
+        return (current if current in runnable else runnable[0]), _LONG
 
     def _retire_dpor(self) -> None:
         self.dpor_out = True
@@ -152,7 +151,8 @@ class PortfolioStrategy(Strategy):
             self.active.end_execution(outcome)
 
     def close(self) -> None:
-        for member in {id(m): m for m, _ in self.quick + self.deep + self.after_dpor}.values():
+        slots = self.opening + self.quick + self.deep + self.after_dpor
+        for member in {id(m): m for m, _ in slots}.values():
             member.close()
 
     def describe(self) -> str:
