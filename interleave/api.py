@@ -15,6 +15,7 @@ from .races import RaceChecker, check_mode, recorder_for
 from .report import diagnose, failure_header, render_report
 from .result import Failure, Result
 from .runtime import context
+from .runtime.operation import OpKind
 from .runtime.outcome import Outcome
 from .runtime.recorder import Recorder
 from .session import Session
@@ -270,7 +271,7 @@ def switch() -> None:
 
     if running() is None:
         return
-    ex.sync_point(("switch", None), sys._getframe(1))
+    ex.sync_point(OpKind.SWITCH, None, sys._getframe(1))
 
 
 def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedule: Schedule, *,

@@ -26,7 +26,6 @@ execution where the two accesses are unordered, which in practice is most of the
 from __future__ import annotations
 
 import linecache
-import sys
 from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any, Dict, List, Optional, Tuple
@@ -35,8 +34,8 @@ from .errors import OptionError
 from .instrument import access as A
 from .runtime import context
 from .runtime.execution import BLOCKED, DONE
+from .runtime.operation import SwitchPoint
 from .runtime.recorder import Tee
-from .runtime.scheduling import suspended_point
 from .strategies.base import Strategy
 
 MODES = ("ignore", "report", "fail")
@@ -45,7 +44,6 @@ _DATA_KINDS = frozenset("aikgc")
 # iterating it). Calls of a builtin container's methods (list.append) are atomic operations, not
 # data accesses, and are not reported.
 _REPORTED = frozenset(("attr", "item", "items", "global", "cell"))
-_getframe = sys._getframe
 
 
 @dataclass(frozen=True)
@@ -171,14 +169,14 @@ class RaceDetector:
         self.seen = {0}
 
     # ------------------------------------------------------------------ recorder protocol
-    def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
+    def step(self, vt: Any, point: SwitchPoint) -> None:
         """A thread reached a switch point; the one before it has run."""
         if self.ex is None:
             self._attach()
         tid = vt.tid
         if self.ex.prelude is vt:
             # A thread just started reached its first point inside its starter's step.
-            pick = self._pick(code, offset, op, _getframe(2))
+            pick = self._pick(point)
             if pick is not None:
                 self.pending[tid] = pick
             self.seen.add(tid)
@@ -189,20 +187,20 @@ class RaceDetector:
         elif tid in self.completing:
             self._complete(tid, self.completing.pop(tid))
         self._after_step_of(tid)
-        pick = self._pick(code, offset, op, _getframe(2))
+        pick = self._pick(point)
         if pick is not None:
             self.pending[tid] = pick
 
-    def _pick(self, code: Optional[CodeType], offset: int, op: Any, start: Optional[FrameType]) -> Optional[_Pick]:
+    def _pick(self, point: SwitchPoint) -> Optional[_Pick]:
+        code, offset, f = point.code, point.offset, point.frame
         if code is not None:
-            f = A.frame_of(start, code)
             if f is None:
                 return None
             acc = self.tracker.pick(f, code, offset)  # type: ignore[union-attr]
             # Computed now in case it runs right away; recomputed if it is preempted first.
             self.tracker.executing(f, code, offset, acc)  # type: ignore[union-attr]
             return _Pick(acc, f, code, offset, (code.co_filename, f.f_lineno, code.co_name))
-        return _Pick(A.sync_access(op), None, None, 0, _user_site(start))
+        return _Pick(A.sync_access(point.op), None, None, 0, _user_site(f))
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
         """The runtime switches threads."""
@@ -221,9 +219,9 @@ class RaceDetector:
         p = self.pending.get(to_tid)
         if p is None and to_tid not in self.seen and to_tid not in self.completing:
             # Its first point was reached while it was being started (no step reported it).
-            where = suspended_point(ex.threads[to_tid])
-            if where is not None:
-                p = self._pick(where[0], where[1], where[2], where[3])
+            where = ex.threads[to_tid].pending
+            if where is not None and not where.resumes:
+                p = self._pick(where)
                 if p is not None:
                     self.pending[to_tid] = p
         elif p is not None and p.frame is not None and self.tracker is not None:

@@ -196,17 +196,33 @@ def test_operators_on_numbers_touch_nothing_and_on_lists_read_them() -> None:
 
 
 def test_sync_operations() -> None:
+    from interleave.runtime.operation import Op, OpKind
     from interleave.sync.lock import Lock
 
     lk = Lock()
-    acq = A.sync_access(("acquire", lk))
-    rel = A.sync_access(("release", lk))
+    acq = A.sync_access(Op(OpKind.ACQUIRE, lk, True))
+    rel = A.sync_access(Op(OpKind.RELEASE, lk))
     assert acq.kind == rel.kind == "sync"
     assert acq.locs == rel.locs == ((("s", id(lk)), True),)
     assert acq.block == ("lock", lk) and rel.block is None
     assert acq.sync == ("acquire", lk) and rel.sync == ("release", lk)
-    assert A.sync_access(("switch", None)).locs == ()
+    assert A.sync_access(Op(OpKind.SWITCH)).locs == ()
     assert A.sync_access(("mystery", None)).locs == A.EVERYTHING
+
+
+def test_a_declared_operation_blocks_only_when_it_waits_until_woken() -> None:
+    """The primitive says whether it would wait: a try-lock or a timed wait is never disabled."""
+    from interleave.runtime.operation import Op, OpKind
+    from interleave.sync.lock import Lock
+    from interleave.sync.simplequeue import SimpleQueue
+
+    lk, q = Lock(), SimpleQueue()
+    assert A.sync_access(Op(OpKind.ACQUIRE, lk, False)).block is None
+    assert A.sync_access(Op(OpKind.ACQUIRE, lk, True, 0.5)).block is None
+    assert A.sync_access(Op(OpKind.GET, q, True)).block == ("nonempty", q)
+    assert A.sync_access(Op(OpKind.GET, q, True, 1.0)).block is None
+    assert A.sync_access(Op(OpKind.GET, q, False)).block is None
+    assert A.sync_access(Op(OpKind.PUT, q)).block is None
 
 
 def test_standard_library_objects_have_models() -> None:

@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..instrument.filter import is_user_code_file
 from . import context
+from .operation import OpKind, SwitchPoint
+from .operation import describe as describe_op
 
 
 @dataclass
@@ -41,9 +43,6 @@ def _line_of(code: CodeType, offset: int) -> int:
     return code.co_firstlineno
 
 
-_THREAD_OPS = {"start": "(thread starts)"}
-
-
 def _thread_site(fn: Any) -> Tuple[str, int, str]:
     """Where a thread's own code starts: its target, or its class's run()."""
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
@@ -52,20 +51,8 @@ def _thread_site(fn: Any) -> Tuple[str, int, str]:
     return (code.co_filename, code.co_firstlineno, code.co_name)
 
 
-def _describe_op(op: Any) -> str:
-    if isinstance(op, tuple) and op:
-        name = op[0]
-        target = op[1] if len(op) > 1 else None
-        if name in _THREAD_OPS:
-            return _THREAD_OPS[name]
-        if name == "sleep":
-            return f"sleep({target})"
-        return f"{type(target).__name__}.{name}" if target is not None else str(name)
-    return str(op)
-
-
-def _describe_access(code: CodeType, offset: int) -> Tuple[Any, Optional[dict]]:
-    """What the instruction at ``offset`` of the innermost frame running ``code`` touches.
+def _describe_access(f: types.FrameType, code: CodeType, offset: int) -> Tuple[Any, Optional[dict]]:
+    """What the instruction at ``offset`` of ``code``, running in frame ``f``, touches.
 
     A read or write of shared data, or the sync description of a call (Thread.start/join),
     with the namespace of a global (to show its value: the analysis does not keep it).
@@ -73,11 +60,6 @@ def _describe_access(code: CodeType, offset: int) -> Tuple[Any, Optional[dict]]:
     try:
         from ..instrument.access import describe
     except ImportError:  # pragma: no cover - the analysis is optional for reports
-        return None, None
-    f: Optional[types.FrameType] = sys._getframe(1)
-    while f is not None and f.f_code is not code:
-        f = f.f_back
-    if f is None:
         return None, None
     try:
         acc = describe(f, code, offset)
@@ -218,7 +200,7 @@ class Recorder:
             key = (key, gen)
         return self._targets.setdefault(key, len(self._targets))
 
-    def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
+    def step(self, vt: Any, point: SwitchPoint) -> None:
         """A switch point of ``vt``: where it is and the operation it is about to do."""
         self.thread_names[vt.tid] = vt.name
         if self.skip_steps and self._skipping():
@@ -226,27 +208,29 @@ class Recorder:
         if vt.thread is not None:
             self._thread_of[id(vt.thread)] = vt.tid
         acc = namespace = None
+        code, op = point.code, point.op
         if code is not None:
-            where = (code.co_filename, _line_of(code, offset), code.co_name)
+            where = (code.co_filename, _line_of(code, point.offset), code.co_name)
             desc = None
-            acc, namespace = _describe_access(code, offset)
+            if point.frame is not None:
+                acc, namespace = _describe_access(point.frame, code, point.offset)
         else:
-            f: Optional[types.FrameType] = sys._getframe(2)
+            f = point.frame
             where = ("?", 0, "?")
             while f is not None:
                 if is_user_code_file(f.f_code.co_filename):
                     where = (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
                     break
                 f = f.f_back
-            if where[0] == "?" and isinstance(op, tuple) and op and op[0] in _THREAD_OPS:
-                where = _thread_site(op[1])
-            desc = _describe_op(op)
+            if where[0] == "?" and op is not None and op.kind is OpKind.START:
+                where = _thread_site(op.target)
+            desc = describe_op(op)
         self._emit(vt.tid)
         event = Event(vt.tid, where[0], where[1], where[2], desc)
-        if isinstance(op, tuple) and len(op) > 1 and op[0] in ("acquire", "release") and op[1] is not None:
-            event.kind = op[0]
-            event.target = self._number(op[1], ("lock", id(op[1])))
-            event.label = type(op[1]).__name__
+        if op is not None and (op.kind is OpKind.ACQUIRE or op.kind is OpKind.RELEASE) and op.target is not None:
+            event.kind = op.kind.value
+            event.target = self._number(op.target, ("lock", id(op.target)))
+            event.label = type(op.target).__name__
         elif acc is not None and acc.kind == "sync":
             event.kind = acc.sync[0]
             self._thread_refs.append((event, id(acc.sync[1])))
@@ -313,9 +297,9 @@ class Tee:
         """Whether ``r`` is one of them (a strategy attaching itself checks)."""
         return any(x is r for x in self.recorders)
 
-    def step(self, vt: Any, code: Any, offset: int, op: Any) -> None:
+    def step(self, vt: Any, point: SwitchPoint) -> None:
         for r in self.recorders:
-            r.step(vt, code, offset, op)
+            r.step(vt, point)
 
     def switch(self, from_tid: int, to_tid: int, preempted: bool) -> None:
         for r in self.recorders:

@@ -12,9 +12,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+from .operation import Op, OpKind, SwitchPoint, parked
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
 from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue
+
+_getframe = sys._getframe
 
 # A thread that keeps the processor this many picks in a row while others could run is made to
 # yield once: correct spin-waits then terminate under every strategy.
@@ -127,13 +130,15 @@ class Scheduling:
         self.solo = False
         self.steps += self.on_solo_end()
 
-    def solo_visible(self, code: CodeType, offset: int) -> None:
+    def solo_visible(self, code: CodeType, offset: int, frame: Optional[FrameType] = None) -> None:
         """A visible instruction of a thread running alone: recorded if recording, not counted."""
         # Nothing else is updated (``site``, ``pending``): a run that does not record never
         # sees these instructions, and both must decide alike.
         rec = self.recorder
         if rec is not None:
-            rec.step(self.current, code, offset, None)
+            if frame is None:
+                frame = _frame_running(code, _getframe(1))
+            rec.step(self.current, SwitchPoint(code, offset, None, frame))
 
     def solo_expired(self) -> None:
         """A thread running alone has used every step left: its next switch point ends the run.
@@ -286,8 +291,14 @@ class Scheduling:
             self.rec_left = n - 1
         return t
 
-    def point(self, code: Optional[CodeType], offset: int, op: Any = None) -> None:
-        """A switch point whose grant has run out (or that is being recorded)."""
+    def point(self, code: Optional[CodeType], offset: int, op: Optional[Op] = None,
+              frame: Optional[FrameType] = None) -> None:
+        """A switch point whose grant has run out (or that is being recorded).
+
+        At an instruction the back-end passes ``code`` and ``offset`` (the frame running them is
+        found here, once); at a synchronisation operation the primitive's ``op`` and the frame
+        that called it.
+        """
         if getcurrent() is self.hub:
             # Code run on the scheduler's own greenlet (a weakref callback or finalizer fired
             # when the run ended and dropped the body's frame) belongs to no virtual thread:
@@ -299,49 +310,57 @@ class Scheduling:
             return
         if self.internal_error is not None:
             self._stop()
+        if code is not None and frame is None:
+            frame = _frame_running(code, _getframe(1))
         if self.solo:
             if code is not None:
-                self.solo_visible(code, offset)
+                self.solo_visible(code, offset, frame)
                 return
             # A sync point of a thread running alone: no choice to make, nothing to count.
-            self.current.pending = (None, 0, op)
+            here = self.current.pending = SwitchPoint(None, 0, op, frame)
             if self.recorder is not None:
-                self.recorder.step(self.current, None, 0, op)
+                self.recorder.step(self.current, here)
+            here.frame = None
             return
         rec = self.recorder
         cur = self.current
         if code is not None:
             cur.site = (code, offset)
-        cur.pending = (code, offset, op)
-        if rec is not None:
-            # Before a prelude ends too: a new thread's first operation belongs in the trace.
-            rec.step(cur, code, offset, op)
-        if self.prelude is not None and self._end_prelude():
-            return
-        if rec is not None and self.rec_left:
-            self.rec_left -= 1
-            return
-        nxt = self._decide()
-        if nxt is None:
-            self._stop()
-        elif nxt is not cur:
-            self._switch_to(nxt)
+        here = cur.pending = SwitchPoint(code, offset, op, frame)
+        try:
+            if rec is not None:
+                # Before a prelude ends too: a new thread's first operation belongs in the trace.
+                rec.step(cur, here)
+            if self.prelude is not None and self._end_prelude():
+                return
+            if rec is not None and self.rec_left:
+                self.rec_left -= 1
+                return
+            nxt = self._decide()
+            if nxt is None:
+                self._stop()
+            elif nxt is not cur:
+                self._switch_to(nxt)
+        finally:
+            here.frame = None  # it goes on from here: the frame is no longer where it stands
 
-    def sync_point(self, op: Any, caller: FrameType) -> None:
+    def sync_point(self, kind: OpKind, target: Any, caller: FrameType, blocking: bool = False,
+                   timeout: Optional[float] = None) -> None:
         """Switch point before a synchronisation operation called from code under test.
 
+        The primitive declares what it is about to do: ``kind`` on ``target``, and whether it
+        would wait (``blocking``) and for how long at most (``timeout``, None for no limit).
         Operations the standard library performs internally (threading's own Events in
         Thread.start, Condition's waiter locks) still block and wake, but are not places to
         preempt: the user's call into them already was one. An explicit ``interleave.switch()``
         is a switch point wherever it is written.
         """
-        if not self.wants(caller.f_code) and op[0] != "switch":
+        if not self.wants(caller.f_code) and kind is not OpKind.SWITCH:
             return
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, op)
-
+        self.point(None, 0, Op(kind, target, blocking, timeout), caller)
     def needs_start_point(self, fn: Any) -> bool:
         """Whether a thread running ``fn`` would reach no switch point of its own at first."""
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
@@ -357,14 +376,14 @@ class Scheduling:
             hit = _NO_VISIBLE[key] = not visible_offsets(code, self.model)
         return hit
 
-    def thread_point(self, op: Any) -> None:
-        """A switch point in a thread's own life, before it runs code that offers none."""
+    def thread_point(self, function: Any) -> None:
+        """A switch point in a thread's own life, before it runs ``function``, which offers none."""
         if self.tearing_down:
             return
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, op)
+        self.point(None, 0, Op(OpKind.START, function))
 
     def _switch_to(self, nxt: VThread) -> None:
         self.current = nxt
@@ -401,6 +420,7 @@ class Scheduling:
         cur = self.current
         if queue is None:
             queue = WaitQueue(None, "sleep")
+        cur.pending = parked(cur.pending)
         cur.state = BLOCKED
         cur.queue = queue
         cur.timed_out = False
@@ -440,22 +460,12 @@ def _line_of(code: CodeType, offset: int) -> int:
     return line
 
 
-def suspended_point(vt: Any) -> Optional[Tuple[Optional[CodeType], int, Any, Optional[FrameType]]]:
-    """Where a suspended virtual thread stands: ``(code, offset, op, frame)`` of the switch
-    point it is paused at (``frame`` is the runtime's own, to walk out from), or None when it is
-    parked in a blocking call or not started."""
-    point_code = Scheduling.point.__code__
-    park_code = Scheduling.park.__code__
-    g = getattr(vt, "glet", None)
-    f = g.gr_frame if g is not None else None
-    n = 0
-    while f is not None and n < 80:
-        c = f.f_code
-        if c is point_code:
-            loc = f.f_locals
-            return (loc.get("code"), loc.get("offset", 0), loc.get("op"), f)
-        if c is park_code:
-            return None
+def _frame_running(code: CodeType, f: Optional[FrameType]) -> Optional[FrameType]:
+    """The innermost frame from ``f`` outwards that runs ``code``: the back-end's caller.
+
+    A back-end's callback is called from the frame it reports on, directly (``sys.monitoring``)
+    or through a tracer or two (``sys.settrace``'s solo wrapper): a short walk finds it.
+    """
+    while f is not None and f.f_code is not code:
         f = f.f_back
-        n += 1
-    return None
+    return f

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from types import CodeType
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Optional
+
+from .operation import SwitchPoint
 
 if TYPE_CHECKING:
     from .execution import Execution
-
-Pending = Tuple[Optional[CodeType], int, Any]
 
 
 class ExecutionView:
@@ -19,11 +18,11 @@ class ExecutionView:
     def __init__(self, ex: Execution) -> None:
         self._ex = ex
 
-    def pending(self, tid: int) -> Optional[Pending]:
-        """The operation thread ``tid`` will execute when it next runs: (code, offset, sync op).
+    def pending(self, tid: int) -> Optional[SwitchPoint]:
+        """The switch point thread ``tid`` stands at: the operation it executes when it next runs.
 
-        ``code`` is None for a synchronisation operation, whose description is the third item;
-        None overall for a thread that has not reached a switch point yet.
+        ``code`` is None for a synchronisation operation, described by ``op``; None overall for
+        a thread that has not reached a switch point yet.
         """
         threads = self._ex.threads
         return threads[tid].pending if 0 <= tid < len(threads) else None

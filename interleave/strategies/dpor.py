@@ -36,22 +36,20 @@ bound); :mod:`.dpor_relation` (the dependency relation and the location index);
 from __future__ import annotations
 
 import random
-import sys
-from types import CodeType, FrameType
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument import access as A
 from ..runtime import context
 from ..runtime.execution import BLOCKED
+from ..runtime.operation import SwitchPoint
 from ..runtime.recorder import Tee
 from .base import Divergence, Strategy
 from .dpor_events import EventLog, _Event
-from .dpor_operations import PendingOperations, _blocks, _coarse, _find_frame, _Pending, _sync_pending
+from .dpor_operations import PendingOperations, _blocks, _coarse, _Pending, _sync_pending
 from .dpor_relation import LocationIndex
 from .dpor_tree import ExplorationTree, _Node
 
 _LONG = 1 << 30
-_getframe = sys._getframe
 
 _EXPLORE, _FREE = 0, 1
 
@@ -154,28 +152,18 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
     #: Its event model counts a lone thread's switch points like any other.
     sees_lone_points = True
 
-    def step(self, vt: Any, code: Optional[CodeType], offset: int, op: Any) -> None:
+    def step(self, vt: Any, point: SwitchPoint) -> None:
         """A thread reached a switch point (before executing it)."""
         if self.mode:
             return
-        f: Optional[FrameType]
         ex = self.ex
         if ex is None:
             ex = self._attach()
+        code = point.code
+        f = point.frame
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
-            if code is not None:
-                f = _getframe(3)  # the user's frame: step < point < back-end callback < user
-                if f.f_code is not code:
-                    f = _find_frame(_getframe(2), code)
-                    if f is None:
-                        self.pend[vt.tid] = (A.unknown("frame not found"), None, None, 0, False)
-                        return
-                acc = self.tracker.pick(f, code, offset)
-                self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, f, code, offset, False)
-            else:
-                acc = _sync_pending(op, _getframe(2), self.sync_accs)
-                self.pend[vt.tid] = (_coarse(acc) if self.gil else acc, None, None, 0, False)
+            self.pend[vt.tid] = self._operation(point)
             return
         # This point runs now without a decision: a replayed run, or the runtime runs the only
         # thread that can run.
@@ -185,23 +173,16 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             if self.replaying:
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
-                if code is not None:
-                    f = _getframe(3)  # the user's frame: step < point < back-end callback < user
-                    if f.f_code is not code:
-                        f = _find_frame(_getframe(2), code)
-                    if f is not None:
-                        self.tracker.produce_only(f, code, offset)
+                if code is not None and f is not None:
+                    self.tracker.produce_only(f, code, point.offset)
                 return
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
             if code is not None:
-                f = _getframe(3)  # the user's frame: step < point < back-end callback < user
-                if f.f_code is not code:
-                    f = _find_frame(_getframe(2), code)
-                acc = self.tracker.pick(f, code, offset) if f is not None else A.unknown("frame not found")
+                acc = self.tracker.pick(f, code, point.offset) if f is not None else A.unknown("frame not found")
             else:
                 f = None
-                acc = _sync_pending(op, _getframe(2), self.sync_accs)
+                acc = _sync_pending(point.op, self.sync_accs)
             if self.gil:
                 acc = _coarse(acc)
             ev = self.running
@@ -224,7 +205,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             self.running = ev
             self.run_acc = acc
             if f is not None:
-                self.tracker.executing(f, code, offset, acc)  # type: ignore[arg-type]
+                self.tracker.executing(f, code, point.offset, acc)  # type: ignore[arg-type]
             self.replaying = ev.picks - 1 if ev.picks > 1 else 0
             return
         prev = self.pend.pop(tid, None)
@@ -233,30 +214,13 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             # Before the first decision nothing else runs: only what loads produce matters.
             if prev is not None and prev[1] is not None:
                 self.tracker.executing(prev[1], prev[2], prev[3], prev[0])  # type: ignore[arg-type]
-            if code is not None:
-                f = _getframe(3)
-                if f.f_code is not code:
-                    f = _find_frame(_getframe(2), code)
-                if f is not None:
-                    self.tracker.produce_only(f, code, offset)
+            if f is not None and code is not None:
+                self.tracker.produce_only(f, code, point.offset)
             return
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
-        # This point's operation, read here rather than through ``pend`` (the hot path).
-        if code is not None:
-            f = _getframe(3)
-            if f.f_code is not code:
-                f = _find_frame(_getframe(1), code)
-            if f is None:
-                p: _Pending = (A.unknown("frame not found"), None, None, 0, False)
-            else:
-                acc = self.tracker.pick(f, code, offset)
-                p = (_coarse(acc) if self.gil else acc, f, code, offset, False)
-        else:
-            acc = _sync_pending(op, _getframe(2), self.sync_accs)
-            p = (_coarse(acc) if self.gil else acc, None, None, 0, False)
-        self._forced(tid, p)
+        self._forced(tid, self._operation(point))
 
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""

@@ -45,9 +45,9 @@ class POSStrategy(Strategy):
         pending = self.view.pending(tid) if self.view is not None else None
         if pending is None:
             return None
-        code, offset, op = pending
+        code, offset, op = pending.code, pending.offset, pending.op
         if code is None:
-            target = op[1] if isinstance(op, tuple) and len(op) > 1 else None
+            target = op.target if op is not None else None
             return ("sync", id(target)) if target is not None else None
         k = (code, offset)
         if k not in self._keys:

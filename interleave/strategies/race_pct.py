@@ -33,11 +33,9 @@ class RaceKeys:
         pending = self.view.pending(tid) if self.view is not None else None
         if pending is None:
             return None
-        code, offset, op = pending
+        code, offset, op = pending.code, pending.offset, pending.op
         if code is None:
-            if isinstance(op, tuple) and op:
-                return ("sync", op[0], type(op[1]).__name__ if len(op) > 1 else None)
-            return None
+            return ("sync", op.kind.value, type(op.target).__name__) if op is not None else None
         k = (code, offset)
         key = self._keys.get(k, _UNSEEN)
         if key is _UNSEEN:

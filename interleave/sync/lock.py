@@ -7,8 +7,11 @@ from _thread import allocate_lock as _real_lock
 from typing import Any, Optional
 
 from ..instrument.access.primitives import declare_primitive
+from ..runtime.operation import OpKind
 from ..runtime.vthread import WaitQueue
 from .running import running
+
+_ACQUIRE, _RELEASE = OpKind.ACQUIRE, OpKind.RELEASE
 
 
 @declare_primitive("lock")
@@ -34,7 +37,7 @@ class Lock:
             raise ValueError("can't specify a timeout for a non-blocking call")
         if timeout < 0 and timeout != -1:
             raise ValueError("timeout value must be a non-negative number")
-        ex.sync_point(("acquire", self), caller)
+        ex.sync_point(_ACQUIRE, self, caller, blocking, None if timeout == -1 else timeout)
         real = self._real
         if real.acquire(False):
             self._holder_tid = ex.current.tid
@@ -57,7 +60,7 @@ class Lock:
         """Release the lock and wake its waiters."""
         ex = running()
         if ex is not None:
-            ex.sync_point(("release", self), sys._getframe(1))
+            ex.sync_point(_RELEASE, self, sys._getframe(1))
         self.release_unscheduled()
 
     def release_unscheduled(self) -> None:
@@ -77,7 +80,7 @@ class Lock:
     def __exit__(self, *exc: Any) -> None:
         ex = running()
         if ex is not None:
-            ex.sync_point(("release", self), sys._getframe(1))
+            ex.sync_point(_RELEASE, self, sys._getframe(1))
         self.release_unscheduled()
 
     def locked(self) -> bool:

@@ -8,6 +8,7 @@ from queue import Empty
 from typing import Any, Optional
 
 from ..instrument.access.primitives import declare_primitive
+from ..runtime.operation import OpKind
 from ..runtime.vthread import WaitQueue
 from .lock import Lock
 from .running import running
@@ -27,7 +28,7 @@ class SimpleQueue:
         """Append an item and wake one waiting getter."""
         ex = running()
         if ex is not None:
-            ex.sync_point(("put", self), sys._getframe(1))
+            ex.sync_point(OpKind.PUT, self, sys._getframe(1))
         self._items.append(item)
         if ex is not None:
             self._getters.unpark_one()
@@ -43,7 +44,7 @@ class SimpleQueue:
         ex = running()
         if ex is None:
             return self._get_real(block, timeout)
-        ex.sync_point(("get", self), sys._getframe(1))
+        ex.sync_point(OpKind.GET, self, sys._getframe(1), block, timeout)
         deadline = None if timeout is None else ex.now + timeout
         while not self._items:
             if not block:

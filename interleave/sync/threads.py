@@ -79,7 +79,7 @@ def _pause_before_run(ex: Any, thread: Any) -> None:
             thread.__dict__.pop("run", None)
         else:
             thread.__dict__["run"] = own
-        ex.thread_point(("start", what))
+        ex.thread_point(what)
         original()
 
     thread.__dict__["run"] = run
@@ -89,7 +89,7 @@ def _with_start_point(ex: Any, function: Callable[..., Any]) -> Callable[..., An
     """The same for a raw ``_thread.start_new_thread`` function."""
 
     def started(*args: Any, **kwargs: Any) -> Any:
-        ex.thread_point(("start", function))
+        ex.thread_point(function)
         return function(*args, **kwargs)
 
     return started

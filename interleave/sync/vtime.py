@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time as _time
 
+from ..runtime.operation import OpKind
 from .running import running
 
 _real_sleep = _time.sleep
@@ -26,7 +27,7 @@ def sleep(seconds: float) -> None:
         return _real_sleep(seconds)
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    ex.sync_point(("sleep", seconds), sys._getframe(1))
+    ex.sync_point(OpKind.SLEEP, None, sys._getframe(1), True, seconds)
     ex.park(None, float(seconds))
 
 

@@ -17,9 +17,9 @@ from .calls import call_model
 from .evaluate import describe
 from .primitives import sync_access
 from .record import NONE_ACCESS, Access, unknown
-from .tracker import AccessTracker, frame_of
+from .tracker import AccessTracker
 from .values import set_code_filter
 from .vocabulary import CLOCK, EVERYTHING, UNKNOWN
 
 __all__ = ["CLOCK", "EVERYTHING", "NONE_ACCESS", "UNKNOWN", "Access", "AccessTracker", "analyze", "call_model",
-           "describe", "frame_of", "set_code_filter", "sync_access", "unknown"]
+           "describe", "set_code_filter", "sync_access", "unknown"]

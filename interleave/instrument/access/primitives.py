@@ -195,29 +195,29 @@ def module_function_model(func: Any, pos: List[Any], kwargs: Dict[str, Any]) -> 
 
 
 def sync_access(op: Any) -> Access:
-    """The access of a synchronisation switch point ``op`` (the runtime's op tuple)."""
-    if not isinstance(op, tuple) or not op:
+    """The access of a synchronisation switch point: the operation a primitive declared (an ``Op``)."""
+    kind = getattr(op, "kind", None)
+    if kind is None:
         return unknown(f"operation {op!r}")
-    name = op[0]
-    target = op[1] if len(op) > 1 else None
-    if name in ("acquire", "release"):
+    name = kind.value
+    target = op.target
+    if name == "acquire" or name == "release":
         return Access("sync", ((("s", id(target)), True),), obj=target, name=name, space="sync",
-                      sync=(name, target), block=("lock", target) if name == "acquire" else None)
-    if name in ("put", "get"):
+                      sync=(name, target),
+                      block=("lock", target) if name == "acquire" and op.waits_until_woken else None)
+    if name == "put" or name == "get":
         return Access("sync", ((("s", id(target)), True),), obj=target, name=name, space="sync",
-                      sync=(name, target), block=("nonempty", target) if name == "get" else None)
+                      sync=(name, target),
+                      block=("nonempty", target) if name == "get" and op.waits_until_woken else None)
     if name == "sleep":
         # Registering a deadline reads the clock; only a timeout firing moves it.
-        return Access("sync", ((CLOCK, False),), name=f"sleep({target})", space="", sync=None)
+        return Access("sync", ((CLOCK, False),), name=f"sleep({op.timeout})", space="", sync=None)
     if name == "switch":
         return Access("none", NOTHING, name="switch()")
     if name == "start":
-        what = target
-        if what is not None and python_user_callable(what):
+        if target is not None and python_user_callable(target):
             return NONE_ACCESS
         return unknown("thread start running code not under test")
-    if name == "end":
-        return Access("none", NOTHING, name="end")
     return unknown(f"operation {name}")
 
 

@@ -156,12 +156,3 @@ class AccessTracker:
             memo = self.memos[frame] = {}
         self._produce(spec, frame, memo)
 
-
-def frame_of(start: Optional[FrameType], code: CodeType, limit: int = 16) -> Optional[FrameType]:
-    """The frame running ``code``, walking out from ``start`` (a recorder's own frame)."""
-    f = start
-    n = 0
-    while f is not None and f.f_code is not code and n < limit:
-        f = f.f_back
-        n += 1
-    return f if f is not None and f.f_code is code else None
