@@ -204,7 +204,7 @@ def test_sync_operations() -> None:
     rel = A.sync_access(Op(OpKind.RELEASE, lk))
     assert acq.kind == rel.kind == "sync"
     assert acq.locs == rel.locs == ((("s", id(lk)), True),)
-    assert acq.block == ("lock", lk) and rel.block is None
+    assert acq.block == ("waits", lk) and rel.block is None
     assert acq.sync == ("acquire", lk) and rel.sync == ("release", lk)
     assert A.sync_access(Op(OpKind.SWITCH)).locs == ()
     assert A.sync_access(("mystery", None)).locs == A.EVERYTHING
@@ -219,7 +219,7 @@ def test_a_declared_operation_blocks_only_when_it_waits_until_woken() -> None:
     lk, q = Lock(), SimpleQueue()
     assert A.sync_access(Op(OpKind.ACQUIRE, lk, False)).block is None
     assert A.sync_access(Op(OpKind.ACQUIRE, lk, True, 0.5)).block is None
-    assert A.sync_access(Op(OpKind.GET, q, True)).block == ("nonempty", q)
+    assert A.sync_access(Op(OpKind.GET, q, True)).block == ("waits", q)
     assert A.sync_access(Op(OpKind.GET, q, True, 1.0)).block is None
     assert A.sync_access(Op(OpKind.GET, q, False)).block is None
     assert A.sync_access(Op(OpKind.PUT, q)).block is None

@@ -12,15 +12,12 @@ import threading
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from ..instrument.access.primitives import OWN_PRIMITIVES
 from ..instrument.filter import CodeFilter, is_stdlib_file
 from ..instrument.patching import _MISSING, Patcher
-from ..runtime.foreign import REAL_LOCK_TYPES as _REAL_LOCK_TYPES
 from ..runtime.foreign import REAL_RLOCK_TYPES as _REAL_RLOCK_TYPES
-from ..runtime.foreign import RealSimpleQueue as _RealSimpleQueue
 from ..runtime.foreign import is_real_primitive
-from ..sync.lock import Lock
-from ..sync.simplequeue import SimpleQueue
-from .table import _REAL_TO_VIRTUAL, _harness_module
+from .table import _REAL_TO_VIRTUAL, _harness_module, adopter_class
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
@@ -82,10 +79,8 @@ class PrimitiveAdopter:
     def record_initial_state(self) -> None:
         """Remember each twin's lock state: every execution starts from it."""
         for _, new in self.twins.values():
-            if isinstance(new, Lock):
-                self.initial.append((new, (new._real.locked(), new._holder_tid)))
-            elif isinstance(new, SimpleQueue):
-                self.initial.append((new, ()))
+            if type(new) in OWN_PRIMITIVES:
+                self.initial.append((new, new.snapshot()))
             elif hasattr(new, "_block") and hasattr(new, "_owner"):
                 b = new._block
                 self.initial.append((new, (b._real.locked(), b._holder_tid, new._owner, new._count)))
@@ -98,12 +93,10 @@ class PrimitiveAdopter:
         execution must not inherit either.
         """
         for new, state in self.initial:
-            if isinstance(new, Lock):
-                _reset_lock(new, state[0], state[1])
-            elif isinstance(new, SimpleQueue):
-                new._getters.waiters = []
+            if type(new) in OWN_PRIMITIVES:
+                new.reset(state)
             else:
-                _reset_lock(new._block, state[0], state[1])
+                new._block.reset((state[0], state[1]))
                 new._owner, new._count = state[2], state[3]
         for cond in self.conditions:
             cond._waiters.clear()
@@ -121,12 +114,9 @@ class PrimitiveAdopter:
         return new
 
     def _make_twin(self, value: Any, path: str) -> Any:
-        if isinstance(value, _REAL_LOCK_TYPES):
-            new = Lock()
-            if value.locked():
-                # Held when the run starts (by the test, or a real thread): so is the twin.
-                new._real.acquire()
-            return new
+        primitive = adopter_class(value)
+        if primitive is not None:
+            return primitive.adopt(value, self.p.add_undo)
         if _REAL_RLOCK_TYPES and isinstance(value, _REAL_RLOCK_TYPES):
             m = _RLOCK_STATE.search(repr(value))
             owner, count = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
@@ -141,20 +131,6 @@ class PrimitiveAdopter:
                 rlock._owner = owner
                 rlock._count = count
             return rlock
-        if _RealSimpleQueue is not None and type(value) is _RealSimpleQueue:
-            twin_queue = SimpleQueue()
-            while True:
-                try:
-                    twin_queue._items.append(value.get_nowait())
-                except queue.Empty:
-                    break
-
-            def give_back() -> None:
-                while twin_queue._items:
-                    value.put(twin_queue._items.popleft())
-
-            self.p.add_undo(give_back)
-            return twin_queue
         pair = self.map.get(id(value))
         if pair is not None and pair[0] is value:
             return pair[1]
@@ -207,10 +183,8 @@ class PrimitiveAdopter:
                 self.adopted += 1
             except (AttributeError, TypeError):
                 self.unadoptable.append((path, value))
-                if isinstance(new, SimpleQueue) and _RealSimpleQueue is not None and type(value) is _RealSimpleQueue:
-                    while new._items:  # the twin will not be used: its items go back at once
-                        value.put(new._items.popleft())
-                    self.twins.pop(id(value), None)
+                if adopter_class(value) is not None and new.give_back(value):
+                    self.twins.pop(id(value), None)  # it gave back what it took: of no use now
             return
         self._visit_object(value, depth, path)
 
@@ -439,18 +413,6 @@ class PrimitiveAdopter:
             self.p.keep_contents(container)
         container.discard(old)
         container.add(new)
-
-
-def _reset_lock(lock: Lock, locked: bool, holder: Optional[int]) -> None:
-    real = lock._real
-    if real.locked() != locked:
-        if locked:
-            real.acquire(False)
-        else:
-            real.release()
-    lock._holder_tid = holder
-    lock._queue = None
-
 
 
 def _slot_names(cls: type) -> List[str]:

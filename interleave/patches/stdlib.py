@@ -16,9 +16,9 @@ from ..runtime.vthread import IDENT_BASE
 from ..sync import threads as vthreads
 from ..sync import vtime
 from ..sync.lock import Lock
-from ..sync.simplequeue import SimpleQueue
 from ..versions import CURRENT
 from .bound import swap_bound_names
+from .table import declared_replacements
 
 
 def install_runtime_patches(p: Patcher) -> None:
@@ -29,8 +29,8 @@ def install_runtime_patches(p: Patcher) -> None:
     cft = sys.modules.get("concurrent.futures.thread")
     if cft is not None:
         p.setattr(cft.ThreadPoolExecutor, "_counter", cft.ThreadPoolExecutor._counter)  # type: ignore[attr-defined]
-    p.setattr(th, "_allocate_lock", Lock)
-    p.setattr(th, "Lock", Lock)
+    for module, name, primitive in declared_replacements():
+        p.setattr(sys.modules[module], name, primitive)
     p.setattr(th, "_CRLock", None)  # threading.RLock() then builds the pure-Python _RLock on our Lock
     p.setattr(th, "get_ident", vthreads.get_ident)
     if hasattr(th, "get_native_id"):
@@ -59,14 +59,12 @@ def install_runtime_patches(p: Patcher) -> None:
     for registry in ("_active", "_limbo", "_dangling"):
         p.drop_added(getattr(th, registry), _virtual_thread)
     p.setattr(_thread, "start_new_thread", vthreads.start_new_thread)
-    p.setattr(_thread, "allocate_lock", Lock)
     p.setattr(_thread, "get_ident", vthreads.get_ident)
     if hasattr(_thread, "get_native_id"):
         p.setattr(_thread, "get_native_id", vthreads.get_native_id)
     for name in ("sleep", "monotonic", "time", "perf_counter", "monotonic_ns", "time_ns", "perf_counter_ns"):
         p.setattr(time, name, getattr(vtime, name))
     p.setattr(queue, "time", vtime.monotonic)
-    p.setattr(queue, "SimpleQueue", SimpleQueue)
     cft = sys.modules.get("concurrent.futures.thread")
     if cft is not None:
         # Held by submit() across a queue put, which is a switch point: it must be cooperative.

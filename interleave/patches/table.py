@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import _thread
-import queue
+import queue  # noqa: F401 - loaded for the names declared primitives replace
+import sys
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
+from .. import sync  # noqa: F401 - every primitive module declares itself on import
+from ..instrument.access.primitives import DECLARED
 from ..sync import threads as vthreads
 from ..sync import vtime
-from ..sync.lock import Lock
-from ..sync.simplequeue import SimpleQueue
 from ..versions import CURRENT
+
+
+def declared_replacements() -> List[Tuple[str, str, type]]:
+    """(module, attribute, primitive class) for every standard-library name a declared primitive replaces."""
+    out = []
+    for d in DECLARED:
+        for dotted in d.replaces:
+            module, name = dotted.rsplit(".", 1)
+            if module in sys.modules:  # a module nobody imported holds nothing to replace
+                out.append((module, name, d.cls))
+    return out
 
 
 def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
@@ -24,7 +36,7 @@ def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
         (vtime._real_sleep, vtime.sleep), (vtime._real_monotonic, vtime.monotonic), (vtime._real_time, vtime.time),
         (vtime._real_perf_counter, vtime.perf_counter), (vtime._real_monotonic_ns, vtime.monotonic_ns),
         (vtime._real_time_ns, vtime.time_ns), (vtime._real_perf_counter_ns, vtime.perf_counter_ns),
-        (_thread.allocate_lock, Lock), (_thread.get_ident, vthreads.get_ident),
+        (_thread.get_ident, vthreads.get_ident),
         (_thread.start_new_thread, vthreads.start_new_thread),
         (threading._CRLock or threading._PyRLock, threading._PyRLock),  # type: ignore[attr-defined]
     ]
@@ -34,10 +46,10 @@ def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
                                                             else "start_new_thread")))
     if hasattr(_thread, "get_native_id"):
         pairs.append((_thread.get_native_id, vthreads.get_native_id))
+    for module, name, primitive in declared_replacements():
+        pairs.append((getattr(sys.modules[module], name), primitive))
     if CURRENT.thread_handles:
-        pairs.append((_thread.LockType, Lock))
         pairs.append((_thread.start_joinable_thread, vthreads.start_joinable_thread))  # type: ignore[attr-defined]
-    pairs.append((queue.SimpleQueue, SimpleQueue))
     table: Dict[int, Tuple[Any, Any]] = {}
     for real, virt in pairs:
         # An alias maps to its target's replacement.
@@ -50,6 +62,14 @@ def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
 
 # Keyed by the identity of objects it keeps alive itself: complete, and the same for every run.
 _REAL_TO_VIRTUAL = _real_to_virtual()
+
+def adopter_class(value: Any) -> Any:
+    """The declared primitive class that adopts ``value`` (an instance of its real type), or None."""
+    kind = type(value)
+    for d in DECLARED:
+        if d.real_type is kind:
+            return d.cls
+    return None
 
 
 #: The harness itself and the test runner: their clocks and locks must stay real (timeouts,

@@ -1,4 +1,4 @@
-"""What a real primitive is: a lock, RLock or SimpleQueue of the C implementation.
+"""What a real primitive is: one of the C types a declared primitive stands in for, or an RLock.
 
 It blocks the OS thread, not a virtual one; the adopter replaces the ones it reaches and the
 watchdog names the ones it did not.
@@ -9,15 +9,12 @@ from __future__ import annotations
 import _thread
 from typing import Any
 
-REAL_LOCK_TYPES = (_thread.LockType,)
+from ..instrument.access.primitives import DECLARED
+
 REAL_RLOCK_TYPES = tuple(t for t in (getattr(_thread, "RLock", None),) if t is not None)
-try:
-    from _queue import SimpleQueue as RealSimpleQueue
-except ImportError:  # pragma: no cover - CPython always has it
-    RealSimpleQueue = None  # type: ignore[assignment,misc]
 
 
 def is_real_primitive(value: Any) -> bool:
-    """A lock or SimpleQueue of the C implementation: it blocks the OS thread, not a virtual one."""
-    return (isinstance(value, REAL_LOCK_TYPES) or bool(REAL_RLOCK_TYPES and isinstance(value, REAL_RLOCK_TYPES))
-            or (RealSimpleQueue is not None and type(value) is RealSimpleQueue))
+    """A lock, RLock or queue of the C implementation: it blocks the OS thread, not a virtual one."""
+    kind = type(value)
+    return any(kind is d.real_type for d in DECLARED) or bool(REAL_RLOCK_TYPES and isinstance(value, REAL_RLOCK_TYPES))

@@ -46,7 +46,11 @@ class Op(NamedTuple):
 
 
 class SwitchPoint:
-    """Where a thread stands at a switch point, before the operation there runs."""
+    """Where a thread stands at a switch point, before the operation there runs.
+
+    The runtime keeps one per thread and updates it in place at every point: read it when it is
+    handed to you, do not keep it.
+    """
 
     __slots__ = ("code", "offset", "op", "frame", "resumes")
 
@@ -57,10 +61,11 @@ class SwitchPoint:
         self.offset = offset
         #: The synchronisation operation about to run, None at an instruction.
         self.op = op
-        #: While the thread stands here: the frame running ``code`` at an instruction, or the
-        #: frame that called the primitive at an ``op`` (None for a thread's own start). The
-        #: runtime drops it when the thread goes on, so that no frame outlives its point (a
-        #: frame keeps its locals alive, and user code can see when objects die).
+        #: While the thread stands here: the frame running ``code`` at an instruction (looked
+        #: up only when a recorder runs: recorders are its only readers), or the frame that
+        #: called the primitive at an ``op`` (None for a thread's own start). The runtime drops
+        #: it when the thread goes on, so that no frame outlives its point (a frame keeps its
+        #: locals alive, and user code can see when objects die).
         self.frame = frame
         #: The thread is parked inside an operation and goes on with it when woken: what it
         #: does next is the rest of that operation, not a new one.
@@ -69,13 +74,6 @@ class SwitchPoint:
     def __repr__(self) -> str:
         where = f"{self.code.co_name}@{self.offset}" if self.code is not None else describe(self.op)
         return f"<SwitchPoint {where}{' (resumes)' if self.resumes else ''}>"
-
-
-def parked(point: Optional[SwitchPoint]) -> SwitchPoint:
-    """The point of a thread that parks after ``point``: the same place, resuming its wait."""
-    if point is None:
-        return SwitchPoint(None, 0, None, None, True)
-    return SwitchPoint(point.code, point.offset, point.op, None, True)
 
 
 def describe(op: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from .operation import Op, OpKind, SwitchPoint, parked
+from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
 from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue
@@ -310,23 +310,27 @@ class Scheduling:
             return
         if self.internal_error is not None:
             self._stop()
-        if code is not None and frame is None:
-            frame = _frame_running(code, _getframe(1))
+        rec = self.recorder
+        if code is not None and frame is None and rec is not None:
+            # The back-end's callback is called from the frame it reports on, directly or
+            # through a tracer or two: usually two frames out, a short walk otherwise.
+            frame = _getframe(2)
+            if frame.f_code is not code:
+                frame = _frame_running(code, frame)
+        cur = self.current
         if self.solo:
             if code is not None:
                 self.solo_visible(code, offset, frame)
                 return
             # A sync point of a thread running alone: no choice to make, nothing to count.
-            here = self.current.pending = SwitchPoint(None, 0, op, frame)
-            if self.recorder is not None:
-                self.recorder.step(self.current, here)
+            here = _stand_at(cur, None, 0, op, frame)
+            if rec is not None:
+                rec.step(cur, here)
             here.frame = None
             return
-        rec = self.recorder
-        cur = self.current
         if code is not None:
             cur.site = (code, offset)
-        here = cur.pending = SwitchPoint(code, offset, op, frame)
+        here = _stand_at(cur, code, offset, op, frame)
         try:
             if rec is not None:
                 # Before a prelude ends too: a new thread's first operation belongs in the trace.
@@ -420,7 +424,12 @@ class Scheduling:
         cur = self.current
         if queue is None:
             queue = WaitQueue(None, "sleep")
-        cur.pending = parked(cur.pending)
+        here = cur.pending
+        if here is None:
+            cur.pending = SwitchPoint(None, 0, None, None, True)
+        else:
+            here.frame = None
+            here.resumes = True
         cur.state = BLOCKED
         cur.queue = queue
         cur.timed_out = False
@@ -469,3 +478,18 @@ def _frame_running(code: CodeType, f: Optional[FrameType]) -> Optional[FrameType
     while f is not None and f.f_code is not code:
         f = f.f_back
     return f
+
+
+def _stand_at(vt: VThread, code: Optional[CodeType], offset: int, op: Optional[Op],
+              frame: Optional[FrameType]) -> SwitchPoint:
+    """``vt``'s switch point, updated in place (one per thread: a point costs no allocation)."""
+    here = vt.pending
+    if here is None:
+        here = vt.pending = SwitchPoint(code, offset, op, frame)
+        return here
+    here.code = code
+    here.offset = offset
+    here.op = op
+    here.frame = frame
+    here.resumes = False
+    return here

@@ -117,8 +117,8 @@ def _blocks(b: Any, vt: Any, ex: Any) -> bool:
     """Evaluate a blocking predicate: True if the operation cannot proceed now."""
     kind, obj = b
     try:
-        if kind == "lock":
-            return obj.locked()
+        if kind == "waits":  # a declared primitive: it knows
+            return obj.would_wait()
         if kind == "rlock":
             return obj._block.locked() and obj._owner != vt.ident
         if kind == "join":
@@ -136,8 +136,6 @@ def _blocks(b: Any, vt: Any, ex: Any) -> bool:
             return 0 < obj.maxsize <= obj._qsize()
         if kind == "qjoin":
             return obj.unfinished_tasks > 0
-        if kind == "nonempty":
-            return not obj._items
     except Exception:  # noqa: BLE001 - when unsure, let it run: blocking inside an event is sound
         return False
     return False

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from _thread import LockType as _RealLockType
 from _thread import allocate_lock as _real_lock
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from ..instrument.access.primitives import declare_primitive
 from ..runtime.operation import OpKind
@@ -14,7 +15,8 @@ from .running import running
 _ACQUIRE, _RELEASE = OpKind.ACQUIRE, OpKind.RELEASE
 
 
-@declare_primitive("lock")
+@declare_primitive("lock", replaces=("_thread.allocate_lock", "threading._allocate_lock", "threading.Lock"),
+                   real_type=_RealLockType)
 class Lock:
     """Cooperative ``threading.Lock``: waiting parks the virtual thread, never the OS thread."""
 
@@ -86,6 +88,41 @@ class Lock:
     def locked(self) -> bool:
         """Whether the lock is held."""
         return self._real.locked()
+
+    # ------------------------------------------------------------ the primitive protocol
+    def would_wait(self) -> bool:
+        """Whether an acquisition that waits until woken would wait now."""
+        return self._real.locked()
+
+    @classmethod
+    def adopt(cls, real: Any, undo: Callable[[Callable[[], None]], None]) -> Lock:
+        """A twin of a real lock made before the run: held if it is held."""
+        twin = cls()
+        if real.locked():
+            # Held when the run starts (by the test, or a real thread): so is the twin.
+            twin._real.acquire()
+        return twin
+
+    def give_back(self, real: Any) -> bool:
+        """For a twin the run cannot use: give back what it took from ``real``; True if that
+        leaves it of no use (a lock's twin took only its state: it still stands for it)."""
+        return False
+
+    def snapshot(self) -> Tuple[bool, Optional[int]]:
+        """Its state as an execution starts: held or not, and by which virtual thread."""
+        return (self._real.locked(), self._holder_tid)
+
+    def reset(self, state: Tuple[bool, Optional[int]]) -> None:
+        """Back to ``snapshot``'s state, with no waiters (an unwound thread may have left both)."""
+        locked, holder = state
+        real = self._real
+        if real.locked() != locked:
+            if locked:
+                real.acquire(False)
+            else:
+                real.release()
+        self._holder_tid = holder
+        self._queue = None
 
     def _at_fork_reinit(self) -> None:
         self._real = _real_lock()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from _queue import SimpleQueue as _RealSimpleQueue
 from collections import deque
 from queue import Empty
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from ..instrument.access.primitives import declare_primitive
 from ..runtime.operation import OpKind
@@ -14,7 +15,7 @@ from .lock import Lock
 from .running import running
 
 
-@declare_primitive("queue")
+@declare_primitive("queue", replaces=("queue.SimpleQueue",), real_type=_RealSimpleQueue)
 class SimpleQueue:
     """Unbounded FIFO queue whose ``get`` parks the virtual thread while it is empty."""
 
@@ -73,5 +74,39 @@ class SimpleQueue:
     def qsize(self) -> int:
         """How many items the queue holds."""
         return len(self._items)
+
+    # ------------------------------------------------------------ the primitive protocol
+    def would_wait(self) -> bool:
+        """Whether a ``get`` that waits until woken would wait now."""
+        return not self._items
+
+    @classmethod
+    def adopt(cls, real: Any, undo: Callable[[Callable[[], None]], None]) -> SimpleQueue:
+        """A twin of a real queue made before the run: it takes the items, and gives them back after."""
+        twin = cls()
+        while True:
+            try:
+                twin._items.append(real.get_nowait())
+            except Empty:
+                break
+        def give_back() -> None:
+            twin.give_back(real)
+
+        undo(give_back)
+        return twin
+
+    def give_back(self, real: Any) -> bool:
+        """Put the items left back into the real queue it adopted (True: it holds none now)."""
+        while self._items:
+            real.put(self._items.popleft())
+        return True
+
+    def snapshot(self) -> Tuple[()]:
+        """Nothing to keep: its items are the program's."""
+        return ()
+
+    def reset(self, state: Tuple[()]) -> None:
+        """No waiters (an unwound thread may have left one queued)."""
+        self._getters.waiters = []
 
     __class_getitem__ = classmethod(lambda cls, item: cls)

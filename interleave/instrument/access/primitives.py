@@ -11,7 +11,7 @@ import queue
 import random
 import threading
 import types
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .record import NONE_ACCESS, Access, unknown
 from .values import python_user_callable
@@ -22,13 +22,41 @@ from .vocabulary import CLOCK, NOTHING, UNKNOWN
 OWN_PRIMITIVES: Dict[type, str] = {}
 
 
-def declare_primitive(kind: str) -> Callable[[type], type]:
-    """Class decorator: the class is a cooperative primitive of ``kind`` (``"lock"`` or ``"queue"``)."""
+class Declaration(NamedTuple):
+    """What a cooperative primitive class says about itself (see :func:`declare_primitive`)."""
+
+    cls: type
+    #: The family of its access model: "lock" (acquire/release) or "queue" (put/get).
+    kind: str
+    #: Standard-library names (``"module.attribute"``) it stands in for during a run.
+    replaces: Tuple[str, ...]
+    #: The C type whose instances block the OS thread: instances made before a run are
+    #: replaced by a twin (``cls.adopt``), and ones left are named when a run blocks for real.
+    real_type: Optional[type]
+
+
+#: Every declared primitive, in the order the classes were defined.
+DECLARED: List[Declaration] = []
+
+
+def declare_primitive(kind: str, *, replaces: Tuple[str, ...] = (),
+                      real_type: Optional[type] = None) -> Callable[[type], type]:
+    """Class decorator: the class is a cooperative primitive of ``kind`` (``"lock"`` or ``"queue"``).
+
+    The class implements the primitive protocol (docs/architecture.md, "Adding a primitive"):
+    ``would_wait()`` (an operation that waits until woken cannot go on now), and with a
+    ``real_type`` also ``adopt(real, undo)``, ``give_back(real)``, ``snapshot()`` and ``reset(state)``.
+    """
     if kind not in ("lock", "queue"):
         raise ValueError(f"unknown primitive kind {kind!r}")
 
     def declare(cls: type) -> type:
+        needs = ["would_wait"] + (["adopt", "give_back", "snapshot", "reset"] if real_type is not None else [])
+        missing = [name for name in needs if not callable(getattr(cls, name, None))]
+        if missing:
+            raise TypeError(f"{cls.__name__} declares a primitive but does not define {', '.join(missing)}")
         OWN_PRIMITIVES[cls] = kind
+        DECLARED.append(Declaration(cls, kind, tuple(replaces), real_type))
         return cls
 
     return declare
@@ -56,7 +84,7 @@ def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
     if kind == "queue":
         block = None
         if name == "get" and _blocking(pos, kwargs, ("block", "timeout"), True, None):
-            block = ("nonempty", recv)
+            block = ("waits", recv)
         return Access("sync", ((("s", id(recv)), True),), obj=recv, name=name, space="sync", block=block,
                       sync=("put", recv) if name.startswith("put") else ("get", recv))
     mod = getattr(func, "__module__", "") or ""
@@ -114,7 +142,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
             rlock_type = getattr(threading, "_PyRLock", None)
             if primitive_kind(lk) == "lock":
-                block = ("lock", lk)
+                block = ("waits", lk)
             elif rlock_type is not None and isinstance(lk, rlock_type):
                 block = ("rlock", lk)
         if name in ("acquire", "__enter__"):
@@ -201,14 +229,10 @@ def sync_access(op: Any) -> Access:
         return unknown(f"operation {op!r}")
     name = kind.value
     target = op.target
-    if name == "acquire" or name == "release":
+    if name == "acquire" or name == "release" or name == "put" or name == "get":
+        # A declared primitive answers for itself whether the operation can go on (``would_wait``).
         return Access("sync", ((("s", id(target)), True),), obj=target, name=name, space="sync",
-                      sync=(name, target),
-                      block=("lock", target) if name == "acquire" and op.waits_until_woken else None)
-    if name == "put" or name == "get":
-        return Access("sync", ((("s", id(target)), True),), obj=target, name=name, space="sync",
-                      sync=(name, target),
-                      block=("nonempty", target) if name == "get" and op.waits_until_woken else None)
+                      sync=(name, target), block=("waits", target) if op.waits_until_woken else None)
     if name == "sleep":
         # Registering a deadline reads the clock; only a timeout firing moves it.
         return Access("sync", ((CLOCK, False),), name=f"sleep({op.timeout})", space="", sync=None)
