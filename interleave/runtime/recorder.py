@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import builtins
 import re
-import sys
 import types
 import weakref
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..instrument.access.vocabulary import Loc
 from ..instrument.filter import is_user_code_file
 from . import context
 from .operation import OpKind, SwitchPoint
@@ -73,7 +73,7 @@ def _describe_access(f: types.FrameType, code: CodeType, offset: int) -> Tuple[A
         return None, None
     namespace = None
     if acc.space == "global":
-        module = _module_of(acc, f)
+        module = _module_of(acc)
         namespace = module.__dict__ if module is not None else f.f_globals
         if module is not None and module.__name__.split(".")[0] in _FOREIGN:
             return None, None
@@ -87,18 +87,10 @@ def _describe_access(f: types.FrameType, code: CodeType, offset: int) -> Tuple[A
     return acc, namespace
 
 
-def _module_of(acc: Any, f: Any) -> Optional[types.ModuleType]:
+def _module_of(acc: Any) -> Optional[types.ModuleType]:
     """The module whose global ``acc`` touches, when it is not the frame's own (``mod.name``)."""
-    if isinstance(acc.obj, types.ModuleType):
-        return acc.obj
-    loc = acc.locs[0][0] if len(acc.locs) == 1 else None
-    if not (isinstance(loc, tuple) and len(loc) == 3 and loc[0] == "g") or loc[1] == id(f.f_globals):
-        return None
-    for m in list(sys.modules.values()):
-        if getattr(m, "__dict__", None) is not None and id(m.__dict__) == loc[1]:
-            return m
-    return None
-
+    # A global read by name is always one of the frame's own: only ``mod.name`` names another.
+    return acc.obj if isinstance(acc.obj, types.ModuleType) else None
 
 # Looking up a method, a class or a function is how code runs, not shared data: the source
 # line says more than "read Thread.join -> <bound method ...>".
@@ -265,7 +257,7 @@ class Recorder:
         if len(acc.locs) != 1:
             return None
         key = acc.locs[0][0]
-        if key and key[0] == "c":  # a closure cell: by name (the harness sees no cell identity)
+        if key and key[0] == Loc.CELL:  # a closure cell: by name (the harness sees no cell identity)
             return self._number(None, key)
         return self._number(acc.obj, key)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from ..instrument import access as A
+from ..instrument.access.vocabulary import Loc
 from ..runtime.execution import BLOCKED, DONE
 from .dpor_operations import _carry, _fired, _frees, _is_lock, _Pending, _reentrant
 from .dpor_relation import _Accs, _Loc, _LocState
@@ -101,7 +102,7 @@ class EventLog:
         if state == DONE:
             th = vt.thread
             key = id(th) if th is not None else ("vt", tid)
-            ev.accs = ev.accs + ((("d", key), True), (("r", key), True))
+            ev.accs = ev.accs + (((Loc.ENDED, key), True), ((Loc.REGISTRY, key), True))
             ev.ended = th
         elif state == BLOCKED:
             # It parked inside the operation: when woken it goes on with the same operation.

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Set, Tuple
 
+from ..instrument.access.vocabulary import DATA_KINDS, Loc
+
 _Loc = tuple
 _Accs = Tuple[Tuple[_Loc, bool], ...]
-_DATA = frozenset("aikogcAO")
+_DATA = DATA_KINDS
+# Module constants: this is DPOR's innermost loop.
+_ATTR, _ITEM, _ITEMS, _OBJECT = Loc.ATTR, Loc.ITEM, Loc.ITEMS, Loc.OBJECT
+_SOME_ATTR, _SOME_DATA, _ALL = Loc.SOME_ATTR, Loc.SOME_DATA, Loc.ALL
+_ADDRESSED = frozenset((_ATTR, _ITEM, _ITEMS))  # locations inside one object
 
 
 def overlap(x: _Loc, y: _Loc) -> bool:
@@ -20,24 +26,24 @@ def overlap(x: _Loc, y: _Loc) -> bool:
     if x == y:
         return True
     kx, ky = x[0], y[0]
-    if kx == "*" or ky == "*":
+    if kx == _ALL or ky == _ALL:
         return True
-    if kx == "O":
+    if kx == _SOME_DATA:
         return ky in _DATA
-    if ky == "O":
+    if ky == _SOME_DATA:
         return kx in _DATA
-    if kx == "o":
-        return (ky in "aik" and y[1] == x[1]) or ky == "A"
-    if ky == "o":
-        return (kx in "aik" and x[1] == y[1]) or kx == "A"
-    if kx == "k":
-        return ky == "i" and y[1] == x[1]
-    if ky == "k":
-        return kx == "i" and x[1] == y[1]
-    if kx == "A":
-        return ky == "a" and y[2] == x[1]
-    if ky == "A":
-        return kx == "a" and x[2] == y[1]
+    if kx == _OBJECT:
+        return (ky in _ADDRESSED and y[1] == x[1]) or ky == _SOME_ATTR
+    if ky == _OBJECT:
+        return (kx in _ADDRESSED and x[1] == y[1]) or kx == _SOME_ATTR
+    if kx == _ITEMS:
+        return ky == _ITEM and y[1] == x[1]
+    if ky == _ITEMS:
+        return kx == _ITEM and x[1] == y[1]
+    if kx == _SOME_ATTR:
+        return ky == _ATTR and y[2] == x[1]
+    if ky == _SOME_ATTR:
+        return kx == _ATTR and x[2] == y[1]
     return False
 
 
@@ -81,55 +87,55 @@ class LocationIndex:
     def _wild_possible(self, loc: _Loc) -> bool:
         """Whether some location other than ``loc`` itself may overlap it (a cheap pre-check)."""
         k = loc[0]
-        if k == "a":
+        if k == _ATTR:
             return loc[1] in self.wild_o or loc[2] in self.wild_a
-        if k == "i":
+        if k == _ITEM:
             return loc[1] in self.wild_o or loc[1] in self.wild_k
-        if k == "k":
+        if k == _ITEMS:
             return loc[1] in self.wild_o or loc[1] in self.by_obj
         return k in "oAO*"
 
     def _register(self, loc: _Loc) -> None:
         k = loc[0]
-        if k == "a":
+        if k == _ATTR:
             self.by_obj.setdefault(loc[1], set()).add(loc)
             self.by_attr.setdefault(loc[2], set()).add(loc)
-        elif k == "i":
+        elif k == _ITEM:
             self.by_obj.setdefault(loc[1], set()).add(loc)
-        elif k == "k":
+        elif k == _ITEMS:
             self.wild_k.add(loc[1])
-        elif k == "o":
+        elif k == _OBJECT:
             self.wild_o.add(loc[1])
-        elif k == "A":
+        elif k == _SOME_ATTR:
             self.wild_a.add(loc[1])
-        elif k == "O" or k == "*":
+        elif k == _SOME_DATA or k == _ALL:
             self.wild_any = True
 
     def _states_overlapping(self, loc: _Loc) -> List[_LocState]:
         """States of the other locations that overlap ``loc``."""
         locs = self.locs
         k = loc[0]
-        if k == "*":
+        if k == _ALL:
             return [s for l2, s in locs.items() if l2 != loc]
-        if k == "O":
-            return [s for l2, s in locs.items() if l2 != loc and (l2[0] in _DATA or l2[0] == "*")]
-        cands: List[_Loc] = [("*",)]
+        if k == _SOME_DATA:
+            return [s for l2, s in locs.items() if l2 != loc and (l2[0] in _DATA or l2[0] == _ALL)]
+        cands: List[_Loc] = [(_ALL,)]
         if k in _DATA:
-            cands.append(("O",))
-        if k == "a":
-            cands += [("o", loc[1]), ("A", loc[2])]
-        elif k == "i":
-            cands += [("o", loc[1]), ("k", loc[1])]
-        elif k == "k":
-            cands.append(("o", loc[1]))
+            cands.append((_SOME_DATA,))
+        if k == _ATTR:
+            cands += [(_OBJECT, loc[1]), (_SOME_ATTR, loc[2])]
+        elif k == _ITEM:
+            cands += [(_OBJECT, loc[1]), (_ITEMS, loc[1])]
+        elif k == _ITEMS:
+            cands.append((_OBJECT, loc[1]))
             cands += list(self.by_obj.get(loc[1], ()))
-        elif k == "o":
+        elif k == _OBJECT:
             cands += list(self.by_obj.get(loc[1], ()))
-            cands.append(("k", loc[1]))
-            cands += [("A", n) for n in self.wild_a]
-        elif k == "A":
+            cands.append((_ITEMS, loc[1]))
+            cands += [(_SOME_ATTR, n) for n in self.wild_a]
+        elif k == _SOME_ATTR:
             cands += list(self.by_attr.get(loc[1], ()))
-            cands += [("o", i) for i in self.wild_o]
+            cands += [(_OBJECT, i) for i in self.wild_o]
         out: List[_LocState] = []
         for c in cands:
             if c != loc:

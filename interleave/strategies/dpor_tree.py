@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
+from ..instrument.access.vocabulary import Loc
 from ..runtime.execution import DONE
 from .dpor_events import _Event
 from .dpor_operations import _Pending
@@ -123,7 +124,7 @@ class ExplorationTree:
             p = self._pending_of(threads[q])
             th = threads[q].thread
             key = id(th) if th is not None else ("vt", q)
-            accs = p[0].locs + ((("d", key), True),)
+            accs = p[0].locs + (((Loc.ENDED, key), True),)
             if not dependent(ev.accs, accs):
                 out.append(q)
         return frozenset(out)

@@ -30,6 +30,7 @@ from .vocabulary import (
     UNKNOWN,
     Abstract,
     Lazy,
+    Loc,
     is_immutable,
 )
 
@@ -108,7 +109,7 @@ def _arg_reads(vals: List[Any]) -> List[Tuple[tuple, bool]]:
         if isinstance(v, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                           types.ModuleType)):
             continue
-        locs.append((("o", id(v)), False))
+        locs.append(((Loc.OBJECT, id(v)), False))
     return locs
 
 
@@ -193,7 +194,7 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
     if modname in ("_thread", "threading") and name in ("get_ident", "get_native_id"):
         return NONE_ACCESS
     if modname in ("_random",) or (recv is not None and type(recv).__name__ == "Random"):
-        return Access("write", ((("o", id(recv)), True),), name=name, space="object")
+        return Access("write", (((Loc.OBJECT, id(recv)), True),), name=name, space="object")
     return unknown(f"{modname}.{name}")
 
 
@@ -227,14 +228,14 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
         extra = _arg_reads(args) if name in _ARG_READING_METHODS else []
         if tr in DICTS and name in _KEYED_METHODS and pos and is_immutable(pos[0]) and not (
                 tr is defaultdict and name in ("__getitem__",)):
-            loc = ("i", id(recv), pos[0])
+            loc = (Loc.ITEM, id(recv), pos[0])
             return Access("call", ((loc, not reading), *extra), obj=recv, name=name, space="method")
         if name in ("keys", "values", "items", "__iter__", "copy") and tr in DICTS + (list, set, deque):
             if name != "copy":
                 return NONE_ACCESS  # a view or iterator: reading happens when it is iterated
-        return Access("call", ((("k", id(recv)), not reading), *extra), obj=recv, name=name, space="method")
+        return Access("call", (((Loc.ITEMS, id(recv)), not reading), *extra), obj=recv, name=name, space="method")
     if isinstance(recv, random.Random):
-        return Access("write", ((("o", id(recv)), True),), obj=recv, name=name, space="object")
+        return Access("write", (((Loc.OBJECT, id(recv)), True),), obj=recv, name=name, space="object")
     if isinstance(recv, types.ModuleType):
         return _builtin_function_model(getattr(recv, name, None), name, pos, kwargs)
     return unknown(f"{tr.__name__}.{name}")
@@ -266,7 +267,7 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
         if func_home(init) == "user":
             return Access("call", NOTHING, name=cls.__name__)
         # Thread() draws its name from threading's counter: the order of creation is observable.
-        return Access("write", ((("i", id(threading.__dict__), "_counter"), True),), name="Thread", space="")
+        return Access("write", (((Loc.ITEM, id(threading.__dict__), "_counter"), True),), name="Thread", space="")
     meta = type(cls)
     if meta is not type:
         mcall = type_lookup(meta, "__call__")

@@ -19,7 +19,7 @@ from .models import attr_access, dealias, get_iter_access, item_access, iterate_
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
 from .values import ALIASES, MISSING, attr_value, callable_name, python_user_callable, super_attr
-from .vocabulary import DICTS, FRESH, IMM, NOTHING, NULL, UNKNOWN, Abstract, Lazy, Super, is_immutable
+from .vocabulary import DICTS, FRESH, IMM, NOTHING, NULL, UNKNOWN, Abstract, Lazy, Loc, Super, is_immutable
 
 
 def describe(frame: FrameType, code: Optional[CodeType] = None, offset: Optional[int] = None) -> Access:
@@ -96,7 +96,7 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
     if op == "global_r" or op == "global_w":
         g = frame.f_globals
         acc = Access("read" if op == "global_r" else "write",
-                     ((("i", id(g), spec.name), op == "global_w"),), name=spec.name, space="global")
+                     (((Loc.ITEM, id(g), spec.name), op == "global_w"),), name=spec.name, space="global")
         spec.const = acc
         spec.gdict = g
         return acc
@@ -109,13 +109,13 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
             # threads may share): the name is an item of it; a read falls back to the globals.
             if not isinstance(ns, dict):
                 return unknown(f"name {spec.name} in a {type(ns).__name__} namespace")
-            own = (("i", id(ns), spec.name), write)
-            locs = (own,) if write else (own, (("i", id(g), spec.name), False))
+            own = ((Loc.ITEM, id(ns), spec.name), write)
+            locs = (own,) if write else (own, ((Loc.ITEM, id(g), spec.name), False))
             return Access("write" if write else "read", locs, obj=ns, name=spec.name, space="global")
         return Access("write" if write else "read",
-                      ((("i", id(g), spec.name), write),), name=spec.name, space="global")
+                      (((Loc.ITEM, id(g), spec.name), write),), name=spec.name, space="global")
     if op == "cell_r" or op == "cell_w":
-        acc = Access("read" if op == "cell_r" else "write", ((("c", spec.name), op == "cell_w"),),
+        acc = Access("read" if op == "cell_r" else "write", (((Loc.CELL, spec.name), op == "cell_w"),),
                      name=spec.name, space="cell")
         spec.const = acc
         spec.gdict = frame.f_globals
@@ -125,7 +125,7 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
         obj = operand(spec.args[1], frame, memo)
         if isinstance(cls, type) and obj is not UNKNOWN and not isinstance(obj, Abstract):
             return super_read(Super(cls, obj), spec.name)
-        return Access("read", ((("A", spec.name), False),), name=spec.name, space="attr")
+        return Access("read", (((Loc.SOME_ATTR, spec.name), False),), name=spec.name, space="attr")
     if op == "get_iter":
         return get_iter_access(operand(spec.args[0], frame, memo))
     if op == "item_r" or op == "item_w":

@@ -40,6 +40,7 @@ from .vocabulary import (
     Abstract,
     ByObject,
     Lazy,
+    Loc,
     Super,
     is_immutable,
 )
@@ -51,10 +52,10 @@ def dealias(acc: Access) -> Access:
     out: Optional[List[Tuple[tuple, bool]]] = None
     for n, (loc, w) in enumerate(locs):
         k = loc[0]
-        hit = ALIASES.get(loc[1]) if k in ("i", "k", "o") and len(loc) > 1 else None
+        hit = ALIASES.get(loc[1]) if k in (Loc.ITEM, Loc.ITEMS, Loc.OBJECT) and len(loc) > 1 else None
         if hit is not None:
             owner = id(hit[1])
-            new = ("a", owner, loc[2]) if k == "i" and type(loc[2]) is str else ("o", owner)
+            new = (Loc.ATTR, owner, loc[2]) if k == Loc.ITEM and type(loc[2]) is str else (Loc.OBJECT, owner)
             if out is None:
                 out = list(locs[:n])
             out.append((new, w))
@@ -75,7 +76,7 @@ def _frame_loc(frame: Any) -> tuple:
     """The location "this generator frame is running": resuming it writes it, running in it reads
     it, so that a resumption by another thread is ordered against the generator's own steps
     (resuming a running generator raises ``ValueError``)."""
-    return ("G", id(frame))
+    return (Loc.FRAME, id(frame))
 
 
 def in_suspendable(acc: Access, frame: FrameType) -> Access:
@@ -109,7 +110,7 @@ def super_read(sup: Super, name: str) -> Access:
     locs = []
     for klass in mro[start:]:
         if klass.__flags__ & _HEAPTYPE:
-            locs.append((("a", id(klass), name), False))
+            locs.append(((Loc.ATTR, id(klass), name), False))
         if name in klass.__dict__:
             break
     return Access("read", tuple(locs), obj=sup, name=name, space="attr") if locs else NONE_ACCESS
@@ -120,7 +121,7 @@ def attr_access(obj: Any, name: str, write: bool) -> Access:
     tp = type(obj)
     if tp is Abstract:
         if obj is UNKNOWN or obj is NULL:
-            return Access("write" if write else "read", ((("A", name), write),), name=name, space="attr")
+            return Access("write" if write else "read", (((Loc.SOME_ATTR, name), write),), name=name, space="attr")
         return NONE_ACCESS
     if tp is Super:
         return super_read(obj, name) if not write else unknown("attribute write through super()")
@@ -133,28 +134,28 @@ def attr_access(obj: Any, name: str, write: bool) -> Access:
         else:
             shape = attr_shape(obj, name)
     if shape == "plain":
-        own = (("a", id(obj), name), write)
+        own = ((Loc.ATTR, id(obj), name), write)
         if not write:
             return Access("read", plain_read_locs(obj, tp, name, own), obj=obj, name=name, space="attr")
         return Access("write", (own,), obj=obj, name=name, space="attr")
     if shape == "instance-dict":
         if write:  # obj.__dict__ = {...}: every attribute at once
-            return Access("write", ((("o", id(obj)), True),), obj=obj, name=name, space="attr")
+            return Access("write", (((Loc.OBJECT, id(obj)), True),), obj=obj, name=name, space="attr")
         note_instance_dict(obj)
-        return Access("read", ((("a", id(obj), name), False),), obj=obj, name=name, space="attr")
+        return Access("read", (((Loc.ATTR, id(obj), name), False),), obj=obj, name=name, space="attr")
     if shape == "none":
         return NONE_ACCESS
     kind = "write" if write else "read"
     if shape == "unknown-object":
-        return Access(kind, ((("A", name), write),), name=name, space="attr")
+        return Access(kind, (((Loc.SOME_ATTR, name), write),), name=name, space="attr")
     if shape == "module":
-        return Access(kind, ((("i", id(obj.__dict__), name), write),), name=name, space="global")
+        return Access(kind, (((Loc.ITEM, id(obj.__dict__), name), write),), name=name, space="global")
     if shape == "opaque:stdlib" and not write:
         # A property of threading's or queue's own classes (Thread.name, Barrier.n_waiting):
         # it reads the object's state.
-        return Access(kind, ((("o", id(obj)), False),), obj=obj, name=name, space="attr")
+        return Access(kind, (((Loc.OBJECT, id(obj)), False),), obj=obj, name=name, space="attr")
     if shape == "opaque:user":
-        return Access(kind, ((("a", id(obj), name), write),), obj=obj, name=name, space="attr")
+        return Access(kind, (((Loc.ATTR, id(obj), name), write),), obj=obj, name=name, space="attr")
     return unknown(f"{tp.__name__}.{name} runs code the harness cannot see")
 
 
@@ -173,7 +174,7 @@ def plain_read_locs(obj: Any, tp: type, name: str, own: Tuple[tuple, bool]) -> T
         locs: List[Tuple[tuple, bool]] = []
         for klass in src.__mro__[1:] if src is obj else src.__mro__:
             if klass.__flags__ & _HEAPTYPE:  # a builtin type's attributes cannot be set
-                locs.append((("a", id(klass), name), False))
+                locs.append(((Loc.ATTR, id(klass), name), False))
             if name in klass.__dict__:
                 break
         cl = tuple(locs)
@@ -219,14 +220,14 @@ def item_access(cont: Any, key: Any, write: bool) -> Access:
         return NONE_ACCESS
     if tc in DICTS:
         if key is not MISSING and is_immutable(key) and not (tc is defaultdict and not write):
-            return Access(kind, ((("i", id(cont), key), write),), obj=cont, name=key, space="item")
+            return Access(kind, (((Loc.ITEM, id(cont), key), write),), obj=cont, name=key, space="item")
         if tc is defaultdict and not write:
             # A missing key is inserted by the read: it may write.
             if key is not MISSING and is_immutable(key):
-                return Access("write", ((("i", id(cont), key), True),), obj=cont, name=key, space="item")
-        return Access(kind, ((("k", id(cont)), write),), obj=cont, name=None, space="items")
+                return Access("write", (((Loc.ITEM, id(cont), key), True),), obj=cont, name=key, space="item")
+        return Access(kind, (((Loc.ITEMS, id(cont)), write),), obj=cont, name=None, space="items")
     if tc in CONTAINERS:
-        return Access(kind, ((("k", id(cont)), write),), obj=cont, space="items")
+        return Access(kind, (((Loc.ITEMS, id(cont)), write),), obj=cont, space="items")
     method = "__setitem__" if write else "__getitem__"
     impl = type_lookup(tc, method)
     if impl is not MISSING and func_home(impl) == "user":
@@ -248,7 +249,7 @@ def shallow_state(v: Any) -> Optional[tuple]:
                 return None
         if tc in (tuple, frozenset):
             return ()
-        return (("k", id(v)),)
+        return ((Loc.ITEMS, id(v)),)
     return None
 
 
@@ -274,7 +275,7 @@ def operands_access(vals: tuple, opname: str, inplace: bool) -> Access:
         if tc in CONTAINERS or tc in (tuple, frozenset):
             locs.append((ANY_DATA, False))
             if inplace and i == 0:
-                locs.append((("k", id(v)), True))
+                locs.append(((Loc.ITEMS, id(v)), True))
             continue
         if tc.__module__ == "builtins" and not hasattr(v, "__dict__"):
             # A builtin value type not listed (e.g. memoryview): reading only.
@@ -343,7 +344,7 @@ def iterate_access(src: Any, iterator: bool) -> Access:
     if tc in (tuple, frozenset):
         return NONE_ACCESS
     if tc in CONTAINERS:
-        return Access("read", ((("k", id(src)), False),), obj=src, space="items")
+        return Access("read", (((Loc.ITEMS, id(src)), False),), obj=src, space="items")
     if tc is types.GeneratorType:
         if not iterator and not under_test(src.gi_code):
             return unknown("generator from code not under test")
@@ -357,7 +358,7 @@ def iterate_access(src: Any, iterator: bool) -> Access:
             seq = UNKNOWN
         inner = iterate_access(seq, iterator=False) if type(seq) in (list, tuple) else Access(
             "read", ((ANY_DATA, False),), space="items")
-        return Access("write", ((("o", id(src)), True),) + inner.locs, obj=src, space="object")
+        return Access("write", (((Loc.OBJECT, id(src)), True),) + inner.locs, obj=src, space="object")
     it = type_lookup(tc, "__iter__")
     nx = type_lookup(tc, "__next__")
     if iterator and nx is not MISSING and func_home(nx) == "user":
@@ -366,7 +367,7 @@ def iterate_access(src: Any, iterator: bool) -> Access:
         # What the user's __iter__ returned is not known: it reads at most data, or is user code.
         return NONE_ACCESS if not iterator else Access("read", ((ANY_DATA, False),), space="items")
     if tc.__name__.endswith("iterator") and tc.__module__ == "builtins":
-        return Access("write", ((("o", id(src)), True), (ANY_DATA, False)), obj=src, space="object")
+        return Access("write", (((Loc.OBJECT, id(src)), True), (ANY_DATA, False)), obj=src, space="object")
     return unknown(f"iteration over {tc.__name__}")
 
 
@@ -390,7 +391,7 @@ def get_iter_access(src: Any) -> Access:
                 or is_immutable(s) or callable(s) and type(s) in (types.FunctionType, types.BuiltinFunctionType):
             continue
         elif type(s) in _SIZED_ITER:
-            a = Access("read", ((("k", id(s)), False),), obj=s, space="items")
+            a = Access("read", (((Loc.ITEMS, id(s)), False),), obj=s, space="items")
         else:
             a = iterate_access(s, iterator=False)
         if a.locs is EVERYTHING:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from .record import NONE_ACCESS, Access, unknown
 from .values import python_user_callable
-from .vocabulary import CLOCK, NOTHING, UNKNOWN
+from .vocabulary import CLOCK, NOTHING, UNKNOWN, Loc
 
 #: interleave's own primitive classes and what each is ("lock" or "queue"). The classes live
 #: above this layer (``sync/``) and declare themselves here when they are defined.
@@ -80,12 +80,12 @@ def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
     if kind == "lock":
         if name in ("acquire", "release", "__enter__", "__exit__", "acquire_lock", "release_lock"):
             return NONE_ACCESS  # the operation itself is a sync switch point right after
-        return Access("read", ((("s", id(recv)), False),), obj=recv, name=name, space="sync")
+        return Access("read", (((Loc.SYNC, id(recv)), False),), obj=recv, name=name, space="sync")
     if kind == "queue":
         block = None
         if name == "get" and _blocking(pos, kwargs, ("block", "timeout"), True, None):
             block = ("waits", recv)
-        return Access("sync", ((("s", id(recv)), True),), obj=recv, name=name, space="sync", block=block,
+        return Access("sync", (((Loc.SYNC, id(recv)), True),), obj=recv, name=name, space="sync", block=block,
                       sync=("put", recv) if name.startswith("put") else ("get", recv))
     mod = getattr(func, "__module__", "") or ""
     if mod.endswith("vtime"):
@@ -115,30 +115,30 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
     def lock_of(x: Any) -> Any:
         return getattr(x, "_lock", None)
 
-    locs: List[Tuple[tuple, bool]] = [(("o", id(obj)), True)]
+    locs: List[Tuple[tuple, bool]] = [((Loc.OBJECT, id(obj)), True)]
     block: Optional[Tuple[str, Any]] = None
     sync: Optional[Tuple[str, Any]] = None
     if isinstance(obj, threading.Thread):
         if func is not None and getattr(func, "__module__", None) != "threading":
             return None
         if name == "start":
-            locs = [(("o", id(obj)), True), (("r", id(obj)), True)]
+            locs = [((Loc.OBJECT, id(obj)), True), ((Loc.REGISTRY, id(obj)), True)]
             sync = ("start", obj)
         elif name == "join":
             if not kwargs and not pos:
                 block = ("join", obj)
-            locs = [(("o", id(obj)), True), (("d", id(obj)), False)]
+            locs = [((Loc.OBJECT, id(obj)), True), ((Loc.ENDED, id(obj)), False)]
             sync = ("join", obj)
         elif name in ("is_alive", "isAlive", "__repr__"):
-            locs = [(("o", id(obj)), False), (("d", id(obj)), False)]
+            locs = [((Loc.OBJECT, id(obj)), False), ((Loc.ENDED, id(obj)), False)]
         elif name in ("getName", "isDaemon"):
-            locs = [(("o", id(obj)), False)]
+            locs = [((Loc.OBJECT, id(obj)), False)]
         elif name in ("run", "_bootstrap"):
             return None
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
     if isinstance(obj, threading.Condition):
         lk = lock_of(obj)
-        locs.append((("s", id(lk)), True))
+        locs.append(((Loc.SYNC, id(lk)), True))
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
             rlock_type = getattr(threading, "_PyRLock", None)
             if primitive_kind(lk) == "lock":
@@ -155,7 +155,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
     rlock_t = getattr(threading, "_PyRLock", None)
     if rlock_t is not None and isinstance(obj, rlock_t):
         inner = getattr(obj, "_block", None)
-        locs.append((("s", id(inner)), True))
+        locs.append(((Loc.SYNC, id(inner)), True))
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
             block = ("rlock", obj)
         sync = ("acquire", obj) if name in ("acquire", "__enter__") else (
@@ -164,19 +164,19 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
     if isinstance(obj, threading.Event):
         lk = lock_of(getattr(obj, "_cond", None))
         if name in ("is_set", "isSet"):
-            locs = [(("o", id(obj)), False)]
+            locs = [((Loc.OBJECT, id(obj)), False)]
         elif name == "wait":
-            locs = [(("o", id(obj)), False), (("s", id(lk)), True)]
+            locs = [((Loc.OBJECT, id(obj)), False), ((Loc.SYNC, id(lk)), True)]
             if not pos and not kwargs:
                 block = ("event", obj)
         else:
-            locs = [(("o", id(obj)), True), (("s", id(lk)), True)]
+            locs = [((Loc.OBJECT, id(obj)), True), ((Loc.SYNC, id(lk)), True)]
         # is_set() that returns True publishes like wait() does (the usual flag idiom).
         sync = ("set", obj) if name == "set" else (("wait", obj) if name in ("wait", "is_set", "isSet") else None)
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
     if isinstance(obj, threading.Semaphore):  # and BoundedSemaphore
         lk = lock_of(getattr(obj, "_cond", None))
-        locs.append((("s", id(lk)), True))
+        locs.append(((Loc.SYNC, id(lk)), True))
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, None):
             block = ("sem", obj)
         sync = ("acquire", obj) if name in ("acquire", "__enter__") else (
@@ -184,13 +184,13 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
     if isinstance(obj, threading.Barrier):
         lk = lock_of(getattr(obj, "_cond", None))
-        locs.append((("s", id(lk)), True))
+        locs.append(((Loc.SYNC, id(lk)), True))
         sync = ("barrier", obj) if name == "wait" else None
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", sync=sync)
     if isinstance(obj, queue.Queue):
         mtx = getattr(obj, "mutex", None)
         reading = name in ("qsize", "empty", "full")
-        locs = [(("o", id(obj)), not reading), (("s", id(mtx)), True)]
+        locs = [((Loc.OBJECT, id(obj)), not reading), ((Loc.SYNC, id(mtx)), True)]
         if name == "get" and _blocking(pos, kwargs, ("block", "timeout"), True, None):
             block = ("qget", obj)
         elif name == "put" and _blocking(pos[1:], kwargs, ("block", "timeout"), True, None) and obj.maxsize > 0:
@@ -204,7 +204,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
     if isinstance(obj, threading.local):
         return None
     if isinstance(obj, random.Random):
-        return Access("write", ((("o", id(obj)), True),), obj=obj, name=name, space="object")
+        return Access("write", (((Loc.OBJECT, id(obj)), True),), obj=obj, name=name, space="object")
     return None
 
 
@@ -231,7 +231,7 @@ def sync_access(op: Any) -> Access:
     target = op.target
     if name == "acquire" or name == "release" or name == "put" or name == "get":
         # A declared primitive answers for itself whether the operation can go on (``would_wait``).
-        return Access("sync", ((("s", id(target)), True),), obj=target, name=name, space="sync",
+        return Access("sync", (((Loc.SYNC, id(target)), True),), obj=target, name=name, space="sync",
                       sync=(name, target), block=("waits", target) if op.waits_until_woken else None)
     if name == "sleep":
         # Registering a deadline reads the clock; only a timeout firing moves it.

@@ -16,7 +16,7 @@ from .models import attr_access, dealias, in_suspendable, plain_read_locs
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
 from .values import ALIASES, MISSING, SHAPES, attr_value, set_code_filter
-from .vocabulary import FAST_IMM, FRESH, IMM, UNKNOWN, Abstract
+from .vocabulary import FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
 
 
 class AccessTracker:
@@ -78,7 +78,7 @@ class AccessTracker:
                 if tp is not Abstract and SHAPES.get((id(tp), spec.name, write)) == "plain":
                     self.keep.append(obj)
                     name = spec.name
-                    own = (("a", id(obj), name), write)
+                    own = ((Loc.ATTR, id(obj), name), write)
                     if not write:
                         return Access("read", plain_read_locs(obj, tp, name, own), obj, name, "attr")
                     return Access("write", (own,), obj, name, "attr")

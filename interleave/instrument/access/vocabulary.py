@@ -81,10 +81,36 @@ IMM_TYPES = (int, float, complex, str, bytes, bool, type(None), range, frozenset
 CONTAINERS = (list, dict, set, bytearray, deque, OrderedDict, defaultdict)
 DICTS = (dict, OrderedDict, defaultdict)
 
-GLOBAL_LOC = ("*",)
-ANY_DATA = ("O",)
-CLOCK = ("t",)
-IO = ("io",)
+class Loc:
+    """The kinds of location: the first item of a location tuple (the table above).
+
+    Short strings rather than an enum: locations are hashed and compared in DPOR's innermost
+    loops, where an enum member's Python-level ``__hash__`` would cost a call each time.
+    """
+
+    ATTR = "a"  # ("a", id(obj), name)
+    ITEM = "i"  # ("i", id(container), key); a global is an item of its module's dict
+    ITEMS = "k"  # ("k", id(container)): all its items
+    OBJECT = "o"  # ("o", id(obj)): every attribute and item
+    CELL = "c"  # ("c", name): a closure cell
+    SYNC = "s"  # ("s", id(obj)): a synchronisation object
+    ENDED = "d"  # ("d", tid or id(thread)): whether a thread has finished
+    REGISTRY = "r"  # ("r", key): threading's registry of a thread
+    TIME = "t"  # ("t",): virtual time
+    OUTPUT = "io"  # ("io",): the interpreter's output streams
+    SOME_ATTR = "A"  # ("A", name): attribute ``name`` of an unknown object
+    SOME_DATA = "O"  # ("O",): any data location
+    ALL = "*"  # ("*",): everything
+    FRAME = "G"  # ("G", id(frame)): a generator or coroutine frame
+
+
+#: The kinds of location that name program data (what ``SOME_DATA`` may be).
+DATA_KINDS = frozenset((Loc.ATTR, Loc.ITEM, Loc.ITEMS, Loc.OBJECT, Loc.CELL, Loc.SOME_ATTR, Loc.SOME_DATA))
+
+GLOBAL_LOC = (Loc.ALL,)
+ANY_DATA = (Loc.SOME_DATA,)
+CLOCK = (Loc.TIME,)
+IO = (Loc.OUTPUT,)
 EVERYTHING = ((GLOBAL_LOC, True),)
 NOTHING: Tuple[Tuple[tuple, bool], ...] = ()
 
