@@ -49,10 +49,7 @@ class POSStrategy(Strategy):
         if code is None:
             target = op.target if op is not None else None
             return ("sync", id(target)) if target is not None else None
-        k = (code, offset)
-        if k not in self._keys:
-            self._keys[k] = _location_key(code, offset)
-        return self._keys[k]
+        return instruction_key(self._keys, code, offset)
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         rng = self.rng
@@ -77,6 +74,19 @@ class POSStrategy(Strategy):
 # per switch point met, shared by every strategy and exploration (the keys depend on the code
 # only). Weak keys: a code object that goes away takes its table with it.
 _TABLES: weakref.WeakKeyDictionary[CodeType, Dict[int, Optional[Hashable]]] = weakref.WeakKeyDictionary()
+
+
+_UNSEEN = object()
+
+
+def instruction_key(cache: Dict[Tuple[CodeType, int], Optional[Hashable]], code: CodeType,
+                    offset: int) -> Optional[Hashable]:
+    """``_location_key`` through a strategy's own cache (a plain dict: faster than the weak table)."""
+    k = (code, offset)
+    key = cache.get(k, _UNSEEN)
+    if key is _UNSEEN:
+        key = cache[k] = _location_key(code, offset)
+    return key  # type: ignore[return-value]
 
 
 def _location_key(code: CodeType, offset: int) -> Optional[Hashable]:

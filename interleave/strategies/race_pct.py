@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, Hashable, List, Optional, Set, Tupl
 
 from .base import Strategy
 from .pct import PCTStrategy, change_points
-from .pos import _location_key
-
-_UNSEEN = object()
+from .pos import instruction_key
 
 
 class RaceKeys:
@@ -36,11 +34,7 @@ class RaceKeys:
         code, offset, op = pending.code, pending.offset, pending.op
         if code is None:
             return ("sync", op.kind.value, type(op.target).__name__) if op is not None else None
-        k = (code, offset)
-        key = self._keys.get(k, _UNSEEN)
-        if key is _UNSEEN:
-            key = self._keys[k] = _location_key(code, offset)
-        return key  # type: ignore[return-value]
+        return instruction_key(self._keys, code, offset)
 
     def observe(self, tid: int) -> Optional[Hashable]:
         """Record that ``tid`` is about to run its pending operation; return its key if racing."""
