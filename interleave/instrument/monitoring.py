@@ -26,7 +26,7 @@ class MonitoringBackend(Backend):
     supports_solo = True
 
     def install(self) -> None:
-        mon = sys.monitoring  # type: ignore[attr-defined]
+        mon = sys.monitoring
         self.tool = free_tool_id()
         mon.use_tool_id(self.tool, "interleave")
         self.enabled: List[CodeType] = []
@@ -119,7 +119,7 @@ class MonitoringBackend(Backend):
         mon.set_events(tool, mon.events.PY_START)
 
     def uninstall(self) -> None:
-        mon = sys.monitoring  # type: ignore[attr-defined]
+        mon = sys.monitoring
         tool = self.tool
         mon.set_events(tool, 0)
         for code in self.enabled:
@@ -132,9 +132,4 @@ class MonitoringBackend(Backend):
         self.enabled = []
 
     def saw_user_code(self) -> bool:
-        return bool(self.enabled) and sys.monitoring.get_tool(self.tool) == "interleave"  # type: ignore[attr-defined]
-
-    def on_greenlet_start(self) -> None:
-        ex = self.context.active
-        if ex is not None:
-            ex.counters.reset_for_new_greenlet()
+        return bool(self.enabled) and sys.monitoring.get_tool(self.tool) == "interleave"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from ..versions import CURRENT
 from .backend import Backend
@@ -58,7 +58,7 @@ class SettraceBackend(Backend):
 
         self.begin_execution = begin  # type: ignore[method-assign]
 
-        def make_local(vis: frozenset, heads: frozenset) -> Callable[..., Any]:
+        def make_local(vis: FrozenSet[int], heads: FrozenSet[int]) -> Callable[..., Any]:
             watch = vis | heads
 
             def local(frame: FrameType, event: str, arg: Any) -> Any:
@@ -186,7 +186,7 @@ class SettraceBackend(Backend):
             # from inside a trace callback (where it is off) can resume with it off: its frames
             # then get no events at all, and a loop in them would never end. Setting the trace
             # function again recomputes the flag.
-            self.on_resume = lambda: sys.settrace(global_trace)  # type: ignore[assignment]
+            self.on_resume = lambda: sys.settrace(global_trace)
         self.tracers = tracers
         sys.settrace(global_trace)
 
@@ -200,8 +200,6 @@ class SettraceBackend(Backend):
         return self.instrumented > 0 and self.intact
 
     def on_greenlet_start(self) -> None:
-        ex = self.context.active
-        if ex is not None:
-            ex.counters.reset_for_new_greenlet()
+        super().on_greenlet_start()
         if SILENCE:
             sys.settrace(self.global_trace)  # recomputes the per-greenlet use_tracing flag
