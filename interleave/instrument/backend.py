@@ -37,7 +37,10 @@ class Backend:
         """Called before each execution."""
 
     def on_greenlet_start(self) -> None:
-        """Called first thing in every new greenlet."""
+        """Called first thing in every new greenlet: its switch-point counters start afresh."""
+        ex = self.context.active
+        if ex is not None:
+            ex.counters.reset_for_new_greenlet()
 
     def end_execution(self) -> None:
         """Called when an execution's threads have stopped, before leftovers are unwound."""

@@ -8,6 +8,7 @@ from types import CodeType
 from typing import Any, Dict, FrozenSet, List, Set
 
 from .backend import Backend
+from .loops import Countdown
 from .opcodes import visible_offsets
 from .toolid import free_tool_id
 
@@ -25,7 +26,7 @@ class MonitoringBackend(Backend):
     supports_solo = True
 
     def install(self) -> None:
-        mon = sys.monitoring  # type: ignore[attr-defined]
+        mon = sys.monitoring
         self.tool = free_tool_id()
         mon.use_tool_id(self.tool, "interleave")
         self.enabled: List[CodeType] = []
@@ -76,18 +77,13 @@ class MonitoringBackend(Backend):
             ex.point(code, offset)
             return None
 
-        # Every backward jump of instrumented code is a loop iteration, and iterations are
-        # bounded whatever the loop contains (a loop with no visible instruction offers no
-        # switch point at all). One countdown in this closure, kept minimal because it runs per
-        # iteration: outside a solo phase it counts down the execution's loop budget; during
-        # one it counts the lone thread's steps (``room`` were left when the phase began) and
-        # the loop budget waits in ``saved``.
-        room = left = saved = 0
-
-        def start_counting(ex: Any) -> None:
-            nonlocal room, left, saved
-            saved = left
-            room = left = max(1, ex.max_steps - ex.steps)
+        # Every backward jump of instrumented code is a loop iteration: ``on_jump`` counts it on
+        # the countdown's cells (``left`` here stands for the countdown's own, see ``share``).
+        countdown = Countdown(self)
+        start_counting = countdown.start_counting
+        expired = countdown.expired
+        left = 0
+        own_thread = [get_ident()]
 
         def on_jump(code: CodeType, offset: int, target: int) -> Any:
             nonlocal left
@@ -99,46 +95,17 @@ class MonitoringBackend(Backend):
                     expired(code, offset)
             return None
 
-        def expired(code: CodeType, offset: int) -> None:
-            nonlocal left
-            ex = ctx.active
-            if ex is None:
-                left = self.loop_budget
-            elif room and ex.internal_error is None:
-                ex.solo_expired()  # ends the phase: ``solo_end`` puts the loop budget back
-            else:
-                left = 1  # unwinding: every further iteration is a teardown tick
-                ex.loop_limit(code, offset)
-
-        def solo_steps() -> int:
-            return room - left if room else 0
-
-        self.solo_steps = solo_steps  # type: ignore[method-assign]
-
-        def hurry() -> None:
-            nonlocal left
-            left = 1  # the next loop iteration comes to ``expired``
-
-        self.hurry = hurry  # type: ignore[method-assign]
+        on_jump = countdown.share(on_jump)
 
         def begin() -> None:
-            nonlocal left, room, saved
-            left = self.loop_budget
-            room = saved = 0
+            countdown.begin()
             own_thread[0] = get_ident()
 
-        own_thread = [get_ident()]
-
         def solo_end() -> int:
-            nonlocal room, left
             for code in solo_codes:
                 set_local(tool, code, INSTRUCTION | JUMP)
             solo_codes.clear()
-            counted = room - left if room else 0
-            if room:
-                left = saved
-            room = 0
-            return counted
+            return countdown.end_solo()
 
         # Locations disabled by an earlier run (possibly under another model) must fire again.
         mon.restart_events()
@@ -147,10 +114,12 @@ class MonitoringBackend(Backend):
         mon.register_callback(tool, JUMP, on_jump)
         self.solo_end = solo_end  # type: ignore[method-assign]
         self.begin_execution = begin  # type: ignore[method-assign]
+        self.solo_steps = countdown.solo_steps  # type: ignore[method-assign]
+        self.hurry = countdown.hurry  # type: ignore[method-assign]
         mon.set_events(tool, mon.events.PY_START)
 
     def uninstall(self) -> None:
-        mon = sys.monitoring  # type: ignore[attr-defined]
+        mon = sys.monitoring
         tool = self.tool
         mon.set_events(tool, 0)
         for code in self.enabled:
@@ -163,9 +132,4 @@ class MonitoringBackend(Backend):
         self.enabled = []
 
     def saw_user_code(self) -> bool:
-        return bool(self.enabled) and sys.monitoring.get_tool(self.tool) == "interleave"  # type: ignore[attr-defined]
-
-    def on_greenlet_start(self) -> None:
-        ex = self.context.active
-        if ex is not None:
-            ex.counters.reset_for_new_greenlet()
+        return bool(self.enabled) and sys.monitoring.get_tool(self.tool) == "interleave"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from ..versions import CURRENT
 from .backend import Backend
+from .loops import Countdown
 from .opcodes import loop_heads, visible_offsets
 
 # Below 3.12 a frame's opcode events can be turned off and on for that frame alone. From 3.12
@@ -40,50 +41,24 @@ class SettraceBackend(Backend):
         model = self.model
         ctx = self.context
         marked: List[Tuple[FrameType, Callable[..., Any]]] = []
-        # Every pass through a loop head of instrumented code is a loop iteration, and
-        # iterations are bounded whatever the loop contains (a loop with no visible instruction
-        # offers no switch point at all). Outside a solo phase the countdown is the execution's
-        # loop budget; during one it counts the lone thread's steps (``room`` were left when
-        # the phase began) and the loop budget waits in ``saved``.
-        room = left = saved = 0
-
-        def start_counting(ex: Any) -> None:
-            nonlocal room, left, saved
-            saved = left
-            room = left = max(1, ex.max_steps - ex.steps)
-
-        def expired(code: CodeType, offset: int) -> None:
-            nonlocal left
-            ex = ctx.active
-            if ex is None:
-                left = self.loop_budget
-            elif room and ex.internal_error is None:
-                ex.solo_expired()  # ends the phase: ``solo_end`` puts the loop budget back
-            else:
-                left = 1  # unwinding: every further iteration is a teardown tick
-                ex.loop_limit(code, offset)
-
-        def solo_steps() -> int:
-            return room - left if room else 0
-
-        self.solo_steps = solo_steps  # type: ignore[method-assign]
-
-        def hurry() -> None:
-            nonlocal left
-            left = 1  # the next loop iteration comes to ``expired``
-
-        self.hurry = hurry  # type: ignore[method-assign]
+        # Every pass through a loop head of instrumented code is a loop iteration: the tracers
+        # count it on the countdown's cells (``room`` and ``left`` here stand for the
+        # countdown's own: ``make_local`` and ``mark`` are shared, see ``Countdown.share``).
+        countdown = Countdown(self)
+        start_counting = countdown.start_counting
+        expired = countdown.expired
+        room = left = 0
+        self.solo_steps = countdown.solo_steps  # type: ignore[method-assign]
+        self.hurry = countdown.hurry  # type: ignore[method-assign]
 
         def begin() -> None:
-            nonlocal left, room, saved
-            left = self.loop_budget
-            room = saved = 0
+            countdown.begin()
             # CPython drops the trace function when it raises (as teardown makes it do): reinstall.
             sys.settrace(global_trace)
 
         self.begin_execution = begin  # type: ignore[method-assign]
 
-        def make_local(vis: frozenset, heads: frozenset) -> Callable[..., Any]:
+        def make_local(vis: FrozenSet[int], heads: FrozenSet[int]) -> Callable[..., Any]:
             watch = vis | heads
 
             def local(frame: FrameType, event: str, arg: Any) -> Any:
@@ -142,18 +117,16 @@ class SettraceBackend(Backend):
                 frame.f_trace_opcodes = False
             return solo
 
+        make_local = countdown.share(make_local)
+        mark = countdown.share(mark)
+
         def solo_end() -> int:
-            nonlocal room, left
             for frame, local in marked:
                 frame.f_trace = local
                 frame.f_trace_lines = False
                 frame.f_trace_opcodes = True
             marked.clear()
-            counted = room - left if room else 0
-            if room:
-                left = saved
-            room = 0
-            return counted
+            return countdown.end_solo()
 
         self.solo_end = solo_end  # type: ignore[method-assign]
 
@@ -213,7 +186,7 @@ class SettraceBackend(Backend):
             # from inside a trace callback (where it is off) can resume with it off: its frames
             # then get no events at all, and a loop in them would never end. Setting the trace
             # function again recomputes the flag.
-            self.on_resume = lambda: sys.settrace(global_trace)  # type: ignore[assignment]
+            self.on_resume = lambda: sys.settrace(global_trace)
         self.tracers = tracers
         sys.settrace(global_trace)
 
@@ -227,8 +200,6 @@ class SettraceBackend(Backend):
         return self.instrumented > 0 and self.intact
 
     def on_greenlet_start(self) -> None:
-        ex = self.context.active
-        if ex is not None:
-            ex.counters.reset_for_new_greenlet()
+        super().on_greenlet_start()
         if SILENCE:
             sys.settrace(self.global_trace)  # recomputes the per-greenlet use_tracing flag
