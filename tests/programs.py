@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 
 class Counter:
@@ -56,3 +57,24 @@ def locked_counter() -> None:
     for t in ts:
         t.join()
     assert c.value == 2
+
+
+def locked_counter_of(threads: int) -> Callable[[], None]:
+    """``locked_counter`` with ``threads`` threads (DPOR's classes: ``threads!``)."""
+
+    def body() -> None:
+        c = Counter()
+        lock = threading.Lock()
+
+        def inc() -> None:
+            with lock:
+                c.value += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert c.value == threads
+
+    return body

@@ -79,6 +79,10 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         #: Unbounded and seeded: the next branch is a pending alternative drawn from the whole
         #: explored tree, not the deepest one, so choices near the root change early.
         self.tree = self.rng is not None and preemptions is None
+        #: Who picks at the new nodes of the first execution (None: the running thread goes on).
+        #: Any order there explores the same classes; a sampler's order makes the first
+        #: execution, which reverses nothing yet, a useful sample (the portfolio's DPOR).
+        self.first_order: Optional[Strategy] = None
         # Nodes that may still have alternatives (tree order), in the order they got one: a
         # dict, so that the draw is reproducible.
         self.open: Dict[_Node, None] = {}
@@ -115,6 +119,8 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
 
     def new_execution(self) -> bool:
         """Prepare to replay the current path and explore its next branch."""
+        if self.first_order is not None and not self.stats["executions"]:
+            self.first_order.new_execution()
         if self.done:
             return False
         self._reset_execution()
@@ -425,7 +431,15 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 return (current if current in runnable else runnable[0]), _LONG
             # Not drawn from order_seed: a random choice here has been measured to count a class
             # twice (3 threads x 1 locked increment: 7 for 6), so new nodes keep this order.
-            tid = prev if prev in awake else awake[0]
+            guide = self.first_order
+            if guide is not None and len(awake) > 1 and not self.stats["executions"]:
+                # The first execution's new nodes as the guide picks them (source-DPOR allows any
+                # choice at a new node): the first execution is then a sample of its own.
+                tid = guide.choose(awake, prev if prev in awake else awake[0], 1)[0]
+                if tid not in awake:
+                    tid = awake[0]
+            else:
+                tid = prev if prev in awake else awake[0]
             if self.k is not None and self.preempts >= self.k and prev in enabled and tid != prev:
                 # Out of preemptions and the running thread is asleep: this branch is redundant
                 # within the bound.
