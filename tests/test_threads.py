@@ -642,3 +642,36 @@ def test_thread_started_deep_in_a_thread_has_the_same_room_in_every_execution() 
     # switch point) depends on the schedule, and moves the room by a few frames; a greenlet
     # reused from deep inside a thread would take about 150 frames more at every execution.
     assert len(depths) == 12 and max(depths) - min(depths) <= 10, depths
+
+
+@pytest.mark.skipif(not interleave.versions.CURRENT.recursion_offsets,
+                    reason="greenlets are cheap to start here: every thread gets a new one")
+def test_threads_started_at_one_depth_reuse_their_greenlets_with_the_same_room() -> None:
+    # Starting a greenlet allocates a frame-stack chunk (3.11+): a thread runs on an idle worker
+    # greenlet first entered at the same recursion depth, which gives it the room a new one would.
+    import greenlet
+
+    seen: List[Any] = []
+    rooms: List[int] = []
+
+    def room(n: int = 0) -> int:
+        try:
+            return room(n + 1)
+        except RecursionError:
+            return n
+
+    def work() -> None:
+        seen.append(greenlet.getcurrent())
+        rooms.append(room())
+
+    def body() -> None:
+        for _ in range(2):  # one at a time: a thread measuring its room runs alone
+            t = threading.Thread(target=work)
+            t.start()
+            t.join()
+
+    r = interleave.explore(body, strategy="random", executions=20, seed=0)
+    assert r.failure is None and len(seen) == 40
+    # Each greenlet object is held in ``seen``, so a new greenlet per thread would give 40.
+    assert len({id(g) for g in seen}) <= 2
+    assert len(set(rooms)) == 1, rooms
