@@ -675,3 +675,38 @@ def test_threads_started_at_one_depth_reuse_their_greenlets_with_the_same_room()
     # Each greenlet object is held in ``seen``, so a new greenlet per thread would give 40.
     assert len({id(g) for g in seen}) <= 2
     assert len(set(rooms)) == 1, rooms
+
+
+def test_an_execution_frees_its_threads_and_locks_without_the_cycle_collector() -> None:
+    # A wait queue refers to its owner (a virtual thread, a lock) weakly: an execution's threads
+    # and primitives go when it ends, not at a collection a few executions later.
+    import weakref
+
+    from interleave.session import Session
+    from interleave.strategies.random_walk import RandomStrategy
+
+    refs: List[Any] = []
+
+    def body() -> None:
+        lock = threading.Lock()
+        box = Box()
+
+        def work() -> None:
+            with lock:
+                box.value += 1
+
+        ts = [threading.Thread(target=work) for _ in range(2)]
+        for t in ts:
+            t.start()
+        with lock:  # contended in some schedules: the lock gets a wait queue
+            box.value += 1
+        for t in ts:
+            t.join()
+        refs.extend(weakref.ref(x) for x in (*ts, lock, box))
+
+    with Session(body, model="instruction", max_steps=10_000) as session:
+        strategy = RandomStrategy(0)
+        for i in range(20):
+            session.run_once(strategy, i)
+            assert [r() for r in refs] == [None] * 4, i
+            refs.clear()
