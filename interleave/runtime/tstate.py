@@ -124,6 +124,14 @@ class TracingCounters:
             def restore(saved: tuple) -> None:
                 tr.value = saved[0]
                 s0.value = saved[1]
+        elif len(slots) == 3:  # 3.13: tstate->dict and the threading-local key and sentinel
+            s0, s1, s2 = slots
+
+            def save() -> tuple:
+                return (tr.value, s0.value, s1.value, s2.value)
+
+            def restore(saved: tuple) -> None:
+                tr.value, s0.value, s1.value, s2.value = saved
         else:
             def save() -> tuple:
                 return (tr.value, *[s.value for s in slots])
