@@ -14,6 +14,7 @@ from greenlet import greenlet
 from . import context
 
 READY, BLOCKED, DONE = 0, 1, 2
+_weak = weakref.ref
 
 # Virtual idents are small numbers so that they never collide with a real pthread id.
 IDENT_BASE = 0x7100
@@ -69,7 +70,13 @@ class WaitQueue:
 
     def __init__(self, owner: object = None, describe: str = "") -> None:
         self.waiters: List[VThread] = []
-        self.owner = owner  # the primitive this queue belongs to, for deadlock reports
+        self._owner: Optional[weakref.ref] = None
+        self._strong: Any = None
+        if owner is not None:  # the primitive this queue belongs to, for deadlock reports
+            try:
+                self._owner = _weak(owner)
+            except TypeError:  # a type without weak references
+                self._strong = owner
         self.describe = describe
 
     @property
@@ -81,7 +88,7 @@ class WaitQueue:
     @owner.setter
     def owner(self, owner: Any) -> None:
         try:
-            self._owner: Optional[weakref.ref] = weakref.ref(owner)
+            self._owner = weakref.ref(owner)
             self._strong = None
         except TypeError:  # None, or a type without weak references
             self._owner = None
