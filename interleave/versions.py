@@ -42,13 +42,18 @@ class Interpreter:
     #: A new greenlet's first frame takes a fresh frame-stack chunk from the operating system
     #: (3.11+, several microseconds): threads run on reused worker greenlets instead.
     greenlet_start_allocates: bool
+    #: Offsets of the ``int`` recursion counters in ``PyThreadState`` that greenlet copies into a
+    #: new greenlet (remaining Python depth, the Python limit, and from 3.12 the remaining C
+    #: depth; checked by a probe): a thread's worker greenlet is reused only where a new one
+    #: would start at the same depth. Empty: a new greenlet for every thread.
+    recursion_offsets: Tuple[int, ...]
 
 
 SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
-    (3, 10): Interpreter(44, False, False, True, False, "", False, False),
-    (3, 11): Interpreter(44, False, False, True, False, "", False, True),
-    (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True),
-    (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True),
+    (3, 10): Interpreter(44, False, False, True, False, "", False, False, ()),
+    (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36)),
+    (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True, (28, 32, 36)),
+    (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True, (44, 48, 52)),
 }
 
 #: A free-threaded build (no GIL): greenlet's single-thread premise and the thread-state

@@ -642,3 +642,71 @@ def test_thread_started_deep_in_a_thread_has_the_same_room_in_every_execution() 
     # switch point) depends on the schedule, and moves the room by a few frames; a greenlet
     # reused from deep inside a thread would take about 150 frames more at every execution.
     assert len(depths) == 12 and max(depths) - min(depths) <= 10, depths
+
+
+@pytest.mark.skipif(not interleave.versions.CURRENT.recursion_offsets,
+                    reason="greenlets are cheap to start here: every thread gets a new one")
+def test_threads_started_at_one_depth_reuse_their_greenlets_with_the_same_room() -> None:
+    # Starting a greenlet allocates a frame-stack chunk (3.11+): a thread runs on an idle worker
+    # greenlet first entered at the same recursion depth, which gives it the room a new one would.
+    import greenlet
+
+    seen: List[Any] = []
+    rooms: List[int] = []
+
+    def room(n: int = 0) -> int:
+        try:
+            return room(n + 1)
+        except RecursionError:
+            return n
+
+    def work() -> None:
+        seen.append(greenlet.getcurrent())
+        rooms.append(room())
+
+    def body() -> None:
+        for _ in range(2):  # one at a time: a thread measuring its room runs alone
+            t = threading.Thread(target=work)
+            t.start()
+            t.join()
+
+    r = interleave.explore(body, strategy="random", executions=20, seed=0)
+    assert r.failure is None and len(seen) == 40
+    # Each greenlet object is held in ``seen``, so a new greenlet per thread would give 40.
+    assert len({id(g) for g in seen}) <= 2
+    assert len(set(rooms)) == 1, rooms
+
+
+def test_an_execution_frees_its_threads_and_locks_without_the_cycle_collector() -> None:
+    # A wait queue refers to its owner (a virtual thread, a lock) weakly: an execution's threads
+    # and primitives go when it ends, not at a collection a few executions later.
+    import weakref
+
+    from interleave.session import Session
+    from interleave.strategies.random_walk import RandomStrategy
+
+    refs: List[Any] = []
+
+    def body() -> None:
+        lock = threading.Lock()
+        box = Box()
+
+        def work() -> None:
+            with lock:
+                box.value += 1
+
+        ts = [threading.Thread(target=work) for _ in range(2)]
+        for t in ts:
+            t.start()
+        with lock:  # contended in some schedules: the lock gets a wait queue
+            box.value += 1
+        for t in ts:
+            t.join()
+        refs.extend(weakref.ref(x) for x in (*ts, lock, box))
+
+    with Session(body, model="instruction", max_steps=10_000) as session:
+        strategy = RandomStrategy(0)
+        for i in range(20):
+            session.run_once(strategy, i)
+            assert [r() for r in refs] == [None] * 4, i
+            refs.clear()

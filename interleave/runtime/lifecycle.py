@@ -13,8 +13,8 @@ from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE, Scheduling, _Teardown
 from .vthread import DONE, IDENT_BASE, VThread
 
-# Idle workers a session keeps at most. Only the body's worker is pooled (see ``Worker``), so
-# the pool holds one between executions; the bound guards against a caller that nests sessions.
+# Idle workers a session keeps at most (one per thread an execution runs at once, per depth at
+# which threads start); the bound guards against a program that starts threads at ever new depths.
 POOL_MAX = 64
 # What a worker hands the hub instead of its result (left in ``Execution.handoff``): a suspended
 # worker must hold no reference to the execution it served, or that execution's objects would be
@@ -32,14 +32,16 @@ class Worker(greenlet):
     (unwound at teardown, abandoned) takes its worker with it.
 
     A greenlet starts at the recursion depth of whoever first switches into it, and keeps it:
-    only the body's worker, which the scheduler itself starts, goes back to the pool. A thread's
-    greenlet starts at its starter's depth, as before; reused, a worker started deep inside a
+    a worker is reused only for a thread whose greenlet would be first entered at the same
+    depth (``depth``, read from the thread state), so every thread has exactly the room a new
+    greenlet would give it. Reused regardless of depth, a worker first entered deep inside a
     thread would start later threads deeper and deeper (RecursionError after a few executions).
     """
 
-    def __init__(self, pool: Optional[List[Worker]], parent: Optional[greenlet]) -> None:
+    def __init__(self, pool: Optional[List[Worker]], parent: Optional[greenlet], depth: Any = None) -> None:
         super().__init__(parent=parent)
         self.pool = pool  # None: ends with its thread
+        self.depth = depth  # the recursion state it was first entered at (None: unknown)
         self.job: Any = None
 
     def run(self) -> Any:  # the frame below every thread's function, like a greenlet's entry
@@ -89,11 +91,32 @@ class ThreadLife(Scheduling):
         return vt
 
     def greenlet_for(self, vt: VThread) -> greenlet:
-        """The greenlet a thread's first switch starts: an idle worker of the session if any."""
-        pool = self.workers if vt.tid == 0 else None
-        w = pool.pop() if pool else None
-        if w is None or w.parent is not self.hub:
-            w = Worker(pool, self.hub)
+        """The greenlet a thread's first switch starts: an idle worker first entered at this depth."""
+        pool = self.workers
+        if pool is None:
+            return self._new_worker(vt, None, None)
+        read = self.counters.depth
+        if read is not None:
+            # Read one frame below the switch that enters the greenlet, wherever that is.
+            depth = read()
+        elif vt.tid:
+            return self._new_worker(vt, None, None)  # depth unknown: a greenlet of its own
+        else:
+            depth = None  # the body: the scheduler always starts it from the same place
+        hub = self.hub
+        for i in range(len(pool) - 1, -1, -1):
+            w = pool[i]
+            if w.parent is not hub:
+                del pool[i]  # lent by an earlier caller of the session: dropping it ends it
+            elif w.depth == depth:
+                del pool[i]
+                w.job = (self, vt)
+                vt.glet = w
+                return w
+        return self._new_worker(vt, pool, depth)
+
+    def _new_worker(self, vt: VThread, pool: Optional[List[Worker]], depth: Any) -> Worker:
+        w = Worker(pool, self.hub, depth)
         w.job = (self, vt)
         vt.glet = w
         return w

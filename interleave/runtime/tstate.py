@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
-from typing import List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import UnsupportedInterpreterError
 from ..instrument.toolid import free_tool_id
@@ -83,7 +83,7 @@ def _find_local_offsets() -> Tuple[int, ...]:
 class TracingCounters:
     """Read and write this OS thread's tracing counters and thread-local slots."""
 
-    __slots__ = ("tracing", "slots", "save", "restore")
+    __slots__ = ("tracing", "slots", "save", "restore", "depth")
 
     def __init__(self) -> None:
         if not IS_SUPPORTED or FREE_THREADED or ctypes.sizeof(ctypes.c_void_p) != 8:
@@ -108,6 +108,8 @@ class TracingCounters:
 
             _thread._local().x = 1
         self.save, self.restore = self._compile()
+        #: Where a greenlet first entered now would start (see ``depth_reader``), or None.
+        self.depth: Optional[Callable[[], Any]] = depth_reader(base)
 
     def _compile(self):  # type: ignore[no-untyped-def]
         """Straight-line save/restore closures: they run at every greenlet switch."""
@@ -122,6 +124,14 @@ class TracingCounters:
             def restore(saved: tuple) -> None:
                 tr.value = saved[0]
                 s0.value = saved[1]
+        elif len(slots) == 3:  # 3.13: tstate->dict and the threading-local key and sentinel
+            s0, s1, s2 = slots
+
+            def save() -> tuple:
+                return (tr.value, s0.value, s1.value, s2.value)
+
+            def restore(saved: tuple) -> None:
+                tr.value, s0.value, s1.value, s2.value = saved
         else:
             def save() -> tuple:
                 return (tr.value, *[s.value for s in slots])
@@ -152,6 +162,54 @@ class TracingCounters:
             if v:
                 s.value = None
                 _decref(v)
+
+
+def _recursion_words(base: int) -> Optional[List[Any]]:
+    """The thread state's recursion counters that greenlet copies into a new greenlet, checked.
+
+    A probe recurses a few Python frames: the remaining depth must drop by one a frame, the
+    limit must be ``sys.getrecursionlimit()``, and the remaining C depth (3.12+) must not move
+    with Python-to-Python calls. None if the row has no offsets or the probe disagrees.
+    """
+    offsets = CURRENT.recursion_offsets
+    if not offsets:
+        return None
+    words = [ctypes.c_int.from_address(base + o) for o in offsets]
+
+    def probe(n: int) -> Tuple[int, ...]:
+        if n:
+            return probe(n - 1)
+        return tuple(w.value for w in words)
+
+    here, deeper = probe(0), probe(3)
+    if here[1] != sys.getrecursionlimit() or deeper[1] != here[1] or deeper[0] != here[0] - 3:
+        return None
+    if len(words) > 2 and (deeper[2] != here[2] or here[2] <= 0):
+        return None
+    return words
+
+
+def depth_reader(base: int) -> Optional[Callable[[], Any]]:
+    """A function returning the recursion state a greenlet first entered now would keep.
+
+    greenlet starts a new greenlet at the depth of whoever first switches into it (Python depth,
+    and C depth from 3.12) and keeps it for the greenlet's life: a reused greenlet gives a
+    thread exactly the room a new one would only if it was first entered at an equal state.
+    """
+    words = _recursion_words(base)
+    if words is None:
+        return None
+    if len(words) == 2:
+        remaining, limit = words
+
+        def depth() -> Any:
+            return limit.value - remaining.value
+    else:
+        remaining, limit, c_remaining = words
+
+        def depth() -> Any:
+            return (limit.value - remaining.value, c_remaining.value)
+    return depth
 
 
 _verified = False

@@ -6,6 +6,7 @@ together, below everything that schedules them.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, List, Optional, Tuple
 
 from greenlet import greenlet
@@ -13,6 +14,7 @@ from greenlet import greenlet
 from . import context
 
 READY, BLOCKED, DONE = 0, 1, 2
+_weak = weakref.ref
 
 # Virtual idents are small numbers so that they never collide with a real pthread id.
 IDENT_BASE = 0x7100
@@ -24,6 +26,7 @@ class VThread:
     __slots__ = (
         "tid", "name", "glet", "state", "queue", "deadline", "timed_out", "site",
         "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending", "start",
+        "__weakref__",  # its exit queue refers to it weakly
     )
 
     def __init__(self, tid: int, name: str, daemon: bool, ident: int) -> None:
@@ -55,14 +58,41 @@ class VThread:
 
 
 class WaitQueue:
-    """Threads parked on one synchronisation object; every primitive is built on this."""
+    """Threads parked on one synchronisation object; every primitive is built on this.
 
-    __slots__ = ("waiters", "owner", "describe")
+    The owner holds its queue, so the queue refers to the owner weakly when it can: no
+    reference cycle, and a thread, lock or queue of an execution is freed when the execution
+    drops it instead of waiting for the cycle collector (a collection every few executions).
+    A thread parked on the queue keeps the owner alive through its own frame.
+    """
+
+    __slots__ = ("waiters", "_owner", "_strong", "describe")
 
     def __init__(self, owner: object = None, describe: str = "") -> None:
         self.waiters: List[VThread] = []
-        self.owner = owner  # the primitive this queue belongs to, for deadlock reports
+        self._owner: Optional[weakref.ref] = None
+        self._strong: Any = None
+        if owner is not None:  # the primitive this queue belongs to, for deadlock reports
+            try:
+                self._owner = _weak(owner)
+            except TypeError:  # a type without weak references
+                self._strong = owner
         self.describe = describe
+
+    @property
+    def owner(self) -> Any:
+        """The primitive this queue belongs to (None once it is gone, or if it had none)."""
+        ref = self._owner
+        return self._strong if ref is None else ref()
+
+    @owner.setter
+    def owner(self, owner: Any) -> None:
+        try:
+            self._owner = weakref.ref(owner)
+            self._strong = None
+        except TypeError:  # None, or a type without weak references
+            self._owner = None
+            self._strong = owner
 
     def unpark_one(self) -> Optional[VThread]:
         """Make the longest-waiting thread runnable again."""

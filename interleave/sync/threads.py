@@ -139,6 +139,7 @@ class ThreadHandle:
 
     def _set_done(self) -> None:
         self._done = True
+        self._vt = None  # the thread refers to its handle: no cycle left for the collector
 
     def __repr__(self) -> str:
         return f"<interleave ThreadHandle ident={self.ident} done={self._done}>"
