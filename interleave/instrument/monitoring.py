@@ -30,7 +30,10 @@ class MonitoringBackend(Backend):
         self.tool = free_tool_id()
         mon.use_tool_id(self.tool, "interleave")
         self.enabled: List[CodeType] = []
-        visible: Dict[CodeType, FrozenSet[int]] = {}
+        # Keyed by id: hashing a code object hashes its constants and names every time (up to a
+        # microsecond), and this lookup runs at every visible instruction.
+        visible: Dict[int, FrozenSet[int]] = {}
+        by_content: Dict[CodeType, FrozenSet[int]] = {}
         DISABLE = mon.DISABLE
         wants = self.filter.wants
         model = self.model
@@ -40,7 +43,7 @@ class MonitoringBackend(Backend):
         enabled = self.enabled
         ctx = self.context
         JUMP = mon.events.JUMP
-        solo_codes: Dict[CodeType, None] = {}
+        solo_codes: Dict[int, CodeType] = {}  # id -> code: hashing a code object hashes its bytes
         self.solo_codes = solo_codes
 
         # Code objects compare equal by content: two ``exec`` of the same text give two equal
@@ -51,14 +54,15 @@ class MonitoringBackend(Backend):
         def on_start(code: CodeType, offset: int) -> Any:
             if id(code) not in started and wants(code):
                 started.add(id(code))
-                if code not in visible:
-                    visible[code] = visible_offsets(code, model)
+                if code not in by_content:
+                    by_content[code] = visible_offsets(code, model)
+                visible[id(code)] = by_content[code]
                 set_local(tool, code, INSTRUCTION | JUMP)
                 enabled.append(code)
             return DISABLE
 
         def on_instruction(code: CodeType, offset: int) -> Any:
-            if offset not in visible[code]:
+            if offset not in visible[id(code)]:
                 return DISABLE
             ex = ctx.active
             if ex is None or get_ident() != ex.os_ident:
@@ -67,10 +71,10 @@ class MonitoringBackend(Backend):
                 ex.budget -= 1
                 return None
             if ex.solo:
-                if code not in solo_codes:
+                if id(code) not in solo_codes:
                     if not solo_codes:
                         start_counting(ex)
-                    solo_codes[code] = None
+                    solo_codes[id(code)] = code
                     set_local(tool, code, JUMP if ex.recorder is None else INSTRUCTION | JUMP)
                 ex.solo_visible(code, offset)
                 return None
@@ -102,7 +106,7 @@ class MonitoringBackend(Backend):
             own_thread[0] = get_ident()
 
         def solo_end() -> int:
-            for code in solo_codes:
+            for code in solo_codes.values():
                 set_local(tool, code, INSTRUCTION | JUMP)
             solo_codes.clear()
             return countdown.end_solo()

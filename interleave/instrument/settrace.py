@@ -37,6 +37,10 @@ class SettraceBackend(Backend):
         self.intact = True
         tracers: Dict[CodeType, Optional[Callable[..., Any]]] = {}
         first_seen: Dict[int, CodeType] = {}
+        # The same by id, which ``keep`` holds: hashing a code object hashes its constants and
+        # names every time, and this lookup runs at every call.
+        by_id: Dict[int, Any] = {}
+        keep: List[CodeType] = []
         wants = self.filter.wants
         model = self.model
         ctx = self.context
@@ -148,12 +152,17 @@ class SettraceBackend(Backend):
             code = frame.f_code
             first = False
             try:
-                local = tracers[code]
+                local = by_id[id(code)]
             except KeyError:
-                local = make_local(visible_offsets(code, model), loop_heads(code)) if wants(code) else None
-                tracers[code] = local
-                if local is not None:
-                    self.instrumented += 1
+                try:
+                    local = tracers[code]
+                except KeyError:
+                    local = make_local(visible_offsets(code, model), loop_heads(code)) if wants(code) else None
+                    tracers[code] = local
+                    if local is not None:
+                        self.instrumented += 1
+                by_id[id(code)] = local
+                keep.append(code)
             if local is None:
                 return None
             # Code objects compare equal by content (two ``exec`` of one text): equal ones share

@@ -28,9 +28,9 @@ TEARDOWN_PATIENCE = 10_000
 # Greenlets that refused to unwind: kept suspended forever rather than collected, because
 # collecting one resumes it outside any execution.
 _ABANDONED: List[greenlet] = []
-# (code, model) -> True when the code has no visible instruction: a thread running it needs a
-# switch point of its own before it starts.
-_NO_VISIBLE: Dict[Tuple[CodeType, str], bool] = {}
+# (id(code), model) -> (code, True when the code has no visible instruction): a thread running
+# it needs a switch point of its own before it starts.
+_NO_VISIBLE: Dict[Tuple[int, str], Tuple[CodeType, bool]] = {}
 
 
 class _Teardown(GreenletExit):
@@ -370,15 +370,17 @@ class Scheduling:
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
         if code is None or not self.wants(code):
             return True
-        key = (code, self.model)
+        # By id (hashing a code object hashes its constants and names), with the code object
+        # kept in the entry: its id is then not reused while the entry stands.
+        key = (id(code), self.model)
         hit = _NO_VISIBLE.get(key)
-        if hit is None:
+        if hit is None or hit[0] is not code:
             from ..instrument.opcodes import visible_offsets
 
             if len(_NO_VISIBLE) > 4096:
                 _NO_VISIBLE.clear()
-            hit = _NO_VISIBLE[key] = not visible_offsets(code, self.model)
-        return hit
+            hit = _NO_VISIBLE[key] = (code, not visible_offsets(code, self.model))
+        return hit[1]
 
     def thread_point(self, function: Any) -> None:
         """A switch point in a thread's own life, before it runs ``function``, which offers none."""
