@@ -50,7 +50,7 @@ def test_a_lone_threads_loop_is_not_traced_per_instruction(backend: str, calls: 
         bump(box, 500)  # about 2,000 visible instructions, all while the body is alone
         assert box.n == 500
 
-    r = interleave.explore(body, executions=3, seed=0, backend=backend)
+    r = interleave.explore(body, executions=3, seed=0, backend=backend, strategy="random")
     assert r.failure is None, r.failure.report
     assert calls["point"] <= 3, calls  # no decision to take after the first point
     # Heard of once per code object and execution (body, Box.__init__, bump), not per
@@ -59,50 +59,52 @@ def test_a_lone_threads_loop_is_not_traced_per_instruction(backend: str, calls: 
     assert calls["solo_visible"] <= 3 * 3, calls
 
 
-def bump_again(box: Box, times: int) -> None:
-    # Not ``bump``: on 3.13 a code object explored with settrace, then monitoring, then settrace
-    # again in one process loses its opcode events (a CPython interplay older than solo runs).
-    for _ in range(times):
-        box.n += 1
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_code_silenced_while_alone_is_traced_again_once_another_thread_runs(backend: str) -> None:
+def test_the_default_traces_a_lone_body_for_a_bounded_number_of_points(backend: str,
+                                                                       calls: Dict[str, int]) -> None:
+    """The default's first execution is DPOR's, which sees every point: before it knows whether
+    the body starts threads it traces at most ``LONE_POINTS`` of a lone body's, however long."""
+    from interleave.strategies.portfolio import LONE_POINTS, PortfolioStrategy
+
     def body() -> None:
         box = Box()
-        bump_again(box, 3)  # alone: its instructions stop being traced
-        t = threading.Thread(target=bump_again, args=(box, 1))
-        t.start()
-        bump_again(box, 1)  # racing with t: its increment must be a switch point again
-        t.join()
-        assert box.n == 5
+        bump(box, 20_000)  # about 80,000 visible instructions, all while the body is alone
+        assert box.n == 20_000
 
-    r = interleave.explore(body, executions=300, seed=0, strategy="random", backend=backend)
-    assert r.failure is not None and isinstance(r.failure.exception, AssertionError), r.verdict
-    assert interleave.replay(body, r.failure.token).failure.kind == "exception"
+    p = PortfolioStrategy(0)
+    r = interleave.explore(body, executions=3, seed=0, backend=backend, strategy=p)
+    assert r.failure is None, r.failure.report
+    # Then one point per fairness streak (a grant is at most FAIRNESS_STREAK points): about 80.
+    assert calls["point"] <= LONE_POINTS + 200, calls
+    assert calls["solo_visible"] <= 3 * 3, calls  # the later executions run it alone
+    assert p.dpor.stats["executions"] == 0  # a new DPOR: the one that gave up is gone
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_lone_endless_loop_ends_at_the_step_limit_when_recording_too(backend: str) -> None:
-    def body() -> None:
-        box = Box()
-        while box.n >= 0:
+def test_dpor_starts_over_when_a_long_lone_set_up_turns_out_threaded() -> None:
+    """A body that runs long alone before it starts threads loses DPOR's first execution, not
+    DPOR: a fresh one takes the later slots (and traces the set-up, as DPOR must)."""
+    from interleave.strategies.portfolio import LONE_POINTS, PortfolioStrategy
+
+    lock = threading.Lock()
+
+    def locked_bump(box: Box) -> None:
+        with lock:
             box.n += 1
 
-    r = interleave.explore(body, executions=1, max_steps=700, backend=backend)
-    assert r.failure is not None and r.failure.kind == "step-limit"
-    assert r.failure.steps == 700  # one step per iteration, counted alike by the recording replay
-    again = interleave.replay(body, r.failure.token, max_steps=700, backend=backend)
-    assert again.failure is not None and again.failure.kind == "step-limit" and again.failure.steps == 700
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_the_report_still_shows_what_a_lone_thread_did(backend: str) -> None:
     def body() -> None:
         box = Box()
-        bump(box, 3)
-        assert box.n == 4
+        bump(box, LONE_POINTS)  # more lone points than DPOR's first execution traces
+        ts = [threading.Thread(target=locked_bump, args=(box,)) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert box.n == LONE_POINTS + 2
 
-    r = interleave.explore(body, executions=1, backend=backend)
-    assert r.failure is not None
-    assert "write Box.n = 3" in r.failure.report, r.failure.report
+    p = PortfolioStrategy(0)
+    first = p.dpor
+    r = interleave.explore(body, executions=4, seed=0, strategy=p, shrink=False)
+    assert r.failure is None and r.executions == 4
+    assert first.gave_up and first.stats["executions"] == 0
+    assert p.dpor is not first and not p.dpor.gave_up
+    assert p.dpor.stats["executions"] >= 1  # the second execution is the new DPOR's first

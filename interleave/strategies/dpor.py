@@ -83,6 +83,13 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         #: Any order there explores the same classes; a sampler's order makes the first
         #: execution, which reverses nothing yet, a useful sample (the portfolio's DPOR).
         self.first_order: Optional[Strategy] = None
+        #: At most this many switch points of the first execution while the body is the only
+        #: thread; past them DPOR leaves that execution (``gave_up``) and makes no more choices.
+        #: None: no limit. (The portfolio's DPOR runs first, before anyone knows whether the
+        #: body starts threads, and must not trace a long lone body instruction by instruction.)
+        self.lone_limit: Optional[int] = None
+        self.lone_seen = 0
+        self.gave_up = False
         # Nodes that may still have alternatives (tree order), in the order they got one: a
         # dict, so that the draw is reproducible.
         self.open: Dict[_Node, None] = {}
@@ -165,6 +172,13 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ex = self.ex
         if ex is None:
             ex = self._attach()
+        if self.lone_limit is not None and not self.stats["executions"] and len(ex.threads) == 1:
+            self.lone_seen += 1
+            if self.lone_seen > self.lone_limit:
+                self.gave_up = True
+                self.mode = _FREE
+                self.detach()
+                return
         code = point.code
         f = point.frame
         if not ex.rec_left or ex.prelude is vt:

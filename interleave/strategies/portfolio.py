@@ -17,6 +17,12 @@ from .rounds import RoundsStrategy
 QUICK_PHASE = 60
 
 _LONG = 1 << 30
+#: Switch points DPOR's first execution may trace while the body is still alone (before the
+#: portfolio knows whether it starts threads at all). A body that runs longer alone finishes
+#: that execution untraced, and DPOR starts over on the next one if the body turns out threaded:
+#: a body without threads, or with a long set-up, never has its lone loops traced instruction by
+#: instruction (the solo guarantee, tests/test_solo.py).
+LONE_POINTS = 1000
 
 _Slot = Tuple[Strategy, Optional[int]]  # a member, and the depth it runs with (race PCT only)
 
@@ -74,11 +80,8 @@ class PortfolioStrategy(Strategy):
         # Depth-first, unseeded: the races of the first execution's end are reversed first,
         # which is where a race after a long thread-local prefix sits (found in DPOR's second
         # execution; with ``order_seed``, in its third for 4 of 5 seeds: docs/strategies.md).
-        self.dpor = DporStrategy()
-        # Its first execution in the order of a rounds sampler (the body first, then one pick
-        # per thread and event in turn): as a sample it finds what rounds finds
-        # (philosophers_5, reorder_3 a third of the time), so DPOR can open the portfolio.
-        self.dpor.first_order = MainFirstStrategy(RoundsStrategy(seed + 11, burst=1))
+        self.seed = seed
+        self.dpor = self._new_dpor()
         members: Dict[str, _Slot] = {
             "rounds": (MainFirstStrategy(KeyObserver(RoundsStrategy(seed + 7, burst=1), keys)), None),
             "uniform": (MainFirstStrategy(RandomStrategy(seed + 5)), None),
@@ -135,6 +138,15 @@ class PortfolioStrategy(Strategy):
         self.active = member
         return member.new_execution()
 
+    def _new_dpor(self, lone_limit: Optional[int] = LONE_POINTS) -> DporStrategy:
+        dpor = DporStrategy()
+        # Its first execution in the order of a rounds sampler (the body first, then one pick
+        # per thread and event in turn): as a sample it finds what rounds finds
+        # (philosophers_5, reorder_3 a third of the time), so DPOR can open the portfolio.
+        dpor.first_order = MainFirstStrategy(RoundsStrategy(self.seed + 11, burst=1))
+        dpor.lone_limit = lone_limit
+        return dpor
+
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         if self.active is not self.dpor:
             return self.active.choose(runnable, current, used)
@@ -156,7 +168,13 @@ class PortfolioStrategy(Strategy):
     def end_execution(self, outcome: object) -> None:
         if not self.threaded:
             self.threaded = any(tid for tid, _ in getattr(outcome, "runs", ()))
-        if not self.fallback:
+        if self.active is self.dpor and self.dpor.gave_up:
+            # It left its first execution half-way (a long lone body): a new DPOR takes its slots.
+            # Once the body is known to start threads, DPOR traces all of it (it must).
+            old, self.dpor = self.dpor, self._new_dpor(None if self.threaded else LONE_POINTS)
+            for slots in (self.opening, self.quick, self.deep, self.after_dpor):
+                slots[:] = [(self.dpor if m is old else m, d) for m, d in slots]
+        elif not self.fallback:
             self.active.end_execution(outcome)
 
     def close(self) -> None:
