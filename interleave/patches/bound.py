@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 import types
 import weakref
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument.patching import Patcher
 from .table import _REAL_TO_VIRTUAL, _harness_module, _virtual_of
+
+# The real callables, in one fixed order (the index of each is its slot in the counts below).
+_REALS: Tuple[Any, ...] = tuple(real for real, _ in _REAL_TO_VIRTUAL.values())
+_INDEX: Dict[int, int] = {id(real): i for i, real in enumerate(_REALS)}
+# An immortal object's reference count says nothing about who refers to it: every exploration
+# then searches the heap (no supported CPython makes these callables immortal today).
+_COUNTABLE = all(sys.getrefcount(real) < 1 << 28 for real in _REALS)
 
 
 def swap_bound_names(p: Patcher) -> int:
@@ -17,46 +25,216 @@ def swap_bound_names(p: Patcher) -> int:
 
     ``from threading import Lock``, ``from time import monotonic``, ``now = time.monotonic`` at
     module level, ``def __init__(self, timer=time.monotonic)`` and an object that stored such a
-    function all hold the real callable: patching the modules does not reach them. The holders
-    are found with one ``gc.get_referrers`` pass over the real callables (a few milliseconds,
-    whatever the number of modules), and their owners (the function of a defaults tuple, the
-    class or object of a ``__dict__``) with a second; every swap is undone by the patcher.
-    Returns how many references were swapped.
-    """
-    import gc
+    function all hold the real callable: patching the modules does not reach them. Their owners
+    (a module, a class, a function's defaults or closure, an object's ``__dict__``) are found
+    with ``gc.get_referrers`` over the heap (a few milliseconds) and remembered, weakly, across
+    explorations. A later exploration searches the heap again only when a real callable gained
+    a reference that no remembered owner accounts for (its reference count minus what those
+    owners hold went up): a module imported since, an object or function created since, an old
+    container given one. Every instance of a real lock or queue type refers to its type, so for
+    the types a rise is first looked for among the objects created since the last exploration
+    (the collector's young generations): only a holder among them, or a collection that moved
+    them out of sight, costs the heap search. Every swap is undone by the patcher. Returns how
+    many references were swapped.
 
-    reals = [real for real, _ in _REAL_TO_VIRTUAL.values()]
+    What this cannot see: a reference stored in a container that existed before, in the same
+    interval between two explorations as one dropped outside the remembered owners (a list, a
+    local of a returned frame; for the types, any instance freed).
+    """
+    counts = [sys.getrefcount(real) for real in _REALS]
+    state = _STATE
+    owners = state.live_owners()
+    held = _held_counts(owners)
+    other = [c - h for c, h in zip(counts, held)]
+    if state.other is None or state.uncertain or not _COUNTABLE:
+        search = True
+    else:
+        rose = [i for i, (o, b) in enumerate(zip(other, state.other)) if o > b]
+        search = bool(rose) and (any(i not in _TYPE_SLOTS for i in rose)
+                                 or not state.young_in_sight() or _young_holder(p, owners))
+    if search:
+        owners = _search_heap(p)
+        held = _held_counts(owners)
+        other = [c - h for c, h in zip(counts, held)]
+        state.remember(owners)
+    state.other = other
+    state.mark_young()
+    swapped = 0
+    for owner in owners:
+        swapped += _swap_owner(p, owner)
+    return swapped
+
+
+# The real types (a lock, an RLock, a SimpleQueue): each of their instances refers to them.
+_TYPE_SLOTS = frozenset(i for i, real in enumerate(_REALS) if isinstance(real, type))
+_TYPES = tuple(_REALS[i] for i in sorted(_TYPE_SLOTS))
+_TYPE_IDS = frozenset(id(t) for t in _TYPES)
+
+
+def _young_holder(p: Patcher, owners: List[Any]) -> bool:
+    """Whether an object of the collector's young generations, other than an instance, refers to a real type.
+
+    The objects created since the last exploration are all there (``young_in_sight``). The
+    remembered owners' places and the patcher's records of this run are not holders to find.
+    """
+    if not _TYPES:
+        return False
+    known = {key for owner in owners for key, _ in _places_of(owner)} | {id(owner) for owner in owners}
+    known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
+    young = gc.get_objects(0) + gc.get_objects(1)
+    candidates = [o for o in young if type(o) not in _TYPES and id(o) not in known]
+    del young
+    return not _TYPE_IDS.isdisjoint(map(id, gc.get_referents(*candidates)))
+
+
+class _Survey:
+    """What the last heap search found: its owners (weakly) and the references nobody accounts for."""
+
+    def __init__(self) -> None:
+        self.owners: List[Any] = []  # weak references to the owners found
+        self.other: Optional[List[int]] = None  # per real: its references outside those owners
+        self.uncertain = False  # an owner that cannot be referred to weakly: search again next time
+        self.collections: Optional[Tuple[int, int, int]] = None  # older generations' collections, freezes
+
+    def mark_young(self) -> None:
+        """Remember the collector's state: what is created from now on stays young until it changes."""
+        self.collections = _collections()
+
+    def young_in_sight(self) -> bool:
+        """Whether every object created since ``mark_young`` is still in the young generations."""
+        return self.collections is not None and self.collections == _collections()
+
+    def remember(self, owners: List[Any]) -> None:
+        self.owners = []
+        self.uncertain = False
+        for owner in owners:
+            try:
+                self.owners.append(weakref.ref(owner))
+            except TypeError:
+                self.uncertain = True
+
+    def live_owners(self) -> List[Any]:
+        alive = [ref() for ref in self.owners]
+        return [owner for owner in alive if owner is not None]
+
+
+_STATE = _Survey()
+
+
+def _collections() -> Tuple[int, int, int]:
+    stats = gc.get_stats()
+    return stats[1]["collections"], stats[2]["collections"], gc.get_freeze_count()
+
+
+def _places_of(owner: Any) -> List[Tuple[int, Any]]:
+    """Where ``owner`` keeps what is swapped, as (identity of the container, its values)."""
+    if isinstance(owner, types.FunctionType):
+        places: List[Tuple[int, Any]] = []
+        for container in (owner.__defaults__, owner.__kwdefaults__):
+            if container is not None:
+                places.append((id(container), list(container.values()) if isinstance(container, dict) else container))
+        for cell in owner.__closure__ or ():
+            try:
+                places.append((id(cell), (cell.cell_contents,)))
+            except ValueError:
+                pass
+        return places
+    d = getattr(owner, "__dict__", None)
+    if d is None:
+        return []
+    # A class's __dict__ is a new proxy each time: the class stands for it.
+    return [(id(owner) if isinstance(owner, type) else id(d), list(d.values()))]
+
+
+def _held_counts(owners: List[Any]) -> List[int]:
+    """Per real callable, how many references the owners' swappable places hold (each container once)."""
+    held = [0] * len(_REALS)
+    seen: Set[int] = set()
+    for owner in owners:
+        for key, values in _places_of(owner):
+            if key in seen:
+                continue  # a closure cell or defaults tuple shared by two functions
+            seen.add(key)
+            for value in values:
+                i = _INDEX.get(id(value))
+                if i is not None and _REALS[i] is value:
+                    held[i] += 1
+    return held
+
+
+def _swap_owner(p: Patcher, owner: Any) -> int:
+    """Swap the real callables ``owner`` holds for their replacements, through the patcher."""
+    swapped = 0
+    if isinstance(owner, types.FunctionType):
+        defaults = owner.__defaults__
+        if defaults is not None:
+            new = tuple(_virtual_of(v) for v in defaults)
+            if any(a is not b for a, b in zip(new, defaults)):
+                _set_defaults(p, owner, new)
+                swapped += 1
+        kw = owner.__kwdefaults__
+        if kw is not None:
+            for key, value in list(kw.items()):
+                if _virtual_of(value) is not value:
+                    p.setitem(kw, key, _virtual_of(value))
+                    swapped += 1
+        for cell in owner.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if _virtual_of(value) is not value:  # a cell shared by two functions: swapped once
+                p.setcell(cell, _virtual_of(value))
+                swapped += 1
+        return swapped
+    d = getattr(owner, "__dict__", None)
+    if d is None:
+        return 0
+    # A module's and a class's namespace are set through the object; an instance's dict directly.
+    via_owner = isinstance(owner, (types.ModuleType, type))
+    for key, value in list(d.items()):
+        if _virtual_of(value) is not value and isinstance(key, str):
+            if via_owner:
+                p.setattr(owner, key, _virtual_of(value))
+            else:
+                p.setitem(d, key, _virtual_of(value))
+            swapped += 1
+    return swapped
+
+
+def _search_heap(p: Patcher) -> List[Any]:
+    """Every module, class, function and object that holds a real callable where it can be swapped.
+
+    One ``gc.get_referrers`` pass over the real callables finds the holders (a few
+    milliseconds, whatever the number of modules); the owners of defaults tuples, closure
+    cells and ``__dict__`` dicts are looked up with a second pass, only for holders not seen
+    before (``_OWNERS``). The patcher's own records of this run are left out.
+    """
     modules: Dict[int, types.ModuleType] = {}
     for mod in list(sys.modules.values()):
         d = getattr(mod, "__dict__", None)
         if isinstance(mod, types.ModuleType) and isinstance(d, dict):
             modules[id(d)] = mod
-    table = _REAL_TO_VIRTUAL
-    swapped = 0
+    # The undo records the patcher made before this search hold the real callables they replaced.
+    ours = {id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ()}
+    found: List[Any] = []
     pending: List[Any] = []  # defaults tuples, class and instance dicts, cells: owners looked up below
-    for holder in gc.get_referrers(*reals):
+    for holder in gc.get_referrers(*_REALS):
         if isinstance(holder, dict):
             owner_mod = modules.get(id(holder))
             if owner_mod is None:
                 pending.append(holder)
             elif not _harness_module(owner_mod.__name__):
-                for key, value in list(holder.items()):
-                    pair = table.get(id(value))
-                    if pair is not None and pair[0] is value and isinstance(key, str):
-                        p.setattr(owner_mod, key, pair[1])
-                        swapped += 1
+                found.append(owner_mod)
         elif isinstance(holder, tuple) or type(holder).__name__ == "cell":
-            pending.append(holder)
+            if id(holder) not in ours:
+                pending.append(holder)
         elif not isinstance(holder, (list, types.FrameType)) and not _harness_module(type(holder).__module__):
             # An object whose attributes live inline (3.12+: no dict until asked for) refers to them itself.
-            d = getattr(holder, "__dict__", None)
-            if isinstance(d, dict):
-                for key, value in list(d.items()):
-                    if _virtual_of(value) is not value:
-                        p.setitem(d, key, _virtual_of(value))
-                        swapped += 1
+            if isinstance(getattr(holder, "__dict__", None), dict) and not isinstance(holder, type):
+                found.append(holder)
     if not pending:
-        return swapped
+        return found
     wanted = {id(x) for x in pending}
     owners: List[Any] = []
     unknown = []
@@ -68,52 +246,31 @@ def swap_bound_names(p: Patcher) -> int:
             owners.append(owner)
     if unknown:
         # A second pass over the heap, only for holders not seen before (new functions, objects).
-        found = gc.get_referrers(*unknown)
-        for owner in found:
+        referrers = gc.get_referrers(*unknown)
+        for owner in referrers:
             _remember_owner(owner, unknown)
-        owners += found
+        owners += referrers
+    seen = {id(x) for x in found}
     for owner in owners:
+        if id(owner) in seen:
+            continue
         if isinstance(owner, types.FunctionType):
             if _harness_module(owner.__module__):
                 continue
-            defaults = owner.__defaults__
-            if defaults is not None and id(defaults) in wanted:
-                new = tuple(_virtual_of(v) for v in defaults)
-                if any(a is not b for a, b in zip(new, defaults)):
-                    _set_defaults(p, owner, new)
-                    swapped += 1
-            kw = owner.__kwdefaults__
-            if kw is not None and id(kw) in wanted:
-                for key, value in list(kw.items()):
-                    if _virtual_of(value) is not value:
-                        p.setitem(kw, key, _virtual_of(value))
-                        swapped += 1
-            for cell in owner.__closure__ or ():
-                if id(cell) in wanted:
-                    try:
-                        value = cell.cell_contents
-                    except ValueError:
-                        continue
-                    if _virtual_of(value) is not value:
-                        p.setcell(cell, _virtual_of(value))
-                        swapped += 1
-                        wanted.discard(id(cell))  # a cell shared by several functions: once
+            if not (id(owner.__defaults__) in wanted or id(owner.__kwdefaults__) in wanted
+                    or any(id(c) in wanted for c in owner.__closure__ or ())):
+                continue
         elif isinstance(owner, type):
             if _harness_module(owner.__module__):
                 continue
-            for key, value in list(owner.__dict__.items()):
-                if _virtual_of(value) is not value:
-                    p.setattr(owner, key, _virtual_of(value))
-                    swapped += 1
         else:
             d = getattr(owner, "__dict__", None)
-            if (isinstance(d, dict) and id(d) in wanted and not isinstance(owner, types.ModuleType)
+            if not (isinstance(d, dict) and id(d) in wanted and not isinstance(owner, types.ModuleType)
                     and not _harness_module(type(owner).__module__)):
-                for key, value in list(d.items()):
-                    if _virtual_of(value) is not value:
-                        p.setitem(d, key, _virtual_of(value))
-                        swapped += 1
-    return swapped
+                continue
+        seen.add(id(owner))
+        found.append(owner)
+    return found
 
 
 # Which function, class or object holds a defaults tuple, closure cell or __dict__ found holding
@@ -132,8 +289,6 @@ def _holds(owner: Any, holder: Any) -> bool:
 
 
 def _class_dict(cls: type) -> Any:
-    import gc
-
     refs = [r for r in gc.get_referents(cls) if isinstance(r, dict)]
     return refs[0] if refs else None
 
@@ -170,4 +325,3 @@ def _set_defaults(p: Patcher, fn: types.FunctionType, new: Tuple[Any, ...]) -> N
         fn.__defaults__ = old
 
     p.add_undo(undo)
-
