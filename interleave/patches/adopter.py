@@ -20,7 +20,7 @@ from ..runtime.foreign import RealSimpleQueue as _RealSimpleQueue
 from ..runtime.foreign import is_real_primitive
 from ..sync.lock import Lock
 from ..sync.simplequeue import SimpleQueue
-from .table import _REAL_TO_VIRTUAL, _harness_module
+from .table import _HARNESS_PACKAGES, _REAL_TO_VIRTUAL, _harness_module
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
@@ -38,6 +38,38 @@ _LEAF_TYPES = frozenset({type(None), int, float, complex, str, bytes, bool, type
                          types.WrapperDescriptorType, types.MethodDescriptorType, types.GetSetDescriptorType,
                          types.MemberDescriptorType, types.ClassMethodDescriptorType})
 _LEAF_TYPES_IN_MODULES = _LEAF_TYPES | {types.FunctionType, property}
+# Kinds of value that are never a real primitive nor a callable the table maps: searched, never swapped.
+_NO_TWIN_TYPES = frozenset({list, dict, set, tuple, frozenset, types.FunctionType, types.MethodType,
+                            functools.partial})
+# The harness packages whose objects hold no primitive of the program under test (the standard
+# library's threading modules define the primitives themselves: they are not among them).
+_OPAQUE_PACKAGES = _HARNESS_PACKAGES - {"threading", "_thread", "time", "queue", "_queue", "_threading_local"}
+_opaque_modules: Dict[str, bool] = {}  # module name -> its objects are the harness's; names only
+
+
+def _opaque(value: Any) -> bool:
+    """Whether ``value`` is an instance of a class of the harness (pytest, Hypothesis, interleave...)."""
+    name = getattr(type(value), "__module__", None)
+    if not isinstance(name, str):
+        return False
+    hit = _opaque_modules.get(name)
+    if hit is None:
+        hit = _opaque_modules[name] = name.partition(".")[0] in _OPAQUE_PACKAGES or name.startswith("__editable__")
+    return hit
+
+
+# Per module file, whether it is standard library (a fact of the path); per filter settings and
+# file, whether the filter wants it. The adopter asks both for every loaded module at every start.
+_stdlib_files: Dict[str, bool] = {}
+_wanted_files: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], Dict[str, bool]] = {}
+_module_plans: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], Dict[Tuple[str, str], Optional[bool]]] = {}
+
+
+def _is_stdlib(code_file: str) -> bool:
+    hit = _stdlib_files.get(code_file)
+    if hit is None:
+        hit = _stdlib_files[code_file] = is_stdlib_file(code_file)
+    return hit
 
 
 class _SearchBound:
@@ -78,6 +110,21 @@ class PrimitiveAdopter:
         self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
         self._searched_modules: set = set()  # their classes' attributes are searched too
         self._in_modules = False
+        settings = (getattr(code_filter, "include", None), getattr(code_filter, "exclude", None))
+        cacheable = type(code_filter) is CodeFilter and all(isinstance(x, tuple) for x in settings)
+        self._wanted: Optional[Dict[str, bool]] = (
+            _wanted_files.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
+        self._plans: Optional[Dict[Tuple[str, str], Optional[bool]]] = (
+            _module_plans.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
+
+    def _wants(self, code_file: str) -> bool:
+        """The filter's answer for a module's file, remembered across explorations with the same settings."""
+        if self._wanted is None:
+            return self.filter.wants_file(code_file)
+        hit = self._wanted.get(code_file)
+        if hit is None:
+            hit = self._wanted[code_file] = self.filter.wants_file(code_file)
+        return hit
 
     def record_initial_state(self) -> None:
         """Remember each twin's lock state: every execution starts from it."""
@@ -110,7 +157,7 @@ class PrimitiveAdopter:
 
     def _replacement(self, value: Any, path: str = "?") -> Any:
         """The cooperative twin of a real primitive (the same twin every time), or _MISSING."""
-        if value is None or isinstance(value, (int, float, str, bytes, bool)):
+        if value is None or type(value) in _NO_TWIN_TYPES or isinstance(value, (int, float, str, bytes, bool)):
             return _MISSING
         twin = self.twins.get(id(value))
         if twin is not None and twin[0] is value:
@@ -222,7 +269,7 @@ class PrimitiveAdopter:
                 value = getter(name)
             except Exception:  # noqa: BLE001 - a property may raise; skip it
                 continue
-            if type(value) in leaves:
+            if type(value) in leaves or _opaque(value):
                 continue
             setter = functools.partial(self.p.setattr, owner, name)
             if follow:
@@ -259,7 +306,7 @@ class PrimitiveAdopter:
         if isinstance(value, type):
             mod = sys.modules.get(value.__module__)
             code_file = getattr(mod, "__file__", None)
-            if code_file and (value.__module__ in self._searched_modules or self.filter.wants_file(code_file)):
+            if code_file and (value.__module__ in self._searched_modules or self._wants(code_file)):
                 cd = value.__dict__
                 self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__,
                                     depth - 1, value.__qualname__)
@@ -268,14 +315,14 @@ class PrimitiveAdopter:
         if isinstance(value, dict):
             if len(value) <= _CONTAINER_LIMIT:
                 for k, v in list(value.items()):
-                    if type(v) in leaves:
+                    if type(v) in leaves or _opaque(v):
                         continue
                     self._adopt_at(functools.partial(self.p.setitem, value, k), v, depth - 1, f"{path}[{k!r}]")
             return
         if isinstance(value, list):
             if len(value) <= _CONTAINER_LIMIT:
                 for i, v in enumerate(list(value)):
-                    if type(v) in leaves:
+                    if type(v) in leaves or _opaque(v):
                         continue
                     self._adopt_at(functools.partial(self.p.setitem, value, i), v, depth - 1, f"{path}[{i}]")
             return
@@ -318,24 +365,41 @@ class PrimitiveAdopter:
     def _adopt_modules(self) -> None:
         start = len(self.seen)
         for mod in list(sys.modules.values()):
-            if not isinstance(mod, types.ModuleType) or _harness_module(mod.__name__):
+            if not isinstance(mod, types.ModuleType):
                 continue
             code_file = getattr(mod, "__file__", None)
             if not code_file or not isinstance(code_file, str):
                 continue
-            if is_stdlib_file(code_file) and not self.filter.wants_file(code_file):
+            # The functions of code under test are followed (a lock as a default, in a closure);
+            # a library's are not: that would cost most of the search for locks seldom kept there.
+            in_modules = self._plan(mod.__name__, code_file)
+            if in_modules is None:
                 continue
             if len(self.seen) - start >= _MODULE_BUDGET:
                 self.unadoptable.append((f"module {mod.__name__} and others not searched",
                                          _SearchBound(_MODULE_BUDGET)))
                 break
             self._searched_modules.add(mod.__name__)
-            # The functions of code under test are followed (a lock as a default, in a closure);
-            # a library's are not: that would cost most of the search for locks seldom kept there.
-            self._in_modules = not self.filter.wants_file(code_file)
+            self._in_modules = in_modules
             d = mod.__dict__
             self._visit_mapping(mod, [k for k in d if not k.startswith("__")], d.__getitem__, _MODULE_DEPTH,
                                 mod.__name__)
+
+    def _plan(self, name: str, code_file: str) -> Optional[bool]:
+        """Whether a module is searched (None: not at all) and, if so, whether only as a library's.
+
+        A fact of its name, its file and the filter's settings: remembered with the settings.
+        """
+        key = (name, code_file)
+        plans = self._plans
+        if plans is not None and key in plans:
+            return plans[key]
+        plan: Optional[bool] = None
+        if not _harness_module(name) and not (_is_stdlib(code_file) and not self._wants(code_file)):
+            plan = not self._wants(code_file)
+        if plans is not None:
+            plans[key] = plan
+        return plan
 
     def adopt_callable(self, fn: Any, depth: int = _DATA_DEPTH) -> None:
         """Primitives reachable from the explored function: what it is bound to, closes over, defaults to.
