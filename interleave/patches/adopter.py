@@ -65,6 +65,21 @@ _wanted_files: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], Dict[str, bool]] = 
 _module_plans: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], Dict[Tuple[str, str], Optional[bool]]] = {}
 
 
+# Exactly these types: a subclass may be a primitive's owner with attributes of its own.
+_PLAIN_CONTAINERS = frozenset({list, dict, set})
+_harness_names: Dict[str, bool] = {}
+
+
+def _harness_name(name: Any) -> bool:
+    """``_harness_module``, remembered per module name."""
+    if not isinstance(name, str):
+        return False
+    hit = _harness_names.get(name)
+    if hit is None:
+        hit = _harness_names[name] = _harness_module(name)
+    return hit
+
+
 def _is_stdlib(code_file: str) -> bool:
     hit = _stdlib_files.get(code_file)
     if hit is None:
@@ -280,6 +295,12 @@ class PrimitiveAdopter:
     def _visit_object(self, value: Any, depth: int, path: str = "?") -> None:
         if depth <= 0 or len(self.seen) >= _VISIT_BUDGET or type(value) in _LEAF_TYPES:
             return
+        if type(value) in _PLAIN_CONTAINERS:  # the common case, straight to its items
+            key = id(value)
+            if key not in self.seen:
+                self.seen.add(key)
+                self._visit_items(value, depth, path)
+            return
         if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
             return
         if isinstance(value, (threading.Condition, threading.Event, threading.Semaphore,
@@ -294,8 +315,8 @@ class PrimitiveAdopter:
         self.seen.add(key)
         # The harness's own objects (a Hypothesis strategy a test module holds, pytest's config)
         # are large graphs that hold no lock of the program under test.
-        if _harness_module(getattr(value if isinstance(value, (type, types.FunctionType)) else type(value),
-                                   "__module__", None)):
+        if _harness_name(getattr(value if isinstance(value, (type, types.FunctionType)) else type(value),
+                                 "__module__", None)):
             return
         if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
             # A worker the body closes over often closes over the lock itself. A module's
@@ -311,6 +332,18 @@ class PrimitiveAdopter:
                 self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__,
                                     depth - 1, value.__qualname__)
             return
+        if isinstance(value, (dict, list, set, tuple, frozenset)):
+            self._visit_items(value, depth, path)
+            return
+        d = getattr(value, "__dict__", None)
+        if isinstance(d, dict) and not isinstance(value, type):
+            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1, path)
+        slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
+        if slots:
+            self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
+
+    def _visit_items(self, value: Any, depth: int, path: str) -> None:
+        """Swap or search the items of a dict, list, set, tuple or frozenset (small ones only)."""
         leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
         if isinstance(value, dict):
             if len(value) <= _CONTAINER_LIMIT:
@@ -339,12 +372,6 @@ class PrimitiveAdopter:
                     else:
                         self._visit_object(v, depth - 1, f"{path}[{i}]")
             return
-        d = getattr(value, "__dict__", None)
-        if isinstance(d, dict) and not isinstance(value, type):
-            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1, path)
-        slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
-        if slots:
-            self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
 
     def adopt_modules(self) -> None:
         """Primitives reachable from the globals and class attributes of every module but the harness's.
