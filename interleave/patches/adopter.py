@@ -286,6 +286,9 @@ class PrimitiveAdopter:
                 continue
             if type(value) in leaves or _opaque(value):
                 continue
+            if type(value) in _PLAIN_CONTAINERS:  # no twin to put in its place: searched only
+                self._visit_object(value, depth, f"{path}.{name}")
+                continue
             setter = functools.partial(self.p.setattr, owner, name)
             if follow:
                 self._follow(setter, value, depth, f"{path}.{name}")
@@ -300,6 +303,13 @@ class PrimitiveAdopter:
             if key not in self.seen:
                 self.seen.add(key)
                 self._visit_items(value, depth, path)
+            return
+        if type(value) is types.FunctionType:  # the other common case: the checks below, in short
+            key = id(value)
+            if key not in self.seen:
+                self.seen.add(key)
+                if not self._in_modules and not _harness_name(getattr(value, "__module__", None)):
+                    self.adopt_callable(value, depth - 1)
             return
         if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
             return
