@@ -72,19 +72,45 @@ _TYPE_IDS = frozenset(id(t) for t in _TYPES)
 
 
 def _young_holder(p: Patcher, owners: List[Any]) -> bool:
-    """Whether an object of the collector's young generations, other than an instance, refers to a real type.
+    """Whether an object created since the last exploration, other than an instance, refers to a real type.
 
-    The objects created since the last exploration are all there (``young_in_sight``). The
-    remembered owners' places and the patcher's records of this run are not holders to find.
+    Those objects are the ones the collector tracked after ``_STATE.sentinel``: behind it in the
+    youngest generation or, after a collection of that one, behind it in the next (survivors
+    are appended in order). Not finding it means they are out of sight: a holder is assumed.
+    The remembered owners' places and the patcher's records of this run are not holders to find.
     """
     if not _TYPES:
         return False
+    new = _created_since(_STATE.sentinel)
+    if new is None:
+        return True
     known = {key for owner in owners for key, _ in _places_of(owner)} | {id(owner) for owner in owners}
     known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
-    young = gc.get_objects(0) + gc.get_objects(1)
-    candidates = [o for o in young if type(o) not in _TYPES and id(o) not in known]
-    del young
+    candidates = [o for o in new if type(o) not in _TYPES and id(o) not in known]
+    del new
     return not _TYPE_IDS.isdisjoint(map(id, gc.get_referents(*candidates)))
+
+
+def _created_since(sentinel: Any) -> Optional[List[Any]]:
+    """The objects the collector started tracking after ``sentinel``, or None if it is not in the young generations.
+
+    It is in the youngest generation unless that one was collected since (then in the next); it
+    is looked for from the end, where it stands but for what was created since.
+    """
+    youngest = gc.get_objects(0)
+    if gc.get_stats()[0]["collections"] == _STATE.youngest_collections:
+        at = _last_index(youngest, sentinel)
+        return youngest[at + 1:] if at >= 0 else None
+    older = gc.get_objects(1)
+    at = _last_index(older, sentinel)
+    return older[at + 1:] + youngest if at >= 0 else None
+
+
+def _last_index(objects: List[Any], target: Any) -> int:
+    for i in range(len(objects) - 1, -1, -1):
+        if objects[i] is target:
+            return i
+    return -1
 
 
 class _Survey:
@@ -95,10 +121,14 @@ class _Survey:
         self.other: Optional[List[int]] = None  # per real: its references outside those owners
         self.uncertain = False  # an owner that cannot be referred to weakly: search again next time
         self.collections: Optional[Tuple[int, int, int]] = None  # older generations' collections, freezes
+        self.sentinel: List[Any] = []
+        self.youngest_collections = -1
 
     def mark_young(self) -> None:
-        """Remember the collector's state: what is created from now on stays young until it changes."""
+        """Remember the collector's state, and mark where the objects created from now on will start."""
         self.collections = _collections()
+        self.youngest_collections = gc.get_stats()[0]["collections"]
+        self.sentinel = []  # a list is tracked from its creation: it marks the position
 
     def young_in_sight(self) -> bool:
         """Whether every object created since ``mark_young`` is still in the young generations."""
