@@ -146,3 +146,32 @@ def test_nothing_new_means_no_heap_search(monkeypatch):
     holder = types.SimpleNamespace(clock=time.monotonic)
     assert _explore_and_look(lambda: holder.clock) is not time.monotonic
     assert holder.clock is time.monotonic
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("collect", [None, 0, 1, 2])
+def test_new_holder_of_a_real_type_only_is_found_whatever_the_collector_did(collect):
+    """Only a real type (its instances come and go): found among the objects created since, or by a search."""
+    _warm()
+    keep = [queue.SimpleQueue() for _ in range(3)]  # instances refer to the type too: not holders
+    holder = types.SimpleNamespace(factory=queue.SimpleQueue)
+    if collect is not None:
+        gc.collect(collect)
+    inside = _explore_and_look(lambda: holder.factory)
+    assert inside is not queue.SimpleQueue
+    assert holder.factory is queue.SimpleQueue and all(type(q) is queue.SimpleQueue for q in keep)
+
+
+@pytest.mark.timeout(60)
+def test_sentinel_marks_what_was_created_since():
+    _warm()
+    made = [[i] for i in range(3)]
+    found = bound._created_since(bound._STATE.sentinel)
+    assert found is not None
+    assert all(any(x is m for x in found) for m in made)
+    gc.collect(0)
+    again = bound._created_since(bound._STATE.sentinel)
+    assert again is not None and all(any(x is m for x in again) for m in made)
+    gc.collect(1)
+    # Survivors of an older collection left the young generations: out of sight.
+    assert bound._created_since(bound._STATE.sentinel) is None or not bound._STATE.young_in_sight()

@@ -144,8 +144,10 @@ class _Survey:
                 self.uncertain = True
 
     def live_owners(self) -> List[Any]:
+        """The remembered owners still alive (a module only while it is imported)."""
         alive = [ref() for ref in self.owners]
-        return [owner for owner in alive if owner is not None]
+        return [owner for owner in alive if owner is not None
+                and (not isinstance(owner, types.ModuleType) or sys.modules.get(owner.__name__) is owner)]
 
 
 _STATE = _Survey()
