@@ -12,7 +12,7 @@ import threading
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..instrument.filter import CodeFilter, is_stdlib_file
+from ..instrument.filter import CodeFilter
 from ..instrument.patching import _MISSING, Patcher
 from ..runtime.foreign import REAL_LOCK_TYPES as _REAL_LOCK_TYPES
 from ..runtime.foreign import REAL_RLOCK_TYPES as _REAL_RLOCK_TYPES
@@ -20,7 +20,17 @@ from ..runtime.foreign import RealSimpleQueue as _RealSimpleQueue
 from ..runtime.foreign import is_real_primitive
 from ..sync.lock import Lock
 from ..sync.simplequeue import SimpleQueue
-from .table import _HARNESS_PACKAGES, _REAL_TO_VIRTUAL, _harness_module
+from .kinds import (
+    _LEAF_TYPES,
+    _LEAF_TYPES_IN_MODULES,
+    _NO_TWIN_TYPES,
+    _PLAIN_CONTAINERS,
+    ModulePlans,
+    _harness_name,
+    _opaque,
+    _slot_names,
+)
+from .table import _REAL_TO_VIRTUAL
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
@@ -29,62 +39,6 @@ _CALLABLE_LEVELS = 32  # callables held by callables (closures of closures...) f
 _VISIT_BUDGET = 250_000  # objects searched at most: a huge object graph must not stall the start
 _MODULE_BUDGET = int(os.environ.get("INTERLEAVE_ADOPT_BUDGET", "100000"))  # of those, from module globals
 _MODULE_DEPTH = 64  # "any depth" in practice: object graphs of module globals are bounded by the budget
-
-
-# Values that hold no primitive (a module's functions hold only code and defaults: see
-# ``swap_bound_names``); skipped before any other test, which keeps the search cheap.
-_LEAF_TYPES = frozenset({type(None), int, float, complex, str, bytes, bool, types.BuiltinFunctionType,
-                         types.ModuleType, types.CodeType, type(Ellipsis), type(NotImplemented),
-                         types.WrapperDescriptorType, types.MethodDescriptorType, types.GetSetDescriptorType,
-                         types.MemberDescriptorType, types.ClassMethodDescriptorType})
-_LEAF_TYPES_IN_MODULES = _LEAF_TYPES | {types.FunctionType, property}
-# Kinds of value that are never a real primitive nor a callable the table maps: searched, never swapped.
-_NO_TWIN_TYPES = frozenset({list, dict, set, tuple, frozenset, types.FunctionType, types.MethodType,
-                            functools.partial})
-# The harness packages whose objects hold no primitive of the program under test (the standard
-# library's threading modules define the primitives themselves: they are not among them).
-_OPAQUE_PACKAGES = _HARNESS_PACKAGES - {"threading", "_thread", "time", "queue", "_queue", "_threading_local"}
-_opaque_modules: Dict[str, bool] = {}  # module name -> its objects are the harness's; names only
-
-
-def _opaque(value: Any) -> bool:
-    """Whether ``value`` is an instance of a class of the harness (pytest, Hypothesis, interleave...)."""
-    name = getattr(type(value), "__module__", None)
-    if not isinstance(name, str):
-        return False
-    hit = _opaque_modules.get(name)
-    if hit is None:
-        hit = _opaque_modules[name] = name.partition(".")[0] in _OPAQUE_PACKAGES or name.startswith("__editable__")
-    return hit
-
-
-# Per module file, whether it is standard library (a fact of the path); per filter settings and
-# file, whether the filter wants it. The adopter asks both for every loaded module at every start.
-_stdlib_files: Dict[str, bool] = {}
-_wanted_files: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], Dict[str, bool]] = {}
-_module_plans: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], Dict[Tuple[str, str], Optional[bool]]] = {}
-
-
-# Exactly these types: a subclass may be a primitive's owner with attributes of its own.
-_PLAIN_CONTAINERS = frozenset({list, dict, set})
-_harness_names: Dict[str, bool] = {}
-
-
-def _harness_name(name: Any) -> bool:
-    """``_harness_module``, remembered per module name."""
-    if not isinstance(name, str):
-        return False
-    hit = _harness_names.get(name)
-    if hit is None:
-        hit = _harness_names[name] = _harness_module(name)
-    return hit
-
-
-def _is_stdlib(code_file: str) -> bool:
-    hit = _stdlib_files.get(code_file)
-    if hit is None:
-        hit = _stdlib_files[code_file] = is_stdlib_file(code_file)
-    return hit
 
 
 class _SearchBound:
@@ -125,21 +79,8 @@ class PrimitiveAdopter:
         self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
         self._searched_modules: set = set()  # their classes' attributes are searched too
         self._in_modules = False
-        settings = (getattr(code_filter, "include", None), getattr(code_filter, "exclude", None))
-        cacheable = type(code_filter) is CodeFilter and all(isinstance(x, tuple) for x in settings)
-        self._wanted: Optional[Dict[str, bool]] = (
-            _wanted_files.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
-        self._plans: Optional[Dict[Tuple[str, str], Optional[bool]]] = (
-            _module_plans.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
-
-    def _wants(self, code_file: str) -> bool:
-        """The filter's answer for a module's file, remembered across explorations with the same settings."""
-        if self._wanted is None:
-            return self.filter.wants_file(code_file)
-        hit = self._wanted.get(code_file)
-        if hit is None:
-            hit = self._wanted[code_file] = self.filter.wants_file(code_file)
-        return hit
+        self.plans = ModulePlans(code_filter)
+        self._wants = self.plans.wants
 
     def record_initial_state(self) -> None:
         """Remember each twin's lock state: every execution starts from it."""
@@ -409,7 +350,7 @@ class PrimitiveAdopter:
                 continue
             # The functions of code under test are followed (a lock as a default, in a closure);
             # a library's are not: that would cost most of the search for locks seldom kept there.
-            in_modules = self._plan(mod.__name__, code_file)
+            in_modules = self.plans.plan(mod.__name__, code_file)
             if in_modules is None:
                 continue
             if len(self.seen) - start >= _MODULE_BUDGET:
@@ -421,22 +362,6 @@ class PrimitiveAdopter:
             d = mod.__dict__
             self._visit_mapping(mod, [k for k in d if not k.startswith("__")], d.__getitem__, _MODULE_DEPTH,
                                 mod.__name__)
-
-    def _plan(self, name: str, code_file: str) -> Optional[bool]:
-        """Whether a module is searched (None: not at all) and, if so, whether only as a library's.
-
-        A fact of its name, its file and the filter's settings: remembered with the settings.
-        """
-        key = (name, code_file)
-        plans = self._plans
-        if plans is not None and key in plans:
-            return plans[key]
-        plan: Optional[bool] = None
-        if not _harness_module(name) and not (_is_stdlib(code_file) and not self._wants(code_file)):
-            plan = not self._wants(code_file)
-        if plans is not None:
-            plans[key] = plan
-        return plan
 
     def adopt_callable(self, fn: Any, depth: int = _DATA_DEPTH) -> None:
         """Primitives reachable from the explored function: what it is bound to, closes over, defaults to.
@@ -552,13 +477,6 @@ def _reset_lock(lock: Lock, locked: bool, holder: Optional[int]) -> None:
     lock._holder_tid = holder
     lock._queue = None
 
-
-
-def _slot_names(cls: type) -> List[str]:
-    slots = cls.__dict__.get("__slots__", ())
-    if isinstance(slots, str):
-        slots = (slots,)
-    return [n for n in slots if n not in ("__dict__", "__weakref__")]
 
 
 def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,
