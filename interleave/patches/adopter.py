@@ -227,7 +227,8 @@ class PrimitiveAdopter:
                 continue
             if type(value) in leaves or _opaque(value):
                 continue
-            if type(value) in _PLAIN_CONTAINERS:  # no twin to put in its place: searched only
+            if type(value) in _PLAIN_CONTAINERS or (type(value) is types.FunctionType and not follow):
+                # No twin to put in its place: searched only (a function as ``_visit_object`` would).
                 self._visit_object(value, depth, f"{path}.{name}")
                 continue
             setter = functools.partial(self.p.setattr, owner, name)
