@@ -225,11 +225,13 @@ def _swap_owner(p: Patcher, owner: Any) -> int:
     # A module's and a class's namespace are set through the object; an instance's dict directly.
     via_owner = isinstance(owner, (types.ModuleType, type))
     for key, value in list(d.items()):
-        if _virtual_of(value) is not value and isinstance(key, str):
-            if via_owner:
+        if _virtual_of(value) is not value:
+            if not via_owner:
+                p.setitem(d, key, _virtual_of(value))
+            elif isinstance(key, str):
                 p.setattr(owner, key, _virtual_of(value))
             else:
-                p.setitem(d, key, _virtual_of(value))
+                continue
             swapped += 1
     return swapped
 
