@@ -175,3 +175,14 @@ def test_sentinel_marks_what_was_created_since():
     gc.collect(1)
     # Survivors of an older collection left the young generations: out of sight.
     assert bound._created_since(bound._STATE.sentinel) is None or not bound._STATE.young_in_sight()
+
+
+@pytest.mark.timeout(60)
+def test_new_holder_of_a_real_type_found_while_its_instances_are_freed():
+    """The type's count falls (three instances freed) as a holder appears: the new objects still show it."""
+    queues = [queue.SimpleQueue() for _ in range(3)]
+    _warm()
+    del queues
+    holder = types.SimpleNamespace(factory=queue.SimpleQueue)
+    assert _explore_and_look(lambda: holder.factory) is not queue.SimpleQueue
+    assert holder.factory is queue.SimpleQueue

@@ -28,18 +28,21 @@ def swap_bound_names(p: Patcher) -> int:
     function all hold the real callable: patching the modules does not reach them. Their owners
     (a module, a class, a function's defaults or closure, an object's ``__dict__``) are found
     with ``gc.get_referrers`` over the heap (a few milliseconds) and remembered, weakly, across
-    explorations. A later exploration searches the heap again only when a real callable gained
-    a reference that no remembered owner accounts for (its reference count minus what those
-    owners hold went up): a module imported since, an object or function created since, an old
-    container given one. Every instance of a real lock or queue type refers to its type, so for
-    the types a rise is first looked for among the objects created since the last exploration
-    (the collector's young generations): only a holder among them, or a collection that moved
-    them out of sight, costs the heap search. Every swap is undone by the patcher. Returns how
-    many references were swapped.
+    explorations. A later exploration searches the heap again only when something may hold one
+    that no remembered owner accounts for:
+    - an object the collector started tracking since the last exploration (a module imported,
+      an object, function, closure or defaults tuple created) refers to a real callable; those
+      objects are found in the collector's young generations, behind a sentinel, unless a
+      collection of an older generation moved them out of sight (then the heap is searched);
+    - a real function's reference count minus what the remembered owners hold went up: a
+      container that existed before was given one (a lazily set global, a monkeypatched
+      attribute).
+    Every swap is undone by the patcher. Returns how many references were swapped.
 
-    What this cannot see: a reference stored in a container that existed before, in the same
-    interval between two explorations as one dropped outside the remembered owners (a list, a
-    local of a returned frame; for the types, any instance freed).
+    What this cannot see: a container that existed before given a real function in the same
+    interval between two explorations as another reference to it was dropped outside the
+    remembered owners (a list, a local of a returned frame), or given a real type (their counts
+    rise and fall with their instances).
     """
     counts = [sys.getrefcount(real) for real in _REALS]
     state = _STATE
@@ -49,9 +52,9 @@ def swap_bound_names(p: Patcher) -> int:
     if state.other is None or state.uncertain or not _COUNTABLE:
         search = True
     else:
-        rose = [i for i, (o, b) in enumerate(zip(other, state.other)) if o > b]
-        search = bool(rose) and (any(i not in _TYPE_SLOTS for i in rose)
-                                 or not state.young_in_sight() or _young_holder(p, owners))
+        # The types' counts rise and fall with their instances: only the functions' say something.
+        search = (any(o > b for i, (o, b) in enumerate(zip(other, state.other)) if i not in _TYPE_SLOTS)
+                  or not state.young_in_sight() or _young_holder(p, owners))
     if search:
         owners = _search_heap(p)
         held = _held_counts(owners)
@@ -68,27 +71,30 @@ def swap_bound_names(p: Patcher) -> int:
 # The real types (a lock, an RLock, a SimpleQueue): each of their instances refers to them.
 _TYPE_SLOTS = frozenset(i for i, real in enumerate(_REALS) if isinstance(real, type))
 _TYPES = tuple(_REALS[i] for i in sorted(_TYPE_SLOTS))
-_TYPE_IDS = frozenset(id(t) for t in _TYPES)
+_REAL_IDS = frozenset(_INDEX)
 
 
 def _young_holder(p: Patcher, owners: List[Any]) -> bool:
-    """Whether an object created since the last exploration, other than an instance, refers to a real type.
+    """Whether an object created since the last exploration refers to a real callable (instances to their type aside).
 
     Those objects are the ones the collector tracked after ``_STATE.sentinel``: behind it in the
     youngest generation or, after a collection of that one, behind it in the next (survivors
     are appended in order). Not finding it means they are out of sight: a holder is assumed.
     The remembered owners' places and the patcher's records of this run are not holders to find.
     """
-    if not _TYPES:
-        return False
     new = _created_since(_STATE.sentinel)
     if new is None:
         return True
-    known = {key for owner in owners for key, _ in _places_of(owner)} | {id(owner) for owner in owners}
+    known = {id(owner) for owner in owners}
+    for owner in owners:
+        if isinstance(owner, types.FunctionType):
+            known.update(map(id, (owner.__defaults__, owner.__kwdefaults__, *(owner.__closure__ or ()))))
+        elif not isinstance(owner, type):
+            known.add(id(getattr(owner, "__dict__", None)))
     known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
     candidates = [o for o in new if type(o) not in _TYPES and id(o) not in known]
     del new
-    return not _TYPE_IDS.isdisjoint(map(id, gc.get_referents(*candidates)))
+    return not _REAL_IDS.isdisjoint(map(id, gc.get_referents(*candidates)))
 
 
 def _created_since(sentinel: Any) -> Optional[List[Any]]:
