@@ -127,17 +127,33 @@ class _Survey:
         self.other: Optional[List[int]] = None  # per real: its references outside those owners
         self.uncertain = False  # an owner that cannot be referred to weakly: search again next time
         self.collections: Optional[Tuple[int, int, int]] = None  # older generations' collections, freezes
-        self.sentinel: List[Any] = []
+        self._box: List[Any] = [[]]  # holds the sentinel (see ``young_in_sight``)
+        self._box_old = False
         self.youngest_collections = -1
 
     def mark_young(self) -> None:
         """Remember the collector's state, and mark where the objects created from now on will start."""
         self.collections = _collections()
         self.youngest_collections = gc.get_stats()[0]["collections"]
-        self.sentinel = []  # a list is tracked from its creation: it marks the position
+        self._box[0] = []  # a list is tracked from its creation: it marks the position
+
+    @property
+    def sentinel(self) -> List[Any]:
+        """The marker of where the objects created since ``mark_young`` start."""
+        return self._box[0]  # type: ignore[no-any-return]
 
     def young_in_sight(self) -> bool:
-        """Whether every object created since ``mark_young`` is still in the young generations."""
+        """Whether every object created since ``mark_young`` is behind the sentinel in the young generations.
+
+        A collection keeps the order of what it does not free, except that an object only the
+        collected generations refer to may be moved to the end: the sentinel's only referrer,
+        its box, must be in the oldest generation first (once there, it stays).
+        """
+        if not self._box_old:
+            box = self._box
+            self._box_old = not any(o is box for gen in (0, 1) for o in gc.get_objects(gen))
+            if not self._box_old:
+                return False
         return self.collections is not None and self.collections == _collections()
 
     def remember(self, owners: List[Any]) -> None:
