@@ -13,11 +13,21 @@ import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..instrument.access.primitives import OWN_PRIMITIVES
-from ..instrument.filter import CodeFilter, is_stdlib_file
+from ..instrument.filter import CodeFilter
 from ..instrument.patching import _MISSING, Patcher
 from ..runtime.foreign import REAL_RLOCK_TYPES as _REAL_RLOCK_TYPES
 from ..runtime.foreign import is_real_primitive
-from .table import _REAL_TO_VIRTUAL, _harness_module, adopter_class
+from .kinds import (
+    _LEAF_TYPES,
+    _LEAF_TYPES_IN_MODULES,
+    _NO_TWIN_TYPES,
+    _PLAIN_CONTAINERS,
+    ModulePlans,
+    _harness_name,
+    _opaque,
+    _slot_names,
+)
+from .table import _REAL_TO_VIRTUAL, adopter_class
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
@@ -26,15 +36,6 @@ _CALLABLE_LEVELS = 32  # callables held by callables (closures of closures...) f
 _VISIT_BUDGET = 250_000  # objects searched at most: a huge object graph must not stall the start
 _MODULE_BUDGET = int(os.environ.get("INTERLEAVE_ADOPT_BUDGET", "100000"))  # of those, from module globals
 _MODULE_DEPTH = 64  # "any depth" in practice: object graphs of module globals are bounded by the budget
-
-
-# Values that hold no primitive (a module's functions hold only code and defaults: see
-# ``swap_bound_names``); skipped before any other test, which keeps the search cheap.
-_LEAF_TYPES = frozenset({type(None), int, float, complex, str, bytes, bool, types.BuiltinFunctionType,
-                         types.ModuleType, types.CodeType, type(Ellipsis), type(NotImplemented),
-                         types.WrapperDescriptorType, types.MethodDescriptorType, types.GetSetDescriptorType,
-                         types.MemberDescriptorType, types.ClassMethodDescriptorType})
-_LEAF_TYPES_IN_MODULES = _LEAF_TYPES | {types.FunctionType, property}
 
 
 class _SearchBound:
@@ -75,6 +76,8 @@ class PrimitiveAdopter:
         self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
         self._searched_modules: set = set()  # their classes' attributes are searched too
         self._in_modules = False
+        self.plans = ModulePlans(code_filter)
+        self._wants = self.plans.wants
 
     def record_initial_state(self) -> None:
         """Remember each twin's lock state: every execution starts from it."""
@@ -103,7 +106,7 @@ class PrimitiveAdopter:
 
     def _replacement(self, value: Any, path: str = "?") -> Any:
         """The cooperative twin of a real primitive (the same twin every time), or _MISSING."""
-        if value is None or isinstance(value, (int, float, str, bytes, bool)):
+        if value is None or type(value) in _NO_TWIN_TYPES or isinstance(value, (int, float, str, bytes, bool)):
             return _MISSING
         twin = self.twins.get(id(value))
         if twin is not None and twin[0] is value:
@@ -196,7 +199,11 @@ class PrimitiveAdopter:
                 value = getter(name)
             except Exception:  # noqa: BLE001 - a property may raise; skip it
                 continue
-            if type(value) in leaves:
+            if type(value) in leaves or _opaque(value):
+                continue
+            if type(value) in _PLAIN_CONTAINERS or (type(value) is types.FunctionType and not follow):
+                # No twin to put in its place: searched only (a function as ``_visit_object`` would).
+                self._visit_object(value, depth, f"{path}.{name}")
                 continue
             setter = functools.partial(self.p.setattr, owner, name)
             if follow:
@@ -206,6 +213,19 @@ class PrimitiveAdopter:
 
     def _visit_object(self, value: Any, depth: int, path: str = "?") -> None:
         if depth <= 0 or len(self.seen) >= _VISIT_BUDGET or type(value) in _LEAF_TYPES:
+            return
+        if type(value) in _PLAIN_CONTAINERS:  # the common case, straight to its items
+            key = id(value)
+            if key not in self.seen:
+                self.seen.add(key)
+                self._visit_items(value, depth, path)
+            return
+        if type(value) is types.FunctionType:  # the other common case: the checks below, in short
+            key = id(value)
+            if key not in self.seen:
+                self.seen.add(key)
+                if not self._in_modules and not _harness_name(getattr(value, "__module__", None)):
+                    self.adopt_callable(value, depth - 1)
             return
         if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
             return
@@ -221,8 +241,8 @@ class PrimitiveAdopter:
         self.seen.add(key)
         # The harness's own objects (a Hypothesis strategy a test module holds, pytest's config)
         # are large graphs that hold no lock of the program under test.
-        if _harness_module(getattr(value if isinstance(value, (type, types.FunctionType)) else type(value),
-                                   "__module__", None)):
+        if _harness_name(getattr(value if isinstance(value, (type, types.FunctionType)) else type(value),
+                                 "__module__", None)):
             return
         if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
             # A worker the body closes over often closes over the lock itself. A module's
@@ -233,23 +253,35 @@ class PrimitiveAdopter:
         if isinstance(value, type):
             mod = sys.modules.get(value.__module__)
             code_file = getattr(mod, "__file__", None)
-            if code_file and (value.__module__ in self._searched_modules or self.filter.wants_file(code_file)):
+            if code_file and (value.__module__ in self._searched_modules or self._wants(code_file)):
                 cd = value.__dict__
                 self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__,
                                     depth - 1, value.__qualname__)
             return
+        if isinstance(value, (dict, list, set, tuple, frozenset)):
+            self._visit_items(value, depth, path)
+            return
+        d = getattr(value, "__dict__", None)
+        if isinstance(d, dict) and not isinstance(value, type):
+            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1, path)
+        slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
+        if slots:
+            self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
+
+    def _visit_items(self, value: Any, depth: int, path: str) -> None:
+        """Swap or search the items of a dict, list, set, tuple or frozenset (small ones only)."""
         leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
         if isinstance(value, dict):
             if len(value) <= _CONTAINER_LIMIT:
                 for k, v in list(value.items()):
-                    if type(v) in leaves:
+                    if type(v) in leaves or _opaque(v):
                         continue
                     self._adopt_at(functools.partial(self.p.setitem, value, k), v, depth - 1, f"{path}[{k!r}]")
             return
         if isinstance(value, list):
             if len(value) <= _CONTAINER_LIMIT:
                 for i, v in enumerate(list(value)):
-                    if type(v) in leaves:
+                    if type(v) in leaves or _opaque(v):
                         continue
                     self._adopt_at(functools.partial(self.p.setitem, value, i), v, depth - 1, f"{path}[{i}]")
             return
@@ -266,12 +298,6 @@ class PrimitiveAdopter:
                     else:
                         self._visit_object(v, depth - 1, f"{path}[{i}]")
             return
-        d = getattr(value, "__dict__", None)
-        if isinstance(d, dict) and not isinstance(value, type):
-            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1, path)
-        slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
-        if slots:
-            self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
 
     def adopt_modules(self) -> None:
         """Primitives reachable from the globals and class attributes of every module but the harness's.
@@ -292,21 +318,22 @@ class PrimitiveAdopter:
     def _adopt_modules(self) -> None:
         start = len(self.seen)
         for mod in list(sys.modules.values()):
-            if not isinstance(mod, types.ModuleType) or _harness_module(mod.__name__):
+            if not isinstance(mod, types.ModuleType):
                 continue
             code_file = getattr(mod, "__file__", None)
             if not code_file or not isinstance(code_file, str):
                 continue
-            if is_stdlib_file(code_file) and not self.filter.wants_file(code_file):
+            # The functions of code under test are followed (a lock as a default, in a closure);
+            # a library's are not: that would cost most of the search for locks seldom kept there.
+            in_modules = self.plans.plan(mod.__name__, code_file)
+            if in_modules is None:
                 continue
             if len(self.seen) - start >= _MODULE_BUDGET:
                 self.unadoptable.append((f"module {mod.__name__} and others not searched",
                                          _SearchBound(_MODULE_BUDGET)))
                 break
             self._searched_modules.add(mod.__name__)
-            # The functions of code under test are followed (a lock as a default, in a closure);
-            # a library's are not: that would cost most of the search for locks seldom kept there.
-            self._in_modules = not self.filter.wants_file(code_file)
+            self._in_modules = in_modules
             d = mod.__dict__
             self._visit_mapping(mod, [k for k in d if not k.startswith("__")], d.__getitem__, _MODULE_DEPTH,
                                 mod.__name__)
@@ -415,11 +442,6 @@ class PrimitiveAdopter:
         container.add(new)
 
 
-def _slot_names(cls: type) -> List[str]:
-    slots = cls.__dict__.get("__slots__", ())
-    if isinstance(slots, str):
-        slots = (slots,)
-    return [n for n in slots if n not in ("__dict__", "__weakref__")]
 
 
 def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,

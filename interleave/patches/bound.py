@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 import types
 import weakref
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument.patching import Patcher
 from .table import _REAL_TO_VIRTUAL, _harness_module, _virtual_of
+
+# The real callables, in one fixed order (the index of each is its slot in the counts below).
+_REALS: Tuple[Any, ...] = tuple(real for real, _ in _REAL_TO_VIRTUAL.values())
+_INDEX: Dict[int, int] = {id(real): i for i, real in enumerate(_REALS)}
+# An immortal object's reference count says nothing about who refers to it: every exploration
+# then searches the heap (no supported CPython makes these callables immortal today).
+_COUNTABLE = all(sys.getrefcount(real) < 1 << 28 for real in _REALS)
 
 
 def swap_bound_names(p: Patcher) -> int:
@@ -17,46 +25,272 @@ def swap_bound_names(p: Patcher) -> int:
 
     ``from threading import Lock``, ``from time import monotonic``, ``now = time.monotonic`` at
     module level, ``def __init__(self, timer=time.monotonic)`` and an object that stored such a
-    function all hold the real callable: patching the modules does not reach them. The holders
-    are found with one ``gc.get_referrers`` pass over the real callables (a few milliseconds,
-    whatever the number of modules), and their owners (the function of a defaults tuple, the
-    class or object of a ``__dict__``) with a second; every swap is undone by the patcher.
-    Returns how many references were swapped.
-    """
-    import gc
+    function all hold the real callable: patching the modules does not reach them. Their owners
+    (a module, a class, a function's defaults or closure, an object's ``__dict__``) are found
+    with ``gc.get_referrers`` over the heap (a few milliseconds) and remembered, weakly, across
+    explorations. A later exploration searches the heap again only when something may hold one
+    that no remembered owner accounts for:
+    - an object the collector started tracking since the last exploration (a module imported,
+      an object, function, closure or defaults tuple created) refers to a real callable; those
+      objects are found in the collector's young generations, behind a sentinel, unless a
+      collection of an older generation moved them out of sight (then the heap is searched);
+    - a real function's reference count minus what the remembered owners hold went up: a
+      container that existed before was given one (a lazily set global, a monkeypatched
+      attribute).
+    Every swap is undone by the patcher. Returns how many references were swapped.
 
-    reals = [real for real, _ in _REAL_TO_VIRTUAL.values()]
+    What this cannot see: a container that existed before given a real function in the same
+    interval between two explorations as another reference to it was dropped outside the
+    remembered owners (a list, a local of a returned frame), or given a real type (their counts
+    rise and fall with their instances).
+    """
+    counts = [sys.getrefcount(real) for real in _REALS]
+    state = _STATE
+    owners = state.live_owners()
+    held = _held_counts(owners)
+    other = [c - h for c, h in zip(counts, held)]
+    if state.other is None or state.uncertain or not _COUNTABLE:
+        search = True
+    else:
+        # The types' counts rise and fall with their instances: only the functions' say something.
+        search = (any(o > b for i, (o, b) in enumerate(zip(other, state.other)) if i not in _TYPE_SLOTS)
+                  or not state.young_in_sight() or _young_holder(p, owners))
+    if search:
+        owners = _search_heap(p)
+        held = _held_counts(owners)
+        other = [c - h for c, h in zip(counts, held)]
+        state.remember(owners)
+    state.other = other
+    state.mark_young()
+    swapped = 0
+    for owner in owners:
+        swapped += _swap_owner(p, owner)
+    return swapped
+
+
+# The real types (a lock, an RLock, a SimpleQueue): each of their instances refers to them.
+_TYPE_SLOTS = frozenset(i for i, real in enumerate(_REALS) if isinstance(real, type))
+_TYPES = tuple(_REALS[i] for i in sorted(_TYPE_SLOTS))
+_REAL_IDS = frozenset(_INDEX)
+
+
+def _young_holder(p: Patcher, owners: List[Any]) -> bool:
+    """Whether an object created since the last exploration refers to a real callable (instances to their type aside).
+
+    Those objects are the ones the collector tracked after ``_STATE.sentinel``: behind it in the
+    youngest generation or, after a collection of that one, behind it in the next (survivors
+    are appended in order). Not finding it means they are out of sight: a holder is assumed.
+    The remembered owners' places and the patcher's records of this run are not holders to find.
+    """
+    new = _created_since(_STATE.sentinel)
+    if new is None:
+        return True
+    known = {id(owner) for owner in owners}
+    for owner in owners:
+        if isinstance(owner, types.FunctionType):
+            known.update(map(id, (owner.__defaults__, owner.__kwdefaults__, *(owner.__closure__ or ()))))
+        elif not isinstance(owner, type):
+            known.add(id(getattr(owner, "__dict__", None)))
+    known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
+    candidates = [o for o in new if type(o) not in _TYPES and id(o) not in known]
+    del new
+    return not _REAL_IDS.isdisjoint(map(id, gc.get_referents(*candidates)))
+
+
+def _created_since(sentinel: Any) -> Optional[List[Any]]:
+    """The objects the collector started tracking after ``sentinel``, or None if it is not in the young generations.
+
+    It is in the youngest generation unless that one was collected since (then in the next); it
+    is looked for from the end, where it stands but for what was created since.
+    """
+    youngest = gc.get_objects(0)
+    if gc.get_stats()[0]["collections"] == _STATE.youngest_collections:
+        at = _last_index(youngest, sentinel)
+        return youngest[at + 1:] if at >= 0 else None
+    older = gc.get_objects(1)
+    at = _last_index(older, sentinel)
+    return older[at + 1:] + youngest if at >= 0 else None
+
+
+def _last_index(objects: List[Any], target: Any) -> int:
+    for i in range(len(objects) - 1, -1, -1):
+        if objects[i] is target:
+            return i
+    return -1
+
+
+class _Survey:
+    """What the last heap search found: its owners (weakly) and the references nobody accounts for."""
+
+    def __init__(self) -> None:
+        self.owners: List[Any] = []  # weak references to the owners found
+        self.other: Optional[List[int]] = None  # per real: its references outside those owners
+        self.uncertain = False  # an owner that cannot be referred to weakly: search again next time
+        self.collections: Optional[Tuple[int, int, int]] = None  # older generations' collections, freezes
+        self._box: List[Any] = [[]]  # holds the sentinel (see ``young_in_sight``)
+        self._box_old = False
+        self.youngest_collections = -1
+
+    def mark_young(self) -> None:
+        """Remember the collector's state, and mark where the objects created from now on will start."""
+        self.collections = _collections()
+        self.youngest_collections = gc.get_stats()[0]["collections"]
+        self._box[0] = []  # a list is tracked from its creation: it marks the position
+
+    @property
+    def sentinel(self) -> List[Any]:
+        """The marker of where the objects created since ``mark_young`` start."""
+        return self._box[0]  # type: ignore[no-any-return]
+
+    def young_in_sight(self) -> bool:
+        """Whether every object created since ``mark_young`` is behind the sentinel in the young generations.
+
+        A collection keeps the order of what it does not free, except that an object only the
+        collected generations refer to may be moved to the end: the sentinel's only referrer,
+        its box, must be in the oldest generation first (once there, it stays).
+        """
+        if not self._box_old:
+            box = self._box
+            self._box_old = not any(o is box for gen in (0, 1) for o in gc.get_objects(gen))
+            if not self._box_old:
+                return False
+        return self.collections is not None and self.collections == _collections()
+
+    def remember(self, owners: List[Any]) -> None:
+        self.owners = []
+        self.uncertain = False
+        for owner in owners:
+            try:
+                self.owners.append(weakref.ref(owner))
+            except TypeError:
+                self.uncertain = True
+
+    def live_owners(self) -> List[Any]:
+        """The remembered owners still alive (a module only while it is imported)."""
+        alive = [ref() for ref in self.owners]
+        return [owner for owner in alive if owner is not None
+                and (not isinstance(owner, types.ModuleType) or sys.modules.get(owner.__name__) is owner)]
+
+
+_STATE = _Survey()
+
+
+def _collections() -> Tuple[int, int, int]:
+    stats = gc.get_stats()
+    return stats[1]["collections"], stats[2]["collections"], gc.get_freeze_count()
+
+
+def _places_of(owner: Any) -> List[Tuple[int, Any]]:
+    """Where ``owner`` keeps what is swapped, as (identity of the container, its values)."""
+    if isinstance(owner, types.FunctionType):
+        places: List[Tuple[int, Any]] = []
+        for container in (owner.__defaults__, owner.__kwdefaults__):
+            if container is not None:
+                places.append((id(container), list(container.values()) if isinstance(container, dict) else container))
+        for cell in owner.__closure__ or ():
+            try:
+                places.append((id(cell), (cell.cell_contents,)))
+            except ValueError:
+                pass
+        return places
+    d = getattr(owner, "__dict__", None)
+    if d is None:
+        return []
+    # A class's __dict__ is a new proxy each time: the class stands for it.
+    return [(id(owner) if isinstance(owner, type) else id(d), list(d.values()))]
+
+
+def _held_counts(owners: List[Any]) -> List[int]:
+    """Per real callable, how many references the owners' swappable places hold (each container once)."""
+    held = [0] * len(_REALS)
+    seen: Set[int] = set()
+    for owner in owners:
+        for key, values in _places_of(owner):
+            if key in seen:
+                continue  # a closure cell or defaults tuple shared by two functions
+            seen.add(key)
+            for value in values:
+                i = _INDEX.get(id(value))
+                if i is not None and _REALS[i] is value:
+                    held[i] += 1
+    return held
+
+
+def _swap_owner(p: Patcher, owner: Any) -> int:
+    """Swap the real callables ``owner`` holds for their replacements, through the patcher."""
+    swapped = 0
+    if isinstance(owner, types.FunctionType):
+        defaults = owner.__defaults__
+        if defaults is not None:
+            new = tuple(_virtual_of(v) for v in defaults)
+            if any(a is not b for a, b in zip(new, defaults)):
+                _set_defaults(p, owner, new)
+                swapped += 1
+        kw = owner.__kwdefaults__
+        if kw is not None:
+            for key, value in list(kw.items()):
+                if _virtual_of(value) is not value:
+                    p.setitem(kw, key, _virtual_of(value))
+                    swapped += 1
+        for cell in owner.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if _virtual_of(value) is not value:  # a cell shared by two functions: swapped once
+                p.setcell(cell, _virtual_of(value))
+                swapped += 1
+        return swapped
+    d = getattr(owner, "__dict__", None)
+    if d is None:
+        return 0
+    # A module's and a class's namespace are set through the object; an instance's dict directly.
+    via_owner = isinstance(owner, (types.ModuleType, type))
+    for key, value in list(d.items()):
+        if _virtual_of(value) is not value:
+            if not via_owner:
+                p.setitem(d, key, _virtual_of(value))
+            elif isinstance(key, str):
+                p.setattr(owner, key, _virtual_of(value))
+            else:
+                continue
+            swapped += 1
+    return swapped
+
+
+def _search_heap(p: Patcher) -> List[Any]:
+    """Every module, class, function and object that holds a real callable where it can be swapped.
+
+    One ``gc.get_referrers`` pass over the real callables finds the holders (a few
+    milliseconds, whatever the number of modules); the owners of defaults tuples, closure
+    cells and ``__dict__`` dicts are looked up with a second pass, only for holders not seen
+    before (``_OWNERS``). The patcher's own records of this run are left out.
+    """
     modules: Dict[int, types.ModuleType] = {}
     for mod in list(sys.modules.values()):
         d = getattr(mod, "__dict__", None)
         if isinstance(mod, types.ModuleType) and isinstance(d, dict):
             modules[id(d)] = mod
-    table = _REAL_TO_VIRTUAL
-    swapped = 0
+    # The undo records the patcher made before this search hold the real callables they replaced.
+    ours = {id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ()}
+    found: List[Any] = []
     pending: List[Any] = []  # defaults tuples, class and instance dicts, cells: owners looked up below
-    for holder in gc.get_referrers(*reals):
+    for holder in gc.get_referrers(*_REALS):
         if isinstance(holder, dict):
             owner_mod = modules.get(id(holder))
             if owner_mod is None:
                 pending.append(holder)
             elif not _harness_module(owner_mod.__name__):
-                for key, value in list(holder.items()):
-                    pair = table.get(id(value))
-                    if pair is not None and pair[0] is value and isinstance(key, str):
-                        p.setattr(owner_mod, key, pair[1])
-                        swapped += 1
+                found.append(owner_mod)
         elif isinstance(holder, tuple) or type(holder).__name__ == "cell":
-            pending.append(holder)
+            if id(holder) not in ours:
+                pending.append(holder)
         elif not isinstance(holder, (list, types.FrameType)) and not _harness_module(type(holder).__module__):
             # An object whose attributes live inline (3.12+: no dict until asked for) refers to them itself.
-            d = getattr(holder, "__dict__", None)
-            if isinstance(d, dict):
-                for key, value in list(d.items()):
-                    if _virtual_of(value) is not value:
-                        p.setitem(d, key, _virtual_of(value))
-                        swapped += 1
+            if isinstance(getattr(holder, "__dict__", None), dict) and not isinstance(holder, type):
+                found.append(holder)
     if not pending:
-        return swapped
+        return found
     wanted = {id(x) for x in pending}
     owners: List[Any] = []
     unknown = []
@@ -68,52 +302,31 @@ def swap_bound_names(p: Patcher) -> int:
             owners.append(owner)
     if unknown:
         # A second pass over the heap, only for holders not seen before (new functions, objects).
-        found = gc.get_referrers(*unknown)
-        for owner in found:
+        referrers = gc.get_referrers(*unknown)
+        for owner in referrers:
             _remember_owner(owner, unknown)
-        owners += found
+        owners += referrers
+    seen = {id(x) for x in found}
     for owner in owners:
+        if id(owner) in seen:
+            continue
         if isinstance(owner, types.FunctionType):
             if _harness_module(owner.__module__):
                 continue
-            defaults = owner.__defaults__
-            if defaults is not None and id(defaults) in wanted:
-                new = tuple(_virtual_of(v) for v in defaults)
-                if any(a is not b for a, b in zip(new, defaults)):
-                    _set_defaults(p, owner, new)
-                    swapped += 1
-            kw = owner.__kwdefaults__
-            if kw is not None and id(kw) in wanted:
-                for key, value in list(kw.items()):
-                    if _virtual_of(value) is not value:
-                        p.setitem(kw, key, _virtual_of(value))
-                        swapped += 1
-            for cell in owner.__closure__ or ():
-                if id(cell) in wanted:
-                    try:
-                        value = cell.cell_contents
-                    except ValueError:
-                        continue
-                    if _virtual_of(value) is not value:
-                        p.setcell(cell, _virtual_of(value))
-                        swapped += 1
-                        wanted.discard(id(cell))  # a cell shared by several functions: once
+            if not (id(owner.__defaults__) in wanted or id(owner.__kwdefaults__) in wanted
+                    or any(id(c) in wanted for c in owner.__closure__ or ())):
+                continue
         elif isinstance(owner, type):
             if _harness_module(owner.__module__):
                 continue
-            for key, value in list(owner.__dict__.items()):
-                if _virtual_of(value) is not value:
-                    p.setattr(owner, key, _virtual_of(value))
-                    swapped += 1
         else:
             d = getattr(owner, "__dict__", None)
-            if (isinstance(d, dict) and id(d) in wanted and not isinstance(owner, types.ModuleType)
+            if not (isinstance(d, dict) and id(d) in wanted and not isinstance(owner, types.ModuleType)
                     and not _harness_module(type(owner).__module__)):
-                for key, value in list(d.items()):
-                    if _virtual_of(value) is not value:
-                        p.setitem(d, key, _virtual_of(value))
-                        swapped += 1
-    return swapped
+                continue
+        seen.add(id(owner))
+        found.append(owner)
+    return found
 
 
 # Which function, class or object holds a defaults tuple, closure cell or __dict__ found holding
@@ -132,8 +345,6 @@ def _holds(owner: Any, holder: Any) -> bool:
 
 
 def _class_dict(cls: type) -> Any:
-    import gc
-
     refs = [r for r in gc.get_referents(cls) if isinstance(r, dict)]
     return refs[0] if refs else None
 
@@ -170,4 +381,3 @@ def _set_defaults(p: Patcher, fn: types.FunctionType, new: Tuple[Any, ...]) -> N
         fn.__defaults__ = old
 
     p.add_undo(undo)
-

@@ -1,0 +1,110 @@
+"""What the primitive adopter can tell without searching: from a value's type, a module's name and file."""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..instrument.filter import CodeFilter, is_stdlib_file
+from .table import _HARNESS_PACKAGES, _harness_module
+
+# Values that hold no primitive (a module's functions hold only code and defaults: see
+# ``swap_bound_names``); skipped before any other test, which keeps the search cheap.
+_LEAF_TYPES = frozenset({type(None), int, float, complex, str, bytes, bool, types.BuiltinFunctionType,
+                         types.ModuleType, types.CodeType, type(Ellipsis), type(NotImplemented),
+                         types.WrapperDescriptorType, types.MethodDescriptorType, types.GetSetDescriptorType,
+                         types.MemberDescriptorType, types.ClassMethodDescriptorType})
+_LEAF_TYPES_IN_MODULES = _LEAF_TYPES | {types.FunctionType, property}
+# Kinds of value that are never a real primitive nor a callable the table maps: searched, never swapped.
+_NO_TWIN_TYPES = frozenset({list, dict, set, tuple, frozenset, types.FunctionType, types.MethodType,
+                            functools.partial})
+# Exactly these types: a subclass may be a primitive's owner with attributes of its own.
+_PLAIN_CONTAINERS = frozenset({list, dict, set})
+# The harness packages whose objects hold no primitive of the program under test (the standard
+# library's threading modules define the primitives themselves: they are not among them).
+_OPAQUE_PACKAGES = _HARNESS_PACKAGES - {"threading", "_thread", "time", "queue", "_queue", "_threading_local"}
+
+# Answers that depend only on a module name or a file path, kept for the process (names only).
+_opaque_modules: Dict[str, bool] = {}
+_harness_names: Dict[str, bool] = {}
+_stdlib_files: Dict[str, bool] = {}
+# Per filter settings (include, exclude): the filter's answer per file, and each module's plan.
+_Settings = Tuple[Tuple[str, ...], Tuple[str, ...]]
+_wanted_files: Dict[_Settings, Dict[str, bool]] = {}
+_module_plans: Dict[_Settings, Dict[Tuple[str, str], Optional[bool]]] = {}
+
+
+def _opaque(value: Any) -> bool:
+    """Whether ``value`` is an instance of a class of the harness (pytest, Hypothesis, interleave...)."""
+    name = getattr(type(value), "__module__", None)
+    if not isinstance(name, str):
+        return False
+    hit = _opaque_modules.get(name)
+    if hit is None:
+        hit = _opaque_modules[name] = name.partition(".")[0] in _OPAQUE_PACKAGES or name.startswith("__editable__")
+    return hit
+
+
+def _harness_name(name: Any) -> bool:
+    """``_harness_module``, remembered per module name."""
+    if not isinstance(name, str):
+        return False
+    hit = _harness_names.get(name)
+    if hit is None:
+        hit = _harness_names[name] = _harness_module(name)
+    return hit
+
+
+def _is_stdlib(code_file: str) -> bool:
+    hit = _stdlib_files.get(code_file)
+    if hit is None:
+        hit = _stdlib_files[code_file] = is_stdlib_file(code_file)
+    return hit
+
+
+def _slot_names(cls: type) -> List[str]:
+    slots = cls.__dict__.get("__slots__", ())
+    if isinstance(slots, str):
+        slots = (slots,)
+    return [n for n in slots if n not in ("__dict__", "__weakref__")]
+
+
+class ModulePlans:
+    """Which loaded modules the adopter searches, and how: asked for every module at every start.
+
+    The answers are facts of a module's name, its file and the filter's settings, so they are
+    remembered across explorations with the same settings (a filter of another kind is asked
+    every time).
+    """
+
+    def __init__(self, code_filter: CodeFilter) -> None:
+        self.filter = code_filter
+        settings = (getattr(code_filter, "include", None), getattr(code_filter, "exclude", None))
+        cacheable = type(code_filter) is CodeFilter and all(isinstance(x, tuple) for x in settings)
+        self._wanted: Optional[Dict[str, bool]] = (
+            _wanted_files.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
+        self._plans: Optional[Dict[Tuple[str, str], Optional[bool]]] = (
+            _module_plans.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
+
+    def wants(self, code_file: str) -> bool:
+        """The filter's answer for a module's file."""
+        if self._wanted is None:
+            return self.filter.wants_file(code_file)
+        hit = self._wanted.get(code_file)
+        if hit is None:
+            hit = self._wanted[code_file] = self.filter.wants_file(code_file)
+        return hit
+
+    def plan(self, name: str, code_file: str) -> Optional[bool]:
+        """Whether a module is searched (None: not at all) and, if so, whether only as a library's."""
+        key = (name, code_file)
+        plans = self._plans
+        if plans is not None and key in plans:
+            return plans[key]
+        plan: Optional[bool] = None
+        if not _harness_module(name) and not (_is_stdlib(code_file) and not self.wants(code_file)):
+            plan = not self.wants(code_file)
+        if plans is not None:
+            plans[key] = plan
+        return plan
