@@ -92,7 +92,7 @@ def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
         if name == "sleep":
             return NONE_ACCESS
         return Access("read", ((CLOCK, False),), name=name, space="")
-    if name in ("switch", "get_ident", "get_native_id", "current_vthread"):
+    if name in ("switch", "get_ident", "get_native_id"):
         return NONE_ACCESS
     return unknown(f"call of interleave's {name}")
 
