@@ -59,22 +59,23 @@ def locked_counter() -> None:
     assert c.value == 2
 
 
-def locked_counter_of(threads: int) -> Callable[[], None]:
-    """``locked_counter`` with ``threads`` threads (DPOR's classes: ``threads!``)."""
+def locked_increments(k: int, iters: int) -> Callable[[], None]:
+    """k threads, each ``iters`` times: with lock: counter.value += 1 (DPOR's classes: (k*iters)! / iters!^k)."""
 
     def body() -> None:
         c = Counter()
         lock = threading.Lock()
 
-        def inc() -> None:
-            with lock:
-                c.value += 1
+        def work() -> None:
+            for _ in range(iters):
+                with lock:
+                    c.value += 1
 
-        ts = [threading.Thread(target=inc) for _ in range(threads)]
+        ts = [threading.Thread(target=work) for _ in range(k)]
         for t in ts:
             t.start()
         for t in ts:
             t.join()
-        assert c.value == threads
+        assert c.value == k * iters
 
     return body

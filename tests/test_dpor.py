@@ -14,6 +14,7 @@ import threading
 from typing import Any, Callable, List, Tuple
 
 import pytest
+from programs import locked_increments
 
 import interleave
 from interleave.session import Session
@@ -25,28 +26,6 @@ class Counter:
 
     def __init__(self) -> None:
         self.value = 0
-
-
-def locked_increments(k: int, iters: int) -> Callable[[], None]:
-    """k threads, each ``iters`` times: with lock: counter.value += 1."""
-
-    def body() -> None:
-        c = Counter()
-        lock = threading.Lock()
-
-        def work() -> None:
-            for _ in range(iters):
-                with lock:
-                    c.value += 1
-
-        ts = [threading.Thread(target=work) for _ in range(k)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert c.value == k * iters
-
-    return body
 
 
 def disjoint() -> None:

@@ -240,7 +240,7 @@ def test_a_first_order_keeps_dpor_exact() -> None:
     """Any choice at a new node explores the same classes: with a rounds guide DPOR still
     counts each class of the locked counters once (it may abandon a few executions as
     redundant, counted apart)."""
-    from programs import locked_counter_of as counter_of
+    from programs import locked_increments
 
     from interleave.strategies.dpor import DporStrategy
     from interleave.strategies.main_first import MainFirstStrategy
@@ -250,7 +250,7 @@ def test_a_first_order_keeps_dpor_exact() -> None:
         for seed in range(3):
             st = DporStrategy()
             st.first_order = MainFirstStrategy(RoundsStrategy(seed, burst=1))
-            r = interleave.explore(counter_of(threads), strategy=st, executions=1000)
+            r = interleave.explore(locked_increments(threads, 1), strategy=st, executions=1000)
             assert r.failure is None and r.exhausted
             assert st.stats["classes"] == classes, (threads, seed, st.stats)
 
