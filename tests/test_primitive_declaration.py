@@ -19,7 +19,12 @@ import token_primitive
 from token_primitive import RealTokens, Tokens
 
 import interleave
-from interleave.instrument.access.primitives import DECLARED, OWN_PRIMITIVES, declare_primitive
+from interleave.instrument.access.primitives import (
+    OWN_PRIMITIVES,
+    STANDS_IN_FOR,
+    declare_primitive,
+    undeclare_primitive,
+)
 
 LIBRARY = "interleave_test_token_library"
 HARNESS = token_primitive.__name__
@@ -31,13 +36,12 @@ def library() -> Iterator[types.ModuleType]:
     module = types.ModuleType(LIBRARY)
     module.Tokens = RealTokens  # type: ignore[attr-defined]
     sys.modules[LIBRARY] = module
-    before = list(DECLARED)
     declare_primitive("queue", replaces=(f"{LIBRARY}.Tokens",), real_type=RealTokens)(Tokens)
     try:
         yield module
     finally:
-        DECLARED[:] = before
-        OWN_PRIMITIVES.pop(Tokens, None)
+        undeclare_primitive(Tokens)
+        assert Tokens not in OWN_PRIMITIVES and RealTokens not in STANDS_IN_FOR
         del sys.modules[LIBRARY]
 
 

@@ -12,7 +12,7 @@ import threading
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..instrument.access.primitives import OWN_PRIMITIVES
+from ..instrument.access.primitives import OWN_PRIMITIVES, STANDS_IN_FOR
 from ..instrument.filter import CodeFilter
 from ..instrument.patching import _MISSING, Patcher
 from ..runtime.foreign import REAL_RLOCK_TYPES as _REAL_RLOCK_TYPES
@@ -27,7 +27,7 @@ from .kinds import (
     _opaque,
     _slot_names,
 )
-from .table import _REAL_TO_VIRTUAL, adopter_class
+from .table import _REAL_TO_VIRTUAL
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
@@ -117,7 +117,7 @@ class PrimitiveAdopter:
         return new
 
     def _make_twin(self, value: Any, path: str) -> Any:
-        primitive = adopter_class(value)
+        primitive = STANDS_IN_FOR.get(type(value))
         if primitive is not None:
             return primitive.adopt(value, self.p.add_undo)
         if _REAL_RLOCK_TYPES and isinstance(value, _REAL_RLOCK_TYPES):
@@ -186,7 +186,7 @@ class PrimitiveAdopter:
                 self.adopted += 1
             except (AttributeError, TypeError):
                 self.unadoptable.append((path, value))
-                if adopter_class(value) is not None and new.give_back(value):
+                if type(value) in STANDS_IN_FOR and new.give_back(value):
                     self.twins.pop(id(value), None)  # it gave back what it took: of no use now
             return
         self._visit_object(value, depth, path)

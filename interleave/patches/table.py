@@ -63,14 +63,6 @@ def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
 # Keyed by the identity of objects it keeps alive itself: complete, and the same for every run.
 _REAL_TO_VIRTUAL = _real_to_virtual()
 
-def adopter_class(value: Any) -> Any:
-    """The declared primitive class that adopts ``value`` (an instance of its real type), or None."""
-    kind = type(value)
-    for d in DECLARED:
-        if d.real_type is kind:
-            return d.cls
-    return None
-
 
 #: The harness itself and the test runner: their clocks and locks must stay real (timeouts,
 #: deadlines, reporting), and interleave patches its own standard-library modules deliberately.

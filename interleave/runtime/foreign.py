@@ -9,12 +9,11 @@ from __future__ import annotations
 import _thread
 from typing import Any
 
-from ..instrument.access.primitives import DECLARED
+from ..instrument.access.primitives import STANDS_IN_FOR
 
 REAL_RLOCK_TYPES = tuple(t for t in (getattr(_thread, "RLock", None),) if t is not None)
 
 
 def is_real_primitive(value: Any) -> bool:
     """A lock, RLock or queue of the C implementation: it blocks the OS thread, not a virtual one."""
-    kind = type(value)
-    return any(kind is d.real_type for d in DECLARED) or bool(REAL_RLOCK_TYPES and isinstance(value, REAL_RLOCK_TYPES))
+    return type(value) in STANDS_IN_FOR or bool(REAL_RLOCK_TYPES and isinstance(value, REAL_RLOCK_TYPES))

@@ -37,6 +37,9 @@ class Declaration(NamedTuple):
 
 #: Every declared primitive, in the order the classes were defined.
 DECLARED: List[Declaration] = []
+#: Real primitive type -> the declared class that stands in for it (what the adopter and the
+#: watchdog ask about every value they meet, hence a dict).
+STANDS_IN_FOR: Dict[type, Any] = {}
 
 
 def declare_primitive(kind: str, *, replaces: Tuple[str, ...] = (),
@@ -57,9 +60,20 @@ def declare_primitive(kind: str, *, replaces: Tuple[str, ...] = (),
             raise TypeError(f"{cls.__name__} declares a primitive but does not define {', '.join(missing)}")
         OWN_PRIMITIVES[cls] = kind
         DECLARED.append(Declaration(cls, kind, tuple(replaces), real_type))
+        if real_type is not None:
+            STANDS_IN_FOR[real_type] = cls
         return cls
 
     return declare
+
+
+def undeclare_primitive(cls: type) -> None:
+    """Take back ``cls``'s declaration (a primitive a test declared for itself)."""
+    OWN_PRIMITIVES.pop(cls, None)
+    DECLARED[:] = [d for d in DECLARED if d.cls is not cls]
+    for real, stand_in in list(STANDS_IN_FOR.items()):
+        if stand_in is cls:
+            del STANDS_IN_FOR[real]
 
 
 def primitive_kind(obj: Any) -> Optional[str]:
