@@ -172,7 +172,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ex = self.ex
         if ex is None:
             ex = self._attach()
-        if self.lone_limit is not None and not self.stats["executions"] and len(ex.threads) == 1:
+        if self.lone_limit is not None and len(ex.threads) == 1:
             self.lone_seen += 1
             if self.lone_seen > self.lone_limit:
                 self.gave_up = True
@@ -320,6 +320,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             self._finish_event(ex)
         st = self.stats
         st["executions"] += 1
+        self.lone_limit = None  # only the first execution is limited: after it, off the hot path
         if self.blocked_run:
             st["sleep_blocked"] += 1
         else:

@@ -105,7 +105,7 @@ def _sync_pending(op: Optional[Op], cache: Optional[Dict[Any, A.Access]] = None)
     sync access once built. The cached access holds the lock, so its id stays unique.
     """
     if cache is not None and op is not None and (op.kind is _ACQUIRE or op.kind is _RELEASE):
-        key = (op.kind, id(op.target), op.blocking and op.timeout is None)
+        key = (op.kind, id(op.target), op.waits_until_woken)
         acc = cache.get(key)
         if acc is None:
             acc = cache[key] = A.sync_access(op)
