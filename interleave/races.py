@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import OptionError
 from .instrument import access as A
+from .instrument.access.vocabulary import Loc
 from .runtime import context
 from .runtime.execution import BLOCKED, DONE
 from .runtime.operation import SwitchPoint
@@ -39,7 +40,8 @@ from .runtime.recorder import Tee
 from .strategies.base import Strategy
 
 MODES = ("ignore", "report", "fail")
-_DATA_KINDS = frozenset("aikgc")
+# Locations of one piece of data (not a whole object, an unknown one, or everything).
+_DATA_KINDS = frozenset((Loc.ATTR, Loc.ITEM, Loc.ITEMS, Loc.CELL))
 # Plain reads and writes of attributes, items, globals and cells (and reading a container by
 # iterating it). Calls of a builtin container's methods (list.append) are atomic operations, not
 # data accesses, and are not reported.
