@@ -35,34 +35,7 @@ from interleave.strategies.dpor import DporStrategy
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
-
-class Counter:
-    """A shared counter."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-
-def locked_increments(k: int, iters: int) -> Callable[[], None]:
-    """k threads, each ``iters`` separate ``with lock: c.value += 1``."""
-
-    def body() -> None:
-        c = Counter()
-        lock = threading.Lock()
-
-        def work() -> None:
-            for _ in range(iters):
-                with lock:
-                    c.value += 1
-
-        ts = [threading.Thread(target=work) for _ in range(k)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert c.value == k * iters
-
-    return body
+from programs import Counter, locked_increments  # noqa: E402 - the same programs the tests prove
 
 
 def disjoint() -> None:
