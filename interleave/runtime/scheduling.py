@@ -312,11 +312,7 @@ class Scheduling:
             self._stop()
         rec = self.recorder
         if code is not None and frame is None and rec is not None:
-            # The back-end's callback is called from the frame it reports on, directly or
-            # through a tracer or two: usually two frames out, a short walk otherwise.
-            frame = _getframe(2)
-            if frame.f_code is not code:
-                frame = _frame_running(code, frame)
+            frame = _frame_running(code, _getframe(1))
         cur = self.current
         if self.solo:
             if code is not None:
@@ -328,8 +324,6 @@ class Scheduling:
                 rec.step(cur, here)
             here.frame = None
             return
-        if code is not None:
-            cur.site = (code, offset)
         here = _stand_at(cur, code, offset, op, frame)
         try:
             if rec is not None:

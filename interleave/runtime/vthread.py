@@ -7,11 +7,12 @@ together, below everything that schedules them.
 from __future__ import annotations
 
 import weakref
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional
 
 from greenlet import greenlet
 
 from . import context
+from .operation import SwitchPoint
 
 READY, BLOCKED, DONE = 0, 1, 2
 _weak = weakref.ref
@@ -24,7 +25,7 @@ class VThread:
     """A virtual thread: one greenlet plus its scheduling state."""
 
     __slots__ = (
-        "tid", "name", "glet", "state", "queue", "deadline", "timed_out", "site",
+        "tid", "name", "glet", "state", "queue", "deadline", "timed_out",
         "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending", "start",
         "__weakref__",  # its exit queue refers to it weakly
     )
@@ -37,8 +38,7 @@ class VThread:
         self.queue: Optional[WaitQueue] = None
         self.deadline: Optional[float] = None
         self.timed_out = False
-        self.site: Optional[Tuple[Any, int]] = None  # (code, offset)
-        self.pending: Any = None  # (code, offset, op) of the switch point it stopped at
+        self.pending: Optional[SwitchPoint] = None  # its latest switch point, updated in place
         self.daemon = daemon
         self.ident = ident
         self.exit_queue = WaitQueue(self, "exit")
