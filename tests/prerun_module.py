@@ -82,6 +82,17 @@ def consume(use_while: bool = True) -> int:
         return state["items"].pop(0)
 
 
+def add_with_attribute_lock() -> None:
+    """The lock is kept in a list the function carries as an attribute, beside a mark-like one."""
+    with add_with_attribute_lock.locks[0]:  # type: ignore[attr-defined]
+        v = state["value"]
+        state["value"] = v + 1
+
+
+add_with_attribute_lock.locks = [threading.Lock()]  # type: ignore[attr-defined]
+add_with_attribute_lock.pytestmark = []  # type: ignore[attr-defined]
+
+
 def add_with_default_lock(lock: Any = threading.Lock(), locked: bool = True) -> None:  # noqa: B008 - on purpose
     """The lock exists only as this function's default: no global names it."""
     if locked:

@@ -60,6 +60,19 @@ def test_module_function_default_lock_correct_and_missing_found() -> None:
     assert_finds(lambda: body(locked=False))
 
 
+def test_module_function_attribute_lock_correct(quick_watchdog: float) -> None:
+    """A lock in a list a module function carries as an attribute is reached and made cooperative."""
+    def body() -> None:
+        pm.reset()
+        run_threads(pm.add_with_attribute_lock, pm.add_with_attribute_lock)
+        assert pm.state["value"] == 2
+
+    real = pm.add_with_attribute_lock.locks[0]  # type: ignore[attr-defined]
+    assert_passes(body)
+    assert pm.add_with_attribute_lock.locks[0] is real  # type: ignore[attr-defined]
+    assert type(real).__module__ == "_thread"
+
+
 def test_module_rlock_reentrant_correct() -> None:
     def body() -> None:
         pm.reset()

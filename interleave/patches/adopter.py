@@ -199,11 +199,14 @@ class PrimitiveAdopter:
                 value = getter(name)
             except Exception:  # noqa: BLE001 - a property may raise; skip it
                 continue
-            if type(value) in leaves or _opaque(value):
+            kind = type(value)
+            if kind in leaves:
                 continue
-            if type(value) in _PLAIN_CONTAINERS or (type(value) is types.FunctionType and not follow):
+            if kind in _PLAIN_CONTAINERS or (kind is types.FunctionType and not follow):
                 # No twin to put in its place: searched only (a function as ``_visit_object`` would).
                 self._visit_object(value, depth, f"{path}.{name}")
+                continue
+            if _opaque(value):
                 continue
             setter = functools.partial(self.p.setattr, owner, name)
             if follow:
@@ -224,7 +227,8 @@ class PrimitiveAdopter:
             key = id(value)
             if key not in self.seen:
                 self.seen.add(key)
-                if not self._in_modules and not _harness_name(getattr(value, "__module__", None)):
+                if (not self._in_modules and not _harness_name(getattr(value, "__module__", None))
+                        and not _holds_nothing(value)):
                     self.adopt_callable(value, depth - 1)
             return
         if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
@@ -442,6 +446,25 @@ class PrimitiveAdopter:
         container.add(new)
 
 
+
+
+def _holds_nothing(fn: types.FunctionType) -> bool:
+    """Whether following ``fn`` would find nothing: no closure or defaults, attributes only the harness's.
+
+    A test module's functions are visited at every exploration started from it (each marked
+    test's), and most are like this: a pytest mark list is their only attribute. The full visit
+    would reach the same leaves and harness objects, one call at a time.
+    """
+    if fn.__closure__ is not None or fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
+        return False
+    for value in fn.__dict__.values():
+        if type(value) in _LEAF_TYPES or _opaque(value):
+            continue
+        if type(value) in (list, tuple) and len(value) <= _CONTAINER_LIMIT and all(
+                type(item) in _LEAF_TYPES or _opaque(item) for item in value):
+            continue
+        return False
+    return True
 
 
 def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,

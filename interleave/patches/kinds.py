@@ -28,6 +28,9 @@ _OPAQUE_PACKAGES = _HARNESS_PACKAGES - {"threading", "_thread", "time", "queue",
 # Answers that depend only on a module name or a file path, kept for the process (names only).
 _opaque_modules: Dict[str, bool] = {}
 _harness_names: Dict[str, bool] = {}
+# Per class (a class's module does not change): the common case of ``_opaque`` in one lookup.
+_opaque_types: Dict[type, bool] = {}
+_OPAQUE_TYPES_KEPT = 4096
 _stdlib_files: Dict[str, bool] = {}
 # Per filter settings (include, exclude): the filter's answer per file, and each module's plan.
 _Settings = Tuple[Tuple[str, ...], Tuple[str, ...]]
@@ -37,7 +40,16 @@ _module_plans: Dict[_Settings, Dict[Tuple[str, str], Optional[bool]]] = {}
 
 def _opaque(value: Any) -> bool:
     """Whether ``value`` is an instance of a class of the harness (pytest, Hypothesis, interleave...)."""
-    name = getattr(type(value), "__module__", None)
+    kind = type(value)
+    hit = _opaque_types.get(kind)
+    if hit is None:
+        if len(_opaque_types) >= _OPAQUE_TYPES_KEPT:
+            _opaque_types.clear()  # classes made on the fly must not pile up here
+        hit = _opaque_types[kind] = _opaque_module(getattr(kind, "__module__", None))
+    return hit
+
+
+def _opaque_module(name: Any) -> bool:
     if not isinstance(name, str):
         return False
     hit = _opaque_modules.get(name)
