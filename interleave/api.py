@@ -84,6 +84,7 @@ def explore(
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
+    strat.expect(executions)
     checker = RaceChecker(races) if check_mode(races) != "ignore" else None
 
     def races_found(outcome: Outcome, rseed: int) -> bool:

@@ -327,3 +327,21 @@ def test_no_dpor_execution_until_a_second_thread_has_run() -> None:
     p = PortfolioStrategy(0)
     interleave.explore(locked_counter, strategy=p, seed=0, executions=4, shrink=False)
     assert p.dpor.stats["executions"] == 2
+
+
+def test_a_single_execution_is_the_rounds_sample_without_dpor_tracing() -> None:
+    """With a budget of one, the portfolio runs DPOR's first-execution sample as itself: the
+    same lockstep order finds the philosophers' deadlock, and DPOR never sees a switch point."""
+    from interleave.strategies.portfolio import PortfolioStrategy
+
+    for seed in range(5):
+        strat = PortfolioStrategy(seed)
+        r = interleave.explore(lambda: philosophers(5), strategy=strat, seed=seed, executions=1, shrink=False)
+        assert r.failure is not None and r.failure.kind == "deadlock", seed
+        assert "found by portfolio[rounds(burst=1) after set-up]" in r.failure.report, r.failure.report
+        assert strat.dpor.stats.get("events", 0) == 0 and not strat.dpor.exhausted()
+        again = interleave.replay(lambda: philosophers(5), r.failure.token)
+        assert again.failure is not None and again.failure.kind == "deadlock"
+    two = PortfolioStrategy(0)
+    two.expect(2)
+    assert two.opening[0][0] is two.dpor  # a budget of two keeps DPOR's opening

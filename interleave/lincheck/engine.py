@@ -77,6 +77,7 @@ class SharedSession:
         """Run ``body`` under up to ``executions`` schedules of ``strategy``; stop at the first failure."""
         strat = registry.make(strategy, seed, preemptions=optional_int("preemptions", preemptions),
                               depth=optional_int("depth", depth, 1))
+        strat.expect(executions)
         self._body = body
         try:
             run = run_executions(self._session, strat, executions=executions, seed=seed, start=_clock(),

@@ -3,6 +3,7 @@
 A strategy sees thread ids (and, through ``bind``, a read-only view of pending operations),
 never greenlets. The runtime drives it per exploration as::
 
+    expect(executions)                       # once, before the first: the budget's bound
     for each execution:
         new_execution()                      # False: a bounded strategy has nothing left
         bind(view)                           # the execution about to run
@@ -54,6 +55,9 @@ class Strategy:
         """The strategy for ``explore(strategy=name, seed=..., **params)``; the registry has
         already refused parameters the strategy does not declare."""
         return cls(seed, **params)  # type: ignore[call-arg]
+
+    def expect(self, executions: int) -> None:
+        """Learn, before the first execution, the most executions the exploration will run."""
 
     def new_execution(self) -> bool:
         """Prepare the next execution; False when a bounded strategy has covered its space."""

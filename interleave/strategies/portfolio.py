@@ -114,6 +114,15 @@ class PortfolioStrategy(Strategy):
     def bind(self, view: object) -> None:
         self.active.bind(view)
 
+    def expect(self, executions: int) -> None:
+        """A single execution is the DPOR member's first execution without DPOR's tracing.
+
+        That execution is a rounds sample anyway (``_new_dpor``); traced, it would cost a
+        one-execution exploration (a marked test with ``executions=1``) a DPOR tree it never uses.
+        """
+        if executions == 1 and self.opening and self.opening[0][0] is self.dpor:
+            self.opening[0] = (self._first_order(), None)
+
     def new_execution(self) -> bool:
         self.index += 1
         self.fallback = False
@@ -143,9 +152,12 @@ class PortfolioStrategy(Strategy):
         # Its first execution in the order of a rounds sampler (the body first, then one pick
         # per thread and event in turn): as a sample it finds what rounds finds
         # (philosophers_5, reorder_3 a third of the time), so DPOR can open the portfolio.
-        dpor.first_order = MainFirstStrategy(RoundsStrategy(self.seed + 11, burst=1))
+        dpor.first_order = self._first_order()
         dpor.lone_limit = lone_limit
         return dpor
+
+    def _first_order(self) -> Strategy:
+        return MainFirstStrategy(RoundsStrategy(self.seed + 11, burst=1))
 
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         if self.active is not self.dpor:
