@@ -29,11 +29,12 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
 from ..instrument.filter import is_stdlib_file, is_user_code_file
 from . import context
+from .watch_thread import WATCH_THREAD
 
 #: Seconds without progress or CPU use before the run counts as blocked for real.
 BLOCKED_SECONDS = float(os.environ.get("INTERLEAVE_BLOCKED_SECONDS", "2"))
@@ -42,7 +43,6 @@ STALL_SECONDS = float(os.environ.get("INTERLEAVE_STALL_SECONDS", "10"))
 #: Seconds a Ctrl-C may wait for the run to take it by itself.
 INTERRUPT_GRACE = 0.5
 
-_real_start = _thread.start_new_thread
 _real_lock = _thread.allocate_lock
 _real_get_ident = _thread.get_ident
 _real_monotonic = time.monotonic
@@ -90,8 +90,7 @@ class Watchdog:
             self.done.release()
             return
         self._arm_signal()
-        # A raw thread: no entry in threading's registries, nothing to restore afterwards.
-        _real_start(self._loop, ())
+        WATCH_THREAD.run(self._loop)
 
     def stop(self) -> None:
         """Stop watching and put the signal handler back."""
@@ -441,5 +440,12 @@ def _stat_path() -> Optional[str]:
     get_native_id = getattr(_thread, "get_native_id", None)
     if get_native_id is None:
         return None
-    path = f"/proc/self/task/{get_native_id()}/stat"
-    return path if os.path.exists(path) else None
+    tid = get_native_id()
+    if tid not in _stat_paths:
+        # Once per kernel thread (a reused id names a thread with the same kind of file).
+        path = f"/proc/self/task/{tid}/stat"
+        _stat_paths[tid] = path if os.path.exists(path) else None
+    return _stat_paths[tid]
+
+
+_stat_paths: Dict[int, Optional[str]] = {}

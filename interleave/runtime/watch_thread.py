@@ -1,0 +1,79 @@
+"""The OS thread that runs the watchdogs: one at a time, kept waiting a short while between them.
+
+Starting an OS thread and waiting for it to end cost an exploration about a tenth of a
+millisecond of CPU, paid again by every marked test. The thread that watched one exploration
+therefore waits ``LINGER_SECONDS`` for the next before it ends by itself. It is a raw
+``_thread`` thread: no entry in ``threading``'s registries, so ``threading.enumerate()`` and
+``active_count()`` never see it, and once the process stops exploring it is gone.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+from typing import Callable, Optional
+
+#: Seconds the thread waits for the next exploration before it ends.
+LINGER_SECONDS = 1.0
+
+_real_start = _thread.start_new_thread
+_real_lock = _thread.allocate_lock
+
+
+class WatchThread:
+    """Runs jobs on one OS thread of its own, started on demand, ended after ``LINGER_SECONDS`` idle."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._mutex = _real_lock()
+        self._wake = _real_lock()  # released once per job handed over
+        self._wake.acquire()
+        self._job: Optional[Callable[[], None]] = None
+        self._alive = False  # a thread is serving, or about to wait for the next job
+
+    def run(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the watching thread; jobs run one after another, never two at once."""
+        with self._mutex:
+            self._job = job
+            self._wake.release()
+            if self._alive:
+                return
+            self._alive = True
+        try:
+            _real_start(self._serve, ())
+        except BaseException:
+            with self._mutex:
+                self._alive = False
+                self._job = None
+                self._wake.acquire(False)
+            raise
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is there (serving, or waiting for the next job)."""
+        return self._alive
+
+    def _serve(self) -> None:
+        while True:
+            woken = self._wake.acquire(True, LINGER_SECONDS)
+            with self._mutex:
+                # A job handed over just as the wait timed out is still served.
+                if not woken and not self._wake.acquire(False):
+                    self._alive = False
+                    return
+                job, self._job = self._job, None
+            try:
+                if job is not None:
+                    job()
+            except BaseException:
+                with self._mutex:
+                    self._alive = False  # the next job starts a new thread
+                raise
+
+
+WATCH_THREAD = WatchThread()
+if hasattr(os, "register_at_fork"):
+    # A forked child has no copy of the thread: its first exploration starts one of its own.
+    os.register_at_fork(after_in_child=WATCH_THREAD._reset)
