@@ -9,6 +9,7 @@ cannot be made cooperative must raise ForeignPrimitiveError naming it, never han
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from typing import Any, Dict, Iterator, List
 
@@ -390,3 +391,25 @@ def test_real_block_while_unwinding_is_interrupted_too(quick_watchdog: float) ->
 
     with pytest.raises(interleave.ForeignPrimitiveError):
         interleave.explore(body, executions=200, seed=1)
+
+
+def test_a_module_imported_between_explorations_is_searched(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                            quick_watchdog: float) -> None:
+    """The modules searched are remembered per ``sys.modules``: one imported later is searched too."""
+    import importlib
+
+    assert interleave.explore(lambda: None, executions=1).failure is None  # the list is now kept
+    (tmp_path / "late_lock_module.py").write_text(
+        "import threading\nLOCK = threading.Lock()\nstate = {'value': 0}\n\n\n"
+        "def add():\n    with LOCK:\n        v = state['value']\n        state['value'] = v + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "late_lock_module", raising=False)
+    late = importlib.import_module("late_lock_module")
+
+    def body() -> None:
+        late.state["value"] = 0
+        run_threads(late.add, late.add)
+        assert late.state["value"] == 2
+
+    assert_passes(body)
+    assert type(late.LOCK).__module__ == "_thread"

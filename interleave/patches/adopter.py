@@ -202,8 +202,12 @@ class PrimitiveAdopter:
             kind = type(value)
             if kind in leaves:
                 continue
-            if kind in _PLAIN_CONTAINERS or (kind is types.FunctionType and not follow):
-                # No twin to put in its place: searched only (a function as ``_visit_object`` would).
+            if kind is types.FunctionType and not follow:
+                # No twin to put in its place: searched only (the common case: a module's functions).
+                if id(value) not in self.seen:
+                    self._visit_function(value, depth)
+                continue
+            if kind in _PLAIN_CONTAINERS:
                 self._visit_object(value, depth, f"{path}.{name}")
                 continue
             if _opaque(value):
@@ -224,12 +228,8 @@ class PrimitiveAdopter:
                 self._visit_items(value, depth, path)
             return
         if type(value) is types.FunctionType:  # the other common case: the checks below, in short
-            key = id(value)
-            if key not in self.seen:
-                self.seen.add(key)
-                if (not self._in_modules and not _harness_name(getattr(value, "__module__", None))
-                        and not _holds_nothing(value)):
-                    self.adopt_callable(value, depth - 1)
+            if id(value) not in self.seen:
+                self._visit_function(value, depth)
             return
         if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
             return
@@ -271,6 +271,14 @@ class PrimitiveAdopter:
         slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
         if slots:
             self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
+
+    def _visit_function(self, fn: types.FunctionType, depth: int) -> None:
+        """A function not seen yet: followed, unless it holds nothing or is the harness's or a library's."""
+        if depth <= 0 or len(self.seen) >= _VISIT_BUDGET:
+            return
+        self.seen.add(id(fn))
+        if not self._in_modules and not _harness_name(getattr(fn, "__module__", None)) and not _holds_nothing(fn):
+            self.adopt_callable(fn, depth - 1)
 
     def _visit_items(self, value: Any, depth: int, path: str) -> None:
         """Swap or search the items of a dict, list, set, tuple or frozenset (small ones only)."""
@@ -321,17 +329,9 @@ class PrimitiveAdopter:
 
     def _adopt_modules(self) -> None:
         start = len(self.seen)
-        for mod in list(sys.modules.values()):
-            if not isinstance(mod, types.ModuleType):
-                continue
-            code_file = getattr(mod, "__file__", None)
-            if not code_file or not isinstance(code_file, str):
-                continue
-            # The functions of code under test are followed (a lock as a default, in a closure);
-            # a library's are not: that would cost most of the search for locks seldom kept there.
-            in_modules = self.plans.plan(mod.__name__, code_file)
-            if in_modules is None:
-                continue
+        # The functions of code under test are followed (a lock as a default, in a closure);
+        # a library's are not: that would cost most of the search for locks seldom kept there.
+        for mod, in_modules in self.plans.searched():
             if len(self.seen) - start >= _MODULE_BUDGET:
                 self.unadoptable.append((f"module {mod.__name__} and others not searched",
                                          _SearchBound(_MODULE_BUDGET)))
@@ -460,10 +460,11 @@ def _holds_nothing(fn: types.FunctionType) -> bool:
     for value in fn.__dict__.values():
         if type(value) in _LEAF_TYPES or _opaque(value):
             continue
-        if type(value) in (list, tuple) and len(value) <= _CONTAINER_LIMIT and all(
-                type(item) in _LEAF_TYPES or _opaque(item) for item in value):
-            continue
-        return False
+        if type(value) not in (list, tuple) or len(value) > _CONTAINER_LIMIT:
+            return False
+        for item in value:
+            if type(item) not in _LEAF_TYPES and not _opaque(item):
+                return False
     return True
 
 

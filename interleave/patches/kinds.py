@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import types
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -36,6 +37,8 @@ _stdlib_files: Dict[str, bool] = {}
 _Settings = Tuple[Tuple[str, ...], Tuple[str, ...]]
 _wanted_files: Dict[_Settings, Dict[str, bool]] = {}
 _module_plans: Dict[_Settings, Dict[Tuple[str, str], Optional[bool]]] = {}
+# Per filter settings: the modules searched, with their plans, for the sys.modules they came from.
+_searched_lists: Dict[_Settings, Tuple[Tuple[int, ...], List[Tuple[types.ModuleType, bool]]]] = {}
 
 
 def _opaque(value: Any) -> bool:
@@ -98,6 +101,32 @@ class ModulePlans:
             _wanted_files.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
         self._plans: Optional[Dict[Tuple[str, str], Optional[bool]]] = (
             _module_plans.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
+        self._settings: Optional[_Settings] = settings if cacheable else None  # type: ignore[assignment]
+
+    def searched(self) -> List[Tuple[types.ModuleType, bool]]:
+        """The loaded modules the adopter searches, in ``sys.modules`` order, each with its plan.
+
+        Asked at every exploration's start; the answer is kept until ``sys.modules`` holds other
+        modules (the kept list holds them, so an id in the key cannot be another module's).
+        """
+        modules = list(sys.modules.values())
+        key = tuple(map(id, modules))
+        kept = _searched_lists.get(self._settings) if self._settings is not None else None
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        found: List[Tuple[types.ModuleType, bool]] = []
+        for mod in modules:
+            if not isinstance(mod, types.ModuleType):
+                continue
+            code_file = getattr(mod, "__file__", None)
+            if not code_file or not isinstance(code_file, str):
+                continue
+            plan = self.plan(mod.__name__, code_file)
+            if plan is not None:
+                found.append((mod, plan))
+        if self._settings is not None:
+            _searched_lists[self._settings] = (key, found)
+        return found
 
     def wants(self, code_file: str) -> bool:
         """The filter's answer for a module's file."""
