@@ -57,7 +57,10 @@ class Session:
         try:
             verify_offsets()
             self.counters = TracingCounters()
-            self.random_state = random.getstate()
+            # Kept in a generator of its own, not as getstate()'s tuple: 625 numbers in a young
+            # tuple that every later exploration's scan for new holders would go through.
+            self.random_state = random.Random(0)
+            self.random_state.setstate(random.getstate())
             self.old_trace = sys.gettrace()
             # Garbage from one execution must not be collected in the middle of the next: its
             # finalizers and weakref callbacks (a ThreadPoolExecutor's wakes its workers) would
@@ -119,6 +122,10 @@ class Session:
             watchdog = getattr(self, "watchdog", None)
             if watchdog is not None:
                 watchdog.stop()
+                # It refers back to this session: without the cycle, the session and the patcher's
+                # records (which hold the real clocks and lock constructors) go as soon as explore
+                # returns, not at some later collection that the next exploration may precede.
+                self.watchdog = None
             try:
                 if self.backend_installed:
                     self.backend_installed = False
@@ -135,7 +142,7 @@ class Session:
                         self.executor_state.close()
                 finally:
                     if hasattr(self, "random_state"):
-                        random.setstate(self.random_state)
+                        random.setstate(self.random_state.getstate())
                     if getattr(self, "gc_was_enabled", False):
                         gc.enable()
                     _open = False

@@ -173,8 +173,35 @@ def test_sentinel_marks_what_was_created_since():
     again = bound._created_since(bound._STATE.sentinel)
     assert again is not None and all(any(x is m for x in again) for m in made)
     gc.collect(1)
-    # Survivors of an older collection left the young generations: out of sight.
-    assert bound._created_since(bound._STATE.sentinel) is None or not bound._STATE.young_in_sight()
+    # Survivors of a collection of the middle generation go, in order, to the end of the oldest.
+    after = bound._created_since(bound._STATE.sentinel)
+    assert after is not None and all(any(x is m for x in after) for m in made)
+    assert bound._STATE.young_in_sight()
+    gc.collect(2)
+    # A collection of the oldest generation may reorder it: out of sight, the heap is searched.
+    assert not bound._STATE.young_in_sight()
+
+
+@pytest.mark.timeout(60)
+class _Holder:
+    """An owner the survey can remember weakly (a SimpleNamespace cannot be: it is searched for every time)."""
+
+
+def test_a_middle_collection_needs_no_heap_search_and_hides_no_holder(monkeypatch):
+    gc.collect()  # owners left by earlier tests that cannot be remembered weakly are gone
+    _warm()
+    searches = []
+    real_search = bound._search_heap
+    monkeypatch.setattr(bound, "_search_heap", lambda p: searches.append(1) or real_search(p))
+    gc.collect(1)
+    _warm()
+    assert searches == []  # nothing new holds a real callable: the objects made since say so
+    # A real type: its count rises and falls with its instances, so only the new objects show it.
+    holder = _Holder()
+    holder.factory = queue.SimpleQueue
+    gc.collect(1)
+    assert _explore_and_look(lambda: holder.factory) is not queue.SimpleQueue
+    assert holder.factory is queue.SimpleQueue
 
 
 @pytest.mark.timeout(60)

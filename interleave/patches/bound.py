@@ -71,6 +71,11 @@ def swap_bound_names(p: Patcher) -> int:
 # The real types (a lock, an RLock, a SimpleQueue): each of their instances refers to them.
 _TYPE_SLOTS = frozenset(i for i, real in enumerate(_REALS) if isinstance(real, type))
 _TYPES = tuple(_REALS[i] for i in sorted(_TYPE_SLOTS))
+# What a young object must be to matter: a place the swap reaches (a dict, a defaults tuple, a
+# closure cell, an object keeping its attributes inline). A list, set, function (its defaults
+# and cells are objects of their own) or bound method never is; an instance refers to its type.
+_NOT_PLACES = frozenset(_TYPES) | {list, set, frozenset, types.FunctionType, types.MethodType, types.FrameType,
+                                   weakref.ref}
 _REAL_IDS = frozenset(_INDEX)
 
 
@@ -92,24 +97,41 @@ def _young_holder(p: Patcher, owners: List[Any]) -> bool:
         elif not isinstance(owner, type):
             known.add(id(getattr(owner, "__dict__", None)))
     known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
-    candidates = [o for o in new if type(o) not in _TYPES and id(o) not in known]
+    candidates = [o for o in new if type(o) not in _NOT_PLACES and id(o) not in known]
     del new
     return not _REAL_IDS.isdisjoint(map(id, gc.get_referents(*candidates)))
 
 
 def _created_since(sentinel: Any) -> Optional[List[Any]]:
-    """The objects the collector started tracking after ``sentinel``, or None if it is not in the young generations.
+    """The objects the collector started tracking after ``sentinel``, or None if it is not where it should be.
 
-    It is in the youngest generation unless that one was collected since (then in the next); it
-    is looked for from the end, where it stands but for what was created since.
+    A collection appends what survives to the next generation, in order: the sentinel is in the
+    youngest generation unless that one was collected since, then in the next, or, after a
+    collection of that one too, at the end of the oldest (a longer list to make, but far cheaper
+    than searching the heap). It is looked for from the end, where it stands but for what was
+    created since; what follows it there and the younger generations are what was created since.
     """
+    stats = gc.get_stats()
+    if _STATE.collections is None or stats[1]["collections"] != _STATE.collections[0]:
+        generations: Tuple[int, ...] = (2, 1, 0)  # a collection of the middle one (the youngest with it)
+    elif stats[0]["collections"] != _STATE.youngest_collections:
+        generations = (1, 0)
+    else:
+        generations = (0,)
+    # Youngest first: a list of ours made before a generation is listed would be listed in it,
+    # and then hold itself (and everything made since) until a collection.
     youngest = gc.get_objects(0)
-    if gc.get_stats()[0]["collections"] == _STATE.youngest_collections:
-        at = _last_index(youngest, sentinel)
-        return youngest[at + 1:] if at >= 0 else None
-    older = gc.get_objects(1)
-    at = _last_index(older, sentinel)
-    return older[at + 1:] + youngest if at >= 0 else None
+    middle = gc.get_objects(1) if 1 in generations else []
+    oldest = gc.get_objects(2) if 2 in generations else []
+    listed = (youngest, middle, oldest)
+    first = listed[generations[0]]
+    at = _last_index(first, sentinel)
+    if at < 0:
+        return None
+    found = first[at + 1:]
+    for generation in generations[1:]:
+        found += listed[generation]
+    return found
 
 
 def _last_index(objects: List[Any], target: Any) -> int:
@@ -154,7 +176,9 @@ class _Survey:
             self._box_old = not any(o is box for gen in (0, 1) for o in gc.get_objects(gen))
             if not self._box_old:
                 return False
-        return self.collections is not None and self.collections == _collections()
+        # A collection of the oldest generation may reorder it (everything in it is collected,
+        # the box too), and a freeze moves everything out of sight: those need the heap searched.
+        return self.collections is not None and self.collections[1:] == _collections()[1:]
 
     def remember(self, owners: List[Any]) -> None:
         self.owners = []

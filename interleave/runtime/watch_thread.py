@@ -71,6 +71,10 @@ class WatchThread:
                 with self._mutex:
                     self._alive = False  # the next job starts a new thread
                 raise
+            finally:
+                # A finished job must not be kept alive while the thread waits: a watchdog holds
+                # its exploration's session (patcher, adopter), and whatever they refer to.
+                job = None
 
 
 WATCH_THREAD = WatchThread()
