@@ -34,10 +34,15 @@ class WatchThread:
         self._alive = False  # a thread is serving, or about to wait for the next job
 
     def run(self, job: Callable[[], None]) -> None:
-        """Run ``job`` on the watching thread; jobs run one after another, never two at once."""
+        """Run ``job`` on the watching thread; jobs run one after another, never two at once.
+
+        A job handed over while an earlier one still runs waits for it; one still waiting when
+        the next comes is dropped (it was a watchdog already stopped).
+        """
         with self._mutex:
             self._job = job
-            self._wake.release()
+            if self._wake.locked():
+                self._wake.release()
             if self._alive:
                 return
             self._alive = True

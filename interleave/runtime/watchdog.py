@@ -29,7 +29,7 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
 from ..instrument.filter import is_stdlib_file, is_user_code_file
@@ -55,6 +55,23 @@ class _Interrupted(InconclusiveError):
     """Raised asynchronously in the exploring thread; the execution swaps in the real error."""
 
 
+class _Seen(NamedTuple):
+    """What the watchdog saw last: the progress mark, since when, the CPU time then, runnable since."""
+
+    mark: Optional[Tuple[Any, ...]]
+    since: float
+    cpu: Optional[float]
+    ran: bool
+
+
+def _no_primitives() -> List[Tuple[str, Any]]:
+    return []
+
+
+def _never() -> Optional[float]:
+    return None
+
+
 def _progress(ex: Any) -> Tuple[Any, ...]:
     """Changes whenever the execution moves: a switch point, a grant step, a clock tick."""
     return (id(ex), ex.steps, ex.budget, ex.rec_left, ex.now, id(ex.current), len(ex.threads),
@@ -73,10 +90,11 @@ class Watchdog:
         self.unadoptable = unadoptable
         self.stall_seconds = stall_seconds
         self.interrupted = interrupted
-        self.stop_lock = _real_lock()
+        self.stop_lock = _real_lock()  # released by ``stop``: wakes the loop, which then ends
         self.stop_lock.acquire()
-        self.done = _real_lock()
-        self.done.acquire()
+        # Held while the loop interrupts the thread, and by ``stop``: nothing is delivered after it.
+        self.gate = _real_lock()
+        self.stopped = False
         self.signum: Optional[int] = None
         self.old_handler: Any = None
         self.fired: Optional[Tuple[Any, ...]] = None
@@ -87,16 +105,24 @@ class Watchdog:
     def start(self) -> None:
         """Arm the signal (main thread only) and start watching."""
         if BLOCKED_SECONDS <= 0 and self.stall_seconds <= 0:
-            self.done.release()
             return
         self._arm_signal()
         WATCH_THREAD.run(self._loop)
 
     def stop(self) -> None:
-        """Stop watching and put the signal handler back."""
+        """Stop watching and put the signal handler back.
+
+        It does not wait for the loop to end (on a busy machine the watching thread may wait
+        milliseconds for a CPU, and every exploration would wait with it): once the gate is
+        passed, the loop can no longer interrupt anything, and it ends when it next wakes.
+        """
+        with self.gate:
+            self.stopped = True
+            # The loop may look once more before it ends: nothing of the session for it to keep.
+            self.unadoptable = _no_primitives
+            self.interrupted = _never
         if self.stop_lock.locked():
             self.stop_lock.release()
-            self.done.acquire()
         if self.signum is not None:
             signal.signal(self.signum, self.old_handler)
             self.signum = None
@@ -115,47 +141,48 @@ class Watchdog:
 
     # ----------------------------------------------------------------- watching
     def _loop(self) -> None:
-        try:
-            shortest = min(t for t in (BLOCKED_SECONDS, self.stall_seconds, 1.0) if t > 0)
-            tick = max(0.01, min(0.1, shortest / 5))
-            last: Optional[Tuple[Any, ...]] = None
-            since = _real_monotonic()
-            cpu0 = self._cpu()
-            ran = False  # seen runnable since ``since``: waiting for a CPU, not blocked
-            while not self.stop_lock.acquire(True, tick):
-                ex = context.active
-                now = _real_monotonic()
-                if ex is None or ex.os_ident != self.os_ident:
-                    last, since, cpu0, ran = None, now, self._cpu(), False
-                    continue
-                mark = _progress(ex)
-                asked = self.interrupted()
-                if asked is not None and now - asked >= INTERRUPT_GRACE and self.fired != mark:
-                    self._deliver(ex, mark, KeyboardInterrupt(), None)
-                    continue
-                if mark != last:
-                    last, since, cpu0, ran = mark, now, self._cpu(), False
-                    continue
-                if self.fired == mark:
-                    self._report_if_still_stuck(now)
-                    continue
-                stuck = now - since
-                cpu = self._cpu()
-                known = cpu is not None and cpu0 is not None
-                # On a loaded machine a computing thread can get under a tenth of a CPU: the
-                # kernel's run state tells waiting for a CPU from waiting for an event.
-                ran = ran or self._runnable()
-                idle = known and not ran and cpu - cpu0 < 0.1 * stuck  # type: ignore[operator]
-                # Busy is measured in CPU time where it can be: on a loaded machine the thread
-                # gets a fraction of the wall clock, and a long but finite computation must not
-                # be cut short because other processes ran.
-                busy = cpu - cpu0 if known else stuck  # type: ignore[operator]
-                if idle and 0 < BLOCKED_SECONDS <= stuck:
-                    self._fire(ex, mark, stuck, blocked=True)
-                elif not idle and 0 < self.stall_seconds <= busy:
-                    self._fire(ex, mark, busy, blocked=False)
-        finally:
-            self.done.release()
+        shortest = min(t for t in (BLOCKED_SECONDS, self.stall_seconds, 1.0) if t > 0)
+        tick = max(0.01, min(0.1, shortest / 5))
+        seen = _Seen(None, _real_monotonic(), self._cpu(), False)
+        while not self.stop_lock.acquire(True, tick):
+            seen = self._look(seen)
+
+    def _look(self, seen: _Seen) -> _Seen:
+        """One look at the watched thread; what it saw is all that is kept until the next.
+
+        Nothing of the execution stays referred to between looks (``stop`` does not wait for the
+        loop to end, and an execution holds the body's objects).
+        """
+        ex = context.active
+        now = _real_monotonic()
+        if ex is None or ex.os_ident != self.os_ident:
+            return _Seen(None, now, self._cpu(), False)
+        mark = _progress(ex)
+        asked = self.interrupted()
+        if asked is not None and now - asked >= INTERRUPT_GRACE and self.fired != mark:
+            self._deliver(ex, mark, KeyboardInterrupt(), None)
+            return seen
+        if mark != seen.mark:
+            return _Seen(mark, now, self._cpu(), False)
+        if self.fired == mark:
+            self._report_if_still_stuck(now)
+            return seen
+        stuck = now - seen.since
+        cpu, cpu0 = self._cpu(), seen.cpu
+        known = cpu is not None and cpu0 is not None
+        # On a loaded machine a computing thread can get under a tenth of a CPU: the
+        # kernel's run state tells waiting for a CPU from waiting for an event.
+        ran = seen.ran or self._runnable()
+        idle = known and not ran and cpu - cpu0 < 0.1 * stuck  # type: ignore[operator]
+        # Busy is measured in CPU time where it can be: on a loaded machine the thread
+        # gets a fraction of the wall clock, and a long but finite computation must not
+        # be cut short because other processes ran.
+        busy = cpu - cpu0 if known else stuck  # type: ignore[operator]
+        if idle and 0 < BLOCKED_SECONDS <= stuck:
+            self._fire(ex, mark, stuck, blocked=True)
+        elif not idle and 0 < self.stall_seconds <= busy:
+            self._fire(ex, mark, busy, blocked=False)
+        return _Seen(seen.mark, seen.since, seen.cpu, ran)
 
     def _runnable(self) -> bool:
         """Whether the kernel has the watched thread running or ready to run (False if unknown)."""
@@ -199,6 +226,11 @@ class Watchdog:
         sys.stderr.flush()
 
     def _deliver(self, ex: Any, mark: Tuple[Any, ...], exc: BaseException, message: Optional[str]) -> None:
+        with self.gate:
+            if not self.stopped:
+                self._interrupt(ex, mark, exc, message)
+
+    def _interrupt(self, ex: Any, mark: Tuple[Any, ...], exc: BaseException, message: Optional[str]) -> None:
         self.fired = mark
         ex.real_block = (mark, exc)
         if self.signum is not None:
