@@ -77,9 +77,10 @@ class Session:
             self.adopted = self.adopter.adopted
             self.backend.install()
             self.backend_installed = True
-            self.watchdog = Watchdog(_thread.get_ident(), lambda: self.adopter.unadoptable,
-                                     self.stall_timeout, lambda: self.interrupted_at)
-            self.watchdog.start()
+            watchdog = Watchdog(_thread.get_ident(), lambda: self.adopter.unadoptable,
+                                self.stall_timeout, lambda: self.interrupted_at)
+            self.watchdog: Optional[Watchdog] = watchdog
+            watchdog.start()
         except BaseException:
             self._close()
             raise

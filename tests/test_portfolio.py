@@ -344,4 +344,4 @@ def test_a_single_execution_is_the_rounds_sample_without_dpor_tracing() -> None:
         assert again.failure is not None and again.failure.kind == "deadlock"
     two = PortfolioStrategy(0)
     two.expect(2)
-    assert two.opening[0][0] is two.dpor  # a budget of two keeps DPOR's opening
+    assert two.opening[0] == "dpor"  # a budget of two keeps DPOR's opening

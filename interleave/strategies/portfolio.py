@@ -61,7 +61,7 @@ class PortfolioStrategy(Strategy):
     """
 
     name = "portfolio"
-    #: The first executions, in this order, by member name (the keys of ``members`` below);
+    #: The first executions, in this order, by member name (see ``_build``; "racesN" is race PCT at depth N);
     #: then the first phase cycles through ``QUICK`` and the second through ``DEEP``. DPOR
     #: takes five of the first nine, the first two among them: the small classics fall in its
     #: second to fifth execution (docs/strategies.md, section 5, has the layouts measured).
@@ -74,28 +74,22 @@ class PortfolioStrategy(Strategy):
     AFTER_DPOR: Sequence[str] = ("uniform", "races9", "pos", "races5")
 
     def __init__(self, seed: int) -> None:
-        keys = RaceKeys()
-        self.races = RacePCTStrategy(seed + 1, 5, keys)
-        races = MainFirstStrategy(self.races)
         # Depth-first, unseeded: the races of the first execution's end are reversed first,
         # which is where a race after a long thread-local prefix sits (found in DPOR's second
         # execution; with ``order_seed``, in its third for 4 of 5 seeds: docs/strategies.md).
         self.seed = seed
+        self.keys = RaceKeys()  # what rounds has seen race, taught to race-PCT
         self.dpor = self._new_dpor()
-        members: Dict[str, _Slot] = {
-            "rounds": (MainFirstStrategy(KeyObserver(RoundsStrategy(seed + 7, burst=1), keys)), None),
-            "uniform": (MainFirstStrategy(RandomStrategy(seed + 5)), None),
-            "pos": (MainFirstStrategy(POSStrategy(seed)), None),
-            "races3": (races, 3), "races5": (races, 5), "races9": (races, 9),
-            "plain_pos": (POSStrategy(seed + 6), None),
-            "dpor": (self.dpor, None),
-        }
-        self.opening: List[_Slot] = [members[n] for n in self.OPENING]
-        self.quick: List[_Slot] = [members[n] for n in self.QUICK]
-        self.deep: List[_Slot] = [members[n] for n in self.DEEP]
-        self.after_dpor: List[_Slot] = [members[n] for n in self.AFTER_DPOR]
+        # Members are built when a slot first needs them (seeding a generator costs several
+        # microseconds, and a short exploration meets a few members only); each has a
+        # generator of its own, so when it is built does not change what it does.
+        self.members: Dict[str, Strategy] = {"dpor": self.dpor}
+        self.opening: List[str] = list(self.OPENING)
+        self.quick: List[str] = list(self.QUICK)
+        self.deep: List[str] = list(self.DEEP)
+        self.after_dpor: List[str] = list(self.AFTER_DPOR)
         self.index = -1
-        self.active: Strategy = (self.opening or self.quick)[0][0]
+        self.active: Strategy = self._slot((self.opening or self.quick)[0])[0]
         self.dpor_out = False  # DPOR covered its tree, or the program diverged under it
         self.replaced = 0  # DPOR slots given to others so far
         self.fallback = False  # DPOR gave up in the middle of this execution
@@ -120,8 +114,8 @@ class PortfolioStrategy(Strategy):
         That execution is a rounds sample anyway (``_new_dpor``); traced, it would cost a
         one-execution exploration (a marked test with ``executions=1``) a DPOR tree it never uses.
         """
-        if executions == 1 and self.opening and self.opening[0][0] is self.dpor:
-            self.opening[0] = (self._first_order(), None)
+        if executions == 1 and self.opening and self.opening[0] == "dpor":
+            self.opening[0] = "first"
 
     def new_execution(self) -> bool:
         self.index += 1
@@ -129,23 +123,52 @@ class PortfolioStrategy(Strategy):
         i = self.index
         opening = len(self.opening)
         if i < opening:
-            member, depth = self.opening[i]
+            member, depth = self._slot(self.opening[i])
         elif i < QUICK_PHASE:
-            member, depth = self.quick[(i - opening) % len(self.quick)]
+            member, depth = self._slot(self.quick[(i - opening) % len(self.quick)])
         else:
-            member, depth = self.deep[(i - QUICK_PHASE) % len(self.deep)]
+            member, depth = self._slot(self.deep[(i - QUICK_PHASE) % len(self.deep)])
         if member is self.dpor and (self.dpor_out or self.dpor.exhausted() or (i and not self.threaded)):
             # Until a second thread has run there is no race to reverse, and a DPOR execution
             # would trace a lone thread's every instruction for nothing (the first execution
             # is DPOR's whatever the body: nothing has run yet to say whether it has threads).
             if self.threaded:
                 self.dpor_out = True  # for good: covered, or the program diverged under it
-            member, depth = self.after_dpor[self.replaced % len(self.after_dpor)]
+            member, depth = self._slot(self.after_dpor[self.replaced % len(self.after_dpor)])
             self.replaced += 1
         if depth is not None:
             self.races.d = depth
         self.active = member
         return member.new_execution()
+
+    def _slot(self, name: str) -> _Slot:
+        """The member a slot names, built if it is the first to need it, and its depth (race PCT)."""
+        if name.startswith("races"):
+            return self._member("races"), int(name[len("races"):])
+        return self._member(name), None
+
+    def _member(self, name: str) -> Strategy:
+        member = self.members.get(name)
+        if member is None:
+            member = self.members[name] = self._build(name)
+        return member
+
+    def _build(self, name: str) -> Strategy:
+        seed = self.seed
+        if name == "rounds":
+            return MainFirstStrategy(KeyObserver(RoundsStrategy(seed + 7, burst=1), self.keys))
+        if name == "uniform":
+            return MainFirstStrategy(RandomStrategy(seed + 5))
+        if name == "pos":
+            return MainFirstStrategy(POSStrategy(seed))
+        if name == "plain_pos":
+            return POSStrategy(seed + 6)
+        if name == "races":
+            self.races = RacePCTStrategy(seed + 1, 5, self.keys)
+            return MainFirstStrategy(self.races)
+        if name == "first":  # DPOR's first execution, as a sample of its own (see ``expect``)
+            return self._first_order()
+        raise KeyError(f"no portfolio member named {name!r}")
 
     def _new_dpor(self, lone_limit: Optional[int] = LONE_POINTS) -> DporStrategy:
         dpor = DporStrategy()
@@ -183,15 +206,12 @@ class PortfolioStrategy(Strategy):
         if self.active is self.dpor and self.dpor.gave_up:
             # It left its first execution half-way (a long lone body): a new DPOR takes its slots.
             # Once the body is known to start threads, DPOR traces all of it (it must).
-            old, self.dpor = self.dpor, self._new_dpor(None if self.threaded else LONE_POINTS)
-            for slots in (self.opening, self.quick, self.deep, self.after_dpor):
-                slots[:] = [(self.dpor if m is old else m, d) for m, d in slots]
+            self.dpor = self.members["dpor"] = self._new_dpor(None if self.threaded else LONE_POINTS)
         elif not self.fallback:
             self.active.end_execution(outcome)
 
     def close(self) -> None:
-        slots = self.opening + self.quick + self.deep + self.after_dpor
-        for member in {id(m): m for m, _ in slots}.values():
+        for member in self.members.values():
             member.close()
 
     def describe(self) -> str:
