@@ -183,6 +183,18 @@ class Session:
             _forget_virtual_threads(len(ex.threads) > 1)
             self.executor_state.end_execution()
             self._collect_garbage()
+        if not self.backend.still_ours():
+            # Every later execution would run untraced, without a switch point: passes that
+            # tested nothing. Nothing found so far counts either.
+            raise InstrumentationError(
+                "interleave's trace function was removed during an execution, so the executions "
+                "after it could not be controlled and this exploration has no verdict. Either code "
+                "under test called sys.settrace (a debugger, a coverage tool started inside the "
+                "body), or a thread reached the recursion limit while traced: CPython then drops "
+                "the trace function that could not be called. Keep tracers out of the body, or "
+                "raise sys.setrecursionlimit (Python 3.12+ with the default monitoring back-end "
+                "gives switch points near the limit room of their own)."
+            )
         if not self.user_code_seen:
             if not self.backend.saw_user_code():
                 raise InstrumentationError(

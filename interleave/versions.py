@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import sysconfig
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 #: The running interpreter's (major, minor).
 PY: Tuple[int, int] = (sys.version_info[0], sys.version_info[1])
@@ -47,10 +47,14 @@ class Interpreter:
     #: depth; checked by a probe): a thread's worker greenlet is reused only where a new one
     #: would start at the same depth. Empty: a new greenlet for every thread.
     recursion_offsets: Tuple[int, ...]
+    #: Offset of ``int recursion_depth`` in ``PyThreadState`` where the thread state counts depth
+    #: up against the interpreter's limit instead (3.10; checked by a probe), else None: what
+    #: ``runtime/headroom.py`` adjusts when no ``recursion_offsets`` are known.
+    depth_counter_offset: Optional[int] = None
 
 
 SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
-    (3, 10): Interpreter(44, False, False, True, False, "", False, False, ()),
+    (3, 10): Interpreter(44, False, False, True, False, "", False, False, (), 32),
     (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36)),
     (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True, (28, 32, 36)),
     (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True, (44, 48, 52)),

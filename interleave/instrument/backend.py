@@ -62,3 +62,7 @@ class Backend:
     def saw_user_code(self) -> bool:
         """Whether any instrumented code has run and tracing is still ours."""
         raise NotImplementedError
+
+    def still_ours(self) -> bool:
+        """Whether the hooks are still installed as the back-end installed them (checked after each execution)."""
+        return True

@@ -135,5 +135,8 @@ class MonitoringBackend(Backend):
         mon.free_tool_id(tool)
         self.enabled = []
 
+    def still_ours(self) -> bool:
+        return sys.monitoring.get_tool(self.tool) == "interleave"
+
     def saw_user_code(self) -> bool:
         return bool(self.enabled) and sys.monitoring.get_tool(self.tool) == "interleave"

@@ -208,6 +208,9 @@ class SettraceBackend(Backend):
     def saw_user_code(self) -> bool:
         return self.instrumented > 0 and self.intact
 
+    def still_ours(self) -> bool:
+        return self.intact
+
     def on_greenlet_start(self) -> None:
         super().on_greenlet_start()
         if SILENCE:

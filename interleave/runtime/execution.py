@@ -8,6 +8,7 @@ from typing import Any, Callable, List, Optional
 
 from greenlet import getcurrent, greenlet
 
+from .headroom import remaining_depth
 from .lifecycle import HANDOFF, ThreadLife, Worker
 from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE
@@ -44,6 +45,7 @@ class Execution(ThreadLife):
         self.strategy = strategy
         self.max_steps = max_steps
         self.counters = counters
+        self.remaining = remaining_depth()  # this thread's recursion room (runtime/headroom.py)
         self.on_greenlet_start = on_greenlet_start
         self.recorder = recorder
         self.threads: List[VThread] = []

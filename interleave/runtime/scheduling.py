@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
@@ -47,6 +48,7 @@ class Scheduling:
     strategy: Any
     max_steps: int
     counters: TracingCounters
+    remaining: Any  # the thread's remaining recursion depth (headroom.py), or None
     recorder: Any
     threads: List[VThread]
     alive: List[VThread]
@@ -305,6 +307,9 @@ class Scheduling:
             # nothing to choose, and stopping the run from here would raise inside the trace
             # function, which drops it (3.10/3.11).
             return
+        remaining = self.remaining
+        if remaining is not None and remaining.value < LOW:  # near the recursion limit
+            return with_room(remaining, self.point, code, offset, op, frame)
         if self.tearing_down:
             self._teardown_tick()
             return
