@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dis
 from types import CodeType
-from typing import FrozenSet
+from typing import Dict, FrozenSet, Tuple
 
 from ..versions import PY
 
@@ -40,11 +40,27 @@ _BACKWARD = frozenset("JUMP_BACKWARD JUMP_ABSOLUTE POP_JUMP_BACKWARD_IF_TRUE POP
 MODELS = ("instruction", "gil")
 
 
+# Per (code, model), for the process: disassembling a function costs tens of microseconds, and
+# every exploration meets its body's code objects afresh. Equal code objects (the same text
+# compiled twice) have the same offsets. Bounded: code made on the fly must not pile up here.
+_VISIBLE: Dict[Tuple[CodeType, str], FrozenSet[int]] = {}
+_LOOP_HEADS: Dict[CodeType, FrozenSet[int]] = {}
+_KEPT = 4096
+
+
 def visible_offsets(code: CodeType, model: str) -> FrozenSet[int]:
     """Offsets of the instructions of ``code`` before which a thread switch is possible."""
-    if model == "gil":
-        return _gil_offsets(code)
-    return frozenset(i.offset for i in dis.get_instructions(code) if i.opname not in _INVISIBLE)
+    key = (code, model)
+    hit = _VISIBLE.get(key)
+    if hit is None:
+        if len(_VISIBLE) >= _KEPT:
+            _VISIBLE.clear()
+        if model == "gil":
+            hit = _gil_offsets(code)
+        else:
+            hit = frozenset(i.offset for i in dis.get_instructions(code) if i.opname not in _INVISIBLE)
+        _VISIBLE[key] = hit
+    return hit
 
 
 def _gil_offsets(code: CodeType) -> FrozenSet[int]:
@@ -67,6 +83,12 @@ def _gil_offsets(code: CodeType) -> FrozenSet[int]:
 
 def loop_heads(code: CodeType) -> FrozenSet[int]:
     """Offsets that a backward jump of ``code`` lands on: one pass through one is a loop iteration."""
-    jumps = set(dis.hasjrel) | set(dis.hasjabs)
-    return frozenset(ins.argval for ins in dis.get_instructions(code)
-                     if ins.opcode in jumps and isinstance(ins.argval, int) and ins.argval < ins.offset)
+    hit = _LOOP_HEADS.get(code)
+    if hit is None:
+        if len(_LOOP_HEADS) >= _KEPT:
+            _LOOP_HEADS.clear()
+        jumps = set(dis.hasjrel) | set(dis.hasjabs)
+        hit = _LOOP_HEADS[code] = frozenset(
+            ins.argval for ins in dis.get_instructions(code)
+            if ins.opcode in jumps and isinstance(ins.argval, int) and ins.argval < ins.offset)
+    return hit
