@@ -15,6 +15,7 @@ import threading
 from typing import List
 
 import pytest
+from programs import locked_counter
 
 import interleave
 from interleave.strategies import registry
@@ -101,23 +102,11 @@ def test_a_tracer_dropped_after_the_first_execution_is_an_error() -> None:
     """Before, only the first execution was checked: the ones after a drop ran untraced and passed."""
     runs: List[int] = []
 
-    class Box:
-        n = 0
-
     def body() -> None:
         runs.append(1)
         if len(runs) == 3:
             sys.settrace(None)  # as a debugger or a coverage tool started inside the body would
-        box = Box()
-
-        def inc() -> None:
-            box.n += 1
-
-        ts = [threading.Thread(target=inc) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        locked_counter()
 
     old = sys.gettrace()
     try:

@@ -22,6 +22,7 @@ is stuck in such code) is delivered the same way.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # no stubs: the C module under signal
 import _thread
 import ctypes
 import os
@@ -124,7 +125,7 @@ class Watchdog:
         if self.stop_lock.locked():
             self.stop_lock.release()
         if self.signum is not None:
-            signal.signal(self.signum, self.old_handler)
+            _signal.signal(self.signum, self.old_handler)
             self.signum = None
 
     def _arm_signal(self) -> None:
@@ -134,8 +135,10 @@ class Watchdog:
             return
         for name in ("SIGUSR2", "SIGUSR1"):
             signum = getattr(signal, name, None)
-            if signum is not None and signal.getsignal(signum) in (signal.SIG_DFL, None):
-                self.old_handler = signal.signal(signum, self._on_signal)
+            # The C module's calls: the signal module's wrappers turn handlers into enum members,
+            # several microseconds per exploration for nothing.
+            if signum is not None and _signal.getsignal(signum) in (_signal.SIG_DFL, None):
+                self.old_handler = _signal.signal(signum, self._on_signal)
                 self.signum = signum
                 return
 
