@@ -199,7 +199,8 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
             if code is not None:
-                acc = self.tracker.pick(f, code, point.offset) if f is not None else A.unknown("frame not found")
+                acc = self.tracker.pick(f, code, point.offset, now=True) if f is not None else \
+                    A.unknown("frame not found")
             else:
                 f = None
                 acc = _sync_pending(point.op, self.sync_accs)
@@ -224,8 +225,6 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 self._sync_flags(ev, acc, ex.threads[tid], False)
             self.running = ev
             self.run_acc = acc
-            if f is not None:
-                self.tracker.executing(f, code, point.offset, acc)  # type: ignore[arg-type]
             self.replaying = ev.picks - 1 if ev.picks > 1 else 0
             return
         prev = self.pend.pop(tid, None)
@@ -240,7 +239,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
-        self._forced(tid, self._operation(point))
+        self._forced(tid, self._operation(point, True))
 
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""
