@@ -151,11 +151,15 @@ class EventLog:
         events = self.events
         last = self.last_event.get(tid)
         pre: List[int] = events[last].vc if last is not None else []
-        par = self.parent_event.pop(tid, None)
-        if par is not None:
-            pre = _join(pre, events[par].vc)
+        if self.parent_event:
+            par = self.parent_event.pop(tid, None)
+            if par is not None:
+                pre = _join(pre, events[par].vc)
         accs = ev.accs
         locs = self.locs
+        # Whether any location that stands for several (a whole object, any attribute of a
+        # name, any data) exists: most events' locations then only meet their own entries.
+        wild = self.wild_any or self.wild_o or self.wild_k or self.wild_a
         cands: Set[int] = set()
         for loc, w in accs:
             st = locs.get(loc)
@@ -164,28 +168,35 @@ class EventLog:
                     cands.add(st.w)
                 if w and st.r:
                     cands.update(st.r.values())
-            if self.wild_any or self._wild_possible(loc):
+            if wild and (self.wild_any or self._wild_possible(loc)):
                 for st2 in self._states_overlapping(loc):
                     if st2.w >= 0:
                         cands.add(st2.w)
                     if w and st2.r:
                         cands.update(st2.r.values())
-        skip = self.enabler.pop(tid, None)
         vc = list(pre)
+        n = len(vc)
+        if n <= tid:
+            vc += [-1] * (tid + 1 - n)
+            n = tid + 1
         deps = []
         for c in cands:
             ce = events[c]
             if ce.tid != tid:
                 deps.append(c)
-                for t, x in enumerate(ce.vc):
-                    if t >= len(vc):
-                        vc.append(x)
-                    elif x > vc[t]:
+                cvc = ce.vc
+                if len(cvc) > n:
+                    vc += [-1] * (len(cvc) - n)
+                    n = len(cvc)
+                for t, x in enumerate(cvc):
+                    if x > vc[t]:
                         vc[t] = x
-        if len(vc) <= tid:
-            vc += [-1] * (tid + 1 - len(vc))
         vc[tid] = j
         ev.vc = vc
+        skip = self.enabler.pop(tid, None) if self.enabler else None
+        if ev.acq is None and not deps:
+            self._update_locations(ev, j)
+            return
         # Races of this event: dependent, another thread, not ordered through anything else.
         racing: List[int] = []
         if deps:
