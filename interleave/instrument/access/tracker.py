@@ -95,7 +95,15 @@ class AccessTracker:
                         return Access("write", (own,), obj, name, "attr")
                     acc = Access("read", plain_read_locs(obj, tp, name, own), obj, name, "attr")
                     if now and spec.produce:
-                        acc.value = self._produce(spec, frame, memo)
+                        # The value read, from the object just found (not looked up again).
+                        try:
+                            v = attr_value(obj, name)
+                        except Exception:  # noqa: BLE001
+                            v = UNKNOWN
+                        memo[offset] = v
+                        if type(v) not in FAST_IMM and type(v) is not Abstract:
+                            self.keep.append(v)
+                        acc.value = v
                     return acc
                 acc = attr_access(obj, spec.name, write)
             elif op == "binary" or op == "unary":
