@@ -53,6 +53,9 @@ class EventLog:
     tracker: A.AccessTracker
     locs: Dict[_Loc, _LocState]
     wild_any: bool
+    wild_o: Set[Any]
+    wild_k: Set[Any]
+    wild_a: Set[str]
 
     if TYPE_CHECKING:  # the other parts of the DPOR strategy
         def _pending_of(self, vt: Any) -> _Pending: ...
