@@ -128,7 +128,8 @@ def differential(examples: int, cap: int, order_seed: Any = None) -> bool:
         else:
             t["subset_only"] += 1
 
-    common: Dict[str, Any] = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    common: Dict[str, Any] = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                                  phases=[Phase.generate])
     plans = [
         ("2 threads x <=2 ops, unbounded", 2, 2, None, examples),
         ("3 threads x 1 op, unbounded", 3, 1, None, examples // 2),
@@ -203,6 +204,8 @@ class _Scripted(Strategy):
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         out = self.answers[self.i][self.j]
         self.j += 1
+        if out[0] not in runnable:
+            raise AssertionError(f"execution {self.i} diverged: thread {out[0]} cannot run")
         return out
 
     def step(self, vt: Any, point: Any) -> None:
