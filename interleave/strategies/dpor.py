@@ -52,6 +52,7 @@ from .dpor_tree import ExplorationTree, _Node
 _LONG = 1 << 30
 
 _EXPLORE, _FREE = 0, 1
+_NO_SLEEP: frozenset = frozenset()
 
 
 class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, Strategy):
@@ -183,7 +184,10 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         f = point.frame
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
-            self.pend[vt.tid] = self._operation(point)
+            if code is not None and f is not None and not self.gil:
+                self.pend[vt.tid] = (self.tracker.pick(f, code, point.offset), f, code, point.offset, False)
+            else:
+                self.pend[vt.tid] = self._operation(point)
             return
         # This point runs now without a decision: a replayed run, or the runtime runs the only
         # thread that can run.
@@ -199,7 +203,8 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
             if code is not None:
-                acc = self.tracker.pick(f, code, point.offset) if f is not None else A.unknown("frame not found")
+                acc = self.tracker.pick(f, code, point.offset, now=True) if f is not None else \
+                    A.unknown("frame not found")
             else:
                 f = None
                 acc = _sync_pending(point.op, self.sync_accs)
@@ -224,8 +229,6 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 self._sync_flags(ev, acc, ex.threads[tid], False)
             self.running = ev
             self.run_acc = acc
-            if f is not None:
-                self.tracker.executing(f, code, point.offset, acc)  # type: ignore[arg-type]
             self.replaying = ev.picks - 1 if ev.picks > 1 else 0
             return
         prev = self.pend.pop(tid, None)
@@ -240,7 +243,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
             self._forced(tid, prev)
-        self._forced(tid, self._operation(point))
+        self._forced(tid, self._operation(point, True))
 
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""
@@ -438,7 +441,11 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         else:
             # With a preemption bound, sleep sets are off: a class asleep here may be reachable
             # within the bound only through this node (sleep sets and bounding are unsound together).
-            sleep = self._next_sleep(k - 1) if k and self.k is None else frozenset()
+            if k and self.k is None:
+                last = nodes[k - 1]
+                sleep = self._next_sleep(k - 1) if last.sleep or len(last.done) != 1 else _NO_SLEEP
+            else:
+                sleep = _NO_SLEEP
             awake = [t for t in enabled if t not in sleep] if sleep else enabled
             if not awake:
                 self.blocked_run = True
@@ -462,7 +469,10 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 self.mode = _FREE
                 return (current if current in runnable else runnable[0]), _LONG
             node = _Node(tid, sleep, tuple(enabled), disabled, self.preempts)
-            self._push(node)
+            if self.tree:
+                self._push(node)
+            else:
+                nodes.append(node)
         if k and tid != prev and prev in enabled:
             self.preempts += 1
         ev = self._start_event(ex, tid, k)

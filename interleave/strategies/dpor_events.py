@@ -53,6 +53,9 @@ class EventLog:
     tracker: A.AccessTracker
     locs: Dict[_Loc, _LocState]
     wild_any: bool
+    wild_o: Set[Any]
+    wild_k: Set[Any]
+    wild_a: Set[str]
 
     if TYPE_CHECKING:  # the other parts of the DPOR strategy
         def _pending_of(self, vt: Any) -> _Pending: ...
@@ -150,52 +153,65 @@ class EventLog:
         tid = ev.tid
         events = self.events
         last = self.last_event.get(tid)
-        pre: List[int] = events[last].vc if last is not None else []
-        par = self.parent_event.pop(tid, None)
-        if par is not None:
-            pre = _join(pre, events[par].vc)
-        accs = ev.accs
+        pre: List[int] = events[last].vc if last is not None else _NO_CLOCK
+        if self.parent_event:
+            par = self.parent_event.pop(tid, None)
+            if par is not None:
+                pre = _join(pre, events[par].vc)
         locs = self.locs
-        cands: Set[int] = set()
-        for loc, w in accs:
+        # Whether any location that stands for several (a whole object, any attribute of a
+        # name, any data) exists: most events' locations then only meet their own entries.
+        wild = self.wild_any or self.wild_o or self.wild_k or self.wild_a
+        # Earlier events of other threads this one depends on (its own are ordered anyway).
+        deps: List[int] = []
+        for loc, w in ev.accs:
             st = locs.get(loc)
             if st is not None:
-                if st.w >= 0:
-                    cands.add(st.w)
+                c = st.w
+                if c >= 0 and events[c].tid != tid and c not in deps:
+                    deps.append(c)
                 if w and st.r:
-                    cands.update(st.r.values())
-            if self.wild_any or self._wild_possible(loc):
+                    for t, c in st.r.items():
+                        if t != tid and c not in deps:
+                            deps.append(c)
+            if wild and (self.wild_any or self._wild_possible(loc)):
                 for st2 in self._states_overlapping(loc):
-                    if st2.w >= 0:
-                        cands.add(st2.w)
+                    c = st2.w
+                    if c >= 0 and events[c].tid != tid and c not in deps:
+                        deps.append(c)
                     if w and st2.r:
-                        cands.update(st2.r.values())
-        skip = self.enabler.pop(tid, None)
-        vc = list(pre)
-        deps = []
-        for c in cands:
-            ce = events[c]
-            if ce.tid != tid:
-                deps.append(c)
-                for t, x in enumerate(ce.vc):
-                    if t >= len(vc):
-                        vc.append(x)
-                    elif x > vc[t]:
-                        vc[t] = x
-        if len(vc) <= tid:
-            vc += [-1] * (tid + 1 - len(vc))
-        vc[tid] = j
-        ev.vc = vc
-        # Races of this event: dependent, another thread, not ordered through anything else.
-        racing: List[int] = []
-        if deps:
-            deps.sort(reverse=True)
+                        for t, c in st2.r.items():
+                            if t != tid and c not in deps:
+                                deps.append(c)
+        skip = self.enabler.pop(tid, None) if self.enabler else None
+        if not deps:
+            vc = list(pre)
+            if len(vc) <= tid:
+                vc += [-1] * (tid + 1 - len(vc))
+            vc[tid] = j
+            ev.vc = vc
+            if ev.acq is None:
+                self._update_locations(ev, j)
+                return
+            racing: List[int] = []
+        else:
+            # Races of this event: dependent, another thread, not ordered through anything else
+            # (the later dependencies first: what they happen after is covered).
+            if len(deps) > 1:
+                deps.sort(reverse=True)
+            racing = []
             cover = pre
             for c in deps:
                 ce = events[c]
-                if (cover[ce.tid] if ce.tid < len(cover) else -1) < c and c != skip:
+                ct = ce.tid
+                if (cover[ct] if ct < len(cover) else -1) < c and c != skip:
                     racing.append(c)
                 cover = _join(cover, ce.vc)
+            vc = cover if cover is not pre else list(pre)
+            if len(vc) <= tid:
+                vc += [-1] * (tid + 1 - len(vc))
+            vc[tid] = j
+            ev.vc = vc
         if ev.acq is not None:
             # A lock acquisition races with the previous acquisition of the lock by another
             # thread (the release in between is not reversible: the lock was held).
@@ -235,13 +251,18 @@ def _get(vc: List[int], t: int) -> int:
 
 
 def _join(a: List[int], b: List[int]) -> List[int]:
-    if len(a) < len(b):
-        a, b = b, a
-    out = list(a)
-    for i, x in enumerate(b):
-        if x > out[i]:
-            out[i] = x
+    """The pointwise maximum of two clocks (a new list)."""
+    la, lb = len(a), len(b)
+    if la == lb:
+        return list(map(max, a, b))
+    if la < lb:
+        a, b, la, lb = b, a, lb, la
+    out = list(map(max, a[:lb], b))
+    out += a[lb:]
     return out
+
+
+_NO_CLOCK: List[int] = []
 
 
 def _is_release_of(ev: _Event, lock_id: int) -> bool:

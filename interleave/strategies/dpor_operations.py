@@ -33,13 +33,20 @@ class PendingOperations:
     tracker: A.AccessTracker
     sync_accs: Dict[Any, A.Access]  # this execution's lock operations (see _sync_pending)
 
-    def _operation(self, point: SwitchPoint) -> _Pending:
-        """The pending operation at a switch point the runtime reported."""
+    def _operation(self, point: SwitchPoint, now: bool = False) -> _Pending:
+        """The pending operation at a switch point the runtime reported.
+
+        ``now``: it runs at once, without a decision; what it produces is kept already, so the
+        pending operation carries no frame (nothing is left to do when it runs).
+        """
         code = point.code
         if code is not None:
             f = point.frame
             if f is None:
                 return (A.unknown("frame not found"), None, None, 0, False)
+            if now:
+                acc = self.tracker.pick(f, code, point.offset, now=True)
+                return (_coarse(acc) if self.gil else acc, None, None, 0, False)
             acc = self.tracker.pick(f, code, point.offset)
             return (_coarse(acc) if self.gil else acc, f, code, point.offset, False)
         acc = _sync_pending(point.op, self.sync_accs)

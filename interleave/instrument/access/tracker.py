@@ -42,13 +42,20 @@ class AccessTracker:
         self.keep = []
         ALIASES.clear()
 
-    def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True) -> Access:
-        """The access of the instruction at ``offset`` that ``frame`` is about to execute."""
+    def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True, now: bool = False) -> Access:
+        """The access of the instruction at ``offset`` that ``frame`` is about to execute.
+
+        ``now``: the instruction runs right after this, with nothing else in between, so the
+        value it produces is kept at once (``executing`` in the same lookup of its Spec and memo).
+        """
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
         if hit[0] and _outer:
-            return in_suspendable(self.pick(frame, code, offset, False), frame)
+            acc = in_suspendable(self.pick(frame, code, offset, False), frame)
+            if now:
+                self.executing(frame, code, offset, acc)
+            return acc
         spec = hit[1].get(offset)
         if spec is None:
             if not hit[2]:
@@ -56,6 +63,11 @@ class AccessTracker:
             return NONE_ACCESS
         const = spec.const
         if const is not None and spec.gdict is frame.f_globals:
+            if now and spec.produce:
+                memo = self.memos.get(frame)
+                if memo is None:
+                    memo = self.memos[frame] = {}
+                self._produce(spec, frame, memo)
             return const
         memo = self.memos.get(frame)
         if memo is None:
@@ -79,9 +91,20 @@ class AccessTracker:
                     self.keep.append(obj)
                     name = spec.name
                     own = ((Loc.ATTR, id(obj), name), write)
-                    if not write:
-                        return Access("read", plain_read_locs(obj, tp, name, own), obj, name, "attr")
-                    return Access("write", (own,), obj, name, "attr")
+                    if write:
+                        return Access("write", (own,), obj, name, "attr")
+                    acc = Access("read", plain_read_locs(obj, tp, name, own), obj, name, "attr")
+                    if now and spec.produce:
+                        # The value read, from the object just found (not looked up again).
+                        try:
+                            v = attr_value(obj, name)
+                        except Exception:  # noqa: BLE001
+                            v = UNKNOWN
+                        memo[offset] = v
+                        if type(v) not in FAST_IMM and type(v) is not Abstract:
+                            self.keep.append(v)
+                        acc.value = v
+                    return acc
                 acc = attr_access(obj, spec.name, write)
             elif op == "binary" or op == "unary":
                 imm = FAST_IMM
@@ -92,16 +115,25 @@ class AccessTracker:
                         ok = False
                         break
                 if ok:
+                    if now and spec.produce:
+                        self._produce(spec, frame, memo)
                     return NONE_ACCESS
                 acc = evaluate_spec(spec, frame, memo)
             else:
                 acc = evaluate_spec(spec, frame, memo)
         except Exception:  # noqa: BLE001 - an evaluation failure must cost precision only
-            return unknown("evaluation error")
+            acc = unknown("evaluation error")
+            if now and spec.produce:
+                self._produce(spec, frame, memo)
+            return acc
         if ALIASES:
             acc = dealias(acc)
         if acc.obj is not None:
             self.keep.append(acc.obj)
+        if now and spec.produce:
+            v = self._produce(spec, frame, memo)
+            if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
+                acc.value = v
         return acc
 
     def executing(self, frame: FrameType, code: CodeType, offset: int, acc: Access) -> Any:
