@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import _thread
+import os
+import threading
 import time
 from typing import List
 
@@ -80,9 +82,9 @@ def test_explorations_reuse_the_watchdog_thread_and_leave_none_behind(monkeypatc
     for seed in range(3):
         r = interleave.explore(lambda: None, executions=2, seed=seed)
         assert r.failure is None
+    _wait_until_gone(watch_thread.WATCH_THREAD)
     # An exploration over before the thread took its job has it replaced by the next one's.
     assert 1 <= len(idents) <= 3 and len(set(idents)) == 1
-    _wait_until_gone(watch_thread.WATCH_THREAD)
 
 
 def test_a_job_handed_over_while_another_runs_waits_and_the_latest_wins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,3 +116,51 @@ def test_a_job_handed_over_while_another_runs_waits_and_the_latest_wins(monkeypa
     assert finished.acquire(True, 10)
     assert ran == ["first", "last"]
     _wait_until_gone(server)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_watches_its_own_explorations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child of a fork has no copy of the watching thread: its first exploration starts one,
+    so a real block there still ends as RealBlockingError instead of hanging the child."""
+    from interleave.runtime import watchdog
+
+    monkeypatch.setattr(watchdog, "BLOCKED_SECONDS", 0.5)
+    assert interleave.explore(lambda: None, executions=1).failure is None  # the parent's thread is up
+    assert watch_thread.WATCH_THREAD.alive
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a verdict in its exit code, never an exception out of the test
+        code = 3
+        try:
+            def reader() -> None:
+                os.read(r, 1)  # nobody writes
+
+            def body() -> None:
+                t = threading.Thread(target=reader)
+                t.start()
+                t.join()
+
+            try:
+                interleave.explore(body, executions=1, seed=0)
+                code = 1
+            except interleave.RealBlockingError:
+                code = 0
+        finally:
+            os._exit(code)
+    try:
+        end = time.monotonic() + 30
+        status = None
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child's exploration hung: no watchdog ran there")
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    finally:
+        os.close(r)
+        os.close(w)
