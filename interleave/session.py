@@ -157,7 +157,7 @@ class Session:
                        self.backend.on_greenlet_start, recorder, self.filter.wants,
                        self.backend.end_execution, self.model,
                        self.backend.solo_end if self.backend.supports_solo else None,
-                       self.backend.hurry, self.workers)
+                       self.backend.hurry, self.workers, self.filter.files)
         ex.on_resume = self.backend.on_resume
         ex.solo_steps = self.backend.solo_steps
         bind = getattr(strategy, "bind", None)

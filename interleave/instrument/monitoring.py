@@ -12,14 +12,22 @@ from .loops import Countdown
 from .opcodes import visible_offsets
 from .toolid import free_tool_id
 
+# Visible instructions a lone thread runs before the code it is in stops being traced. Trading
+# events re-instruments the code object, and putting them back when the phase ends forgets every
+# location DISABLE turned off, which then fire once more each: for the few instructions of a
+# body's set-up (build the state, start the threads) that costs more than it saves. A loop runs
+# past this many at once, and only then pays for the trade.
+SOLO_PATIENCE = 64
+
 
 class MonitoringBackend(Backend):
     """INSTRUCTION events on instrumented code objects, enabled lazily at their first call.
 
-    While a thread runs alone, a code object that reaches a visible instruction trades its
-    INSTRUCTION events for JUMP events (backward jumps count as steps) until another thread can
-    run: a lone thread then runs its loops at nearly full speed. A recording run keeps the
-    INSTRUCTION events, to show what the thread did, and counts the same jumps.
+    While a thread runs alone, a code object that reaches a visible instruction after the first
+    ``SOLO_PATIENCE`` of the phase trades its INSTRUCTION events for JUMP events (backward jumps
+    count as steps) until another thread can run: a lone thread then runs its loops at nearly
+    full speed. A recording run keeps the INSTRUCTION events, to show what the thread did, and
+    counts the same jumps.
     """
 
     name = "monitoring"
@@ -61,7 +69,10 @@ class MonitoringBackend(Backend):
                 enabled.append(code)
             return DISABLE
 
+        solo_seen = 0  # visible instructions of the current solo phase so far
+
         def on_instruction(code: CodeType, offset: int) -> Any:
+            nonlocal solo_seen
             if offset not in visible[id(code)]:
                 return DISABLE
             ex = ctx.active
@@ -71,12 +82,14 @@ class MonitoringBackend(Backend):
                 ex.budget -= 1
                 return None
             if ex.solo:
-                if id(code) not in solo_codes:
-                    if not solo_codes:
-                        start_counting(ex)
+                if not solo_seen:
+                    start_counting(ex)
+                solo_seen += 1
+                if ex.recorder is not None:
+                    ex.solo_visible(code, offset)  # nothing to do for it unless it records
+                elif solo_seen > SOLO_PATIENCE and id(code) not in solo_codes:
                     solo_codes[id(code)] = code
-                    set_local(tool, code, JUMP if ex.recorder is None else INSTRUCTION | JUMP)
-                ex.solo_visible(code, offset)
+                    set_local(tool, code, JUMP)
                 return None
             ex.point(code, offset)
             return None
@@ -102,10 +115,14 @@ class MonitoringBackend(Backend):
         on_jump = countdown.share(on_jump)
 
         def begin() -> None:
+            nonlocal solo_seen
             countdown.begin()
             own_thread[0] = get_ident()
+            solo_seen = 0
 
         def solo_end() -> int:
+            nonlocal solo_seen
+            solo_seen = 0
             for code in solo_codes.values():
                 set_local(tool, code, INSTRUCTION | JUMP)
             solo_codes.clear()

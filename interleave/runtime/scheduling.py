@@ -44,6 +44,7 @@ class Scheduling:
     fn: Callable[[], Any]
     model: str
     wants: Callable[[CodeType], bool]
+    wanted_files: Dict[str, bool]
     strategy: Any
     max_steps: int
     counters: TracingCounters
@@ -353,12 +354,30 @@ class Scheduling:
         preempt: the user's call into them already was one. An explicit ``interleave.switch()``
         is a switch point wherever it is written.
         """
-        if not self.wants(caller.f_code) and kind is not OpKind.SWITCH:
+        code = caller.f_code
+        wanted = self.wanted_files.get(code.co_filename)
+        if wanted is None:
+            wanted = self.wants(code)
+        if not wanted and kind is not OpKind.SWITCH:
             return
         if self.budget:
             self.budget -= 1
             return
         self.point(None, 0, Op(kind, target, blocking, timeout), caller)
+
+    def user_point(self, kind: OpKind, target: Any, caller: FrameType, blocking: bool = False,
+                   timeout: Optional[float] = None) -> None:
+        """``sync_point`` for a caller the primitive already found to be code under test.
+
+        A primitive the standard library calls at every thread start (the Lock under
+        threading's Events and the tstate lock) checks its caller against ``wanted_files``
+        itself and skips the call altogether for the standard library's own operations.
+        """
+        if self.budget:
+            self.budget -= 1
+            return
+        self.point(None, 0, Op(kind, target, blocking, timeout), caller)
+
     def needs_start_point(self, fn: Any) -> bool:
         """Whether a thread running ``fn`` would reach no switch point of its own at first."""
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
