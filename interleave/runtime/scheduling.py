@@ -18,6 +18,8 @@ from .tstate import TracingCounters
 from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue
 
 _getframe = sys._getframe
+# ``Op(...)`` through its generated ``__new__`` is a Python call; the tuple constructor is not.
+_new_tuple = tuple.__new__
 
 # A thread that keeps the processor this many picks in a row while others could run is made to
 # yield once: correct spin-waits then terminate under every strategy.
@@ -363,7 +365,7 @@ class Scheduling:
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, Op(kind, target, blocking, timeout), caller)
+        self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
 
     def user_point(self, kind: OpKind, target: Any, caller: FrameType, blocking: bool = False,
                    timeout: Optional[float] = None) -> None:
@@ -376,12 +378,15 @@ class Scheduling:
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, Op(kind, target, blocking, timeout), caller)
+        self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
 
     def needs_start_point(self, fn: Any) -> bool:
         """Whether a thread running ``fn`` would reach no switch point of its own at first."""
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-        if code is None or not self.wants(code):
+        if code is None:
+            return True
+        wanted = self.wanted_files.get(code.co_filename)
+        if not (wanted or (wanted is None and self.wants(code))):
             return True
         # By id (hashing a code object hashes its constants and names), with the code object
         # kept in the entry: its id is then not reused while the entry stands.

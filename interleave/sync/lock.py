@@ -41,7 +41,13 @@ class Lock:
         ex = _context.active
         if ex is None or _real_get_ident() != ex.os_ident:
             return self._real.acquire(blocking, timeout)
-        return self._acquire(ex, blocking, timeout, _getframe(1))
+        caller = _getframe(1)
+        if (ex.wanted_files.get(caller.f_code.co_filename) is False and timeout == -1
+                and self._real.acquire(False)):
+            # The standard library takes a free lock: no switch point, nothing to wait for.
+            self._holder_tid = ex.current.tid
+            return True
+        return self._acquire(ex, blocking, timeout, caller)
 
     def _acquire(self, ex: Any, blocking: bool, timeout: float, caller: Any) -> bool:
         if not blocking and timeout != -1:
@@ -97,7 +103,11 @@ class Lock:
         ex = _context.active
         if ex is None or _real_get_ident() != ex.os_ident:
             return self._real.acquire()
-        return self._acquire(ex, True, -1, _getframe(1))
+        caller = _getframe(1)
+        if ex.wanted_files.get(caller.f_code.co_filename) is False and self._real.acquire(False):
+            self._holder_tid = ex.current.tid  # as in ``acquire``
+            return True
+        return self._acquire(ex, True, -1, caller)
 
     def __exit__(self, *exc: Any) -> None:
         ex = _context.active
