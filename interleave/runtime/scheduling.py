@@ -214,7 +214,10 @@ class Scheduling:
         cur = self.current
         if self.solo:
             self._end_solo()
-        used = self._close_grant()
+        used = self.granted - self.budget - self.rec_left  # ``_close_grant``, at every decision
+        self.steps += used
+        self.runs_len[-1] += used
+        self.granted = self.budget = self.rec_left = 0
         runnable = self._runnable()
         if not runnable:
             if self.alive:

@@ -182,8 +182,8 @@ def make_thread_handle(ident: int) -> ThreadHandle:
 
 def set_sentinel() -> Lock:
     """``_thread._set_sentinel`` (<=3.12): a lock released when the virtual thread ends."""
-    ex = running()
-    if ex is None:
+    ex = _context.active
+    if ex is None or _real_get_ident() != ex.os_ident:  # ``running()``, once per thread start
         # A real thread started between executions: the interpreter releases its sentinel when
         # the thread state goes away, which only a real sentinel gets.
         return _real_set_sentinel()  # type: ignore[misc]
