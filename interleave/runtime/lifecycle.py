@@ -231,6 +231,8 @@ class ThreadLife(Scheduling):
         """Unwind every thread still alive, so that its ``finally`` blocks run under control."""
         self.tearing_down = True
         self.budget = 1 << 60
+        if not self.alive:
+            return  # every thread has ended: nothing to unwind (the usual case)
         # Executor workers log any exception that ends them, including this unwinding.
         logger = _quiet_logger("concurrent.futures")
         try:

@@ -330,7 +330,15 @@ class Scheduling:
                 rec.step(cur, here)
             here.frame = None
             return
-        here = _stand_at(cur, code, offset, op, frame)
+        here = cur.pending  # ``_stand_at`` written out: this is the path of every decision
+        if here is None:
+            here = cur.pending = SwitchPoint(code, offset, op, frame)
+        else:
+            here.code = code
+            here.offset = offset
+            here.op = op
+            here.frame = frame
+            here.resumes = False
         try:
             if rec is not None:
                 # Before a prelude ends too: a new thread's first operation belongs in the trace.

@@ -42,11 +42,14 @@ class Lock:
         if ex is None or _real_get_ident() != ex.os_ident:
             return self._real.acquire(blocking, timeout)
         caller = _getframe(1)
-        if (ex.wanted_files.get(caller.f_code.co_filename) is False and timeout == -1
-                and self._real.acquire(False)):
-            # The standard library takes a free lock: no switch point, nothing to wait for.
-            self._holder_tid = ex.current.tid
-            return True
+        if ex.wanted_files.get(caller.f_code.co_filename) is False and timeout == -1:
+            # The standard library's own operation: no switch point. A free lock is taken, and
+            # a try (Condition's ``_is_owned``) fails at once; only a wait needs ``_acquire``.
+            if self._real.acquire(False):
+                self._holder_tid = ex.current.tid
+                return True
+            if not blocking:
+                return False
         return self._acquire(ex, blocking, timeout, caller)
 
     def _acquire(self, ex: Any, blocking: bool, timeout: float, caller: Any) -> bool:
