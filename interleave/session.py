@@ -216,7 +216,7 @@ def _seed_random(seed: int) -> None:
     inst = getattr(seed_fn, "__self__", None)
     if type(inst) is random.Random and type(seed) is int:
         _c_seed(inst, seed)
-        inst.gauss_next = None
+        inst.gauss_next = None  # type: ignore[attr-defined]
     else:
         seed_fn(seed)
 

@@ -330,15 +330,16 @@ class Scheduling:
                 rec.step(cur, here)
             here.frame = None
             return
-        here = cur.pending  # ``_stand_at`` written out: this is the path of every decision
-        if here is None:
-            here = cur.pending = SwitchPoint(code, offset, op, frame)
+        pending = cur.pending  # ``_stand_at`` written out: this is the path of every decision
+        if pending is None:
+            pending = cur.pending = SwitchPoint(code, offset, op, frame)
         else:
-            here.code = code
-            here.offset = offset
-            here.op = op
-            here.frame = frame
-            here.resumes = False
+            pending.code = code
+            pending.offset = offset
+            pending.op = op
+            pending.frame = frame
+            pending.resumes = False
+        here = pending
         try:
             if rec is not None:
                 # Before a prelude ends too: a new thread's first operation belongs in the trace.
