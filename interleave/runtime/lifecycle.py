@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, List, Optional
+from types import CodeType
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, greenlet
 
 from ..errors import InconclusiveError
 from ..versions import CURRENT
+from .operation import Op, OpKind
 from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE, Scheduling, _Teardown
 from .vthread import DONE, IDENT_BASE, VThread, WaitQueue
@@ -20,6 +22,9 @@ POOL_MAX = 64
 # worker must hold no reference to the execution it served, or that execution's objects would be
 # freed, and their finalizers run, in the middle of the next one.
 HANDOFF = object()
+# (id(code), model) -> (code, True when the code has no visible instruction): a thread running
+# it needs a switch point of its own before it starts.
+_NO_VISIBLE: Dict[Tuple[int, str], Tuple[CodeType, bool]] = {}
 
 
 class Worker(greenlet):
@@ -100,6 +105,35 @@ class ThreadLife(Scheduling):
         self.threads.append(vt)
         self.alive.append(vt)
         return vt
+
+    def needs_start_point(self, fn: Any) -> bool:
+        """Whether a thread running ``fn`` would reach no switch point of its own at first."""
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        if code is None:
+            return True
+        wanted = self.wanted_files.get(code.co_filename)
+        if not (wanted or (wanted is None and self.wants(code))):
+            return True
+        # By id (hashing a code object hashes its constants and names), with the code object
+        # kept in the entry: its id is then not reused while the entry stands.
+        key = (id(code), self.model)
+        hit = _NO_VISIBLE.get(key)
+        if hit is None or hit[0] is not code:
+            from ..instrument.opcodes import visible_offsets
+
+            if len(_NO_VISIBLE) > 4096:
+                _NO_VISIBLE.clear()
+            hit = _NO_VISIBLE[key] = (code, not visible_offsets(code, self.model))
+        return hit[1]
+
+    def thread_point(self, function: Any) -> None:
+        """A switch point in a thread's own life, before it runs ``function``, which offers none."""
+        if self.tearing_down:
+            return
+        if self.budget:
+            self.budget -= 1
+            return
+        self.point(None, 0, Op(OpKind.START, function))
 
     def greenlet_for(self, vt: VThread) -> greenlet:
         """The greenlet a thread's first switch starts: an idle worker first entered at this depth."""

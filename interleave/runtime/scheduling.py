@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -30,9 +30,6 @@ TEARDOWN_PATIENCE = 10_000
 # Greenlets that refused to unwind: kept suspended forever rather than collected, because
 # collecting one resumes it outside any execution.
 _ABANDONED: List[greenlet] = []
-# (id(code), model) -> (code, True when the code has no visible instruction): a thread running
-# it needs a switch point of its own before it starts.
-_NO_VISIBLE: Dict[Tuple[int, str], Tuple[CodeType, bool]] = {}
 
 
 class _Teardown(GreenletExit):
@@ -391,35 +388,6 @@ class Scheduling:
             self.budget -= 1
             return
         self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
-
-    def needs_start_point(self, fn: Any) -> bool:
-        """Whether a thread running ``fn`` would reach no switch point of its own at first."""
-        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-        if code is None:
-            return True
-        wanted = self.wanted_files.get(code.co_filename)
-        if not (wanted or (wanted is None and self.wants(code))):
-            return True
-        # By id (hashing a code object hashes its constants and names), with the code object
-        # kept in the entry: its id is then not reused while the entry stands.
-        key = (id(code), self.model)
-        hit = _NO_VISIBLE.get(key)
-        if hit is None or hit[0] is not code:
-            from ..instrument.opcodes import visible_offsets
-
-            if len(_NO_VISIBLE) > 4096:
-                _NO_VISIBLE.clear()
-            hit = _NO_VISIBLE[key] = (code, not visible_offsets(code, self.model))
-        return hit[1]
-
-    def thread_point(self, function: Any) -> None:
-        """A switch point in a thread's own life, before it runs ``function``, which offers none."""
-        if self.tearing_down:
-            return
-        if self.budget:
-            self.budget -= 1
-            return
-        self.point(None, 0, Op(OpKind.START, function))
 
     def _switch_to(self, nxt: VThread) -> None:
         self.current = nxt
