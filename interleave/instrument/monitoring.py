@@ -122,6 +122,10 @@ class MonitoringBackend(Backend):
 
         def solo_end() -> int:
             nonlocal solo_seen
+            if not solo_seen:
+                # No visible instruction in this phase: the countdown never started counting
+                # and no code stopped being traced (a phase ended by a wake-up or a start).
+                return 0
             solo_seen = 0
             for code in solo_codes.values():
                 set_local(tool, code, INSTRUCTION | JUMP)
