@@ -110,15 +110,19 @@ class CodeFilter:
     def __init__(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
         self.include = resolve_targets(include)
         self.exclude = resolve_targets(exclude)
-        self._cache: Dict[str, bool] = {}
+        #: filename -> whether its code is under test, for every file asked about so far. Hot
+        #: paths (a lock taken by the standard library) read it directly: a dict lookup on the
+        #: interned filename instead of two calls; a miss goes through ``wants_file``.
+        self.files: Dict[str, bool] = {}
 
     def wants(self, code: CodeType) -> bool:
         """Whether ``code`` is code under test."""
-        return self.wants_file(code.co_filename)
+        hit = self.files.get(code.co_filename)
+        return self.wants_file(code.co_filename) if hit is None else hit
 
     def wants_file(self, filename: str) -> bool:
         """Whether code from ``filename`` is code under test."""
-        hit = self._cache.get(filename)
+        hit = self.files.get(filename)
         if hit is None:
             n = _norm(filename) if not filename.startswith("<") else filename
             if self.exclude and n.startswith(self.exclude):
@@ -127,5 +131,5 @@ class CodeFilter:
                 hit = True
             else:
                 hit = is_user_code_file(filename)
-            self._cache[filename] = hit
+            self.files[filename] = hit
         return hit

@@ -12,14 +12,27 @@ from .loops import Countdown
 from .opcodes import visible_offsets
 from .toolid import free_tool_id
 
+# Loop iterations a lone thread runs with its INSTRUCTION callback taken away before the code
+# looping then stops being instrumented for INSTRUCTION events altogether: the interpreter still
+# does some work at every instrumented instruction even with no callback (about 10 ns), which a
+# long loop feels, while re-instrumenting costs a few microseconds and re-arms DISABLEd
+# locations. Only the first code object that loops that long in a phase is traded: the check
+# then leaves the loop callback, which runs at every iteration.
+SOLO_PATIENCE = 64
+
 
 class MonitoringBackend(Backend):
     """INSTRUCTION events on instrumented code objects, enabled lazily at their first call.
 
-    While a thread runs alone, a code object that reaches a visible instruction trades its
-    INSTRUCTION events for JUMP events (backward jumps count as steps) until another thread can
-    run: a lone thread then runs its loops at nearly full speed. A recording run keeps the
-    INSTRUCTION events, to show what the thread did, and counts the same jumps.
+    While a thread runs alone, its first visible instruction starts the phase's step count and
+    then takes the INSTRUCTION callback away until another thread can run: the interpreter still
+    reaches the instrumented instructions but calls nothing, and backward jumps (JUMP events)
+    count as steps. Taking the callback away, unlike turning a code object's events off, leaves
+    every location DISABLE turned off as it is: nothing is re-instrumented when the phase ends.
+    The code object that first loops ``SOLO_PATIENCE`` times in the phase also trades its
+    INSTRUCTION events for JUMP events until the phase ends, so a lone thread runs its loops at
+    nearly full speed. A recording run keeps the callback and the events, to show what the
+    thread did, and counts the same jumps.
     """
 
     name = "monitoring"
@@ -43,6 +56,7 @@ class MonitoringBackend(Backend):
         enabled = self.enabled
         ctx = self.context
         JUMP = mon.events.JUMP
+        register = mon.register_callback
         solo_codes: Dict[int, CodeType] = {}  # id -> code: hashing a code object hashes its bytes
         self.solo_codes = solo_codes
 
@@ -61,7 +75,11 @@ class MonitoringBackend(Backend):
                 enabled.append(code)
             return DISABLE
 
+        solo_seen = False  # the current solo phase has reached a visible instruction
+        muted = False  # ... and the INSTRUCTION callback is taken away until it ends
+
         def on_instruction(code: CodeType, offset: int) -> Any:
+            nonlocal solo_seen, muted
             if offset not in visible[id(code)]:
                 return DISABLE
             ex = ctx.active
@@ -71,12 +89,15 @@ class MonitoringBackend(Backend):
                 ex.budget -= 1
                 return None
             if ex.solo:
-                if id(code) not in solo_codes:
-                    if not solo_codes:
-                        start_counting(ex)
-                    solo_codes[id(code)] = code
-                    set_local(tool, code, JUMP if ex.recorder is None else INSTRUCTION | JUMP)
-                ex.solo_visible(code, offset)
+                if not solo_seen:
+                    solo_seen = True
+                    start_counting(ex)
+                if ex.recorder is not None:
+                    ex.solo_visible(code, offset)
+                else:
+                    muted = True
+                    register(tool, INSTRUCTION, None)
+                    register(tool, JUMP, on_jump_lone)
                 return None
             ex.point(code, offset)
             return None
@@ -86,7 +107,7 @@ class MonitoringBackend(Backend):
         countdown = Countdown(self)
         start_counting = countdown.start_counting
         expired = countdown.expired
-        left = 0
+        left = room = 0
         own_thread = [get_ident()]
 
         def on_jump(code: CodeType, offset: int, target: int) -> Any:
@@ -99,16 +120,51 @@ class MonitoringBackend(Backend):
                     expired(code, offset)
             return None
 
+        def on_jump_lone(code: CodeType, offset: int, target: int) -> Any:
+            # ``on_jump`` while the INSTRUCTION callback is away, until a code object has looped
+            # SOLO_PATIENCE times: then that code trades its events and ``on_jump`` is back.
+            nonlocal left
+            if target >= offset:
+                return DISABLE
+            if get_ident() == own_thread[0]:
+                left -= 1
+                if not left:
+                    expired(code, offset)
+                elif room - left >= SOLO_PATIENCE:
+                    solo_codes[id(code)] = code
+                    set_local(tool, code, JUMP)
+                    register(tool, JUMP, on_jump)
+            return None
+
         on_jump = countdown.share(on_jump)
+        on_jump_lone = countdown.share(on_jump_lone)
 
-        def begin() -> None:
-            countdown.begin()
-            own_thread[0] = get_ident()
-
-        def solo_end() -> int:
+        def unmute() -> None:
+            nonlocal muted
+            muted = False
+            register(tool, INSTRUCTION, on_instruction)
+            register(tool, JUMP, on_jump)
             for code in solo_codes.values():
                 set_local(tool, code, INSTRUCTION | JUMP)
             solo_codes.clear()
+
+        def begin() -> None:
+            nonlocal solo_seen
+            countdown.begin()
+            own_thread[0] = get_ident()
+            solo_seen = False
+            if muted:  # an execution that ended without ending its solo phase
+                unmute()
+
+        def solo_end() -> int:
+            nonlocal solo_seen
+            if not solo_seen:
+                # No visible instruction in this phase: the countdown never started counting
+                # and the callback is in place (a phase ended by a wake-up or a start).
+                return 0
+            solo_seen = False
+            if muted:
+                unmute()
             return countdown.end_solo()
 
         # Locations disabled by an earlier run (possibly under another model) must fire again.

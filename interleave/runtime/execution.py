@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from _thread import get_ident as _real_get_ident
 from types import CodeType
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from greenlet import getcurrent, greenlet
 
@@ -35,6 +35,7 @@ class Execution(ThreadLife):
         on_solo_end: Optional[Callable[[], int]] = None,
         on_interrupt: Callable[[], None] = lambda: None,
         workers: Optional[List[Worker]] = None,
+        wanted_files: Optional[Dict[str, bool]] = None,
     ) -> None:
         self.fn = fn
         self.workers = workers  # idle greenlets the session lends; None: one greenlet per thread
@@ -42,6 +43,9 @@ class Execution(ThreadLife):
         self.model = model
         self.on_run_end = on_run_end
         self.wants = wants
+        # What ``wants`` answered so far, by filename (the code filter's own table, when the
+        # session passes it): primitives look a caller up here before calling ``wants``.
+        self.wanted_files: Dict[str, bool] = {} if wanted_files is None else wanted_files
         self.strategy = strategy
         self.max_steps = max_steps
         self.counters = counters

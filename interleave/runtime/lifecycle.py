@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, List, Optional
+from types import CodeType
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, greenlet
 
 from ..errors import InconclusiveError
 from ..versions import CURRENT
+from .operation import Op, OpKind
 from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE, Scheduling, _Teardown
-from .vthread import DONE, IDENT_BASE, VThread
+from .vthread import DONE, IDENT_BASE, VThread, WaitQueue
 
 # Idle workers a session keeps at most (one per thread an execution runs at once, per depth at
 # which threads start); the bound guards against a program that starts threads at ever new depths.
@@ -20,6 +22,9 @@ POOL_MAX = 64
 # worker must hold no reference to the execution it served, or that execution's objects would be
 # freed, and their finalizers run, in the middle of the next one.
 HANDOFF = object()
+# (id(code), model) -> (code, True when the code has no visible instruction): a thread running
+# it needs a switch point of its own before it starts.
+_NO_VISIBLE: Dict[Tuple[int, str], Tuple[CodeType, bool]] = {}
 
 
 class Worker(greenlet):
@@ -63,11 +68,22 @@ class Worker(greenlet):
             pool = self.pool
             if pool is None or len(pool) >= POOL_MAX:
                 return nxt
-            ex.handoff = nxt
+            g = nxt.glet if nxt is not None else None
+            if g is None:  # the end, or a thread that has not started: the hub decides
+                ex.handoff = nxt
+            else:
+                # Straight on to the next thread: one switch instead of two through the hub.
+                # While idle, this worker then holds that greenlet, never the execution: a
+                # pooled worker outlives the execution and a finished one holds no frames.
+                ex.current = nxt
             del ex, vt, func, args, kw, nxt
             self.gr_context = None  # the next thread starts with no context variables
             pool.append(self)
-            self.parent.switch(HANDOFF)
+            if g is None:
+                self.parent.switch(HANDOFF)
+            else:
+                g.switch()
+                del g
 
 
 class ThreadLife(Scheduling):
@@ -89,6 +105,35 @@ class ThreadLife(Scheduling):
         self.threads.append(vt)
         self.alive.append(vt)
         return vt
+
+    def needs_start_point(self, fn: Any) -> bool:
+        """Whether a thread running ``fn`` would reach no switch point of its own at first."""
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        if code is None:
+            return True
+        wanted = self.wanted_files.get(code.co_filename)
+        if not (wanted or (wanted is None and self.wants(code))):
+            return True
+        # By id (hashing a code object hashes its constants and names), with the code object
+        # kept in the entry: its id is then not reused while the entry stands.
+        key = (id(code), self.model)
+        hit = _NO_VISIBLE.get(key)
+        if hit is None or hit[0] is not code:
+            from ..instrument.opcodes import visible_offsets
+
+            if len(_NO_VISIBLE) > 4096:
+                _NO_VISIBLE.clear()
+            hit = _NO_VISIBLE[key] = (code, not visible_offsets(code, self.model))
+        return hit[1]
+
+    def thread_point(self, function: Any) -> None:
+        """A switch point in a thread's own life, before it runs ``function``, which offers none."""
+        if self.tearing_down:
+            return
+        if self.budget:
+            self.budget -= 1
+            return
+        self.point(None, 0, Op(OpKind.START, function))
 
     def greenlet_for(self, vt: VThread) -> greenlet:
         """The greenlet a thread's first switch starts: an idle worker first entered at this depth."""
@@ -185,7 +230,8 @@ class ThreadLife(Scheduling):
             vt.sentinel.release_unscheduled()
         if vt.handle is not None:
             vt.handle._set_done()
-        vt.exit_queue.unpark_all()
+        if vt.exit_queue is not None:
+            vt.exit_queue.unpark_all()
         if self.prelude is vt:
             self.prelude = None
             parent, self.prelude_parent = self.prelude_parent, None
@@ -201,7 +247,10 @@ class ThreadLife(Scheduling):
         """Block until ``vt`` has finished; False on timeout."""
         if vt.state == DONE:
             return True
-        return self.park(vt.exit_queue, timeout)
+        q = vt.exit_queue
+        if q is None:
+            q = vt.exit_queue = WaitQueue(vt, "exit")
+        return self.park(q, timeout)
 
     def _shutdown(self) -> None:
         """What the interpreter does at exit: threading atexit hooks, then join non-daemons."""
@@ -216,6 +265,8 @@ class ThreadLife(Scheduling):
         """Unwind every thread still alive, so that its ``finally`` blocks run under control."""
         self.tearing_down = True
         self.budget = 1 << 60
+        if not self.alive:
+            return  # every thread has ended: nothing to unwind (the usual case)
         # Executor workers log any exception that ends them, including this unwinding.
         logger = _quiet_logger("concurrent.futures")
         try:

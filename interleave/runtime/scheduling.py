@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -19,6 +19,8 @@ from .tstate import TracingCounters
 from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue
 
 _getframe = sys._getframe
+# ``Op(...)`` through its generated ``__new__`` is a Python call; the tuple constructor is not.
+_new_tuple = tuple.__new__
 
 # A thread that keeps the processor this many picks in a row while others could run is made to
 # yield once: correct spin-waits then terminate under every strategy.
@@ -29,9 +31,6 @@ TEARDOWN_PATIENCE = 10_000
 # Greenlets that refused to unwind: kept suspended forever rather than collected, because
 # collecting one resumes it outside any execution.
 _ABANDONED: List[greenlet] = []
-# (id(code), model) -> (code, True when the code has no visible instruction): a thread running
-# it needs a switch point of its own before it starts.
-_NO_VISIBLE: Dict[Tuple[int, str], Tuple[CodeType, bool]] = {}
 
 
 class _Teardown(GreenletExit):
@@ -45,6 +44,7 @@ class Scheduling:
     fn: Callable[[], Any]
     model: str
     wants: Callable[[CodeType], bool]
+    wanted_files: Dict[str, bool]
     strategy: Any
     max_steps: int
     counters: TracingCounters
@@ -213,7 +213,10 @@ class Scheduling:
         cur = self.current
         if self.solo:
             self._end_solo()
-        used = self._close_grant()
+        used = self.granted - self.budget - self.rec_left  # ``_close_grant``, at every decision
+        self.steps += used
+        self.runs_len[-1] += used
+        self.granted = self.budget = self.rec_left = 0
         runnable = self._runnable()
         if not runnable:
             if self.alive:
@@ -329,7 +332,16 @@ class Scheduling:
                 rec.step(cur, here)
             here.frame = None
             return
-        here = _stand_at(cur, code, offset, op, frame)
+        pending = cur.pending  # ``_stand_at`` written out: this is the path of every decision
+        if pending is None:
+            pending = cur.pending = SwitchPoint(code, offset, op, frame)
+        else:
+            pending.code = code
+            pending.offset = offset
+            pending.op = op
+            pending.frame = frame
+            pending.resumes = False
+        here = pending
         try:
             if rec is not None:
                 # Before a prelude ends too: a new thread's first operation belongs in the trace.
@@ -358,37 +370,29 @@ class Scheduling:
         preempt: the user's call into them already was one. An explicit ``interleave.switch()``
         is a switch point wherever it is written.
         """
-        if not self.wants(caller.f_code) and kind is not OpKind.SWITCH:
+        code = caller.f_code
+        wanted = self.wanted_files.get(code.co_filename)
+        if wanted is None:
+            wanted = self.wants(code)
+        if not wanted and kind is not OpKind.SWITCH:
             return
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, Op(kind, target, blocking, timeout), caller)
-    def needs_start_point(self, fn: Any) -> bool:
-        """Whether a thread running ``fn`` would reach no switch point of its own at first."""
-        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-        if code is None or not self.wants(code):
-            return True
-        # By id (hashing a code object hashes its constants and names), with the code object
-        # kept in the entry: its id is then not reused while the entry stands.
-        key = (id(code), self.model)
-        hit = _NO_VISIBLE.get(key)
-        if hit is None or hit[0] is not code:
-            from ..instrument.opcodes import visible_offsets
+        self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
 
-            if len(_NO_VISIBLE) > 4096:
-                _NO_VISIBLE.clear()
-            hit = _NO_VISIBLE[key] = (code, not visible_offsets(code, self.model))
-        return hit[1]
+    def user_point(self, kind: OpKind, target: Any, caller: FrameType, blocking: bool = False,
+                   timeout: Optional[float] = None) -> None:
+        """``sync_point`` for a caller the primitive already found to be code under test.
 
-    def thread_point(self, function: Any) -> None:
-        """A switch point in a thread's own life, before it runs ``function``, which offers none."""
-        if self.tearing_down:
-            return
+        A primitive the standard library calls at every thread start (the Lock under
+        threading's Events and the tstate lock) checks its caller against ``wanted_files``
+        itself and skips the call altogether for the standard library's own operations.
+        """
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, Op(OpKind.START, function))
+        self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
 
     def _switch_to(self, nxt: VThread) -> None:
         self.current = nxt

@@ -41,7 +41,9 @@ class VThread:
         self.pending: Optional[SwitchPoint] = None  # its latest switch point, updated in place
         self.daemon = daemon
         self.ident = ident
-        self.exit_queue = WaitQueue(self, "exit")
+        # Made by the first join that has to wait (threading's own join waits on the tstate
+        # lock up to 3.12, so most threads never need one).
+        self.exit_queue: Optional[WaitQueue] = None
         self.sentinel: Any = None  # threading's tstate lock (<=3.12), released on exit
         self.handle: Any = None  # threading's _ThreadHandle (3.13), marked done on exit
         self.thread: Any = None  # the threading.Thread object, once known
@@ -109,8 +111,10 @@ class WaitQueue:
         if not ws:
             return 0
         self.waiters = []
-        for t in ws:
-            t.unpark()
+        for t in ws:  # ``unpark`` written out: this runs at every thread exit and lock release
+            t.state = READY
+            t.queue = None
+            t.deadline = None
         _cut()
         return len(ws)
 

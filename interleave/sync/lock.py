@@ -5,14 +5,23 @@ from __future__ import annotations
 import sys
 from _thread import LockType as _RealLockType
 from _thread import allocate_lock as _real_lock
+from _thread import get_ident as _real_get_ident
 from typing import Any, Callable, Optional, Tuple
 
 from ..instrument.access.primitives import declare_primitive
+from ..runtime import context as _context
 from ..runtime.operation import OpKind
 from ..runtime.vthread import WaitQueue
-from .running import running
 
 _ACQUIRE, _RELEASE = OpKind.ACQUIRE, OpKind.RELEASE
+_getframe = sys._getframe
+
+# The standard library takes a Lock about ten times per thread it starts and joins (Event and
+# Condition, the tstate lock, join): those operations are no switch points (the filter does not
+# want their callers) and are not recorded, so each method below looks its caller up in the
+# execution's ``wanted_files`` itself and goes straight to the real lock when the caller is not
+# code under test, instead of three calls deep through ``running`` and ``sync_point``. The
+# running-execution test is ``sync.running.running`` written out for the same reason.
 
 
 @declare_primitive("lock", replaces=("_thread.allocate_lock", "threading._allocate_lock", "threading.Lock"),
@@ -29,17 +38,29 @@ class Lock:
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock; inside a run, waiting parks the virtual thread."""
-        ex = running()
-        if ex is None:
+        ex = _context.active
+        if ex is None or _real_get_ident() != ex.os_ident:
             return self._real.acquire(blocking, timeout)
-        return self._acquire(ex, blocking, timeout, sys._getframe(1))
+        caller = _getframe(1)
+        if ex.wanted_files.get(caller.f_code.co_filename) is False and timeout == -1:
+            # The standard library's own operation: no switch point. A free lock is taken, and
+            # a try (Condition's ``_is_owned``) fails at once; only a wait needs ``_acquire``.
+            if self._real.acquire(False):
+                self._holder_tid = ex.current.tid
+                return True
+            if not blocking:
+                return False
+        return self._acquire(ex, blocking, timeout, caller)
 
     def _acquire(self, ex: Any, blocking: bool, timeout: float, caller: Any) -> bool:
         if not blocking and timeout != -1:
             raise ValueError("can't specify a timeout for a non-blocking call")
         if timeout < 0 and timeout != -1:
             raise ValueError("timeout value must be a non-negative number")
-        ex.sync_point(_ACQUIRE, self, caller, blocking, None if timeout == -1 else timeout)
+        code = caller.f_code
+        wanted = ex.wanted_files.get(code.co_filename)
+        if wanted or (wanted is None and ex.wants(code)):
+            ex.user_point(_ACQUIRE, self, caller, blocking, None if timeout == -1 else timeout)
         real = self._real
         if real.acquire(False):
             self._holder_tid = ex.current.tid
@@ -60,10 +81,18 @@ class Lock:
 
     def release(self) -> None:
         """Release the lock and wake its waiters."""
-        ex = running()
-        if ex is not None:
-            ex.sync_point(_RELEASE, self, sys._getframe(1))
-        self.release_unscheduled()
+        ex = _context.active
+        if ex is not None and _real_get_ident() == ex.os_ident:
+            caller = _getframe(1)
+            code = caller.f_code
+            wanted = ex.wanted_files.get(code.co_filename)
+            if wanted or (wanted is None and ex.wants(code)):
+                ex.user_point(_RELEASE, self, caller)
+        self._real.release()
+        self._holder_tid = None
+        q = self._queue
+        if q is not None and q.waiters:
+            q.unpark_all()
 
     def release_unscheduled(self) -> None:
         """Release without a switch point: for the runtime, e.g. when a thread has ended."""
@@ -74,16 +103,28 @@ class Lock:
             q.unpark_all()
 
     def __enter__(self) -> bool:
-        ex = running()
-        if ex is None:
+        ex = _context.active
+        if ex is None or _real_get_ident() != ex.os_ident:
             return self._real.acquire()
-        return self._acquire(ex, True, -1, sys._getframe(1))
+        caller = _getframe(1)
+        if ex.wanted_files.get(caller.f_code.co_filename) is False and self._real.acquire(False):
+            self._holder_tid = ex.current.tid  # as in ``acquire``
+            return True
+        return self._acquire(ex, True, -1, caller)
 
     def __exit__(self, *exc: Any) -> None:
-        ex = running()
-        if ex is not None:
-            ex.sync_point(_RELEASE, self, sys._getframe(1))
-        self.release_unscheduled()
+        ex = _context.active
+        if ex is not None and _real_get_ident() == ex.os_ident:
+            caller = _getframe(1)
+            code = caller.f_code
+            wanted = ex.wanted_files.get(code.co_filename)
+            if wanted or (wanted is None and ex.wants(code)):
+                ex.user_point(_RELEASE, self, caller)
+        self._real.release()
+        self._holder_tid = None
+        q = self._queue
+        if q is not None and q.waiters:
+            q.unpark_all()
 
     def locked(self) -> bool:
         """Whether the lock is held."""

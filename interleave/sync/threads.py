@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 
 from greenlet import GreenletExit
 
+from ..runtime import context as _context
 from .lock import Lock
 from .running import running
 
@@ -20,28 +21,28 @@ _real_get_native_id = getattr(_thread, "get_native_id", None)
 
 def get_ident() -> int:
     """The virtual thread's ident inside a run."""
-    ex = running()
-    return _real_get_ident() if ex is None else ex.current.ident
+    # ``running()`` written out: threading asks for the ident several times per thread.
+    ident = _real_get_ident()
+    ex = _context.active
+    return ident if ex is None or ident != ex.os_ident else ex.current.ident
 
 
 def get_native_id() -> int:
     """The virtual thread's native id inside a run (same as its ident)."""
-    ex = running()
-    if ex is None:
+    ex = _context.active
+    if ex is None or _real_get_ident() != ex.os_ident:
         return _real_get_native_id()  # type: ignore[misc]
     return ex.current.ident
 
 
-def _spawn(function: Callable[..., Any], args: tuple, kwargs: Optional[dict], daemon: bool) -> Any:
-    ex = running()
-    assert ex is not None
+def _spawn(ex: Any, function: Callable[..., Any], args: tuple, kwargs: Optional[dict], daemon: bool) -> Any:
     if ex.tearing_down:
         # What CPython says when a thread starts one during interpreter shutdown.
         raise RuntimeError("can't create new thread at interpreter shutdown")
     thread = getattr(function, "__self__", None)  # threading.Thread._bootstrap
     name = getattr(thread, "name", None)
-    if thread is not None and hasattr(thread, "daemon"):
-        daemon = thread.daemon
+    if thread is not None:
+        daemon = getattr(thread, "daemon", daemon)
     if thread is not None and isinstance(getattr(thread, "_started", None), threading.Event):
         _pause_before_run(ex, thread)
     elif ex.needs_start_point(function):
@@ -95,20 +96,15 @@ def _with_start_point(ex: Any, function: Callable[..., Any]) -> Callable[..., An
     return started
 
 
-def _launch(vt: Any) -> None:
-    ex = running()
-    assert ex is not None
-    ex.run_prelude(vt)
-
-
 def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional[dict] = None) -> int:
     """``_thread.start_new_thread`` inside a run: a new virtual thread."""
-    if running() is None:
+    ex = running()
+    if ex is None:
         return _real_start_new_thread(function, args, *([kwargs] if kwargs is not None else []))
     if not isinstance(args, tuple):
         raise TypeError("2nd arg must be a tuple")
-    vt = _spawn(function, args, kwargs, daemon=True)
-    _launch(vt)
+    vt = _spawn(ex, function, args, kwargs, daemon=True)
+    ex.run_prelude(vt)
     return vt.ident
 
 
@@ -153,7 +149,8 @@ _real_set_sentinel = getattr(_thread, "_set_sentinel", None)
 def start_joinable_thread(function: Callable[..., Any], handle: Optional[ThreadHandle] = None,
                           daemon: bool = True) -> Any:
     """``_thread.start_joinable_thread`` (3.13) inside a run."""
-    if running() is None:
+    ex = running()
+    if ex is None:
         if isinstance(handle, ThreadHandle):
             # A real thread started while a session is open but between its executions (a
             # progress callback, a strategy's helper): its Thread was given one of our handles
@@ -170,11 +167,11 @@ def start_joinable_thread(function: Callable[..., Any], handle: Optional[ThreadH
         thread = getattr(function, "__self__", None)
         if thread is not None and hasattr(thread, "_handle"):
             thread._handle = handle
-    vt = _spawn(function, (), None, daemon)
+    vt = _spawn(ex, function, (), None, daemon)
     vt.handle = handle
     handle.ident = vt.ident
     handle._vt = vt
-    _launch(vt)
+    ex.run_prelude(vt)
     return handle
 
 
@@ -185,8 +182,8 @@ def make_thread_handle(ident: int) -> ThreadHandle:
 
 def set_sentinel() -> Lock:
     """``_thread._set_sentinel`` (<=3.12): a lock released when the virtual thread ends."""
-    ex = running()
-    if ex is None:
+    ex = _context.active
+    if ex is None or _real_get_ident() != ex.os_ident:  # ``running()``, once per thread start
         # A real thread started between executions: the interpreter releases its sentinel when
         # the thread state goes away, which only a real sentinel gets.
         return _real_set_sentinel()  # type: ignore[misc]
