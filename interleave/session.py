@@ -60,7 +60,7 @@ class Session:
             self.counters = TracingCounters()
             # Kept in a generator of its own, not as getstate()'s tuple: 625 numbers in a young
             # tuple that every later exploration's scan for new holders would go through.
-            self.random_state = random.Random(0)
+            self.random_state = random.Random.__new__(random.Random)  # not seeded: set at once
             self.random_state.setstate(random.getstate())
             self.old_trace = sys.gettrace()
             # Garbage from one execution must not be collected in the middle of the next: its
