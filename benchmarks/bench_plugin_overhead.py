@@ -2,8 +2,8 @@
 
 Writes a temporary test module with N copies of a small threaded test (two threads, a lock, a
 shared counter) in two variants, unmarked and marked ``executions=1``, runs each with pytest in
-a fresh process, and compares the mean time per test (setup + call + teardown, as pytest's junit
-report measures it) over several rounds (the median is kept). The marked test runs its
+a fresh process, and compares the mean time per test (setup + call + teardown, as pytest
+measures each phase) over several rounds (the median is kept). The marked test runs its
 body once under interleave's control instead of once on real threads: the difference is the
 plugin's overhead (options, one exploration: patching, instrumentation, one execution,
 restoration; the cache lookup; statistics). Target: under 2 ms per test (issue 13). The script also times
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import resource
 import statistics
@@ -25,7 +26,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import xml.etree.ElementTree as ET
 from typing import Callable, Dict, List, Tuple
 
 import pytest
@@ -63,19 +63,38 @@ def module(count: int, marked: bool) -> str:
     return BODY + tests
 
 
+# Written beside the generated tests: every test's setup + call + teardown duration, at full
+# precision (pytest's junit report rounds each test's time to the millisecond, under which an
+# unmarked test reads as 0).
+TIMING_PLUGIN = textwrap.dedent('''
+    import json, os
+
+    _durations = {}
+
+
+    def pytest_runtest_logreport(report):
+        _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+    def pytest_sessionfinish(session):
+        with open(os.environ["BENCH_TIMES"], "w") as f:
+            json.dump(_durations, f)
+''')
+
+
 def per_test_ms(directory: str, name: str, extra: List[str]) -> Tuple[float, float]:
-    """Mean milliseconds per test of one pytest run: wall (setup + call + teardown, from the
-    junit report) and the CPU time of the whole pytest process divided by the tests."""
-    xml = os.path.join(directory, "times.xml")
-    cmd = [sys.executable, "-m", "pytest", name, "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-           f"--junitxml={xml}", *extra]
+    """Mean milliseconds per test of one pytest run: wall (setup + call + teardown, as pytest
+    measures each phase) and the CPU time of the whole pytest process divided by the tests."""
+    out = os.path.join(directory, "times.json")
+    cmd = [sys.executable, "-m", "pytest", name, "-q", "-p", "no:cacheprovider", "-o", "addopts=", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=600)
+                          timeout=600, env={**os.environ, "BENCH_TIMES": out})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"pytest run of {name} failed:\n{done.stdout}")
-    times = [float(case.get("time", "0")) for case in ET.parse(xml).getroot().iter("testcase")]
+    with open(out) as f:
+        times = list(json.load(f).values())
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return 1000.0 * sum(times) / max(1, len(times)), 1000.0 * cpu / max(1, len(times))
 
@@ -111,6 +130,8 @@ def main() -> None:
     cpu: Dict[str, List[float]] = {label: [] for label, _, _ in variants}
     bare: Dict[str, List[float]] = {"portfolio": [], "random": []}
     with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "conftest.py"), "w") as f:
+            f.write(TIMING_PLUGIN)
         with open(os.path.join(d, "test_unmarked.py"), "w") as f:
             f.write(module(args.tests, marked=False))
         with open(os.path.join(d, "test_marked.py"), "w") as f:
