@@ -60,7 +60,7 @@ def lost_update() -> None:
 def explore_all(body: Callable[[], None], limit: int = 20_000, **kw: Any) -> Tuple[DporStrategy, List[Any]]:
     """Run dpor to exhaustion (or ``limit``) without stopping at failures; the outcomes."""
     strat = DporStrategy(**kw)
-    outcomes = []
+    outcomes: List[Any] = []
     with Session(body, model="instruction", max_steps=20_000) as session:
         while not strat.exhausted() and len(outcomes) < limit:
             out = session.run_once(strat, 1, strat)
