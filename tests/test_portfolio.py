@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from programs import locked_counter
@@ -253,6 +253,43 @@ def test_a_first_order_keeps_dpor_exact() -> None:
             r = interleave.explore(locked_increments(threads, 1), strategy=st, executions=1000)
             assert r.failure is None and r.exhausted
             assert st.stats["classes"] == classes, (threads, seed, st.stats)
+
+
+class Pair:
+    def __init__(self) -> None:
+        self.a = 0
+        self.b = 0
+
+
+def three_setters_one_checker() -> None:
+    p = Pair()
+    seen: List[Tuple[int, int]] = []
+
+    def setter() -> None:
+        p.a = 1
+        p.b = -1
+
+    def checker() -> None:
+        seen.append((p.a, p.b))
+
+    ts = [threading.Thread(target=setter) for _ in range(3)] + [threading.Thread(target=checker)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert seen[0] in ((0, 0), (1, -1)), seen
+
+
+def test_the_dpor_member_reverses_what_a_read_sees_first() -> None:
+    """Most races here are between the setters' writes; the DPOR member reverses the checker's
+    reads against them first, and reaches the torn pair in its fourth or fifth execution (in
+    depth-first order it spent them on write-write reversals and another member found it
+    after 11 to 65 executions)."""
+    for seed in range(3):
+        r = interleave.explore(three_setters_one_checker, seed=seed, executions=200, shrink=False)
+        assert r.failure is not None, seed
+        assert "found by portfolio[dpor]" in r.failure.report, (seed, r.executions)
+        assert r.executions <= 8, (seed, r.executions)
 
 
 def test_a_failure_found_by_the_dpor_member_replays() -> None:

@@ -67,7 +67,8 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         """``strategy="dpor"``: explore's seed does not change the order; ``order_seed`` does."""
         return cls(preemptions, order_seed)
 
-    def __init__(self, preemptions: Optional[int] = None, order_seed: Optional[int] = None) -> None:
+    def __init__(self, preemptions: Optional[int] = None, order_seed: Optional[int] = None,
+                 prefer_reads: bool = False) -> None:
         if preemptions is not None and preemptions < 0:
             raise ValueError("preemptions must be >= 0")
         self.k = preemptions
@@ -79,7 +80,12 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         self.rng: Optional[random.Random] = random.Random(order_seed) if order_seed is not None else None
         #: Unbounded and seeded: the next branch is a pending alternative drawn from the whole
         #: explored tree, not the deepest one, so choices near the root change early.
-        self.tree = self.rng is not None and preemptions is None
+        self.tree = (self.rng is not None or prefer_reads) and preemptions is None
+        #: Unbounded only: the next branch is one added for a race whose reversal changes what
+        #: a read observes (a read against a write, or two acquisitions of a lock), from
+        #: anywhere in the tree, before any added for two writes only. The same classes, in
+        #: another order (docs/strategies.md, section 7).
+        self.prefer_reads = prefer_reads and preemptions is None
         #: Who picks at the new nodes of the first execution (None: the running thread goes on).
         #: Any order there explores the same classes; a sampler's order makes the first
         #: execution, which reverses nothing yet, a useful sample (the portfolio's DPOR).

@@ -56,6 +56,15 @@ def dependent(a: _Accs, b: _Accs) -> bool:
     return False
 
 
+def observes(a: _Accs, b: _Accs) -> bool:
+    """Whether one event reads what the other writes (a race whose reversal a read can see)."""
+    for la, wa in a:
+        for lb, wb in b:
+            if wa != wb and overlap(la, lb):
+                return True
+    return False
+
+
 class _LocState:
     __slots__ = ("w", "r")
 

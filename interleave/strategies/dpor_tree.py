@@ -4,7 +4,8 @@ A node is the state before one event of the current path. A race reversed adds a
 backtrack set of the node before its first event (source sets); the sleep set of a new node
 holds the siblings already explored that the event does not disturb. With a preemption bound,
 reversals are added within the bound (and at the conservative point before them), and sleep
-sets are off. In seeded order the next branch is drawn from the whole tree, not the deepest node.
+sets are off. In seeded order the next branch is drawn from the whole tree, not the deepest node;
+with ``prefer_reads`` the alternatives added for a race that a read observes go first.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from ..instrument.access.vocabulary import Loc
 from ..runtime.execution import DONE
 from .dpor_events import _Event
 from .dpor_operations import _Pending
-from .dpor_relation import dependent
+from .dpor_relation import dependent, observes
 
 
 class _Node:
     """The state before one event, kept across executions along the current path."""
 
-    __slots__ = ("choice", "done", "backtrack", "sleep", "enabled", "disabled", "preempts", "parent", "via")
+    __slots__ = ("choice", "done", "backtrack", "sleep", "enabled", "disabled", "preempts", "parent", "via",
+                 "depth", "urgent")
 
     def __init__(self, choice: int, sleep: frozenset, enabled: Tuple[int, ...], disabled: Dict[int, Any],
                  preempts: int) -> None:
@@ -37,6 +39,9 @@ class _Node:
         # that a pending node anywhere in the explored tree can be returned to.
         self.parent: Optional[_Node] = None
         self.via = -1
+        self.depth = 0  # its index on the path (tree order)
+        # Reads first only: the backtrack entries added for a race that a read observes.
+        self.urgent: Optional[Set[int]] = None
 
 
 
@@ -49,6 +54,7 @@ class ExplorationTree:
     k: Optional[int]
     rng: Optional[random.Random]
     tree: bool
+    prefer_reads: bool
     open: Dict[_Node, None]
     keep_upto: int
     replay_upto: int
@@ -87,8 +93,11 @@ class ExplorationTree:
         cand = [t for t in initials if t in enabled]
         if not cand:
             return
+        urgent = self.prefer_reads and self._observed(i, j)
         for t in cand:
             if t in backtrack:
+                if urgent and t not in node.done:
+                    self._mark_urgent(node, t)
                 return
         awake = [t for t in cand if t not in node.sleep]
         if not awake:
@@ -101,8 +110,26 @@ class ExplorationTree:
             self._bounded_add(i, pick)
             return
         backtrack.add(pick)
+        if urgent:
+            self._mark_urgent(node, pick)
         if self.tree:
             self.open[node] = None
+
+    def _observed(self, i: int, j: int) -> bool:
+        """Whether reversing the race between events i and j changes what a read (or a lock's
+        next holder) sees; a race of two writes only is not (until something reads after them)."""
+        a, b = self.events[i], self.events[j]
+        if a.acq is not None and a.acq == b.acq:
+            return True
+        return observes(a.accs, b.accs)
+
+    @staticmethod
+    def _mark_urgent(node: _Node, t: int) -> None:
+        if node.urgent is None:
+            node.urgent = {t}
+        else:
+            node.urgent.add(t)
+
     def _next_sleep(self, i: int) -> frozenset:
         """Sleep set after event i: earlier siblings and inherited sleepers it does not disturb."""
         node = self.nodes[i]
@@ -135,6 +162,7 @@ class ExplorationTree:
             parent = nodes[-1]
             node.parent = parent
             node.via = parent.choice
+        node.depth = len(nodes)
         nodes.append(node)
 
     def _next_branch(self) -> None:
@@ -160,15 +188,16 @@ class ExplorationTree:
         self.done = True
 
     def _next_branch_tree(self) -> None:
-        """Seeded order: a pending alternative drawn from anywhere in the explored tree.
+        """Tree order: a pending alternative from anywhere in the explored tree.
 
-        Its node's path from the root is followed again (the events up to where it leaves the
-        previous path keep their clocks; the rest are analysed anew, which only re-finds races
+        Seeded, it is drawn at random (with ``prefer_reads``, among those added for a race that a
+        read observes, if any); unseeded (``prefer_reads``), it is the deepest of those, else the
+        deepest of all. Its node's path from the root is followed again (the events up to where
+        it leaves the previous path keep their clocks; the rest are analysed anew, which only re-finds races
         already reversed), then the alternative runs. Every alternative added is still taken
         once, so the classes explored are the same as in depth-first order.
         """
         rng = self.rng
-        assert rng is not None
         pending: List[Tuple[_Node, List[int]]] = []
         for node in list(self.open):
             rest = [t for t in node.backtrack if t not in node.done and t not in node.sleep]
@@ -181,8 +210,20 @@ class ExplorationTree:
             self.replay_upto = self.keep_upto = 0
             self.done = True
             return
-        node, rest = pending[rng.randrange(len(pending))]
-        t = rng.choice(sorted(rest))
+        if self.prefer_reads:
+            first = [(n, [t for t in rest if t in n.urgent]) for n, rest in pending if n.urgent]
+            first = [(n, rest) for n, rest in first if rest]
+            if first:
+                pending = first
+        if rng is not None:
+            node, rest = pending[rng.randrange(len(pending))]
+            t = rng.choice(sorted(rest))
+        else:
+            # The deepest, as depth-first order would take (measured against the shallowest,
+            # which delays bugs one reversal away from the end: docs/strategies.md, section 7);
+            # among equals the latest opened.
+            node, rest = max(reversed(pending), key=lambda p: p[0].depth)
+            t = min(rest)
         path: List[_Node] = []
         n: Optional[_Node] = node
         while n is not None:

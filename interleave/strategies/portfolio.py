@@ -74,9 +74,10 @@ class PortfolioStrategy(Strategy):
     AFTER_DPOR: Sequence[str] = ("uniform", "races9", "pos", "races5")
 
     def __init__(self, seed: int) -> None:
-        # Depth-first, unseeded: the races of the first execution's end are reversed first,
-        # which is where a race after a long thread-local prefix sits (found in DPOR's second
-        # execution; with ``order_seed``, in its third for 4 of 5 seeds: docs/strategies.md).
+        # Deepest first, unseeded: the races of the first execution's end are reversed first
+        # (those a read observes before those of two writes), which is where a race after a long
+        # thread-local prefix sits (found in DPOR's second execution; with ``order_seed``, in its
+        # third for 4 of 5 seeds: docs/strategies.md).
         self.seed = seed
         self.keys = RaceKeys()  # what rounds has seen race, taught to race-PCT
         self.dpor = self._new_dpor()
@@ -171,7 +172,10 @@ class PortfolioStrategy(Strategy):
         raise KeyError(f"no portfolio member named {name!r}")
 
     def _new_dpor(self, lone_limit: Optional[int] = LONE_POINTS) -> DporStrategy:
-        dpor = DporStrategy()
+        # Reversals that change what a read sees before those of two writes only (the same
+        # classes, another order): reorder_3's setters race mostly write against write
+        # (docs/strategies.md, section 7).
+        dpor = DporStrategy(prefer_reads=True)
         # Its first execution in the order of a rounds sampler (the body first, then one pick
         # per thread and event in turn): as a sample it finds what rounds finds
         # (philosophers_5, reorder_3 a third of the time), so DPOR can open the portfolio.
