@@ -10,9 +10,15 @@ from .sync.vtime import _real_perf_counter as _clock
 from .token import Schedule
 
 MAX_ATTEMPTS = 400
-MAX_SECONDS = 5.0
 # Phase 1 (iterative preemption bounding) gets this many executions in all.
 BOUNDED_SEARCH_EXECUTIONS = 3000
+# Steps (switch-point picks) all shrinking executions may take together, phase 1 half of them.
+# A bound in steps ends shrinking at the same place on any machine: the token a seed gives does
+# not depend on the load (a wall-clock bound alone made it shorter on a busy machine).
+MAX_STEPS = 1_000_000
+# Only for executions that spend their time where no step is counted (uninstrumented code):
+# generous, so that it ends a shrink only when the step and count bounds cannot.
+MAX_SECONDS = 20.0
 
 Runs = List[Tuple[int, int]]
 Cost = Tuple[int, int, int]
@@ -51,7 +57,8 @@ def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
     best_cost = _cost(outcome)
     start = _clock()
     lone = schedule.lone_points
-    found = _fewest_preemptions(session, target, schedule.random_seed, best_cost[0], start, budget)
+    spent = [0]  # steps taken by shrinking executions so far
+    found = _fewest_preemptions(session, target, schedule.random_seed, best_cost[0], start, budget, spent)
     if found is not None and _cost(found) < best_cost:
         best_runs, best_cost, lone = list(found.runs), _cost(found), found.lone_points
     attempts = 0
@@ -59,10 +66,12 @@ def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
     while improved:
         improved = False
         for cand in _candidates(best_runs):
-            if attempts >= MAX_ATTEMPTS or _clock() - start > MAX_SECONDS or not budget():
+            if (attempts >= MAX_ATTEMPTS or spent[0] >= MAX_STEPS or _clock() - start > MAX_SECONDS
+                    or not budget()):
                 return _with_runs(schedule, best_runs, lone)
             attempts += 1
             got = session.run_once(GuidedStrategy(cand, lone), schedule.random_seed)
+            spent[0] += got.steps
             if got.failed and got.signature() == target and _cost(got) < best_cost:
                 best_runs, best_cost = list(got.runs), _cost(got)
                 improved = True
@@ -71,7 +80,7 @@ def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
 
 
 def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptions: int,
-                        start: float, budget: Callable[[], bool]) -> Any:
+                        start: float, budget: Callable[[], bool], steps: List[int]) -> Any:
     """Search schedules with 0, 1, ... preemptions (fewer than the failure has) for the same failure."""
     from .strategies.exhaustive import ExhaustiveStrategy
 
@@ -79,10 +88,12 @@ def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptio
     for k in range(preemptions):
         strat = ExhaustiveStrategy(k)
         while not strat.exhausted():
-            if spent >= BOUNDED_SEARCH_EXECUTIONS or _clock() - start > MAX_SECONDS / 2 or not budget():
+            if (spent >= BOUNDED_SEARCH_EXECUTIONS or steps[0] >= MAX_STEPS // 2
+                    or _clock() - start > MAX_SECONDS / 2 or not budget()):
                 return None
             spent += 1
             got = session.run_once(strat, random_seed)
+            steps[0] += got.steps
             strat.end_execution(got)
             if got.failed and got.signature() == target:
                 return got

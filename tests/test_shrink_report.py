@@ -178,3 +178,40 @@ def test_step_limit_report_names_the_looping_lines():
     assert r.failure is not None and r.failure.kind == "step-limit"
     assert "Lines repeating at the end (the loop):" in r.failure.report
     assert "while not flag.ready:" in r.failure.report
+
+
+def test_the_token_a_seed_gives_does_not_depend_on_the_machine_s_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shrinking ends on counted bounds (executions, steps), not on the wall clock: a busy
+    machine, here a clock that runs a tenth of a second per look, gives the same token."""
+    import interleave.shrink as shrink
+
+    class Box:
+        n = 0
+
+    def body() -> None:
+        b = Box()
+
+        def inc() -> None:
+            for _ in range(3):
+                b.n += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert b.n == 9
+
+    def run(tick: float) -> str:
+        now = [0.0]
+
+        def clock() -> float:
+            now[0] += tick
+            return now[0]
+
+        monkeypatch.setattr(shrink, "_clock", clock)
+        r = interleave.explore(body, strategy="random", seed=4, executions=500)
+        assert r.failure is not None
+        return r.failure.token
+
+    assert run(0.0) == run(0.1)
