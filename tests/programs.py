@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, List, Tuple
 
 
 class Counter:
@@ -79,3 +79,31 @@ def locked_increments(k: int, iters: int) -> Callable[[], None]:
         assert c.value == k * iters
 
     return body
+
+
+class Pair:
+    """Published with two plain writes, read back with two plain reads."""
+
+    def __init__(self) -> None:
+        self.a = 0
+        self.b = 0
+
+
+def three_setters_one_checker() -> None:
+    # Most races here are between setters' writes: reversing one changes nothing a read sees.
+    p = Pair()
+    seen: List[Tuple[int, int]] = []
+
+    def setter() -> None:
+        p.a = 1
+        p.b = -1
+
+    def checker() -> None:
+        seen.append((p.a, p.b))
+
+    ts = [threading.Thread(target=setter) for _ in range(3)] + [threading.Thread(target=checker)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert seen[0] in ((0, 0), (1, -1)), seen

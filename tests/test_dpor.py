@@ -14,7 +14,7 @@ import threading
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-from programs import locked_increments
+from programs import locked_increments, three_setters_one_checker
 
 import interleave
 from interleave.session import Session
@@ -385,34 +385,6 @@ def test_seeded_order_changes_early_choices_early() -> None:
 
 
 # ---------------------------------------------------------------- reads first (prefer_reads)
-
-
-class Pair:
-    """Published with two plain writes, read back with two plain reads."""
-
-    def __init__(self) -> None:
-        self.a = 0
-        self.b = 0
-
-
-def three_setters_one_checker() -> None:
-    # Most races here are between setters' writes: reversing one changes nothing a read sees.
-    p = Pair()
-    seen: List[Tuple[int, int]] = []
-
-    def setter() -> None:
-        p.a = 1
-        p.b = -1
-
-    def checker() -> None:
-        seen.append((p.a, p.b))
-
-    ts = [threading.Thread(target=setter) for _ in range(3)] + [threading.Thread(target=checker)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert seen[0] in ((0, 0), (1, -1)), seen
 
 
 @pytest.mark.parametrize("body,classes", [

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import List, Tuple
+from typing import List
 
 import pytest
-from programs import locked_counter
+from programs import locked_counter, three_setters_one_checker
 
 import interleave
 from interleave.strategies.main_first import MainFirstStrategy
@@ -253,31 +253,6 @@ def test_a_first_order_keeps_dpor_exact() -> None:
             r = interleave.explore(locked_increments(threads, 1), strategy=st, executions=1000)
             assert r.failure is None and r.exhausted
             assert st.stats["classes"] == classes, (threads, seed, st.stats)
-
-
-class Pair:
-    def __init__(self) -> None:
-        self.a = 0
-        self.b = 0
-
-
-def three_setters_one_checker() -> None:
-    p = Pair()
-    seen: List[Tuple[int, int]] = []
-
-    def setter() -> None:
-        p.a = 1
-        p.b = -1
-
-    def checker() -> None:
-        seen.append((p.a, p.b))
-
-    ts = [threading.Thread(target=setter) for _ in range(3)] + [threading.Thread(target=checker)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert seen[0] in ((0, 0), (1, -1)), seen
 
 
 def test_the_dpor_member_reverses_what_a_read_sees_first() -> None:
