@@ -46,7 +46,6 @@ class MonitoringBackend(Backend):
         # Keyed by id: hashing a code object hashes its constants and names every time (up to a
         # microsecond), and this lookup runs at every visible instruction.
         visible: Dict[int, FrozenSet[int]] = {}
-        by_content: Dict[CodeType, FrozenSet[int]] = {}
         DISABLE = mon.DISABLE
         wants = self.filter.wants
         model = self.model
@@ -62,15 +61,13 @@ class MonitoringBackend(Backend):
 
         # Code objects compare equal by content: two ``exec`` of the same text give two equal
         # but distinct code objects, and each needs its own events. Identity decides (``enabled``
-        # keeps them alive, so their ids stay theirs); equal ones share their visible offsets.
+        # keeps them alive, so their ids stay theirs).
         started: Set[int] = set()
 
         def on_start(code: CodeType, offset: int) -> Any:
             if id(code) not in started and wants(code):
                 started.add(id(code))
-                if code not in by_content:
-                    by_content[code] = visible_offsets(code, model)
-                visible[id(code)] = by_content[code]
+                visible[id(code)] = visible_offsets(code, model)
                 set_local(tool, code, INSTRUCTION | JUMP)
                 enabled.append(code)
             return DISABLE
@@ -195,4 +192,4 @@ class MonitoringBackend(Backend):
         return sys.monitoring.get_tool(self.tool) == "interleave"
 
     def saw_user_code(self) -> bool:
-        return bool(self.enabled) and sys.monitoring.get_tool(self.tool) == "interleave"
+        return bool(self.enabled) and self.still_ours()

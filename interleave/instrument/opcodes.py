@@ -40,27 +40,29 @@ _BACKWARD = frozenset("JUMP_BACKWARD JUMP_ABSOLUTE POP_JUMP_BACKWARD_IF_TRUE POP
 MODELS = ("instruction", "gil")
 
 
-# Per (code, model), for the process: disassembling a function costs tens of microseconds, and
-# every exploration meets its body's code objects afresh. Equal code objects (the same text
-# compiled twice) have the same offsets. Bounded: code made on the fly must not pile up here.
-_VISIBLE: Dict[Tuple[CodeType, str], FrozenSet[int]] = {}
-_LOOP_HEADS: Dict[CodeType, FrozenSet[int]] = {}
+# For the process, the one cache of these answers: disassembling a function costs tens of
+# microseconds, and every exploration meets its body's code objects afresh (and a thread start
+# asks whether its function has a visible instruction). Keyed by id, because hashing a code
+# object hashes its constants and names every time; the entry keeps the code object, so its id
+# is not reused while the entry stands. Bounded: code made on the fly must not pile up here.
+_VISIBLE: Dict[Tuple[int, str], Tuple[CodeType, FrozenSet[int]]] = {}
+_LOOP_HEADS: Dict[int, Tuple[CodeType, FrozenSet[int]]] = {}
 _KEPT = 4096
 
 
 def visible_offsets(code: CodeType, model: str) -> FrozenSet[int]:
     """Offsets of the instructions of ``code`` before which a thread switch is possible."""
-    key = (code, model)
+    key = (id(code), model)
     hit = _VISIBLE.get(key)
-    if hit is None:
+    if hit is None or hit[0] is not code:
         if len(_VISIBLE) >= _KEPT:
             _VISIBLE.clear()
         if model == "gil":
-            hit = _gil_offsets(code)
+            offsets = _gil_offsets(code)
         else:
-            hit = frozenset(i.offset for i in dis.get_instructions(code) if i.opname not in _INVISIBLE)
-        _VISIBLE[key] = hit
-    return hit
+            offsets = frozenset(i.offset for i in dis.get_instructions(code) if i.opname not in _INVISIBLE)
+        hit = _VISIBLE[key] = (code, offsets)
+    return hit[1]
 
 
 def _gil_offsets(code: CodeType) -> FrozenSet[int]:
@@ -83,12 +85,12 @@ def _gil_offsets(code: CodeType) -> FrozenSet[int]:
 
 def loop_heads(code: CodeType) -> FrozenSet[int]:
     """Offsets that a backward jump of ``code`` lands on: one pass through one is a loop iteration."""
-    hit = _LOOP_HEADS.get(code)
-    if hit is None:
+    hit = _LOOP_HEADS.get(id(code))
+    if hit is None or hit[0] is not code:
         if len(_LOOP_HEADS) >= _KEPT:
             _LOOP_HEADS.clear()
         jumps = set(dis.hasjrel) | set(dis.hasjabs)
-        hit = _LOOP_HEADS[code] = frozenset(
+        hit = _LOOP_HEADS[id(code)] = (code, frozenset(
             ins.argval for ins in dis.get_instructions(code)
-            if ins.opcode in jumps and isinstance(ins.argval, int) and ins.argval < ins.offset)
-    return hit
+            if ins.opcode in jumps and isinstance(ins.argval, int) and ins.argval < ins.offset))
+    return hit[1]

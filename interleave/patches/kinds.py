@@ -33,9 +33,9 @@ _harness_names: Dict[str, bool] = {}
 _opaque_types: Dict[type, bool] = {}
 _OPAQUE_TYPES_KEPT = 4096
 _stdlib_files: Dict[str, bool] = {}
-# Per filter settings (include, exclude): the filter's answer per file, and each module's plan.
+# Per filter settings (include, exclude): each module's plan (the filter keeps its own answer
+# per file for the same settings, ``CodeFilter.files``).
 _Settings = Tuple[Tuple[str, ...], Tuple[str, ...]]
-_wanted_files: Dict[_Settings, Dict[str, bool]] = {}
 _module_plans: Dict[_Settings, Dict[Tuple[str, str], Optional[bool]]] = {}
 # Per filter settings: the modules searched, with their plans, for the sys.modules they came from.
 _searched_lists: Dict[_Settings, Tuple[Tuple[int, ...], List[Tuple[types.ModuleType, bool]]]] = {}
@@ -97,8 +97,6 @@ class ModulePlans:
         self.filter = code_filter
         settings = (getattr(code_filter, "include", None), getattr(code_filter, "exclude", None))
         cacheable = type(code_filter) is CodeFilter and all(isinstance(x, tuple) for x in settings)
-        self._wanted: Optional[Dict[str, bool]] = (
-            _wanted_files.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
         self._plans: Optional[Dict[Tuple[str, str], Optional[bool]]] = (
             _module_plans.setdefault(settings, {}) if cacheable else None)  # type: ignore[arg-type]
         self._settings: Optional[_Settings] = settings if cacheable else None  # type: ignore[assignment]
@@ -130,12 +128,7 @@ class ModulePlans:
 
     def wants(self, code_file: str) -> bool:
         """The filter's answer for a module's file."""
-        if self._wanted is None:
-            return self.filter.wants_file(code_file)
-        hit = self._wanted.get(code_file)
-        if hit is None:
-            hit = self._wanted[code_file] = self.filter.wants_file(code_file)
-        return hit
+        return self.filter.wants_file(code_file)
 
     def plan(self, name: str, code_file: str) -> Optional[bool]:
         """Whether a module is searched (None: not at all) and, if so, whether only as a library's."""

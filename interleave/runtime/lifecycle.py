@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from types import CodeType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional
 
 from greenlet import GreenletExit, greenlet
 
@@ -22,9 +21,6 @@ POOL_MAX = 64
 # worker must hold no reference to the execution it served, or that execution's objects would be
 # freed, and their finalizers run, in the middle of the next one.
 HANDOFF = object()
-# (id(code), model) -> (code, True when the code has no visible instruction): a thread running
-# it needs a switch point of its own before it starts.
-_NO_VISIBLE: Dict[Tuple[int, str], Tuple[CodeType, bool]] = {}
 
 
 class Worker(greenlet):
@@ -109,22 +105,11 @@ class ThreadLife(Scheduling):
     def needs_start_point(self, fn: Any) -> bool:
         """Whether a thread running ``fn`` would reach no switch point of its own at first."""
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-        if code is None:
+        if code is None or not self.wants(code):
             return True
-        wanted = self.wanted_files.get(code.co_filename)
-        if not (wanted or (wanted is None and self.wants(code))):
-            return True
-        # By id (hashing a code object hashes its constants and names), with the code object
-        # kept in the entry: its id is then not reused while the entry stands.
-        key = (id(code), self.model)
-        hit = _NO_VISIBLE.get(key)
-        if hit is None or hit[0] is not code:
-            from ..instrument.opcodes import visible_offsets
+        from ..instrument.opcodes import visible_offsets
 
-            if len(_NO_VISIBLE) > 4096:
-                _NO_VISIBLE.clear()
-            hit = _NO_VISIBLE[key] = (code, not visible_offsets(code, self.model))
-        return hit[1]
+        return not visible_offsets(code, self.model)
 
     def thread_point(self, function: Any) -> None:
         """A switch point in a thread's own life, before it runs ``function``, which offers none."""
