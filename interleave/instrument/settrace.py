@@ -206,7 +206,7 @@ class SettraceBackend(Backend):
         self.intact = sys.gettrace() is self.global_trace
 
     def saw_user_code(self) -> bool:
-        return self.instrumented > 0 and self.intact
+        return self.instrumented > 0 and self.still_ours()
 
     def still_ours(self) -> bool:
         return self.intact

@@ -22,7 +22,7 @@ import sys
 from typing import Any, Callable, Dict, Optional
 
 from ..versions import CURRENT
-from .tstate import _get_tstate, _recursion_words
+from .tstate import _get_tstate, _recursion_words, read_here_and_deeper
 
 #: Frames added to the thread's remaining depth while the harness works at a switch point.
 HEADROOM = 250
@@ -54,11 +54,7 @@ def _depth_counter(base: int) -> Optional[_CountedUp]:
     if offset is None:
         return None
     depth = ctypes.c_int.from_address(base + offset)
-
-    def probe(n: int) -> int:
-        return probe(n - 1) if n else int(depth.value)
-
-    here, deeper = probe(0), probe(3)
+    here, deeper = read_here_and_deeper(lambda: int(depth.value))
     return _CountedUp(depth) if deeper == here + 3 and 0 < here < sys.getrecursionlimit() else None
 
 

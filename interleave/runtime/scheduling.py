@@ -370,16 +370,8 @@ class Scheduling:
         preempt: the user's call into them already was one. An explicit ``interleave.switch()``
         is a switch point wherever it is written.
         """
-        code = caller.f_code
-        wanted = self.wanted_files.get(code.co_filename)
-        if wanted is None:
-            wanted = self.wants(code)
-        if not wanted and kind is not OpKind.SWITCH:
-            return
-        if self.budget:
-            self.budget -= 1
-            return
-        self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
+        if kind is OpKind.SWITCH or self.wants(caller.f_code):
+            self.user_point(kind, target, caller, blocking, timeout)
 
     def user_point(self, kind: OpKind, target: Any, caller: FrameType, blocking: bool = False,
                    timeout: Optional[float] = None) -> None:

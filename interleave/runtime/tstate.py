@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, TypeVar
 
 from ..errors import UnsupportedInterpreterError
 from ..instrument.toolid import free_tool_id
@@ -164,6 +164,17 @@ class TracingCounters:
                 _decref(v)
 
 
+T = TypeVar("T")
+
+
+def read_here_and_deeper(read: Callable[[], T]) -> Tuple[T, T]:
+    """``read()`` here and three Python frames deeper: how a probe checks a depth counter."""
+    def probe(n: int) -> T:
+        return probe(n - 1) if n else read()
+
+    return probe(0), probe(3)
+
+
 def _recursion_words(base: int) -> Optional[List[Any]]:
     """The thread state's recursion counters that greenlet copies into a new greenlet, checked.
 
@@ -175,13 +186,7 @@ def _recursion_words(base: int) -> Optional[List[Any]]:
     if not offsets:
         return None
     words = [ctypes.c_int.from_address(base + o) for o in offsets]
-
-    def probe(n: int) -> Tuple[int, ...]:
-        if n:
-            return probe(n - 1)
-        return tuple(w.value for w in words)
-
-    here, deeper = probe(0), probe(3)
+    here, deeper = read_here_and_deeper(lambda: tuple(w.value for w in words))
     if here[1] != sys.getrecursionlimit() or deeper[1] != here[1] or deeper[0] != here[0] - 3:
         return None
     if len(words) > 2 and (deeper[2] != here[2] or here[2] <= 0):

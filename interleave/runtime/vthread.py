@@ -69,16 +69,12 @@ class WaitQueue:
     """
 
     __slots__ = ("waiters", "_owner", "_strong", "describe")
+    _owner: Optional[weakref.ref]  # set, with ``_strong``, by the ``owner`` setter
+    _strong: Any
 
     def __init__(self, owner: object = None, describe: str = "") -> None:
         self.waiters: List[VThread] = []
-        self._owner: Optional[weakref.ref] = None
-        self._strong: Any = None
-        if owner is not None:  # the primitive this queue belongs to, for deadlock reports
-            try:
-                self._owner = _weak(owner)
-            except TypeError:  # a type without weak references
-                self._strong = owner
+        self.owner = owner  # the primitive this queue belongs to, for deadlock reports
         self.describe = describe
 
     @property
@@ -90,7 +86,7 @@ class WaitQueue:
     @owner.setter
     def owner(self, owner: Any) -> None:
         try:
-            self._owner = weakref.ref(owner)
+            self._owner = _weak(owner)
             self._strong = None
         except TypeError:  # None, or a type without weak references
             self._owner = None

@@ -18,9 +18,10 @@ _getframe = sys._getframe
 
 # The standard library takes a Lock about ten times per thread it starts and joins (Event and
 # Condition, the tstate lock, join): those operations are no switch points (the filter does not
-# want their callers) and are not recorded, so each method below looks its caller up in the
-# execution's ``wanted_files`` itself and goes straight to the real lock when the caller is not
-# code under test, instead of three calls deep through ``running`` and ``sync_point``. The
+# want their callers) and are not recorded, so taking a lock looks its caller up in the
+# execution's ``wanted_files`` and goes straight to the real lock when the caller is known not
+# to be code under test, instead of three calls deep through ``running`` and ``sync_point``;
+# the other paths ask the filter (``ex.wants``) and call ``user_point`` themselves. The
 # running-execution test is ``sync.running.running`` written out for the same reason.
 
 
@@ -58,7 +59,7 @@ class Lock:
         if timeout < 0 and timeout != -1:
             raise ValueError("timeout value must be a non-negative number")
         code = caller.f_code
-        wanted = ex.wanted_files.get(code.co_filename)
+        wanted = ex.wanted_files.get(code.co_filename)  # ``ex.wants``, without the call
         if wanted or (wanted is None and ex.wants(code)):
             ex.user_point(_ACQUIRE, self, caller, blocking, None if timeout == -1 else timeout)
         real = self._real
@@ -81,14 +82,17 @@ class Lock:
 
     def release(self) -> None:
         """Release the lock and wake its waiters."""
+        self._release(_getframe(1))
+
+    def _release(self, caller: Any) -> None:
+        """``release`` called from ``caller``: a switch point first if that is code under test."""
         ex = _context.active
         if ex is not None and _real_get_ident() == ex.os_ident:
-            caller = _getframe(1)
             code = caller.f_code
-            wanted = ex.wanted_files.get(code.co_filename)
+            wanted = ex.wanted_files.get(code.co_filename)  # ``ex.wants``, without the call
             if wanted or (wanted is None and ex.wants(code)):
                 ex.user_point(_RELEASE, self, caller)
-        self._real.release()
+        self._real.release()  # ``release_unscheduled``, without the call
         self._holder_tid = None
         q = self._queue
         if q is not None and q.waiters:
@@ -113,20 +117,7 @@ class Lock:
         return self._acquire(ex, True, -1, caller)
 
     def __exit__(self, *exc: Any) -> None:
-        # ``release``'s body written again: calling it would make its caller frame this one,
-        # and a call more on the path of every ``with lock`` costs more than the repetition.
-        ex = _context.active
-        if ex is not None and _real_get_ident() == ex.os_ident:
-            caller = _getframe(1)
-            code = caller.f_code
-            wanted = ex.wanted_files.get(code.co_filename)
-            if wanted or (wanted is None and ex.wants(code)):
-                ex.user_point(_RELEASE, self, caller)
-        self._real.release()
-        self._holder_tid = None
-        q = self._queue
-        if q is not None and q.waiters:
-            q.unpark_all()
+        self._release(_getframe(1))
 
     def locked(self) -> bool:
         """Whether the lock is held."""
