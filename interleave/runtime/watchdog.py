@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
 from ..instrument.filter import is_stdlib_file, is_user_code_file
 from . import context
-from .watch_thread import WATCH_THREAD
+from .lingering_thread import WATCH_THREAD
 
 #: Seconds without progress or CPU use before the run counts as blocked for real.
 BLOCKED_SECONDS = float(os.environ.get("INTERLEAVE_BLOCKED_SECONDS", "2"))

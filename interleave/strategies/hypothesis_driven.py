@@ -10,9 +10,11 @@ first execution (and forgets it if it no longer fails). Shrinking is interleave'
 preemptions first, then fewest steps), because ``explore`` stops at the first failure.
 
 Hypothesis's engine wants to call a test function; ``explore`` wants to call the strategy. The
-engine therefore runs in a helper thread (one daemon thread for the whole process, started on
-first use, outside any exploration) that never runs code under test: each decision is a hand-off
-between the two threads on raw locks. Hypothesis's run for an exploration ends when the
+engine therefore runs in a helper thread that never runs code under test: a raw OS thread that
+``threading.enumerate()`` does not list, kept between explorations and ending a second after the
+last (:mod:`interleave.runtime.lingering_thread`). Each decision is a hand-off between the two
+threads on raw locks, and explore's side never waits for an answer longer than
+``ENGINE_PATIENCE``. Hypothesis's run for an exploration ends when the
 strategy is garbage-collected after ``explore`` returns, or when the next one starts.
 """
 
@@ -20,18 +22,21 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import weakref
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import OptionError
 from ..runtime import context
+from ..runtime.lingering_thread import LingeringThread
 from ..sync.lock import _real_lock
 from ..versions import PY
 from .base import Strategy
 from .schedule_draws import ScheduleDraws
 
 _DONE = object()
+#: Seconds explore's thread waits for one answer of the engine (or for its run to end) before it
+#: carries on without it: seeded draws instead of a hang if Hypothesis ever stops answering.
+ENGINE_PATIENCE = 60.0
 
 
 class _Stop(BaseException):
@@ -64,6 +69,7 @@ class _Channel:
         self.deferred = False  # an answer owed once Hypothesis reaches the next example (or ends)
         self.done = False
         self.shut = False
+        self.ended = True  # False once a shutdown has waited for the engine in vain
         self.database: Any = None
 
     def call(self, msg: Any) -> Any:
@@ -75,8 +81,11 @@ class _Channel:
                     return _DONE
                 self.request = msg
                 self.posted.release()
-            self.answered.acquire()
-            return self.reply
+            if self.answered.acquire(True, ENGINE_PATIENCE):
+                return self.reply
+            with self.mutex:
+                self.done = True  # the engine is stuck: seeded draws take over, never a hang
+            return _DONE
         finally:
             random.setstate(state)
 
@@ -106,62 +115,29 @@ class _Channel:
             elif self.posted.acquire(False) and self.request[0] != "stop":
                 self.answer(_DONE)
 
-    def shutdown(self) -> None:
-        """explore is over (the strategy was collected): end Hypothesis's run and wait until it has."""
+    def shutdown(self) -> bool:
+        """explore is over: end Hypothesis's run and wait until it has; False if it does not end."""
         with self.mutex:
             if self.shut:
-                return
+                return self.ended
             self.shut = True
             if self.done:
-                return
+                return self.ended
             self.request = ("stop",)
             self.posted.release()
         state = random.getstate()
         try:
-            self.finished.acquire(True, 30)
+            self.ended = self.finished.acquire(True, ENGINE_PATIENCE)
         finally:
             random.setstate(state)
+        return self.ended
 
 
-class _Worker:
-    """One long-lived engine thread, serving one exploration at a time.
+# The engine thread (a raw thread, started on demand, ending when idle) and the channel it
+# serves last; ``_submit`` replaces the thread if that channel's run never ends.
+_engine_thread = LingeringThread()
+_serving: Optional[_Channel] = None
 
-    It is started once per process, outside any exploration, and reused: the one thread that
-    ``strategy="hypothesis"`` leaves behind. It is a daemon and runs only Hypothesis and this
-    module, never code under test.
-    """
-
-    def __init__(self) -> None:
-        self.has_job = _real_lock()
-        self.has_job.acquire()
-        self.idle = _real_lock()
-        self.job: Any = None
-        self.channel: Optional[_Channel] = None
-        self.thread = threading.Thread(target=self._loop, name="interleave-hypothesis-engine", daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            self.has_job.acquire()
-            try:
-                _engine(*self.job)
-            finally:
-                self.job = None
-                self.idle.release()
-
-    def submit(self, channel: _Channel, seed: int, max_preemptions: Optional[int], database: Any) -> bool:
-        """Queue a job once the previous one has ended (stopping it first); False if it never does."""
-        if self.channel is not None:
-            self.channel.shutdown()
-        if not self.idle.acquire(True, 30):
-            return False
-        self.channel = channel
-        self.job = (channel, seed, max_preemptions, database)
-        self.has_job.release()
-        return True
-
-
-_worker: Optional[_Worker] = None
 _CHANNELS: Dict[int, _Channel] = {}
 
 
@@ -224,10 +200,12 @@ def _finish(channel_id: int) -> None:
 
 
 def _submit(channel: _Channel, seed: int, max_preemptions: Optional[int], database: Any) -> None:
-    global _worker
-    if _worker is None or not _worker.submit(channel, seed, max_preemptions, database):
-        _worker = _Worker()
-        _worker.submit(channel, seed, max_preemptions, database)
+    """Hand an exploration's run to the engine thread, once the previous run has ended."""
+    global _engine_thread, _serving
+    previous, _serving = _serving, channel
+    if previous is not None and not previous.shutdown():
+        _engine_thread = LingeringThread()  # the old thread is stuck in Hypothesis: leave it
+    _engine_thread.run(lambda: _engine(channel, seed, max_preemptions, database))
 
 
 def _body_key(fn: Any) -> str:

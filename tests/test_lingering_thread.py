@@ -1,4 +1,4 @@
-"""The watchdogs' OS thread: reused between explorations, gone once they stop."""
+"""The harness's own OS threads (watchdogs, Hypothesis's engine): reused between explorations, gone once they stop."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import List
 import pytest
 
 import interleave
-from interleave.runtime import watch_thread
-from interleave.runtime.watch_thread import WatchThread
+from interleave.runtime import lingering_thread as watch_thread
+from interleave.runtime.lingering_thread import LingeringThread
 
 
-def _run_and_wait(server: WatchThread, seen: List[int]) -> None:
+def _run_and_wait(server: LingeringThread, seen: List[int]) -> None:
     done = _thread.allocate_lock()
     done.acquire()
 
@@ -27,7 +27,7 @@ def _run_and_wait(server: WatchThread, seen: List[int]) -> None:
     assert done.acquire(True, 10), "the job did not run"
 
 
-def _wait_until_gone(server: WatchThread, limit: float = 10.0) -> None:
+def _wait_until_gone(server: LingeringThread, limit: float = 10.0) -> None:
     end = time.monotonic() + limit
     while server.alive and time.monotonic() < end:
         time.sleep(0.01)
@@ -36,7 +36,7 @@ def _wait_until_gone(server: WatchThread, limit: float = 10.0) -> None:
 
 def test_jobs_in_a_row_run_on_one_thread_which_ends_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(watch_thread, "LINGER_SECONDS", 0.2)
-    server = WatchThread()
+    server = LingeringThread()
     seen: List[int] = []
     for _ in range(5):
         _run_and_wait(server, seen)
@@ -50,7 +50,7 @@ def test_jobs_in_a_row_run_on_one_thread_which_ends_when_idle(monkeypatch: pytes
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_failing_job_does_not_stop_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(watch_thread, "LINGER_SECONDS", 0.2)
-    server = WatchThread()
+    server = LingeringThread()
     failed = _thread.allocate_lock()
     failed.acquire()
 
@@ -89,7 +89,7 @@ def test_explorations_reuse_the_watchdog_thread_and_leave_none_behind(monkeypatc
 
 def test_a_job_handed_over_while_another_runs_waits_and_the_latest_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(watch_thread, "LINGER_SECONDS", 0.2)
-    server = WatchThread()
+    server = LingeringThread()
     gate = _thread.allocate_lock()
     gate.acquire()
     ran: List[str] = []

@@ -1,16 +1,19 @@
-"""The OS thread that runs the watchdogs: one at a time, kept waiting a short while between them.
+"""OS threads the harness itself needs: each runs jobs one at a time and ends when idle.
 
-Starting an OS thread and waiting for it to end cost an exploration about a tenth of a
-millisecond of CPU, paid again by every marked test. The thread that watched one exploration
-therefore waits ``LINGER_SECONDS`` for the next before it ends by itself. It is a raw
-``_thread`` thread: no entry in ``threading``'s registries, so ``threading.enumerate()`` and
-``active_count()`` never see it, and once the process stops exploring it is gone.
+Two of them exist: the one that runs the watchdogs, and the one that runs Hypothesis's engine for
+``strategy="hypothesis"``. Starting an OS thread and waiting for it to end cost an exploration
+about a tenth of a millisecond of CPU, paid again by every marked test, so a thread that served
+one exploration waits ``LINGER_SECONDS`` for the next before it ends by itself. They are raw
+``_thread`` threads: no entry in ``threading``'s registries, so ``threading.enumerate()`` and
+``active_count()`` never see them, and once the process stops exploring they are gone. A forked
+child has no copy of them: its first job starts a thread of its own.
 """
 
 from __future__ import annotations
 
 import _thread
 import os
+import weakref
 from typing import Callable, Optional
 
 #: Seconds the thread waits for the next exploration before it ends.
@@ -20,11 +23,12 @@ _real_start = _thread.start_new_thread
 _real_lock = _thread.allocate_lock
 
 
-class WatchThread:
+class LingeringThread:
     """Runs jobs on one OS thread of its own, started on demand, ended after ``LINGER_SECONDS`` idle."""
 
     def __init__(self) -> None:
         self._reset()
+        _ALL.add(self)
 
     def _reset(self) -> None:
         self._mutex = _real_lock()
@@ -82,7 +86,16 @@ class WatchThread:
                 job = None
 
 
-WATCH_THREAD = WatchThread()
+_ALL: weakref.WeakSet[LingeringThread] = weakref.WeakSet()
+
+
+def _reset_in_child() -> None:
+    for server in list(_ALL):
+        server._reset()
+
+
 if hasattr(os, "register_at_fork"):
-    # A forked child has no copy of the thread: its first exploration starts one of its own.
-    os.register_at_fork(after_in_child=WATCH_THREAD._reset)
+    os.register_at_fork(after_in_child=_reset_in_child)
+
+#: The thread that runs the watchdogs (see :mod:`interleave.runtime.watchdog`).
+WATCH_THREAD = LingeringThread()
