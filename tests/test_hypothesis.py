@@ -255,8 +255,10 @@ def test_strategy_hypothesis_finds_and_stores_the_race(tmp_path: Any) -> None:
         assert capped.failure is None and capped.strategy == "hypothesis(preemptions<=0)"
     finally:
         settings.load_profile(previous or "default")
-    # The engine's thread is the harness's own: threading does not list it, nothing is left behind.
+    # The engine's thread is the harness's own: threading does not list it, nothing is left behind
+    # (a threading.Thread for the engine, started by any earlier test, would be listed).
     assert threading.enumerate() == before
+    assert not [t for t in threading.enumerate() if "hypothesis" in t.name.lower()]
 
 
 def test_strategy_hypothesis_engine_is_idle_when_explore_returns(monkeypatch: pytest.MonkeyPatch) -> None:
