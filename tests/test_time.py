@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import sys
 import threading
 import time
 from typing import List, Set, Tuple
@@ -9,7 +11,9 @@ from typing import List, Set, Tuple
 import pytest
 from runtime_helpers import CORRECT_RUNS, assert_finds, assert_passes
 
+import interleave
 from interleave.strategies import registry
+from interleave.sync import vtime
 
 
 def test_hour_long_sleep_chain_runs_on_the_virtual_clock() -> None:
@@ -226,3 +230,66 @@ def test_time_is_real_again_after_the_run() -> None:
     time.sleep(0.001)
     assert time.monotonic() > a
     assert abs(time.time() - time.time_ns() / 1e9) < 1.0
+
+
+ALL_STRATEGIES = registry.names()
+BACKENDS = ["settrace"] + (["monitoring"] if sys.version_info >= (3, 12) else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_a_poll_until_a_deadline_ends_under_every_strategy(strategy: str, backend: str) -> None:
+    """Reading the clock in a loop, alone, until a deadline: time moves on by ticks, the loop ends.
+
+    In frozen virtual time it spun until the stall watchdog gave up (StalledRunError): the
+    standard library does it in ``as_completed`` once its timeout has run out.
+    """
+    polls: List[int] = []
+
+    def body() -> None:
+        go = threading.Event()
+        t = threading.Thread(target=go.wait)  # blocked without a deadline: nothing moves time
+        t.start()
+        deadline = time.monotonic() + 0.001
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+        polls.append(n)
+        go.set()
+        t.join()
+
+    assert_passes(body, executions=10, strategy=strategy, backend=backend, stall_timeout=30)
+    assert polls and all(vtime.POLL_READS <= n <= vtime.POLL_READS + 0.001 / vtime.TICK + 1 for n in polls), polls
+
+
+@pytest.mark.parametrize("strategy", ["random", "portfolio", "dpor"])
+def test_as_completed_whose_timeout_runs_out_reports_the_timeout(strategy: str) -> None:
+    """A schedule that lets as_completed's timeout run out ends with its TimeoutError, never a stall."""
+
+    def body() -> None:
+        with cf.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(pow, 2, i) for i in range(2)]
+            assert sorted(f.result() for f in cf.as_completed(futures, timeout=100)) == [1, 2]
+
+    r = interleave.explore(body, executions=300, seed=1, strategy=strategy, stall_timeout=30)
+    if strategy != "random":  # DPOR explores the timeout firing at once; random may not draw it
+        assert r.failure is not None
+    assert r.failure is None or isinstance(r.failure.exception, cf.TimeoutError), r.failure
+
+
+def test_clock_reads_stand_still_until_a_thread_polls_and_its_sleeps_count_from_its_clock() -> None:
+    seen: List[Tuple[int, int, int, bool]] = []
+
+    def body() -> None:
+        few = {time.monotonic() for _ in range(vtime.POLL_READS)}  # time stands still
+        polled = [time.monotonic_ns() for _ in range(10)]  # then each read is a tick later
+        start = time.monotonic_ns()
+        time.sleep(1.5)
+        after = time.monotonic_ns()
+        ticks = {b - a for a, b in zip(polled, polled[1:])}
+        seen.append((len(few), after - start, len(ticks), polled[0] > int(1e9 * min(few))))
+        assert ticks == {int(vtime.TICK * 1e9)} or max(ticks) - min(ticks) <= 1, ticks
+
+    assert_passes(body, executions=3)
+    # nothing moved for POLL_READS reads; then each read moves a tick; a sleep lasts exactly its length
+    assert seen and all(s == (1, 1_500_000_000, s[2], True) for s in seen), seen

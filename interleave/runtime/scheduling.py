@@ -430,7 +430,11 @@ class Scheduling:
         cur.state = BLOCKED
         cur.queue = queue
         cur.timed_out = False
-        cur.deadline = None if timeout is None else self.now + max(0.0, timeout)
+        if timeout is None:
+            cur.deadline = None
+        else:  # from the time this thread has seen, which may be a few ticks past ``now``
+            clock = cur.clock
+            cur.deadline = (clock if clock > self.now else self.now) + max(0.0, timeout)
         queue.waiters.append(cur)
         if self.prelude is cur:
             self._end_prelude()

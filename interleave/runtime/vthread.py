@@ -26,8 +26,8 @@ class VThread:
 
     __slots__ = (
         "tid", "name", "glet", "state", "queue", "deadline", "timed_out",
-        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending", "start",
-        "__weakref__",  # its exit queue refers to it weakly
+        "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending", "start", "clock",
+        "clock_repeats", "__weakref__",  # its exit queue refers to it weakly
     )
 
     def __init__(self, tid: int, name: str, daemon: bool, ident: int) -> None:
@@ -48,6 +48,10 @@ class VThread:
         self.handle: Any = None  # threading's _ThreadHandle (3.13), marked done on exit
         self.thread: Any = None  # the threading.Thread object, once known
         self.start: Any = None  # (func, args, kwargs) until it first runs
+        # What its clock read last, and how often in a row (see ``sync.vtime``): at or past the
+        # execution's clock, which only a timeout moves; its own timeouts count from here.
+        self.clock = -1.0
+        self.clock_repeats = 0
 
     def unpark(self) -> None:
         """Runnable again: off its wait queue, no deadline."""
