@@ -390,6 +390,18 @@ def replay_lines(token: str, reproduce: str) -> List[str]:
     return ["", f"Replay token: {token}", f"Reproduce:    {reproduce}"]
 
 
+def expired_lines(expired: Sequence[Tuple[Any, float]]) -> List[str]:
+    """The timed waits this schedule let run out while other threads could still go on."""
+    lines = ["Timeouts that ran out while other threads could still run (a thread may be slow, so",
+             "interleave lets a pending timeout run out at any moment):"]
+    for b, deadline in expired:
+        lines.append(f"  {b.thread}: {b.waits_for} timed out at {deadline:g} s (virtual time)")
+        if b.where:
+            path, line, function = b.where
+            lines.append(f"    at {short_path(path)}:{line} in {function}  `{_source(path, line)}`")
+    return lines
+
+
 def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset()) -> str:
     """One paragraph: the exception, the deadlock cycle, the step limit or the divergence."""
     if outcome.kind == "exception" and outcome.exception is not None:
@@ -448,8 +460,10 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
         racing = found.targets if found.kind != "deadlock" else None
     # The files the run took switch points in: their frames are instrumented code.
     traced = {e.filename for e in events}
-    parts += [describe_failure(outcome, traced), "", "Interleaving (one column per thread):",
-              render_table(shown, names, width, racing=racing, pinned=pinned)]
+    parts += [describe_failure(outcome, traced), ""]
+    if outcome.expired:
+        parts += expired_lines(outcome.expired) + [""]
+    parts += ["Interleaving (one column per thread):", render_table(shown, names, width, racing=racing, pinned=pinned)]
     if outcome.kind == "step-limit" and events and outcome.loop_site is None:
         tail = events[-200:]
         hot: Dict[Tuple[str, int], int] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import interleave
 
@@ -86,3 +88,41 @@ def test_values_are_capped_with_an_ellipsis_never_cut_by_the_column_and_the_tabl
     assert max(len(line) for line in wide.split("Interleaving")[1].splitlines()[:-4]) > 100
     assert f"write Holder.items = {value}" in wide
     assert textwrap.dedent(wide) != narrow
+
+
+def test_a_timeout_run_out_early_is_named_in_the_report_and_a_sleep_is_not() -> None:
+    """A failure that needs a timeout to run out while others could go on says which one did."""
+
+    def body() -> None:
+        ready = threading.Event()
+
+        def producer() -> None:
+            time.sleep(1)  # a sleep running out is not a surprise: never listed
+            ready.set()
+
+        t = threading.Thread(target=producer)
+        t.start()
+        assert ready.wait(timeout=30), "no data within 30 s"
+        t.join()
+
+    r = interleave.explore(body, executions=200, seed=0)
+    assert r.failure is not None and isinstance(r.failure.exception, AssertionError)
+    report = r.failure.report
+    assert "Timeouts that ran out while other threads could still run" in report, report
+    expired = report.split("Timeouts that ran out", 1)[1].split("Interleaving", 1)[0]
+    assert "MainThread: Event.wait() on Event at" in expired and "timed out at 30 s (virtual time)" in expired
+    assert "ready.wait(timeout=30)" in expired and "sleep" not in expired
+    again = interleave.replay(body, r.failure.token)
+    assert again.failure is not None
+
+    def no_address(text: str) -> str:
+        return re.sub(r"0x[0-9a-f]+", "0xADDR", text)
+
+    assert no_address(expired) in no_address(again.failure.report)
+
+    def sleeper() -> None:
+        time.sleep(5)
+        raise ValueError("after a sleep")
+
+    plain = interleave.explore(sleeper, executions=5, seed=0)
+    assert plain.failure is not None and "Timeouts that ran out" not in plain.failure.report

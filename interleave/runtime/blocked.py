@@ -1,4 +1,4 @@
-"""Deadlock reports: what each blocked thread waits for, who holds it, and where it stopped.
+"""Reports of waiting threads: what each waits for, who holds it, where (deadlocks, early timeouts).
 
 The wait queue a thread parks on is often an implementation detail (``Condition.wait`` parks on
 a private waiter lock); the object the user called is found by walking the thread's frames
@@ -12,7 +12,8 @@ from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ..instrument.filter import is_user_code_file
-from .vthread import VThread
+from .outcome import BlockedThread
+from .vthread import READY, VThread
 
 
 class Execution(Protocol):
@@ -137,3 +138,17 @@ def describe(ex: Execution, vt: VThread, frame: Optional[FrameType]) -> Dict[str
     if holder == display_name(vt) and outer_sync is not None:
         holder = None  # the private lock a Condition waiter holds while it sleeps
     return {"thread": display_name(vt), "tid": vt.tid, "waits_for": waits_for, "holder": holder, "where": where}
+
+
+def timed_out_early(ex: Any, t: VThread) -> Tuple[Tuple[BlockedThread, float], ...]:
+    """``t``'s timed wait, about to run out, if other threads could still go on (else nothing).
+
+    Nothing in the program made it run out: the schedule did, so a recorded run's report names
+    it. A sleep running out is no surprise and is left out.
+    """
+    queue = t.queue
+    if queue is None or queue.owner is None or t.deadline is None:
+        return ()
+    if not any(x.state == READY for x in ex.alive):
+        return ()
+    return ((ex.describe_blocked(t), t.deadline),)

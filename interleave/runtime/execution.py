@@ -150,6 +150,7 @@ class Execution(ThreadLife):
         self.outcome.runs = list(zip(self.runs_tid, self.runs_len))
         self.outcome.lone_points = not self.solo_ok
         self.outcome.virtual_time = self.now
+        self.outcome.expired = self.expired
         return self.outcome
 
     def _main_body(self) -> None:

@@ -12,7 +12,7 @@ class Divergence(BaseException):
 
 @dataclass
 class BlockedThread:
-    """A thread stuck in a deadlock: what it waits for, who holds it, where it stopped."""
+    """A waiting thread (stuck in a deadlock, or a timed wait): what it waits for, who holds it, where."""
 
     thread: str
     tid: int
@@ -38,6 +38,9 @@ class Outcome:
     detail: str = ""
     # Where a loop ran out of iterations (step limit with no switch point): (file, line, function).
     loop_site: Optional[Tuple[str, int, str]] = None
+    # Timed waits that ran out while other threads could still run, with their deadlines in
+    # virtual time (recorded runs only: the report's).
+    expired: Tuple[Tuple[BlockedThread, float], ...] = ()
 
     @property
     def failed(self) -> bool:

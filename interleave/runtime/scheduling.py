@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sys
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+from .blocked import timed_out_early
 from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
@@ -78,6 +79,7 @@ class Scheduling:
     real_block: Any
     solo_steps: Callable[[], int]
     teardown_left: int
+    expired: Tuple[Tuple[BlockedThread, float], ...] = ()  # see ``blocked.timed_out_early``
     abandoned: List[str]
 
     def abort(self, exc: BaseException) -> None:
@@ -269,6 +271,8 @@ class Scheduling:
             if self.recorder is not None:
                 self.recorder.switch(cur.tid, tid, cur.state == READY)
         if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
+            if self.recorder is not None:  # the report names a timeout run out early
+                self.expired += timed_out_early(self, t)
             t.queue.waiters.remove(t)  # type: ignore[union-attr]
             if t.deadline is not None and t.deadline > self.now:
                 self.now = t.deadline
@@ -430,11 +434,8 @@ class Scheduling:
         cur.state = BLOCKED
         cur.queue = queue
         cur.timed_out = False
-        if timeout is None:
-            cur.deadline = None
-        else:  # from the time this thread has seen, which may be a few ticks past ``now``
-            clock = cur.clock
-            cur.deadline = (clock if clock > self.now else self.now) + max(0.0, timeout)
+        # From the time this thread has seen: its clock may be a few ticks past ``now`` (vtime).
+        cur.deadline = None if timeout is None else max(cur.clock, self.now) + max(0.0, timeout)
         queue.waiters.append(cur)
         if self.prelude is cur:
             self._end_prelude()
