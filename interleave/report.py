@@ -421,12 +421,18 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
     if outcome.kind == "step-limit":
         site = outcome.loop_site
         if site is not None:
-            return (f"Step limit: the threads ran {outcome.detail.split(';')[0]} without the execution "
+            text = (f"Step limit: the threads ran {outcome.detail.split(';')[0]} without the execution "
                     f"ending (an endless loop or a livelock); {outcome.thread} was looping at "
                     f"{short_path(site[0])}:{site[1]} in {site[2]}  `{_source(site[0], site[1])}`.")
-        return (f"Step limit: the execution took {outcome.steps} steps without finishing (a livelock or "
-                f"an endless loop; {outcome.thread} was running). Steps are switch points, and loop "
-                "iterations of a thread that runs alone.")
+        else:
+            text = (f"Step limit: the execution took {outcome.steps} steps without finishing (a livelock or "
+                    f"an endless loop; {outcome.thread} was running). Steps are switch points, and loop "
+                    "iterations of a thread that runs alone.")
+        if outcome.polling:
+            text += (f"\n{outcome.thread} was reading the clock in its loop: waiting for a time by polling.\n"
+                     "In virtual time such a loop moves the clock about a microsecond per read (a million\n"
+                     "iterations per second waited): wait with time.sleep() or a timed wait instead.")
+        return text
     if outcome.kind == "divergence":
         return "Divergence: the program did not follow the recorded schedule: " + outcome.detail
     return outcome.kind

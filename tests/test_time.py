@@ -293,3 +293,21 @@ def test_clock_reads_stand_still_until_a_thread_polls_and_its_sleeps_count_from_
     assert_passes(body, executions=3)
     # nothing moved for POLL_READS reads; then each read moves a tick; a sleep lasts exactly its length
     assert seen and all(s == (1, 1_500_000_000, s[2], True) for s in seen), seen
+
+
+@pytest.mark.parametrize("polls", [True, False])
+def test_a_step_limit_in_a_loop_that_polls_the_clock_says_so(polls: bool) -> None:
+    def body() -> None:
+        go = threading.Event()
+        t = threading.Thread(target=go.wait)
+        t.start()
+        end = time.monotonic() + 60  # a virtual minute: about 63 million polls
+        n = 0
+        while (time.monotonic() if polls else n) < end:
+            n += 0
+        go.set()
+        t.join()
+
+    r = interleave.explore(body, executions=1, max_steps=2_000, stall_timeout=30)
+    assert r.failure is not None and r.failure.kind == "step-limit"
+    assert ("MainThread was reading the clock in its loop" in r.failure.report) == polls, r.failure.report

@@ -151,6 +151,9 @@ class Execution(ThreadLife):
         self.outcome.lone_points = not self.solo_ok
         self.outcome.virtual_time = self.now
         self.outcome.expired = self.expired
+        if self.outcome.kind == "step-limit" and self.outcome.tid is not None:
+            # Its clock ran ahead of the execution's: it was polling the clock (sync/vtime.py).
+            self.outcome.polling = self.threads[self.outcome.tid].clock > self.now
         return self.outcome
 
     def _main_body(self) -> None:

@@ -41,6 +41,8 @@ class Outcome:
     # Timed waits that ran out while other threads could still run, with their deadlines in
     # virtual time (recorded runs only: the report's).
     expired: Tuple[Tuple[BlockedThread, float], ...] = ()
+    # At the step limit: the looping thread was reading the clock in its loop (waiting by polling).
+    polling: bool = False
 
     @property
     def failed(self) -> bool:
