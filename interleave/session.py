@@ -62,7 +62,10 @@ class Session:
             # tuple that every later exploration's scan for new holders would go through.
             self.random_state = random.Random.__new__(random.Random)  # not seeded: set at once
             self.random_state.setstate(random.getstate())
+            # The program may set them inside the run (threading.settrace's hook is set in each
+            # thread it starts, and all virtual threads share this OS thread): put back at close.
             self.old_trace = sys.gettrace()
+            self.old_profile = sys.getprofile()
             # Garbage from one execution must not be collected in the middle of the next: its
             # finalizers and weakref callbacks (a ThreadPoolExecutor's wakes its workers) would
             # run at a moment no schedule controls. Collect between executions instead.
@@ -143,6 +146,11 @@ class Session:
                     if hasattr(self, "executor_state"):
                         self.executor_state.close()
                 finally:
+                    if hasattr(self, "old_profile"):
+                        if sys.gettrace() is not self.old_trace:
+                            sys.settrace(self.old_trace)
+                        if sys.getprofile() is not self.old_profile:
+                            sys.setprofile(self.old_profile)
                     if hasattr(self, "random_state"):
                         random.setstate(self.random_state.getstate())
                     if getattr(self, "gc_was_enabled", False):
@@ -187,6 +195,15 @@ class Session:
         if not self.backend.still_ours():
             # Every later execution would run untraced, without a switch point: passes that
             # tested nothing. Nothing found so far counts either.
+            where = getattr(self.backend, "displaced_at", None)
+            if where is not None:
+                raise InstrumentationError(
+                    f"code under test called sys.settrace at {where} (a debugger or coverage tool "
+                    "started inside the body; threading.settrace's hook is set that way in every "
+                    "thread the run starts), but the settrace back-end's own trace function makes "
+                    "the switch points, so this exploration has no verdict. "
+                    "Keep tracers out of the body, or use backend=\"monitoring\" (Python 3.12+), "
+                    "which leaves sys.settrace to the program.")
             raise InstrumentationError(
                 "interleave's trace function was removed during an execution, so the executions "
                 "after it could not be controlled and this exploration has no verdict. Either code "

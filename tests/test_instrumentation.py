@@ -162,6 +162,43 @@ def test_tracing_taken_over_by_the_body_is_reported() -> None:
         sys.settrace(old)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_trace_hook_set_by_the_body_never_gives_a_false_pass(backend: str) -> None:
+    """threading.settrace in the body: threading sets the hook in each thread the run starts.
+
+    Under the settrace back-end that took the trace function from the new thread, whose race
+    then went unseen: on 3.10-3.11 every execution passed (a false green). Now the call is
+    refused and the exploration has no verdict; under monitoring the hook is the program's and
+    the race is found. Either way the caller's trace function is as before afterwards.
+    """
+    hook_calls: List[str] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        hook_calls.append(event)
+
+    def body() -> None:
+        threading.settrace(hook)
+        try:
+            box = racy_helper.Counter()
+            ts = [threading.Thread(target=box.increment) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            assert box.value == 2
+        finally:
+            threading.settrace(None)  # type: ignore[arg-type]
+
+    old = sys.gettrace()
+    if backend == "settrace":
+        with pytest.raises(interleave.InstrumentationError, match="called sys.settrace at .*threading"):
+            interleave.explore(body, executions=50, seed=0, backend=backend)
+    else:
+        r = interleave.explore(body, executions=50, seed=0, backend=backend)
+        assert r.failure is not None and hook_calls
+    assert sys.gettrace() is old
+
+
 def test_backend_option_is_validated() -> None:
     with pytest.raises(interleave.OptionError):
         interleave.explore(two_increments("increment"), backend="ptrace")

@@ -18,6 +18,7 @@ import pytest
 from programs import locked_counter
 
 import interleave
+from interleave.instrument.settrace import _real_settrace
 from interleave.strategies import registry
 from interleave.versions import CURRENT
 
@@ -105,7 +106,9 @@ def test_a_tracer_dropped_after_the_first_execution_is_an_error() -> None:
     def body() -> None:
         runs.append(1)
         if len(runs) == 3:
-            sys.settrace(None)  # as a debugger or a coverage tool started inside the body would
+            # As CPython does at the recursion limit (a call of sys.settrace itself is refused
+            # and named: test_instrumentation.py).
+            _real_settrace(None)
         locked_counter()
 
     old = sys.gettrace()

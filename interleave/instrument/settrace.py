@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from _thread import get_ident as _get_ident
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
@@ -16,6 +17,7 @@ from .opcodes import loop_heads, visible_offsets
 # finished does not always take (3.13): lone frames keep them, and passes through loop heads
 # count as the steps.
 SILENCE = CURRENT.settrace_rearm
+_real_settrace = sys.settrace
 
 
 class SettraceBackend(Backend):
@@ -35,6 +37,7 @@ class SettraceBackend(Backend):
         self.old = sys.gettrace()
         self.instrumented = 0
         self.intact = True
+        self.displaced_at: Optional[str] = None  # where code under test called sys.settrace
         tracers: Dict[CodeType, Optional[Callable[..., Any]]] = {}
         first_seen: Dict[int, CodeType] = {}
         # The same by id, which ``keep`` holds: hashing a code object hashes its constants and
@@ -58,7 +61,7 @@ class SettraceBackend(Backend):
         def begin() -> None:
             countdown.begin()
             # CPython drops the trace function when it raises (as teardown makes it do): reinstall.
-            sys.settrace(global_trace)
+            _real_settrace(global_trace)
 
         self.begin_execution = begin  # type: ignore[method-assign]
 
@@ -182,7 +185,7 @@ class SettraceBackend(Backend):
                 # Without this, the first call of each code object runs with no opcode events
                 # on 3.12+, and the first execution would take other switch points than the rest.
                 if CURRENT.first_call_events == "settrace":
-                    sys.settrace(global_trace)  # re-instruments the frame that is running
+                    _real_settrace(global_trace)  # re-instruments the frame that is running
                 else:
                     frame.f_trace_lines = True
                     return first_call(local)
@@ -195,12 +198,32 @@ class SettraceBackend(Backend):
             # from inside a trace callback (where it is off) can resume with it off: its frames
             # then get no events at all, and a loop in them would never end. Setting the trace
             # function again recomputes the flag.
-            self.on_resume = lambda: sys.settrace(global_trace)
+            self.on_resume = lambda: _real_settrace(global_trace)
         self.tracers = tracers
-        sys.settrace(global_trace)
+        _real_settrace(global_trace)
+        sys.settrace = self._settrace_in_a_run
+
+    def _settrace_in_a_run(self, function: Optional[Callable[..., Any]]) -> None:
+        """``sys.settrace`` while installed: code under test may not take the trace function.
+
+        Installed, the program's tracer would replace the one that makes switch points, and the
+        executions after it would pass untested (on 3.10-3.11 the runtime sets its own again
+        when a thread resumes, so a thread started with ``threading.settrace`` in force ran its
+        first stretch untraced: a race there was never found). The call is refused and noted;
+        the exploration then ends with InstrumentationError. Outside a run it goes through.
+        """
+        ex = self.context.active
+        if ex is None or _get_ident() != ex.os_ident or function is self.global_trace:
+            _real_settrace(function)  # outside a run, or the runtime re-arming this back-end
+            return
+        if self.displaced_at is None:
+            f = sys._getframe(1)
+            self.displaced_at = f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}"
 
     def uninstall(self) -> None:
-        sys.settrace(self.old)
+        if sys.settrace == self._settrace_in_a_run:
+            sys.settrace = _real_settrace
+        _real_settrace(self.old)
 
     def end_execution(self) -> None:
         self.intact = sys.gettrace() is self.global_trace
@@ -209,9 +232,9 @@ class SettraceBackend(Backend):
         return self.instrumented > 0 and self.still_ours()
 
     def still_ours(self) -> bool:
-        return self.intact
+        return self.intact and self.displaced_at is None
 
     def on_greenlet_start(self) -> None:
         super().on_greenlet_start()
         if SILENCE:
-            sys.settrace(self.global_trace)  # recomputes the per-greenlet use_tracing flag
+            _real_settrace(self.global_trace)  # recomputes the per-greenlet use_tracing flag
