@@ -6,6 +6,7 @@ Prints one JSON line: how many trials ended in each way, and the first few that 
 from __future__ import annotations
 
 import _thread
+import faulthandler
 import json
 import queue
 import sys
@@ -108,6 +109,8 @@ def main() -> None:
     wrong: List[str] = []
     for i in range(n):
         delay = span * (i + 1) / n
+        # A trial whose Ctrl-C is lost would hunt for an hour: show where it is stuck instead.
+        faulthandler.dump_traceback_later(120, exit=True)
         if kind == "correct":  # an endless hunt: every moment lands inside it
             what = trial(body, delay, i, strategy, backend, 10**9, 3600.0)
             ok = what == "interrupted"
@@ -118,6 +121,7 @@ def main() -> None:
         tally[what] = tally.get(what, 0) + 1
         if not ok or not restored:
             wrong.append(f"trial {i} at {delay:.3f} s: {what}; restored={restored}")
+    faulthandler.cancel_dump_traceback_later()
     print(json.dumps({"tally": tally, "wrong": wrong[:5], "trials": n}))
 
 
