@@ -48,6 +48,20 @@ def callable_body(fn: Any) -> Any:
     """The test body, checked to be callable with no arguments (explore and replay call it so)."""
     if not callable(fn):
         raise OptionError(f"explore/replay need a callable test body taking no arguments; got {fn!r}")
+    inner = inspect.unwrap(getattr(fn, "func", fn)) if not inspect.isclass(fn) else fn
+    if inspect.iscoroutinefunction(inner) or inspect.isasyncgenfunction(inner):
+        raise OptionError(
+            f"the test body {getattr(inner, '__qualname__', inner)!r} is an async function: calling it only "
+            "makes a coroutine, and none of its code would run. interleave explores threads (threading, "
+            "queue, concurrent.futures), not asyncio tasks: give it a plain function that starts and joins "
+            "the threads"
+        )
+    if inspect.isgeneratorfunction(inner):
+        raise OptionError(
+            f"the test body {getattr(inner, '__qualname__', inner)!r} is a generator function: calling it "
+            "only makes a generator, and none of its code would run; give explore a function that runs "
+            "it (e.g. lambda: list(body()))"
+        )
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # builtins and some C callables have none: accept them

@@ -370,3 +370,26 @@ def test_callable_without_a_signature_is_accepted() -> None:
     else:
         pytest.skip("vars has a signature on this Python")
     assert options.callable_body(vars) is vars
+
+
+async def async_body() -> None:
+    raise AssertionError("never runs when called")
+
+
+def generator_body() -> Any:
+    yield 1
+
+
+@pytest.mark.parametrize("body, kind", [
+    (async_body, "an async function"),
+    (functools.partial(async_body), "an async function"),
+    (generator_body, "a generator function"),
+], ids=["async", "partial-of-async", "generator"])
+@pytest.mark.parametrize("call", ["explore", "replay"])
+def test_a_body_whose_call_runs_nothing_is_an_option_error(body: Any, kind: str, call: str) -> None:
+    """Calling an async or generator function runs none of its code: said as such, not as 'no switch point'."""
+    with pytest.raises(interleave.OptionError, match=f"is {kind}: calling it only makes"):
+        if call == "explore":
+            interleave.explore(body, executions=1, seed=1)
+        else:
+            interleave.replay(body, "il1_not-decoded-before-the-body-is-checked")
