@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import sys
 import threading
+from types import MethodType
 from typing import Any, Callable, Optional
 
 from greenlet import GreenletExit
@@ -103,9 +104,124 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional
         return _real_start_new_thread(function, args, *([kwargs] if kwargs is not None else []))
     if not isinstance(args, tuple):
         raise TypeError("2nd arg must be a tuple")
-    vt = _spawn(ex, function, args, kwargs, daemon=True)
+    thread = getattr(function, "__self__", None)
+    if (type(function) is MethodType and function.__func__ is _THREAD_BOOTSTRAP and not args
+            and not kwargs and _plain_start(thread)):
+        vt = _spawn_thread(ex, thread)
+    else:
+        vt = _spawn(ex, function, args, kwargs, daemon=True)
     ex.run_prelude(vt)
     return vt.ident
+
+
+# The stock bootstrap of a ``threading.Thread`` (<=3.12): ``Thread.start`` hands
+# ``self._bootstrap`` to the low-level start. A thread whose class keeps threading's own
+# bootstrap is started by ``_bootstrap_thread`` instead (below).
+_THREAD_BOOTSTRAP = getattr(threading.Thread, "_bootstrap", None)
+_THREAD_BOOTSTRAP_INNER = getattr(threading.Thread, "_bootstrap_inner", None)
+_Event = threading.Event
+_HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
+
+
+def _plain_start(thread: Any) -> bool:
+    """Whether ``thread`` starts with threading's own bootstrap and a plain ``_started`` Event."""
+    cls = type(thread)
+    return (cls._bootstrap is _THREAD_BOOTSTRAP and cls._bootstrap_inner is _THREAD_BOOTSTRAP_INNER
+            and type(thread.__dict__.get("_started")) is _Event and "_tstate_lock" in thread.__dict__)
+
+
+def _spawn_thread(ex: Any, thread: Any) -> Any:
+    """``_spawn`` for a Thread that ``_bootstrap_thread`` runs."""
+    if ex.tearing_down:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+    what = _thread_code(thread)
+    vt = ex.spawn(_bootstrap_thread, (thread, what if ex.needs_start_point(what) else None), None,
+                  name=thread.name, daemon=thread.daemon)
+    vt.thread = thread
+    return vt
+
+
+def _bootstrap_thread(thread: Any, pause: Any) -> None:
+    """What ``Thread._bootstrap_inner`` does in a new thread (<=3.12), without its handshake.
+
+    threading's bootstrap sets the thread's ident, makes and takes its tstate lock (the lock
+    ``join`` waits on, released when the thread ends), records the lock for interpreter
+    shutdown, sets the ``_started`` Event, moves the thread from ``_limbo`` to ``_active`` and
+    calls ``run()``. It costs a dozen Python calls through cooperative locks (the Event's
+    Condition, ``_maintain_shutdown_locks``) for steps no other thread can observe: the new
+    thread runs them at once in ``run_prelude``, before any switch point. Here they are done
+    directly, to the same attributes and registries; interpreter shutdown is not part of a run,
+    so the tstate lock is not added to ``_shutdown_locks``. ``pause``, if set, is what the thread
+    runs when that offers no switch point of its own (see ``_pause_before_run``).
+    """
+    ex = _context.active
+    vt = ex.current
+    ident = vt.ident
+    th = threading
+    try:
+        thread._ident = ident
+        lock = Lock()
+        lock._real.acquire()
+        lock._holder_tid = vt.tid
+        thread._tstate_lock = vt.sentinel = lock
+        if _HAVE_NATIVE_ID:
+            thread._native_id = ident
+        started = thread._started
+        if started._cond._waiters:
+            started.set()
+        else:
+            started._flag = True  # ``set()`` with nobody waiting: no Condition round trip
+        with th._active_limbo_lock:  # type: ignore[attr-defined]
+            th._active[ident] = thread  # type: ignore[attr-defined]
+            del th._limbo[thread]  # type: ignore[attr-defined]
+        if th._trace_hook:  # type: ignore[attr-defined]
+            sys.settrace(th._trace_hook)  # type: ignore[attr-defined]
+        if th._profile_hook:  # type: ignore[attr-defined]
+            sys.setprofile(th._profile_hook)  # type: ignore[attr-defined]
+        try:
+            if pause is not None:
+                ex.thread_point(pause)
+            thread.run()
+        except:  # noqa: E722 - as threading's bootstrap: every escape goes to the excepthook
+            thread._invoke_excepthook(thread)
+    finally:
+        with th._active_limbo_lock:  # type: ignore[attr-defined]
+            th._active.pop(ident, None)  # type: ignore[attr-defined]
+
+
+def wait_for_tstate_lock(thread: Any, block: bool = True, timeout: float = -1) -> None:
+    """``Thread._wait_for_tstate_lock`` (<=3.12, under ``join`` and ``is_alive``) in a run.
+
+    The same steps as threading's (take the tstate lock, give it back, mark the thread
+    stopped), on the cooperative lock directly: no switch point, as for any lock operation
+    the standard library makes, and ``_stop``'s shutdown-lock upkeep is left out (see
+    ``_bootstrap_thread``).
+    """
+    lock = thread._tstate_lock
+    ex = _context.active
+    if type(lock) is not Lock or ex is None or _real_get_ident() != ex.os_ident:
+        return _real_wait_for_tstate_lock(thread, block, timeout)  # type: ignore[misc]
+    real = lock._real
+    try:
+        if real.acquire(False):
+            lock._holder_tid = ex.current.tid
+        elif not block or not lock.wait_to_take(ex, timeout):
+            return None
+        lock.release_unscheduled()
+        thread._is_stopped = True
+        thread._tstate_lock = None
+    except BaseException:
+        # As threading does (bpo-45274): interrupted after taking it, or unwound while
+        # waiting, the lock is given back and the thread counts as stopped.
+        if real.locked():
+            lock.release_unscheduled()
+            thread._is_stopped = True
+            thread._tstate_lock = None
+        raise
+    return None
+
+
+_real_wait_for_tstate_lock = getattr(threading.Thread, "_wait_for_tstate_lock", None)
 
 
 class ThreadHandle:
