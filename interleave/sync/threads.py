@@ -108,8 +108,18 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional
     if (type(function) is MethodType and function.__func__ is _THREAD_BOOTSTRAP and not args
             and not kwargs and _plain_start(thread)):
         vt = _spawn_thread(ex, thread)
-    else:
-        vt = _spawn(ex, function, args, kwargs, daemon=True)
+        started = thread._started
+        if not started._cond._waiters:
+            # ``Thread.start`` waits on ``_started`` next, which the prelude has set by then:
+            # ``_SetOnce.wait`` returns at once and makes it a plain Event again.
+            started.__class__ = _SetOnce
+        try:
+            ex.run_prelude(vt)
+        except BaseException:
+            started.__class__ = _Event  # unwound before start's wait: nothing else changed it
+            raise
+        return vt.ident
+    vt = _spawn(ex, function, args, kwargs, daemon=True)
     ex.run_prelude(vt)
     return vt.ident
 
@@ -121,6 +131,21 @@ _THREAD_BOOTSTRAP = getattr(threading.Thread, "_bootstrap", None)
 _THREAD_BOOTSTRAP_INNER = getattr(threading.Thread, "_bootstrap_inner", None)
 _Event = threading.Event
 _HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
+
+
+class _SetOnce(threading.Event):
+    """A starting Thread's ``_started`` Event, until ``Thread.start`` waits on it once.
+
+    ``Event.wait`` on a set Event still goes through its Condition and lock (six Python calls);
+    nobody holds that lock across a switch point, so a set flag is the whole answer.
+    """
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """``Event.wait``, back to a plain Event first."""
+        self.__class__ = _Event
+        if self._flag:  # type: ignore[attr-defined]
+            return True
+        return self.wait(timeout)
 
 
 def _plain_start(thread: Any) -> bool:
