@@ -217,7 +217,13 @@ class Scheduling:
         self.steps += used
         self.runs_len[-1] += used
         self.granted = self.budget = self.rec_left = 0
-        runnable = self._runnable()
+        runnable: List[int] = []
+        for t in self.alive:  # ``_runnable`` written out while no thread waits with a timeout
+            if t.state == READY:
+                runnable.append(t.tid)
+            elif t.deadline is not None:
+                runnable = self._runnable()
+                break
         if not runnable:
             if self.alive:
                 self._deadlock()
@@ -247,8 +253,11 @@ class Scheduling:
             tracing = self.counters.tracing
             # A strategy is not the program: its Python code must not be traced. Decisions
             # taken at a sync point run outside any callback, and on 3.10/3.11 tracing the
-            # strategy's own calls (POS's dis lookups) made replays diverge.
-            tracing.value += 1
+            # strategy's own calls (POS's dis lookups) made replays diverge. Inside a back-end
+            # callback (most decisions) the counter is already up: nothing to change.
+            inside = tracing.value
+            if not inside:
+                tracing.value = 1
             try:
                 tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
             except Divergence as exc:
@@ -259,7 +268,8 @@ class Scheduling:
                 self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
                 return None
             finally:
-                tracing.value -= 1
+                if not inside:
+                    tracing.value = 0
             self.forced_used = 0
         t = self.threads[tid]
         if t is not cur:
@@ -388,16 +398,16 @@ class Scheduling:
 
     def _switch_to(self, nxt: VThread) -> None:
         self.current = nxt
-        counters = self.counters
-        saved = counters.save()
         g = nxt.glet
         if g is None:
             g = self.greenlet_for(nxt)  # type: ignore[attr-defined]
+        if self.on_resume is None:
+            self.counters.switch(g)
+            return
         try:
-            g.switch()
+            self.counters.switch(g)
         finally:
-            counters.restore(saved)
-            if self.on_resume is not None and not counters.tracing.value:
+            if self.on_resume is not None and not self.counters.tracing.value:
                 self.on_resume()
 
     def _stop(self) -> None:
