@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 from greenlet import GreenletExit
 
 from ..runtime import context as _context
+from ..versions import CURRENT
 from .lock import Lock
 from .running import running
 
@@ -105,32 +106,38 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional
     if not isinstance(args, tuple):
         raise TypeError("2nd arg must be a tuple")
     thread = getattr(function, "__self__", None)
-    if (type(function) is MethodType and function.__func__ is _THREAD_BOOTSTRAP and not args
-            and not kwargs and _plain_start(thread)):
+    if not args and not kwargs and _plain_start(function, thread):
         vt = _spawn_thread(ex, thread)
-        started = thread._started
-        if not started._cond._waiters:
-            # ``Thread.start`` waits on ``_started`` next, which the prelude has set by then:
-            # ``_SetOnce.wait`` returns at once and makes it a plain Event again.
-            started.__class__ = _SetOnce
-        try:
-            ex.run_prelude(vt)
-        except BaseException:
-            started.__class__ = _Event  # unwound before start's wait: nothing else changed it
-            raise
+        _run_start_prelude(ex, vt, thread)
         return vt.ident
     vt = _spawn(ex, function, args, kwargs, daemon=True)
     ex.run_prelude(vt)
     return vt.ident
 
 
-# The stock bootstrap of a ``threading.Thread`` (<=3.12): ``Thread.start`` hands
-# ``self._bootstrap`` to the low-level start. A thread whose class keeps threading's own
-# bootstrap is started by ``_bootstrap_thread`` instead (below).
-_THREAD_BOOTSTRAP = getattr(threading.Thread, "_bootstrap", None)
-_THREAD_BOOTSTRAP_INNER = getattr(threading.Thread, "_bootstrap_inner", None)
+# The stock bootstrap of a ``threading.Thread``: ``Thread.start`` hands ``self._bootstrap`` to
+# the low-level start. A thread whose class keeps threading's own bootstrap is started by
+# ``_bootstrap_thread`` instead (below).
+_THREAD_BOOTSTRAP = threading.Thread._bootstrap  # type: ignore[attr-defined]
+_THREAD_BOOTSTRAP_INNER = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 _Event = threading.Event
 _HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
+# Up to 3.12 a thread has a tstate lock (``join`` waits on it); 3.13 joins on its handle.
+_TSTATE_LOCK = not CURRENT.thread_handles
+
+
+def _run_start_prelude(ex: Any, vt: Any, thread: Any) -> None:
+    """``run_prelude`` for a Thread that ``Thread.start`` then waits for (see ``_SetOnce``)."""
+    started = thread._started
+    if not started._cond._waiters:
+        # ``Thread.start`` waits on ``_started`` next, which the prelude has set by then:
+        # ``_SetOnce.wait`` returns at once and makes it a plain Event again.
+        started.__class__ = _SetOnce
+    try:
+        ex.run_prelude(vt)
+    except BaseException:
+        started.__class__ = _Event  # unwound before start's wait: nothing else changed it
+        raise
 
 
 class _SetOnce(threading.Event):
@@ -148,11 +155,13 @@ class _SetOnce(threading.Event):
         return self.wait(timeout)
 
 
-def _plain_start(thread: Any) -> bool:
-    """Whether ``thread`` starts with threading's own bootstrap and a plain ``_started`` Event."""
+def _plain_start(function: Any, thread: Any) -> bool:
+    """Whether ``function`` is the stock bootstrap of a Thread with a plain ``_started`` Event."""
+    if type(function) is not MethodType or function.__func__ is not _THREAD_BOOTSTRAP:
+        return False
     cls = type(thread)
-    return (cls._bootstrap is _THREAD_BOOTSTRAP and cls._bootstrap_inner is _THREAD_BOOTSTRAP_INNER
-            and type(thread.__dict__.get("_started")) is _Event and "_tstate_lock" in thread.__dict__)
+    return (cls._bootstrap_inner is _THREAD_BOOTSTRAP_INNER
+            and type(thread.__dict__.get("_started")) is _Event)
 
 
 def _spawn_thread(ex: Any, thread: Any) -> Any:
@@ -167,10 +176,10 @@ def _spawn_thread(ex: Any, thread: Any) -> Any:
 
 
 def _bootstrap_thread(thread: Any, pause: Any) -> None:
-    """What ``Thread._bootstrap_inner`` does in a new thread (<=3.12), without its handshake.
+    """What ``Thread._bootstrap_inner`` does in a new thread, without its handshake.
 
-    threading's bootstrap sets the thread's ident, makes and takes its tstate lock (the lock
-    ``join`` waits on, released when the thread ends), records the lock for interpreter
+    threading's bootstrap sets the thread's ident, makes and takes its tstate lock (up to 3.12:
+    the lock ``join`` waits on, released when the thread ends) and records it for interpreter
     shutdown, sets the ``_started`` Event, moves the thread from ``_limbo`` to ``_active`` and
     calls ``run()``. It costs a dozen Python calls through cooperative locks (the Event's
     Condition, ``_maintain_shutdown_locks``) for steps no other thread can observe: the new
@@ -185,10 +194,11 @@ def _bootstrap_thread(thread: Any, pause: Any) -> None:
     th = threading
     try:
         thread._ident = ident
-        lock = Lock()
-        lock._real.acquire()
-        lock._holder_tid = vt.tid
-        thread._tstate_lock = vt.sentinel = lock
+        if _TSTATE_LOCK:
+            lock = Lock()
+            lock._real.acquire()
+            lock._holder_tid = vt.tid
+            thread._tstate_lock = vt.sentinel = lock
         if _HAVE_NATIVE_ID:
             thread._native_id = ident
         started = thread._started
@@ -302,17 +312,21 @@ def start_joinable_thread(function: Callable[..., Any], handle: Optional[ThreadH
                 thread._handle = real
             handle = real
         return _real_start_joinable(function, handle=handle, daemon=daemon)  # type: ignore[misc]
+    thread = getattr(function, "__self__", None)
     if not isinstance(handle, ThreadHandle):
         # None, or the C handle of a Thread built before the run: give the Thread one of ours.
         handle = ThreadHandle()
-        thread = getattr(function, "__self__", None)
         if thread is not None and hasattr(thread, "_handle"):
             thread._handle = handle
-    vt = _spawn(ex, function, (), None, daemon)
+    plain = _plain_start(function, thread)
+    vt = _spawn_thread(ex, thread) if plain else _spawn(ex, function, (), None, daemon)
     vt.handle = handle
     handle.ident = vt.ident
     handle._vt = vt
-    ex.run_prelude(vt)
+    if plain:
+        _run_start_prelude(ex, vt, thread)
+    else:
+        ex.run_prelude(vt)
     return handle
 
 
