@@ -210,13 +210,11 @@ class Scheduling:
 
     def _decide(self) -> Optional[VThread]:
         """Close the current grant and pick who runs next; None when the execution is over."""
-        # Runs at every decision (a dozen or more per small execution): what it reads twice is
-        # read once into a local.
         cur = self.current
         if self.solo:
             self._end_solo()
         used = self.granted - self.budget - self.rec_left  # ``_close_grant``, at every decision
-        self.steps = steps = self.steps + used
+        self.steps += used
         self.runs_len[-1] += used
         self.granted = self.budget = self.rec_left = 0
         runnable: List[int] = []
@@ -230,19 +228,17 @@ class Scheduling:
             if self.alive:
                 self._deadlock()
             return None
-        if steps >= self.max_steps:
+        if self.steps >= self.max_steps:
             self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
             return None
         alone = len(runnable) == 1
-        ctid = cur.tid
-        going_on = cur.state == READY  # it could go on (not blocked, not done)
         if cur.state != DONE:
             # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
             # it counts as going on, or a strategy that favours it would starve everyone else.
             self.streak += used
-            if self.streak >= FAIRNESS_STREAK and not alone and ctid in runnable:
-                runnable = [t for t in runnable if t != ctid]
-        if going_on and len(runnable) == 1 and runnable[0] == ctid and not self.every_pick:
+            if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
+                runnable = [t for t in runnable if t != cur.tid]
+        if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY and not self.every_pick:
             # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
             # can become runnable without a wake-up or a thread start, and both cut the grant.
             # The strategy is told the picks used so far with its next decision (they are all
@@ -252,7 +248,7 @@ class Scheduling:
             if self.solo_ok:
                 self.solo = True
                 return cur
-            tid, n = ctid, 1 << 30
+            tid, n = cur.tid, 1 << 30
         else:
             tracing = self.counters.tracing
             # A strategy is not the program: its Python code must not be traced. Decisions
@@ -263,26 +259,25 @@ class Scheduling:
             if not inside:
                 tracing.value = 1
             try:
-                tid, n = self.strategy.choose(runnable, ctid, used + self.forced_used)
+                tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
             except Divergence as exc:
-                self.outcome = Outcome("divergence", thread=cur.name, tid=ctid, detail=str(exc))
+                self.outcome = Outcome("divergence", thread=cur.name, tid=cur.tid, detail=str(exc))
                 return None
             except Exception as exc:  # noqa: BLE001 - a strategy bug is ours, not the user's
                 self.internal_error = exc
-                self.outcome = Outcome("internal-error", thread=cur.name, tid=ctid)
+                self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
                 return None
             finally:
                 if not inside:
                     tracing.value = 0
             self.forced_used = 0
         t = self.threads[tid]
-        rec = self.recorder
         if t is not cur:
             self.streak = 0
-            if going_on and ctid in runnable:
+            if cur.state == READY and cur.tid in runnable:
                 self.preemptions += 1
-            if rec is not None:
-                rec.switch(ctid, tid, going_on)
+            if self.recorder is not None:
+                self.recorder.switch(cur.tid, tid, cur.state == READY)
         if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
             t.queue.waiters.remove(t)  # type: ignore[union-attr]
             if t.deadline is not None and t.deadline > self.now:
@@ -291,14 +286,13 @@ class Scheduling:
             t.timed_out = True
         if n < 1:
             n = 1
-        room = self.max_steps - steps
+        room = self.max_steps - self.steps
         if n > room:
             n = room
         if n > FAIRNESS_STREAK:
             n = FAIRNESS_STREAK  # come back to check fairness even under a long grant
-        runs_tid = self.runs_tid
-        if runs_tid[-1] != tid:
-            runs_tid.append(tid)
+        if self.runs_tid[-1] != tid:
+            self.runs_tid.append(tid)
             self.runs_len.append(0)
         if alone and self.solo_ok:
             # It runs alone from its first pick on, whatever the grant: when solo begins must
@@ -306,7 +300,7 @@ class Scheduling:
             n = 1
             self.solo = True
         self.granted = n
-        if rec is None:
+        if self.recorder is None:
             self.budget = n - 1
         else:
             self.rec_left = n - 1
