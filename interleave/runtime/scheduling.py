@@ -217,13 +217,7 @@ class Scheduling:
         self.steps += used
         self.runs_len[-1] += used
         self.granted = self.budget = self.rec_left = 0
-        runnable: List[int] = []
-        for t in self.alive:  # ``_runnable`` written out while no thread waits with a timeout
-            if t.state == READY:
-                runnable.append(t.tid)
-            elif t.deadline is not None:
-                runnable = self._runnable()
-                break
+        runnable = self._runnable()
         if not runnable:
             if self.alive:
                 self._deadlock()
@@ -401,9 +395,6 @@ class Scheduling:
         g = nxt.glet
         if g is None:
             g = self.greenlet_for(nxt)  # type: ignore[attr-defined]
-        if self.on_resume is None:
-            self.counters.switch(g)
-            return
         try:
             self.counters.switch(g)
         finally:
