@@ -149,7 +149,7 @@ class _SetOnce(threading.Event):
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """``Event.wait``, back to a plain Event first."""
-        self.__class__ = _Event
+        self.__class__ = _Event  # type: ignore[assignment]
         if self._flag:  # type: ignore[attr-defined]
             return True
         return self.wait(timeout)
