@@ -68,6 +68,41 @@ def test_a_subclass_with_its_own_bootstrap_inner_runs_it() -> None:
     assert_passes(body, executions=50)
 
 
+def test_a_subclass_overriding_a_private_start_step_has_it_run() -> None:
+    def body() -> None:
+        ran: List[str] = []
+
+        class Traced(threading.Thread):
+            def _set_ident(self) -> None:
+                ran.append("set_ident")
+                super()._set_ident()  # type: ignore[misc]
+
+        t = Traced(target=lambda: ran.append("target"))
+        t.start()
+        t.join()
+        assert ran == ["set_ident", "target"] and t.ident is not None
+
+    assert_passes(body, executions=50)
+
+
+@pytest.mark.skipif(not TSTATE_LOCK, reason="3.13's join does not go through Thread._stop")
+def test_a_subclass_overriding_stop_has_it_run_by_join() -> None:
+    def body() -> None:
+        stopped: List[bool] = []
+
+        class Traced(threading.Thread):
+            def _stop(self) -> None:
+                stopped.append(True)
+                super()._stop()  # type: ignore[misc]
+
+        t = Traced(target=_nothing)
+        t.start()
+        t.join()
+        assert stopped and not t.is_alive()
+
+    assert_passes(body, executions=50)
+
+
 def test_ident_native_id_and_registries_while_running_and_after_join() -> None:
     def body() -> None:
         go = threading.Event()

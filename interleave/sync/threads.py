@@ -119,7 +119,12 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional
 # the low-level start. A thread whose class keeps threading's own bootstrap is started by
 # ``_bootstrap_thread`` instead (below).
 _THREAD_BOOTSTRAP = threading.Thread._bootstrap  # type: ignore[attr-defined]
-_THREAD_BOOTSTRAP_INNER = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+# threading's private steps of a thread's start and end: a class that overrides one of them is
+# started (and joined) the standard way, so that its own version runs.
+_PRIVATE_STEPS = tuple((name, getattr(threading.Thread, name)) for name in (
+    "_bootstrap_inner", "_set_ident", "_set_tstate_lock", "_set_native_id", "_delete", "_stop")
+    if hasattr(threading.Thread, name))
+_THREAD_STOP = getattr(threading.Thread, "_stop", None)
 _Event = threading.Event
 _HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
 # Up to 3.12 a thread has a tstate lock (``join`` waits on it); 3.13 joins on its handle.
@@ -160,8 +165,9 @@ def _plain_start(function: Any, thread: Any) -> bool:
     if type(function) is not MethodType or function.__func__ is not _THREAD_BOOTSTRAP:
         return False
     cls = type(thread)
-    return (cls._bootstrap_inner is _THREAD_BOOTSTRAP_INNER
-            and type(thread.__dict__.get("_started")) is _Event)
+    if cls is not threading.Thread and any(getattr(cls, name) is not own for name, own in _PRIVATE_STEPS):
+        return False
+    return type(thread.__dict__.get("_started")) is _Event
 
 
 def _spawn_thread(ex: Any, thread: Any) -> Any:
@@ -234,7 +240,8 @@ def wait_for_tstate_lock(thread: Any, block: bool = True, timeout: float = -1) -
     """
     lock = thread._tstate_lock
     ex = _context.active
-    if type(lock) is not Lock or ex is None or _real_get_ident() != ex.os_ident:
+    if (type(lock) is not Lock or ex is None or _real_get_ident() != ex.os_ident
+            or type(thread)._stop is not _THREAD_STOP):
         return _real_wait_for_tstate_lock(thread, block, timeout)  # type: ignore[misc]
     real = lock._real
     try:
