@@ -51,6 +51,9 @@ def install_runtime_patches(p: Patcher) -> None:
     else:
         p.setattr(th, "_start_new_thread", vthreads.start_new_thread)
         p.setattr(th, "_set_sentinel", vthreads.set_sentinel)
+        # Under join and is_alive: the tstate lock of a virtual thread, without the Python calls
+        # through threading's acquire/release/_stop (a private method no user code calls).
+        p.setattr(th.Thread, "_wait_for_tstate_lock", vthreads.wait_for_tstate_lock)
         p.drop_added(th._shutdown_locks, lambda lock: isinstance(lock, Lock))  # type: ignore[attr-defined]
     p.setattr(th, "_counter", itertools.count(1).__next__)
     # Before the registries, so that it is undone after them: a run's threads are taken out of

@@ -8,6 +8,7 @@ from typing import Any, Callable, List, Optional
 from greenlet import GreenletExit, greenlet
 
 from ..errors import InconclusiveError
+from ..instrument.opcodes import visible_offsets
 from ..versions import CURRENT
 from .operation import Op, OpKind
 from .outcome import Outcome
@@ -107,8 +108,6 @@ class ThreadLife(Scheduling):
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
         if code is None or not self.wants(code):
             return True
-        from ..instrument.opcodes import visible_offsets
-
         return not visible_offsets(code, self.model)
 
     def thread_point(self, function: Any) -> None:

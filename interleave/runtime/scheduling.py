@@ -249,8 +249,11 @@ class Scheduling:
             tracing = self.counters.tracing
             # A strategy is not the program: its Python code must not be traced. Decisions
             # taken at a sync point run outside any callback, and on 3.10/3.11 tracing the
-            # strategy's own calls (POS's dis lookups) made replays diverge.
-            tracing.value += 1
+            # strategy's own calls (POS's dis lookups) made replays diverge. Inside a back-end
+            # callback (most decisions) the counter is already up: nothing to change.
+            inside = tracing.value
+            if not inside:
+                tracing.value = 1
             try:
                 tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
             except Divergence as exc:
@@ -261,7 +264,8 @@ class Scheduling:
                 self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
                 return None
             finally:
-                tracing.value -= 1
+                if not inside:
+                    tracing.value = 0
             self.forced_used = 0
         t = self.threads[tid]
         if t is not cur:
@@ -392,16 +396,13 @@ class Scheduling:
 
     def _switch_to(self, nxt: VThread) -> None:
         self.current = nxt
-        counters = self.counters
-        saved = counters.save()
         g = nxt.glet
         if g is None:
             g = self.greenlet_for(nxt)  # type: ignore[attr-defined]
         try:
-            g.switch()
+            self.counters.switch(g)
         finally:
-            counters.restore(saved)
-            if self.on_resume is not None and not counters.tracing.value:
+            if self.on_resume is not None and not self.counters.tracing.value:
                 self.on_resume()
 
     def _stop(self) -> None:

@@ -62,12 +62,19 @@ class Lock:
         wanted = ex.wanted_files.get(code.co_filename)  # ``ex.wants``, without the call
         if wanted or (wanted is None and ex.wants(code)):
             ex.user_point(_ACQUIRE, self, caller, blocking, None if timeout == -1 else timeout)
-        real = self._real
-        if real.acquire(False):
+        if self._real.acquire(False):
             self._holder_tid = ex.current.tid
             return True
         if not blocking:
             return False
+        return self.wait_to_take(ex, timeout)
+
+    def wait_to_take(self, ex: Any, timeout: float = -1) -> bool:
+        """Park until the lock is taken (True) or ``timeout`` virtual seconds pass (False).
+
+        No switch point: the caller has had its own, or is the runtime (a thread's join).
+        """
+        real = self._real
         q = self._queue
         if q is None:
             q = self._queue = WaitQueue(self, f"Lock at {id(self):#x}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import _thread
 import sys
 import threading
+from types import MethodType
 from typing import Any, Callable, Optional
 
 from greenlet import GreenletExit
 
 from ..runtime import context as _context
+from ..versions import CURRENT
 from .lock import Lock
 from .running import running
 
@@ -103,9 +105,165 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional
         return _real_start_new_thread(function, args, *([kwargs] if kwargs is not None else []))
     if not isinstance(args, tuple):
         raise TypeError("2nd arg must be a tuple")
+    thread = getattr(function, "__self__", None)
+    if not args and not kwargs and _plain_start(function, thread):
+        vt = _spawn_thread(ex, thread)
+        _run_start_prelude(ex, vt, thread)
+        return vt.ident
     vt = _spawn(ex, function, args, kwargs, daemon=True)
     ex.run_prelude(vt)
     return vt.ident
+
+
+# The stock bootstrap of a ``threading.Thread``: ``Thread.start`` hands ``self._bootstrap`` to
+# the low-level start. A thread whose class keeps threading's own bootstrap is started by
+# ``_bootstrap_thread`` instead (below).
+_THREAD_BOOTSTRAP = threading.Thread._bootstrap  # type: ignore[attr-defined]
+# threading's private steps of a thread's start and end: a class that overrides one of them is
+# started (and joined) the standard way, so that its own version runs.
+_PRIVATE_STEPS = tuple((name, getattr(threading.Thread, name)) for name in (
+    "_bootstrap_inner", "_set_ident", "_set_tstate_lock", "_set_native_id", "_delete", "_stop")
+    if hasattr(threading.Thread, name))
+_THREAD_STOP = getattr(threading.Thread, "_stop", None)
+_Event = threading.Event
+_HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
+# Up to 3.12 a thread has a tstate lock (``join`` waits on it); 3.13 joins on its handle.
+_TSTATE_LOCK = not CURRENT.thread_handles
+
+
+def _run_start_prelude(ex: Any, vt: Any, thread: Any) -> None:
+    """``run_prelude`` for a Thread that ``Thread.start`` then waits for (see ``_SetOnce``)."""
+    started = thread._started
+    if not started._cond._waiters:
+        # ``Thread.start`` waits on ``_started`` next, which the prelude has set by then:
+        # ``_SetOnce.wait`` returns at once and makes it a plain Event again.
+        started.__class__ = _SetOnce
+    try:
+        ex.run_prelude(vt)
+    except BaseException:
+        started.__class__ = _Event  # unwound before start's wait: nothing else changed it
+        raise
+
+
+class _SetOnce(threading.Event):
+    """A starting Thread's ``_started`` Event, until ``Thread.start`` waits on it once.
+
+    ``Event.wait`` on a set Event still goes through its Condition and lock (six Python calls);
+    nobody holds that lock across a switch point, so a set flag is the whole answer.
+    """
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """``Event.wait``, back to a plain Event first."""
+        self.__class__ = _Event  # type: ignore[assignment]
+        if self._flag:  # type: ignore[attr-defined]
+            return True
+        return self.wait(timeout)
+
+
+def _plain_start(function: Any, thread: Any) -> bool:
+    """Whether ``function`` is the stock bootstrap of a Thread with a plain ``_started`` Event."""
+    if type(function) is not MethodType or function.__func__ is not _THREAD_BOOTSTRAP:
+        return False
+    cls = type(thread)
+    if cls is not threading.Thread and any(getattr(cls, name) is not own for name, own in _PRIVATE_STEPS):
+        return False
+    return type(thread.__dict__.get("_started")) is _Event
+
+
+def _spawn_thread(ex: Any, thread: Any) -> Any:
+    """``_spawn`` for a Thread that ``_bootstrap_thread`` runs."""
+    if ex.tearing_down:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+    what = _thread_code(thread)
+    vt = ex.spawn(_bootstrap_thread, (thread, what if ex.needs_start_point(what) else None), None,
+                  name=thread.name, daemon=thread.daemon)
+    vt.thread = thread
+    return vt
+
+
+def _bootstrap_thread(thread: Any, pause: Any) -> None:
+    """What ``Thread._bootstrap_inner`` does in a new thread, without its handshake.
+
+    threading's bootstrap sets the thread's ident, makes and takes its tstate lock (up to 3.12:
+    the lock ``join`` waits on, released when the thread ends) and records it for interpreter
+    shutdown, sets the ``_started`` Event, moves the thread from ``_limbo`` to ``_active`` and
+    calls ``run()``. It costs a dozen Python calls through cooperative locks (the Event's
+    Condition, ``_maintain_shutdown_locks``) for steps no other thread can observe: the new
+    thread runs them at once in ``run_prelude``, before any switch point. Here they are done
+    directly, to the same attributes and registries; interpreter shutdown is not part of a run,
+    so the tstate lock is not added to ``_shutdown_locks``. ``pause``, if set, is what the thread
+    runs when that offers no switch point of its own (see ``_pause_before_run``).
+    """
+    ex = _context.active
+    vt = ex.current
+    ident = vt.ident
+    th = threading
+    try:
+        thread._ident = ident
+        if _TSTATE_LOCK:
+            lock = Lock()
+            lock._real.acquire()
+            lock._holder_tid = vt.tid
+            thread._tstate_lock = vt.sentinel = lock
+        if _HAVE_NATIVE_ID:
+            thread._native_id = ident
+        started = thread._started
+        if started._cond._waiters:
+            started.set()
+        else:
+            started._flag = True  # ``set()`` with nobody waiting: no Condition round trip
+        with th._active_limbo_lock:  # type: ignore[attr-defined]
+            th._active[ident] = thread  # type: ignore[attr-defined]
+            del th._limbo[thread]  # type: ignore[attr-defined]
+        if th._trace_hook:  # type: ignore[attr-defined]
+            sys.settrace(th._trace_hook)  # type: ignore[attr-defined]
+        if th._profile_hook:  # type: ignore[attr-defined]
+            sys.setprofile(th._profile_hook)  # type: ignore[attr-defined]
+        try:
+            if pause is not None:
+                ex.thread_point(pause)
+            thread.run()
+        except:  # noqa: E722 - as threading's bootstrap: every escape goes to the excepthook
+            thread._invoke_excepthook(thread)
+    finally:
+        with th._active_limbo_lock:  # type: ignore[attr-defined]
+            th._active.pop(ident, None)  # type: ignore[attr-defined]
+
+
+def wait_for_tstate_lock(thread: Any, block: bool = True, timeout: float = -1) -> None:
+    """``Thread._wait_for_tstate_lock`` (<=3.12, under ``join`` and ``is_alive``) in a run.
+
+    The same steps as threading's (take the tstate lock, give it back, mark the thread
+    stopped), on the cooperative lock directly: no switch point, as for any lock operation
+    the standard library makes, and ``_stop``'s shutdown-lock upkeep is left out (see
+    ``_bootstrap_thread``).
+    """
+    lock = thread._tstate_lock
+    ex = _context.active
+    if (type(lock) is not Lock or ex is None or _real_get_ident() != ex.os_ident
+            or type(thread)._stop is not _THREAD_STOP):
+        return _real_wait_for_tstate_lock(thread, block, timeout)  # type: ignore[misc]
+    real = lock._real
+    try:
+        if real.acquire(False):
+            lock._holder_tid = ex.current.tid
+        elif not block or not lock.wait_to_take(ex, timeout):
+            return None
+        lock.release_unscheduled()
+        thread._is_stopped = True
+        thread._tstate_lock = None
+    except BaseException:
+        # As threading does (bpo-45274): interrupted after taking it, or unwound while
+        # waiting, the lock is given back and the thread counts as stopped.
+        if real.locked():
+            lock.release_unscheduled()
+            thread._is_stopped = True
+            thread._tstate_lock = None
+        raise
+    return None
+
+
+_real_wait_for_tstate_lock = getattr(threading.Thread, "_wait_for_tstate_lock", None)
 
 
 class ThreadHandle:
@@ -161,17 +319,21 @@ def start_joinable_thread(function: Callable[..., Any], handle: Optional[ThreadH
                 thread._handle = real
             handle = real
         return _real_start_joinable(function, handle=handle, daemon=daemon)  # type: ignore[misc]
+    thread = getattr(function, "__self__", None)
     if not isinstance(handle, ThreadHandle):
         # None, or the C handle of a Thread built before the run: give the Thread one of ours.
         handle = ThreadHandle()
-        thread = getattr(function, "__self__", None)
         if thread is not None and hasattr(thread, "_handle"):
             thread._handle = handle
-    vt = _spawn(ex, function, (), None, daemon)
+    plain = _plain_start(function, thread)
+    vt = _spawn_thread(ex, thread) if plain else _spawn(ex, function, (), None, daemon)
     vt.handle = handle
     handle.ident = vt.ident
     handle._vt = vt
-    ex.run_prelude(vt)
+    if plain:
+        _run_start_prelude(ex, vt, thread)
+    else:
+        ex.run_prelude(vt)
     return handle
 
 
