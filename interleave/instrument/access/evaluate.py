@@ -235,7 +235,9 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
 def _call_access(spec: Spec, frame: FrameType, memo: Any) -> Access:
     vals = [operand(d, frame, memo) for d in spec.args]
     callee, args = vals[0], vals[1:]
-    kw = spec.kw or ()
+    kw = spec.kw
+    if not kw:
+        return call_model(callee, args, {})
     npos = len(args) - len(kw)
     pos, kwargs = args[:npos], dict(zip(kw, args[npos:], strict=False))
     return call_model(callee, pos, kwargs)
