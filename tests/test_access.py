@@ -314,3 +314,23 @@ def test_tracker_memos_make_operands_exact(model: str) -> None:
     holder["obj"] = b  # rebound afterwards
     st = tracker.pick(f, code, offset_of(store, "STORE_ATTR", "value"))
     assert st.obj is a
+
+
+def test_a_cached_method_read_still_sees_each_instance() -> None:
+    """A method read from its class (``t.start``) is cached per type: an instance that shadows
+    the method with its own value, or another instance, still gets its own value or its own
+    bound method."""
+    from interleave.instrument.access.values import attr_value
+
+    class Job:
+        def run(self) -> int:
+            return 1
+
+    a, b = Job(), Job()
+    first = attr_value(a, "run")  # the plan is cached here
+    assert first.__func__ is Job.run and first.__self__ is a
+    second = attr_value(b, "run")
+    assert second.__func__ is Job.run and second.__self__ is b
+    b.run = 7  # type: ignore[method-assign]
+    assert attr_value(b, "run") == 7
+    assert attr_value(a, "run").__self__ is a

@@ -19,7 +19,7 @@ from .models import attr_access, dealias, get_iter_access, item_access, iterate_
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
 from .values import ALIASES, MISSING, attr_value, callable_name, python_user_callable, super_attr
-from .vocabulary import DICTS, FRESH, IMM, NOTHING, NULL, UNKNOWN, Abstract, Lazy, Loc, Super, is_immutable
+from .vocabulary import DICTS, FRESH, IMM, NOTHING, NULL, UNKNOWN, Abstract, ByObject, Lazy, Loc, Super, is_immutable
 
 
 def describe(frame: FrameType, code: Optional[CodeType] = None, offset: Optional[int] = None) -> Access:
@@ -157,6 +157,11 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
     return unknown(str(spec.name))
 
 
+# id(type) -> the ``__exit__`` its instances' ``with`` calls (a type-level fact, as the models'
+# other caches: every ``with`` on a lock of the program looks it up).
+_EXITS = ByObject()
+
+
 def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
     """The value the instruction pushes, computed just before it runs."""
     op = spec.op
@@ -192,7 +197,13 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
         return v
     if op == "with":
         cm = operand(spec.args[0], frame, memo)
-        ex: Any = attr_value(type(cm), "__exit__") if cm is not UNKNOWN and not isinstance(cm, Abstract) else UNKNOWN
+        ex: Any = UNKNOWN
+        if cm is not UNKNOWN and not isinstance(cm, Abstract):
+            tc = type(cm)
+            ex = _EXITS.get(id(tc))
+            if ex is None:
+                ex = attr_value(tc, "__exit__")
+                _EXITS.put(tc, id(tc), ex)
         memo[-1 - spec.offset] = types.MethodType(ex, cm) if type(ex) is types.FunctionType else (
             ex.__get__(cm, type(cm)) if type(ex) in (types.WrapperDescriptorType, types.MethodDescriptorType)
             else UNKNOWN)
@@ -224,7 +235,9 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
 def _call_access(spec: Spec, frame: FrameType, memo: Any) -> Access:
     vals = [operand(d, frame, memo) for d in spec.args]
     callee, args = vals[0], vals[1:]
-    kw = spec.kw or ()
+    kw = spec.kw
+    if not kw:
+        return call_model(callee, args, {})
     npos = len(args) - len(kw)
     pos, kwargs = args[:npos], dict(zip(kw, args[npos:], strict=False))
     return call_model(callee, pos, kwargs)

@@ -329,8 +329,12 @@ def _user_dunders(tc: type, opname: str) -> bool:
 def iterate_access(src: Any, iterator: bool) -> Access:
     """One step of iterating ``src`` (``iterator``: ``src`` is the iterator, not the iterable)."""
     if type(src) is Lazy:
+        sources = src.sources
+        if len(sources) == 1 and type(sources[0]) is list:
+            # ``for x in a_list``: what the general case below gives, without its two calls.
+            return Access("read", (((Loc.ITEMS, id(sources[0])), False),), space="items")
         locs: List[Tuple[tuple, bool]] = []
-        for s in src.sources:
+        for s in sources:
             a = iterate_access(s, iterator)
             if a.locs is EVERYTHING:
                 return a

@@ -56,24 +56,38 @@ def type_lookup(tp: type, name: str) -> Any:
     return MISSING
 
 
-_PLAIN_VALUE = ByObject()  # (id(type), name) -> True
+# (id(type), name) -> True: an instance attribute with nothing on the class that could intercept
+# it; or the plain function the class defines under that name (a method: the instance's own
+# value if it holds one, else the bound method).
+_PLAIN_VALUE = ByObject()
 
 
 def attr_value(obj: Any, name: str) -> Any:
     """``getattr(obj, name)`` without running any Python code; UNKNOWN where that is impossible."""
     tp = type(obj)
     plan = _PLAIN_VALUE.get((id(tp), name))
-    if plan is not None:
-        # An instance attribute with nothing on the class that could intercept it.
+    if plan is True:
         try:
             return _object_getattribute(obj, "__dict__")[name]
         except (KeyError, AttributeError, TypeError):
             pass
+    elif plan is not None:
+        try:
+            d = _object_getattribute(obj, "__dict__")
+        except Exception:  # noqa: BLE001
+            d = None
+        if type(d) is dict and name in d:
+            return d[name]
+        return types.MethodType(plan, obj)
     v = _attr_value(obj, name)
-    if plan is None and tp is not type and not isinstance(obj, (type, types.ModuleType, Abstract)) \
-            and generic_getattr(tp) and type_lookup(tp, name) is MISSING \
-            and type_lookup(tp, "__getattr__") is MISSING and has_instance_attr(obj, name):
-        _PLAIN_VALUE.put(tp, (id(tp), name), True)
+    if plan is None and tp is not type and tp is not Lazy and tp is not Super \
+            and not isinstance(obj, (type, types.ModuleType, Abstract)) and generic_getattr(tp):
+        descr = type_lookup(tp, name)
+        if descr is MISSING:
+            if type_lookup(tp, "__getattr__") is MISSING and has_instance_attr(obj, name):
+                _PLAIN_VALUE.put(tp, (id(tp), name), True)
+        elif type(descr) is types.FunctionType:
+            _PLAIN_VALUE.put(tp, (id(tp), name), descr)
     return v
 
 
