@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any, List
@@ -10,6 +11,7 @@ import pytest
 from runtime_helpers import assert_finds, assert_passes
 
 import interleave
+from interleave.strategies import registry
 
 
 class Box:
@@ -91,6 +93,32 @@ def test_system_exit_in_a_thread_is_not_a_failure() -> None:
 
 
 # ------------------------------------------------------------------------------- deadlock
+@pytest.mark.parametrize("strategy", registry.names())
+def test_system_exit_of_the_body_is_a_failure_found_and_replayed(strategy: str) -> None:
+    """pytest fails a test that calls sys.exit; explore must not pass it (every execution did)."""
+
+    def body() -> None:
+        box = [0]
+
+        def bump() -> None:
+            v = box[0]
+            box[0] = v + 1
+
+        ts = [threading.Thread(target=bump) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if box[0] != 2:
+            sys.exit("lost an update")  # a CLI's error path
+
+    r = interleave.explore(body, executions=300, seed=1, strategy=strategy)
+    assert r.failure is not None and isinstance(r.failure.exception, SystemExit), r
+    assert "SystemExit in MainThread" in r.failure.report
+    again = interleave.replay(body, r.failure.token)
+    assert again.failure is not None and isinstance(again.failure.exception, SystemExit)
+
+
 def test_deadlock_report_names_each_blocked_thread_what_and_where() -> None:
     def body() -> None:
         left, right = threading.Lock(), threading.Lock()

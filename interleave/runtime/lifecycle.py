@@ -155,8 +155,11 @@ class ThreadLife(Scheduling):
             func(*args, **kw)
         except GreenletExit:
             raise
-        except SystemExit:
-            pass
+        except SystemExit as exc:
+            # threading ignores a thread's sys.exit(); the body's is a failure, as pytest counts
+            # a test that exits (before, every execution of such a body passed).
+            if vt.tid == 0 and self.outcome is None and not self.tearing_down:
+                self.outcome = Outcome("exception", exception=exc, thread=vt.name, tid=vt.tid)
         except BaseException as exc:  # noqa: BLE001 - any escape from a thread is a finding
             self.thread_failed(vt, exc)
         return self._exit(vt)
