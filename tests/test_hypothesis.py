@@ -334,8 +334,11 @@ def test_strategy_hypothesis_carries_on_when_the_engine_stops_answering(monkeypa
     monkeypatch.setattr(hypothesis_driven, "_serving", None)
     r = interleave.explore(locked_counter, strategy="hypothesis", executions=5, seed=1)
     assert r.failure is None and r.executions == 5
+    silent = hypothesis_driven._engine_thread
     found = interleave.explore(lost_update(), strategy="hypothesis", executions=200, seed=1)
     assert found.failure is not None
+    # The next exploration does not queue behind the engine that stopped answering.
+    assert hypothesis_driven._engine_thread is not silent
 
 
 def test_strategy_hypothesis_rejects_other_parameters() -> None:

@@ -14,8 +14,8 @@ engine therefore runs in a helper thread that never runs code under test: a raw 
 ``threading.enumerate()`` does not list, kept between explorations and ending a second after the
 last (:mod:`interleave.runtime.lingering_thread`). Each decision is a hand-off between the two
 threads on raw locks, and explore's side never waits for an answer longer than
-``ENGINE_PATIENCE``. Hypothesis's run for an exploration ends when the
-strategy is garbage-collected after ``explore`` returns, or when the next one starts.
+``ENGINE_PATIENCE``. Hypothesis's run for an exploration ends when ``explore`` closes the
+strategy, or, for a strategy dropped without closing, when the next one starts.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class _Channel:
         self.deferred = False  # an answer owed once Hypothesis reaches the next example (or ends)
         self.done = False
         self.shut = False
-        self.ended = True  # False once a shutdown has waited for the engine in vain
+        self.ended = True  # False once the engine has been waited for in vain
         self.database: Any = None
 
     def call(self, msg: Any) -> Any:
@@ -84,7 +84,10 @@ class _Channel:
             if self.answered.acquire(True, ENGINE_PATIENCE):
                 return self.reply
             with self.mutex:
-                self.done = True  # the engine is stuck: seeded draws take over, never a hang
+                # The engine is stuck: seeded draws take over, never a hang, and the next
+                # exploration gets a thread of its own (``_submit``).
+                self.done = True
+                self.ended = False
             return _DONE
         finally:
             random.setstate(state)
