@@ -38,10 +38,11 @@ class LingeringThread:
         self._alive = False  # a thread is serving, or about to wait for the next job
 
     def run(self, job: Callable[[], None]) -> None:
-        """Run ``job`` on the watching thread; jobs run one after another, never two at once.
+        """Run ``job`` on this thread; jobs run one after another, never two at once.
 
         A job handed over while an earlier one still runs waits for it; one still waiting when
-        the next comes is dropped (it was a watchdog already stopped).
+        the next comes is dropped (a watchdog already stopped; Hypothesis's engine hands over
+        its next job only once the previous one has ended).
         """
         with self._mutex:
             self._job = job

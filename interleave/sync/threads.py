@@ -37,10 +37,15 @@ def get_native_id() -> int:
     return ex.current.ident
 
 
-def _spawn(ex: Any, function: Callable[..., Any], args: tuple, kwargs: Optional[dict], daemon: bool) -> Any:
+def _refuse_at_teardown(ex: Any) -> None:
+    """A thread started while the execution unwinds its threads fails, as at interpreter shutdown."""
     if ex.tearing_down:
         # What CPython says when a thread starts one during interpreter shutdown.
         raise RuntimeError("can't create new thread at interpreter shutdown")
+
+
+def _spawn(ex: Any, function: Callable[..., Any], args: tuple, kwargs: Optional[dict], daemon: bool) -> Any:
+    _refuse_at_teardown(ex)
     thread = getattr(function, "__self__", None)  # threading.Thread._bootstrap
     name = getattr(thread, "name", None)
     if thread is not None:
@@ -172,8 +177,7 @@ def _plain_start(function: Any, thread: Any) -> bool:
 
 def _spawn_thread(ex: Any, thread: Any) -> Any:
     """``_spawn`` for a Thread that ``_bootstrap_thread`` runs."""
-    if ex.tearing_down:
-        raise RuntimeError("can't create new thread at interpreter shutdown")
+    _refuse_at_teardown(ex)
     what = _thread_code(thread)
     vt = ex.spawn(_bootstrap_thread, (thread, what if ex.needs_start_point(what) else None), None,
                   name=thread.name, daemon=thread.daemon)
@@ -249,18 +253,21 @@ def wait_for_tstate_lock(thread: Any, block: bool = True, timeout: float = -1) -
             lock._holder_tid = ex.current.tid
         elif not block or not lock.wait_to_take(ex, timeout):
             return None
-        lock.release_unscheduled()
-        thread._is_stopped = True
-        thread._tstate_lock = None
+        _stopped(thread, lock)
     except BaseException:
         # As threading does (bpo-45274): interrupted after taking it, or unwound while
         # waiting, the lock is given back and the thread counts as stopped.
         if real.locked():
-            lock.release_unscheduled()
-            thread._is_stopped = True
-            thread._tstate_lock = None
+            _stopped(thread, lock)
         raise
     return None
+
+
+def _stopped(thread: Any, lock: Lock) -> None:
+    """The tstate lock taken: give it back and mark the thread stopped (threading's ``_stop``)."""
+    lock.release_unscheduled()
+    thread._is_stopped = True
+    thread._tstate_lock = None
 
 
 _real_wait_for_tstate_lock = getattr(threading.Thread, "_wait_for_tstate_lock", None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 from collections import defaultdict, deque
 from types import CodeType
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .vocabulary import IMM_TYPES, UNKNOWN, Abstract, ByObject, Lazy, Super
 
@@ -72,11 +72,8 @@ def attr_value(obj: Any, name: str) -> Any:
         except (KeyError, AttributeError, TypeError):
             pass
     elif plan is not None:
-        try:
-            d = _object_getattribute(obj, "__dict__")
-        except Exception:  # noqa: BLE001
-            d = None
-        if type(d) is dict and name in d:
+        d = _own_dict(obj)
+        if d is not None and name in d:
             return d[name]
         return types.MethodType(plan, obj)
     v = _attr_value(obj, name)
@@ -138,12 +135,8 @@ def _attr_value(obj: Any, name: str) -> Any:
                 except Exception:  # noqa: BLE001 - an unset slot raises AttributeError
                     return UNKNOWN
             return UNKNOWN
-    idict: Any
-    try:
-        idict = _object_getattribute(obj, "__dict__")
-    except Exception:  # noqa: BLE001
-        idict = None
-    if type(idict) is dict and name in idict:
+    idict = _own_dict(obj)
+    if idict is not None and name in idict:
         return idict[name]
     if descr is MISSING:
         return UNKNOWN
@@ -216,13 +209,19 @@ def attr_shape(obj: Any, name: str) -> str:
     return "plain"
 
 
-def has_instance_attr(obj: Any, name: str) -> bool:
-    """Whether ``obj``'s instance dict holds ``name``."""
+def _own_dict(obj: Any) -> Optional[dict]:
+    """``obj``'s instance dict, read without running its code; None if it has no plain one."""
     try:
         d = _object_getattribute(obj, "__dict__")
     except Exception:  # noqa: BLE001
-        return False
-    return type(d) is dict and name in d
+        return None
+    return d if type(d) is dict else None
+
+
+def has_instance_attr(obj: Any, name: str) -> bool:
+    """Whether ``obj``'s instance dict holds ``name``."""
+    d = _own_dict(obj)
+    return d is not None and name in d
 
 
 def func_home(f: Any) -> str:
