@@ -192,49 +192,39 @@ class Scheduling:
         self.granted = self.budget = self.rec_left = 0
         return used
 
-    def _runnable(self) -> List[int]:
-        ready: List[int] = []
-        best: Optional[float] = None
-        timers: List[int] = []
-        for t in self.alive:
-            if t.state == READY:
-                ready.append(t.tid)
-            elif t.deadline is not None:
-                if best is None or t.deadline < best:
-                    best = t.deadline
-                    timers = [t.tid]
-                elif t.deadline == best:
-                    timers.append(t.tid)
-        if timers:
-            ready.extend(timers)
-            ready.sort()
-        return ready
-
     def _decide(self) -> Optional[VThread]:
         """Close the current grant and pick who runs next; None when the execution is over."""
+        # Every execution makes a few dozen of these: attributes read more than once are read
+        # into locals, and the list of runnable threads is built in one comprehension.
         cur = self.current
         if self.solo:
             self._end_solo()
         used = self.granted - self.budget - self.rec_left  # ``_close_grant``, at every decision
-        self.steps += used
+        steps = self.steps = self.steps + used
         self.runs_len[-1] += used
         self.granted = self.budget = self.rec_left = 0
-        runnable = self._runnable()
+        alive = self.alive
+        runnable = [t.tid for t in alive if t.state == READY]
+        if len(runnable) != len(alive):
+            runnable = _with_timers(alive, runnable)
         if not runnable:
-            if self.alive:
+            if alive:
                 self._deadlock()
             return None
-        if self.steps >= self.max_steps:
+        max_steps = self.max_steps
+        if steps >= max_steps:
             self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
             return None
         alone = len(runnable) == 1
-        if cur.state != DONE:
+        ctid = cur.tid
+        state = cur.state
+        if state != DONE:
             # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
             # it counts as going on, or a strategy that favours it would starve everyone else.
             self.streak += used
-            if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
-                runnable = [t for t in runnable if t != cur.tid]
-        if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY and not self.every_pick:
+            if self.streak >= FAIRNESS_STREAK and not alone and ctid in runnable:
+                runnable = [t for t in runnable if t != ctid]
+        if len(runnable) == 1 and runnable[0] == ctid and state == READY and not self.every_pick:
             # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
             # can become runnable without a wake-up or a thread start, and both cut the grant.
             # The strategy is told the picks used so far with its next decision (they are all
@@ -244,7 +234,7 @@ class Scheduling:
             if self.solo_ok:
                 self.solo = True
                 return cur
-            tid, n = cur.tid, 1 << 30
+            tid, n = ctid, 1 << 30
         else:
             tracing = self.counters.tracing
             # A strategy is not the program: its Python code must not be traced. Decisions
@@ -255,27 +245,28 @@ class Scheduling:
             if not inside:
                 tracing.value = 1
             try:
-                tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
+                tid, n = self.strategy.choose(runnable, ctid, used + self.forced_used)
             except Divergence as exc:
-                self.outcome = Outcome("divergence", thread=cur.name, tid=cur.tid, detail=str(exc))
+                self.outcome = Outcome("divergence", thread=cur.name, tid=ctid, detail=str(exc))
                 return None
             except Exception as exc:  # noqa: BLE001 - a strategy bug is ours, not the user's
                 self.internal_error = exc
-                self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
+                self.outcome = Outcome("internal-error", thread=cur.name, tid=ctid)
                 return None
             finally:
                 if not inside:
                     tracing.value = 0
             self.forced_used = 0
         t = self.threads[tid]
+        rec = self.recorder
         if t is not cur:
             self.streak = 0
-            if cur.state == READY and cur.tid in runnable:
+            if state == READY and ctid in runnable:
                 self.preemptions += 1
-            if self.recorder is not None:
-                self.recorder.switch(cur.tid, tid, cur.state == READY)
+            if rec is not None:
+                rec.switch(ctid, tid, state == READY)
         if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
-            if self.recorder is not None:  # the report names a timeout run out early
+            if rec is not None:  # the report names a timeout run out early
                 self.expired += timed_out_early(self, t)
             t.queue.waiters.remove(t)  # type: ignore[union-attr]
             if t.deadline is not None and t.deadline > self.now:
@@ -284,7 +275,7 @@ class Scheduling:
             t.timed_out = True
         if n < 1:
             n = 1
-        room = self.max_steps - self.steps
+        room = max_steps - steps
         if n > room:
             n = room
         if n > FAIRNESS_STREAK:
@@ -298,7 +289,7 @@ class Scheduling:
             n = 1
             self.solo = True
         self.granted = n
-        if self.recorder is None:
+        if rec is None:
             self.budget = n - 1
         else:
             self.rec_left = n - 1
@@ -459,6 +450,23 @@ class Scheduling:
 
         frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
         return BlockedThread(**describe(self, t, frame))
+
+
+def _with_timers(alive: List[VThread], ready: List[int]) -> List[int]:
+    """``ready`` plus the blocked threads whose deadline comes first (they may time out now), in tid order."""
+    best: Optional[float] = None
+    timers: List[int] = []
+    for t in alive:
+        if t.state != READY and t.deadline is not None:
+            if best is None or t.deadline < best:
+                best = t.deadline
+                timers = [t.tid]
+            elif t.deadline == best:
+                timers.append(t.tid)
+    if timers:
+        ready.extend(timers)
+        ready.sort()
+    return ready
 
 
 def _line_of(code: CodeType, offset: int) -> int:
