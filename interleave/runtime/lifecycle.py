@@ -105,8 +105,15 @@ class ThreadLife(Scheduling):
 
     def needs_start_point(self, fn: Any) -> bool:
         """Whether a thread running ``fn`` would reach no switch point of its own at first."""
-        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-        if code is None or not self.wants(code):
+        code = getattr(fn, "__code__", None)  # a function: no failed ``__func__`` lookup first
+        if code is None:
+            code = getattr(getattr(fn, "__func__", None), "__code__", None)
+            if code is None:
+                return True
+        wanted = self.wanted_files.get(code.co_filename)
+        if wanted is None:
+            wanted = self.wants(code)
+        if not wanted:
             return True
         return not visible_offsets(code, self.model)
 

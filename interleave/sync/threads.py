@@ -105,15 +105,23 @@ def _with_start_point(ex: Any, function: Callable[..., Any]) -> Callable[..., An
 
 def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional[dict] = None) -> int:
     """``_thread.start_new_thread`` inside a run: a new virtual thread."""
-    ex = running()
-    if ex is None:
+    ex = _context.active
+    if ex is None or _real_get_ident() != ex.os_ident:  # ``running()``, once per thread start
         return _real_start_new_thread(function, args, *([kwargs] if kwargs is not None else []))
     if not isinstance(args, tuple):
         raise TypeError("2nd arg must be a tuple")
     thread = getattr(function, "__self__", None)
     if not args and not kwargs and _plain_start(function, thread):
         vt = _spawn_thread(ex, thread)
-        _run_start_prelude(ex, vt, thread)
+        # ``_run_start_prelude`` written out: this is the path of every Thread.start.
+        started = thread._started
+        if not started._cond._waiters:
+            started.__class__ = _SetOnce
+        try:
+            ex.run_prelude(vt)
+        except BaseException:
+            started.__class__ = _Event
+            raise
         return vt.ident
     vt = _spawn(ex, function, args, kwargs, daemon=True)
     ex.run_prelude(vt)
@@ -131,6 +139,7 @@ _PRIVATE_STEPS = tuple((name, getattr(threading.Thread, name)) for name in (
     if hasattr(threading.Thread, name))
 _THREAD_STOP = getattr(threading.Thread, "_stop", None)
 _Event = threading.Event
+_Thread = threading.Thread
 _HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
 # Up to 3.12 a thread has a tstate lock (``join`` waits on it); 3.13 joins on its handle.
 _TSTATE_LOCK = not CURRENT.thread_handles
@@ -177,10 +186,16 @@ def _plain_start(function: Any, thread: Any) -> bool:
 
 def _spawn_thread(ex: Any, thread: Any) -> Any:
     """``_spawn`` for a Thread that ``_bootstrap_thread`` runs."""
-    _refuse_at_teardown(ex)
+    if ex.tearing_down:
+        _refuse_at_teardown(ex)
     what = _thread_code(thread)
+    if type(thread) is _Thread:
+        # The properties' own answers, without their calls (a subclass may override them).
+        name, daemon = thread._name, thread._daemonic
+    else:
+        name, daemon = thread.name, thread.daemon
     vt = ex.spawn(_bootstrap_thread, (thread, what if ex.needs_start_point(what) else None), None,
-                  name=thread.name, daemon=thread.daemon)
+                  name=name, daemon=daemon)
     vt.thread = thread
     return vt
 
