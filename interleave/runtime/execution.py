@@ -27,7 +27,7 @@ class Execution(ThreadLife):
         strategy: Any,
         max_steps: int,
         counters: TracingCounters,
-        on_greenlet_start: Callable[[], None],
+        on_greenlet_start: Optional[Callable[[], None]],
         recorder: Any = None,
         wants: Callable[[CodeType], bool] = lambda code: True,
         on_run_end: Callable[[], None] = lambda: None,

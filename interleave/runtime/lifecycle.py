@@ -52,7 +52,12 @@ class Worker(greenlet):
             self.job = None
             func, args, kw = vt.start
             vt.start = None
-            ex.on_greenlet_start()
+            # A fresh greenlet starts outside any callback (``reset_for_new_greenlet`` written
+            # out: once per thread); a back-end with more to do there gave a hook.
+            ex.counters.tracing.value = 0
+            hook = ex.on_greenlet_start
+            if hook is not None:
+                hook()
             if vt.tid == 0:  # the body is the calling thread: it keeps that thread's locals
                 nxt = ex._run_thread(vt, func, args, kw)
             else:
@@ -86,7 +91,7 @@ class Worker(greenlet):
 class ThreadLife(Scheduling):
     """Starting, ending and unwinding the virtual threads of one execution."""
 
-    on_greenlet_start: Callable[[], None]
+    on_greenlet_start: Optional[Callable[[], None]]
     atexits: List[Callable[[], Any]]
     workers: Optional[List[Worker]]
     handoff: Optional[VThread]
