@@ -140,6 +140,7 @@ _PRIVATE_STEPS = tuple((name, getattr(threading.Thread, name)) for name in (
 _THREAD_STOP = getattr(threading.Thread, "_stop", None)
 _Event = threading.Event
 _Thread = threading.Thread
+_THREAD_RUN = threading.Thread.run
 _HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
 # Up to 3.12 a thread has a tstate lock (``join`` waits on it); 3.13 joins on its handle.
 _TSTATE_LOCK = not CURRENT.thread_handles
@@ -188,7 +189,8 @@ def _spawn_thread(ex: Any, thread: Any) -> Any:
     """``_spawn`` for a Thread that ``_bootstrap_thread`` runs."""
     if ex.tearing_down:
         _refuse_at_teardown(ex)
-    what = _thread_code(thread)
+    run = type(thread).run  # ``_thread_code``, written out
+    what = (thread.__dict__.get("_target") or run) if run is _THREAD_RUN else run
     if type(thread) is _Thread:
         # The properties' own answers, without their calls (a subclass may override them).
         name, daemon = thread._name, thread._daemonic
@@ -402,7 +404,8 @@ def make_invoke_excepthook_factory(real_factory: Callable[[], Any]) -> Callable[
     """
 
     def factory() -> Callable[[Any], None]:
-        if running() is None:
+        ex = _context.active
+        if ex is None or _real_get_ident() != ex.os_ident:  # ``running()``: at every Thread()
             return real_factory()
 
         def invoke_excepthook(thread: Any) -> None:
