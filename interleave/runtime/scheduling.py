@@ -123,8 +123,9 @@ class Scheduling:
     # ------------------------------------------------------------ scheduling
     def cut_grant(self) -> None:
         """End the current grant at the next switch point (the set of runnable threads grew)."""
-        if self.solo:
-            self._end_solo()
+        if self.solo:  # ``_end_solo``, written out: a wake-up or a start ends most solo phases
+            self.solo = False
+            self.steps += self.on_solo_end()
         left = self.budget + self.rec_left
         if left:
             self.granted -= left
@@ -198,7 +199,8 @@ class Scheduling:
         # into locals, and the list of runnable threads is built in one comprehension.
         cur = self.current
         if self.solo:
-            self._end_solo()
+            self.solo = False  # ``_end_solo``
+            self.steps += self.on_solo_end()
         used = self.granted - self.budget - self.rec_left  # ``_close_grant``, at every decision
         steps = self.steps = self.steps + used
         self.runs_len[-1] += used
