@@ -61,7 +61,10 @@ class Worker(greenlet):
             if vt.tid == 0:  # the body is the calling thread: it keeps that thread's locals
                 nxt = ex._run_thread(vt, func, args, kw)
             else:
-                ex.counters.fresh_locals()
+                # A new virtual thread starts with no thread-locals (CPython creates them on
+                # demand); ``release_locals`` drops the ones it made.
+                for s in ex.counters.slots:
+                    s.value = None
                 try:
                     nxt = ex._run_thread(vt, func, args, kw)
                 finally:

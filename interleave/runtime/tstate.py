@@ -177,11 +177,6 @@ class TracingCounters:
         """A fresh greenlet starts outside any callback: tracing must be off."""
         self.tracing.value = 0
 
-    def fresh_locals(self) -> None:
-        """A new virtual thread starts with no thread-locals; CPython creates them on demand."""
-        for s in self.slots:
-            s.value = None
-
     def release_locals(self) -> None:
         """A virtual thread has ended: drop its thread-locals, as CPython does for a real thread."""
         for s in self.slots:

@@ -109,7 +109,11 @@ class WaitQueue:
             return None
         t = self.waiters.pop(0)
         t.unpark()
-        _cut()
+        # A thread became runnable: end the current grant so the strategy sees it at the next
+        # point (the running execution's, read here: this runs at every wake-up).
+        ex = context.active
+        if ex is not None:
+            ex.cut_grant()
         return t
 
     def unpark_all(self) -> int:
@@ -122,12 +126,8 @@ class WaitQueue:
             t.state = READY
             t.queue = None
             t.deadline = None
-        _cut()
+        ex = context.active  # end the current grant, as in ``unpark_one``
+        if ex is not None:
+            ex.cut_grant()
         return len(ws)
 
-
-def _cut() -> None:
-    # A thread became runnable: end the current grant so the strategy sees it at the next point.
-    ex = context.active
-    if ex is not None:
-        ex.cut_grant()
