@@ -198,7 +198,7 @@ class ThreadLife(Scheduling):
         self.prelude_parent = parent
         self.current = vt
         self.budget = self.rec_left = 0  # the child's first point must come to point()
-        self._switch_to(vt)
+        self.counters.switch_to(self, vt)
         self.prelude, self.prelude_parent = outer
         self.current = parent
         self.budget = budget

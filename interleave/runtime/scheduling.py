@@ -102,7 +102,7 @@ class Scheduling:
         self.prelude = None
         parent = self.prelude_parent
         self.prelude_parent = None
-        self._switch_to(parent)  # type: ignore[arg-type]
+        self.counters.switch_to(self, parent)
         return True
 
     def _teardown_tick(self) -> None:
@@ -356,7 +356,7 @@ class Scheduling:
             if nxt is None:
                 self._stop()
             elif nxt is not cur:
-                self._switch_to(nxt)
+                self.counters.switch_to(self, nxt)  # the switch (``TracingCounters._compile``)
         finally:
             here.frame = None  # it goes on from here: the frame is no longer where it stands
 
@@ -386,17 +386,6 @@ class Scheduling:
             self.budget -= 1
             return
         self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
-
-    def _switch_to(self, nxt: VThread) -> None:
-        self.current = nxt
-        g = nxt.glet
-        if g is None:
-            g = self.greenlet_for(nxt)  # type: ignore[attr-defined]
-        try:
-            self.counters.switch(g)
-        finally:
-            if self.on_resume is not None and not self.counters.tracing.value:
-                self.on_resume()
 
     def _stop(self) -> None:
         """End the execution from inside a thread; this greenlet is unwound by teardown."""
@@ -438,7 +427,7 @@ class Scheduling:
         if nxt is None:
             self._stop()
         elif nxt is not cur:
-            self._switch_to(nxt)
+            self.counters.switch_to(self, nxt)
         return not cur.timed_out
 
     def _deadlock(self) -> None:
