@@ -22,6 +22,8 @@ POOL_MAX = 64
 # worker must hold no reference to the execution it served, or that execution's objects would be
 # freed, and their finalizers run, in the middle of the next one.
 HANDOFF = object()
+_new_tuple = tuple.__new__
+_START = OpKind.START
 
 
 class Worker(greenlet):
@@ -132,7 +134,7 @@ class ThreadLife(Scheduling):
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, Op(OpKind.START, function))
+        self.point(None, 0, _new_tuple(Op, (_START, function, False, None)))  # ``Op(...)`` without its __new__
 
     def greenlet_for(self, vt: VThread) -> greenlet:
         """The greenlet a thread's first switch starts: an idle worker first entered at this depth."""

@@ -267,8 +267,17 @@ def wait_for_tstate_lock(thread: Any, block: bool = True, timeout: float = -1) -
     real = lock._real
     try:
         if real.acquire(False):
-            lock._holder_tid = ex.current.tid
-        elif not block or not lock.wait_to_take(ex, timeout):
+            # The thread has ended (the usual case by the time it is joined): taken and given
+            # back at once, ``_stopped`` written out.
+            real.release()
+            lock._holder_tid = None
+            q = lock._queue
+            if q is not None and q.waiters:
+                q.unpark_all()
+            thread._is_stopped = True
+            thread._tstate_lock = None
+            return None
+        if not block or not lock.wait_to_take(ex, timeout):
             return None
         _stopped(thread, lock)
     except BaseException:
