@@ -140,7 +140,8 @@ class Execution(ThreadLife):
                 # slots and frees its thread-locals on the way out: the caller's slots (its
                 # ``threading.local`` data) must come back after that, not before.
                 self.counters.restore(saved)
-                self.counters.clear_tracing()
+                # Outside any callback again (threads may have been unwound from inside callbacks).
+                self.counters.tracing.value = 0
         if self.internal_error is not None:
             raise self.internal_error
         if self.outcome is None:

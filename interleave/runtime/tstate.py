@@ -189,10 +189,6 @@ class TracingCounters:
                         ex.on_resume()
         return save, restore, switch_to
 
-    def clear_tracing(self) -> None:
-        """Outside any callback again (after unwinding threads from inside callbacks)."""
-        self.tracing.value = 0
-
     def reset_for_new_greenlet(self) -> None:
         """A fresh greenlet starts outside any callback: tracing must be off."""
         self.tracing.value = 0
