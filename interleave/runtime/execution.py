@@ -21,6 +21,8 @@ __all__ = ["BLOCKED", "DONE", "IDENT_BASE", "READY", "Execution", "VThread"]
 class Execution(ThreadLife):
     """Runs ``fn`` as virtual thread 0 and every thread it starts under one strategy."""
 
+    __slots__ = ("on_run_end", "on_interrupt", "os_ident", "interrupts", "__weakref__")
+
     def __init__(
         self,
         fn: Callable[[], Any],
@@ -90,6 +92,7 @@ class Execution(ThreadLife):
         self.interrupts = 0  # times the watchdog interrupted a real block
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
+        self.expired = ()  # timeouts a decision ran out early (``blocked.timed_out_early``)
 
     def interrupt(self, exc: BaseException) -> None:
         """Stop at the next switch point, loop iteration or wait (Ctrl-C: called from a signal handler).

@@ -96,6 +96,8 @@ class Worker(greenlet):
 class ThreadLife(Scheduling):
     """Starting, ending and unwinding the virtual threads of one execution."""
 
+    __slots__ = ("on_greenlet_start", "atexits", "workers", "handoff")
+
     on_greenlet_start: Optional[Callable[[], None]]
     atexits: List[Callable[[], Any]]
     workers: Optional[List[Worker]]
