@@ -114,7 +114,7 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional
     if not args and not kwargs and _plain_start(function, thread):
         vt = _spawn_thread(ex, thread)
         # ``_run_start_prelude`` written out: this is the path of every Thread.start.
-        started = thread._started
+        started = thread._started  # type: ignore[union-attr]
         if not started._cond._waiters:
             started.__class__ = _SetOnce
         try:
@@ -193,7 +193,7 @@ def _spawn_thread(ex: Any, thread: Any) -> Any:
     what = (thread.__dict__.get("_target") or run) if run is _THREAD_RUN else run
     if type(thread) is _Thread:
         # The properties' own answers, without their calls (a subclass may override them).
-        name, daemon = thread._name, thread._daemonic
+        name, daemon = thread._name, thread._daemonic  # type: ignore[attr-defined]
     else:
         name, daemon = thread.name, thread.daemon
     vt = ex.spawn(_bootstrap_thread, (thread, what if ex.needs_start_point(what) else None), None,
