@@ -17,7 +17,7 @@ from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
-from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue
+from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue, with_due_timers
 
 _getframe = sys._getframe
 # ``Op(...)`` through its generated ``__new__`` is a Python call; the tuple constructor is not.
@@ -221,7 +221,7 @@ class Scheduling:
         alive = self.alive
         runnable = [t.tid for t in alive if t.state == READY]
         if len(runnable) != len(alive):
-            runnable = _with_timers(alive, runnable)
+            runnable = with_due_timers(alive, runnable)
         if not runnable:
             if alive:
                 self._deadlock()
@@ -454,23 +454,6 @@ class Scheduling:
 
         frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
         return BlockedThread(**describe(self, t, frame))
-
-
-def _with_timers(alive: List[VThread], ready: List[int]) -> List[int]:
-    """``ready`` plus the blocked threads whose deadline comes first (they may time out now), in tid order."""
-    best: Optional[float] = None
-    timers: List[int] = []
-    for t in alive:
-        if t.state != READY and t.deadline is not None:
-            if best is None or t.deadline < best:
-                best = t.deadline
-                timers = [t.tid]
-            elif t.deadline == best:
-                timers.append(t.tid)
-    if timers:
-        ready.extend(timers)
-        ready.sort()
-    return ready
 
 
 def _line_of(code: CodeType, offset: int) -> int:

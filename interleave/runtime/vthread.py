@@ -131,3 +131,19 @@ class WaitQueue:
             ex.cut_grant()
         return len(ws)
 
+
+def with_due_timers(alive: List[VThread], ready: List[int]) -> List[int]:
+    """``ready`` plus the blocked threads whose deadline comes first (they may time out now), in tid order."""
+    best: Optional[float] = None
+    timers: List[int] = []
+    for t in alive:
+        if t.state != READY and t.deadline is not None:
+            if best is None or t.deadline < best:
+                best = t.deadline
+                timers = [t.tid]
+            elif t.deadline == best:
+                timers.append(t.tid)
+    if timers:
+        ready.extend(timers)
+        ready.sort()
+    return ready
