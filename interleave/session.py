@@ -12,6 +12,7 @@ from time import monotonic as _monotonic
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import InstrumentationError, NestedExploreError
+from .instrument.backend import Backend
 from .instrument.choose import make_backend
 from .instrument.filter import CodeFilter
 from .instrument.patching import Patcher
@@ -42,6 +43,10 @@ class Session:
         self.filter = CodeFilter(instrument, exclude)
         self.backend = make_backend(backend, self.filter, model, context)
         self.backend.loop_budget = max_steps
+        # Each new greenlet resets the tracing counter itself (``Worker.run``); the back-end's
+        # hook is called too only where it does more than that.
+        self.greenlet_hook = (None if type(self.backend).on_greenlet_start is Backend.on_greenlet_start
+                              else self.backend.on_greenlet_start)
         self.adopted = 0
         self.user_code_seen = False
 
@@ -164,14 +169,15 @@ class Session:
 
     def run_once(self, strategy: Any, random_seed: int, recorder: Any = None) -> Outcome:
         """One execution under ``strategy``; ``random`` is seeded with ``random_seed``."""
-        self.check_interrupt()
+        if self.interrupted_at is not None:  # ``check_interrupt``
+            raise KeyboardInterrupt
         if not strategy.new_execution():
             raise RuntimeError(f"strategy {strategy.describe()} has no execution left to run")
         _seed_random(random_seed)
         reset_thread_names()
         self.backend.begin_execution()
         ex = Execution(self.fn, strategy, self.max_steps, self.counters,
-                       self.backend.on_greenlet_start, recorder, self.filter.wants,
+                       self.greenlet_hook, recorder, self.filter.wants,
                        self.backend.end_execution, self.model,
                        self.backend.solo_end if self.backend.supports_solo else None,
                        self.backend.hurry, self.workers, self.filter.files)

@@ -21,13 +21,15 @@ __all__ = ["BLOCKED", "DONE", "IDENT_BASE", "READY", "Execution", "VThread"]
 class Execution(ThreadLife):
     """Runs ``fn`` as virtual thread 0 and every thread it starts under one strategy."""
 
+    __slots__ = ("on_run_end", "on_interrupt", "os_ident", "interrupts", "__weakref__")
+
     def __init__(
         self,
         fn: Callable[[], Any],
         strategy: Any,
         max_steps: int,
         counters: TracingCounters,
-        on_greenlet_start: Callable[[], None],
+        on_greenlet_start: Optional[Callable[[], None]],
         recorder: Any = None,
         wants: Callable[[CodeType], bool] = lambda code: True,
         on_run_end: Callable[[], None] = lambda: None,
@@ -90,6 +92,7 @@ class Execution(ThreadLife):
         self.interrupts = 0  # times the watchdog interrupted a real block
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
+        self.expired = ()  # timeouts a decision ran out early (``blocked.timed_out_early``)
 
     def interrupt(self, exc: BaseException) -> None:
         """Stop at the next switch point, loop iteration or wait (Ctrl-C: called from a signal handler).
@@ -140,7 +143,8 @@ class Execution(ThreadLife):
                 # slots and frees its thread-locals on the way out: the caller's slots (its
                 # ``threading.local`` data) must come back after that, not before.
                 self.counters.restore(saved)
-                self.counters.clear_tracing()
+                # Outside any callback again (threads may have been unwound from inside callbacks).
+                self.counters.tracing.value = 0
         if self.internal_error is not None:
             raise self.internal_error
         if self.outcome is None:

@@ -22,6 +22,8 @@ POOL_MAX = 64
 # worker must hold no reference to the execution it served, or that execution's objects would be
 # freed, and their finalizers run, in the middle of the next one.
 HANDOFF = object()
+_new_tuple = tuple.__new__
+_START = OpKind.START
 
 
 class Worker(greenlet):
@@ -52,11 +54,19 @@ class Worker(greenlet):
             self.job = None
             func, args, kw = vt.start
             vt.start = None
-            ex.on_greenlet_start()
+            # A fresh greenlet starts outside any callback (``reset_for_new_greenlet`` written
+            # out: once per thread); a back-end with more to do there gave a hook.
+            ex.counters.tracing.value = 0
+            hook = ex.on_greenlet_start
+            if hook is not None:
+                hook()
             if vt.tid == 0:  # the body is the calling thread: it keeps that thread's locals
                 nxt = ex._run_thread(vt, func, args, kw)
             else:
-                ex.counters.fresh_locals()
+                # A new virtual thread starts with no thread-locals (CPython creates them on
+                # demand); ``release_locals`` drops the ones it made.
+                for s in ex.counters.slots:
+                    s.value = None
                 try:
                     nxt = ex._run_thread(vt, func, args, kw)
                 finally:
@@ -86,7 +96,9 @@ class Worker(greenlet):
 class ThreadLife(Scheduling):
     """Starting, ending and unwinding the virtual threads of one execution."""
 
-    on_greenlet_start: Callable[[], None]
+    __slots__ = ("on_greenlet_start", "atexits", "workers", "handoff")
+
+    on_greenlet_start: Optional[Callable[[], None]]
     atexits: List[Callable[[], Any]]
     workers: Optional[List[Worker]]
     handoff: Optional[VThread]
@@ -105,8 +117,15 @@ class ThreadLife(Scheduling):
 
     def needs_start_point(self, fn: Any) -> bool:
         """Whether a thread running ``fn`` would reach no switch point of its own at first."""
-        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-        if code is None or not self.wants(code):
+        code = getattr(fn, "__code__", None)  # a function: no failed ``__func__`` lookup first
+        if code is None:
+            code = getattr(getattr(fn, "__func__", None), "__code__", None)
+            if code is None:
+                return True
+        wanted = self.wanted_files.get(code.co_filename)
+        if wanted is None:
+            wanted = self.wants(code)
+        if not wanted:
             return True
         return not visible_offsets(code, self.model)
 
@@ -117,7 +136,7 @@ class ThreadLife(Scheduling):
         if self.budget:
             self.budget -= 1
             return
-        self.point(None, 0, Op(OpKind.START, function))
+        self.point(None, 0, _new_tuple(Op, (_START, function, False, None)))  # ``Op(...)`` without its __new__
 
     def greenlet_for(self, vt: VThread) -> greenlet:
         """The greenlet a thread's first switch starts: an idle worker first entered at this depth."""
@@ -183,7 +202,7 @@ class ThreadLife(Scheduling):
         self.prelude_parent = parent
         self.current = vt
         self.budget = self.rec_left = 0  # the child's first point must come to point()
-        self._switch_to(vt)
+        self.counters.switch_to(self, vt)
         self.prelude, self.prelude_parent = outer
         self.current = parent
         self.budget = budget

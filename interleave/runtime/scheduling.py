@@ -17,7 +17,7 @@ from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
-from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue
+from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue, with_due_timers
 
 _getframe = sys._getframe
 # ``Op(...)`` through its generated ``__new__`` is a Python call; the tuple constructor is not.
@@ -40,6 +40,19 @@ class _Teardown(GreenletExit):
 
 class Scheduling:
     """Switch points of one execution: whether to go on, whom the strategy picks, and the switch."""
+
+    # Slots, not an instance dict: an execution has some fifty attributes, past the thirty that
+    # CPython keeps in a shared-key dict, so with a dict each execution built its own table
+    # (about 2 microseconds in ``__init__``) and every attribute access went through a hashed
+    # lookup; the switch-point path reads a dozen of them per point.
+    __slots__ = (
+        "fn", "model", "wants", "wanted_files", "strategy", "max_steps", "counters", "remaining",
+        "recorder", "threads", "alive", "now", "steps", "budget", "rec_left", "granted", "streak",
+        "forced_used", "every_pick", "solo", "solo_ok", "on_solo_end", "on_resume", "preemptions",
+        "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
+        "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
+        "expired", "abandoned",
+    )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
     fn: Callable[[], Any]
@@ -79,7 +92,7 @@ class Scheduling:
     real_block: Any
     solo_steps: Callable[[], int]
     teardown_left: int
-    expired: Tuple[Tuple[BlockedThread, float], ...] = ()  # see ``blocked.timed_out_early``
+    expired: Tuple[Tuple[BlockedThread, float], ...]  # see ``blocked.timed_out_early``
     abandoned: List[str]
 
     def abort(self, exc: BaseException) -> None:
@@ -102,7 +115,7 @@ class Scheduling:
         self.prelude = None
         parent = self.prelude_parent
         self.prelude_parent = None
-        self._switch_to(parent)  # type: ignore[arg-type]
+        self.counters.switch_to(self, parent)
         return True
 
     def _teardown_tick(self) -> None:
@@ -123,8 +136,9 @@ class Scheduling:
     # ------------------------------------------------------------ scheduling
     def cut_grant(self) -> None:
         """End the current grant at the next switch point (the set of runnable threads grew)."""
-        if self.solo:
-            self._end_solo()
+        if self.solo:  # ``_end_solo``, written out: a wake-up or a start ends most solo phases
+            self.solo = False
+            self.steps += self.on_solo_end()
         left = self.budget + self.rec_left
         if left:
             self.granted -= left
@@ -192,49 +206,40 @@ class Scheduling:
         self.granted = self.budget = self.rec_left = 0
         return used
 
-    def _runnable(self) -> List[int]:
-        ready: List[int] = []
-        best: Optional[float] = None
-        timers: List[int] = []
-        for t in self.alive:
-            if t.state == READY:
-                ready.append(t.tid)
-            elif t.deadline is not None:
-                if best is None or t.deadline < best:
-                    best = t.deadline
-                    timers = [t.tid]
-                elif t.deadline == best:
-                    timers.append(t.tid)
-        if timers:
-            ready.extend(timers)
-            ready.sort()
-        return ready
-
     def _decide(self) -> Optional[VThread]:
         """Close the current grant and pick who runs next; None when the execution is over."""
+        # Every execution makes a few dozen of these: attributes read more than once are read
+        # into locals, and the list of runnable threads is built in one comprehension.
         cur = self.current
         if self.solo:
-            self._end_solo()
+            self.solo = False  # ``_end_solo``
+            self.steps += self.on_solo_end()
         used = self.granted - self.budget - self.rec_left  # ``_close_grant``, at every decision
-        self.steps += used
+        steps = self.steps = self.steps + used
         self.runs_len[-1] += used
         self.granted = self.budget = self.rec_left = 0
-        runnable = self._runnable()
+        alive = self.alive
+        runnable = [t.tid for t in alive if t.state == READY]
+        if len(runnable) != len(alive):
+            runnable = with_due_timers(alive, runnable)
         if not runnable:
-            if self.alive:
+            if alive:
                 self._deadlock()
             return None
-        if self.steps >= self.max_steps:
+        max_steps = self.max_steps
+        if steps >= max_steps:
             self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
             return None
         alone = len(runnable) == 1
-        if cur.state != DONE:
+        ctid = cur.tid
+        state = cur.state
+        if state != DONE:
             # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
             # it counts as going on, or a strategy that favours it would starve everyone else.
             self.streak += used
-            if self.streak >= FAIRNESS_STREAK and len(runnable) > 1 and cur.tid in runnable:
-                runnable = [t for t in runnable if t != cur.tid]
-        if len(runnable) == 1 and runnable[0] == cur.tid and cur.state == READY and not self.every_pick:
+            if self.streak >= FAIRNESS_STREAK and not alone and ctid in runnable:
+                runnable = [t for t in runnable if t != ctid]
+        if len(runnable) == 1 and runnable[0] == ctid and state == READY and not self.every_pick:
             # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
             # can become runnable without a wake-up or a thread start, and both cut the grant.
             # The strategy is told the picks used so far with its next decision (they are all
@@ -244,7 +249,7 @@ class Scheduling:
             if self.solo_ok:
                 self.solo = True
                 return cur
-            tid, n = cur.tid, 1 << 30
+            tid, n = ctid, 1 << 30
         else:
             tracing = self.counters.tracing
             # A strategy is not the program: its Python code must not be traced. Decisions
@@ -255,27 +260,28 @@ class Scheduling:
             if not inside:
                 tracing.value = 1
             try:
-                tid, n = self.strategy.choose(runnable, cur.tid, used + self.forced_used)
+                tid, n = self.strategy.choose(runnable, ctid, used + self.forced_used)
             except Divergence as exc:
-                self.outcome = Outcome("divergence", thread=cur.name, tid=cur.tid, detail=str(exc))
+                self.outcome = Outcome("divergence", thread=cur.name, tid=ctid, detail=str(exc))
                 return None
             except Exception as exc:  # noqa: BLE001 - a strategy bug is ours, not the user's
                 self.internal_error = exc
-                self.outcome = Outcome("internal-error", thread=cur.name, tid=cur.tid)
+                self.outcome = Outcome("internal-error", thread=cur.name, tid=ctid)
                 return None
             finally:
                 if not inside:
                     tracing.value = 0
             self.forced_used = 0
         t = self.threads[tid]
+        rec = self.recorder
         if t is not cur:
             self.streak = 0
-            if cur.state == READY and cur.tid in runnable:
+            if state == READY and ctid in runnable:
                 self.preemptions += 1
-            if self.recorder is not None:
-                self.recorder.switch(cur.tid, tid, cur.state == READY)
+            if rec is not None:
+                rec.switch(ctid, tid, state == READY)
         if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
-            if self.recorder is not None:  # the report names a timeout run out early
+            if rec is not None:  # the report names a timeout run out early
                 self.expired += timed_out_early(self, t)
             t.queue.waiters.remove(t)  # type: ignore[union-attr]
             if t.deadline is not None and t.deadline > self.now:
@@ -284,7 +290,7 @@ class Scheduling:
             t.timed_out = True
         if n < 1:
             n = 1
-        room = self.max_steps - self.steps
+        room = max_steps - steps
         if n > room:
             n = room
         if n > FAIRNESS_STREAK:
@@ -298,7 +304,7 @@ class Scheduling:
             n = 1
             self.solo = True
         self.granted = n
-        if self.recorder is None:
+        if rec is None:
             self.budget = n - 1
         else:
             self.rec_left = n - 1
@@ -363,7 +369,7 @@ class Scheduling:
             if nxt is None:
                 self._stop()
             elif nxt is not cur:
-                self._switch_to(nxt)
+                self.counters.switch_to(self, nxt)  # the switch (``TracingCounters._compile``)
         finally:
             here.frame = None  # it goes on from here: the frame is no longer where it stands
 
@@ -393,17 +399,6 @@ class Scheduling:
             self.budget -= 1
             return
         self.point(None, 0, _new_tuple(Op, (kind, target, blocking, timeout)), caller)
-
-    def _switch_to(self, nxt: VThread) -> None:
-        self.current = nxt
-        g = nxt.glet
-        if g is None:
-            g = self.greenlet_for(nxt)  # type: ignore[attr-defined]
-        try:
-            self.counters.switch(g)
-        finally:
-            if self.on_resume is not None and not self.counters.tracing.value:
-                self.on_resume()
 
     def _stop(self) -> None:
         """End the execution from inside a thread; this greenlet is unwound by teardown."""
@@ -445,7 +440,7 @@ class Scheduling:
         if nxt is None:
             self._stop()
         elif nxt is not cur:
-            self._switch_to(nxt)
+            self.counters.switch_to(self, nxt)
         return not cur.timed_out
 
     def _deadlock(self) -> None:

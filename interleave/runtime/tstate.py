@@ -83,7 +83,7 @@ def _find_local_offsets() -> Tuple[int, ...]:
 class TracingCounters:
     """Read and write this OS thread's tracing counters and thread-local slots."""
 
-    __slots__ = ("tracing", "slots", "save", "restore", "switch", "depth")
+    __slots__ = ("tracing", "slots", "save", "restore", "switch_to", "depth")
 
     def __init__(self) -> None:
         if not IS_SUPPORTED or FREE_THREADED or ctypes.sizeof(ctypes.c_void_p) != 8:
@@ -107,15 +107,17 @@ class TracingCounters:
             import _thread
 
             _thread._local().x = 1
-        self.save, self.restore, self.switch = self._compile()
+        self.save, self.restore, self.switch_to = self._compile()
         #: Where a greenlet first entered now would start (see ``depth_reader``), or None.
         self.depth: Optional[Callable[[], Any]] = depth_reader(base)
 
     def _compile(self):  # type: ignore[no-untyped-def]
         """Straight-line save/restore closures: they run at every greenlet switch.
 
-        ``switch(g)`` is ``g.switch()`` between a save and a restore, in one call: a thread
-        switches greenlets a dozen times in a small execution.
+        ``switch_to(ex, vt)`` is ``Scheduling``'s switch to virtual thread ``vt`` (its greenlet,
+        taken from the pool if it has none yet, entered between a save and a restore, and the
+        back-end's ``on_resume`` when the thread resumes outside a callback) in one call: an
+        execution switches greenlets a dozen times or more, and a call is a good part of that.
         """
         tr = self.tracing
         slots = self.slots
@@ -129,14 +131,20 @@ class TracingCounters:
                 tr.value = saved[0]
                 s0.value = saved[1]
 
-            def switch(g: Any) -> Any:
+            def switch_to(ex: Any, nxt: Any) -> None:
+                ex.current = nxt
+                g = nxt.glet
+                if g is None:
+                    g = ex.greenlet_for(nxt)
                 t = tr.value
                 v0 = s0.value
                 try:
-                    return g.switch()
+                    g.switch()
                 finally:
                     tr.value = t
                     s0.value = v0
+                    if not t and ex.on_resume is not None:
+                        ex.on_resume()
         elif len(slots) == 3:  # 3.13: tstate->dict and the threading-local key and sentinel
             s0, s1, s2 = slots
 
@@ -146,12 +154,18 @@ class TracingCounters:
             def restore(saved: tuple) -> None:
                 tr.value, s0.value, s1.value, s2.value = saved
 
-            def switch(g: Any) -> Any:
+            def switch_to(ex: Any, nxt: Any) -> None:
+                ex.current = nxt
+                g = nxt.glet
+                if g is None:
+                    g = ex.greenlet_for(nxt)
                 t, v0, v1, v2 = tr.value, s0.value, s1.value, s2.value
                 try:
-                    return g.switch()
+                    g.switch()
                 finally:
                     tr.value, s0.value, s1.value, s2.value = t, v0, v1, v2
+                    if not t and ex.on_resume is not None:
+                        ex.on_resume()
         else:
             def save() -> tuple:
                 return (tr.value, *[s.value for s in slots])
@@ -161,26 +175,23 @@ class TracingCounters:
                 for s, v in zip(slots, saved[1:]):
                     s.value = v
 
-            def switch(g: Any) -> Any:
+            def switch_to(ex: Any, nxt: Any) -> None:
+                ex.current = nxt
+                g = nxt.glet
+                if g is None:
+                    g = ex.greenlet_for(nxt)
                 saved = save()
                 try:
-                    return g.switch()
+                    g.switch()
                 finally:
                     restore(saved)
-        return save, restore, switch
-
-    def clear_tracing(self) -> None:
-        """Outside any callback again (after unwinding threads from inside callbacks)."""
-        self.tracing.value = 0
+                    if not saved[0] and ex.on_resume is not None:
+                        ex.on_resume()
+        return save, restore, switch_to
 
     def reset_for_new_greenlet(self) -> None:
         """A fresh greenlet starts outside any callback: tracing must be off."""
         self.tracing.value = 0
-
-    def fresh_locals(self) -> None:
-        """A new virtual thread starts with no thread-locals; CPython creates them on demand."""
-        for s in self.slots:
-            s.value = None
 
     def release_locals(self) -> None:
         """A virtual thread has ended: drop its thread-locals, as CPython does for a real thread."""

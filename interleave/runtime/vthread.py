@@ -78,7 +78,14 @@ class WaitQueue:
 
     def __init__(self, owner: object = None, describe: str = "") -> None:
         self.waiters: List[VThread] = []
-        self.owner = owner  # the primitive this queue belongs to, for deadlock reports
+        # The primitive this queue belongs to, for deadlock reports: the ``owner`` setter,
+        # written out (a queue is made at every first wait on a primitive).
+        try:
+            self._owner = _weak(owner)
+            self._strong = None
+        except TypeError:  # None, or a type without weak references
+            self._owner = None
+            self._strong = owner
         self.describe = describe
 
     @property
@@ -102,7 +109,11 @@ class WaitQueue:
             return None
         t = self.waiters.pop(0)
         t.unpark()
-        _cut()
+        # A thread became runnable: end the current grant so the strategy sees it at the next
+        # point (the running execution's, read here: this runs at every wake-up).
+        ex = context.active
+        if ex is not None:
+            ex.cut_grant()
         return t
 
     def unpark_all(self) -> int:
@@ -115,12 +126,24 @@ class WaitQueue:
             t.state = READY
             t.queue = None
             t.deadline = None
-        _cut()
+        ex = context.active  # end the current grant, as in ``unpark_one``
+        if ex is not None:
+            ex.cut_grant()
         return len(ws)
 
 
-def _cut() -> None:
-    # A thread became runnable: end the current grant so the strategy sees it at the next point.
-    ex = context.active
-    if ex is not None:
-        ex.cut_grant()
+def with_due_timers(alive: List[VThread], ready: List[int]) -> List[int]:
+    """``ready`` plus the blocked threads whose deadline comes first (they may time out now), in tid order."""
+    best: Optional[float] = None
+    timers: List[int] = []
+    for t in alive:
+        if t.state != READY and t.deadline is not None:
+            if best is None or t.deadline < best:
+                best = t.deadline
+                timers = [t.tid]
+            elif t.deadline == best:
+                timers.append(t.tid)
+    if timers:
+        ready.extend(timers)
+        ready.sort()
+    return ready

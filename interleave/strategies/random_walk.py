@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import random
+from math import log
 from typing import List, Tuple
 
 from .base import Strategy
+
+# log(1/r) for r runnable threads: the geometric draw's denominator without the ``bursts``
+# stay probability, computed once (the same float ``math.log(1.0 / r)`` gives at every pick).
+_LOG_STAY = tuple(log(1.0 / r) if r > 1 else 0.0 for r in range(64))
 
 
 class RandomStrategy(Strategy):
@@ -38,10 +42,12 @@ class RandomStrategy(Strategy):
         r = len(runnable)
         if r == 1:
             return runnable[0], 1
-        rng = self.rng
-        tid = runnable[int(rng.random() * r)]
-        stay = self.stay if self.bursts else 1.0 / r
-        u = rng.random()
+        draw = self.rng.random
+        tid = runnable[int(draw() * r)]
+        u = draw()
         # P(run >= k+1) = stay^k: one geometric draw instead of a draw per point.
-        length = 1 + int(math.log(1.0 - u) / math.log(stay)) if u > 0 and stay > 0 else 1
-        return tid, length
+        if self.bursts:
+            stay = self.stay
+            return tid, (1 + int(log(1.0 - u) / log(stay)) if u > 0 and stay > 0 else 1)
+        # stay = 1/r > 0: the same arithmetic with the denominator from the table.
+        return tid, (1 + int(log(1.0 - u) / (_LOG_STAY[r] if r < 64 else log(1.0 / r))) if u > 0 else 1)

@@ -105,15 +105,23 @@ def _with_start_point(ex: Any, function: Callable[..., Any]) -> Callable[..., An
 
 def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional[dict] = None) -> int:
     """``_thread.start_new_thread`` inside a run: a new virtual thread."""
-    ex = running()
-    if ex is None:
+    ex = _context.active
+    if ex is None or _real_get_ident() != ex.os_ident:  # ``running()``, once per thread start
         return _real_start_new_thread(function, args, *([kwargs] if kwargs is not None else []))
     if not isinstance(args, tuple):
         raise TypeError("2nd arg must be a tuple")
     thread = getattr(function, "__self__", None)
     if not args and not kwargs and _plain_start(function, thread):
         vt = _spawn_thread(ex, thread)
-        _run_start_prelude(ex, vt, thread)
+        # ``_run_start_prelude`` written out: this is the path of every Thread.start.
+        started = thread._started  # type: ignore[union-attr]
+        if not started._cond._waiters:
+            started.__class__ = _SetOnce
+        try:
+            ex.run_prelude(vt)
+        except BaseException:
+            started.__class__ = _Event
+            raise
         return vt.ident
     vt = _spawn(ex, function, args, kwargs, daemon=True)
     ex.run_prelude(vt)
@@ -131,6 +139,8 @@ _PRIVATE_STEPS = tuple((name, getattr(threading.Thread, name)) for name in (
     if hasattr(threading.Thread, name))
 _THREAD_STOP = getattr(threading.Thread, "_stop", None)
 _Event = threading.Event
+_Thread = threading.Thread
+_THREAD_RUN = threading.Thread.run
 _HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
 # Up to 3.12 a thread has a tstate lock (``join`` waits on it); 3.13 joins on its handle.
 _TSTATE_LOCK = not CURRENT.thread_handles
@@ -177,10 +187,17 @@ def _plain_start(function: Any, thread: Any) -> bool:
 
 def _spawn_thread(ex: Any, thread: Any) -> Any:
     """``_spawn`` for a Thread that ``_bootstrap_thread`` runs."""
-    _refuse_at_teardown(ex)
-    what = _thread_code(thread)
+    if ex.tearing_down:
+        _refuse_at_teardown(ex)
+    run = type(thread).run  # ``_thread_code``, written out
+    what = (thread.__dict__.get("_target") or run) if run is _THREAD_RUN else run
+    if type(thread) is _Thread:
+        # The properties' own answers, without their calls (a subclass may override them).
+        name, daemon = thread._name, thread._daemonic  # type: ignore[attr-defined]
+    else:
+        name, daemon = thread.name, thread.daemon
     vt = ex.spawn(_bootstrap_thread, (thread, what if ex.needs_start_point(what) else None), None,
-                  name=thread.name, daemon=thread.daemon)
+                  name=name, daemon=daemon)
     vt.thread = thread
     return vt
 
@@ -250,8 +267,17 @@ def wait_for_tstate_lock(thread: Any, block: bool = True, timeout: float = -1) -
     real = lock._real
     try:
         if real.acquire(False):
-            lock._holder_tid = ex.current.tid
-        elif not block or not lock.wait_to_take(ex, timeout):
+            # The thread has ended (the usual case by the time it is joined): taken and given
+            # back at once, ``_stopped`` written out.
+            real.release()
+            lock._holder_tid = None
+            q = lock._queue
+            if q is not None and q.waiters:
+                q.unpark_all()
+            thread._is_stopped = True
+            thread._tstate_lock = None
+            return None
+        if not block or not lock.wait_to_take(ex, timeout):
             return None
         _stopped(thread, lock)
     except BaseException:
@@ -387,7 +413,8 @@ def make_invoke_excepthook_factory(real_factory: Callable[[], Any]) -> Callable[
     """
 
     def factory() -> Callable[[Any], None]:
-        if running() is None:
+        ex = _context.active
+        if ex is None or _real_get_ident() != ex.os_ident:  # ``running()``: at every Thread()
             return real_factory()
 
         def invoke_excepthook(thread: Any) -> None:
