@@ -11,6 +11,7 @@ from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Sequence, S
 
 from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception
 from .instrument.filter import is_user_code_file
+from .result import semantics
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
 from .versions import python
@@ -376,11 +377,12 @@ def wait_for_cycle(blocked: Sequence[Any]) -> List[str]:
 
 
 def failure_header(what: str, *, strategy: str, model: str, executions: int, elapsed: float,
-                   schedule: str = "") -> str:
+                   schedule: str = "", timeouts: str = "anytime") -> str:
     """The first lines of every failure report: what was found, by whom, after how much search."""
     plural = "s" if executions != 1 else ""
     lines = [f"interleave: {what}",
-             f"  found by {strategy} ({model} model) after {executions} execution{plural} in {elapsed:.2f} s"]
+             f"  found by {strategy} ({semantics(model, timeouts)}) after {executions} execution{plural} in "
+             f"{elapsed:.2f} s"]
     lines.append(f"  {schedule}; Python {python()}" if schedule else f"  Python {python()}")
     return "\n".join(lines)
 
@@ -393,7 +395,9 @@ def replay_lines(token: str, reproduce: str) -> List[str]:
 def expired_lines(expired: Sequence[Tuple[Any, float]]) -> List[str]:
     """The timed waits this schedule let run out while other threads could still go on."""
     lines = ["Timeouts that ran out while other threads could still run (a thread may be slow, so",
-             "interleave lets a pending timeout run out at any moment):"]
+             "interleave lets a pending timeout run out at any moment). If they are only there so that",
+             "the test never hangs, explore with timeouts=\"when-stuck\" (the marker's option, or",
+             "--interleave-timeouts=when-stuck): a timeout then runs out only when no thread can run."]
     for b, deadline in expired:
         lines.append(f"  {b.thread}: {b.waits_for} timed out at {deadline:g} s (virtual time)")
         if b.where:

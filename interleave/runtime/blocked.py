@@ -15,6 +15,11 @@ from ..instrument.filter import is_user_code_file
 from .outcome import BlockedThread
 from .vthread import READY, VThread
 
+#: When a pending timeout may run out: ``anytime`` (the earliest pending timeout may run out while
+#: other threads could still run: a thread may be slow) or ``when-stuck`` (only when no thread can
+#: run: timeouts are safety nets, and virtual time moves on only when every thread waits).
+TIMEOUTS = ("anytime", "when-stuck")
+
 
 class Execution(Protocol):
     """What a deadlock report reads of the execution (``scheduling.Scheduling`` has it)."""

@@ -80,6 +80,7 @@ class Scheduling:
     solo_steps: Callable[[], int]
     teardown_left: int
     expired: Tuple[Tuple[BlockedThread, float], ...] = ()  # see ``blocked.timed_out_early``
+    when_stuck = False  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
     abandoned: List[str]
 
     def abort(self, exc: BaseException) -> None:
@@ -205,7 +206,7 @@ class Scheduling:
                     timers = [t.tid]
                 elif t.deadline == best:
                     timers.append(t.tid)
-        if timers:
+        if timers and not (ready and self.when_stuck):
             ready.extend(timers)
             ready.sort()
         return ready
