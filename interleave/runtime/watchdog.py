@@ -407,6 +407,16 @@ def library_of(frame: Optional[FrameType]) -> Optional[Tuple[str, str, int]]:
     return None
 
 
+def _in_event_loop(frame: Optional[FrameType]) -> bool:
+    """Whether the blocked call is an asyncio event loop's (its selector waiting for callbacks)."""
+    f = frame
+    while f is not None:
+        if str(f.f_globals.get("__name__", "")).startswith("asyncio."):
+            return True
+        f = f.f_back
+    return False
+
+
 def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
                         unadoptable: List[Tuple[str, Any]]) -> InconclusiveError:
     """The error for a run idle for real: a foreign primitive if one is busy in scope, else I/O."""
@@ -443,6 +453,16 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
                     f"({bound[0][0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
         lines.append(fix)
         return ForeignPrimitiveError("\n".join(lines))
+    if _in_event_loop(frame):
+        return RealBlockingError("\n".join([
+            head,
+            "An asyncio event loop is waiting in its selector (in the kernel) for a callback from another "
+            "thread (asyncio.to_thread, run_in_executor, call_soon_threadsafe): interleave runs threads, not "
+            "event loops, and while the loop waits for real no virtual thread can run to answer it. No "
+            "verdict was reached: this is neither a pass nor a failure.",
+            "Fix: explore the threaded code without the event loop (start the threads that to_thread or the "
+            "executor would start in the test body itself), and test the coroutines with asyncio's own tools.",
+        ]))
     lines = [
         head,
         "This is real I/O (a socket, pipe, subprocess, file lock or database), or a sleep or wait that "
