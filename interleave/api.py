@@ -361,6 +361,11 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
     what = outcome.kind
     if outcome.kind == "exception" and outcome.exception is not None:
         what = f"{type(outcome.exception).__name__} in {outcome.thread}"
+    if schedule.timeouts == "when-stuck" and any(d is not None for _, d in outcome.waiting):
+        notes = notes + ["\nWith timeouts=\"when-stuck\" a pending timeout runs out only when no thread can "
+                         "run, and the looping thread never waited: a loop that spins until another thread's "
+                         "timeout runs out spins for ever here. Wait in the loop (a sleep, an Event, a timed "
+                         "wait) instead of spinning."]
     found = diagnose(outcome, recorder.events, recorder.thread_names)
     if found is not None:  # the pattern first: it is what a reader acts on
         pattern = found.text.split(":")[0]

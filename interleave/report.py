@@ -436,6 +436,14 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
             text += (f"\n{outcome.thread} was reading the clock in its loop: waiting for a time by polling.\n"
                      "In virtual time such a loop moves the clock about a microsecond per read (a million\n"
                      "iterations per second waited): wait with time.sleep() or a timed wait instead.")
+        if outcome.waiting:
+            text += "\nWaiting when the limit was reached:"
+            for b, deadline in outcome.waiting:
+                until = f", due at {deadline:g} s (virtual time)" if deadline is not None else ""
+                text += f"\n  {b.thread} waits for {b.waits_for}{until}"
+                if b.where:
+                    path, line, function = b.where
+                    text += f" at {short_path(path)}:{line} in {function}  `{_source(path, line)}`"
         return text
     if outcome.kind == "divergence":
         return "Divergence: the program did not follow the recorded schedule: " + outcome.detail

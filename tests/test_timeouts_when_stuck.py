@@ -150,3 +150,54 @@ def test_a_replay_follows_the_tokens_timeouts_not_the_default() -> None:
 def test_a_wrong_timeouts_value_is_an_option_error_that_lists_the_choices(value: object) -> None:
     with pytest.raises(OptionError, match="timeouts must be one of 'anytime', 'when-stuck'"):
         interleave.explore(safety_nets, executions=1, timeouts=value)  # type: ignore[arg-type]
+
+
+def test_a_loop_spinning_until_a_sleep_ends_is_a_step_limit_that_names_the_sleeper() -> None:
+    """When stuck, a busy loop keeps the other thread's sleep pending: the report says who waits, and why."""
+
+    def body() -> None:
+        flag = [False]
+
+        def setter() -> None:
+            time.sleep(1)
+            flag[0] = True
+
+        t = threading.Thread(target=setter)
+        t.start()
+        time.sleep(0.5)  # when stuck, this ends only once the setter sleeps too
+        while not flag[0]:
+            pass
+        t.join()
+
+    r = interleave.explore(body, executions=5, seed=0, timeouts="when-stuck", max_steps=3000)
+    assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
+    report = r.failure.report
+    assert "Waiting when the limit was reached:" in report
+    assert "waits for the end of its sleep, due at 1 s (virtual time)" in report
+    assert "time.sleep(1)" in report
+    assert "the looping thread never waited" in report
+
+
+def test_a_step_limit_report_lists_the_threads_that_wait_and_for_what() -> None:
+    """A livelock's loop often waits for a blocked thread: the step-limit report names it (any timeouts)."""
+
+    def body() -> None:
+        lock = threading.Lock()
+        flag = [False]
+
+        def worker() -> None:
+            with lock:
+                flag[0] = True
+
+        lock.acquire()
+        t = threading.Thread(target=worker)
+        t.start()
+        while not flag[0]:  # the worker can never take the lock: spins for ever
+            pass
+
+    r = interleave.explore(body, executions=5, seed=0, max_steps=3000)
+    assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
+    report = r.failure.report
+    assert "Waiting when the limit was reached:" in report
+    assert "Thread-1 (worker) waits for Lock" in report, report
+    assert "the looping thread never waited" not in report

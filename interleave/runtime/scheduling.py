@@ -187,6 +187,8 @@ class Scheduling:
                 detail=f"{self.max_steps} loop iterations; the last one at {code.co_filename}:{line} "
                        f"in {code.co_name}")
             self.outcome.loop_site = (code.co_filename, line, code.co_name)
+            if self.recorder is not None:
+                self.outcome.waiting = self._waiting()
         self._close_grant()
         self._stop()
 
@@ -231,6 +233,8 @@ class Scheduling:
             return None
         if self.steps >= self.max_steps:
             self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
+            if self.recorder is not None:
+                self.outcome.waiting = self._waiting()
             return None
         alone = len(runnable) == 1
         if cur.state != DONE:
@@ -430,7 +434,7 @@ class Scheduling:
             self._stop()
         cur = self.current
         if queue is None:
-            queue = WaitQueue(None, "sleep")
+            queue = WaitQueue(None, "the end of its sleep")
         here = cur.pending
         if here is None:
             cur.pending = SwitchPoint(None, 0, None, None, True)
@@ -457,6 +461,10 @@ class Scheduling:
         blocked = [self.describe_blocked(t) for t in self.alive]
         self.outcome = Outcome("deadlock", blocked=blocked, thread=self.current.name,
                                tid=self.current.tid)
+
+    def _waiting(self) -> Tuple[Tuple[BlockedThread, Optional[float]], ...]:
+        """The waiting threads and their deadlines, for a step-limit report."""
+        return tuple((self.describe_blocked(t), t.deadline) for t in self.alive if t.state == BLOCKED)
 
     def describe_blocked(self, t: VThread) -> BlockedThread:
         """What a blocked thread waits for, who holds it, and where it stopped."""
