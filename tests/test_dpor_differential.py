@@ -96,6 +96,16 @@ def test_timeouts_when_stuck_same_outcomes_as_exhaustive(threads: List[List[Any]
     _compare(threads, timeouts="when-stuck")
 
 
+@pytest.mark.parametrize("threads", [
+    # The writer runs alone while the body sleeps and ends right after its write: DPOR once lost
+    # that write (the runtime ran it without asking, and no later point of the writer came).
+    [[("read", "x"), ("sleep", 0.1)], [("write", "x", 1)]],
+    [[("timedget", 0.1), ("read", "x")], [("write", "x", 2), ("put", 1)]],
+])
+def test_when_stuck_hand_picked(threads: List[List[Any]]) -> None:
+    _compare(threads, timeouts="when-stuck")
+
+
 def test_when_stuck_timeouts_run_out_only_when_no_thread_can_run() -> None:
     # A timed get against a put: anytime, the get may time out before the put; when stuck, never.
     body, record, _ = P.make_body([[("timedget", 0.1)], [("put", 1)]])

@@ -274,6 +274,28 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ev = self._start_event(ex, tid, k)
         ev.picks = 1
 
+    def _last_point(self, ex: Any, tid: int, p: _Pending) -> None:
+        """A point the runtime ran without asking, after which its thread ended.
+
+        ``_forced`` takes such a point when the thread reaches its next point; a thread whose last
+        visible instruction ran that way (it was the only thread that could run: the others wait,
+        for instance on a sleep that only runs out when no thread can run) reaches none, and its
+        access must not be lost: the point is the thread's last event, or joins the running one.
+        """
+        self.pend[tid] = None
+        acc = p[0]
+        if not acc.locs and acc.block is None:
+            self.running.picks += 1  # type: ignore[union-attr]
+            return
+        self._close_event(ex, False)
+        k = self.k_event
+        if k >= len(self.nodes):
+            self._push(_Node(tid, frozenset(), (tid,), {}, self.preempts))
+        self.disabled = {}
+        self.pend[tid] = (acc, None, None, 0, p[4])  # it ran already: no frame to follow
+        ev = self._start_event(ex, tid, k)
+        ev.picks = 1
+
     def _next_in_run(self, tid: int) -> None:
         """In a replayed run, the thread's pending point begins the run's next event."""
         ex = self.ex
