@@ -401,9 +401,14 @@ def expired_lines(expired: Sequence[Tuple[Any, float]]) -> List[str]:
     for b, deadline in expired:
         lines.append(f"  {b.thread}: {b.waits_for} timed out at {deadline:g} s (virtual time)")
         if b.where:
-            path, line, function = b.where
-            lines.append(f"    at {short_path(path)}:{line} in {function}  `{_source(path, line)}`")
+            lines.append(f"    at {_site_text(b.where)}")
     return lines
+
+
+def _site_text(where: Tuple[str, int, str]) -> str:
+    """``file.py:12 in f  `source line```: where a thread waits."""
+    path, line, function = where
+    return f"{short_path(path)}:{line} in {function}  `{_source(path, line)}`"
 
 
 def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset()) -> str:
@@ -442,8 +447,7 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
                 until = f", due at {deadline:g} s (virtual time)" if deadline is not None else ""
                 text += f"\n  {b.thread} waits for {b.waits_for}{until}"
                 if b.where:
-                    path, line, function = b.where
-                    text += f" at {short_path(path)}:{line} in {function}  `{_source(path, line)}`"
+                    text += f" at {_site_text(b.where)}"
         return text
     if outcome.kind == "divergence":
         return "Divergence: the program did not follow the recorded schedule: " + outcome.detail
