@@ -101,6 +101,9 @@ def test_timeouts_when_stuck_same_outcomes_as_exhaustive(threads: List[List[Any]
     # that write (the runtime ran it without asking, and no later point of the writer came).
     [[("read", "x"), ("sleep", 0.1)], [("write", "x", 1)]],
     [[("timedget", 0.1), ("read", "x")], [("write", "x", 2), ("put", 1)]],
+    # Every thread left would block, with a sleep pending: no deadlock yet, they park and the
+    # sleep runs out (DPOR once stopped there as if deadlocked).
+    [[("get",)], [("sleep", 0.1), ("put", 0), ("timedget", 0.1)]],
 ])
 def test_when_stuck_hand_picked(threads: List[List[Any]]) -> None:
     _compare(threads, timeouts="when-stuck")

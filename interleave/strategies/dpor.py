@@ -451,6 +451,11 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             for t in self.disabled:
                 if t not in disabled and t in enabled:
                     self.enabler[t] = k - 1
+        if not enabled and ex.when_stuck and any(t.deadline is not None for t in ex.alive if t.state == BLOCKED):
+            # Every thread left would block, and a timeout runs out only once they have
+            # (``timeouts="when-stuck"``): no deadlock yet. Each goes on into its operation and parks.
+            enabled = list(disabled)
+            disabled = {}
         self.disabled = disabled
         if not enabled:
             # Every thread left would block: run one so that the runtime sees the deadlock.
