@@ -93,6 +93,7 @@ def explore(
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
     strat.expect(executions)
+    strat.use_timeouts(timeouts)
     checker = RaceChecker(races) if check_mode(races) != "ignore" else None
 
     def races_found(outcome: Outcome, rseed: int) -> bool:

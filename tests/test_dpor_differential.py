@@ -45,13 +45,11 @@ SCALED_TIMEOUT = pytest.mark.timeout(300 * LONG)
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None, cap: int = CAP,
-             timeouts: str = "anytime") -> None:
+def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None, cap: int = CAP) -> None:
     body, record, src = P.make_body(threads)
-    got, n_dpor, done = P.outcomes(body, record, DporStrategy(preemptions), 20_000, timeouts=timeouts)
+    got, n_dpor, done = P.outcomes(body, record, DporStrategy(preemptions), 20_000)
     assert done, f"dpor did not finish:\n{src}"
-    truth, n_exh, finished = P.outcomes(body, record, ExhaustiveStrategy(preemptions), cap * LONG,
-                                        timeouts=timeouts)
+    truth, n_exh, finished = P.outcomes(body, record, ExhaustiveStrategy(preemptions), cap * LONG)
     missing = truth - got
     assert not missing, (f"dpor missed outcomes that exhaustive reached ({n_dpor} vs {n_exh} executions):\n"
                          f"{sorted(map(repr, missing))}\n{src}")
@@ -81,42 +79,6 @@ def test_three_threads_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> 
 @given(P.strategy_ops(st, max_threads=3, max_ops=2), st.sampled_from([1, 2]))
 def test_preemption_bounded_dpor_covers_bounded_exhaustive(threads: List[List[Any]], k: int) -> None:
     _compare(threads, preemptions=k)
-
-
-# Programs whose waits can time out, for ``timeouts="when-stuck"``: a timeout then runs out only
-# when no thread can run, a global condition DPOR's dependencies must still account for.
-TIMED = ("read", "write", "incr", "locked", "wait", "notify", "set", "evwait", "put", "get", "sleep",
-         "timedwait", "timedget")
-
-
-@settings(max_examples=25, **SETTINGS)
-@seed(31)
-@given(P.strategy_ops(st, max_threads=3, max_ops=2, kinds=TIMED))
-def test_timeouts_when_stuck_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
-    _compare(threads, timeouts="when-stuck")
-
-
-@pytest.mark.parametrize("threads", [
-    # The writer runs alone while the body sleeps and ends right after its write: DPOR once lost
-    # that write (the runtime ran it without asking, and no later point of the writer came).
-    [[("read", "x"), ("sleep", 0.1)], [("write", "x", 1)]],
-    [[("timedget", 0.1), ("read", "x")], [("write", "x", 2), ("put", 1)]],
-    # Every thread left would block, with a sleep pending: no deadlock yet, they park and the
-    # sleep runs out (DPOR once stopped there as if deadlocked).
-    [[("get",)], [("sleep", 0.1), ("put", 0), ("timedget", 0.1)]],
-])
-def test_when_stuck_hand_picked(threads: List[List[Any]]) -> None:
-    _compare(threads, timeouts="when-stuck")
-
-
-def test_when_stuck_timeouts_run_out_only_when_no_thread_can_run() -> None:
-    # A timed get against a put: anytime, the get may time out before the put; when stuck, never.
-    body, record, _ = P.make_body([[("timedget", 0.1)], [("put", 1)]])
-    seen = {mode: P.outcomes(body, record, ExhaustiveStrategy(None), 2000, timeouts=mode)[0]
-            for mode in ("anytime", "when-stuck")}
-    got = {mode: {o[1][4] for o in found} for mode, found in seen.items()}
-    assert got["anytime"] == {("('t0', 'tq', 1)",), ("('t0', 'tq', None)",)}, got
-    assert got["when-stuck"] == {("('t0', 'tq', 1)",)}, got
 
 
 @pytest.mark.parametrize("threads", [

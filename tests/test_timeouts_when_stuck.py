@@ -13,12 +13,15 @@ import threading
 import time
 from typing import List, Set
 
+import dpor_programs as P
 import pytest
 from runtime_helpers import assert_finds
 
 import interleave
 from interleave.errors import OptionError
 from interleave.strategies import registry
+from interleave.strategies.exhaustive import ExhaustiveStrategy
+from interleave.strategies.portfolio import PortfolioStrategy
 from interleave.token import Schedule, decode, encode
 
 ALL_STRATEGIES = registry.names()
@@ -50,6 +53,10 @@ def safety_nets() -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", ALL_STRATEGIES)
 def test_safety_net_timeouts_never_run_out_early_under_every_strategy(strategy: str, backend: str) -> None:
+    if strategy == "dpor":
+        with pytest.raises(OptionError, match="strategy 'dpor' cannot run with timeouts='when-stuck'"):
+            interleave.explore(safety_nets, executions=40, strategy=strategy, backend=backend, timeouts="when-stuck")
+        return
     r = interleave.explore(safety_nets, executions=40, seed=0, strategy=strategy, backend=backend,
                            timeouts="when-stuck")
     assert r.failure is None, r.failure.report
@@ -100,7 +107,7 @@ def test_a_sleep_ends_only_once_every_other_thread_waits(timeouts: str, expected
         seen.append(not t.is_alive())
         t.join()
 
-    r = interleave.explore(body, executions=5_000, strategy="dpor", timeouts=timeouts)
+    r = interleave.explore(body, executions=5_000, strategy="exhaustive", preemptions=2, timeouts=timeouts)
     assert r.exhausted, r.verdict
     assert set(seen) == expected
 
@@ -201,3 +208,23 @@ def test_a_step_limit_report_lists_the_threads_that_wait_and_for_what() -> None:
     assert "Waiting when the limit was reached:" in report
     assert "Thread-1 (worker) waits for Lock" in report, report
     assert "the looping thread never waited" not in report
+
+
+def test_exhaustive_search_offers_a_timeout_only_when_no_thread_can_run() -> None:
+    """The runtime's rule, over every schedule: a timed get against a put times out only anytime."""
+    body, record, _ = P.make_body([[("timedget", 0.1)], [("put", 1)]])
+    got = {}
+    for mode in ("anytime", "when-stuck"):
+        seen, _, done = P.outcomes(body, record, ExhaustiveStrategy(None), 2000, timeouts=mode)
+        assert done
+        got[mode] = {o[1][4] for o in seen}
+    assert got["anytime"] == {("('t0', 'tq', 1)",), ("('t0', 'tq', None)",)}, got
+    assert got["when-stuck"] == {("('t0', 'tq', 1)",)}, got
+
+
+def test_the_portfolio_leaves_its_dpor_member_out_when_stuck() -> None:
+    """DPOR refuses these timeouts; the default strategy runs its other members in DPOR's slots."""
+    for timeouts, dpor_runs in (("anytime", True), ("when-stuck", False)):
+        strategy = PortfolioStrategy(3)
+        interleave.explore(safety_nets, executions=12, seed=3, strategy=strategy, timeouts=timeouts)
+        assert (strategy.dpor.stats["executions"] > 0) is dpor_runs, (timeouts, strategy.dpor.stats)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import random
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ..errors import OptionError
 from ..instrument import access as A
 from ..runtime import context
 from ..runtime.execution import BLOCKED
@@ -274,28 +275,6 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ev = self._start_event(ex, tid, k)
         ev.picks = 1
 
-    def _last_point(self, ex: Any, tid: int, p: _Pending) -> None:
-        """A point the runtime ran without asking, after which its thread ended.
-
-        ``_forced`` takes such a point when the thread reaches its next point; a thread whose last
-        visible instruction ran that way (it was the only thread that could run: the others wait,
-        for instance on a sleep that only runs out when no thread can run) reaches none, and its
-        access must not be lost: the point is the thread's last event, or joins the running one.
-        """
-        self.pend[tid] = None
-        acc = p[0]
-        if not acc.locs and acc.block is None:
-            self.running.picks += 1  # type: ignore[union-attr]
-            return
-        self._close_event(ex, False)
-        k = self.k_event
-        if k >= len(self.nodes):
-            self._push(_Node(tid, frozenset(), (tid,), {}, self.preempts))
-        self.disabled = {}
-        self.pend[tid] = (acc, None, None, 0, p[4])  # it ran already: no frame to follow
-        ev = self._start_event(ex, tid, k)
-        ev.picks = 1
-
     def _next_in_run(self, tid: int) -> None:
         """In a replayed run, the thread's pending point begins the run's next event."""
         ex = self.ex
@@ -371,6 +350,14 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ex = getattr(view, "_ex", None)
         if ex is not None:
             self._attach(ex)
+
+    def use_timeouts(self, timeouts: str) -> None:
+        """Refuse ``timeouts="when-stuck"``: its races do not cover when a timeout runs out there."""
+        if timeouts == "when-stuck":
+            raise OptionError(
+                "strategy 'dpor' cannot run with timeouts='when-stuck': a timeout that runs out only when no "
+                "thread can run is a choice DPOR's races do not cover, so its proof would not hold (docs/dpor.md). "
+                "For a proof use strategy='exhaustive' (preemptions= bounds it); to hunt, the default portfolio")
 
     def _attach(self, ex: Any = None) -> Any:
         if ex is None:
@@ -451,11 +438,6 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             for t in self.disabled:
                 if t not in disabled and t in enabled:
                     self.enabler[t] = k - 1
-        if not enabled and ex.when_stuck and any(t.deadline is not None for t in ex.alive if t.state == BLOCKED):
-            # Every thread left would block, and a timeout runs out only once they have
-            # (``timeouts="when-stuck"``): no deadlock yet. Each goes on into its operation and parks.
-            enabled = list(disabled)
-            disabled = {}
         self.disabled = disabled
         if not enabled:
             # Every thread left would block: run one so that the runtime sees the deadlock.

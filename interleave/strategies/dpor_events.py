@@ -60,8 +60,6 @@ class EventLog:
     if TYPE_CHECKING:  # the other parts of the DPOR strategy
         def _pending_of(self, vt: Any) -> _Pending: ...
 
-        def _last_point(self, ex: Any, tid: int, p: _Pending) -> None: ...
-
         def _reverse(self, i: int, j: int) -> None: ...
 
         def _wild_possible(self, loc: _Loc) -> bool: ...
@@ -99,20 +97,12 @@ class EventLog:
     def _finish_event(self, ex: Any) -> None:
         ev = self.running
         assert ev is not None
-        if self.pend.get(ev.tid) is not None and ex.threads[ev.tid].state == DONE:
-            self._last_point(ex, ev.tid, self.pend[ev.tid])  # type: ignore[arg-type]
-        self._close_event(ex, True)
-
-    def _close_event(self, ex: Any, ended: bool) -> None:
-        """End the running event: its clock, its races; ``ended``: its thread's end is part of it."""
-        ev = self.running
-        assert ev is not None
         self.running = None
         replayed = self.k_event < self.replay_upto
         tid = ev.tid
         vt = ex.threads[tid]
         state = vt.state
-        if state == DONE and ended:
+        if state == DONE:
             th = vt.thread
             key = id(th) if th is not None else ("vt", tid)
             ev.accs = ev.accs + (((Loc.ENDED, key), True), ((Loc.REGISTRY, key), True))
