@@ -11,6 +11,7 @@ from .exploration import run_executions
 from .options import callable_body, optional_callable, optional_int, optional_seconds, positive_int
 from .options import model as checked_model
 from .options import names as checked_names
+from .options import timeouts as checked_timeouts
 from .races import RaceChecker, check_mode, recorder_for
 from .report import diagnose, failure_header, render_report
 from .result import Failure, Result
@@ -54,6 +55,7 @@ def explore(
     races: str = "ignore",
     stall_timeout: Optional[float] = None,
     progress: Optional[Callable[[int], None]] = None,
+    timeouts: str = "anytime",
 ) -> Result:
     """Run ``fn`` under many interleavings until one fails or the budget is spent.
 
@@ -68,11 +70,17 @@ def explore(
 
     ``progress``, if given, is called after each execution with the number run so far (for a
     live progress line); it runs outside any execution.
+
+    ``timeouts="anytime"`` (the default) lets the earliest pending timeout (a timed wait, a
+    ``sleep``) run out while other threads could still run, since any thread may be slow;
+    ``timeouts="when-stuck"`` lets one run out only when no thread can run, for code whose
+    timeouts are safety nets (``t.join(timeout=10)``, ``future.result(timeout=5)``).
     """
     callable_body(fn)
     executions = positive_int("executions", executions)
     seed = optional_int("seed", seed)
     model = checked_model(model)
+    timeouts = checked_timeouts(timeouts)
     time_budget = optional_seconds("time_budget", time_budget)
     max_steps = positive_int("max_steps", max_steps)
     preemptions = optional_int("preemptions", preemptions)
@@ -85,22 +93,23 @@ def explore(
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)
     strat.expect(executions)
+    strat.use_timeouts(timeouts)
     checker = RaceChecker(races) if check_mode(races) != "ignore" else None
 
     def races_found(outcome: Outcome, rseed: int) -> bool:
-        return checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed))
+        return checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed, timeouts))
 
     start = _clock()
     first: Optional[Tuple[Outcome, Schedule]] = None
     try:
         with Session(fn, model=model, max_steps=max_steps, instrument=instrument, exclude=exclude,
-                     backend=backend, stall_timeout=stall_timeout) as session:
+                     backend=backend, stall_timeout=stall_timeout, timeouts=timeouts) as session:
             run = run_executions(session, strat, executions=executions, seed=seed, start=start,
                                  time_budget=time_budget, recorder=lambda: recorder_for(strat, checker),
                                  after=races_found if checker is not None else None, progress=progress)
             ran, exhausted, stop = run.executions, run.exhausted, run.stop
             if run.failed is not None:
-                first = (run.failed, _schedule_of(run.failed, model, run.failed_seed))
+                first = (run.failed, _schedule_of(run.failed, model, run.failed_seed, timeouts))
             elapsed = _clock() - start
             failure = None
             if first is not None:
@@ -116,7 +125,7 @@ def explore(
     finally:
         strat.close()  # after the session: Hypothesis's engine ends its run with nothing patched
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
-                  strategy=strat.describe(), model=model, seed=seed, stop_reason=stop,
+                  strategy=strat.describe(), model=model, seed=seed, stop_reason=stop, timeouts=timeouts,
                   bound=strat.bound_description,
                   races=list(checker.races) if checker is not None else [],
                   strategy_stats=dict(strat.stats),
@@ -244,7 +253,8 @@ def replay(
     start = _clock()
     stall_timeout = optional_seconds("stall_timeout", stall_timeout)
     with Session(fn, model=schedule.model, max_steps=max_steps, instrument=checked_names("instrument", instrument),
-                 exclude=checked_names("exclude", exclude), backend=backend, stall_timeout=stall_timeout) as session:
+                 exclude=checked_names("exclude", exclude), backend=backend, stall_timeout=stall_timeout,
+                 timeouts=schedule.timeouts) as session:
         recorder = Recorder()
         outcome = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
         elapsed = _clock() - start
@@ -260,7 +270,8 @@ def replay(
                                     elapsed=elapsed, fn=fn, hint=hint, notes=[])
         session.check_interrupt()
     return Result(failure=failure, executions=1, exhausted=False, elapsed=elapsed, strategy="replay",
-                  model=schedule.model, seed=None, stop_reason="failure" if failure else "replayed")
+                  model=schedule.model, seed=None, stop_reason="failure" if failure else "replayed",
+                  timeouts=schedule.timeouts)
 
 
 def switch() -> None:
@@ -325,8 +336,8 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
     return failure
 
 
-def _schedule_of(outcome: Outcome, model: str, random_seed: int) -> Schedule:
-    return Schedule(tuple(outcome.runs), model, random_seed, lone_points=outcome.lone_points)
+def _schedule_of(outcome: Outcome, model: str, random_seed: int, timeouts: str) -> Schedule:
+    return Schedule(tuple(outcome.runs), model, random_seed, lone_points=outcome.lone_points, timeouts=timeouts)
 
 
 def _first_difference(a: Recorder, b: Recorder) -> Optional[str]:
@@ -351,12 +362,18 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
     what = outcome.kind
     if outcome.kind == "exception" and outcome.exception is not None:
         what = f"{type(outcome.exception).__name__} in {outcome.thread}"
+    if schedule.timeouts == "when-stuck" and any(d is not None for _, d in outcome.waiting):
+        notes = notes + ["\nWith timeouts=\"when-stuck\" a pending timeout runs out only when no thread can "
+                         "run, and the looping thread never waited: a loop that spins until another thread's "
+                         "timeout runs out spins for ever here. Wait in the loop (a sleep, an Event, a timed "
+                         "wait) instead of spinning."]
     found = diagnose(outcome, recorder.events, recorder.thread_names)
     if found is not None:  # the pattern first: it is what a reader acts on
         pattern = found.text.split(":")[0]
         what = pattern if outcome.kind == "deadlock" else f"{pattern} ({what})"
     header = failure_header(
-        what, strategy=strategy, model=schedule.model, executions=executions, elapsed=elapsed,
+        what, strategy=strategy, model=schedule.model, timeouts=schedule.timeouts, executions=executions,
+        elapsed=elapsed,
         schedule=(f"schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
                   f"{schedule.switches} thread switches, {outcome.steps} steps"))
     replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"

@@ -8,6 +8,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 from .errors import OptionError
 from .instrument.opcodes import MODELS
+from .runtime.blocked import TIMEOUTS
 
 
 def positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -33,6 +34,12 @@ def optional_seconds(name: str, value: Any) -> Optional[float]:
 def model(value: Any) -> str:
     if value not in MODELS:
         raise OptionError(f"model must be one of {', '.join(repr(m) for m in MODELS)}; got {value!r}")
+    return str(value)
+
+
+def timeouts(value: Any) -> str:
+    if value not in TIMEOUTS:
+        raise OptionError(f"timeouts must be one of {', '.join(repr(t) for t in TIMEOUTS)}; got {value!r}")
     return str(value)
 
 

@@ -11,6 +11,7 @@ from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Sequence, S
 
 from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception
 from .instrument.filter import is_user_code_file
+from .result import semantics
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
 from .versions import python
@@ -376,11 +377,12 @@ def wait_for_cycle(blocked: Sequence[Any]) -> List[str]:
 
 
 def failure_header(what: str, *, strategy: str, model: str, executions: int, elapsed: float,
-                   schedule: str = "") -> str:
+                   schedule: str = "", timeouts: str = "anytime") -> str:
     """The first lines of every failure report: what was found, by whom, after how much search."""
     plural = "s" if executions != 1 else ""
     lines = [f"interleave: {what}",
-             f"  found by {strategy} ({model} model) after {executions} execution{plural} in {elapsed:.2f} s"]
+             f"  found by {strategy} ({semantics(model, timeouts)}) after {executions} execution{plural} in "
+             f"{elapsed:.2f} s"]
     lines.append(f"  {schedule}; Python {python()}" if schedule else f"  Python {python()}")
     return "\n".join(lines)
 
@@ -393,13 +395,20 @@ def replay_lines(token: str, reproduce: str) -> List[str]:
 def expired_lines(expired: Sequence[Tuple[Any, float]]) -> List[str]:
     """The timed waits this schedule let run out while other threads could still go on."""
     lines = ["Timeouts that ran out while other threads could still run (a thread may be slow, so",
-             "interleave lets a pending timeout run out at any moment):"]
+             "interleave lets a pending timeout run out at any moment). If they are only there so that",
+             "the test never hangs, explore with timeouts=\"when-stuck\" (the marker's option, or",
+             "--interleave-timeouts=when-stuck): a timeout then runs out only when no thread can run."]
     for b, deadline in expired:
         lines.append(f"  {b.thread}: {b.waits_for} timed out at {deadline:g} s (virtual time)")
         if b.where:
-            path, line, function = b.where
-            lines.append(f"    at {short_path(path)}:{line} in {function}  `{_source(path, line)}`")
+            lines.append(f"    at {_site_text(b.where)}")
     return lines
+
+
+def _site_text(where: Tuple[str, int, str]) -> str:
+    """``file.py:12 in f  `source line```: where a thread waits."""
+    path, line, function = where
+    return f"{short_path(path)}:{line} in {function}  `{_source(path, line)}`"
 
 
 def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset()) -> str:
@@ -432,6 +441,13 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
             text += (f"\n{outcome.thread} was reading the clock in its loop: waiting for a time by polling.\n"
                      "In virtual time such a loop moves the clock about a microsecond per read (a million\n"
                      "iterations per second waited): wait with time.sleep() or a timed wait instead.")
+        if outcome.waiting:
+            text += "\nWaiting when the limit was reached:"
+            for b, deadline in outcome.waiting:
+                until = f", due at {deadline:g} s (virtual time)" if deadline is not None else ""
+                text += f"\n  {b.thread} waits for {b.waits_for}{until}"
+                if b.where:
+                    text += f" at {_site_text(b.where)}"
         return text
     if outcome.kind == "divergence":
         return "Divergence: the program did not follow the recorded schedule: " + outcome.detail

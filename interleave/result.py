@@ -28,6 +28,11 @@ class Failure:
     detail: str = ""
 
 
+def semantics(model: str, timeouts: str = "anytime") -> str:
+    """The rules a run followed, as a report says them: ``instruction model, timeouts when stuck``."""
+    return f"{model} model" + (", timeouts when stuck" if timeouts == "when-stuck" else "")
+
+
 @dataclass
 class Result:
     """The outcome of ``explore`` or ``replay``: a failure, a bounded proof, or a spent budget."""
@@ -46,23 +51,24 @@ class Result:
     strategy_stats: Dict[str, int] = field(default_factory=dict)  # e.g. dpor: classes, sleep_blocked
     #: Installed packages the run reached without instrumenting them (``warnings`` says what to do).
     uninstrumented: List[str] = field(default_factory=list)
+    timeouts: str = "anytime"  # when a pending timeout could run out (``explore(timeouts=...)``)
 
     @property
     def verdict(self) -> str:
         """One line that says what was covered, never more than was."""
         f = self.failure
         if f is not None:
-            return (f"FAILED: {f.kind} found by {self.strategy} ({self.model} model) after "
+            return (f"FAILED: {f.kind} found by {self.strategy} ({semantics(self.model, self.timeouts)}) after "
                     f"{self.executions} executions in {self.elapsed:.2f} s")
         if self.exhausted:
             scope = self.bound or "the whole schedule space"
-            return (f"exhausted: no failure in any schedule ({scope}, {self.model} model); "
+            return (f"exhausted: no failure in any schedule ({scope}, {semantics(self.model, self.timeouts)}); "
                     f"{self.executions} executions in {self.elapsed:.2f} s")
         if self.stop_reason == "replayed":
             return "replayed: the recorded schedule ran to the end without failing"
         why = "time budget" if self.stop_reason == "time" else "execution budget"
         return (f"budget spent: no failure in {self.executions} executions ({why}, "
-                f"{self.elapsed:.2f} s, {self.strategy}, {self.model} model); this is not a proof")
+                f"{self.elapsed:.2f} s, {self.strategy}, {semantics(self.model, self.timeouts)}); this is not a proof")
 
     def raise_for_failure(self) -> None:
         """Raise ``InterleaveFailure`` (an AssertionError) carrying the report, if a run failed."""

@@ -34,8 +34,10 @@ class Session:
 
     def __init__(self, fn: Callable[[], Any], *, model: str, max_steps: int,
                  instrument: Sequence[str] = (), exclude: Sequence[str] = (),
-                 backend: Optional[str] = "auto", stall_timeout: Optional[float] = None) -> None:
+                 backend: Optional[str] = "auto", stall_timeout: Optional[float] = None,
+                 timeouts: str = "anytime") -> None:
         self.fn = fn
+        self.when_stuck = timeouts == "when-stuck"
         self.stall_timeout = STALL_SECONDS if stall_timeout is None else stall_timeout
         self.interrupted_at: Optional[float] = None  # when Ctrl-C came, if it did
         self.model = model
@@ -182,6 +184,7 @@ class Session:
                        self.backend.solo_end if self.backend.supports_solo else None,
                        self.backend.hurry, self.workers, self.filter.files)
         ex.on_resume = self.backend.on_resume
+        ex.when_stuck = self.when_stuck
         ex.solo_steps = self.backend.solo_steps
         bind = getattr(strategy, "bind", None)
         if bind is not None:

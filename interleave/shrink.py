@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, List, Tuple
 
 from .runtime.outcome import Outcome
@@ -101,5 +102,4 @@ def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptio
 
 
 def _with_runs(schedule: Schedule, runs: Runs, lone_points: bool) -> Schedule:
-    return Schedule(tuple(runs), schedule.model, schedule.random_seed, schedule.hash_seed, schedule.python,
-                    lone_points)
+    return replace(schedule, runs=tuple(runs), lone_points=lone_points)

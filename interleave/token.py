@@ -16,6 +16,8 @@ PREFIX = "il1_"
 _VERSION = 2
 # Format 1 (interleave before 0.2's solo threads) always counted a lone thread's switch points.
 _LONE_POINTS = 1
+# Timeouts ran out only when no thread could run (``timeouts="when-stuck"``); unset: anytime.
+_WHEN_STUCK = 2
 _MODELS = ("instruction", "gil")
 
 
@@ -31,6 +33,8 @@ class Schedule:
     #: Whether a thread running alone passed switch points that count (DPOR's runs), or ran
     #: its visible instructions uncounted (every other strategy): replay must do the same.
     lone_points: bool = False
+    #: When a pending timeout could run out (``explore(timeouts=...)``): replay must do the same.
+    timeouts: str = "anytime"
 
     @property
     def steps(self) -> int:
@@ -73,7 +77,8 @@ def _read_varint(data: bytes, pos: int) -> Tuple[int, int]:
 def encode(schedule: Schedule) -> str:
     """The token for ``schedule``."""
     body = bytearray([_VERSION, schedule.python[0], schedule.python[1], _MODELS.index(schedule.model),
-                      _LONE_POINTS if schedule.lone_points else 0])
+                      (_LONE_POINTS if schedule.lone_points else 0)
+                      | (_WHEN_STUCK if schedule.timeouts == "when-stuck" else 0)])
     hs = schedule.hash_seed
     _varint(0 if hs == "random" else int(hs) + 1, body)
     _varint(schedule.random_seed, body)
@@ -122,12 +127,15 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
     if data[3] >= len(_MODELS):
         raise TokenError("replay token names an unknown memory model; it is damaged or too new")
     model = _MODELS[data[3]]
+    timeouts = "anytime"
     if data[0] == 1:
         lone_points, pos = True, 4
     else:
-        if len(data) < 5 or data[4] & ~_LONE_POINTS:
+        if len(data) < 5 or data[4] & ~(_LONE_POINTS | _WHEN_STUCK):
             raise TokenError("replay token is damaged (unknown flags)")
         lone_points, pos = bool(data[4] & _LONE_POINTS), 5
+        if data[4] & _WHEN_STUCK:
+            timeouts = "when-stuck"
     hs, pos = _read_varint(data, pos)
     rseed, pos = _read_varint(data, pos)
     count, pos = _read_varint(data, pos)
@@ -138,4 +146,4 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
         runs.append((tid, n))
     if pos != len(data):
         raise TokenError("replay token is damaged (trailing bytes)")
-    return Schedule(tuple(runs), model, rseed, "random" if hs == 0 else str(hs - 1), python, lone_points)
+    return Schedule(tuple(runs), model, rseed, "random" if hs == 0 else str(hs - 1), python, lone_points, timeouts)

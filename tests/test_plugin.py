@@ -197,6 +197,8 @@ def test_options_and_marker_are_documented(pytester: pytest.Pytester) -> None:
     (["--interleave-executions=many"], "argument --interleave-executions: must be a positive whole number"),
     (["--interleave-seed=-3"], "argument --interleave-seed: must be an integer from 0"),
     (["--interleave-model=sequential"], "argument --interleave-model: must be one of instruction, gil"),
+    (["--interleave-timeouts=never"], "argument --interleave-timeouts: must be one of anytime, when-stuck"),
+    (["-o", "interleave_timeouts=late"], "ini option interleave_timeouts = 'late': must be one of anytime"),
     (["--interleave-time-budget=0"], "argument --interleave-time-budget: must be a positive number of seconds"),
     (["--interleave-shard=0/4"], "shards are numbered from 1"),
     (["--interleave-shard=5/4"], "argument --interleave-shard: must be i/n with 1 <= i <= n"),
@@ -244,6 +246,38 @@ class TestOldStyle(unittest.TestCase):
     assert "@pytest.mark.interleave got unknown argument execution; it accepts executions" in text
     assert "strategy 'random' takes no strategy parameters; got preemptions=2" in text
     assert "@pytest.mark.interleave cannot explore TestCaseFunction items" in text  # never a silent single run
+
+
+SAFETY_NET = """
+import threading
+import pytest
+
+def body():
+    done = threading.Event()
+    t = threading.Thread(target=done.set)
+    t.start()
+    assert done.wait(timeout=5), "never set"
+    t.join()
+
+@pytest.mark.interleave(executions=50, timeouts="when-stuck")
+def test_marked():
+    body()
+
+@pytest.mark.interleave(executions=50)
+def test_default():
+    body()
+"""
+
+
+def test_timeouts_when_stuck_from_the_marker_or_the_command_line(pytester: pytest.Pytester) -> None:
+    """A safety-net timeout fails by default, with a report that names the option; with it, it passes."""
+    pytester.makepyfile(test_nets=SAFETY_NET)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "--interleave-timeouts=when-stuck" in result.stdout.str()
+    assert "test_nets.py::test_default" in result.stdout.str()
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--interleave-timeouts=when-stuck")
+    result.assert_outcomes(passed=2)
 
 
 def test_replay_option_needs_one_selected_test(pytester: pytest.Pytester) -> None:

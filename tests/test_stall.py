@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -107,6 +108,23 @@ def test_a_socket_accept_nobody_connects_to_ends_as_real_blocking(quick_block: N
         assert seen == ["accepting"]
     finally:
         server.close()
+
+
+@on_main_thread
+def test_an_event_loop_waiting_for_a_thread_ends_as_real_blocking_that_names_the_loop(quick_block: None) -> None:
+    def body() -> None:
+        async def main() -> int:
+            return await asyncio.to_thread(int, "1")
+
+        assert asyncio.run(main()) == 1
+
+    before = snapshot()
+    with pytest.raises(interleave.RealBlockingError) as info:
+        interleave.explore(body, executions=3, seed=0)
+    message = str(info.value)
+    assert "asyncio event loop" in message and "without the event loop" in message, message
+    assert "real I/O (a socket" not in message
+    assert_same(before, snapshot())
 
 
 def test_stall_timeout_is_validated() -> None:

@@ -13,7 +13,12 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ..instrument.filter import is_user_code_file
 from .outcome import BlockedThread
-from .vthread import READY, VThread
+from .vthread import BLOCKED, READY, VThread
+
+#: When a pending timeout may run out: ``anytime`` (the earliest pending timeout may run out while
+#: other threads could still run: a thread may be slow) or ``when-stuck`` (only when no thread can
+#: run: timeouts are safety nets, and virtual time moves on only when every thread waits).
+TIMEOUTS = ("anytime", "when-stuck")
 
 
 class Execution(Protocol):
@@ -138,6 +143,13 @@ def describe(ex: Execution, vt: VThread, frame: Optional[FrameType]) -> Dict[str
     if holder == display_name(vt) and outer_sync is not None:
         holder = None  # the private lock a Condition waiter holds while it sleeps
     return {"thread": display_name(vt), "tid": vt.tid, "waits_for": waits_for, "holder": holder, "where": where}
+
+
+def waiting(ex: Any) -> Tuple[Tuple[BlockedThread, Optional[float]], ...]:
+    """The waiting threads and when their waits time out (None: never), for a recorded step-limit report."""
+    if ex.recorder is None:  # an exploration's run: only the report's replay needs them
+        return ()
+    return tuple((ex.describe_blocked(t), t.deadline) for t in ex.alive if t.state == BLOCKED)
 
 
 def timed_out_early(ex: Any, t: VThread) -> Tuple[Tuple[BlockedThread, float], ...]:

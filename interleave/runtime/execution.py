@@ -93,6 +93,7 @@ class Execution(ThreadLife):
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
         self.expired = ()  # timeouts a decision ran out early (``blocked.timed_out_early``)
+        self.when_stuck = False  # set by the session: ``timeouts="when-stuck"``
 
     def interrupt(self, exc: BaseException) -> None:
         """Stop at the next switch point, loop iteration or wait (Ctrl-C: called from a signal handler).

@@ -43,6 +43,9 @@ class Outcome:
     expired: Tuple[Tuple[BlockedThread, float], ...] = ()
     # At the step limit: the looping thread was reading the clock in its loop (waiting by polling).
     polling: bool = False
+    # At the step limit (recorded runs only): the threads that were waiting, with the virtual time
+    # their wait would time out at (None: no timeout). The loop may be waiting for one of them.
+    waiting: Tuple[Tuple[BlockedThread, Optional[float]], ...] = ()
 
     @property
     def failed(self) -> bool:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from .blocked import timed_out_early
+from .blocked import timed_out_early, waiting
 from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
@@ -37,6 +37,10 @@ _ABANDONED: List[greenlet] = []
 class _Teardown(GreenletExit):
     """Thrown into leftover greenlets to unwind them when an execution ends."""
 
+    def __str__(self) -> str:
+        # Code under test that logs every exception it catches (asyncio's shutdown does) shows this.
+        return "interleave is ending this execution here (not an error in the code under test)"
+
 
 class Scheduling:
     """Switch points of one execution: whether to go on, whom the strategy picks, and the switch."""
@@ -51,7 +55,7 @@ class Scheduling:
         "forced_used", "every_pick", "solo", "solo_ok", "on_solo_end", "on_resume", "preemptions",
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
-        "expired", "abandoned",
+        "expired", "abandoned", "when_stuck",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -93,6 +97,7 @@ class Scheduling:
     solo_steps: Callable[[], int]
     teardown_left: int
     expired: Tuple[Tuple[BlockedThread, float], ...]  # see ``blocked.timed_out_early``
+    when_stuck: bool  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
     abandoned: List[str]
 
     def abort(self, exc: BaseException) -> None:
@@ -196,6 +201,7 @@ class Scheduling:
                 detail=f"{self.max_steps} loop iterations; the last one at {code.co_filename}:{line} "
                        f"in {code.co_name}")
             self.outcome.loop_site = (code.co_filename, line, code.co_name)
+            self.outcome.waiting = waiting(self)
         self._close_grant()
         self._stop()
 
@@ -220,7 +226,7 @@ class Scheduling:
         self.granted = self.budget = self.rec_left = 0
         alive = self.alive
         runnable = [t.tid for t in alive if t.state == READY]
-        if len(runnable) != len(alive):
+        if len(runnable) != len(alive) and not (runnable and self.when_stuck):
             runnable = with_due_timers(alive, runnable)
         if not runnable:
             if alive:
@@ -229,6 +235,7 @@ class Scheduling:
         max_steps = self.max_steps
         if steps >= max_steps:
             self.outcome = Outcome("step-limit", thread=cur.name, tid=cur.tid)
+            self.outcome.waiting = waiting(self)
             return None
         alone = len(runnable) == 1
         ctid = cur.tid
@@ -420,7 +427,7 @@ class Scheduling:
             self._stop()
         cur = self.current
         if queue is None:
-            queue = WaitQueue(None, "sleep")
+            queue = WaitQueue(None, "the end of its sleep")
         here = cur.pending
         if here is None:
             cur.pending = SwitchPoint(None, 0, None, None, True)

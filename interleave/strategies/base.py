@@ -59,6 +59,9 @@ class Strategy:
     def expect(self, executions: int) -> None:
         """Learn, before the first execution, the most executions the exploration will run."""
 
+    def use_timeouts(self, timeouts: str) -> None:
+        """Learn, before the first execution, when pending timeouts may run out (``explore(timeouts=...)``)."""
+
     def new_execution(self) -> bool:
         """Prepare the next execution; False when a bounded strategy has covered its space."""
         return True

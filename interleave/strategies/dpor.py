@@ -38,6 +38,7 @@ from __future__ import annotations
 import random
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ..errors import OptionError
 from ..instrument import access as A
 from ..runtime import context
 from ..runtime.execution import BLOCKED
@@ -349,6 +350,14 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ex = getattr(view, "_ex", None)
         if ex is not None:
             self._attach(ex)
+
+    def use_timeouts(self, timeouts: str) -> None:
+        """Refuse ``timeouts="when-stuck"``: its races do not cover when a timeout runs out there."""
+        if timeouts == "when-stuck":
+            raise OptionError(
+                "strategy 'dpor' cannot run with timeouts='when-stuck': a timeout that runs out only when no "
+                "thread can run is a choice DPOR's races do not cover, so its proof would not hold (docs/dpor.md). "
+                "For a proof use strategy='exhaustive' (preemptions= bounds it); to hunt, the default portfolio")
 
     def _attach(self, ex: Any = None) -> Any:
         if ex is None:

@@ -118,6 +118,11 @@ class PortfolioStrategy(Strategy):
         if executions == 1 and self.opening and self.opening[0] == "dpor":
             self.opening[0] = "first"
 
+    def use_timeouts(self, timeouts: str) -> None:
+        """Under ``timeouts="when-stuck"`` the DPOR member sits out (it refuses them): its slots go to the others."""
+        if timeouts == "when-stuck":
+            self.dpor_out = True
+
     def new_execution(self) -> bool:
         self.index += 1
         self.fallback = False

@@ -23,7 +23,7 @@ from .targets import TARGET_OPTIONS, merge_targets, parse_targets
 #: What ``@pytest.mark.interleave(...)`` accepts: the options of ``interleave.explore``.
 MARKER_KWARGS = (
     "executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth",
-    "max_steps", "instrument", "exclude", "backend", "shrink", "races", "stall_timeout",
+    "max_steps", "instrument", "exclude", "backend", "shrink", "races", "stall_timeout", "timeouts",
 )
 #: Executions when a command-line time budget makes time the only limit.
 UNLIMITED = 10**12
@@ -64,6 +64,16 @@ def parse_model(text: str) -> str:
     t = str(text).strip()
     if t not in MODELS:
         raise argparse.ArgumentTypeError(f"must be one of {', '.join(MODELS)} (got {text!r})")
+    return t
+
+
+def parse_timeouts(text: str) -> str:
+    """``--interleave-timeouts``: ``anytime`` or ``when-stuck``."""
+    from interleave.runtime.blocked import TIMEOUTS
+
+    t = str(text).strip()
+    if t not in TIMEOUTS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(TIMEOUTS)} (got {text!r})")
     return t
 
 
@@ -154,6 +164,8 @@ INI: Dict[str, Tuple[Callable[[str], Any], str]] = {
     "interleave_seed": (parse_seed, "seed for interleave tests: an integer, or 'random' (default: derived "
                                     "from each test's node id, so runs repeat)"),
     "interleave_model": (parse_model, "memory model for interleave tests: instruction or gil"),
+    "interleave_timeouts": (parse_timeouts, "when a pending timeout may run out in interleave tests: anytime "
+                                            "(default) or when-stuck (only when no thread can run)"),
     "interleave_time_budget": (parse_time_budget, "wall-time cap per interleave test, in seconds"),
     "interleave_preemptions": (parse_preemptions, "preemption bound for the strategies that take one "
                                                   "(exhaustive, dpor, hypothesis)"),
@@ -172,7 +184,7 @@ INI_TARGETS: Dict[str, str] = {
 }
 #: Options read from the command line into Settings.cmdline (also the ini keys, with interleave_).
 SESSION_OPTIONS = ("executions", "strategy", "seed", "model", "time_budget", "preemptions", "depth", "races",
-                   "stall_timeout", "instrument", "exclude")
+                   "stall_timeout", "instrument", "exclude", "timeouts")
 #: Strategy parameters: they only reach the strategies that take them.
 STRATEGY_PARAMS = ("preemptions", "depth")
 
@@ -323,6 +335,7 @@ def _value_problem(key: str, value: Any) -> Optional[str]:
     from interleave.instrument.backend import BACKENDS
     from interleave.instrument.opcodes import MODELS
     from interleave.races import MODES
+    from interleave.runtime.blocked import TIMEOUTS
 
     def choice(options: Any) -> Optional[str]:
         return None if value in options else f"one of {', '.join(repr(o) for o in options)}"
@@ -349,6 +362,8 @@ def _value_problem(key: str, value: Any) -> Optional[str]:
         return None if value in registry.names() else known + ("" if isinstance(value, str) else " or a Strategy")
     if key == "model":
         return choice(MODELS)
+    if key == "timeouts":
+        return choice(TIMEOUTS)
     if key == "races":
         return choice(MODES)
     if key == "backend":
@@ -436,6 +451,8 @@ def add_options(parser: pytest.Parser) -> None:
     opt("seed", parse_seed, "SEED", "seed of every interleave test, or 'random' for a new one each run "
         "(default: derived from the test's node id, so runs repeat)")
     opt("model", parse_model, "MODEL", "memory model: instruction (default) or gil")
+    opt("timeouts", parse_timeouts, "WHEN", "when a pending timeout may run out: anytime (default: a thread may "
+        "be slow) or when-stuck (only when no thread can run: for timeouts that are safety nets)")
     opt("time-budget", parse_time_budget, "SECONDS", "race hunting: search each interleave test for this many "
         "seconds (executions are then unlimited unless --interleave-executions is given)")
     opt("preemptions", parse_preemptions, "K", "preemption bound for every interleave test whose strategy takes "

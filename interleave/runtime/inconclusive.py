@@ -1,0 +1,243 @@
+"""What an inconclusive run was doing: the message of a real block, a foreign primitive or a stall.
+
+The watchdog (:mod:`.watchdog`) notices a run that stopped reaching switch points; this module
+says where it stopped, in which call and library, which real primitives the code could see,
+and what the user can do about it.
+"""
+
+from __future__ import annotations
+
+import os
+from types import FrameType
+from typing import Any, List, Optional, Tuple
+
+from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
+from ..instrument.filter import is_stdlib_file, is_user_code_file
+
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _kind(value: Any) -> Optional[str]:
+    """What a real (non-cooperative) primitive is, and whether it is busy; None for others."""
+    import queue
+    import threading
+
+    from .foreign import is_real_primitive
+
+    if is_real_primitive(value):
+        if hasattr(value, "locked"):
+            return f"{type(value).__name__} ({'locked' if value.locked() else 'unlocked'})"
+        if "RLock" in type(value).__name__:
+            return f"RLock ({'held' if 'count=0' not in repr(value) else 'free'})"
+        return f"{type(value).__name__} ({'empty' if value.empty() else 'not empty'})"
+    inner = None
+    if isinstance(value, threading.Condition):
+        inner = value._lock  # type: ignore[attr-defined]
+    elif isinstance(value, (threading.Event, threading.Semaphore, threading.Barrier)):
+        inner = value._cond._lock  # type: ignore[union-attr]
+    elif isinstance(value, queue.Queue):
+        inner = value.mutex
+    if inner is not None and is_real_primitive(inner):
+        return f"{type(value).__name__} built on a real lock"
+    return None
+
+
+def _candidates(frame: Optional[FrameType]) -> List[str]:
+    """Real primitives the blocked code can see, by name (the busy ones, if any is)."""
+    out: List[Tuple[bool, str]] = []
+    seen = set()
+    f = frame
+    depth = 0
+    while f is not None and depth < 6:
+        if not f.f_code.co_filename.startswith(_HERE):
+            depth += 1
+            scopes = [(n, v) for n, v in f.f_locals.items()]
+            names = set(f.f_code.co_names)
+            scopes += [(n, f.f_globals[n]) for n in names if n in f.f_globals]
+            owner = f.f_locals.get("self")
+            if owner is not None and isinstance(getattr(owner, "__dict__", None), dict):
+                scopes += [(f"self.{n}", v) for n, v in owner.__dict__.items()]
+            for name, value in _expand(scopes):
+                if id(value) in seen:
+                    continue
+                kind = _kind(value)
+                if kind is not None:
+                    seen.add(id(value))
+                    out.append((kind.endswith(("(locked)", "(held)")),
+                                f"{name} = {kind} at {id(value):#x} (in {f.f_code.co_name})"))
+        f = f.f_back
+    busy = [text for is_busy, text in out if is_busy]
+    return busy or [text for _, text in out]
+
+
+def _expand(scopes: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
+    """Names and values, plus the items of small tuples, lists and dicts among them."""
+    out = list(scopes)
+    for name, value in scopes:
+        if isinstance(value, (tuple, list)) and len(value) <= 32:
+            out += [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, dict) and len(value) <= 32:
+            out += [(f"{name}[{k!r}]", v) for k, v in value.items()]
+    return out
+
+
+def _called_name(frame: Optional[FrameType]) -> Optional[str]:
+    """The name of what the call a frame stopped at calls (``os.read``, ``sock.recv``), if known.
+
+    The callable is pushed before its arguments: it is the first name loaded since the last
+    call that completed before this one.
+    """
+    if frame is None:
+        return None
+    import dis
+
+    chains: List[List[str]] = []
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset >= frame.f_lasti:
+            break
+        if ins.opname.startswith("CALL"):
+            chains = []
+        elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_FAST_CHECK"):
+            chains.append([str(ins.argval)])
+        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chains:
+            chains[-1].append(str(ins.argval))
+    return ".".join(chains[0]) if chains else None
+
+
+def user_frame_site(frame: Optional[FrameType]) -> Optional[Tuple[str, int, str]]:
+    """The innermost frame of code under test: (filename, line, function)."""
+    f = frame
+    while f is not None:
+        if is_user_code_file(f.f_code.co_filename):
+            return (f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
+def _where(ex: Any, frame: Optional[FrameType]) -> Tuple[str, Optional[FrameType]]:
+    """The place the run is stuck, for a person: innermost code under test, else innermost Python."""
+    site = user_frame_site(frame)
+    inner = frame
+    while inner is not None and inner.f_code.co_filename.startswith(_HERE):
+        inner = inner.f_back
+    import linecache
+
+    where = "an unknown place"
+    if site is not None:
+        src = linecache.getline(site[0], site[1]).strip()
+        where = f"{site[0]}:{site[1]} in {site[2]}" + (f"  `{src}`" if src else "")
+    if inner is not None and (site is None or inner.f_code.co_filename != site[0]
+                              or inner.f_lineno != site[1]):
+        inside = f"{inner.f_code.co_filename}:{inner.f_lineno} in {inner.f_code.co_name}"
+        where = inside if site is None else f"{where}, inside {inside}"
+    thread = getattr(getattr(ex, "current", None), "name", "?")
+    return f"virtual thread {thread} at {where}", inner
+
+
+def library_of(frame: Optional[FrameType]) -> Optional[Tuple[str, str, int]]:
+    """The installed library (or standard-library module) the code under test called into: name, file, line.
+
+    The innermost such frame, searched from the blocked frame out to the first frame of code
+    under test (beyond it are the thread's own machinery and the harness).
+    """
+    f = frame
+    while f is not None:
+        filename = f.f_code.co_filename
+        if is_user_code_file(filename):
+            return None  # the code under test called the blocking function itself
+        if not filename.startswith(_HERE):
+            parts = filename.replace("\\", "/").split("/")
+            for marker in ("site-packages", "dist-packages"):
+                if marker in parts:
+                    i = len(parts) - 1 - parts[::-1].index(marker)
+                    if i + 1 < len(parts):
+                        top = parts[i + 1]
+                        name = top[:-3] if top.endswith(".py") else top
+                        return name, filename, f.f_lineno
+            if not filename.startswith("<") and is_stdlib_file(filename):
+                return str(f.f_globals.get("__name__", "?")), filename, f.f_lineno
+        f = f.f_back
+    return None
+
+
+def _in_event_loop(frame: Optional[FrameType]) -> bool:
+    """Whether the blocked call is an asyncio event loop's (its selector waiting for callbacks)."""
+    f = frame
+    while f is not None:
+        if str(f.f_globals.get("__name__", "")).startswith("asyncio."):
+            return True
+        f = f.f_back
+    return False
+
+
+def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
+                        unadoptable: List[Tuple[str, Any]]) -> InconclusiveError:
+    """The error for a run idle for real: a foreign primitive if one is busy in scope, else I/O."""
+    where, inner = _where(ex, frame)
+    call = _called_name(inner)
+    names = _candidates(frame)
+    busy = [n for n in names if "(locked)" in n or "(held)" in n]
+    lib = library_of(frame)
+    head = (f"interleave: inconclusive: the run blocked its OS thread for real ({waited:.1f} s without "
+            f"progress or CPU use) in {where}" + (f", in a call to {call}()" if call else "")
+            + (f", in library {lib[0]} ({lib[1]}:{lib[2]})" if lib else "") + ".")
+    if busy or (call or "").rsplit(".", 1)[-1] in ("acquire", "wait", "join", "get", "put", "__enter__"):
+        lines = [
+            head,
+            "A Lock, RLock, Condition, Event, Semaphore or Queue created before the run that interleave "
+            "could not reach to make cooperative blocks like this: another virtual thread holds it, and "
+            "cannot run while this one waits.",
+        ]
+        if names:
+            lines.append("Real primitives in scope there: " + "; ".join(names) + ".")
+        bound = [(p, v) for p, v in unadoptable if type(v).__name__ == "_SearchBound"]
+        missed = [(p, v) for p, v in unadoptable if type(v).__name__ != "_SearchBound"]
+        if missed:
+            lines.append("Reached before the run but not made cooperative: "
+                         + "; ".join(f"{p} ({type(v).__name__})" for p, v in missed[:5]) + ".")
+        # Every module's globals (libraries too, instrumented or not) were already searched,
+        # and naming a module in instrument= does not change what is searched: not advised.
+        fix = ("Fix: create the object inside the test body (or pass it in), or hold it where interleave "
+               "can swap it before the run: a module global, attribute, dict, list or set item, at any depth "
+               "(not a tuple or frozenset, not a bound method's object, not a local of a running function, "
+               "not an RLock another OS thread holds). Inside the run, threading/queue objects are cooperative.")
+        if bound:
+            fix += (f" The search of module globals stopped at its budget of {bound[0][1].budget} objects "
+                    f"({bound[0][0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
+        lines.append(fix)
+        return ForeignPrimitiveError("\n".join(lines))
+    if _in_event_loop(frame):
+        return RealBlockingError("\n".join([
+            head,
+            "An asyncio event loop is waiting in its selector (in the kernel) for a callback from another "
+            "thread (asyncio.to_thread, run_in_executor, call_soon_threadsafe): interleave runs threads, not "
+            "event loops, and while the loop waits for real no virtual thread can run to answer it. No "
+            "verdict was reached: this is neither a pass nor a failure.",
+            "Fix: explore the threaded code without the event loop (start the threads that to_thread or the "
+            "executor would start in the test body itself), and test the coroutines with asyncio's own tools.",
+        ]))
+    lines = [
+        head,
+        "This is real I/O (a socket, pipe, subprocess, file lock or database), or a sleep or wait that "
+        "does not go through threading, time or queue: interleave controls threads and virtual time, "
+        "not the kernel. While one virtual thread waits in the kernel no other can run, so the thread "
+        "that would answer it never does. No verdict was reached: this is neither a pass nor a failure.",
+        "Fix: keep real I/O out of the threads under test (do it before starting them or after joining "
+        "them), or replace it with an in-memory fake (a queue.Queue instead of a socket, an object "
+        "instead of a database). See \"What interleave cannot control\" in the README.",
+    ]
+    return RealBlockingError("\n".join(lines))
+
+
+def describe_stall(ex: Any, frame: Optional[FrameType], waited: float) -> StalledRunError:
+    """The error for a run busy for a long time without reaching a switch point."""
+    where, _inner = _where(ex, frame)
+    return StalledRunError(
+        f"interleave: inconclusive: the run computed for {waited:.1f} s without reaching a switch point, "
+        f"in {where}.\n"
+        "The code running there is not traced (a loop in C, or in a module that is not instrumented: "
+        "the standard library and site-packages are not, unless named in instrument=[...]), so "
+        "interleave cannot count its steps or end it at the step limit. No verdict was reached.\n"
+        "Fix: if the loop is endless, that is the bug; if it is long but finite, raise stall_timeout= "
+        "(or INTERLEAVE_STALL_SECONDS); to see its steps, add its module with instrument=[...]."
+    )
