@@ -191,7 +191,8 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
             if code is not None and f is not None and not self.gil:
-                self.pend[vt.tid] = (self.tracker.pick(f, code, point.offset), f, code, point.offset, False)
+                acc, spec = self.tracker.pick_pending(f, code, point.offset)
+                self.pend[vt.tid] = (acc, f, spec, 0, False) if spec is not None else (acc, None, None, 0, False)
             else:
                 self.pend[vt.tid] = self._operation(point)
             return
@@ -242,7 +243,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if running is None or running.tid != tid:
             # Before the first decision nothing else runs: only what loads produce matters.
             if prev is not None and prev[1] is not None:
-                self.tracker.executing(prev[1], prev[2], prev[3], prev[0])  # type: ignore[arg-type]
+                self.tracker.produced(prev[1], prev[2], prev[0])  # type: ignore[arg-type]
             if f is not None and code is not None:
                 self.tracker.produce_only(f, code, point.offset)
             return
@@ -259,7 +260,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             # Before the first decision nothing else runs; a point that touches nothing joins
             # the running event.
             if p[1] is not None:
-                self.tracker.executing(p[1], p[2], p[3], acc)  # type: ignore[arg-type]
+                self.tracker.produced(p[1], p[2], acc)  # type: ignore[arg-type]
             if running is not None and running.tid == tid:
                 running.picks += 1
             return
@@ -307,7 +308,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                         if p is not None:
                             self.pend[current] = None
                             if p[1] is not None:
-                                self.tracker.executing(p[1], p[2], p[3], p[0])  # type: ignore[arg-type]
+                                self.tracker.produced(p[1], p[2], p[0])  # type: ignore[arg-type]
                     else:
                         self._next_in_run(current)
                     return current, self.run_left + 1
@@ -317,7 +318,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                     self.pend[current] = None
                     running.picks += 1
                     if p[1] is not None:
-                        self.tracker.executing(p[1], p[2], p[3], p[0])  # type: ignore[arg-type]
+                        self.tracker.produced(p[1], p[2], p[0])  # type: ignore[arg-type]
                     return current, 1
             self._finish_event(ex)
         return self._decide(ex, runnable, current)

@@ -90,7 +90,7 @@ class EventLog:
         self.running = ev
         self.run_acc = acc
         if p[1] is not None:
-            self.tracker.executing(p[1], p[2], p[3], acc)  # type: ignore[arg-type]
+            self.tracker.produced(p[1], p[2], acc)  # type: ignore[arg-type]
         self.pend[tid] = None
         return ev
 

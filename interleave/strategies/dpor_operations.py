@@ -8,10 +8,11 @@ timeout firing, a parked operation resumed, a thread's end.
 
 from __future__ import annotations
 
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any, Dict, Optional, Tuple
 
 from ..instrument import access as A
+from ..instrument.access.stack import Spec
 from ..runtime.execution import DONE
 from ..runtime.operation import Op, OpKind, SwitchPoint
 from ..sync.lock import Lock
@@ -20,8 +21,10 @@ from .dpor_relation import _Accs
 _EVERYTHING = A.EVERYTHING
 _ACQUIRE, _RELEASE = OpKind.ACQUIRE, OpKind.RELEASE
 
-# A thread's next operation: (access, frame, code, offset, resumes-a-parked-operation).
-_Pending = Tuple[A.Access, Optional[FrameType], Optional[CodeType], int, bool]
+# A thread's next operation: (access, frame, spec, 0, resumes-a-parked-operation). The frame
+# and the Spec are set only when the instruction produces a value a later one reads (the
+# tracker's ``produced`` when it runs); otherwise running it needs nothing from DPOR.
+_Pending = Tuple[A.Access, Optional[FrameType], Optional[Spec], int, bool]
 
 
 class PendingOperations:
@@ -47,8 +50,10 @@ class PendingOperations:
             if now:
                 acc = self.tracker.pick(f, code, point.offset, now=True)
                 return (_coarse(acc) if self.gil else acc, None, None, 0, False)
-            acc = self.tracker.pick(f, code, point.offset)
-            return (_coarse(acc) if self.gil else acc, f, code, point.offset, False)
+            acc, spec = self.tracker.pick_pending(f, code, point.offset)
+            if self.gil:
+                acc = _coarse(acc)
+            return (acc, f, spec, 0, False) if spec is not None else (acc, None, None, 0, False)
         acc = _sync_pending(point.op, self.sync_accs)
         return (_coarse(acc) if self.gil else acc, None, None, 0, False)
 
