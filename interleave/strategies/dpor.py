@@ -39,6 +39,7 @@ import random
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument import access as A
+from ..instrument.access.analysis import BY_ID
 from ..runtime import context
 from ..runtime.execution import BLOCKED
 from ..runtime.operation import SwitchPoint
@@ -50,6 +51,7 @@ from .dpor_relation import LocationIndex
 from .dpor_tree import ExplorationTree, _Node
 
 _LONG = 1 << 30
+_BY_ID_GET = BY_ID.get  # the analyses by id(code): read at every replayed point
 
 _EXPLORE, _FREE = 0, 1
 _NO_SLEEP: frozenset = frozenset()
@@ -205,7 +207,14 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None and f is not None:
-                    self.tracker.produce_only(f, code, point.offset)
+                    # Most of these produce nothing a later instruction reads: no tracker call.
+                    hit = _BY_ID_GET(id(code))
+                    if hit is None:
+                        self.tracker.produce_only(f, code, point.offset)
+                    else:
+                        spec = hit[1].get(point.offset)
+                        if spec is not None and spec.produce:
+                            self.tracker.produced(f, spec, A.NONE_ACCESS)
                 return
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
@@ -245,7 +254,13 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             if prev is not None and prev[1] is not None:
                 self.tracker.produced(prev[1], prev[2], prev[0])  # type: ignore[arg-type]
             if f is not None and code is not None:
-                self.tracker.produce_only(f, code, point.offset)
+                hit = _BY_ID_GET(id(code))
+                if hit is None:
+                    self.tracker.produce_only(f, code, point.offset)
+                else:
+                    spec = hit[1].get(point.offset)
+                    if spec is not None and spec.produce:
+                        self.tracker.produced(f, spec, A.NONE_ACCESS)
             return
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
