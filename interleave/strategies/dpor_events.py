@@ -204,9 +204,12 @@ class EventLog:
             for c in deps:
                 ce = events[c]
                 ct = ce.tid
-                if (cover[ct] if ct < len(cover) else -1) < c and c != skip:
-                    racing.append(c)
-                cover = _join(cover, ce.vc)
+                if (cover[ct] if ct < len(cover) else -1) < c:
+                    if c != skip:
+                        racing.append(c)
+                    cover = _join(cover, ce.vc)
+                # Otherwise c happens before an event the cover already includes: its clock is
+                # below the cover (clocks are closed under happens-before), the join is a no-op.
             vc = cover if cover is not pre else list(pre)
             if len(vc) <= tid:
                 vc += [-1] * (tid + 1 - len(vc))
