@@ -35,6 +35,7 @@ class AccessTracker:
         self.sync_cache: Dict[Tuple[str, int], Access] = {}
         self.memos: Dict[Any, Dict[int, Any]] = {}
         self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
+        self.spec: Optional[Spec] = None  # the Spec the latest ``pick`` described (for pick_pending)
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
@@ -56,7 +57,7 @@ class AccessTracker:
             if now:
                 self.executing(frame, code, offset, acc)
             return acc
-        spec = hit[1].get(offset)
+        spec = self.spec = hit[1].get(offset)
         if spec is None:
             if not hit[2]:
                 return unknown("unanalysed code")
@@ -144,10 +145,7 @@ class AccessTracker:
         lookup of the code's analysis, and needs no call at all for most instructions.
         """
         acc = self.pick(frame, code, offset)
-        hit = BY_ID.get(id(code))
-        if hit is None:
-            return acc, None
-        spec = hit[1].get(offset)
+        spec = self.spec
         return acc, (spec if spec is not None and spec.produce else None)
 
     def produced(self, frame: FrameType, spec: Spec, acc: Access) -> None:
