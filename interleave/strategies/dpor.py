@@ -55,6 +55,8 @@ _BY_ID_GET = BY_ID.get  # the analyses by id(code): read at every replayed point
 
 _EXPLORE, _FREE = 0, 1
 _NO_SLEEP: frozenset = frozenset()
+# The pending operation of an instruction that touches nothing and produces nothing read later.
+_NOTHING_PENDING = (A.NONE_ACCESS, None, None, 0, False)
 
 
 class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, Strategy):
@@ -193,8 +195,13 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
             if code is not None and f is not None and not self.gil:
-                acc, spec = self.tracker.pick_pending(f, code, point.offset)
-                self.pend[vt.tid] = (acc, f, spec, 0, False) if spec is not None else (acc, None, None, 0, False)
+                tracker = self.tracker
+                acc = tracker.pick(f, code, point.offset)
+                spec = tracker.spec  # pick_pending, written out: this is every decision's point
+                if spec is not None and spec.produce:
+                    self.pend[vt.tid] = (acc, f, spec, 0, False)
+                else:
+                    self.pend[vt.tid] = (acc, None, None, 0, False) if acc is not A.NONE_ACCESS else _NOTHING_PENDING
             else:
                 self.pend[vt.tid] = self._operation(point)
             return
