@@ -26,11 +26,10 @@ How it meets the runtime:
   execution runs without choices and is counted in :attr:`DporStrategy.stats` as
   ``sleep_blocked``, apart from the ``classes`` explored.
 
-The strategy is written in five modules, one concept each: this one (the protocol hooks, the
-recorder hooks, and the decision at a branch point); :mod:`.dpor_events` (events, vector clocks,
-races); :mod:`.dpor_tree` (nodes, backtrack and sleep sets, the next branch, the preemption
-bound); :mod:`.dpor_relation` (the dependency relation and the location index);
-:mod:`.dpor_operations` (a thread's pending operation and whether it blocks).
+Five modules, one concept each: this one (the protocol and recorder hooks, the decision at a
+branch point); :mod:`.dpor_events` (events, vector clocks, races); :mod:`.dpor_tree` (nodes,
+backtrack and sleep sets, the next branch, the preemption bound); :mod:`.dpor_relation` (the
+dependency relation, the location index); :mod:`.dpor_operations` (pending operations, blocking).
 """
 
 from __future__ import annotations
@@ -52,11 +51,9 @@ from .dpor_tree import ExplorationTree, _Node
 
 _LONG = 1 << 30
 _BY_ID_GET = BY_ID.get  # the analyses by id(code): read at every replayed point
-
 _EXPLORE, _FREE = 0, 1
 _NO_SLEEP: frozenset = frozenset()
-# The pending operation of an instruction that touches nothing and produces nothing read later.
-_NOTHING_PENDING = (A.NONE_ACCESS, None, None, 0, False)
+_NOTHING_PENDING = (A.NONE_ACCESS, None, None, 0, False)  # touches nothing, produces nothing read
 
 
 class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, Strategy):
@@ -195,13 +192,10 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
             if code is not None and f is not None and not self.gil:
-                tracker = self.tracker
-                acc = tracker.pick(f, code, point.offset)
-                spec = tracker.spec  # pick_pending, written out: this is every decision's point
-                if spec is not None and spec.produce:
-                    self.pend[vt.tid] = (acc, f, spec, 0, False)
-                else:
-                    self.pend[vt.tid] = (acc, None, None, 0, False) if acc is not A.NONE_ACCESS else _NOTHING_PENDING
+                acc = self.tracker.pick(f, code, point.offset)
+                spec = self.tracker.spec  # pick_pending, written out: this is every decision's point
+                self.pend[vt.tid] = (acc, f, spec, 0, False) if spec is not None and spec.produce else \
+                    (acc, None, None, 0, False) if acc is not A.NONE_ACCESS else _NOTHING_PENDING
             else:
                 self.pend[vt.tid] = self._operation(point)
             return
@@ -214,14 +208,12 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None and f is not None:
-                    # Most of these produce nothing a later instruction reads: no tracker call.
                     hit = _BY_ID_GET(id(code))
-                    if hit is None:
+                    spec = hit[1].get(point.offset) if hit is not None else None
+                    if spec is not None and spec.produce:
+                        self.tracker.produced(f, spec, A.NONE_ACCESS)
+                    elif hit is None:
                         self.tracker.produce_only(f, code, point.offset)
-                    else:
-                        spec = hit[1].get(point.offset)
-                        if spec is not None and spec.produce:
-                            self.tracker.produced(f, spec, A.NONE_ACCESS)
                 return
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
@@ -262,12 +254,11 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 self.tracker.produced(prev[1], prev[2], prev[0])  # type: ignore[arg-type]
             if f is not None and code is not None:
                 hit = _BY_ID_GET(id(code))
-                if hit is None:
+                spec = hit[1].get(point.offset) if hit is not None else None
+                if spec is not None and spec.produce:
+                    self.tracker.produced(f, spec, A.NONE_ACCESS)
+                elif hit is None:
                     self.tracker.produce_only(f, code, point.offset)
-                else:
-                    spec = hit[1].get(point.offset)
-                    if spec is not None and spec.produce:
-                        self.tracker.produced(f, spec, A.NONE_ACCESS)
             return
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
