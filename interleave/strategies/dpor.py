@@ -26,11 +26,10 @@ How it meets the runtime:
   execution runs without choices and is counted in :attr:`DporStrategy.stats` as
   ``sleep_blocked``, apart from the ``classes`` explored.
 
-The strategy is written in five modules, one concept each: this one (the protocol hooks, the
-recorder hooks, and the decision at a branch point); :mod:`.dpor_events` (events, vector clocks,
-races); :mod:`.dpor_tree` (nodes, backtrack and sleep sets, the next branch, the preemption
-bound); :mod:`.dpor_relation` (the dependency relation and the location index);
-:mod:`.dpor_operations` (a thread's pending operation and whether it blocks).
+Five modules, one concept each: this one (the protocol and recorder hooks, the decision at a
+branch point); :mod:`.dpor_events` (events, vector clocks, races); :mod:`.dpor_tree` (nodes,
+backtrack and sleep sets, the next branch, the preemption bound); :mod:`.dpor_relation` (the
+dependency relation, the location index); :mod:`.dpor_operations` (pending operations, blocking).
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ from __future__ import annotations
 import random
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ..errors import OptionError
 from ..instrument import access as A
+from ..instrument.access.analysis import BY_ID
 from ..runtime import context
 from ..runtime.execution import BLOCKED
 from ..runtime.operation import SwitchPoint
@@ -51,9 +50,10 @@ from .dpor_relation import LocationIndex
 from .dpor_tree import ExplorationTree, _Node
 
 _LONG = 1 << 30
-
+_BY_ID_GET = BY_ID.get  # the analyses by id(code): read at every replayed point
 _EXPLORE, _FREE = 0, 1
 _NO_SLEEP: frozenset = frozenset()
+_NOTHING_PENDING = (A.NONE_ACCESS, None, None, 0, False)  # touches nothing, produces nothing read
 
 
 class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, Strategy):
@@ -192,7 +192,10 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
             if code is not None and f is not None and not self.gil:
-                self.pend[vt.tid] = (self.tracker.pick(f, code, point.offset), f, code, point.offset, False)
+                acc = self.tracker.pick(f, code, point.offset)
+                spec = self.tracker.spec  # pick_pending, written out: this is every decision's point
+                self.pend[vt.tid] = (acc, f, spec, 0, False) if spec is not None and spec.produce else \
+                    (acc, None, None, 0, False) if acc is not A.NONE_ACCESS else _NOTHING_PENDING
             else:
                 self.pend[vt.tid] = self._operation(point)
             return
@@ -205,7 +208,12 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None and f is not None:
-                    self.tracker.produce_only(f, code, point.offset)
+                    hit = _BY_ID_GET(id(code))
+                    spec = hit[1].get(point.offset) if hit is not None else None
+                    if spec is not None and spec.produce:
+                        self.tracker.produced(f, spec, A.NONE_ACCESS)
+                    elif hit is None:
+                        self.tracker.produce_only(f, code, point.offset)
                 return
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
@@ -243,9 +251,14 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if running is None or running.tid != tid:
             # Before the first decision nothing else runs: only what loads produce matters.
             if prev is not None and prev[1] is not None:
-                self.tracker.executing(prev[1], prev[2], prev[3], prev[0])  # type: ignore[arg-type]
+                self.tracker.produced(prev[1], prev[2], prev[0])  # type: ignore[arg-type]
             if f is not None and code is not None:
-                self.tracker.produce_only(f, code, point.offset)
+                hit = _BY_ID_GET(id(code))
+                spec = hit[1].get(point.offset) if hit is not None else None
+                if spec is not None and spec.produce:
+                    self.tracker.produced(f, spec, A.NONE_ACCESS)
+                elif hit is None:
+                    self.tracker.produce_only(f, code, point.offset)
             return
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
@@ -260,7 +273,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             # Before the first decision nothing else runs; a point that touches nothing joins
             # the running event.
             if p[1] is not None:
-                self.tracker.executing(p[1], p[2], p[3], acc)  # type: ignore[arg-type]
+                self.tracker.produced(p[1], p[2], acc)  # type: ignore[arg-type]
             if running is not None and running.tid == tid:
                 running.picks += 1
             return
@@ -308,7 +321,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                         if p is not None:
                             self.pend[current] = None
                             if p[1] is not None:
-                                self.tracker.executing(p[1], p[2], p[3], p[0])  # type: ignore[arg-type]
+                                self.tracker.produced(p[1], p[2], p[0])  # type: ignore[arg-type]
                     else:
                         self._next_in_run(current)
                     return current, self.run_left + 1
@@ -318,7 +331,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                     self.pend[current] = None
                     running.picks += 1
                     if p[1] is not None:
-                        self.tracker.executing(p[1], p[2], p[3], p[0])  # type: ignore[arg-type]
+                        self.tracker.produced(p[1], p[2], p[0])  # type: ignore[arg-type]
                     return current, 1
             self._finish_event(ex)
         return self._decide(ex, runnable, current)
@@ -350,14 +363,6 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         ex = getattr(view, "_ex", None)
         if ex is not None:
             self._attach(ex)
-
-    def use_timeouts(self, timeouts: str) -> None:
-        """Refuse ``timeouts="when-stuck"``: its races do not cover when a timeout runs out there."""
-        if timeouts == "when-stuck":
-            raise OptionError(
-                "strategy 'dpor' cannot run with timeouts='when-stuck': a timeout that runs out only when no "
-                "thread can run is a choice DPOR's races do not cover, so its proof would not hold (docs/dpor.md). "
-                "For a proof use strategy='exhaustive' (preemptions= bounds it); to hunt, the default portfolio")
 
     def _attach(self, ex: Any = None) -> Any:
         if ex is None:

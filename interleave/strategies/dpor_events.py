@@ -90,7 +90,7 @@ class EventLog:
         self.running = ev
         self.run_acc = acc
         if p[1] is not None:
-            self.tracker.executing(p[1], p[2], p[3], acc)  # type: ignore[arg-type]
+            self.tracker.produced(p[1], p[2], acc)  # type: ignore[arg-type]
         self.pend[tid] = None
         return ev
 
@@ -204,9 +204,12 @@ class EventLog:
             for c in deps:
                 ce = events[c]
                 ct = ce.tid
-                if (cover[ct] if ct < len(cover) else -1) < c and c != skip:
-                    racing.append(c)
-                cover = _join(cover, ce.vc)
+                if (cover[ct] if ct < len(cover) else -1) < c:
+                    if c != skip:
+                        racing.append(c)
+                    cover = _join(cover, ce.vc)
+                # Otherwise c happens before an event the cover already includes: its clock is
+                # below the cover (clocks are closed under happens-before), the join is a no-op.
             vc = cover if cover is not pre else list(pre)
             if len(vc) <= tid:
                 vc += [-1] * (tid + 1 - len(vc))

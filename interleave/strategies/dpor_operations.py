@@ -8,10 +8,12 @@ timeout firing, a parked operation resumed, a thread's end.
 
 from __future__ import annotations
 
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any, Dict, Optional, Tuple
 
+from ..errors import OptionError
 from ..instrument import access as A
+from ..instrument.access.stack import Spec
 from ..runtime.execution import DONE
 from ..runtime.operation import Op, OpKind, SwitchPoint
 from ..sync.lock import Lock
@@ -20,8 +22,10 @@ from .dpor_relation import _Accs
 _EVERYTHING = A.EVERYTHING
 _ACQUIRE, _RELEASE = OpKind.ACQUIRE, OpKind.RELEASE
 
-# A thread's next operation: (access, frame, code, offset, resumes-a-parked-operation).
-_Pending = Tuple[A.Access, Optional[FrameType], Optional[CodeType], int, bool]
+# A thread's next operation: (access, frame, spec, 0, resumes-a-parked-operation). The frame
+# and the Spec are set only when the instruction produces a value a later one reads (the
+# tracker's ``produced`` when it runs); otherwise running it needs nothing from DPOR.
+_Pending = Tuple[A.Access, Optional[FrameType], Optional[Spec], int, bool]
 
 
 class PendingOperations:
@@ -32,6 +36,14 @@ class PendingOperations:
     pend: Dict[int, Optional[_Pending]]
     tracker: A.AccessTracker
     sync_accs: Dict[Any, A.Access]  # this execution's lock operations (see _sync_pending)
+
+    def use_timeouts(self, timeouts: str) -> None:
+        """Refuse ``timeouts="when-stuck"``: DPOR's races do not cover when a timeout runs out there."""
+        if timeouts == "when-stuck":
+            raise OptionError(
+                "strategy 'dpor' cannot run with timeouts='when-stuck': a timeout that runs out only when no "
+                "thread can run is a choice DPOR's races do not cover, so its proof would not hold (docs/dpor.md). "
+                "For a proof use strategy='exhaustive' (preemptions= bounds it); to hunt, the default portfolio")
 
     def _operation(self, point: SwitchPoint, now: bool = False) -> _Pending:
         """The pending operation at a switch point the runtime reported.
@@ -47,8 +59,10 @@ class PendingOperations:
             if now:
                 acc = self.tracker.pick(f, code, point.offset, now=True)
                 return (_coarse(acc) if self.gil else acc, None, None, 0, False)
-            acc = self.tracker.pick(f, code, point.offset)
-            return (_coarse(acc) if self.gil else acc, f, code, point.offset, False)
+            acc, spec = self.tracker.pick_pending(f, code, point.offset)
+            if self.gil:
+                acc = _coarse(acc)
+            return (acc, f, spec, 0, False) if spec is not None else (acc, None, None, 0, False)
         acc = _sync_pending(point.op, self.sync_accs)
         return (_coarse(acc) if self.gil else acc, None, None, 0, False)
 

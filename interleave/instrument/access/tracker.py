@@ -35,6 +35,7 @@ class AccessTracker:
         self.sync_cache: Dict[Tuple[str, int], Access] = {}
         self.memos: Dict[Any, Dict[int, Any]] = {}
         self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
+        self.spec: Optional[Spec] = None  # the Spec the latest ``pick`` described (for pick_pending)
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
@@ -56,7 +57,7 @@ class AccessTracker:
             if now:
                 self.executing(frame, code, offset, acc)
             return acc
-        spec = hit[1].get(offset)
+        spec = self.spec = hit[1].get(offset)
         if spec is None:
             if not hit[2]:
                 return unknown("unanalysed code")
@@ -135,6 +136,26 @@ class AccessTracker:
             if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
                 acc.value = v
         return acc
+
+    def pick_pending(self, frame: FrameType, code: CodeType, offset: int) -> Tuple[Access, Optional[Spec]]:
+        """``pick``, and the Spec to pass to :meth:`produced` when the instruction runs, or None
+        when no later instruction reads what it produces (then nothing is left to do when it runs).
+
+        For a caller that keeps the pending instruction: its run then skips ``executing``'s second
+        lookup of the code's analysis, and needs no call at all for most instructions.
+        """
+        acc = self.pick(frame, code, offset)
+        spec = self.spec
+        return acc, (spec if spec is not None and spec.produce else None)
+
+    def produced(self, frame: FrameType, spec: Spec, acc: Access) -> None:
+        """``executing`` for a Spec :meth:`pick_pending` gave: the instruction runs now."""
+        memo = self.memos.get(frame)
+        if memo is None:
+            memo = self.memos[frame] = {}
+        v = self._produce(spec, frame, memo)
+        if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
+            acc.value = v
 
     def executing(self, frame: FrameType, code: CodeType, offset: int, acc: Access) -> Any:
         """The instruction runs now: remember (and return) the value it produces, if a later
