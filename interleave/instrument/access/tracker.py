@@ -148,7 +148,7 @@ class AccessTracker:
         spec = self.spec
         return acc, (spec if spec is not None and spec.produce else None)
 
-    def produced(self, frame: FrameType, spec: Spec, acc: Access) -> None:
+    def produced(self, frame: FrameType, spec: Spec, acc: Access) -> Any:
         """``executing`` for a Spec :meth:`pick_pending` gave: the instruction runs now."""
         memo = self.memos.get(frame)
         if memo is None:
@@ -156,6 +156,7 @@ class AccessTracker:
         v = self._produce(spec, frame, memo)
         if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
             acc.value = v
+        return v
 
     def executing(self, frame: FrameType, code: CodeType, offset: int, acc: Access) -> Any:
         """The instruction runs now: remember (and return) the value it produces, if a later
@@ -166,13 +167,7 @@ class AccessTracker:
         spec = hit[1].get(offset)
         if spec is None or not spec.produce:
             return UNKNOWN
-        memo = self.memos.get(frame)
-        if memo is None:
-            memo = self.memos[frame] = {}
-        v = self._produce(spec, frame, memo)
-        if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
-            acc.value = v
-        return v
+        return self.produced(frame, spec, acc)
 
     def _produce(self, spec: Spec, frame: FrameType, memo: Dict[int, Any]) -> Any:
         op = spec.op
