@@ -38,7 +38,6 @@ import random
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument import access as A
-from ..instrument.access.analysis import BY_ID
 from ..runtime import context
 from ..runtime.execution import BLOCKED
 from ..runtime.operation import SwitchPoint
@@ -50,10 +49,8 @@ from .dpor_relation import LocationIndex
 from .dpor_tree import ExplorationTree, _Node
 
 _LONG = 1 << 30
-_BY_ID_GET = BY_ID.get  # the analyses by id(code): read at every replayed point
 _EXPLORE, _FREE = 0, 1
 _NO_SLEEP: frozenset = frozenset()
-_NOTHING_PENDING = (A.NONE_ACCESS, None, None, 0, False)  # touches nothing, produces nothing read
 
 
 class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, Strategy):
@@ -191,13 +188,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         f = point.frame
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
-            if code is not None and f is not None and not self.gil:
-                acc = self.tracker.pick(f, code, point.offset)
-                spec = self.tracker.spec  # pick_pending, written out: this is every decision's point
-                self.pend[vt.tid] = (acc, f, spec, 0, False) if spec is not None and spec.produce else \
-                    (acc, None, None, 0, False) if acc is not A.NONE_ACCESS else _NOTHING_PENDING
-            else:
-                self.pend[vt.tid] = self._operation(point)
+            self.pend[vt.tid] = self._operation(point)
             return
         # This point runs now without a decision: a replayed run, or the runtime runs the only
         # thread that can run.
@@ -208,12 +199,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 # Within a replayed event: its later points touch nothing; remember what loads produce.
                 self.replaying -= 1
                 if code is not None and f is not None:
-                    hit = _BY_ID_GET(id(code))
-                    spec = hit[1].get(point.offset) if hit is not None else None
-                    if spec is not None and spec.produce:
-                        self.tracker.produced(f, spec, A.NONE_ACCESS)
-                    elif hit is None:
-                        self.tracker.produce_only(f, code, point.offset)
+                    self.tracker.produce_only(f, code, point.offset)
                 return
             # The first point of the replayed run's next event: close this one, open that one
             # (a fused path: this is most of a replayed prefix).
@@ -253,12 +239,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             if prev is not None and prev[1] is not None:
                 self.tracker.produced(prev[1], prev[2], prev[0])  # type: ignore[arg-type]
             if f is not None and code is not None:
-                hit = _BY_ID_GET(id(code))
-                spec = hit[1].get(point.offset) if hit is not None else None
-                if spec is not None and spec.produce:
-                    self.tracker.produced(f, spec, A.NONE_ACCESS)
-                elif hit is None:
-                    self.tracker.produce_only(f, code, point.offset)
+                self.tracker.produce_only(f, code, point.offset)
             return
         if prev is not None:
             # The point where the runtime decided alone: it ran just now, nothing else between.
@@ -432,7 +413,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             if p is None:
                 p = self._pending_of(threads[t])
             b = p[0].block
-            if b is not None and not p[4]:
+            if b is not None and not p[3]:
                 vt = threads[t]
                 if vt.state != BLOCKED and _blocks(b, vt, ex):
                     disabled[t] = b

@@ -86,7 +86,7 @@ class EventLog:
             # A timed waiter whose deadline is due: the runtime fires its timeout.
             self.parked.discard(tid)
         elif acc.sync is not None:
-            self._sync_flags(ev, acc, vt, p[4])
+            self._sync_flags(ev, acc, vt, p[3])
         self.running = ev
         self.run_acc = acc
         if p[1] is not None:
@@ -109,7 +109,7 @@ class EventLog:
             ev.ended = th
         elif state == BLOCKED:
             # It parked inside the operation: when woken it goes on with the same operation.
-            self.pend[tid] = (_carry(self.run_acc), None, None, 0, True)
+            self.pend[tid] = (_carry(self.run_acc), None, None, True)
             self.parked.add(tid)
         j = self.k_event
         self.k_event = j + 1

@@ -22,10 +22,10 @@ from .dpor_relation import _Accs
 _EVERYTHING = A.EVERYTHING
 _ACQUIRE, _RELEASE = OpKind.ACQUIRE, OpKind.RELEASE
 
-# A thread's next operation: (access, frame, spec, 0, resumes-a-parked-operation). The frame
-# and the Spec are set only when the instruction produces a value a later one reads (the
-# tracker's ``produced`` when it runs); otherwise running it needs nothing from DPOR.
-_Pending = Tuple[A.Access, Optional[FrameType], Optional[Spec], int, bool]
+# A thread's next operation: (access, frame, spec, resumes-a-parked-operation). The frame and
+# the Spec are set only when the instruction produces a value a later one reads (the tracker's
+# ``produced`` when it runs); otherwise running it needs nothing from DPOR.
+_Pending = Tuple[A.Access, Optional[FrameType], Optional[Spec], bool]
 
 
 class PendingOperations:
@@ -55,16 +55,16 @@ class PendingOperations:
         if code is not None:
             f = point.frame
             if f is None:
-                return (A.unknown("frame not found"), None, None, 0, False)
+                return (A.unknown("frame not found"), None, None, False)
             if now:
                 acc = self.tracker.pick(f, code, point.offset, now=True)
-                return (_coarse(acc) if self.gil else acc, None, None, 0, False)
+                return (_coarse(acc) if self.gil else acc, None, None, False)
             acc, spec = self.tracker.pick_pending(f, code, point.offset)
             if self.gil:
                 acc = _coarse(acc)
-            return (acc, f, spec, 0, False) if spec is not None else (acc, None, None, 0, False)
+            return (acc, f, spec, False) if spec is not None else (acc, None, None, False)
         acc = _sync_pending(point.op, self.sync_accs)
-        return (_coarse(acc) if self.gil else acc, None, None, 0, False)
+        return (_coarse(acc) if self.gil else acc, None, None, False)
 
     def _pending_of(self, vt: Any) -> _Pending:
         """The pending operation of a thread that has not reported it (first point, wake-up)."""
@@ -73,9 +73,9 @@ class PendingOperations:
             return p
         point = vt.pending
         if point is None:
-            p = (A.unknown("unknown position"), None, None, 0, False)
+            p = (A.unknown("unknown position"), None, None, False)
         elif point.resumes:
-            p = (A.unknown("resumes a wait"), None, None, 0, True)
+            p = (A.unknown("resumes a wait"), None, None, True)
         else:
             p = self._operation(point)
         self.pend[vt.tid] = p
