@@ -153,24 +153,16 @@ class MonitoringBackend(Backend):
             if muted:  # an execution that ended without ending its solo phase
                 unmute()
 
-        end_solo = countdown.end_solo
-
         def solo_end() -> int:
-            nonlocal solo_seen, muted
+            nonlocal solo_seen
             if not solo_seen:
                 # No visible instruction in this phase: the countdown never started counting
                 # and the callback is in place (a phase ended by a wake-up or a start).
                 return 0
             solo_seen = False
-            if muted:  # ``unmute``, written out: most solo phases that saw an instruction muted
-                muted = False
-                register(tool, INSTRUCTION, on_instruction)
-                register(tool, JUMP, on_jump)
-                if solo_codes:
-                    for code in solo_codes.values():
-                        set_local(tool, code, INSTRUCTION | JUMP)
-                    solo_codes.clear()
-            return end_solo()
+            if muted:
+                unmute()
+            return countdown.end_solo()
 
         # Locations disabled by an earlier run (possibly under another model) must fire again.
         mon.restart_events()

@@ -78,14 +78,7 @@ class WaitQueue:
 
     def __init__(self, owner: object = None, describe: str = "") -> None:
         self.waiters: List[VThread] = []
-        # The primitive this queue belongs to, for deadlock reports: the ``owner`` setter,
-        # written out (a queue is made at every first wait on a primitive).
-        try:
-            self._owner = _weak(owner)
-            self._strong = None
-        except TypeError:  # None, or a type without weak references
-            self._owner = None
-            self._strong = owner
+        self.owner = owner  # the primitive this queue belongs to, for deadlock reports
         self.describe = describe
 
     @property

@@ -46,8 +46,10 @@ class RandomStrategy(Strategy):
         tid = runnable[int(draw() * r)]
         u = draw()
         # P(run >= k+1) = stay^k: one geometric draw instead of a draw per point.
-        if self.bursts:
-            stay = self.stay
-            return tid, (1 + int(log(1.0 - u) / log(stay)) if u > 0 and stay > 0 else 1)
-        # stay = 1/r > 0: the same arithmetic with the denominator from the table.
-        return tid, (1 + int(log(1.0 - u) / (_LOG_STAY[r] if r < 64 else log(1.0 / r))) if u > 0 else 1)
+        if not self.bursts:
+            log_stay = _LOG_STAY[r] if r < 64 else log(1.0 / r)  # stay = 1/r
+        elif self.stay > 0:
+            log_stay = log(self.stay)
+        else:
+            return tid, 1
+        return tid, (1 + int(log(1.0 - u) / log_stay) if u > 0 else 1)

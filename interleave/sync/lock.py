@@ -117,36 +117,14 @@ class Lock:
         ex = _context.active
         if ex is None or _real_get_ident() != ex.os_ident:
             return self._real.acquire()
-        # ``_acquire(ex, True, -1, caller)`` written out (``with lock:`` is the usual way to
-        # take a lock, and its arguments need no checking).
         caller = _getframe(1)
-        code = caller.f_code
-        wanted = ex.wanted_files.get(code.co_filename)
-        real = self._real
-        if wanted is False and real.acquire(False):
+        if ex.wanted_files.get(caller.f_code.co_filename) is False and self._real.acquire(False):
             self._holder_tid = ex.current.tid  # as in ``acquire``
             return True
-        if wanted or (wanted is None and ex.wants(code)):
-            ex.user_point(_ACQUIRE, self, caller, True, None)
-        if real.acquire(False):
-            self._holder_tid = ex.current.tid
-            return True
-        return self.wait_to_take(ex, -1)
+        return self._acquire(ex, True, -1, caller)
 
     def __exit__(self, *exc: Any) -> None:
-        # ``_release(_getframe(1))`` written out, as ``__enter__``.
-        ex = _context.active
-        if ex is not None and _real_get_ident() == ex.os_ident:
-            caller = _getframe(1)
-            code = caller.f_code
-            wanted = ex.wanted_files.get(code.co_filename)
-            if wanted or (wanted is None and ex.wants(code)):
-                ex.user_point(_RELEASE, self, caller)
-        self._real.release()
-        self._holder_tid = None
-        q = self._queue
-        if q is not None and q.waiters:
-            q.unpark_all()
+        self._release(_getframe(1))
 
     def locked(self) -> bool:
         """Whether the lock is held."""

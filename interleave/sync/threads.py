@@ -113,15 +113,7 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Optional
     thread = getattr(function, "__self__", None)
     if not args and not kwargs and _plain_start(function, thread):
         vt = _spawn_thread(ex, thread)
-        # ``_run_start_prelude`` written out: this is the path of every Thread.start.
-        started = thread._started  # type: ignore[union-attr]
-        if not started._cond._waiters:
-            started.__class__ = _SetOnce
-        try:
-            ex.run_prelude(vt)
-        except BaseException:
-            started.__class__ = _Event
-            raise
+        _run_start_prelude(ex, vt, thread)
         return vt.ident
     vt = _spawn(ex, function, args, kwargs, daemon=True)
     ex.run_prelude(vt)
@@ -140,7 +132,6 @@ _PRIVATE_STEPS = tuple((name, getattr(threading.Thread, name)) for name in (
 _THREAD_STOP = getattr(threading.Thread, "_stop", None)
 _Event = threading.Event
 _Thread = threading.Thread
-_THREAD_RUN = threading.Thread.run
 _HAVE_NATIVE_ID = hasattr(threading.Thread, "_set_native_id")
 # Up to 3.12 a thread has a tstate lock (``join`` waits on it); 3.13 joins on its handle.
 _TSTATE_LOCK = not CURRENT.thread_handles
@@ -189,8 +180,7 @@ def _spawn_thread(ex: Any, thread: Any) -> Any:
     """``_spawn`` for a Thread that ``_bootstrap_thread`` runs."""
     if ex.tearing_down:
         _refuse_at_teardown(ex)
-    run = type(thread).run  # ``_thread_code``, written out
-    what = (thread.__dict__.get("_target") or run) if run is _THREAD_RUN else run
+    what = _thread_code(thread)
     if type(thread) is _Thread:
         # The properties' own answers, without their calls (a subclass may override them).
         name, daemon = thread._name, thread._daemonic  # type: ignore[attr-defined]
