@@ -50,37 +50,22 @@ def test_a_thread_waiting_on_anothers_started_event_is_woken_by_its_start() -> N
     assert_passes(body, executions=200)
 
 
-def test_a_subclass_with_its_own_bootstrap_inner_runs_it() -> None:
+@pytest.mark.parametrize("step", ["_bootstrap_inner", "_set_ident"])
+def test_a_subclass_overriding_a_private_start_step_has_it_run(step: str) -> None:
     def body() -> None:
         ran: List[str] = []
+        inherited = getattr(threading.Thread, step)
 
-        class Traced(threading.Thread):
-            def _bootstrap_inner(self) -> None:
-                ran.append("bootstrap")
-                super()._bootstrap_inner()  # type: ignore[misc]
+        def own(self: threading.Thread) -> None:
+            ran.append(step)
+            inherited(self)
 
-        t = Traced(target=lambda: ran.append("target"))
+        traced = type("Traced", (threading.Thread,), {step: own})
+        t = traced(target=lambda: ran.append("target"))
         t.start()
         t.join()
-        assert ran == ["bootstrap", "target"]
+        assert ran == [step, "target"] and t.ident is not None
         assert not t.is_alive()
-
-    assert_passes(body, executions=50)
-
-
-def test_a_subclass_overriding_a_private_start_step_has_it_run() -> None:
-    def body() -> None:
-        ran: List[str] = []
-
-        class Traced(threading.Thread):
-            def _set_ident(self) -> None:
-                ran.append("set_ident")
-                super()._set_ident()  # type: ignore[misc]
-
-        t = Traced(target=lambda: ran.append("target"))
-        t.start()
-        t.join()
-        assert ran == ["set_ident", "target"] and t.ident is not None
 
     assert_passes(body, executions=50)
 
