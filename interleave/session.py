@@ -171,8 +171,7 @@ class Session:
 
     def run_once(self, strategy: Any, random_seed: int, recorder: Any = None) -> Outcome:
         """One execution under ``strategy``; ``random`` is seeded with ``random_seed``."""
-        if self.interrupted_at is not None:  # ``check_interrupt``
-            raise KeyboardInterrupt
+        self.check_interrupt()
         if not strategy.new_execution():
             raise RuntimeError(f"strategy {strategy.describe()} has no execution left to run")
         _seed_random(random_seed)
