@@ -89,8 +89,12 @@ class Schedule:
 
     def run(self, body: Callable[[], Any], *, model: str = "instruction", max_steps: Optional[int] = None,
             instrument: Sequence[str] = (), exclude: Sequence[str] = (), backend: str = "auto",
-            hint: Optional[str] = None) -> Result:
-        """Run ``body`` once under this schedule; raise on failure (see :func:`raise_for_hypothesis`)."""
+            hint: Optional[str] = None, timeouts: str = "anytime") -> Result:
+        """Run ``body`` once under this schedule; raise on failure (see :func:`raise_for_hypothesis`).
+
+        ``timeouts`` is :func:`interleave.explore`'s: ``"when-stuck"`` for code whose timeouts are
+        safety nets.
+        """
         from .api import DEFAULT_MAX_STEPS, explore
 
         strat = ScheduleDraws(self._source.randint, self.max_preemptions)
@@ -103,7 +107,7 @@ class Schedule:
         result = explore(body, executions=1, strategy=strat, seed=0, model=model,
                          max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps,
                          instrument=instrument, exclude=exclude, backend=backend,
-                         shrink=_final_example(), **kwargs)
+                         shrink=_final_example(), timeouts=timeouts, **kwargs)
         self.result = result
         self.preemptions = list(strat.decisions)
         if strat.error is not None:

@@ -15,10 +15,13 @@ from typing import List, Set
 
 import dpor_programs as P
 import pytest
+from hypothesis import given, settings
 from runtime_helpers import assert_finds
 
 import interleave
 from interleave.errors import OptionError
+from interleave.hypothesis import Schedule as HypothesisSchedule
+from interleave.hypothesis import schedules
 from interleave.strategies import registry
 from interleave.strategies.exhaustive import ExhaustiveStrategy
 from interleave.strategies.portfolio import PortfolioStrategy
@@ -228,3 +231,62 @@ def test_the_portfolio_leaves_its_dpor_member_out_when_stuck() -> None:
         strategy = PortfolioStrategy(3)
         interleave.explore(safety_nets, executions=12, seed=3, strategy=strategy, timeouts=timeouts)
         assert (strategy.dpor.stats["executions"] > 0) is dpor_runs, (timeouts, strategy.dpor.stats)
+
+
+class PatientCounter:
+    """A locked counter whose lock has a safety-net timeout: it never runs out sequentially."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def increment(self) -> int:
+        if not self._lock.acquire(timeout=5):
+            raise TimeoutError("lock busy")
+        try:
+            self.value += 1
+            return self.value
+        finally:
+            self._lock.release()
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-session", "explore-per-scenario"])
+def test_lincheck_takes_the_timeouts_rule(shared: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default a waiting increment can time out, a result no sequential order gives; not when stuck."""
+    from interleave import lincheck
+    from interleave.lincheck import engine
+
+    monkeypatch.setattr(engine, "AVAILABLE", shared)
+    ops = [lincheck.op(PatientCounter.increment)]
+    early = lincheck.check(PatientCounter, ops, threads=2, ops_per_thread=1, scenarios=5, executions=50, seed=0)
+    assert early.failure is not None and "TimeoutError" in early.failure.report
+    patient = lincheck.check(PatientCounter, ops, threads=2, ops_per_thread=2, scenarios=5, executions=50,
+                             seed=0, timeouts="when-stuck")
+    assert patient.failure is None, patient.failure.report
+    assert patient.executions > 5
+    with pytest.raises(OptionError, match="timeouts must be one of"):
+        lincheck.check(PatientCounter, ops, scenarios=1, executions=1, timeouts="never")
+    with pytest.raises(OptionError, match="cannot run with timeouts='when-stuck'"):
+        lincheck.check(PatientCounter, ops, scenarios=1, executions=1, strategy="dpor", timeouts="when-stuck")
+
+
+def test_hypothesis_schedules_take_the_timeouts_rule() -> None:
+    """``schedule.run(body, timeouts=...)`` is explore's option: safety nets hold when stuck."""
+    seen: List[str] = []
+
+    @settings(max_examples=30, database=None, deadline=None)
+    @given(schedule=schedules())
+    def check(schedule: HypothesisSchedule) -> None:
+        r = schedule.run(safety_nets, timeouts="when-stuck")
+        seen.append(r.timeouts)
+
+    check()
+    assert seen and set(seen) == {"when-stuck"}
+
+    @settings(max_examples=30, database=None, deadline=None, report_multiple_bugs=False)
+    @given(schedule=schedules())
+    def default(schedule: HypothesisSchedule) -> None:
+        schedule.run(safety_nets)
+
+    with pytest.raises(AssertionError, match="worker never finished|worker hung"):
+        default()

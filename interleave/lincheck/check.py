@@ -78,7 +78,7 @@ def check(
     call after the threads end, compared like the others with ``post(spec_obj)``.
     ``time_budget`` (seconds) bounds the whole check; each scenario gets an equal share. Other
     keyword arguments (``model``, ``preemptions``, ``depth``, ``max_steps``, ``backend``,
-    ``instrument``, ``exclude``, ``shrink``, ``races``, ``stall_timeout``) go to ``explore``.
+    ``instrument``, ``exclude``, ``shrink``, ``races``, ``stall_timeout``, ``timeouts``) go to ``explore``.
     """
     ops = _validate(factory, operations, spec, post)
     threads = _count("threads", threads, 1)
@@ -144,7 +144,7 @@ def check(
 
 
 _EXPLORE_OPTIONS = ("model", "preemptions", "depth", "max_steps", "backend", "instrument", "exclude", "races",
-                    "stall_timeout")
+                    "stall_timeout", "timeouts")
 
 
 def replay(

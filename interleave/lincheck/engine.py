@@ -25,6 +25,7 @@ from ..exploration import run_executions
 from ..options import model as checked_model
 from ..options import names as checked_names
 from ..options import optional_int, optional_seconds, positive_int
+from ..options import timeouts as checked_timeouts
 from ..races import recorder_for
 from ..session import Session
 from ..strategies import registry
@@ -52,14 +53,16 @@ class SharedSession:
     """A session that runs many bodies: ``with SharedSession(...) as s: s.explore(body, ...)``."""
 
     def __init__(self, *, model: str = "instruction", max_steps: Optional[int] = None, instrument: Any = (),
-                 exclude: Any = (), backend: str = "auto", stall_timeout: Optional[float] = None) -> None:
+                 exclude: Any = (), backend: str = "auto", stall_timeout: Optional[float] = None,
+                 timeouts: str = "anytime") -> None:
         self.model = checked_model(model)
+        self.timeouts = checked_timeouts(timeouts)
         self._body: Callable[[], Any] = _nothing
         self._session = Session(
             self._dispatch, model=self.model,
             max_steps=positive_int("max_steps", DEFAULT_MAX_STEPS if max_steps is None else max_steps),
             instrument=checked_names("instrument", instrument), exclude=checked_names("exclude", exclude),
-            backend=backend, stall_timeout=optional_seconds("stall_timeout", stall_timeout))
+            backend=backend, stall_timeout=optional_seconds("stall_timeout", stall_timeout), timeouts=self.timeouts)
 
     def _dispatch(self) -> None:
         self._body()
@@ -77,6 +80,7 @@ class SharedSession:
         """Run ``body`` under up to ``executions`` schedules of ``strategy``; stop at the first failure."""
         strat = registry.make(strategy, seed, preemptions=optional_int("preemptions", preemptions),
                               depth=optional_int("depth", depth, 1))
+        strat.use_timeouts(self.timeouts)
         strat.expect(executions)
         self._body = body
         try:

@@ -137,6 +137,6 @@ class ScenarioHunt:
         return None
 
 
-_SESSION_OPTIONS = ("model", "max_steps", "instrument", "exclude", "backend", "stall_timeout")
+_SESSION_OPTIONS = ("model", "max_steps", "instrument", "exclude", "backend", "stall_timeout", "timeouts")
 
 
