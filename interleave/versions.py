@@ -51,12 +51,18 @@ class Interpreter:
     #: up against the interpreter's limit instead (3.10; checked by a probe), else None: what
     #: ``runtime/headroom.py`` adjusts when no ``recursion_offsets`` are known.
     depth_counter_offset: Optional[int] = None
+    #: A ``sys.settrace`` callback copies the frame's locals dict back into its fast locals and
+    #: closure cells when it returns (3.10 always; 3.11/3.12 once the callback read ``f_locals``,
+    #: as the access analysis does; gone with PEP 667 in 3.13): a copy taken before a switch
+    #: would undo what other threads wrote to a shared cell meanwhile.
+    trace_writes_locals_back: bool = False
 
 
 SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
-    (3, 10): Interpreter(44, False, False, True, False, "", False, False, (), 32),
-    (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36)),
-    (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True, (28, 32, 36)),
+    (3, 10): Interpreter(44, False, False, True, False, "", False, False, (), 32, trace_writes_locals_back=True),
+    (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36), trace_writes_locals_back=True),
+    (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True, (28, 32, 36),
+                         trace_writes_locals_back=True),
     (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True, (44, 48, 52)),
 }
 

@@ -17,6 +17,12 @@ from .opcodes import loop_heads, visible_offsets
 # finished does not always take (3.13): lone frames keep them, and passes through loop heads
 # count as the steps.
 SILENCE = CURRENT.settrace_rearm
+# CPython copies a traced frame's locals into a dict before each trace callback and back after
+# it (``versions.trace_writes_locals_back``). A switch point inside the callback lets other
+# threads run in between: for a frame with closure cells, the copy back would undo what they
+# wrote to a shared cell (a ``nonlocal`` counter lost an increment made under a lock). Reading
+# ``f_locals`` after the switch takes the copy again, so the copy back writes today's values.
+REFRESH_CELLS = CURRENT.trace_writes_locals_back
 _real_settrace = sys.settrace
 
 
@@ -65,7 +71,7 @@ class SettraceBackend(Backend):
 
         self.begin_execution = begin  # type: ignore[method-assign]
 
-        def make_local(vis: FrozenSet[int], heads: FrozenSet[int]) -> Callable[..., Any]:
+        def make_local(vis: FrozenSet[int], heads: FrozenSet[int], cells: bool) -> Callable[..., Any]:
             watch = vis | heads
 
             def local(frame: FrameType, event: str, arg: Any) -> Any:
@@ -86,6 +92,8 @@ class SettraceBackend(Backend):
                                         return mark(frame, local, ex)
                                 else:
                                     ex.point(frame.f_code, offset)
+                                    if cells:
+                                        frame.f_locals  # noqa: B018 - see REFRESH_CELLS
                             if offset in heads:
                                 if not SILENCE and ex.solo and not room:
                                     # From 3.12 lone frames stay traced: their loop heads count.
@@ -160,7 +168,9 @@ class SettraceBackend(Backend):
                 try:
                     local = tracers[code]
                 except KeyError:
-                    local = make_local(visible_offsets(code, model), loop_heads(code)) if wants(code) else None
+                    local = make_local(visible_offsets(code, model), loop_heads(code),
+                                       REFRESH_CELLS and bool(code.co_cellvars or code.co_freevars)
+                                       ) if wants(code) else None
                     tracers[code] = local
                     if local is not None:
                         self.instrumented += 1
