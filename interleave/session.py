@@ -8,6 +8,7 @@ import gc
 import random
 import signal
 import sys
+import threading
 from time import monotonic as _monotonic
 from typing import Any, Callable, Optional, Sequence
 
@@ -73,6 +74,7 @@ class Session:
             # thread it starts, and all virtual threads share this OS thread): put back at close.
             self.old_trace = sys.gettrace()
             self.old_profile = sys.getprofile()
+            self.old_thread_hooks = (threading._trace_hook, threading._profile_hook)  # type: ignore[attr-defined]
             # Garbage from one execution must not be collected in the middle of the next: its
             # finalizers and weakref callbacks (a ThreadPoolExecutor's wakes its workers) would
             # run at a moment no schedule controls. Collect between executions instead.
@@ -158,10 +160,12 @@ class Session:
                             sys.settrace(self.old_trace)
                         if sys.getprofile() is not self.old_profile:
                             sys.setprofile(self.old_profile)
+                    if hasattr(self, "old_thread_hooks"):
+                        self._put_back_thread_hooks()
                     if hasattr(self, "random_state"):
                         random.setstate(self.random_state.getstate())
-                    if getattr(self, "gc_was_enabled", False):
-                        gc.enable()
+                    if hasattr(self, "gc_was_enabled"):
+                        (gc.enable if self.gc_was_enabled else gc.disable)()
                     _open = False
         finally:
             # Ctrl-C stays deferred until everything is back; then it is what leaves explore.
@@ -199,6 +203,7 @@ class Session:
             context.active = None
             _forget_virtual_threads(len(ex.threads) > 1)
             self.executor_state.end_execution()
+            self._undo_process_settings()
             self._collect_garbage()
         if not self.backend.still_ours():
             # Every later execution would run untraced, without a switch point: passes that
@@ -232,6 +237,21 @@ class Session:
             self.user_code_seen = True
         return outcome
 
+
+    def _undo_process_settings(self) -> None:
+        """Undo what an execution set for the whole process, so that the next starts alike.
+
+        ``gc.enable()`` would let the collector run finalizers inside later executions (see
+        ``__enter__``); ``threading.settrace``/``setprofile`` would hand a tracer to every thread
+        later executions start.
+        """
+        if gc.isenabled():
+            gc.disable()
+        if (threading._trace_hook, threading._profile_hook) != self.old_thread_hooks:  # type: ignore[attr-defined]
+            self._put_back_thread_hooks()
+
+    def _put_back_thread_hooks(self) -> None:
+        threading._trace_hook, threading._profile_hook = self.old_thread_hooks  # type: ignore[attr-defined]
 
     def _collect_garbage(self) -> None:
         """Free cycles now, outside any execution (see ``__enter__``), when the collector would.

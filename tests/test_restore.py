@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import concurrent.futures
 import concurrent.futures.thread as cft
+import gc
 import queue
 import random
 import sys
@@ -40,6 +41,7 @@ def snapshot() -> Dict[str, Any]:
     state["atexits"] = list(threading._threading_atexits)  # type: ignore[attr-defined]
     state["threads_queues"] = dict(cft._threads_queues)  # type: ignore[attr-defined]
     state["cft_shutdown"] = cft._shutdown  # type: ignore[attr-defined]
+    state["gc"] = gc.isenabled()
     return state
 
 
@@ -54,7 +56,7 @@ def assert_same(before: Dict[str, Any], after: Dict[str, Any]) -> None:
     for key in ("trace", "profile"):
         assert after[key] is before[key], key
     for key in ("tools", "random", "active", "limbo", "dangling", "dangling_found", "atexits", "threads_queues",
-                "cft_shutdown"):
+                "cft_shutdown", "gc"):
         assert after.get(key) == before.get(key), key
 
 
@@ -280,3 +282,54 @@ def test_foreign_trace_function_is_restored() -> None:
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(old)
+
+
+def _hook(*args: Any) -> None:
+    return None
+
+
+class _SwitchesProcessSettings:
+    """A body that starts two threads, then turns the collector on or off and sets threading's hooks."""
+
+    def __init__(self, collector: bool) -> None:
+        self.collector = collector
+        self.seen: List[Tuple[Any, Any, bool]] = []
+
+    def __call__(self) -> None:
+        self.seen.append((threading._trace_hook, threading._profile_hook, gc.isenabled()))  # type: ignore[attr-defined]
+        box = [0]
+
+        def inc() -> None:
+            box[0] += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(2)]  # left over, the hooks would be set in them
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        (gc.enable if self.collector else gc.disable)()
+        threading.settrace(_hook)
+        threading.setprofile(_hook)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "dpor", "portfolio"])
+@pytest.mark.parametrize("collector", [True, False], ids=["gc-was-off", "gc-was-on"])
+def test_process_settings_the_body_switches_are_undone_after_each_execution(
+        collector: bool, strategy: str, backend: str) -> None:
+    """gc.enable()/disable() and threading.settrace()/setprofile() in the body: gone after the run,
+    and every execution starts without them (a hook left over reached the next executions' threads)."""
+    was = gc.isenabled()
+    (gc.disable if collector else gc.enable)()
+    try:
+        before = snapshot()
+        body = _SwitchesProcessSettings(collector)
+        r = interleave.explore(body, executions=5, seed=0, strategy=strategy, backend=backend)
+        after = snapshot()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert r.failure is None, r.failure.report
+    assert_same(before, after)
+    assert len(body.seen) > 1
+    assert set(body.seen) == {(None, None, False)}, body.seen
