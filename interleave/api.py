@@ -8,7 +8,7 @@ import sys
 from typing import Any, Callable, List, Optional, Sequence, Set, Tuple, Union
 
 from .exploration import run_executions
-from .options import callable_body, optional_callable, optional_int, optional_seconds, positive_int
+from .options import callable_body, flag, optional_callable, optional_int, optional_seconds, positive_int
 from .options import model as checked_model
 from .options import names as checked_names
 from .options import timeouts as checked_timeouts
@@ -89,6 +89,7 @@ def explore(
     exclude = checked_names("exclude", exclude)
     stall_timeout = optional_seconds("stall_timeout", stall_timeout)
     progress = optional_callable("progress", progress, "taking the number of executions run")
+    shrink = flag("shrink", shrink)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
     strat = registry.make(strategy, seed, preemptions=preemptions, depth=depth)

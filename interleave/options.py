@@ -31,6 +31,12 @@ def optional_seconds(name: str, value: Any) -> Optional[float]:
     return float(value)
 
 
+def flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise OptionError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+    return value
+
+
 def model(value: Any) -> str:
     if value not in MODELS:
         raise OptionError(f"model must be one of {', '.join(repr(m) for m in MODELS)}; got {value!r}")

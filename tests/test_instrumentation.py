@@ -68,6 +68,13 @@ def test_models_are_validated() -> None:
         interleave.explore(two_increments("increment"), model="sequential")
 
 
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_shrink_must_be_a_bool(value: object) -> None:
+    """``shrink="no"`` is truthy: taken as given it would shrink, the opposite of what was asked."""
+    with pytest.raises(interleave.OptionError, match=f"shrink must be True or False; got {value!r}"):
+        interleave.explore(two_increments("increment"), shrink=value)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------- include and exclude
 def test_excluded_module_has_no_switch_points_inside() -> None:
     result = exhaust(two_increments("increment"), exclude=["racy_helper"])
@@ -140,6 +147,13 @@ def test_instrument_adds_a_module_that_is_excluded_by_default(site_packages_modu
 def test_unknown_instrument_target_is_an_error() -> None:
     with pytest.raises(ValueError, match="no_such_module_xyz"):
         interleave.explore(two_increments("increment"), instrument=["no_such_module_xyz"])
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="os is frozen from 3.11")
+def test_a_frozen_module_is_named_as_frozen_with_the_name_that_instruments_it() -> None:
+    with pytest.raises(ValueError, match=r"cannot instrument 'os': it is frozen into the interpreter.*"
+                                         r"instrument=\['<frozen os>'\]"):
+        interleave.explore(two_increments("increment"), instrument=["os"])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -84,7 +84,12 @@ def resolve_targets(items: Iterable[str]) -> Tuple[str, ...]:
             out.append(p if p.endswith(".py") else p + os.sep)
             continue
         spec = importlib.util.find_spec(item)
-        if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
+        if spec is not None and spec.origin in ("built-in", "frozen"):
+            how = ("built into the interpreter (C code, no Python source)" if spec.origin == "built-in" else
+                   f"frozen into the interpreter: its code runs under the file name '<frozen {item}>', "
+                   f"which instrument=['<frozen {item}>'] names")
+            raise ValueError(f"cannot instrument {item!r}: it is {how}")
+        if spec is None or not spec.origin:
             raise ValueError(
                 f"cannot instrument {item!r}: no module of that name with Python source was found; "
                 "give an importable module name or a path"
