@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from _thread import get_ident as _real_get_ident
+from contextvars import copy_context
 from types import CodeType
 from typing import Any, Callable, Dict, List, Optional
 
@@ -120,6 +121,9 @@ class Execution(ThreadLife):
         self.granted = 1
         self.budget = 0
         saved = self.counters.save()
+        # The body is the calling thread: it sees the caller's context variables (a request id,
+        # decimal's context), each execution in a copy of its own so that none leaks into the next.
+        self.greenlet_for(main).gr_context = copy_context()
         nxt: Optional[VThread] = main
         try:
             while nxt is not None:
