@@ -413,3 +413,36 @@ def test_a_module_imported_between_explorations_is_searched(tmp_path: Any, monke
 
     assert_passes(body)
     assert type(late.LOCK).__module__ == "_thread"
+
+
+# Made at import, left changed by every execution of the body below.
+LEAKED_SEM = threading.Semaphore(1)
+LEAKED_EVENT = threading.Event()
+LEAKED_QUEUE: queue.Queue[int] = queue.Queue()
+LEAKED_QUEUE.put(1)
+LEAKED_BARRIER = threading.Barrier(2)
+
+
+@pytest.mark.parametrize("strategy", ["random", "pct", "portfolio"])
+def test_prerun_semaphore_event_queue_barrier_start_every_execution_alike_and_are_put_back(strategy: str) -> None:
+    """A body that takes a permit for good, sets an event, queues an item and breaks a barrier:
+    the next execution starts from the objects as they were (before, it deadlocked on the
+    semaphore), and after the run they are as before it."""
+    seen: List[Any] = []
+
+    def body() -> None:
+        seen.append((LEAKED_EVENT.is_set(), LEAKED_QUEUE.qsize(), LEAKED_QUEUE.unfinished_tasks,
+                     LEAKED_BARRIER.broken))
+        assert LEAKED_SEM.acquire(timeout=5), "no permit left"
+        LEAKED_EVENT.set()
+        LEAKED_QUEUE.put(2)
+        LEAKED_BARRIER.abort()
+        run_threads(lambda: None)
+
+    r = interleave.explore(body, executions=5, seed=0, strategy=strategy)
+    assert r.failure is None, r.failure.report
+    assert len(seen) > 1 and set(seen) == {(False, 1, 1, False)}, seen
+    assert LEAKED_SEM.acquire(blocking=False)
+    LEAKED_SEM.release()
+    assert not LEAKED_EVENT.is_set() and list(LEAKED_QUEUE.queue) == [1] and LEAKED_QUEUE.unfinished_tasks == 1
+    assert not LEAKED_BARRIER.broken

@@ -30,6 +30,12 @@ from .kinds import (
 from .table import _REAL_TO_VIRTUAL
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
+# Where a lock-based primitive keeps its state, besides its Condition's lock and waiters.
+_STATE: Dict[type, Tuple[str, ...]] = {
+    threading.Event: ("_flag",),
+    threading.Semaphore: ("_value",),
+    threading.Barrier: ("_state", "_count"),
+}
 _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
 _DATA_DEPTH = 3  # how many objects deep the search goes from what the body holds
 _CALLABLE_LEVELS = 32  # callables held by callables (closures of closures...) followed this far
@@ -71,6 +77,10 @@ class PrimitiveAdopter:
         self.unadoptable: List[Tuple[str, Any]] = []
         self.conditions: List[Any] = []  # retooled Conditions (also inside Event, Semaphore, ...)
         self.initial: List[Tuple[Any, Tuple[Any, ...]]] = []  # twins and their state at the start
+        # The rest of a retooled object's state (a Semaphore's count, an Event's flag, a Queue's
+        # items): (object, attribute, value at the start), and a container's items at the start.
+        self.values: List[Tuple[Any, str, Any]] = []
+        self.contents: List[Tuple[Any, List[Any]]] = []
         self.caller_ident = _thread.get_ident()
         self._level = 0  # callables being followed, one inside another
         self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
@@ -103,6 +113,20 @@ class PrimitiveAdopter:
                 new._owner, new._count = state[2], state[3]
         for cond in self.conditions:
             cond._waiters.clear()
+        self._put_back_values()
+
+    def _put_back_values(self) -> None:
+        for obj, name, value in self.values:
+            setattr(obj, name, value)
+        for items, start in self.contents:
+            items.clear()
+            items.extend(start)
+
+    def _keep_values(self, obj: Any, names: Tuple[str, ...]) -> None:
+        """Each execution starts with these attributes as they are now; the run ends so too."""
+        if not self.values and not self.contents:
+            self.p.add_undo(self._put_back_values)
+        self.values.extend((obj, name, getattr(obj, name)) for name in names if hasattr(obj, name))
 
     def _replacement(self, value: Any, path: str = "?") -> Any:
         """The cooperative twin of a real primitive (the same twin every time), or _MISSING."""
@@ -164,6 +188,7 @@ class PrimitiveAdopter:
                 self.conditions.append(obj)
         elif isinstance(obj, (threading.Event, threading.Semaphore, threading.Barrier)):
             self._retool(obj._cond, path)  # type: ignore[union-attr]
+            self._keep_values(obj, next(names for kind, names in _STATE.items() if isinstance(obj, kind)))
         elif isinstance(obj, queue.Queue):
             mutex = obj.mutex
             new = self._replacement(mutex, f"{path}.mutex")
@@ -174,6 +199,10 @@ class PrimitiveAdopter:
                     self.p.setattr(obj, attr, cond)
                     self.conditions.append(cond)
                 self.adopted += 1
+                self._keep_values(obj, ("unfinished_tasks",))
+                items: Any = getattr(obj, "queue", None)
+                if hasattr(items, "clear") and hasattr(items, "extend"):
+                    self.contents.append((items, list(items)))
         elif isinstance(obj, threading.Thread):
             # A Thread built before the run and started inside it waits on its own Event.
             self._visit_object(obj.__dict__.get("_started"), 1, f"{path}._started")
