@@ -288,15 +288,11 @@ def _seed_random(seed: int) -> None:
 
 def threading_main_ident() -> Optional[int]:
     """The OS ident of the main thread (signals are delivered there)."""
-    import threading
-
     return threading.main_thread().ident
 
 
 def _forget_virtual_threads(started: bool) -> None:
     """Threads torn down mid-run never unregister themselves; drop them from threading."""
-    import threading
-
     if not started and not threading._limbo:  # type: ignore[attr-defined]
         # Only a virtual thread has a virtual ident, and a thread object whose start failed
         # half-way stays in _limbo: with neither there is nothing to drop.

@@ -19,6 +19,11 @@ from .vthread import BLOCKED, DONE, IDENT_BASE, READY, VThread
 __all__ = ["BLOCKED", "DONE", "IDENT_BASE", "READY", "Execution", "VThread"]
 
 
+def _none_counted() -> int:
+    """No steps: what a back-end without solo phases counts (one function, not a lambda per execution)."""
+    return 0
+
+
 class Execution(ThreadLife):
     """Runs ``fn`` as virtual thread 0 and every thread it starts under one strategy."""
 
@@ -71,9 +76,9 @@ class Execution(ThreadLife):
         self.solo = False
         self.solo_ok = (on_solo_end is not None and not self.every_pick
                         and not getattr(strategy, "sees_lone_points", False))
-        self.on_solo_end = on_solo_end or (lambda: 0)  # returns the steps it counted
+        self.on_solo_end = on_solo_end or _none_counted  # returns the steps it counted
         self.on_interrupt = on_interrupt  # the back-end ends loop counts early
-        self.solo_steps: Callable[[], int] = lambda: 0  # loop iterations of the solo phase so far
+        self.solo_steps: Callable[[], int] = _none_counted  # loop iterations of the solo phase so far
         # Called when a thread resumes outside any trace callback, if the back-end needs it.
         self.on_resume: Optional[Callable[[], None]] = None
         self.preemptions = 0  # switches away from a thread that could have gone on
@@ -95,6 +100,7 @@ class Execution(ThreadLife):
         self.abandoned: List[str] = []  # threads that refused to unwind
         self.expired = ()  # timeouts a decision ran out early (``blocked.timed_out_early``)
         self.when_stuck = False  # set by the session: ``timeouts="when-stuck"``
+        self.timers = False  # no wait with a timeout yet: no blocked thread has a deadline
 
     def interrupt(self, exc: BaseException) -> None:
         """Stop at the next switch point, loop iteration or wait (Ctrl-C: called from a signal handler).

@@ -263,7 +263,7 @@ class ThreadLife(Scheduling):
         self.shutting_down = True
         while self.atexits:
             self.atexits.pop()()
-        for vt in list(self.threads[1:]):
+        for vt in self.threads[1:]:  # a copy: a thread joined here may start others
             if not vt.daemon and vt.state != DONE:
                 self.join_thread(vt)
 

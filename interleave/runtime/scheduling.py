@@ -18,6 +18,7 @@ from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
 from .tstate import TracingCounters
 from .vthread import BLOCKED, DONE, READY, VThread, WaitQueue, with_due_timers
+from .where import frame_running, line_of, stand_at
 
 _getframe = sys._getframe
 # ``Op(...)`` through its generated ``__new__`` is a Python call; the tuple constructor is not.
@@ -55,7 +56,7 @@ class Scheduling:
         "forced_used", "every_pick", "solo", "solo_ok", "on_solo_end", "on_resume", "preemptions",
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
-        "expired", "abandoned", "when_stuck",
+        "expired", "abandoned", "when_stuck", "timers",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -98,6 +99,7 @@ class Scheduling:
     teardown_left: int
     expired: Tuple[Tuple[BlockedThread, float], ...]  # see ``blocked.timed_out_early``
     when_stuck: bool  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
+    timers: bool  # some thread has waited with a timeout: only then can a blocked one be due
     abandoned: List[str]
 
     def abort(self, exc: BaseException) -> None:
@@ -160,7 +162,7 @@ class Scheduling:
         rec = self.recorder
         if rec is not None:
             if frame is None:
-                frame = _frame_running(code, _getframe(1))
+                frame = frame_running(code, _getframe(1))
             rec.step(self.current, SwitchPoint(code, offset, None, frame))
 
     def solo_expired(self) -> None:
@@ -195,7 +197,7 @@ class Scheduling:
             self._stop()
         if self.outcome is None:
             cur = self.current
-            line = _line_of(code, offset)
+            line = line_of(code, offset)
             self.outcome = Outcome(
                 "step-limit", thread=cur.name, tid=cur.tid,
                 detail=f"{self.max_steps} loop iterations; the last one at {code.co_filename}:{line} "
@@ -226,7 +228,7 @@ class Scheduling:
         self.granted = self.budget = self.rec_left = 0
         alive = self.alive
         runnable = [t.tid for t in alive if t.state == READY]
-        if len(runnable) != len(alive) and not (runnable and self.when_stuck):
+        if len(runnable) != len(alive) and self.timers and not (runnable and self.when_stuck):
             runnable = with_due_timers(alive, runnable)
         if not runnable:
             if alive:
@@ -341,19 +343,19 @@ class Scheduling:
             self._stop()
         rec = self.recorder
         if code is not None and frame is None and rec is not None:
-            frame = _frame_running(code, _getframe(1))
+            frame = frame_running(code, _getframe(1))
         cur = self.current
         if self.solo:
             if code is not None:
                 self.solo_visible(code, offset, frame)
                 return
             # A sync point of a thread running alone: no choice to make, nothing to count.
-            here = _stand_at(cur, None, 0, op, frame)
+            here = stand_at(cur, None, 0, op, frame)
             if rec is not None:
                 rec.step(cur, here)
             here.frame = None
             return
-        pending = cur.pending  # ``_stand_at`` written out: this is the path of every decision
+        pending = cur.pending  # ``stand_at`` written out: this is the path of every decision
         if pending is None:
             pending = cur.pending = SwitchPoint(code, offset, op, frame)
         else:
@@ -438,7 +440,11 @@ class Scheduling:
         cur.queue = queue
         cur.timed_out = False
         # From the time this thread has seen: its clock may be a few ticks past ``now`` (vtime).
-        cur.deadline = None if timeout is None else max(cur.clock, self.now) + max(0.0, timeout)
+        if timeout is None:
+            cur.deadline = None
+        else:
+            cur.deadline = max(cur.clock, self.now) + max(0.0, timeout)
+            self.timers = True
         queue.waiters.append(cur)
         if self.prelude is cur:
             self._end_prelude()
@@ -461,40 +467,3 @@ class Scheduling:
 
         frame = sys._getframe() if t is self.current else (t.glet.gr_frame if t.glet else None)
         return BlockedThread(**describe(self, t, frame))
-
-
-def _line_of(code: CodeType, offset: int) -> int:
-    """The source line of the instruction at ``offset`` (the function's first line if unknown)."""
-    line = code.co_firstlineno
-    for start, _end, ln in code.co_lines():
-        if start > offset:
-            break
-        if ln is not None:
-            line = ln
-    return line
-
-
-def _frame_running(code: CodeType, f: Optional[FrameType]) -> Optional[FrameType]:
-    """The innermost frame from ``f`` outwards that runs ``code``: the back-end's caller.
-
-    A back-end's callback is called from the frame it reports on, directly (``sys.monitoring``)
-    or through a tracer or two (``sys.settrace``'s solo wrapper): a short walk finds it.
-    """
-    while f is not None and f.f_code is not code:
-        f = f.f_back
-    return f
-
-
-def _stand_at(vt: VThread, code: Optional[CodeType], offset: int, op: Optional[Op],
-              frame: Optional[FrameType]) -> SwitchPoint:
-    """``vt``'s switch point, updated in place (one per thread: a point costs no allocation)."""
-    here = vt.pending
-    if here is None:
-        here = vt.pending = SwitchPoint(code, offset, op, frame)
-        return here
-    here.code = code
-    here.offset = offset
-    here.op = op
-    here.frame = frame
-    here.resumes = False
-    return here

@@ -406,26 +406,29 @@ def make_invoke_excepthook_factory(real_factory: Callable[[], Any]) -> Callable[
         ex = _context.active
         if ex is None or _real_get_ident() != ex.os_ident:  # ``running()``: at every Thread()
             return real_factory()
-
-        def invoke_excepthook(thread: Any) -> None:
-            info = sys.exc_info()
-            installed: Any = threading.excepthook  # user code may have set it to None
-            hook = installed or _recording_hook
-            args = threading.ExceptHookArgs([*info, thread])
-            try:
-                hook(args)
-            except BaseException as exc:  # noqa: BLE001 - the hook's own failure is the finding
-                if isinstance(exc, GreenletExit):
-                    raise
-                ex = running()
-                if ex is not None:
-                    ex.thread_failed(ex.current, exc)
-            finally:
-                args = None  # type: ignore[assignment]  # as threading does: no reference cycle
-
-        return invoke_excepthook
+        # One function for every thread: it keeps nothing of its own (threading's closure keeps
+        # the hooks of the moment for interpreter shutdown, which is not part of a run).
+        return _invoke_excepthook
 
     return factory
+
+
+def _invoke_excepthook(thread: Any) -> None:
+    """What a Thread made in a run calls for an uncaught exception (``factory`` above)."""
+    info = sys.exc_info()
+    installed: Any = threading.excepthook  # user code may have set it to None
+    hook = installed or _recording_hook
+    args = threading.ExceptHookArgs([*info, thread])
+    try:
+        hook(args)
+    except BaseException as exc:  # noqa: BLE001 - the hook's own failure is the finding
+        if isinstance(exc, GreenletExit):
+            raise
+        ex = running()
+        if ex is not None:
+            ex.thread_failed(ex.current, exc)
+    finally:
+        args = None  # type: ignore[assignment]  # as threading does: no reference cycle
 
 
 def _recording_hook(args: Any) -> None:
