@@ -193,7 +193,7 @@ class Session:
         if bind is not None:
             bind(ExecutionView(ex))
         self.executor_state.begin_execution(ex.atexits)
-        self.adopter.reset_between_executions()
+        self.adopter.start.reset_between_executions()
         context.active = ex
         if self.interrupted_at is not None:  # Ctrl-C between the check above and now
             ex.interrupt(KeyboardInterrupt())

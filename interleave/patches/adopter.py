@@ -12,7 +12,7 @@ import threading
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..instrument.access.primitives import OWN_PRIMITIVES, STANDS_IN_FOR
+from ..instrument.access.primitives import STANDS_IN_FOR
 from ..instrument.filter import CodeFilter
 from ..instrument.patching import _MISSING, Patcher
 from ..runtime.foreign import REAL_RLOCK_TYPES as _REAL_RLOCK_TYPES
@@ -27,6 +27,7 @@ from .kinds import (
     _opaque,
     _slot_names,
 )
+from .start_state import StartState
 from .table import _REAL_TO_VIRTUAL
 
 _RLOCK_STATE = re.compile(r"owner=(\d+) count=(\d+)")
@@ -75,12 +76,7 @@ class PrimitiveAdopter:
         self.adopted = 0
         self.twins: Dict[int, Tuple[Any, Any]] = {}
         self.unadoptable: List[Tuple[str, Any]] = []
-        self.conditions: List[Any] = []  # retooled Conditions (also inside Event, Semaphore, ...)
-        self.initial: List[Tuple[Any, Tuple[Any, ...]]] = []  # twins and their state at the start
-        # The rest of a retooled object's state (a Semaphore's count, an Event's flag, a Queue's
-        # items): (object, attribute, value at the start), and a container's items at the start.
-        self.values: List[Tuple[Any, str, Any]] = []
-        self.contents: List[Tuple[Any, List[Any]]] = []
+        self.start = StartState(patcher)  # what every execution starts from
         self.caller_ident = _thread.get_ident()
         self._level = 0  # callables being followed, one inside another
         self._kept: Dict[int, bool] = {}  # sets whose contents the patcher already restores
@@ -88,45 +84,6 @@ class PrimitiveAdopter:
         self._in_modules = False
         self.plans = ModulePlans(code_filter)
         self._wants = self.plans.wants
-
-    def record_initial_state(self) -> None:
-        """Remember each twin's lock state: every execution starts from it."""
-        for _, new in self.twins.values():
-            if type(new) in OWN_PRIMITIVES:
-                self.initial.append((new, new.snapshot()))
-            elif hasattr(new, "_block") and hasattr(new, "_owner"):
-                b = new._block
-                self.initial.append((new, (b._real.locked(), b._holder_tid, new._owner, new._count)))
-
-    def reset_between_executions(self) -> None:
-        """Undo what an execution's unwound threads left in objects that outlive it.
-
-        A thread unwound at the end of an execution may still hold a twin lock (it stopped
-        before its ``with`` block's exit), and waiters of dead threads stay queued: the next
-        execution must not inherit either.
-        """
-        for new, state in self.initial:
-            if type(new) in OWN_PRIMITIVES:
-                new.reset(state)
-            else:
-                new._block.reset((state[0], state[1]))
-                new._owner, new._count = state[2], state[3]
-        for cond in self.conditions:
-            cond._waiters.clear()
-        self._put_back_values()
-
-    def _put_back_values(self) -> None:
-        for obj, name, value in self.values:
-            setattr(obj, name, value)
-        for items, start in self.contents:
-            items.clear()
-            items.extend(start)
-
-    def _keep_values(self, obj: Any, names: Tuple[str, ...]) -> None:
-        """Each execution starts with these attributes as they are now; the run ends so too."""
-        if not self.values and not self.contents:
-            self.p.add_undo(self._put_back_values)
-        self.values.extend((obj, name, getattr(obj, name)) for name in names if hasattr(obj, name))
 
     def _replacement(self, value: Any, path: str = "?") -> Any:
         """The cooperative twin of a real primitive (the same twin every time), or _MISSING."""
@@ -185,10 +142,10 @@ class PrimitiveAdopter:
                     if attr in obj.__dict__ and hasattr(new, attr):
                         self.p.setattr(obj, attr, getattr(new, attr))
                 self.adopted += 1
-                self.conditions.append(obj)
+                self.start.conditions.append(obj)
         elif isinstance(obj, (threading.Event, threading.Semaphore, threading.Barrier)):
             self._retool(obj._cond, path)  # type: ignore[union-attr]
-            self._keep_values(obj, next(names for kind, names in _STATE.items() if isinstance(obj, kind)))
+            self.start.keep_values(obj, next(names for kind, names in _STATE.items() if isinstance(obj, kind)))
         elif isinstance(obj, queue.Queue):
             mutex = obj.mutex
             new = self._replacement(mutex, f"{path}.mutex")
@@ -197,12 +154,12 @@ class PrimitiveAdopter:
                 for attr in ("not_empty", "not_full", "all_tasks_done"):
                     cond = threading.Condition(new)
                     self.p.setattr(obj, attr, cond)
-                    self.conditions.append(cond)
+                    self.start.conditions.append(cond)
                 self.adopted += 1
-                self._keep_values(obj, ("unfinished_tasks",))
-                items: Any = getattr(obj, "queue", None)
+                self.start.keep_values(obj, ("unfinished_tasks",))
+                items = getattr(obj, "queue", None)
                 if hasattr(items, "clear") and hasattr(items, "extend"):
-                    self.contents.append((items, list(items)))
+                    self.start.keep_items(items)
         elif isinstance(obj, threading.Thread):
             # A Thread built before the run and started inside it waits on its own Event.
             self._visit_object(obj.__dict__.get("_started"), 1, f"{path}._started")
@@ -505,5 +462,5 @@ def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,
     adopter.adopt_callable(fn)
     for obj in extra or ():
         adopter._visit_object(obj, 3, "argument")
-    adopter.record_initial_state()
+    adopter.start.record_locks(new for _, new in adopter.twins.values())
     return adopter

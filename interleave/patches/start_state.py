@@ -1,0 +1,71 @@
+"""What the adopted primitives held when the run began: each execution starts from it, the run ends with it."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Tuple
+
+from ..instrument.access.primitives import OWN_PRIMITIVES
+from ..instrument.patching import Patcher
+
+
+class StartState:
+    """The start state of adopted primitives: twin locks, Conditions' waiters, counts, flags, items."""
+
+    def __init__(self, patcher: Patcher) -> None:
+        self.p = patcher
+        self.conditions: List[Any] = []  # retooled Conditions (also inside Event, Semaphore, ...)
+        self.locks: List[Tuple[Any, Tuple[Any, ...]]] = []  # twins and their lock state
+        # The rest of a retooled object's state (a Semaphore's count, an Event's flag, a Queue's
+        # items): (object, attribute, value at the start), and a container's items at the start.
+        self.values: List[Tuple[Any, str, Any]] = []
+        self.contents: List[Tuple[Any, List[Any]]] = []
+
+    def record_locks(self, twins: Iterable[Any]) -> None:
+        """Remember each twin's lock state: every execution starts from it."""
+        for new in twins:
+            if type(new) in OWN_PRIMITIVES:
+                self.locks.append((new, new.snapshot()))
+            elif hasattr(new, "_block") and hasattr(new, "_owner"):
+                b = new._block
+                self.locks.append((new, (b._real.locked(), b._holder_tid, new._owner, new._count)))
+
+    def keep_values(self, obj: Any, names: Tuple[str, ...]) -> None:
+        """Each execution starts with these attributes as they are now; the run ends so too."""
+        self._undo_at_the_end()
+        self.values.extend((obj, name, getattr(obj, name)) for name in names if hasattr(obj, name))
+
+    def keep_items(self, items: Any) -> None:
+        """Each execution starts with this container's items as they are now; the run ends so too."""
+        self._undo_at_the_end()
+        self.contents.append((items, list(items)))
+
+    def reset_between_executions(self) -> None:
+        """Undo what an execution left in objects that outlive it.
+
+        A thread unwound at the end of an execution may still hold a twin lock (it stopped
+        before its ``with`` block's exit), waiters of dead threads stay queued, and a body may
+        keep a permit, set an event or leave an item queued: the next execution must not
+        inherit any of it.
+        """
+        for new, state in self.locks:
+            if type(new) in OWN_PRIMITIVES:
+                new.reset(state)
+            else:
+                new._block.reset((state[0], state[1]))
+                new._owner, new._count = state[2], state[3]
+        for cond in self.conditions:
+            cond._waiters.clear()
+        self._put_back_values()
+
+    def _undo_at_the_end(self) -> None:
+        if not self.values and not self.contents:
+            self.p.add_undo(self._put_back_values)
+
+    def _put_back_values(self) -> None:
+        for obj, name, value in self.values:
+            setattr(obj, name, value)
+        for items, start in self.contents:
+            items.clear()
+            items.extend(start)
+
+
