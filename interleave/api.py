@@ -130,7 +130,7 @@ def explore(
                   bound=strat.bound_description,
                   races=list(checker.races) if checker is not None else [],
                   strategy_stats=dict(strat.stats),
-                  warnings=[advice] if advice else [], uninstrumented=blind)
+                  warnings=run.notes() + ([advice] if advice else []), uninstrumented=blind)
 
 
 def _library_package(filename: str) -> Optional[str]:

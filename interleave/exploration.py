@@ -8,9 +8,10 @@ execution gets are written once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, List, Optional, Protocol
 
 from .runtime.outcome import Outcome
+from .runtime.watchdog import TimeUp
 from .strategies.base import Strategy
 from .sync.vtime import _real_perf_counter as _clock
 
@@ -19,6 +20,8 @@ class _Session(Protocol):
     def run_once(self, strategy: Strategy, random_seed: int, recorder: Any = None) -> Outcome: ...
 
     def check_interrupt(self) -> None: ...
+
+    def set_deadline(self, seconds: Optional[float]) -> None: ...
 
 
 def derive_seed(seed: int, index: int) -> int:
@@ -37,6 +40,17 @@ class Explored:
     #: The failing execution and its random seed, when an execution failed.
     failed: Optional[Outcome] = None
     failed_seed: int = 0
+    #: The time budget ran out in the middle of an execution: it was stopped, and is not counted.
+    cut: bool = False
+
+    def notes(self) -> List[str]:
+        """What a result should say besides its verdict."""
+        if not self.cut:
+            return []
+        return [f"the time budget ran out during execution {self.executions + 1}, which was still running "
+                "well after it and was stopped unjudged (it is not counted): one execution takes longer than "
+                "the budget (a loop that waits for real, or long computing). Raise time_budget, or lower "
+                "max_steps so that an endless loop ends at the step limit first"]
 
 
 def run_executions(session: _Session, strategy: Strategy, *, executions: int, seed: int, start: float,
@@ -50,6 +64,24 @@ def run_executions(session: _Session, strategy: Strategy, *, executions: int, se
     end the loop as a failure (a race found); ``progress(n)`` is told the count after each one.
     The strategy is not closed here: callers close it where its clean-up may run.
     """
+    if time_budget is not None:
+        # Executions are judged whole: the one running when the budget runs out may finish.
+        # Only one still running a while later is stopped (and then no short execution is).
+        session.set_deadline(start + time_budget + _overrun_allowed(time_budget) - _clock())
+    try:
+        return _loop(session, strategy, executions, seed, start, time_budget, recorder, after, progress)
+    finally:
+        if time_budget is not None:
+            session.set_deadline(None)
+
+
+def _overrun_allowed(time_budget: float) -> float:
+    return min(max(0.5, 0.1 * time_budget), 30.0)
+
+
+def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, start: float,
+          time_budget: Optional[float], recorder: Callable[[], Any],
+          after: Optional[Callable[[Outcome, int], bool]], progress: Optional[Callable[[int], None]]) -> Explored:
     ran = 0
     for i in range(executions):
         if time_budget is not None and _clock() - start >= time_budget:
@@ -57,7 +89,11 @@ def run_executions(session: _Session, strategy: Strategy, *, executions: int, se
         if strategy.bounded and strategy.exhausted():
             return Explored(ran, True, "exhausted")
         rseed = derive_seed(seed, i)
-        outcome = session.run_once(strategy, rseed, recorder())
+        try:
+            outcome = session.run_once(strategy, rseed, recorder())
+        except TimeUp:
+            session.check_interrupt()  # a Ctrl-C that came meanwhile wins
+            return Explored(ran, False, "time", cut=True)
         session.check_interrupt()
         ran += 1
         if progress is not None:

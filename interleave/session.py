@@ -118,6 +118,12 @@ class Session:
         if ex is not None:
             ex.interrupt(KeyboardInterrupt())
 
+    def set_deadline(self, seconds: Optional[float]) -> None:
+        """Stop the execution that is running ``seconds`` from now (:class:`TimeUp`); None: no deadline."""
+        watchdog = self.watchdog
+        if watchdog is not None:
+            watchdog.deadline = None if seconds is None else _monotonic() + seconds
+
     def check_interrupt(self) -> None:
         """Raise ``KeyboardInterrupt`` if Ctrl-C came (between executions, shrinking, reporting)."""
         if self.interrupted_at is not None:

@@ -50,6 +50,10 @@ _async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 _async_exc.argtypes = [ctypes.c_ulong, ctypes.py_object]
 
 
+class TimeUp(BaseException):
+    """The exploration's time budget ran out in the middle of an execution, which ends unjudged."""
+
+
 class _Interrupted(InconclusiveError):
     """Raised asynchronously in the exploring thread; the execution swaps in the real error."""
 
@@ -99,6 +103,10 @@ class Watchdog:
         self.fired: Optional[Tuple[Any, ...]] = None
         self.reported = False
         self.pending: Optional[Tuple[float, str]] = None  # when a signal was sent, and its diagnosis
+        #: When (``time.monotonic``) the time budget runs out: the execution then running stops at
+        #: its next switch point with :class:`TimeUp`. The budget is also checked between
+        #: executions; this bounds one that would run far past it (a loop that waits for real).
+        self.deadline: Optional[float] = None
 
     # ----------------------------------------------------------------- life cycle
     def start(self) -> None:
@@ -159,6 +167,10 @@ class Watchdog:
         if ex is None or ex.os_ident != self.os_ident:
             return _Seen(None, now, self._cpu(), False)
         mark = _progress(ex)
+        deadline = self.deadline
+        if deadline is not None and now >= deadline:
+            self.deadline = None
+            ex.interrupt(TimeUp())  # as a Ctrl-C's handler does, but from this thread
         asked = self.interrupted()
         if asked is not None and now - asked >= INTERRUPT_GRACE and self.fired != mark:
             self._deliver(ex, mark, KeyboardInterrupt(), None)
