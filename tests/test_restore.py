@@ -333,3 +333,26 @@ def test_process_settings_the_body_switches_are_undone_after_each_execution(
     assert_same(before, after)
     assert len(body.seen) > 1
     assert set(body.seen) == {(None, None, False)}, body.seen
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_profiler_the_body_installs_may_ask_for_the_thread_ident(backend: str) -> None:
+    """Thread-aware profilers call get_ident() at every event, the scheduler's own calls included."""
+    idents: List[int] = []
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        idents.append(threading.get_ident())
+
+    def body() -> None:
+        sys.setprofile(profiler)
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+
+    before = snapshot()
+    r = interleave.explore(body, executions=5, seed=1, backend=backend)
+    after = snapshot()
+    assert r.failure is None, r.failure.report
+    assert idents and len(set(idents)) >= 2, "the virtual threads' idents"
+    assert_same(before, after)

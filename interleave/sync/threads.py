@@ -26,15 +26,17 @@ def get_ident() -> int:
     # ``running()`` written out: threading asks for the ident several times per thread.
     ident = _real_get_ident()
     ex = _context.active
-    return ident if ex is None or ident != ex.os_ident else ex.current.ident
+    if ex is None or ident != ex.os_ident:
+        return ident
+    cur = ex.current  # None on the scheduler's own greenlet (a profiler the body set runs there too)
+    return ident if cur is None else cur.ident
 
 
 def get_native_id() -> int:
     """The virtual thread's native id inside a run (same as its ident)."""
     ex = _context.active
-    if ex is None or _real_get_ident() != ex.os_ident:
-        return _real_get_native_id()  # type: ignore[misc]
-    return ex.current.ident
+    cur = None if ex is None or _real_get_ident() != ex.os_ident else ex.current
+    return _real_get_native_id() if cur is None else cur.ident  # type: ignore[misc]
 
 
 def _refuse_at_teardown(ex: Any) -> None:
