@@ -8,6 +8,7 @@ cannot be made cooperative must raise ForeignPrimitiveError naming it, never han
 
 from __future__ import annotations
 
+import concurrent.futures
 import queue
 import sys
 import threading
@@ -446,3 +447,36 @@ def test_prerun_semaphore_event_queue_barrier_start_every_execution_alike_and_ar
     LEAKED_SEM.release()
     assert not LEAKED_EVENT.is_set() and list(LEAKED_QUEUE.queue) == [1] and LEAKED_QUEUE.unfinished_tasks == 1
     assert not LEAKED_BARRIER.broken
+
+
+# Made at import and used once, as applications do: its worker is a real thread, idle on a real queue.
+POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+POOL.submit(lambda: None).result()
+
+
+@pytest.mark.parametrize("backend", ["settrace"] + (["monitoring"] if sys.version_info >= (3, 12) else []))
+@pytest.mark.parametrize("strategy", ["random", "dpor", "portfolio"])
+def test_a_prerun_thread_pool_runs_each_execution_on_virtual_workers(strategy: str, backend: str) -> None:
+    """Before, its real worker took the body's work outside the run (a false deadlock, no race
+    found), and the simulated interpreter exit at the end of an execution ended that worker."""
+
+    def body(locked: bool) -> None:
+        box = {"n": 0}
+        lock = threading.Lock()
+
+        def inc() -> None:
+            if locked:
+                with lock:
+                    box["n"] += 1
+            else:
+                box["n"] += 1
+
+        for f in [POOL.submit(inc) for _ in range(2)]:
+            f.result()
+        assert box["n"] == 2, box
+
+    r = interleave.explore(lambda: body(True), executions=30, seed=0, strategy=strategy, backend=backend)
+    assert r.failure is None, r.failure.report
+    assert_finds(lambda: body(False), strategy=strategy, backend=backend)
+    assert POOL.submit(pow, 2, 5).result(timeout=10) == 32, "the real pool still works after the run"
+    assert any(t.is_alive() for t in POOL._threads)  # type: ignore[attr-defined]

@@ -223,6 +223,15 @@ class PrimitiveAdopter:
                               threading.Barrier, queue.Queue, threading.Thread)):
             self._retool(value, path)
             return
+        cft = sys.modules.get("concurrent.futures.thread")
+        if cft is not None and isinstance(value, cft.ThreadPoolExecutor):
+            if id(value) not in self.seen:
+                self.seen.add(id(value))
+                # Its workers are real threads blocked on its real queue: each execution gives it
+                # the internals of a new executor instead, whose workers are virtual threads.
+                self.start.keep_executor(value)
+                self.adopted += 1
+            return
         if isinstance(value, types.ModuleType):
             return
         key = id(value)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any, Iterable, List, Tuple
 
 from ..instrument.access.primitives import OWN_PRIMITIVES
 from ..instrument.patching import Patcher
+
+# What a ThreadPoolExecutor's workers and submissions go through (the same names on 3.10-3.13).
+_EXECUTOR_STATE = ("_work_queue", "_idle_semaphore", "_threads", "_broken", "_shutdown", "_shutdown_lock")
 
 
 class StartState:
@@ -19,6 +24,7 @@ class StartState:
         # items): (object, attribute, value at the start), and a container's items at the start.
         self.values: List[Tuple[Any, str, Any]] = []
         self.contents: List[Tuple[Any, List[Any]]] = []
+        self.executors: List[Any] = []  # ThreadPoolExecutors given new internals each execution
 
     def record_locks(self, twins: Iterable[Any]) -> None:
         """Remember each twin's lock state: every execution starts from it."""
@@ -39,6 +45,11 @@ class StartState:
         self._undo_at_the_end()
         self.contents.append((items, list(items)))
 
+    def keep_executor(self, pool: Any) -> None:
+        """Each execution runs ``pool`` as a new executor of the same size; the run ends with it as it was."""
+        self.keep_values(pool, _EXECUTOR_STATE)
+        self.executors.append(pool)
+
     def reset_between_executions(self) -> None:
         """Undo what an execution left in objects that outlive it.
 
@@ -56,6 +67,14 @@ class StartState:
         for cond in self.conditions:
             cond._waiters.clear()
         self._put_back_values()
+        for pool in self.executors:
+            # What ThreadPoolExecutor.__init__ makes, made now, inside the run: cooperative.
+            pool._work_queue = queue.SimpleQueue()
+            pool._idle_semaphore = threading.Semaphore(0)
+            pool._threads = set()
+            pool._broken = False
+            pool._shutdown = False
+            pool._shutdown_lock = threading.Lock()
 
     def _undo_at_the_end(self) -> None:
         if not self.values and not self.contents:

@@ -103,11 +103,17 @@ class ExecutorModuleState:
         self.queues = list(queues.items()) if queues is not None else []
 
     def begin_execution(self, atexits: List[Callable[[], Any]]) -> None:
-        """Register the hook the interpreter holds for a module imported before this execution."""
+        """Register the hook the interpreter holds for a module imported before this execution;
+        hide the real workers from it."""
         cft = sys.modules.get(self.NAME)
         hook = getattr(cft, "_python_exit", None)
         if hook is not None:
             atexits.append(hook)
+        queues = getattr(cft, "_threads_queues", None)
+        if queues:
+            # The workers of executors made before the run are real threads: the hook at the end
+            # of the execution must not wake them with its None (they would end) or join them.
+            queues.clear()
 
     def end_execution(self) -> None:
         """Put the module's shutdown flag and worker registry back."""
