@@ -18,6 +18,7 @@ from .instrument.choose import make_backend
 from .instrument.filter import CodeFilter
 from .instrument.patching import Patcher
 from .patches.adopter import adopt_prerun_primitives
+from .patches.signal_settings import SignalSettings
 from .patches.stdlib import ExecutorModuleState, install_runtime_patches, reset_thread_names
 from .runtime import context
 from .runtime.execution import IDENT_BASE, Execution
@@ -60,6 +61,8 @@ class Session:
                 "interleave.explore/replay was called inside another exploration; "
                 "nested explorations are not supported: call it from the test itself, not from the body"
             )
+        # Before anything else changes them, what the program could change for the process.
+        self.signal_settings = SignalSettings()
         # First of all: from here on a Ctrl-C cannot land between a change and its undo.
         self._take_sigint()
         self.backend_installed = False
@@ -172,6 +175,9 @@ class Session:
                         random.setstate(self.random_state.getstate())
                     if hasattr(self, "gc_was_enabled"):
                         (gc.enable if self.gc_was_enabled else gc.disable)()
+                    # SIGINT last of all, below; the watchdog put its own signal back already.
+                    if hasattr(self, "signal_settings"):
+                        self.signal_settings.put_back(skip=(signal.SIGINT,))
                     _open = False
         finally:
             # Ctrl-C stays deferred until everything is back; then it is what leaves explore.

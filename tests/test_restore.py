@@ -356,3 +356,32 @@ def test_a_profiler_the_body_installs_may_ask_for_the_thread_ident(backend: str)
     assert r.failure is None, r.failure.report
     assert idents and len(set(idents)) >= 2, "the virtual threads' idents"
     assert_same(before, after)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_signal_handlers_and_the_signal_mask_the_body_changes_are_put_back(backend: str) -> None:
+    """A blocked SIGINT left behind would make every later Ctrl-C do nothing."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        pytest.skip("signal handlers change on the main thread only; pthread_sigmask is POSIX")
+    handler_before = signal.getsignal(signal.SIGUSR1)
+    mask_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+    def body() -> None:
+        signal.signal(signal.SIGUSR1, lambda signum, frame: None)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT, signal.SIGUSR2])
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+
+    try:
+        r = interleave.explore(body, executions=3, seed=1, backend=backend)
+        assert r.failure is None, r.failure.report
+        assert signal.getsignal(signal.SIGUSR1) == handler_before
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask_before
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGUSR1, handler_before)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask_before)

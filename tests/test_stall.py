@@ -87,6 +87,43 @@ def test_a_thread_blocked_in_real_io_ends_as_real_blocking_naming_the_call(quick
 
 
 @on_main_thread
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("taken", ["before the run", "by the body"])
+def test_real_blocking_is_broken_even_when_the_usr_signals_are_taken(taken: str, quick_block: None) -> None:
+    """The program handles SIGUSR1 and SIGUSR2 (or faulthandler.register does, unseen): the
+    watchdog's signal must still reach the blocked call, and every handler is put back."""
+    import signal
+
+    mine = {s: signal.getsignal(s) for s in (signal.SIGUSR1, signal.SIGUSR2)}
+
+    def take() -> None:
+        for s in mine:
+            signal.signal(s, lambda signum, frame: None)
+
+    a, b = socket.socketpair()
+    try:
+        def body() -> None:
+            if taken == "by the body":
+                take()
+            t = threading.Thread(target=lambda: a.recv(1))  # nobody ever sends
+            t.start()
+            t.join()
+
+        if taken == "before the run":
+            take()
+        taken_handlers = {s: signal.getsignal(s) for s in mine}
+        with pytest.raises(interleave.RealBlockingError):
+            interleave.explore(body, executions=3, seed=0)
+        expected = taken_handlers if taken == "before the run" else mine
+        assert {s: signal.getsignal(s) for s in mine} == expected
+    finally:
+        a.close()
+        b.close()
+        for s, h in mine.items():
+            signal.signal(s, h)
+
+
+@on_main_thread
 def test_a_socket_accept_nobody_connects_to_ends_as_real_blocking(quick_block: None) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -43,6 +43,13 @@ STALL_SECONDS = float(os.environ.get("INTERLEAVE_STALL_SECONDS", "10"))
 #: Seconds a Ctrl-C may wait for the run to take it by itself.
 INTERRUPT_GRACE = 0.5
 
+# The signal that breaks a real blocking call, first one free: real-time signals first, which
+# programs almost never handle (SIGUSR1/SIGUSR2 are often taken, and a handler registered with
+# faulthandler.register is invisible to getsignal: taking its signal would wipe it).
+_RT = getattr(signal, "SIGRTMIN", None)
+_SIGNALS = tuple(range(_RT + 8, _RT + 16) if _RT is not None and _RT + 16 <= signal.SIGRTMAX else ()) + tuple(
+    s for s in (getattr(signal, "SIGUSR2", None), getattr(signal, "SIGUSR1", None)) if s is not None)
+
 _real_lock = _thread.allocate_lock
 _real_get_ident = _thread.get_ident
 _real_monotonic = time.monotonic
@@ -139,11 +146,10 @@ class Watchdog:
 
         if not hasattr(signal, "pthread_kill") or threading.main_thread().ident != self.os_ident:
             return
-        for name in ("SIGUSR2", "SIGUSR1"):
-            signum = getattr(signal, name, None)
+        for signum in _SIGNALS:
             # The C module's calls: the signal module's wrappers turn handlers into enum members,
             # several microseconds per exploration for nothing.
-            if signum is not None and _signal.getsignal(signum) in (_signal.SIG_DFL, None):
+            if _signal.getsignal(signum) in (_signal.SIG_DFL, None):
                 self.old_handler = _signal.signal(signum, self._on_signal)
                 self.signum = signum
                 return
