@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import itertools
 import queue
+import signal
 import sys
 import threading
 import time
@@ -13,8 +14,8 @@ from typing import Any, Callable, List
 from ..instrument.patching import Patcher
 from ..runtime.tstate import _find_local_offsets
 from ..runtime.vthread import IDENT_BASE
+from ..sync import process_wide, vtime
 from ..sync import threads as vthreads
-from ..sync import vtime
 from ..sync.lock import Lock
 from ..versions import CURRENT
 from .bound import swap_bound_names
@@ -55,6 +56,10 @@ def install_runtime_patches(p: Patcher) -> None:
         # through threading's acquire/release/_stop (a private method no user code calls).
         p.setattr(th.Thread, "_wait_for_tstate_lock", vthreads.wait_for_tstate_lock)
         p.drop_added(th._shutdown_locks, lambda lock: isinstance(lock, Lock))  # type: ignore[attr-defined]
+    p.setattr(signal, "signal", process_wide.signal_handler)
+    for name in ("settrace_all_threads", "setprofile_all_threads"):
+        if hasattr(th, name):
+            p.setattr(th, name, getattr(process_wide, name))
     p.setattr(th, "_counter", itertools.count(1).__next__)
     # Before the registries, so that it is undone after them: a run's threads are taken out of
     # ``_limbo`` (a dict of Threads) and ``_dangling`` (a WeakSet) under the hash they went in with.
