@@ -63,6 +63,7 @@ class Session:
             )
         # Before anything else changes them, what the program could change for the process.
         self.signal_settings = SignalSettings()
+        self.children = _process_children()
         # First of all: from here on a Ctrl-C cannot land between a change and its undo.
         self._take_sigint()
         self.backend_installed = False
@@ -163,6 +164,8 @@ class Session:
                         self.patcher.restore()
                     if hasattr(self, "executor_state"):
                         self.executor_state.close()
+                    if hasattr(self, "children"):
+                        _end_new_children(self.children)
                 finally:
                     if hasattr(self, "old_profile"):
                         if sys.gettrace() is not self.old_trace:
@@ -277,6 +280,30 @@ class Session:
         c0, c1, c2 = gc.get_count()
         if t0 and c0 > t0:
             gc.collect(2 if c1 > t1 and c2 > t2 else 1 if c1 > t1 else 0)
+
+
+def _process_children() -> set:
+    """The ``multiprocessing`` processes this process has started and not yet joined."""
+    mp = sys.modules.get("multiprocessing.process")
+    return set(getattr(mp, "_children", ())) if mp is not None else set()
+
+
+def _end_new_children(before: set) -> None:
+    """Stop the processes the run started and left running (a process pool of an inconclusive run).
+
+    Nothing joins them once the run is over, and ``multiprocessing`` waits for each at interpreter
+    exit: the process would never end.
+    """
+    for proc in _process_children() - before:
+        try:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(2.0)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(2.0)
+        except Exception:  # noqa: BLE001, S110 - a process that cannot be stopped is left as it is
+            pass
 
 
 _c_seed = _random.Random.seed

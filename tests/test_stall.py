@@ -124,6 +124,25 @@ def test_real_blocking_is_broken_even_when_the_usr_signals_are_taken(taken: str,
 
 
 @on_main_thread
+@pytest.mark.timeout(60)
+def test_processes_an_inconclusive_run_left_running_are_stopped(quick_block: None) -> None:
+    """A process pool in the body blocks for real (its pipes); its worker processes must not
+    outlive the run: multiprocessing would wait for them at interpreter exit, for ever."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+
+    def body() -> None:
+        with cf.ProcessPoolExecutor(max_workers=2) as pool:
+            assert list(pool.map(abs, [-1, -2])) == [1, 2]
+
+    with pytest.raises(interleave.RealBlockingError):
+        interleave.explore(body, executions=3, seed=0)
+    assert set(multiprocessing.active_children()) <= before
+
+
+@on_main_thread
 def test_a_socket_accept_nobody_connects_to_ends_as_real_blocking(quick_block: None) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
