@@ -78,8 +78,29 @@ def install_runtime_patches(p: Patcher) -> None:
         # Held by submit() across a queue put, which is a switch point: it must be cooperative.
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
+    _per_thread_running_loops(p)
     # Last: the names other modules bound before the run, to what the modules now hold.
     swap_bound_names(p)
+
+
+def _per_thread_running_loops(p: Patcher) -> None:
+    """asyncio's running loop per virtual thread: its pure-Python functions, not the C ones.
+
+    The C accelerator caches the running loop per OS thread, which all virtual threads share:
+    a second thread's ``asyncio.run`` saw the first one's loop running ("cannot be called from a
+    running event loop"). The pure-Python twins asyncio keeps keep it in a ``threading.local``.
+    """
+    aio, ev, tasks = (sys.modules.get(m) for m in ("asyncio", "asyncio.events", "asyncio.tasks"))
+    pairs = [(ev, name, getattr(ev, f"_py_{name}", None))
+             for name in ("_get_running_loop", "_set_running_loop", "get_running_loop", "get_event_loop")]
+    pairs.append((tasks, "current_task", getattr(tasks, "_py_current_task", None)))  # C from 3.12
+    for module, name, py in pairs:
+        if module is None or py is None:
+            continue
+        c = getattr(module, name)
+        p.setattr(module, name, py)
+        if aio is not None and getattr(aio, name, None) is c:
+            p.setattr(aio, name, py)
 
 
 def _virtual_thread(th: Any) -> bool:

@@ -1,0 +1,78 @@
+"""Threads that each run their own asyncio event loop (sync wrappers around async libraries).
+
+asyncio's C accelerator caches "the running loop" per OS thread, and all virtual threads share
+one: a second thread's ``asyncio.run`` saw the first one's loop and raised "cannot be called
+from a running event loop" on every execution. Inside a run asyncio keeps its running loop per
+virtual thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import Dict, List
+
+import pytest
+
+import interleave
+
+pytestmark = pytest.mark.timeout(120)
+
+BACKENDS = ["settrace"] + (["monitoring"] if sys.version_info >= (3, 12) else [])
+
+
+async def job(i: int, shared: Dict[str, int], locked: bool) -> int:
+    await asyncio.sleep(0)
+    assert asyncio.current_task() is not None
+    q: asyncio.Queue[int] = asyncio.Queue()
+    await asyncio.gather(q.put(i), asyncio.sleep(0))
+    if locked:
+        with LOCK:
+            shared["n"] += 1
+    else:
+        shared["n"] += 1
+    return await q.get()
+
+
+LOCK = threading.Lock()
+
+
+def two_loops(locked: bool) -> None:
+    shared = {"n": 0}
+    out: List[int] = []
+
+    def worker(i: int) -> None:
+        out.append(asyncio.run(job(i, shared, locked)))
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert sorted(out) == [0, 1], out
+    assert shared["n"] == 2, shared
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "pct", "dpor", "portfolio"])
+def test_each_thread_runs_its_own_event_loop(strategy: str, backend: str) -> None:
+    r = interleave.explore(lambda: two_loops(True), executions=40, seed=0, strategy=strategy, backend=backend)
+    assert r.failure is None, r.failure.report
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_race_between_two_threads_event_loops_is_found(backend: str) -> None:
+    r = interleave.explore(lambda: two_loops(False), executions=500, seed=0, backend=backend)
+    assert r.failure is not None and isinstance(r.failure.exception, AssertionError), r.verdict
+    assert "'n': 1" in str(r.failure.exception)
+
+
+def test_asyncio_is_itself_again_after_the_run() -> None:
+    import asyncio.events as events
+
+    before = (events.get_running_loop, events._get_running_loop, asyncio.get_running_loop, asyncio.current_task)
+    interleave.explore(lambda: two_loops(True), executions=3, seed=0)
+    assert (events.get_running_loop, events._get_running_loop, asyncio.get_running_loop,
+            asyncio.current_task) == before
+    assert asyncio.run(asyncio.sleep(0, result=5)) == 5
