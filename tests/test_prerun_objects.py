@@ -279,6 +279,25 @@ def test_lock_held_when_the_run_starts() -> None:
         gate.release()
 
 
+def test_a_deadlock_on_a_lock_held_since_before_the_run_says_nobody_in_the_run_holds_it() -> None:
+    gate = threading.Lock()
+    gate.acquire()  # e.g. held by a real background thread when the test starts
+    try:
+        def body() -> None:
+            def waiter() -> None:
+                with gate:
+                    pass
+
+            t = threading.Thread(target=waiter)
+            t.start()
+            t.join()
+
+        failure = assert_finds(body, kind="deadlock", exc=None)
+        assert "held by no thread of the run (held since before it started" in failure.report, failure.report
+    finally:
+        gate.release()
+
+
 def test_rlock_held_by_the_caller_is_held_by_the_body() -> None:
     rlock = threading.RLock()
     rlock.acquire()

@@ -71,6 +71,9 @@ def _lock_holder(ex: Execution, lock: Any) -> Optional[str]:
     owner = getattr(lock, "_owner", None)  # threading's pure-Python RLock
     if owner is not None:
         return _thread_name_by_ident(ex, owner)
+    real = getattr(lock, "_real", None)
+    if tid is None and real is not None and real.locked():
+        return "no thread of the run (held since before it started: by the test, or a real thread outside it)"
     return None
 
 
