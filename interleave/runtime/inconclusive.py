@@ -170,6 +170,17 @@ def _in_event_loop(frame: Optional[FrameType]) -> bool:
     return False
 
 
+def _selector_timeout(frame: Optional[FrameType]) -> Optional[float]:
+    """The timeout of the selector call the loop waits in (None: it waits for an event only)."""
+    f = frame
+    while f is not None:
+        if f.f_code.co_name == "select" and str(f.f_globals.get("__name__", "")) == "selectors":
+            timeout = f.f_locals.get("timeout")
+            return timeout if isinstance(timeout, (int, float)) and timeout > 0 else None
+        f = f.f_back
+    return None
+
+
 def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
                         unadoptable: List[Tuple[str, Any]]) -> InconclusiveError:
     """The error for a run idle for real: a foreign primitive if one is busy in scope, else I/O."""
@@ -207,12 +218,16 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
         lines.append(fix)
         return ForeignPrimitiveError("\n".join(lines))
     if _in_event_loop(frame):
+        waits = ("for its next timer (asyncio.sleep, call_later, a timeout): the loop reads interleave's "
+                 "virtual clock, which stands still while the selector waits for real, so the timer never "
+                 "comes due" if _selector_timeout(frame) is not None else
+                 "for a callback from another thread (asyncio.to_thread, run_in_executor, "
+                 "call_soon_threadsafe): interleave runs threads, not event loops, and while the loop waits "
+                 "for real no virtual thread can run to answer it")
         return RealBlockingError("\n".join([
             head,
-            "An asyncio event loop is waiting in its selector (in the kernel) for a callback from another "
-            "thread (asyncio.to_thread, run_in_executor, call_soon_threadsafe): interleave runs threads, not "
-            "event loops, and while the loop waits for real no virtual thread can run to answer it. No "
-            "verdict was reached: this is neither a pass nor a failure.",
+            f"An asyncio event loop is waiting in its selector (in the kernel) {waits}. No verdict was "
+            "reached: this is neither a pass nor a failure.",
             "Fix: explore the threaded code without the event loop (start the threads that to_thread or the "
             "executor would start in the test body itself), and test the coroutines with asyncio's own tools.",
         ]))
