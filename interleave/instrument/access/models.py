@@ -102,7 +102,7 @@ def resume_access(gen: Any, name: str) -> Access:
 def super_read(sup: Super, name: str) -> Access:
     """``super().name``: the class attributes of the MRO after ``sup.cls``, up to the one found."""
     obj = sup.obj
-    mro = (obj if isinstance(obj, type) else type(obj)).__mro__
+    mro = (obj if issubclass(type(obj), type) else type(obj)).__mro__
     try:
         start = mro.index(sup.cls) + 1
     except ValueError:
@@ -167,7 +167,7 @@ _HEAPTYPE = 1 << 9
 def plain_read_locs(obj: Any, tp: type, name: str, own: Tuple[tuple, bool]) -> Tuple[Tuple[tuple, bool], ...]:
     """A plain attribute read: the instance's attribute, or, when the instance does not hold it,
     the class attributes of its MRO that the lookup goes through (another thread may set them)."""
-    src = obj if isinstance(obj, type) else tp
+    src = obj if issubclass(type(obj), type) else tp
     key = (id(src), name)
     cl = _CLASS_READS.get(key)
     if cl is None:
@@ -190,19 +190,20 @@ def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
         return "unknown-object"
     if obj is FRESH or obj is IMM or tp is Super or tp is Lazy:
         return "none"
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return "module"
-    if name == "__dict__" and not isinstance(obj, type) and generic_getattr(tp) \
+    if name == "__dict__" and not issubclass(type(obj), type) and generic_getattr(tp) \
             and type(type_lookup(tp, "__dict__")) is types.GetSetDescriptorType:
         return "instance-dict"
-    if not write and not isinstance(obj, type) and generic_getattr(tp) and not hasattr(obj, "__dict__"):
+    if not write and not issubclass(type(obj), type) and generic_getattr(tp) \
+            and type_lookup(tp, "__dict__") is MISSING:
         # A builtin instance: attributes come from its (immutable) type: methods, slots.
         descr = type_lookup(tp, name)
         if descr is not MISSING and type(descr) not in DATA_SAFE:
             return "none"
     if write:
         return store_shape(obj, name)
-    if not isinstance(obj, type) and generic_getattr(tp) and type_lookup(tp, name) is MISSING \
+    if not issubclass(type(obj), type) and generic_getattr(tp) and type_lookup(tp, name) is MISSING \
             and type_lookup(tp, "__getattr__") is not MISSING:
         return "instance"
     return attr_shape(obj, name)
@@ -232,7 +233,7 @@ def item_access(cont: Any, key: Any, write: bool) -> Access:
     impl = type_lookup(tc, method)
     if impl is not MISSING and func_home(impl) == "user":
         return Access("call", NOTHING, obj=cont, name=method, space="object")
-    if isinstance(cont, type):  # list[int] and friends
+    if issubclass(type(cont), type):  # list[int] and friends
         return NONE_ACCESS if not write else unknown("item assignment on a class")
     return unknown(f"{tc.__name__}[...] runs code the harness cannot see")
 
@@ -264,7 +265,7 @@ def operands_access(vals: tuple, opname: str, inplace: bool) -> Access:
             locs.append((ANY_DATA, inplace and i == 0))
             continue
         tc = type(v)
-        if isinstance(v, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+        if issubclass(type(v), (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                           types.ModuleType)):
             continue
         sh = shallow_state(v) if tc in CONTAINERS or tc in (tuple, frozenset) else None
@@ -277,7 +278,7 @@ def operands_access(vals: tuple, opname: str, inplace: bool) -> Access:
             if inplace and i == 0:
                 locs.append(((Loc.ITEMS, id(v)), True))
             continue
-        if tc.__module__ == "builtins" and not hasattr(v, "__dict__"):
+        if tc.__module__ == "builtins" and type_lookup(tc, "__dict__") is MISSING:
             # A builtin value type not listed (e.g. memoryview): reading only.
             locs.append((ANY_DATA, False))
             continue

@@ -78,7 +78,7 @@ def attr_value(obj: Any, name: str) -> Any:
         return types.MethodType(plan, obj)
     v = _attr_value(obj, name)
     if plan is None and tp is not type and tp is not Lazy and tp is not Super \
-            and not isinstance(obj, (type, types.ModuleType, Abstract)) and generic_getattr(tp):
+            and not issubclass(type(obj), (type, types.ModuleType, Abstract)) and generic_getattr(tp):
         descr = type_lookup(tp, name)
         if descr is MISSING:
             if type_lookup(tp, "__getattr__") is MISSING and has_instance_attr(obj, name):
@@ -89,14 +89,14 @@ def attr_value(obj: Any, name: str) -> Any:
 
 
 def _attr_value(obj: Any, name: str) -> Any:
-    if obj is UNKNOWN or isinstance(obj, Abstract) or type(obj) is Lazy:
+    if obj is UNKNOWN or issubclass(type(obj), Abstract) or type(obj) is Lazy:
         return UNKNOWN
     if type(obj) is Super:
         return super_attr(obj, name)
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return obj.__dict__.get(name, UNKNOWN)
     tp = type(obj)
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):
         if tp is not type and tp.__getattribute__ is not _type_getattribute:
             return UNKNOWN
         meta = type_lookup(tp, name) if tp is not type else MISSING
@@ -107,7 +107,7 @@ def _attr_value(obj: Any, name: str) -> Any:
             if name in d:
                 v = d[name]
                 vt = type(v)
-                if vt is types.FunctionType or vt is property or isinstance(v, IMM_TYPES):
+                if vt is types.FunctionType or vt is property or issubclass(type(v), IMM_TYPES):
                     return v
                 if vt is classmethod:
                     return types.MethodType(v.__func__, obj)
@@ -160,7 +160,7 @@ def _attr_value(obj: Any, name: str) -> Any:
 def super_attr(sup: Super, name: str) -> Any:
     """``super().name`` without running code; UNKNOWN where that is impossible."""
     obj = sup.obj
-    tp = obj if isinstance(obj, type) else type(obj)
+    tp = obj if issubclass(type(obj), type) else type(obj)
     mro = tp.__mro__
     try:
         start = mro.index(sup.cls) + 1
@@ -172,7 +172,7 @@ def super_attr(sup: Super, name: str) -> Any:
             v = d[name]
             vt = type(v)
             if vt is types.FunctionType:
-                return v if isinstance(obj, type) else types.MethodType(v, obj)
+                return v if issubclass(type(obj), type) else types.MethodType(v, obj)
             if vt is classmethod:
                 return types.MethodType(v.__func__, tp)
             if vt is staticmethod:
@@ -189,11 +189,11 @@ def super_attr(sup: Super, name: str) -> Any:
 def attr_shape(obj: Any, name: str) -> str:
     """How ``obj.name`` is found: plain | module | code (a Python getter) | opaque."""
     tp = type(obj)
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return "module"
-    if not isinstance(obj, type) and not generic_getattr(tp):
+    if not issubclass(type(obj), type) and not generic_getattr(tp):
         return "opaque:" + func_home(tp.__getattribute__)
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):
         return "plain"
     descr = type_lookup(tp, name)
     if descr is MISSING:
@@ -237,12 +237,12 @@ def func_home(f: Any) -> str:
 def store_shape(obj: Any, name: str) -> str:
     """How ``obj.name = v`` is stored: plain | module | opaque:<where its setter's code is>."""
     tp = type(obj)
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return "module"
     sa = tp.__setattr__
-    if sa is not _object_setattr and not isinstance(obj, type):
+    if sa is not _object_setattr and not issubclass(type(obj), type):
         return "opaque:" + func_home(sa)
-    descr = type_lookup(tp, name) if not isinstance(obj, type) else MISSING
+    descr = type_lookup(tp, name) if not issubclass(type(obj), type) else MISSING
     if descr is not MISSING:
         dt = type(descr)
         if dt is property:
@@ -301,7 +301,7 @@ def python_user_callable(f: Any) -> bool:
 
 def callable_name(f: Any) -> str:
     """A name of ``f`` for descriptions."""
-    if f is UNKNOWN or isinstance(f, Abstract):
+    if f is UNKNOWN or issubclass(type(f), Abstract):
         return "an unknown callable"
     return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__name__
 
@@ -317,5 +317,5 @@ def note_instance_dict(obj: Any) -> None:
         d = _object_getattribute(obj, "__dict__")
     except Exception:  # noqa: BLE001
         return
-    if type(d) is dict or isinstance(d, dict):
+    if type(d) is dict or issubclass(type(d), dict):
         ALIASES[id(d)] = (d, obj)
