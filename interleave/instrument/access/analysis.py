@@ -33,7 +33,7 @@ _INFO = ByObject()
 BY_ID = ByObject()
 
 
-_SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
 
 
 def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
@@ -41,7 +41,7 @@ def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
     hit = BY_ID.get(id(code))
     if hit is None:
         info = analyze(code, "instruction")
-        hit = (bool(code.co_flags & _SUSPENDABLE), info.specs, info.ok)
+        hit = (bool(code.co_flags & SUSPENDABLE), info.specs, info.ok)
         BY_ID.put(code, id(code), hit)
     return hit
 

@@ -109,6 +109,10 @@ def _arg_reads(vals: List[Any]) -> List[Tuple[tuple, bool]]:
         if issubclass(type(v), (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                           types.ModuleType)):
             continue
+        if tc is types.GeneratorType:
+            # ``list(gen)``, ``sum(gen)``, ``xs.extend(gen)``: the builtin runs the generator.
+            locs.extend(resume_access(v, "__next__").locs)
+            continue
         locs.append(((Loc.OBJECT, id(v)), False))
     return locs
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import types
 from collections import OrderedDict, defaultdict, deque
-from types import FrameType
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .record import NONE_ACCESS, Access, unknown
 from .values import (
@@ -70,22 +69,31 @@ def dealias(acc: Access) -> Access:
 
 
 # --------------------------------------------------------------------------- generators
+#
+# A generator (or coroutine) frame is a location ``("G", id(frame))`` whose state is "some thread
+# runs it": resuming it writes it (another thread's resumption then raises ``ValueError``), and
+# every switch point a thread reaches while the frame is on its stack reads it, even a point that
+# touches nothing else. So the point after a resumption starts an event of its own, and the
+# event in which the frame is left (a ``yield``, a return, an exception) always touches it:
+# DPOR can put another thread's resumption between the two, where exhaustive search can.
+
+# id(generator) -> (generator, id(its frame)) for each generator resumed by a visible access
+# this execution (kept alive so that the ids stay unique; emptied by AccessTracker.forget): a
+# finished generator has no frame left to name.
+RESUMED: Dict[int, Tuple[Any, int]] = {}
 
 
 def _frame_loc(frame: Any) -> tuple:
-    """The location "this generator frame is running": resuming it writes it, running in it reads
-    it, so that a resumption by another thread is ordered against the generator's own steps
-    (resuming a running generator raises ``ValueError``)."""
+    """The location "this generator frame is running"."""
     return (Loc.FRAME, id(frame))
 
 
-def in_suspendable(acc: Access, frame: FrameType) -> Access:
-    """An access made inside a generator or coroutine frame also reads the frame's running state."""
-    if not acc.locs or acc.locs is EVERYTHING:
+def with_reads(acc: Access, extra: Tuple[Tuple[tuple, bool], ...]) -> Access:
+    """``acc`` that also reads the locations ``extra`` (running-generator frames)."""
+    if acc.locs is EVERYTHING:
         return acc
-    res = Access(acc.kind, acc.locs + ((_frame_loc(frame), False),), obj=acc.obj, name=acc.name,
-                 space=acc.space, block=acc.block, sync=acc.sync)
-    return res
+    return Access(acc.kind, acc.locs + extra, obj=acc.obj, name=acc.name, space=acc.space, block=acc.block,
+                  sync=acc.sync)
 
 
 def resume_access(gen: Any, name: str) -> Access:
@@ -95,7 +103,12 @@ def resume_access(gen: Any, name: str) -> Access:
     if code is None or not under_test(code):
         return unknown(f"{type(gen).__name__}.{name} of code not under test")
     if frame is None:
-        return NONE_ACCESS  # finished: it only raises
+        # Finished: it only raises (StopIteration), which reads that it finished.
+        seen = RESUMED.get(id(gen))
+        if seen is None:
+            return NONE_ACCESS
+        return Access("call", (((Loc.FRAME, seen[1]), False),), obj=gen, name=name, space="object")
+    RESUMED[id(gen)] = (gen, id(frame))
     return Access("call", ((_frame_loc(frame), True),), obj=gen, name=name, space="object")
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .analysis import BY_ID, specs_of
+from .analysis import BY_ID, SUSPENDABLE, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
-from .models import attr_access, dealias, in_suspendable, plain_read_locs
+from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
-from .values import ALIASES, MISSING, SHAPES, attr_value, set_code_filter
+from .values import ALIASES, MISSING, SHAPES, attr_value, set_code_filter, under_test
 from .vocabulary import FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
 
 
@@ -36,12 +36,49 @@ class AccessTracker:
         self.memos: Dict[Any, Dict[int, Any]] = {}
         self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
         self.spec: Optional[Spec] = None  # the Spec the latest ``pick`` described (for pick_pending)
+        self.in_gen = False  # a generator frame under test has run this execution
+        # frame -> (its caller if it is a generator frame, else None; reads of _around(frame))
+        self.around: Dict[FrameType, Tuple[Optional[FrameType], Tuple[Tuple[tuple, bool], ...]]] = {}
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
         self.memos = {}
         self.keep = []
+        self.in_gen = False
+        self.around = {}
         ALIASES.clear()
+        RESUMED.clear()
+
+    def _around(self, frame: FrameType) -> Tuple[Tuple[tuple, bool], ...]:
+        """Reads of the running state of the generator frames under test on ``frame``'s stack
+        (``frame`` itself included): it runs inside each of them.
+
+        Cached per frame: a function's callers stay the same while it runs; a generator frame's
+        caller is whoever resumed it this time, so its entry holds that caller and is redone
+        when another one resumes it.
+        """
+        around = self.around
+        hit = around.get(frame)
+        if hit is not None and (hit[0] is None or hit[0] is frame.f_back):
+            return hit[1]
+        chain = []
+        base: Tuple[Tuple[tuple, bool], ...] = ()
+        f: Optional[FrameType] = frame
+        while f is not None:
+            back = f.f_back
+            hit = around.get(f)
+            if hit is not None and (hit[0] is None or hit[0] is back):
+                base = hit[1]
+                break
+            chain.append((f, back))
+            f = back
+        for f, back in reversed(chain):
+            fc = f.f_code
+            gen = bool(fc.co_flags & SUSPENDABLE)
+            if gen and under_test(fc):
+                base = base + (((Loc.FRAME, id(f)), False),)
+            around[f] = (back if gen else None, base)
+        return base
 
     def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True, now: bool = False) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute.
@@ -52,11 +89,16 @@ class AccessTracker:
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
-        if hit[0] and _outer:
-            acc = in_suspendable(self.pick(frame, code, offset, False), frame)
-            if now:
-                self.executing(frame, code, offset, acc)
-            return acc
+        if _outer and (hit[0] or self.in_gen):
+            # A generator is running: every point inside it reads its running state (models.py).
+            if hit[0]:
+                self.in_gen = True
+            extra = self._around(frame)
+            if extra:
+                acc = with_reads(self.pick(frame, code, offset, False), extra)
+                if now:
+                    self.executing(frame, code, offset, acc)
+                return acc
         spec = self.spec = hit[1].get(offset)
         if spec is None:
             if not hit[2]:
