@@ -46,6 +46,27 @@ def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
     return hit
 
 
+# id(code) -> the offset ranges that an exception handler of the code covers (3.10: the whole
+# code if it sets up any handler).
+_GUARDED = ByObject()
+_SETUPS = frozenset(("SETUP_FINALLY", "SETUP_WITH", "SETUP_ASYNC_WITH", "SETUP_EXCEPT"))
+
+
+def may_catch(code: CodeType, offset: int) -> bool:
+    """Whether an exception raised by the instruction at ``offset`` may be caught in the same frame."""
+    ranges = _GUARDED.get(id(code))
+    if ranges is None:
+        parse = getattr(dis, "_parse_exception_table", None)
+        if PY >= (3, 11) and parse is not None:
+            ranges = tuple((e.start, e.end) for e in parse(code))
+        elif any(i.opname in _SETUPS for i in dis.get_instructions(code)):
+            ranges = ((0, 1 << 62),)
+        else:
+            ranges = ()
+        _GUARDED.put(code, id(code), ranges)
+    return any(a <= offset < b for a, b in ranges)
+
+
 def analyze(code: CodeType, model: str = "instruction") -> CodeInfo:
     """The cached analysis of ``code``: for each visible offset, what its instruction touches."""
     key = (id(code), model)

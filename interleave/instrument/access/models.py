@@ -6,6 +6,7 @@ Each model turns run-time operand values (possibly abstract) into an :class:`~.r
 from __future__ import annotations
 
 import types
+from _thread import _local as _thread_local
 from collections import OrderedDict, defaultdict, deque
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -19,6 +20,7 @@ from .values import (
     func_home,
     generic_getattr,
     has_instance_attr,
+    local_kind,
     note_instance_dict,
     owner_of,
     store_shape,
@@ -158,6 +160,12 @@ def attr_access(obj: Any, name: str, write: bool) -> Access:
         return Access("read", (((Loc.ATTR, id(obj), name), False),), obj=obj, name=name, space="attr")
     if shape == "none":
         return NONE_ACCESS
+    if shape == "thread-local":
+        # The calling thread's own slot: no other thread can touch it. A read that the slot
+        # does not answer falls back on the class attributes, which are shared.
+        if write:
+            return Access("write", NOTHING, obj=obj, name=name, space="attr")
+        return Access("read", class_read_locs(tp, name), obj=obj, name=name, space="attr")
     kind = "write" if write else "read"
     if shape == "unknown-object":
         return Access(kind, (((Loc.SOME_ATTR, name), write),), name=name, space="attr")
@@ -180,21 +188,30 @@ _HEAPTYPE = 1 << 9
 def plain_read_locs(obj: Any, tp: type, name: str, own: Tuple[tuple, bool]) -> Tuple[Tuple[tuple, bool], ...]:
     """A plain attribute read: the instance's attribute, or, when the instance does not hold it,
     the class attributes of its MRO that the lookup goes through (another thread may set them)."""
-    src = obj if issubclass(type(obj), type) else tp
-    key = (id(src), name)
+    if issubclass(type(obj), type):
+        cl = class_read_locs(obj, name, True)
+    else:
+        cl = class_read_locs(tp, name)
+        if cl and has_instance_attr(obj, name):
+            return (own,)
+    return (own,) + cl if cl else (own,)
+
+
+def class_read_locs(src: type, name: str, skip_first: bool = False) -> Tuple[Tuple[tuple, bool], ...]:
+    """The class attributes a lookup of ``name`` goes through on ``src``'s MRO (``skip_first``:
+    after ``src`` itself, for an attribute of the class), up to the class that defines it."""
+    key = (id(src), name, skip_first)
     cl = _CLASS_READS.get(key)
     if cl is None:
         locs: List[Tuple[tuple, bool]] = []
-        for klass in src.__mro__[1:] if src is obj else src.__mro__:
+        for klass in src.__mro__[1:] if skip_first else src.__mro__:
             if klass.__flags__ & _HEAPTYPE:  # a builtin type's attributes cannot be set
                 locs.append(((Loc.ATTR, id(klass), name), False))
             if name in klass.__dict__:
                 break
         cl = tuple(locs)
         _CLASS_READS.put(src, key, cl)
-    if not cl or (src is tp and has_instance_attr(obj, name)):
-        return (own,)
-    return (own,) + cl
+    return cl
 
 
 def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
@@ -214,12 +231,40 @@ def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
         descr = type_lookup(tp, name)
         if descr is not MISSING and type(descr) not in DATA_SAFE:
             return "none"
+    if issubclass(tp, _thread_local):
+        shape = _local_shape(tp, name, write)
+        if shape is not None:
+            return shape
     if write:
         return store_shape(obj, name)
     if not issubclass(type(obj), type) and generic_getattr(tp) and type_lookup(tp, name) is MISSING \
             and type_lookup(tp, "__getattr__") is not MISSING:
         return "instance"
     return attr_shape(obj, name)
+
+
+def _local_shape(tp: type, name: str, write: bool) -> Optional[str]:
+    """How an attribute of a ``threading.local`` (or subclass) instance is found: in the calling
+    thread's own dict ("thread-local"), unless the class intercepts it; None: not a plain local.
+
+    Its ``__getattribute__`` is the generic lookup with that dict as the instance dict, so a data
+    descriptor of the class comes first: a property is code, a slot is shared by every thread.
+    """
+    if local_kind(tp) is None:
+        return None
+    if name == "__dict__":
+        return "thread-local"  # the calling thread's dict
+    descr = type_lookup(tp, name)
+    if descr is MISSING:
+        return "thread-local"
+    dt = type(descr)
+    if dt is property:
+        return "opaque:" + func_home(descr.fset if write else descr.fget)
+    if dt in DATA_SAFE:
+        return "plain"  # a slot: stored in the object itself
+    if hasattr(dt, "__set__") or hasattr(dt, "__delete__"):
+        return "opaque:" + func_home(getattr(dt, "__set__" if write else "__get__", None))
+    return "thread-local"
 
 
 def item_access(cont: Any, key: Any, write: bool) -> Access:

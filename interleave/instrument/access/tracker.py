@@ -7,16 +7,27 @@ suspended virtual thread stands (for the race detector).
 
 from __future__ import annotations
 
+import sys
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .analysis import BY_ID, SUSPENDABLE, specs_of
+from .analysis import BY_ID, SUSPENDABLE, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
 from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
-from .values import ALIASES, MISSING, SHAPES, attr_value, set_code_filter, under_test
+from .values import ALIASES, LOCAL_TYPES, MISSING, SHAPES, attr_value, local_slot_value, set_code_filter, under_test
 from .vocabulary import FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
+
+
+def _on_stack(frame: FrameType) -> bool:
+    """Whether ``frame`` is on the stack running now (the thread whose turn it is runs it)."""
+    f: Optional[FrameType] = sys._getframe(2)
+    while f is not None:
+        if f is frame:
+            return True
+        f = f.f_back
+    return False
 
 
 class AccessTracker:
@@ -39,6 +50,9 @@ class AccessTracker:
         self.in_gen = False  # a generator frame under test has run this execution
         # frame -> (its caller if it is a generator frame, else None; reads of _around(frame))
         self.around: Dict[FrameType, Tuple[Optional[FrameType], Tuple[Tuple[tuple, bool], ...]]] = {}
+        # frame -> thread-local loads it ran whose value could not be read then (another thread's
+        # turn): (offset, the local, the name), read when the frame reaches its next point
+        self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
@@ -46,6 +60,7 @@ class AccessTracker:
         self.keep = []
         self.in_gen = False
         self.around = {}
+        self.local_loads = {}
         ALIASES.clear()
         RESUMED.clear()
 
@@ -86,6 +101,8 @@ class AccessTracker:
         ``now``: the instruction runs right after this, with nothing else in between, so the
         value it produces is kept at once (``executing`` in the same lookup of its Spec and memo).
         """
+        if self.local_loads and _outer:
+            self._resolve(frame)
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
@@ -218,6 +235,8 @@ class AccessTracker:
                 d = spec.args[0]
                 obj = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else operand(d, frame, memo)
                 v = attr_value(obj, spec.name)
+                if v is UNKNOWN and type(obj) in LOCAL_TYPES:
+                    v = self._local_value(frame, spec.offset, obj, spec.name, LOCAL_TYPES[type(obj)])
             elif op == "global_r":
                 v = frame.f_globals.get(spec.name, MISSING)
                 if v is MISSING:
@@ -232,6 +251,33 @@ class AccessTracker:
         if type(v) not in FAST_IMM and type(v) is not Abstract:
             self.keep.append(v)
         return v
+
+    def _local_value(self, frame: FrameType, offset: int, obj: Any, name: str, init_free: bool) -> Any:
+        """What ``obj.name`` loads, ``obj`` a ``threading.local``: the slot of the thread running
+        ``frame``, readable only from that thread, else read when ``frame`` goes on (then the
+        load has run). With an ``__init__`` of its own, a thread's first access runs it: read
+        only afterwards, and only if the load cannot fail into a handler of the same frame (an
+        ``__init__`` that raised leaves no dict, and reading would run it again)."""
+        if init_free and _on_stack(frame):
+            return local_slot_value(obj, name)
+        if init_free or not may_catch(frame.f_code, offset):
+            self.local_loads.setdefault(frame, []).append((offset, obj, name))
+        return UNKNOWN
+
+    def _resolve(self, frame: FrameType) -> None:
+        """``frame`` goes on (in its own thread): read the thread-local loads it ran meanwhile."""
+        loads = self.local_loads.get(frame)
+        if loads is None or not _on_stack(frame):
+            return
+        del self.local_loads[frame]
+        memo = self.memos.get(frame)
+        if memo is None:
+            return
+        for offset, obj, name in loads:
+            if memo.get(offset) is UNKNOWN:
+                v = memo[offset] = local_slot_value(obj, name)
+                if type(v) not in FAST_IMM:
+                    self.keep.append(v)
 
     def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
         """The instruction runs now and its access is already known: keep what it produces."""

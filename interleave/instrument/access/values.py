@@ -8,6 +8,8 @@ are switch points of their own, not opaque) is the session's filter, set by the 
 from __future__ import annotations
 
 import types
+import weakref
+from _thread import _local as _thread_local
 from collections import defaultdict, deque
 from types import CodeType
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -86,6 +88,38 @@ def attr_value(obj: Any, name: str) -> Any:
         elif type(descr) is types.FunctionType:
             _PLAIN_VALUE.put(tp, (id(tp), name), descr)
     return v
+
+
+# The ``threading.local`` classes that keep its lookup, met so far -> whether their per-thread
+# set-up runs no code (no ``__init__`` of their own).
+LOCAL_TYPES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+_local_getattribute = _thread_local.__getattribute__
+
+
+def local_kind(tp: type) -> Optional[bool]:
+    """For ``threading.local`` and subclasses that change none of its lookup hooks: True if a
+    thread's first access runs no code (its empty dict is made), False if it runs the class's
+    ``__init__``; None for any other class."""
+    hit = LOCAL_TYPES.get(tp)
+    if hit is not None:
+        return hit
+    if not issubclass(tp, _thread_local):
+        return None
+    for hook in ("__getattribute__", "__setattr__", "__delattr__", "__getattr__"):
+        if owner_of(tp, hook) not in (_thread_local, object, None):
+            return None
+    hit = LOCAL_TYPES[tp] = owner_of(tp, "__init__") in (_thread_local, object)
+    return hit
+
+
+def local_slot_value(obj: Any, name: str) -> Any:
+    """``obj.name`` for a :func:`local_kind` ``obj``, from the calling thread's dict; UNKNOWN unless
+    the dict holds it. The caller makes sure that the calling thread is the one that runs the load
+    and, unless the class has no ``__init__``, that this thread's dict exists already."""
+    try:
+        return _local_getattribute(obj, "__dict__").get(name, UNKNOWN)
+    except Exception:  # noqa: BLE001
+        return UNKNOWN
 
 
 def _attr_value(obj: Any, name: str) -> Any:
