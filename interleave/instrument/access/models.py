@@ -8,7 +8,7 @@ from __future__ import annotations
 import types
 from _thread import _local as _thread_local
 from collections import OrderedDict, defaultdict, deque
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from .record import NONE_ACCESS, Access, unknown
 from .values import (
@@ -79,10 +79,9 @@ def dealias(acc: Access) -> Access:
 # event in which the frame is left (a ``yield``, a return, an exception) always touches it:
 # DPOR can put another thread's resumption between the two, where exhaustive search can.
 
-# id(generator) -> (generator, id(its frame)) for each generator resumed by a visible access
-# this execution (kept alive so that the ids stay unique; emptied by AccessTracker.forget): a
-# finished generator has no frame left to name.
-RESUMED: Dict[int, Tuple[Any, int]] = {}
+# id(generator) -> id(its frame), for the generators resumed by a visible access (a finished
+# generator has no frame left to name). Weak: report descriptions of every strategy fill it too.
+RESUMED = ByObject()
 
 
 def _frame_loc(frame: Any) -> tuple:
@@ -106,11 +105,12 @@ def resume_access(gen: Any, name: str) -> Access:
         return unknown(f"{type(gen).__name__}.{name} of code not under test")
     if frame is None:
         # Finished: it only raises (StopIteration), which reads that it finished.
-        seen = RESUMED.get(id(gen))
-        if seen is None:
+        fid = RESUMED.get(id(gen))
+        if fid is None:
             return NONE_ACCESS
-        return Access("call", (((Loc.FRAME, seen[1]), False),), obj=gen, name=name, space="object")
-    RESUMED[id(gen)] = (gen, id(frame))
+        return Access("call", (((Loc.FRAME, fid), False),), obj=gen, name=name, space="object")
+    if id(gen) not in RESUMED:
+        RESUMED.put(gen, id(gen), id(frame))
     return Access("call", ((_frame_loc(frame), True),), obj=gen, name=name, space="object")
 
 

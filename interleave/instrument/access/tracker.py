@@ -62,7 +62,7 @@ class AccessTracker:
         self.around = {}
         self.local_loads = {}
         ALIASES.clear()
-        RESUMED.clear()
+        RESUMED.reset()
 
     def _around(self, frame: FrameType) -> Tuple[Tuple[tuple, bool], ...]:
         """Reads of the running state of the generator frames under test on ``frame``'s stack
