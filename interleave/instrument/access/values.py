@@ -113,13 +113,22 @@ def local_kind(tp: type) -> Optional[bool]:
 
 
 def local_slot_value(obj: Any, name: str) -> Any:
-    """``obj.name`` for a :func:`local_kind` ``obj``, from the calling thread's dict; UNKNOWN unless
-    the dict holds it. The caller makes sure that the calling thread is the one that runs the load
+    """``obj.name`` for a :func:`local_kind` ``obj``, from the calling thread's dict or, failing
+    that, a method or plain attribute of its class; UNKNOWN otherwise. The caller makes sure
+    that the calling thread is the one that runs the load
     and, unless the class has no ``__init__``, that this thread's dict exists already."""
     try:
-        return _local_getattribute(obj, "__dict__").get(name, UNKNOWN)
+        d = _local_getattribute(obj, "__dict__")
     except Exception:  # noqa: BLE001
         return UNKNOWN
+    if name in d:
+        return d[name]
+    descr = type_lookup(type(obj), name)  # not the thread's own: the class's (a method, a default)
+    if type(descr) is types.FunctionType:
+        return types.MethodType(descr, obj)
+    if descr is not MISSING and not hasattr(type(descr), "__get__"):
+        return descr
+    return UNKNOWN
 
 
 def _attr_value(obj: Any, name: str) -> Any:
