@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import types
+from collections import deque
 from typing import Any, Callable, List
 
 import pytest
@@ -104,10 +105,22 @@ def send_into_a_finishing_generator() -> None:
     assert not busy, busy
 
 
+def consumed_by_builtins() -> None:
+    def g() -> Any:
+        for i in range(2):
+            j = i + 1
+            yield j
+
+    gen = g()
+    busy: List[str] = []
+    run_pair(lambda: resume(lambda: list(gen), busy), lambda: resume(lambda: deque(gen), busy))
+    assert not busy, busy
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("body", [send_from_two_threads, coroutine_send, throw_while_sending,
-                                  send_into_a_finishing_generator], ids=lambda f: f.__name__)
+                                  send_into_a_finishing_generator, consumed_by_builtins], ids=lambda f: f.__name__)
 def test_a_resumption_while_another_thread_runs_the_generator_is_found(
         body: Callable[[], None], strategy: str, backend: str) -> None:
     r = interleave.explore(body, strategy=strategy, executions=BUDGET, backend=backend, shrink=False)
@@ -136,6 +149,19 @@ def test_a_generator_used_by_one_thread_stays_one_class(backend: str) -> None:
     r = interleave.explore(body, strategy="dpor", executions=100, backend=backend)
     assert r.exhausted and r.failure is None, r.verdict
     assert r.strategy_stats["classes"] == 1, r.strategy_stats
+
+
+def copy_of_a_shared_list() -> None:
+    shared = [0]
+    seen: List[int] = []
+    run_pair(lambda: seen.append(len(deque(shared))), lambda: shared.append(1))
+    assert seen == [1], seen
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_deque_built_from_a_shared_list_reads_it(backend: str) -> None:
+    r = interleave.explore(copy_of_a_shared_list, strategy="dpor", executions=BUDGET, backend=backend, shrink=False)
+    assert r.failure is not None, r.verdict
 
 
 # ------------------------------------------------------------------ threading.local

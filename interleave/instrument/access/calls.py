@@ -265,8 +265,12 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
                 return unknown(f"{cls.__name__}() on an object whose methods the harness cannot see")
             return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
         return unknown(f"{cls.__name__}()")
-    if is_sync_class(cls) or cls in (deque, OrderedDict, defaultdict):
+    if is_sync_class(cls):
         return NONE_ACCESS  # a fresh object: nobody else can see it yet
+    if cls in (deque, OrderedDict, defaultdict):
+        # Fresh too, but filled from its arguments: ``deque(items)`` reads them (runs a generator).
+        locs = _arg_reads(list(pos) + list(kwargs.values()))
+        return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
     if issubclass(cls, threading.Thread):
         init = type_lookup(cls, "__init__")
         if func_home(init) == "user":
