@@ -257,10 +257,12 @@ class AccessTracker:
         ``frame``, readable only from that thread, else read when ``frame`` goes on (then the
         load has run). With an ``__init__`` of its own, a thread's first access runs it: read
         only afterwards, and only if the load cannot fail into a handler of the same frame (an
-        ``__init__`` that raised leaves no dict, and reading would run it again)."""
+        ``__init__`` that raised leaves no dict, and reading would run it again). Not in a
+        generator frame: another thread may resume it before its next point."""
         if init_free and _on_stack(frame):
             return local_slot_value(obj, name)
-        if init_free or not may_catch(frame.f_code, offset):
+        code = frame.f_code
+        if (init_free or not may_catch(code, offset)) and not code.co_flags & SUSPENDABLE:
             self.local_loads.setdefault(frame, []).append((offset, obj, name))
         return UNKNOWN
 
