@@ -33,7 +33,7 @@ _INFO = ByObject()
 BY_ID = ByObject()
 
 
-_SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
 
 
 def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
@@ -41,9 +41,30 @@ def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
     hit = BY_ID.get(id(code))
     if hit is None:
         info = analyze(code, "instruction")
-        hit = (bool(code.co_flags & _SUSPENDABLE), info.specs, info.ok)
+        hit = (bool(code.co_flags & SUSPENDABLE), info.specs, info.ok)
         BY_ID.put(code, id(code), hit)
     return hit
+
+
+# id(code) -> the offset ranges that an exception handler of the code covers (3.10: the whole
+# code if it sets up any handler).
+_GUARDED = ByObject()
+_SETUPS = frozenset(("SETUP_FINALLY", "SETUP_WITH", "SETUP_ASYNC_WITH", "SETUP_EXCEPT"))
+
+
+def may_catch(code: CodeType, offset: int) -> bool:
+    """Whether an exception raised by the instruction at ``offset`` may be caught in the same frame."""
+    ranges = _GUARDED.get(id(code))
+    if ranges is None:
+        parse = getattr(dis, "_parse_exception_table", None)
+        if PY >= (3, 11) and parse is not None:
+            ranges = tuple((e.start, e.end) for e in parse(code))
+        elif any(i.opname in _SETUPS for i in dis.get_instructions(code)):
+            ranges = ((0, 1 << 62),)
+        else:
+            ranges = ()
+        _GUARDED.put(code, id(code), ranges)
+    return any(a <= offset < b for a, b in ranges)
 
 
 def analyze(code: CodeType, model: str = "instruction") -> CodeInfo:

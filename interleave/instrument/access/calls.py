@@ -37,7 +37,7 @@ from .vocabulary import (
 
 def with_access(cm: Any) -> Access:
     """A ``with cm:`` set-up: what calling ``cm.__enter__`` touches."""
-    if cm is UNKNOWN or isinstance(cm, Abstract):
+    if cm is UNKNOWN or issubclass(type(cm), Abstract):
         return unknown("with on an unknown object")
     tc = type(cm)
     enter = type_lookup(tc, "__enter__")
@@ -106,8 +106,12 @@ def _arg_reads(vals: List[Any]) -> List[Tuple[tuple, bool]]:
             else:
                 locs.extend((loc, False) for loc in sh)
             continue
-        if isinstance(v, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+        if issubclass(type(v), (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                           types.ModuleType)):
+            continue
+        if tc is types.GeneratorType:
+            # ``list(gen)``, ``sum(gen)``, ``xs.extend(gen)``: the builtin runs the generator.
+            locs.extend(resume_access(v, "__next__").locs)
             continue
         locs.append(((Loc.OBJECT, id(v)), False))
     return locs
@@ -118,7 +122,7 @@ def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     if callee is FRESH:
         # A function this frame just made (MAKE_FUNCTION): its code is this module's, under test.
         return Access("call", NOTHING, name="<function>")
-    if callee is UNKNOWN or isinstance(callee, Abstract):
+    if callee is UNKNOWN or issubclass(type(callee), Abstract):
         return unknown("call of an unknown callable")
     tcal = type(callee)
     if tcal is types.FunctionType or tcal is types.MethodType:
@@ -139,10 +143,10 @@ def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     if tcal is types.BuiltinFunctionType or tcal is types.BuiltinMethodType:
         recv = getattr(callee, "__self__", None)
         name = callee.__name__
-        if recv is None or isinstance(recv, types.ModuleType):
+        if recv is None or issubclass(type(recv), types.ModuleType):
             return _builtin_function_model(callee, name, pos, kwargs)
         return _builtin_method_model(recv, name, pos, kwargs)
-    if isinstance(callee, type):
+    if issubclass(type(callee), type):
         return _class_call_model(callee, pos, kwargs)
     if tcal.__name__ == "method-wrapper":
         recv = getattr(callee, "__self__", None)
@@ -158,19 +162,20 @@ def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
 
 def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     recv = getattr(f, "__self__", None)
-    modname = getattr(recv, "__name__", None) if isinstance(recv, types.ModuleType) else getattr(f, "__module__", None)
+    modname = getattr(recv, "__name__", None) if issubclass(type(recv), types.ModuleType) \
+        else getattr(f, "__module__", None)
     if modname == "builtins" or recv is builtins:
         if name == "print":
             return Access("write", ((IO, True), *_arg_reads(list(pos))), name="print", space="")
         if name in ("setattr", "delattr") and len(pos) >= 2:
             obj, attr = pos[0], pos[1]
-            if isinstance(attr, str):
+            if issubclass(type(attr), str):
                 return attr_access(obj, attr, True)
             return unknown("setattr with an unknown name")
-        if name == "getattr" and len(pos) >= 2 and isinstance(pos[1], str):
+        if name == "getattr" and len(pos) >= 2 and issubclass(type(pos[1]), str):
             return attr_access(pos[0], pos[1], False)
         if name == "vars":
-            if len(pos) != 1 or pos[0] is UNKNOWN or isinstance(pos[0], Abstract):
+            if len(pos) != 1 or pos[0] is UNKNOWN or issubclass(type(pos[0]), Abstract):
                 return unknown("vars()")
             return attr_access(pos[0], "__dict__", False)
         if name == "next":
@@ -200,7 +205,7 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
 
 def _user_dunder_call(v: Any) -> Optional[bool]:
     """For a user object passed to len/str/...: True if its dunders are code under test."""
-    if v is UNKNOWN or isinstance(v, Abstract) or is_immutable(v):
+    if v is UNKNOWN or issubclass(type(v), Abstract) or is_immutable(v):
         return None
     tc = type(v)
     if tc in CONTAINERS or tc.__module__ == "builtins":
@@ -234,9 +239,9 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
             if name != "copy":
                 return NONE_ACCESS  # a view or iterator: reading happens when it is iterated
         return Access("call", (((Loc.ITEMS, id(recv)), not reading), *extra), obj=recv, name=name, space="method")
-    if isinstance(recv, random.Random):
+    if issubclass(type(recv), random.Random):
         return Access("write", (((Loc.OBJECT, id(recv)), True),), obj=recv, name=name, space="object")
-    if isinstance(recv, types.ModuleType):
+    if issubclass(type(recv), types.ModuleType):
         return _builtin_function_model(getattr(recv, name, None), name, pos, kwargs)
     return unknown(f"{tr.__name__}.{name}")
 
@@ -260,8 +265,12 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
                 return unknown(f"{cls.__name__}() on an object whose methods the harness cannot see")
             return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
         return unknown(f"{cls.__name__}()")
-    if is_sync_class(cls) or cls in (deque, OrderedDict, defaultdict):
+    if is_sync_class(cls):
         return NONE_ACCESS  # a fresh object: nobody else can see it yet
+    if cls in (deque, OrderedDict, defaultdict):
+        # Fresh too, but filled from its arguments: ``deque(items)`` reads them (runs a generator).
+        locs = _arg_reads(list(pos) + list(kwargs.values()))
+        return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
     if issubclass(cls, threading.Thread):
         init = type_lookup(cls, "__init__")
         if func_home(init) == "user":
@@ -280,7 +289,7 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
             continue
         if func_home(impl if type(impl) is not staticmethod else impl.__func__) == "user":
             continue
-        if owner in (Exception, BaseException) or (isinstance(owner, type) and issubclass(owner, BaseException)
+        if owner in (Exception, BaseException) or (issubclass(type(owner), type) and issubclass(owner, BaseException)
                                                     and owner.__module__ == "builtins"):
             continue
         if owner in (dict, list, set, tuple, str, int, float, bytes, frozenset, deque, OrderedDict, defaultdict):

@@ -107,7 +107,7 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
         if ns is not g:
             # A class body's namespace, or the locals mapping given to exec/eval (which other
             # threads may share): the name is an item of it; a read falls back to the globals.
-            if not isinstance(ns, dict):
+            if not issubclass(type(ns), dict):
                 return unknown(f"name {spec.name} in a {type(ns).__name__} namespace")
             own = ((Loc.ITEM, id(ns), spec.name), write)
             locs = (own,) if write else (own, ((Loc.ITEM, id(g), spec.name), False))
@@ -123,7 +123,7 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
     if op == "super_attr":
         cls = operand(spec.args[0], frame, memo)
         obj = operand(spec.args[1], frame, memo)
-        if isinstance(cls, type) and obj is not UNKNOWN and not isinstance(obj, Abstract):
+        if issubclass(type(cls), type) and obj is not UNKNOWN and not issubclass(type(obj), Abstract):
             return super_read(Super(cls, obj), spec.name)
         return Access("read", (((Loc.SOME_ATTR, spec.name), False),), name=spec.name, space="attr")
     if op == "get_iter":
@@ -198,7 +198,7 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
     if op == "with":
         cm = operand(spec.args[0], frame, memo)
         ex: Any = UNKNOWN
-        if cm is not UNKNOWN and not isinstance(cm, Abstract):
+        if cm is not UNKNOWN and not issubclass(type(cm), Abstract):
             tc = type(cm)
             ex = _EXITS.get(id(tc))
             if ex is None:
@@ -226,7 +226,7 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
     if op == "super_attr":
         cls = operand(spec.args[0], frame, memo)
         obj = operand(spec.args[1], frame, memo)
-        if isinstance(cls, type) and obj is not UNKNOWN:
+        if issubclass(type(cls), type) and obj is not UNKNOWN:
             return super_attr(Super(cls, obj), spec.name)
         return UNKNOWN
     return UNKNOWN
@@ -247,7 +247,7 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
     """What a call returns, as far as the harness can tell without running it."""
     vals = [operand(d, frame, memo) for d in spec.args]
     callee, args = vals[0], vals[1:]
-    if callee is UNKNOWN or isinstance(callee, Abstract):
+    if callee is UNKNOWN or issubclass(type(callee), Abstract):
         return UNKNOWN
     tcal = type(callee)
     if tcal is types.BuiltinFunctionType:
@@ -277,7 +277,7 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
         if tr in (str, bytes) and name not in ("split", "rsplit", "splitlines", "partition", "rpartition"):
             return IMM
         return UNKNOWN
-    if isinstance(callee, type):
+    if issubclass(type(callee), type):
         if callee in (int, float, complex, bool, str, bytes, frozenset):
             return IMM
         if callee in (range,):
@@ -288,7 +288,7 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
             return Lazy(tuple(args))
         if callee is super and not args:
             return _call_result_super(frame)
-        if callee is type and len(args) == 1 and not isinstance(args[0], (Abstract, Lazy, Super)):
+        if callee is type and len(args) == 1 and not issubclass(type(args[0]), (Abstract, Lazy, Super)):
             return type(args[0])  # type(obj).count: the class is the owner
         return FRESH if callee.__module__ in ("threading", "queue") else UNKNOWN
     return UNKNOWN
@@ -300,6 +300,6 @@ def _call_result_super(frame: FrameType) -> Any:
         loc = _locals(frame)
         obj = loc.get(code.co_varnames[0], UNKNOWN)
         cls = loc.get("__class__", UNKNOWN)
-        if isinstance(cls, type) and obj is not UNKNOWN:
+        if issubclass(type(cls), type) and obj is not UNKNOWN:
             return Super(cls, obj)
     return UNKNOWN

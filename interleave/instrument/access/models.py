@@ -6,8 +6,8 @@ Each model turns run-time operand values (possibly abstract) into an :class:`~.r
 from __future__ import annotations
 
 import types
+from _thread import _local as _thread_local
 from collections import OrderedDict, defaultdict, deque
-from types import FrameType
 from typing import Any, List, Optional, Tuple
 
 from .record import NONE_ACCESS, Access, unknown
@@ -20,6 +20,7 @@ from .values import (
     func_home,
     generic_getattr,
     has_instance_attr,
+    local_kind,
     note_instance_dict,
     owner_of,
     store_shape,
@@ -70,22 +71,30 @@ def dealias(acc: Access) -> Access:
 
 
 # --------------------------------------------------------------------------- generators
+#
+# A generator (or coroutine) frame is a location ``("G", id(frame))`` whose state is "some thread
+# runs it": resuming it writes it (another thread's resumption then raises ``ValueError``), and
+# every switch point a thread reaches while the frame is on its stack reads it, even a point that
+# touches nothing else. So the point after a resumption starts an event of its own, and the
+# event in which the frame is left (a ``yield``, a return, an exception) always touches it:
+# DPOR can put another thread's resumption between the two, where exhaustive search can.
+
+# id(generator) -> id(its frame), for the generators resumed by a visible access (a finished
+# generator has no frame left to name). Weak: report descriptions of every strategy fill it too.
+RESUMED = ByObject()
 
 
 def _frame_loc(frame: Any) -> tuple:
-    """The location "this generator frame is running": resuming it writes it, running in it reads
-    it, so that a resumption by another thread is ordered against the generator's own steps
-    (resuming a running generator raises ``ValueError``)."""
+    """The location "this generator frame is running"."""
     return (Loc.FRAME, id(frame))
 
 
-def in_suspendable(acc: Access, frame: FrameType) -> Access:
-    """An access made inside a generator or coroutine frame also reads the frame's running state."""
-    if not acc.locs or acc.locs is EVERYTHING:
+def with_reads(acc: Access, extra: Tuple[Tuple[tuple, bool], ...]) -> Access:
+    """``acc`` that also reads the locations ``extra`` (running-generator frames)."""
+    if acc.locs is EVERYTHING:
         return acc
-    res = Access(acc.kind, acc.locs + ((_frame_loc(frame), False),), obj=acc.obj, name=acc.name,
-                 space=acc.space, block=acc.block, sync=acc.sync)
-    return res
+    return Access(acc.kind, acc.locs + extra, obj=acc.obj, name=acc.name, space=acc.space, block=acc.block,
+                  sync=acc.sync)
 
 
 def resume_access(gen: Any, name: str) -> Access:
@@ -95,14 +104,20 @@ def resume_access(gen: Any, name: str) -> Access:
     if code is None or not under_test(code):
         return unknown(f"{type(gen).__name__}.{name} of code not under test")
     if frame is None:
-        return NONE_ACCESS  # finished: it only raises
+        # Finished: it only raises (StopIteration), which reads that it finished.
+        fid = RESUMED.get(id(gen))
+        if fid is None:
+            return NONE_ACCESS
+        return Access("call", (((Loc.FRAME, fid), False),), obj=gen, name=name, space="object")
+    if id(gen) not in RESUMED:
+        RESUMED.put(gen, id(gen), id(frame))
     return Access("call", ((_frame_loc(frame), True),), obj=gen, name=name, space="object")
 
 
 def super_read(sup: Super, name: str) -> Access:
     """``super().name``: the class attributes of the MRO after ``sup.cls``, up to the one found."""
     obj = sup.obj
-    mro = (obj if isinstance(obj, type) else type(obj)).__mro__
+    mro = (obj if issubclass(type(obj), type) else type(obj)).__mro__
     try:
         start = mro.index(sup.cls) + 1
     except ValueError:
@@ -145,6 +160,12 @@ def attr_access(obj: Any, name: str, write: bool) -> Access:
         return Access("read", (((Loc.ATTR, id(obj), name), False),), obj=obj, name=name, space="attr")
     if shape == "none":
         return NONE_ACCESS
+    if shape == "thread-local":
+        # The calling thread's own slot: no other thread can touch it. A read that the slot
+        # does not answer falls back on the class attributes, which are shared.
+        if write:
+            return Access("write", NOTHING, obj=obj, name=name, space="attr")
+        return Access("read", class_read_locs(tp, name), obj=obj, name=name, space="attr")
     kind = "write" if write else "read"
     if shape == "unknown-object":
         return Access(kind, (((Loc.SOME_ATTR, name), write),), name=name, space="attr")
@@ -167,21 +188,30 @@ _HEAPTYPE = 1 << 9
 def plain_read_locs(obj: Any, tp: type, name: str, own: Tuple[tuple, bool]) -> Tuple[Tuple[tuple, bool], ...]:
     """A plain attribute read: the instance's attribute, or, when the instance does not hold it,
     the class attributes of its MRO that the lookup goes through (another thread may set them)."""
-    src = obj if isinstance(obj, type) else tp
-    key = (id(src), name)
+    if issubclass(type(obj), type):
+        cl = class_read_locs(obj, name, True)
+    else:
+        cl = class_read_locs(tp, name)
+        if cl and has_instance_attr(obj, name):
+            return (own,)
+    return (own,) + cl if cl else (own,)
+
+
+def class_read_locs(src: type, name: str, skip_first: bool = False) -> Tuple[Tuple[tuple, bool], ...]:
+    """The class attributes a lookup of ``name`` goes through on ``src``'s MRO (``skip_first``:
+    after ``src`` itself, for an attribute of the class), up to the class that defines it."""
+    key = (id(src), name, skip_first)
     cl = _CLASS_READS.get(key)
     if cl is None:
         locs: List[Tuple[tuple, bool]] = []
-        for klass in src.__mro__[1:] if src is obj else src.__mro__:
+        for klass in src.__mro__[1:] if skip_first else src.__mro__:
             if klass.__flags__ & _HEAPTYPE:  # a builtin type's attributes cannot be set
                 locs.append(((Loc.ATTR, id(klass), name), False))
             if name in klass.__dict__:
                 break
         cl = tuple(locs)
         _CLASS_READS.put(src, key, cl)
-    if not cl or (src is tp and has_instance_attr(obj, name)):
-        return (own,)
-    return (own,) + cl
+    return cl
 
 
 def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
@@ -190,22 +220,51 @@ def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
         return "unknown-object"
     if obj is FRESH or obj is IMM or tp is Super or tp is Lazy:
         return "none"
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return "module"
-    if name == "__dict__" and not isinstance(obj, type) and generic_getattr(tp) \
+    if name == "__dict__" and not issubclass(type(obj), type) and generic_getattr(tp) \
             and type(type_lookup(tp, "__dict__")) is types.GetSetDescriptorType:
         return "instance-dict"
-    if not write and not isinstance(obj, type) and generic_getattr(tp) and not hasattr(obj, "__dict__"):
+    if not write and not issubclass(type(obj), type) and generic_getattr(tp) \
+            and type_lookup(tp, "__dict__") is MISSING:
         # A builtin instance: attributes come from its (immutable) type: methods, slots.
         descr = type_lookup(tp, name)
         if descr is not MISSING and type(descr) not in DATA_SAFE:
             return "none"
+    if issubclass(tp, _thread_local):
+        shape = _local_shape(tp, name, write)
+        if shape is not None:
+            return shape
     if write:
         return store_shape(obj, name)
-    if not isinstance(obj, type) and generic_getattr(tp) and type_lookup(tp, name) is MISSING \
+    if not issubclass(type(obj), type) and generic_getattr(tp) and type_lookup(tp, name) is MISSING \
             and type_lookup(tp, "__getattr__") is not MISSING:
         return "instance"
     return attr_shape(obj, name)
+
+
+def _local_shape(tp: type, name: str, write: bool) -> Optional[str]:
+    """How an attribute of a ``threading.local`` (or subclass) instance is found: in the calling
+    thread's own dict ("thread-local"), unless the class intercepts it; None: not a plain local.
+
+    Its ``__getattribute__`` is the generic lookup with that dict as the instance dict, so a data
+    descriptor of the class comes first: a property is code, a slot is shared by every thread.
+    """
+    if local_kind(tp) is None:
+        return None
+    if name == "__dict__":
+        return "thread-local"  # the calling thread's dict
+    descr = type_lookup(tp, name)
+    if descr is MISSING:
+        return "thread-local"
+    dt = type(descr)
+    if dt is property:
+        return "opaque:" + func_home(descr.fset if write else descr.fget)
+    if dt in DATA_SAFE:
+        return "plain"  # a slot: stored in the object itself
+    if hasattr(dt, "__set__") or hasattr(dt, "__delete__"):
+        return "opaque:" + func_home(getattr(dt, "__set__" if write else "__get__", None))
+    return "thread-local"
 
 
 def item_access(cont: Any, key: Any, write: bool) -> Access:
@@ -232,7 +291,7 @@ def item_access(cont: Any, key: Any, write: bool) -> Access:
     impl = type_lookup(tc, method)
     if impl is not MISSING and func_home(impl) == "user":
         return Access("call", NOTHING, obj=cont, name=method, space="object")
-    if isinstance(cont, type):  # list[int] and friends
+    if issubclass(type(cont), type):  # list[int] and friends
         return NONE_ACCESS if not write else unknown("item assignment on a class")
     return unknown(f"{tc.__name__}[...] runs code the harness cannot see")
 
@@ -264,7 +323,7 @@ def operands_access(vals: tuple, opname: str, inplace: bool) -> Access:
             locs.append((ANY_DATA, inplace and i == 0))
             continue
         tc = type(v)
-        if isinstance(v, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+        if issubclass(type(v), (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                           types.ModuleType)):
             continue
         sh = shallow_state(v) if tc in CONTAINERS or tc in (tuple, frozenset) else None
@@ -277,7 +336,7 @@ def operands_access(vals: tuple, opname: str, inplace: bool) -> Access:
             if inplace and i == 0:
                 locs.append(((Loc.ITEMS, id(v)), True))
             continue
-        if tc.__module__ == "builtins" and not hasattr(v, "__dict__"):
+        if tc.__module__ == "builtins" and type_lookup(tc, "__dict__") is MISSING:
             # A builtin value type not listed (e.g. memoryview): reading only.
             locs.append((ANY_DATA, False))
             continue

@@ -120,7 +120,7 @@ def _blocking(pos: Sequence[Any], kwargs: Dict[str, Any], names: Tuple[str, ...]
     t = vals.get(names[1], timeout_default) if len(names) > 1 else timeout_default
     if b is UNKNOWN or t is UNKNOWN:
         return False
-    return bool(b) and (t is None or (isinstance(t, (int, float)) and t < 0 and t == timeout_default))
+    return bool(b) and (t is None or (issubclass(type(t), (int, float)) and t < 0 and t == timeout_default))
 
 
 def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str, Any],
@@ -132,7 +132,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
     locs: List[Tuple[tuple, bool]] = [((Loc.OBJECT, id(obj)), True)]
     block: Optional[Tuple[str, Any]] = None
     sync: Optional[Tuple[str, Any]] = None
-    if isinstance(obj, threading.Thread):
+    if issubclass(type(obj), threading.Thread):
         if func is not None and getattr(func, "__module__", None) != "threading":
             return None
         if name == "start":
@@ -150,14 +150,14 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
         elif name in ("run", "_bootstrap"):
             return None
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
-    if isinstance(obj, threading.Condition):
+    if issubclass(type(obj), threading.Condition):
         lk = lock_of(obj)
         locs.append(((Loc.SYNC, id(lk)), True))
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
             rlock_type = getattr(threading, "_PyRLock", None)
             if primitive_kind(lk) == "lock":
                 block = ("waits", lk)
-            elif rlock_type is not None and isinstance(lk, rlock_type):
+            elif rlock_type is not None and issubclass(type(lk), rlock_type):
                 block = ("rlock", lk)
         if name in ("acquire", "__enter__"):
             sync = ("acquire", lk)
@@ -167,7 +167,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
             sync = ("wait", lk)
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
     rlock_t = getattr(threading, "_PyRLock", None)
-    if rlock_t is not None and isinstance(obj, rlock_t):
+    if rlock_t is not None and issubclass(type(obj), rlock_t):
         inner = getattr(obj, "_block", None)
         locs.append(((Loc.SYNC, id(inner)), True))
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, -1):
@@ -175,7 +175,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
         sync = ("acquire", obj) if name in ("acquire", "__enter__") else (
             ("release", obj) if name in ("release", "__exit__") else None)
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
-    if isinstance(obj, threading.Event):
+    if issubclass(type(obj), threading.Event):
         lk = lock_of(getattr(obj, "_cond", None))
         if name in ("is_set", "isSet"):
             locs = [((Loc.OBJECT, id(obj)), False)]
@@ -188,7 +188,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
         # is_set() that returns True publishes like wait() does (the usual flag idiom).
         sync = ("set", obj) if name == "set" else (("wait", obj) if name in ("wait", "is_set", "isSet") else None)
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
-    if isinstance(obj, threading.Semaphore):  # and BoundedSemaphore
+    if issubclass(type(obj), threading.Semaphore):  # and BoundedSemaphore
         lk = lock_of(getattr(obj, "_cond", None))
         locs.append(((Loc.SYNC, id(lk)), True))
         if name in ("acquire", "__enter__") and _blocking(pos, kwargs, ("blocking", "timeout"), True, None):
@@ -196,12 +196,12 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
         sync = ("acquire", obj) if name in ("acquire", "__enter__") else (
             ("release", obj) if name in ("release", "__exit__") else None)
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
-    if isinstance(obj, threading.Barrier):
+    if issubclass(type(obj), threading.Barrier):
         lk = lock_of(getattr(obj, "_cond", None))
         locs.append(((Loc.SYNC, id(lk)), True))
         sync = ("barrier", obj) if name == "wait" else None
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", sync=sync)
-    if isinstance(obj, queue.Queue):
+    if issubclass(type(obj), queue.Queue):
         mtx = getattr(obj, "mutex", None)
         reading = name in ("qsize", "empty", "full")
         locs = [((Loc.OBJECT, id(obj)), not reading), ((Loc.SYNC, id(mtx)), True)]
@@ -215,9 +215,9 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
             ("get", obj) if name.startswith("get") else (("qjoin", obj) if name == "join" else (
                 ("task_done", obj) if name == "task_done" else None)))
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
-    if isinstance(obj, threading.local):
+    if issubclass(type(obj), threading.local):
         return None
-    if isinstance(obj, random.Random):
+    if issubclass(type(obj), random.Random):
         return Access("write", (((Loc.OBJECT, id(obj)), True),), obj=obj, name=name, space="object")
     return None
 

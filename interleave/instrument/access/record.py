@@ -46,11 +46,11 @@ class Access:
                 return f"?.{self.name}"
             if type(obj) is Super:
                 obj = obj.obj
-            owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+            owner = obj.__name__ if issubclass(type(obj), type) else type(obj).__name__
             return f"{owner}.{self.name}"
         if sp == "item":
             return f"{type(self.obj).__name__}[{self.name!r}]"
-        if sp == "method" or (sp == "sync" and self.obj is not None and isinstance(self.name, str)):
+        if sp == "method" or (sp == "sync" and self.obj is not None and issubclass(type(self.name), str)):
             return f"{type(self.obj).__name__}.{self.name}"
         if sp in ("items", "object", "sync"):
             return type(self.obj).__name__ if self.obj is not None else str(self.name or "")

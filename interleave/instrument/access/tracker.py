@@ -7,16 +7,27 @@ suspended virtual thread stands (for the race detector).
 
 from __future__ import annotations
 
+import sys
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .analysis import BY_ID, specs_of
+from .analysis import BY_ID, SUSPENDABLE, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
-from .models import attr_access, dealias, in_suspendable, plain_read_locs
+from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
-from .values import ALIASES, MISSING, SHAPES, attr_value, set_code_filter
+from .values import ALIASES, LOCAL_TYPES, MISSING, SHAPES, attr_value, local_slot_value, set_code_filter, under_test
 from .vocabulary import FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
+
+
+def _on_stack(frame: FrameType) -> bool:
+    """Whether ``frame`` is on the stack running now (the thread whose turn it is runs it)."""
+    f: Optional[FrameType] = sys._getframe(2)
+    while f is not None:
+        if f is frame:
+            return True
+        f = f.f_back
+    return False
 
 
 class AccessTracker:
@@ -36,12 +47,53 @@ class AccessTracker:
         self.memos: Dict[Any, Dict[int, Any]] = {}
         self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
         self.spec: Optional[Spec] = None  # the Spec the latest ``pick`` described (for pick_pending)
+        self.in_gen = False  # a generator frame under test has run this execution
+        # frame -> (its caller if it is a generator frame, else None; reads of _around(frame))
+        self.around: Dict[FrameType, Tuple[Optional[FrameType], Tuple[Tuple[tuple, bool], ...]]] = {}
+        # frame -> thread-local loads it ran whose value could not be read then (another thread's
+        # turn): (offset, the local, the name), read when the frame reaches its next point
+        self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
         self.memos = {}
         self.keep = []
+        self.in_gen = False
+        self.around = {}
+        self.local_loads = {}
         ALIASES.clear()
+        RESUMED.reset()
+
+    def _around(self, frame: FrameType) -> Tuple[Tuple[tuple, bool], ...]:
+        """Reads of the running state of the generator frames under test on ``frame``'s stack
+        (``frame`` itself included): it runs inside each of them.
+
+        Cached per frame: a function's callers stay the same while it runs; a generator frame's
+        caller is whoever resumed it this time, so its entry holds that caller and is redone
+        when another one resumes it.
+        """
+        around = self.around
+        hit = around.get(frame)
+        if hit is not None and (hit[0] is None or hit[0] is frame.f_back):
+            return hit[1]
+        chain = []
+        base: Tuple[Tuple[tuple, bool], ...] = ()
+        f: Optional[FrameType] = frame
+        while f is not None:
+            back = f.f_back
+            hit = around.get(f)
+            if hit is not None and (hit[0] is None or hit[0] is back):
+                base = hit[1]
+                break
+            chain.append((f, back))
+            f = back
+        for f, back in reversed(chain):
+            fc = f.f_code
+            gen = bool(fc.co_flags & SUSPENDABLE)
+            if gen and under_test(fc):
+                base = base + (((Loc.FRAME, id(f)), False),)
+            around[f] = (back if gen else None, base)
+        return base
 
     def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True, now: bool = False) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute.
@@ -49,14 +101,21 @@ class AccessTracker:
         ``now``: the instruction runs right after this, with nothing else in between, so the
         value it produces is kept at once (``executing`` in the same lookup of its Spec and memo).
         """
+        if self.local_loads and _outer:
+            self._resolve(frame)
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
-        if hit[0] and _outer:
-            acc = in_suspendable(self.pick(frame, code, offset, False), frame)
-            if now:
-                self.executing(frame, code, offset, acc)
-            return acc
+        if _outer and (hit[0] or self.in_gen):
+            # A generator is running: every point inside it reads its running state (models.py).
+            if hit[0]:
+                self.in_gen = True
+            extra = self._around(frame)
+            if extra:
+                acc = with_reads(self.pick(frame, code, offset, False), extra)
+                if now:
+                    self.executing(frame, code, offset, acc)
+                return acc
         spec = self.spec = hit[1].get(offset)
         if spec is None:
             if not hit[2]:
@@ -176,6 +235,8 @@ class AccessTracker:
                 d = spec.args[0]
                 obj = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else operand(d, frame, memo)
                 v = attr_value(obj, spec.name)
+                if v is UNKNOWN and type(obj) in LOCAL_TYPES:
+                    v = self._local_value(frame, spec.offset, obj, spec.name, LOCAL_TYPES[type(obj)])
             elif op == "global_r":
                 v = frame.f_globals.get(spec.name, MISSING)
                 if v is MISSING:
@@ -190,6 +251,35 @@ class AccessTracker:
         if type(v) not in FAST_IMM and type(v) is not Abstract:
             self.keep.append(v)
         return v
+
+    def _local_value(self, frame: FrameType, offset: int, obj: Any, name: str, init_free: bool) -> Any:
+        """What ``obj.name`` loads, ``obj`` a ``threading.local``: the slot of the thread running
+        ``frame``, readable only from that thread, else read when ``frame`` goes on (then the
+        load has run). With an ``__init__`` of its own, a thread's first access runs it: read
+        only afterwards, and only if the load cannot fail into a handler of the same frame (an
+        ``__init__`` that raised leaves no dict, and reading would run it again). Not in a
+        generator frame: another thread may resume it before its next point."""
+        if init_free and _on_stack(frame):
+            return local_slot_value(obj, name)
+        code = frame.f_code
+        if (init_free or not may_catch(code, offset)) and not code.co_flags & SUSPENDABLE:
+            self.local_loads.setdefault(frame, []).append((offset, obj, name))
+        return UNKNOWN
+
+    def _resolve(self, frame: FrameType) -> None:
+        """``frame`` goes on (in its own thread): read the thread-local loads it ran meanwhile."""
+        loads = self.local_loads.get(frame)
+        if loads is None or not _on_stack(frame):
+            return
+        del self.local_loads[frame]
+        memo = self.memos.get(frame)
+        if memo is None:
+            return
+        for offset, obj, name in loads:
+            if memo.get(offset) is UNKNOWN:
+                v = memo[offset] = local_slot_value(obj, name)
+                if type(v) not in FAST_IMM:
+                    self.keep.append(v)
 
     def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
         """The instruction runs now and its access is already known: keep what it produces."""

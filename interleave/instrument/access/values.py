@@ -8,6 +8,8 @@ are switch points of their own, not opaque) is the session's filter, set by the 
 from __future__ import annotations
 
 import types
+import weakref
+from _thread import _local as _thread_local
 from collections import defaultdict, deque
 from types import CodeType
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -78,7 +80,7 @@ def attr_value(obj: Any, name: str) -> Any:
         return types.MethodType(plan, obj)
     v = _attr_value(obj, name)
     if plan is None and tp is not type and tp is not Lazy and tp is not Super \
-            and not isinstance(obj, (type, types.ModuleType, Abstract)) and generic_getattr(tp):
+            and not issubclass(type(obj), (type, types.ModuleType, Abstract)) and generic_getattr(tp):
         descr = type_lookup(tp, name)
         if descr is MISSING:
             if type_lookup(tp, "__getattr__") is MISSING and has_instance_attr(obj, name):
@@ -88,15 +90,56 @@ def attr_value(obj: Any, name: str) -> Any:
     return v
 
 
+# The ``threading.local`` classes that keep its lookup, met so far -> whether their per-thread
+# set-up runs no code (no ``__init__`` of their own).
+LOCAL_TYPES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+_local_getattribute = _thread_local.__getattribute__
+
+
+def local_kind(tp: type) -> Optional[bool]:
+    """For ``threading.local`` and subclasses that change none of its lookup hooks: True if a
+    thread's first access runs no code (its empty dict is made), False if it runs the class's
+    ``__init__``; None for any other class."""
+    hit = LOCAL_TYPES.get(tp)
+    if hit is not None:
+        return hit
+    if not issubclass(tp, _thread_local):
+        return None
+    for hook in ("__getattribute__", "__setattr__", "__delattr__", "__getattr__"):
+        if owner_of(tp, hook) not in (_thread_local, object, None):
+            return None
+    hit = LOCAL_TYPES[tp] = owner_of(tp, "__init__") in (_thread_local, object)
+    return hit
+
+
+def local_slot_value(obj: Any, name: str) -> Any:
+    """``obj.name`` for a :func:`local_kind` ``obj``, from the calling thread's dict or, failing
+    that, a method or plain attribute of its class; UNKNOWN otherwise. The caller makes sure
+    that the calling thread is the one that runs the load
+    and, unless the class has no ``__init__``, that this thread's dict exists already."""
+    try:
+        d = _local_getattribute(obj, "__dict__")
+    except Exception:  # noqa: BLE001
+        return UNKNOWN
+    if name in d:
+        return d[name]
+    descr = type_lookup(type(obj), name)  # not the thread's own: the class's (a method, a default)
+    if type(descr) is types.FunctionType:
+        return types.MethodType(descr, obj)
+    if descr is not MISSING and not hasattr(type(descr), "__get__"):
+        return descr
+    return UNKNOWN
+
+
 def _attr_value(obj: Any, name: str) -> Any:
-    if obj is UNKNOWN or isinstance(obj, Abstract) or type(obj) is Lazy:
+    if obj is UNKNOWN or issubclass(type(obj), Abstract) or type(obj) is Lazy:
         return UNKNOWN
     if type(obj) is Super:
         return super_attr(obj, name)
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return obj.__dict__.get(name, UNKNOWN)
     tp = type(obj)
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):
         if tp is not type and tp.__getattribute__ is not _type_getattribute:
             return UNKNOWN
         meta = type_lookup(tp, name) if tp is not type else MISSING
@@ -107,7 +150,7 @@ def _attr_value(obj: Any, name: str) -> Any:
             if name in d:
                 v = d[name]
                 vt = type(v)
-                if vt is types.FunctionType or vt is property or isinstance(v, IMM_TYPES):
+                if vt is types.FunctionType or vt is property or issubclass(type(v), IMM_TYPES):
                     return v
                 if vt is classmethod:
                     return types.MethodType(v.__func__, obj)
@@ -160,7 +203,7 @@ def _attr_value(obj: Any, name: str) -> Any:
 def super_attr(sup: Super, name: str) -> Any:
     """``super().name`` without running code; UNKNOWN where that is impossible."""
     obj = sup.obj
-    tp = obj if isinstance(obj, type) else type(obj)
+    tp = obj if issubclass(type(obj), type) else type(obj)
     mro = tp.__mro__
     try:
         start = mro.index(sup.cls) + 1
@@ -172,7 +215,7 @@ def super_attr(sup: Super, name: str) -> Any:
             v = d[name]
             vt = type(v)
             if vt is types.FunctionType:
-                return v if isinstance(obj, type) else types.MethodType(v, obj)
+                return v if issubclass(type(obj), type) else types.MethodType(v, obj)
             if vt is classmethod:
                 return types.MethodType(v.__func__, tp)
             if vt is staticmethod:
@@ -189,11 +232,11 @@ def super_attr(sup: Super, name: str) -> Any:
 def attr_shape(obj: Any, name: str) -> str:
     """How ``obj.name`` is found: plain | module | code (a Python getter) | opaque."""
     tp = type(obj)
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return "module"
-    if not isinstance(obj, type) and not generic_getattr(tp):
+    if not issubclass(type(obj), type) and not generic_getattr(tp):
         return "opaque:" + func_home(tp.__getattribute__)
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):
         return "plain"
     descr = type_lookup(tp, name)
     if descr is MISSING:
@@ -237,12 +280,12 @@ def func_home(f: Any) -> str:
 def store_shape(obj: Any, name: str) -> str:
     """How ``obj.name = v`` is stored: plain | module | opaque:<where its setter's code is>."""
     tp = type(obj)
-    if isinstance(obj, types.ModuleType):
+    if issubclass(type(obj), types.ModuleType):
         return "module"
     sa = tp.__setattr__
-    if sa is not _object_setattr and not isinstance(obj, type):
+    if sa is not _object_setattr and not issubclass(type(obj), type):
         return "opaque:" + func_home(sa)
-    descr = type_lookup(tp, name) if not isinstance(obj, type) else MISSING
+    descr = type_lookup(tp, name) if not issubclass(type(obj), type) else MISSING
     if descr is not MISSING:
         dt = type(descr)
         if dt is property:
@@ -301,7 +344,7 @@ def python_user_callable(f: Any) -> bool:
 
 def callable_name(f: Any) -> str:
     """A name of ``f`` for descriptions."""
-    if f is UNKNOWN or isinstance(f, Abstract):
+    if f is UNKNOWN or issubclass(type(f), Abstract):
         return "an unknown callable"
     return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__name__
 
@@ -317,5 +360,5 @@ def note_instance_dict(obj: Any) -> None:
         d = _object_getattribute(obj, "__dict__")
     except Exception:  # noqa: BLE001
         return
-    if type(d) is dict or isinstance(d, dict):
+    if type(d) is dict or issubclass(type(d), dict):
         ALIASES[id(d)] = (d, obj)

@@ -119,7 +119,7 @@ def is_immutable(v: Any, depth: int = 2) -> bool:
     """True for values no thread can change: scalars, strings, and tuples of such."""
     if v is IMM:
         return True
-    if isinstance(v, IMM_TYPES):
+    if issubclass(type(v), IMM_TYPES):
         return True
     if type(v) is tuple and depth > 0:
         return len(v) <= 16 and all(is_immutable(x, depth - 1) for x in v)
