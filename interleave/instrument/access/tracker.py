@@ -92,6 +92,8 @@ class AccessTracker:
         self.callbacks = callbacks
         # frame -> (its caller if it is a generator frame, else None; _around(frame))
         self.around: Dict[FrameType, Tuple[Any, _Locs]] = {}
+        self.last: Optional[FrameType] = None  # the latest non-generator frame looked up in around
+        self.last_extra: _Locs = ()
         # frame -> thread-local loads it ran whose value could not be read then (another thread's
         # turn): (offset, the local, the name), read when the frame reaches its next point
         self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
@@ -102,6 +104,7 @@ class AccessTracker:
         self.keep = []
         self.in_gen = False
         self.around = {}
+        self.last = None
         self.local_loads = {}
         ALIASES.clear()
         RESUMED.clear()
@@ -123,6 +126,7 @@ class AccessTracker:
             return hit[1]
         chain = []
         base: _Locs = ()
+        calls = self.callbacks
         f: Optional[FrameType] = frame
         while f is not None:
             back = f.f_back
@@ -130,18 +134,17 @@ class AccessTracker:
             if hit is not None and (hit[0] is None or hit[0] is back):
                 base = hit[1]
                 break
+            if calls and _harness_code(f.f_code):
+                break  # the harness: nothing below it is carried (the code under test is above)
             chain.append((f, back))
             f = back
-        calls = self.callbacks
         for f, back in reversed(chain):
             fc = f.f_code
             test = under_test(fc)
             gen = bool(fc.co_flags & SUSPENDABLE)
             key = back if gen else None
             if calls:
-                if not test and _harness_code(fc):
-                    base = ()
-                elif back is not None and base is not EVERYTHING and under_test(back.f_code):
+                if back is not None and base is not EVERYTHING and under_test(back.f_code):
                     carried = self._in_progress(back, f, test)
                     if carried:
                         base = EVERYTHING if carried is EVERYTHING else base + carried
@@ -209,13 +212,20 @@ class AccessTracker:
         if _outer and (hit[0] or self.in_gen or self.callbacks):
             # A generator is running, or a call in progress called back: every point inside it
             # touches what they touch (models.py).
-            if hit[0]:
-                self.in_gen = True
-            hit2 = self.around.get(frame)
-            if hit2 is not None and (hit2[0] is None or hit2[0] is frame.f_back):
-                extra = hit2[1]
+            if frame is self.last:
+                extra = self.last_extra  # most points follow one of the same frame
             else:
-                extra = self._around(frame)
+                hit2 = self.around.get(frame)
+                if hit2 is not None and (hit2[0] is None or hit2[0] is frame.f_back):
+                    extra = hit2[1]
+                else:
+                    extra = self._around(frame)
+                if hit[0]:
+                    self.in_gen = True
+                    self.last = None  # a generator frame's entry depends on who resumed it
+                else:
+                    self.last = frame
+                    self.last_extra = extra
             if extra:
                 acc = with_reads(self.pick(frame, code, offset, False), extra)
                 if now:
