@@ -26,7 +26,7 @@ BACKENDS = ["settrace"] + (["monitoring"] if PY >= (3, 12) else [])
 BUDGET = 20_000
 
 
-def run_pair(a: Callable[[], None], b: Callable[[], None]) -> None:
+def run_pair(a: Callable[[], Any], b: Callable[[], Any]) -> None:
     """Run two functions as threads and wait for both."""
     ts = [threading.Thread(target=a), threading.Thread(target=b)]
     for t in ts:

@@ -142,7 +142,7 @@ class AccessTracker:
             fc = f.f_code
             test = under_test(fc)
             gen = bool(fc.co_flags & SUSPENDABLE)
-            key = back if gen else None
+            key: Any = back if gen else None
             if calls:
                 if back is not None and base is not EVERYTHING and under_test(back.f_code):
                     carried = self._in_progress(back, f, test)
