@@ -109,7 +109,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         #: pruned_by_bound: reversals dropped because they needed more preemptions than allowed.
         self.stats: Dict[str, int] = {"classes": 0, "sleep_blocked": 0, "races": 0, "events": 0,
                                       "executions": 0, "pruned_by_bound": 0}
-        self.tracker = A.AccessTracker()  # one per exploration: ``forget()`` between executions
+        self.tracker = A.AccessTracker(callbacks=True)  # one per exploration: ``forget()`` between executions
         self._reset_execution()
 
     # ---------------------------------------------------------------- protocol

@@ -23,6 +23,7 @@ from .values import (
     local_kind,
     note_instance_dict,
     owner_of,
+    python_get,
     store_shape,
     type_lookup,
     under_test,
@@ -90,11 +91,11 @@ def _frame_loc(frame: Any) -> tuple:
 
 
 def with_reads(acc: Access, extra: Tuple[Tuple[tuple, bool], ...]) -> Access:
-    """``acc`` that also reads the locations ``extra`` (running-generator frames)."""
+    """``acc`` that also touches ``extra`` (what the point touches because of where it runs)."""
     if acc.locs is EVERYTHING:
         return acc
-    return Access(acc.kind, acc.locs + extra, obj=acc.obj, name=acc.name, space=acc.space, block=acc.block,
-                  sync=acc.sync)
+    locs = EVERYTHING if extra is EVERYTHING else acc.locs + extra
+    return Access(acc.kind, locs, obj=acc.obj, name=acc.name, space=acc.space, block=acc.block, sync=acc.sync)
 
 
 def resume_access(gen: Any, name: str) -> Access:
@@ -240,6 +241,8 @@ def _classify_attr(obj: Any, tp: type, name: str, write: bool) -> str:
     if not issubclass(type(obj), type) and generic_getattr(tp) and type_lookup(tp, name) is MISSING \
             and type_lookup(tp, "__getattr__") is not MISSING:
         return "instance"
+    if not issubclass(type(obj), type) and python_get(type(type_lookup(tp, name))) is not None:
+        return "instance"  # a Python non-data descriptor, unless the instance shadows it
     return attr_shape(obj, name)
 
 

@@ -7,8 +7,10 @@ suspended virtual thread stands (for the race detector).
 
 from __future__ import annotations
 
+import dis
+import os
 import sys
-from types import CodeType, FrameType
+from types import CodeType, FrameType, FunctionType, MethodType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .analysis import BY_ID, SUSPENDABLE, may_catch, specs_of
@@ -17,7 +19,43 @@ from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
 from .values import ALIASES, LOCAL_TYPES, MISSING, SHAPES, attr_value, local_slot_value, set_code_filter, under_test
-from .vocabulary import FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
+from .vocabulary import EVERYTHING, FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
+
+_Locs = Tuple[Tuple[tuple, bool], ...]
+
+# interleave's own directory: its frames are the harness around the code under test, whose
+# effects are declared at switch points of their own (its primitives), never carried.
+_HARNESS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+_HARNESS_FILES: Dict[str, bool] = {}
+# id(code) -> its instructions' start offsets, sorted (to find the instruction a frame is in)
+_STARTS: Dict[int, Tuple[CodeType, List[int]]] = {}
+# An ``around`` entry's caller for a generator frame whose caller's instruction carries
+# accesses: never matches, so the entry is redone at each point (the instruction may differ).
+_REDO = object()
+
+
+def _harness_code(code: CodeType) -> bool:
+    hit = _HARNESS_FILES.get(code.co_filename)
+    if hit is None:
+        hit = _HARNESS_FILES[code.co_filename] = code.co_filename.startswith(_HARNESS)
+    return hit
+
+
+def _instruction_at(code: CodeType, lasti: int) -> int:
+    """The start of the instruction that offset ``lasti`` lies in: a caller that made a Python
+    call inline (3.12+) may stand on one of the instruction's cache entries."""
+    hit = _STARTS.get(id(code))
+    if hit is None or hit[0] is not code:
+        hit = _STARTS[id(code)] = (code, [i.offset for i in dis.get_instructions(code)])
+    starts = hit[1]
+    lo, hi = 0, len(starts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if starts[mid] <= lasti:
+            lo = mid + 1
+        else:
+            hi = mid
+    return starts[lo - 1] if lo else lasti
 
 
 def _on_stack(frame: FrameType) -> bool:
@@ -39,7 +77,8 @@ class AccessTracker:
     that instruction runs (for the value a load produces); ``forget()`` between executions.
     """
 
-    def __init__(self, wants: Optional[Callable[[CodeType], bool]] = None, model: str = "instruction") -> None:
+    def __init__(self, wants: Optional[Callable[[CodeType], bool]] = None, model: str = "instruction",
+                 callbacks: bool = False) -> None:
         if wants is not None:
             set_code_filter(wants)
         self.model = model
@@ -48,8 +87,13 @@ class AccessTracker:
         self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
         self.spec: Optional[Spec] = None  # the Spec the latest ``pick`` described (for pick_pending)
         self.in_gen = False  # a generator frame under test has run this execution
-        # frame -> (its caller if it is a generator frame, else None; reads of _around(frame))
-        self.around: Dict[FrameType, Tuple[Optional[FrameType], Tuple[Tuple[tuple, bool], ...]]] = {}
+        # Every point also carries the accesses of the calls in progress on its stack (models.py):
+        # DPOR's dependency relation needs them, the race detector reports the points' own.
+        self.callbacks = callbacks
+        # frame -> (its caller if it is a generator frame, else None; _around(frame))
+        self.around: Dict[FrameType, Tuple[Any, _Locs]] = {}
+        self.last: Optional[FrameType] = None  # the latest non-generator frame looked up in around
+        self.last_extra: _Locs = ()
         # frame -> thread-local loads it ran whose value could not be read then (another thread's
         # turn): (offset, the local, the name), read when the frame reaches its next point
         self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
@@ -60,24 +104,29 @@ class AccessTracker:
         self.keep = []
         self.in_gen = False
         self.around = {}
+        self.last = None
         self.local_loads = {}
         ALIASES.clear()
         RESUMED.reset()
 
-    def _around(self, frame: FrameType) -> Tuple[Tuple[tuple, bool], ...]:
-        """Reads of the running state of the generator frames under test on ``frame``'s stack
-        (``frame`` itself included): it runs inside each of them.
+    def _around(self, frame: FrameType) -> _Locs:
+        """What every point of ``frame`` touches besides its own instruction, because of where
+        it runs (models.py): reads of the running state of the generator frames under test on
+        its stack (``frame`` itself included), and, with ``callbacks``, the accesses of each
+        instruction of a frame under test that is in progress below it (a call of code the
+        harness does not follow that called back into code under test).
 
-        Cached per frame: a function's callers stay the same while it runs; a generator frame's
-        caller is whoever resumed it this time, so its entry holds that caller and is redone
-        when another one resumes it.
+        Cached per frame: a function's callers stay where they are while it runs; a generator
+        frame's caller is whoever resumed it this time, so its entry holds that caller and is
+        redone when another one resumes it.
         """
         around = self.around
         hit = around.get(frame)
         if hit is not None and (hit[0] is None or hit[0] is frame.f_back):
             return hit[1]
         chain = []
-        base: Tuple[Tuple[tuple, bool], ...] = ()
+        base: _Locs = ()
+        calls = self.callbacks
         f: Optional[FrameType] = frame
         while f is not None:
             back = f.f_back
@@ -85,15 +134,69 @@ class AccessTracker:
             if hit is not None and (hit[0] is None or hit[0] is back):
                 base = hit[1]
                 break
+            if calls and _harness_code(f.f_code):
+                break  # the harness: nothing below it is carried (the code under test is above)
             chain.append((f, back))
             f = back
         for f, back in reversed(chain):
             fc = f.f_code
+            test = under_test(fc)
             gen = bool(fc.co_flags & SUSPENDABLE)
-            if gen and under_test(fc):
+            key: Any = back if gen else None
+            if calls:
+                if back is not None and base is not EVERYTHING and under_test(back.f_code):
+                    carried = self._in_progress(back, f, test)
+                    if carried:
+                        base = EVERYTHING if carried is EVERYTHING else base + carried
+                        if gen:
+                            key = _REDO
+            if gen and test and base is not EVERYTHING:
                 base = base + (((Loc.FRAME, id(f)), False),)
-            around[f] = (back if gen else None, base)
+            around[f] = (key, base)
         return base
+
+    def _in_progress(self, caller: FrameType, f: FrameType, test: bool) -> _Locs:
+        """The accesses of the instruction ``caller`` (a frame under test) is in while ``f``, which
+        it called, runs: none for a call of ``f``'s own function (a direct call of code under
+        test); otherwise its model's locations (a generator resumed is the generator's own read).
+        """
+        code = caller.f_code
+        hit = BY_ID.get(id(code))
+        if hit is None:
+            hit = specs_of(code)
+        offset = caller.f_lasti
+        spec = hit[1].get(offset)
+        if spec is None:
+            offset = _instruction_at(code, offset)
+            spec = hit[1].get(offset)
+            if spec is None:
+                return () if hit[2] else EVERYTHING
+        if test and spec.op == "call":
+            memo = self.memos.get(caller)
+            try:
+                callee = operand(spec.args[0], caller, memo if memo is not None else {})
+            except Exception:  # noqa: BLE001
+                callee = UNKNOWN
+            if type(callee) is MethodType:
+                callee = callee.__func__
+            if type(callee) is FunctionType and callee.__code__ is f.f_code:
+                return ()
+        locs = self.pick(caller, code, offset, False).locs
+        if not locs:
+            return ()
+        own = (Loc.FRAME, id(f))
+        out = []
+        for loc, w in locs:
+            k = loc[0]
+            if k == Loc.ALL:
+                return EVERYTHING
+            if k == Loc.FRAME:
+                # A generator frame that is resumed: the resumption is the write, its steps read.
+                if loc != own:
+                    out.append((loc, False))
+            else:
+                out.append((loc, w))
+        return tuple(out)
 
     def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True, now: bool = False) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute.
@@ -106,11 +209,23 @@ class AccessTracker:
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
-        if _outer and (hit[0] or self.in_gen):
-            # A generator is running: every point inside it reads its running state (models.py).
-            if hit[0]:
-                self.in_gen = True
-            extra = self._around(frame)
+        if _outer and (hit[0] or self.in_gen or self.callbacks):
+            # A generator is running, or a call in progress called back: every point inside it
+            # touches what they touch (models.py).
+            if frame is self.last:
+                extra = self.last_extra  # most points follow one of the same frame
+            else:
+                hit2 = self.around.get(frame)
+                if hit2 is not None and (hit2[0] is None or hit2[0] is frame.f_back):
+                    extra = hit2[1]
+                else:
+                    extra = self._around(frame)
+                if hit[0]:
+                    self.in_gen = True
+                    self.last = None  # a generator frame's entry depends on who resumed it
+                else:
+                    self.last = frame
+                    self.last_extra = extra
             if extra:
                 acc = with_reads(self.pick(frame, code, offset, False), extra)
                 if now:

@@ -249,7 +249,18 @@ def attr_shape(obj: Any, name: str) -> str:
         return "opaque:" + func_home(descr.fget)
     if (hasattr(dt, "__set__") or hasattr(dt, "__delete__")) and dt not in DATA_SAFE:
         return "opaque:" + func_home(getattr(dt, "__get__", None))
+    get = python_get(dt)
+    if get is not None and not has_instance_attr(obj, name):
+        # A non-data descriptor written in Python (functools.cached_property): its ``__get__``
+        # runs, unless the instance's own attribute shadows it.
+        return "opaque:" + func_home(get)
     return "plain"
+
+
+def python_get(dt: type) -> Any:
+    """The ``__get__`` of descriptor type ``dt`` if it is Python code, else None."""
+    get = type_lookup(dt, "__get__")
+    return get if type(get) is types.FunctionType else None
 
 
 def _own_dict(obj: Any) -> Optional[dict]:
