@@ -92,8 +92,7 @@ class AccessTracker:
         self.callbacks = callbacks
         # frame -> (its caller if it is a generator frame, else None; _around(frame))
         self.around: Dict[FrameType, Tuple[Any, _Locs]] = {}
-        self.last: Optional[FrameType] = None  # the latest non-generator frame looked up in around
-        self.last_extra: _Locs = ()
+        self.quiet: Optional[FrameType] = None  # the latest non-generator frame that carries nothing
         # frame -> thread-local loads it ran whose value could not be read then (another thread's
         # turn): (offset, the local, the name), read when the frame reaches its next point
         self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
@@ -104,7 +103,7 @@ class AccessTracker:
         self.keep = []
         self.in_gen = False
         self.around = {}
-        self.last = None
+        self.quiet = None
         self.local_loads = {}
         ALIASES.clear()
         RESUMED.reset()
@@ -209,23 +208,19 @@ class AccessTracker:
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
-        if _outer and (hit[0] or self.in_gen or self.callbacks):
+        if _outer and frame is not self.quiet and (hit[0] or self.in_gen or self.callbacks):
             # A generator is running, or a call in progress called back: every point inside it
             # touches what they touch (models.py).
-            if frame is self.last:
-                extra = self.last_extra  # most points follow one of the same frame
+            hit2 = self.around.get(frame)
+            if hit2 is not None and (hit2[0] is None or hit2[0] is frame.f_back):
+                extra = hit2[1]
             else:
-                hit2 = self.around.get(frame)
-                if hit2 is not None and (hit2[0] is None or hit2[0] is frame.f_back):
-                    extra = hit2[1]
-                else:
-                    extra = self._around(frame)
-                if hit[0]:
-                    self.in_gen = True
-                    self.last = None  # a generator frame's entry depends on who resumed it
-                else:
-                    self.last = frame
-                    self.last_extra = extra
+                extra = self._around(frame)
+            if hit[0]:
+                self.in_gen = True
+                self.quiet = None  # a generator frame's entry depends on who resumed it
+            elif not extra:
+                self.quiet = frame  # most points follow one of the same frame
             if extra:
                 acc = with_reads(self.pick(frame, code, offset, False), extra)
                 if now:
