@@ -15,6 +15,7 @@ import threading
 from typing import Dict, List, Tuple
 
 import pytest
+from runtime_helpers import run_threads
 
 import interleave
 from interleave.strategies import registry
@@ -41,11 +42,7 @@ class Body:
             self.in_threads[name] = REQUEST.get("<unset>")
             REQUEST.set(f"set by {name}")  # must not reach a later thread on the same greenlet
 
-        ts = [threading.Thread(target=work) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        run_threads(work, work)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

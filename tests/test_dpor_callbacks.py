@@ -142,22 +142,30 @@ def deepcopy_of_a_changing_list() -> None:
     assert out in ([[1, 2, 3]], [[2, 3]]), out
 
 
-def excluded_memoizing_descriptor() -> None:
-    calls: List[int] = []
+def computed_once(decorate: Callable[[Any], Any], name: str) -> Callable[[], None]:
+    """Two threads read a caching descriptor's value: it must be computed once."""
+    def body() -> None:
+        calls: List[int] = []
 
-    class C:
-        @helper.memoized
-        def val(self) -> int:
-            calls.append(1)
-            return len(calls)
+        class C:
+            @decorate
+            def val(self) -> int:
+                calls.append(1)
+                return len(calls)
 
-    c = C()
+        c = C()
 
-    def a() -> None:
-        c.val  # noqa: B018 - the read runs the descriptor
+        def a() -> None:
+            c.val  # noqa: B018 - the read runs the descriptor
 
-    run_pair(a, a)
-    assert len(calls) == 1, f"computed {len(calls)} times"
+        run_pair(a, a)
+        assert len(calls) == 1, f"computed {len(calls)} times"
+
+    body.__name__ = name
+    return body
+
+
+excluded_memoizing_descriptor = computed_once(helper.memoized, "excluded_memoizing_descriptor")
 
 
 def excluded_data_descriptor() -> None:
@@ -188,22 +196,7 @@ def test_a_conflict_inside_a_callback_is_found(body: Callable[[], None], strateg
     assert r.failure is not None, f"{strategy} missed it: {r.executions} executions, exhausted={r.exhausted}"
 
 
-def cached_property_computed_twice() -> None:
-    calls: List[int] = []
-
-    class C:
-        @functools.cached_property
-        def val(self) -> int:
-            calls.append(1)
-            return len(calls)
-
-    c = C()
-
-    def a() -> None:
-        c.val  # noqa: B018 - the read runs the descriptor
-
-    run_pair(a, a)
-    assert len(calls) == 1, f"computed {len(calls)} times"
+cached_property_computed_twice = computed_once(functools.cached_property, "cached_property_computed_twice")
 
 
 @pytest.mark.skipif(PY < (3, 12), reason="before 3.12 cached_property computes under a lock")

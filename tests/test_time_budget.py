@@ -12,6 +12,7 @@ import sys
 import threading
 
 import pytest
+from runtime_helpers import run_threads
 
 import interleave
 from interleave.strategies import registry
@@ -40,11 +41,7 @@ def two_increments() -> None:
     def inc() -> None:
         box[0] += 1
 
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_threads(inc, inc)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
