@@ -56,6 +56,6 @@ def test_an_execution_that_outlasts_the_time_budget_is_stopped_and_said_so(strat
 
 @pytest.mark.parametrize("strategy", ["random", "portfolio"])
 def test_short_executions_end_at_the_time_budget_without_a_cut(strategy: str) -> None:
-    r = interleave.explore(two_increments, executions=10**9, seed=0, strategy=strategy, time_budget=0.3)
+    r = interleave.explore(two_increments, executions=10**9, seed=0, strategy=strategy, time_budget=1.0)
     assert r.stop_reason == "time" and r.executions > 10, r.verdict
     assert not any("stopped unjudged" in w for w in r.warnings), r.warnings

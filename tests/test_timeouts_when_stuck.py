@@ -274,7 +274,7 @@ def test_hypothesis_schedules_take_the_timeouts_rule() -> None:
     """``schedule.run(body, timeouts=...)`` is explore's option: safety nets hold when stuck."""
     seen: List[str] = []
 
-    @settings(max_examples=30, database=None, deadline=None)
+    @settings(max_examples=30, database=None, deadline=None, derandomize=True)
     @given(schedule=schedules())
     def check(schedule: HypothesisSchedule) -> None:
         r = schedule.run(safety_nets, timeouts="when-stuck")
@@ -283,7 +283,7 @@ def test_hypothesis_schedules_take_the_timeouts_rule() -> None:
     check()
     assert seen and set(seen) == {"when-stuck"}
 
-    @settings(max_examples=30, database=None, deadline=None, report_multiple_bugs=False)
+    @settings(max_examples=30, database=None, deadline=None, derandomize=True, report_multiple_bugs=False)
     @given(schedule=schedules())
     def default(schedule: HypothesisSchedule) -> None:
         schedule.run(safety_nets)
