@@ -184,21 +184,6 @@ def test_an_event_loop_waiting_for_a_thread_ends_as_real_blocking_that_names_the
     assert_same(before, snapshot())
 
 
-@on_main_thread
-def test_an_event_loop_waiting_for_its_own_timer_is_told_apart(quick_block: None) -> None:
-    def body() -> None:
-        out: List[int] = []
-        t = threading.Thread(target=lambda: out.append(asyncio.run(asyncio.sleep(0.05, result=42))))
-        t.start()
-        t.join()
-
-    with pytest.raises(interleave.RealBlockingError) as info:
-        interleave.explore(body, executions=3, seed=0)
-    message = str(info.value)
-    assert "for its next timer" in message and "virtual clock" in message, message
-    assert "callback from another thread" not in message
-
-
 def test_stall_timeout_is_validated() -> None:
     with pytest.raises(interleave.OptionError, match="stall_timeout"):
         interleave.explore(lambda: None, stall_timeout="soon")  # type: ignore[arg-type]
