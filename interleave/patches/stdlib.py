@@ -193,8 +193,7 @@ def _thread_hash(self: threading.Thread) -> int:
     """
     h = self.__dict__.get("_interleave_hash")
     if h is None:
-        ident = self.__dict__.get("_ident")
-        if ident is not None and not IDENT_BASE <= ident < IDENT_BASE + 0x10000:
+        if not _virtual_thread(self):
             # A real thread (a pre-run pool's worker): it hashes as before and after the run, or
             # the weak registries that hold it (concurrent.futures' workers) would lose it.
             return object.__hash__(self)
