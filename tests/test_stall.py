@@ -88,6 +88,53 @@ def test_a_thread_blocked_in_real_io_ends_as_real_blocking_naming_the_call(quick
 
 @on_main_thread
 @pytest.mark.timeout(60)
+def test_a_blocked_thread_caught_running_once_is_still_blocked(quick_block: None,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a loaded machine (or a loop that waits in short real slices) the kernel may show the
+    blocked thread runnable at one look: that must not make it count as computing for ever."""
+    looks: List[bool] = []
+
+    def runnable_once(self: watchdog.Watchdog) -> bool:
+        looks.append(True)
+        return len(looks) == 1
+
+    monkeypatch.setattr(watchdog.Watchdog, "_runnable", runnable_once)
+    r, w = os.pipe()
+    try:
+        def body() -> None:
+            t = threading.Thread(target=lambda: os.read(r, 1))
+            t.start()
+            t.join()
+
+        with pytest.raises(interleave.RealBlockingError, match="os.read"):
+            interleave.explore(body, executions=3, seed=0)
+        assert len(looks) > 1
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@on_main_thread
+@pytest.mark.timeout(60)
+def test_an_event_loop_waiting_for_its_own_timer_is_told_apart(quick_block: None) -> None:
+    """Its selector waits for real in slices of the timer's length, as virtual time stands still."""
+    def body() -> None:
+        out: List[int] = []
+        t = threading.Thread(target=lambda: out.append(asyncio.run(asyncio.sleep(0.05, result=42))))
+        t.start()
+        t.join()
+
+    before = snapshot()
+    with pytest.raises(interleave.RealBlockingError) as info:
+        interleave.explore(body, executions=3, seed=0)
+    message = str(info.value)
+    assert "for its next timer" in message and "virtual clock" in message, message
+    assert "callback from another thread" not in message
+    assert_same(before, snapshot())
+
+
+@on_main_thread
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("taken", ["before the run", "by the body"])
 def test_real_blocking_is_broken_even_when_the_usr_signals_are_taken(taken: str, quick_block: None) -> None:
     """The program handles SIGUSR1 and SIGUSR2 (or faulthandler.register does, unseen): the

@@ -66,12 +66,14 @@ class _Interrupted(InconclusiveError):
 
 
 class _Seen(NamedTuple):
-    """What the watchdog saw last: the progress mark, since when, the CPU time then, runnable since."""
+    """What the watchdog saw since the progress mark last changed: the mark, since when, the CPU
+    time then, how many looks, and in how many the kernel had the thread running or ready."""
 
     mark: Optional[Tuple[Any, ...]]
     since: float
     cpu: Optional[float]
-    ran: bool
+    looks: int
+    runnable: int
 
 
 def _no_primitives() -> List[Tuple[str, Any]]:
@@ -158,7 +160,7 @@ class Watchdog:
     def _loop(self) -> None:
         shortest = min(t for t in (BLOCKED_SECONDS, self.stall_seconds, 1.0) if t > 0)
         tick = max(0.01, min(0.1, shortest / 5))
-        seen = _Seen(None, _real_monotonic(), self._cpu(), False)
+        seen = _Seen(None, _real_monotonic(), self._cpu(), 0, 0)
         while not self.stop_lock.acquire(True, tick):
             seen = self._look(seen)
 
@@ -171,7 +173,7 @@ class Watchdog:
         ex = context.active
         now = _real_monotonic()
         if ex is None or ex.os_ident != self.os_ident:
-            return _Seen(None, now, self._cpu(), False)
+            return _Seen(None, now, self._cpu(), 0, 0)
         mark = _progress(ex)
         deadline = self.deadline
         if deadline is not None and now >= deadline:
@@ -182,7 +184,7 @@ class Watchdog:
             self._deliver(ex, mark, KeyboardInterrupt(), None)
             return seen
         if mark != seen.mark:
-            return _Seen(mark, now, self._cpu(), False)
+            return _Seen(mark, now, self._cpu(), 0, 0)
         if self.fired == mark:
             self._report_if_still_stuck(now)
             return seen
@@ -190,9 +192,12 @@ class Watchdog:
         cpu, cpu0 = self._cpu(), seen.cpu
         known = cpu is not None and cpu0 is not None
         # On a loaded machine a computing thread can get under a tenth of a CPU: the
-        # kernel's run state tells waiting for a CPU from waiting for an event.
-        ran = seen.ran or self._runnable()
-        idle = known and not ran and cpu - cpu0 < 0.1 * stuck  # type: ignore[operator]
+        # kernel's run state tells waiting for a CPU from waiting for an event. It is counted
+        # over the looks, not taken once: a loop that waits for real in short slices (an event
+        # loop polling its selector against a clock that stands still) is caught running now
+        # and then, and is blocked all the same.
+        looks, runnable = seen.looks + 1, seen.runnable + self._runnable()
+        idle = known and 2 * runnable < looks and cpu - cpu0 < 0.1 * stuck  # type: ignore[operator]
         # Busy is measured in CPU time where it can be: on a loaded machine the thread
         # gets a fraction of the wall clock, and a long but finite computation must not
         # be cut short because other processes ran.
@@ -201,7 +206,7 @@ class Watchdog:
             self._fire(ex, mark, stuck, blocked=True)
         elif not idle and 0 < self.stall_seconds <= busy:
             self._fire(ex, mark, busy, blocked=False)
-        return _Seen(seen.mark, seen.since, seen.cpu, ran)
+        return _Seen(seen.mark, seen.since, seen.cpu, looks, runnable)
 
     def _runnable(self) -> bool:
         """Whether the kernel has the watched thread running or ready to run (False if unknown)."""
