@@ -157,6 +157,27 @@ def test_ctrl_c_inside_an_endless_loop_is_keyboard_interrupt() -> None:
     assert calls == [1]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_keyboard_interrupt_a_thread_raises_itself_is_a_finding_not_ctrl_c(strategy: str,
+                                                                            backend: str) -> None:
+    """Real threading prints it and the program goes on: it is the code's doing, not the user's."""
+    def raises() -> None:
+        raise KeyboardInterrupt("raised by the program")
+
+    def body() -> None:
+        t = threading.Thread(target=raises)
+        t.start()
+        t.join()
+
+    before = snapshot()
+    result = interleave.explore(body, executions=5, seed=1, strategy=strategy, backend=backend)
+    assert result.failure is not None
+    assert isinstance(result.failure.exception, KeyboardInterrupt), result.failure.exception
+    assert "Thread-" in result.failure.report and "raised by the program" in result.failure.report
+    assert_same(before, snapshot())
+
+
 # ------------------------------------------------------------------ the same answer everywhere
 def _answers(strategies: List[str], backends: List[str]) -> Dict[str, Any]:
     # strategy="hypothesis" replays failures kept in Hypothesis's example database first (by

@@ -221,9 +221,13 @@ class ThreadLife(Scheduling):
 
         What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip) and interleave's
         own errors (an inconclusive run) are not findings about the code under test: they stop
-        the exploration and ``explore`` raises them once everything is restored.
+        the exploration and ``explore`` raises them once everything is restored. The exception
+        is a ``KeyboardInterrupt`` that a thread raised by itself: a finding, like any other.
         """
-        if isinstance(exc, InconclusiveError) or not isinstance(exc, Exception):
+        # A KeyboardInterrupt that no Ctrl-C sent (the harness records one before raising it) was
+        # raised by the program: in a thread other than the body, threading only prints it.
+        own = isinstance(exc, KeyboardInterrupt) and vt.tid != 0 and self.internal_error is None
+        if not own and (isinstance(exc, InconclusiveError) or not isinstance(exc, Exception)):
             self.abort(exc)
             return
         if self.outcome is None and not self.tearing_down:
