@@ -7,7 +7,6 @@ import _thread
 import gc
 import random
 import signal
-import sys
 import threading
 from time import monotonic as _monotonic
 from typing import Any, Callable, Optional, Sequence
@@ -18,7 +17,7 @@ from .instrument.choose import make_backend
 from .instrument.filter import CodeFilter
 from .instrument.patching import Patcher
 from .patches.adopter import adopt_prerun_primitives
-from .patches.signal_settings import SignalSettings
+from .patches.process_settings import ProcessSettings
 from .patches.stdlib import ExecutorModuleState, install_runtime_patches, reset_thread_names
 from .runtime import context
 from .runtime.execution import IDENT_BASE, Execution
@@ -62,27 +61,16 @@ class Session:
                 "nested explorations are not supported: call it from the test itself, not from the body"
             )
         # Before anything else changes them, what the program could change for the process.
-        self.signal_settings = SignalSettings()
-        self.children = _process_children()
+        self.process = ProcessSettings()
         # First of all: from here on a Ctrl-C cannot land between a change and its undo.
         self._take_sigint()
         self.backend_installed = False
         try:
             verify_offsets()
             self.counters = TracingCounters()
-            # Kept in a generator of its own, not as getstate()'s tuple: 625 numbers in a young
-            # tuple that every later exploration's scan for new holders would go through.
-            self.random_state = random.Random.__new__(random.Random)  # not seeded: set at once
-            self.random_state.setstate(random.getstate())
-            # The program may set them inside the run (threading.settrace's hook is set in each
-            # thread it starts, and all virtual threads share this OS thread): put back at close.
-            self.old_trace = sys.gettrace()
-            self.old_profile = sys.getprofile()
-            self.old_thread_hooks = (threading._trace_hook, threading._profile_hook)  # type: ignore[attr-defined]
             # Garbage from one execution must not be collected in the middle of the next: its
             # finalizers and weakref callbacks (a ThreadPoolExecutor's wakes its workers) would
             # run at a moment no schedule controls. Collect between executions instead.
-            self.gc_was_enabled = gc.isenabled()
             gc.disable()
             self.patcher = Patcher()
             # Greenlets the executions' bodies reuse (None: a new one each time, as cheap).
@@ -164,24 +152,13 @@ class Session:
                         self.patcher.restore()
                     if hasattr(self, "executor_state"):
                         self.executor_state.close()
-                    if hasattr(self, "children"):
-                        _end_new_children(self.children)
                 finally:
-                    if hasattr(self, "old_profile"):
-                        if sys.gettrace() is not self.old_trace:
-                            sys.settrace(self.old_trace)
-                        if sys.getprofile() is not self.old_profile:
-                            sys.setprofile(self.old_profile)
-                    if hasattr(self, "old_thread_hooks"):
-                        self._put_back_thread_hooks()
-                    if hasattr(self, "random_state"):
-                        random.setstate(self.random_state.getstate())
-                    if hasattr(self, "gc_was_enabled"):
-                        (gc.enable if self.gc_was_enabled else gc.disable)()
-                    # SIGINT last of all, below; the watchdog put its own signal back already.
-                    if hasattr(self, "signal_settings"):
-                        self.signal_settings.put_back(skip=(signal.SIGINT,))
-                    _open = False
+                    try:
+                        # SIGINT last of all, below; the watchdog put its own signal back already.
+                        if hasattr(self, "process"):
+                            self.process.put_back(skip_signals=(signal.SIGINT,))
+                    finally:
+                        _open = False
         finally:
             # Ctrl-C stays deferred until everything is back; then it is what leaves explore.
             if self.old_sigint is not None:
@@ -218,7 +195,7 @@ class Session:
             context.active = None
             _forget_virtual_threads(len(ex.threads) > 1)
             self.executor_state.end_execution()
-            self._undo_process_settings()
+            self.process.between_executions()
             self._collect_garbage()
         if not self.backend.still_ours():
             # Every later execution would run untraced, without a switch point: passes that
@@ -253,21 +230,6 @@ class Session:
         return outcome
 
 
-    def _undo_process_settings(self) -> None:
-        """Undo what an execution set for the whole process, so that the next starts alike.
-
-        ``gc.enable()`` would let the collector run finalizers inside later executions (see
-        ``__enter__``); ``threading.settrace``/``setprofile`` would hand a tracer to every thread
-        later executions start.
-        """
-        if gc.isenabled():
-            gc.disable()
-        if (threading._trace_hook, threading._profile_hook) != self.old_thread_hooks:  # type: ignore[attr-defined]
-            self._put_back_thread_hooks()
-
-    def _put_back_thread_hooks(self) -> None:
-        threading._trace_hook, threading._profile_hook = self.old_thread_hooks  # type: ignore[attr-defined]
-
     def _collect_garbage(self) -> None:
         """Free cycles now, outside any execution (see ``__enter__``), when the collector would.
 
@@ -280,30 +242,6 @@ class Session:
         c0, c1, c2 = gc.get_count()
         if t0 and c0 > t0:
             gc.collect(2 if c1 > t1 and c2 > t2 else 1 if c1 > t1 else 0)
-
-
-def _process_children() -> set:
-    """The ``multiprocessing`` processes this process has started and not yet joined."""
-    mp = sys.modules.get("multiprocessing.process")
-    return set(getattr(mp, "_children", ())) if mp is not None else set()
-
-
-def _end_new_children(before: set) -> None:
-    """Stop the processes the run started and left running (a process pool of an inconclusive run).
-
-    Nothing joins them once the run is over, and ``multiprocessing`` waits for each at interpreter
-    exit: the process would never end.
-    """
-    for proc in _process_children() - before:
-        try:
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(2.0)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join(2.0)
-        except Exception:  # noqa: BLE001, S110 - a process that cannot be stopped is left as it is
-            pass
 
 
 _c_seed = _random.Random.seed
