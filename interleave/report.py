@@ -419,10 +419,10 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
     if outcome.kind == "deadlock":
         lines = ["Deadlock: no thread can run and no timer is pending."]
         for b in outcome.blocked:
-            where = f"{short_path(b.where[0])}:{b.where[1]} in {b.where[2]}" if b.where else "?"
+            # Where comes first, on the thread's own line: after "held by X" it read as X's place.
+            where = f", at {_site_text(b.where)}" if b.where else ""
             held = f", held by {b.holder}" if b.holder else ""
-            src = f"  `{_source(b.where[0], b.where[1])}`" if b.where else ""
-            lines.append(f"  {b.thread} waits for {b.waits_for}{held} at {where}{src}")
+            lines.append(f"  {b.thread}{where}\n    waits for {b.waits_for}{held}")
         cycle = wait_for_cycle(outcome.blocked)
         if cycle:
             lines.append("  Wait-for cycle: " + " -> ".join(cycle))
