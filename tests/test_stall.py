@@ -116,21 +116,31 @@ def test_a_blocked_thread_caught_running_once_is_still_blocked(quick_block: None
 
 @on_main_thread
 @pytest.mark.timeout(60)
-def test_an_event_loop_waiting_for_its_own_timer_is_told_apart(quick_block: None) -> None:
-    """Its selector waits for real in slices of the timer's length, as virtual time stands still."""
-    def body() -> None:
-        out: List[int] = []
-        t = threading.Thread(target=lambda: out.append(asyncio.run(asyncio.sleep(0.05, result=42))))
-        t.start()
-        t.join()
+def test_an_event_loop_waiting_for_real_io_and_a_timer_ends_as_real_blocking(quick_block: None) -> None:
+    """A loop that watches a real socket waits for real; its selector comes back every 50 ms for
+    its timer against a clock that stands still (the watchdog must still see it blocked)."""
+    a, b = socket.socketpair()
+    a.setblocking(False)  # as asyncio wants its sockets
+    try:
+        def body() -> None:
+            async def main() -> None:
+                loop = asyncio.get_running_loop()
+                await asyncio.wait_for(loop.sock_recv(a, 1), 0.05)  # nobody writes to b
 
-    before = snapshot()
-    with pytest.raises(interleave.RealBlockingError) as info:
-        interleave.explore(body, executions=3, seed=0)
-    message = str(info.value)
-    assert "for its next timer" in message and "virtual clock" in message, message
-    assert "callback from another thread" not in message
-    assert_same(before, snapshot())
+            t = threading.Thread(target=lambda: asyncio.run(main()))
+            t.start()
+            t.join()
+
+        before = snapshot()
+        with pytest.raises(interleave.RealBlockingError) as info:
+            interleave.explore(body, executions=3, seed=0)
+        message = str(info.value)
+        assert "asyncio event loop" in message and "for real I/O" in message, message
+        assert "for its next timer" in message and "virtual clock" in message, message
+        assert_same(before, snapshot())
+    finally:
+        a.close()
+        b.close()
 
 
 @on_main_thread
@@ -214,21 +224,27 @@ def test_a_socket_accept_nobody_connects_to_ends_as_real_blocking(quick_block: N
 
 
 @on_main_thread
-def test_an_event_loop_waiting_for_a_thread_ends_as_real_blocking_that_names_the_loop(quick_block: None) -> None:
-    def body() -> None:
-        async def main() -> int:
-            return await asyncio.to_thread(int, "1")
+def test_an_event_loop_watching_a_real_socket_ends_as_real_blocking_that_names_the_loop(quick_block: None) -> None:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        def body() -> None:
+            async def main() -> bytes:
+                return await asyncio.get_running_loop().sock_recv(a, 1)  # nobody writes to b
 
-        assert asyncio.run(main()) == 1
+            asyncio.run(main())
 
-    before = snapshot()
-    with pytest.raises(interleave.RealBlockingError) as info:
-        interleave.explore(body, executions=3, seed=0)
-    message = str(info.value)
-    assert "asyncio event loop" in message and "without the event loop" in message, message
-    assert "for a callback from another thread" in message
-    assert "real I/O (a socket" not in message
-    assert_same(before, snapshot())
+        before = snapshot()
+        with pytest.raises(interleave.RealBlockingError) as info:
+            interleave.explore(body, executions=3, seed=0)
+        message = str(info.value)
+        assert "asyncio event loop" in message and "for real I/O" in message, message
+        assert "in-memory stream" in message
+        assert "for its next timer" not in message
+        assert_same(before, snapshot())
+    finally:
+        a.close()
+        b.close()
 
 
 def test_stall_timeout_is_validated() -> None:

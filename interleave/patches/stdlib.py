@@ -14,7 +14,7 @@ from typing import Any, Callable, List
 from ..instrument.patching import Patcher
 from ..runtime.tstate import _find_local_offsets
 from ..runtime.vthread import IDENT_BASE
-from ..sync import process_wide, vtime
+from ..sync import event_loop, process_wide, vtime
 from ..sync import threads as vthreads
 from ..sync.lock import Lock
 from ..versions import CURRENT
@@ -79,6 +79,7 @@ def install_runtime_patches(p: Patcher) -> None:
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
     _per_thread_running_loops(p)
+    _virtual_selector_waits(p)
     # Last: the names other modules bound before the run, to what the modules now hold.
     swap_bound_names(p)
 
@@ -101,6 +102,22 @@ def _per_thread_running_loops(p: Patcher) -> None:
         p.setattr(module, name, py)
         if aio is not None and getattr(aio, name, None) is c:
             p.setattr(aio, name, py)
+
+
+def _virtual_selector_waits(p: Patcher) -> None:
+    """An asyncio loop that waits for its timers or another thread's callback waits in virtual time."""
+    sel, base, events = (sys.modules.get(m) for m in ("selectors", "asyncio.base_events",
+                                                       "asyncio.selector_events"))
+    if sel is None or base is None or events is None:
+        return
+    run_once = base.BaseEventLoop._run_once.__code__
+    for name in ("SelectSelector", "_PollLikeSelector", "PollSelector", "EpollSelector", "DevpollSelector",
+                 "KqueueSelector"):
+        cls = getattr(sel, name, None)
+        if cls is not None and "select" in vars(cls):
+            p.setattr(cls, "select", event_loop.virtual_select(cls.select, run_once))
+    loop_cls = events.BaseSelectorEventLoop
+    p.setattr(loop_cls, "_write_to_self", event_loop.waking_write_to_self(loop_cls._write_to_self))
 
 
 def _virtual_thread(th: Any) -> bool:

@@ -218,18 +218,18 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
         lines.append(fix)
         return ForeignPrimitiveError("\n".join(lines))
     if _in_event_loop(frame):
-        waits = ("for its next timer (asyncio.sleep, call_later, a timeout): the loop reads interleave's "
-                 "virtual clock, which stands still while the selector waits for real, so the timer never "
-                 "comes due" if _selector_timeout(frame) is not None else
-                 "for a callback from another thread (asyncio.to_thread, run_in_executor, "
-                 "call_soon_threadsafe): interleave runs threads, not event loops, and while the loop waits "
-                 "for real no virtual thread can run to answer it")
+        timer = (" or for its next timer (asyncio.sleep, call_later, a timeout), which reads interleave's "
+                 "virtual clock: it stands still while the selector waits for real"
+                 if _selector_timeout(frame) is not None else "")
         return RealBlockingError("\n".join([
             head,
-            f"An asyncio event loop is waiting in its selector (in the kernel) {waits}. No verdict was "
-            "reached: this is neither a pass nor a failure.",
-            "Fix: explore the threaded code without the event loop (start the threads that to_thread or the "
-            "executor would start in the test body itself), and test the coroutines with asyncio's own tools.",
+            "An asyncio event loop is waiting in its selector (in the kernel) for real I/O: a socket, pipe "
+            f"or subprocess it watches besides its own wake-up socket, or a signal it handles{timer}. A loop "
+            "that watches nothing else waits in virtual time (its timers, to_thread, run_in_executor and "
+            "call_soon_threadsafe work inside a run); one that watches real I/O waits for real, and while it "
+            "does no virtual thread can run. No verdict was reached: this is neither a pass nor a failure.",
+            "Fix: keep the loop's real I/O out of the threads under test (an in-memory stream or a fake "
+            "transport instead of a socket), or test the coroutines with asyncio's own tools.",
         ]))
     lines = [
         head,

@@ -72,14 +72,16 @@ class WaitQueue:
     A thread parked on the queue keeps the owner alive through its own frame.
     """
 
-    __slots__ = ("waiters", "_owner", "_strong", "describe")
+    __slots__ = ("waiters", "_owner", "_strong", "describe", "patient")
     _owner: Optional[weakref.ref]  # set, with ``_strong``, by the ``owner`` setter
     _strong: Any
 
-    def __init__(self, owner: object = None, describe: str = "") -> None:
+    def __init__(self, owner: object = None, describe: str = "", patient: bool = False) -> None:
         self.waiters: List[VThread] = []
         self.owner = owner  # the primitive this queue belongs to, for deadlock reports
         self.describe = describe
+        #: A timed wait on this queue runs out only when no thread can run, whatever ``timeouts``.
+        self.patient = patient
 
     @property
     def owner(self) -> Any:
@@ -126,11 +128,14 @@ class WaitQueue:
 
 
 def with_due_timers(alive: List[VThread], ready: List[int]) -> List[int]:
-    """``ready`` plus the blocked threads whose deadline comes first (they may time out now), in tid order."""
+    """``ready`` plus the blocked threads whose deadline comes first (they may time out now), in tid order.
+
+    A patient wait (see ``WaitQueue.patient``) may time out only when no thread is ready.
+    """
     best: Optional[float] = None
     timers: List[int] = []
     for t in alive:
-        if t.state != READY and t.deadline is not None:
+        if t.state != READY and t.deadline is not None and not (ready and t.queue is not None and t.queue.patient):
             if best is None or t.deadline < best:
                 best = t.deadline
                 timers = [t.tid]
