@@ -62,6 +62,20 @@ def quick_block(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(watchdog, "BLOCKED_SECONDS", 0.5)
 
 
+def blocked_message_of_a_thread_running(target: Any) -> str:
+    """Explore a body whose one thread runs ``target``: the RealBlockingError's text (nothing left behind)."""
+    def body() -> None:
+        t = threading.Thread(target=target)
+        t.start()
+        t.join()
+
+    before = snapshot()
+    with pytest.raises(interleave.RealBlockingError) as info:
+        interleave.explore(body, executions=3, seed=0)
+    assert_same(before, snapshot())
+    return str(info.value)
+
+
 @on_main_thread
 def test_a_thread_blocked_in_real_io_ends_as_real_blocking_naming_the_call(quick_block: None) -> None:
     r, w = os.pipe()
@@ -69,18 +83,9 @@ def test_a_thread_blocked_in_real_io_ends_as_real_blocking_naming_the_call(quick
         def reader() -> None:
             os.read(r, 1)  # nobody ever writes: blocks the only OS thread for real
 
-        def body() -> None:
-            t = threading.Thread(target=reader)
-            t.start()
-            t.join()
-
-        before = snapshot()
-        with pytest.raises(interleave.RealBlockingError) as info:
-            interleave.explore(body, executions=3, seed=0)
-        message = str(info.value)
+        message = blocked_message_of_a_thread_running(reader)
         assert "os.read()" in message and "real I/O" in message and "fake" in message, message
         assert "test_stall.py" in message
-        assert_same(before, snapshot())
     finally:
         os.close(r)
         os.close(w)
@@ -122,22 +127,13 @@ def test_an_event_loop_waiting_for_real_io_and_a_timer_ends_as_real_blocking(qui
     a, b = socket.socketpair()
     a.setblocking(False)  # as asyncio wants its sockets
     try:
-        def body() -> None:
-            async def main() -> None:
-                loop = asyncio.get_running_loop()
-                await asyncio.wait_for(loop.sock_recv(a, 1), 0.05)  # nobody writes to b
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            await asyncio.wait_for(loop.sock_recv(a, 1), 0.05)  # nobody writes to b
 
-            t = threading.Thread(target=lambda: asyncio.run(main()))
-            t.start()
-            t.join()
-
-        before = snapshot()
-        with pytest.raises(interleave.RealBlockingError) as info:
-            interleave.explore(body, executions=3, seed=0)
-        message = str(info.value)
+        message = blocked_message_of_a_thread_running(lambda: asyncio.run(main()))
         assert "asyncio event loop" in message and "for real I/O" in message, message
         assert "for its next timer" in message and "virtual clock" in message, message
-        assert_same(before, snapshot())
     finally:
         a.close()
         b.close()
