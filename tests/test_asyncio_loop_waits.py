@@ -152,3 +152,28 @@ def test_a_loop_awaiting_what_no_thread_completes_is_a_deadlock_that_names_the_l
 def test_a_loop_outside_a_run_is_untouched() -> None:
     assert asyncio.run(asyncio.sleep(0.01, result=3)) == 3
     to_thread_result()
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signals (Ctrl-C) reach the main thread only")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_while_a_loop_is_parked_is_keyboard_interrupt_with_everything_restored(backend: str) -> None:
+    import _thread
+
+    calls: List[int] = []
+
+    def presses_ctrl_c() -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            _thread.interrupt_main()  # the loop is parked in its selector, waiting for this thread
+
+    async def main() -> None:
+        await asyncio.to_thread(presses_ctrl_c)
+
+    before, patched = snapshot(), _loop_patches()
+    with pytest.raises(KeyboardInterrupt):
+        interleave.explore(lambda: asyncio.run(main()), executions=50, seed=1, strategy="random", backend=backend)
+    assert len(calls) == 3, "the exploration went on after Ctrl-C"
+    assert_same(before, snapshot())
+    assert _loop_patches() == patched
+    assert asyncio.run(asyncio.sleep(0, result=1)) == 1
