@@ -91,6 +91,55 @@ def awaits_what_no_thread_completes() -> None:
     asyncio.run(main())
 
 
+def timer_beside_two_workers() -> None:
+    box = Box()
+
+    def work() -> None:
+        with box.lock:
+            box.value += 1
+
+    async def main() -> None:
+        timer = asyncio.create_task(asyncio.sleep(0.1))
+        await asyncio.gather(asyncio.to_thread(work), asyncio.to_thread(work))
+        await timer
+
+    asyncio.run(main())
+    assert box.value == 2
+
+
+def two_loops_racing_after_their_timers() -> None:
+    box = Box()
+
+    def loop_thread() -> None:
+        async def main() -> None:
+            await asyncio.sleep(0.01)  # both wake at the same virtual time, then race
+            box.value += 1
+
+        asyncio.run(main())
+
+    ts = [threading.Thread(target=loop_thread) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert box.value == 2, box.value
+
+
+def timer_and_callback_order() -> None:
+    out: List[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        t = threading.Thread(target=lambda: loop.call_soon_threadsafe(out.append, "callback"))
+        t.start()
+        await asyncio.sleep(0.05)
+        out.append("timer")
+        t.join()
+
+    asyncio.run(main())
+    assert out == ["callback", "timer"], out
+
+
 def _loop_patches() -> List[object]:
     import asyncio.selector_events as events
 
@@ -101,7 +150,8 @@ def _loop_patches() -> List[object]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("body", [to_thread_result, sleeping_thread, call_soon_threadsafe_from_a_thread])
+@pytest.mark.parametrize("body", [to_thread_result, sleeping_thread, call_soon_threadsafe_from_a_thread,
+                                  timer_beside_two_workers])
 def test_a_loop_waiting_for_its_timers_or_a_thread_runs_in_virtual_time(body, strategy: str, backend: str) -> None:
     before, patched = snapshot(), _loop_patches()
     wall = time.monotonic()
@@ -177,3 +227,20 @@ def test_ctrl_c_while_a_loop_is_parked_is_keyboard_interrupt_with_everything_res
     assert_same(before, snapshot())
     assert _loop_patches() == patched
     assert asyncio.run(asyncio.sleep(0, result=1)) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_loop_timer_runs_out_early_only_when_no_thread_can_run(strategy: str, backend: str) -> None:
+    """Patient: the thread's callback (ready at once) always comes before the loop's 50 ms timer."""
+    r = interleave.explore(timer_and_callback_order, executions=200, seed=1, strategy=strategy, backend=backend)
+    assert r.failure is None, r.failure.report
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "pct", "exhaustive", "portfolio"])
+def test_timers_due_at_the_same_time_let_both_loops_run(strategy: str, backend: str) -> None:
+    """Once virtual time reaches a patient timer it is due like any other: the two loops race."""
+    r = interleave.explore(two_loops_racing_after_their_timers, executions=2000, seed=1, strategy=strategy,
+                           backend=backend)
+    assert r.failure is not None and isinstance(r.failure.exception, AssertionError), r.verdict

@@ -229,7 +229,7 @@ class Scheduling:
         alive = self.alive
         runnable = [t.tid for t in alive if t.state == READY]
         if len(runnable) != len(alive) and self.timers and not (runnable and self.when_stuck):
-            runnable = with_due_timers(alive, runnable)
+            runnable = with_due_timers(alive, runnable, self.now)
         if not runnable:
             if alive:
                 self._deadlock()

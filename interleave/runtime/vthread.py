@@ -127,15 +127,17 @@ class WaitQueue:
         return len(ws)
 
 
-def with_due_timers(alive: List[VThread], ready: List[int]) -> List[int]:
+def with_due_timers(alive: List[VThread], ready: List[int], now: float) -> List[int]:
     """``ready`` plus the blocked threads whose deadline comes first (they may time out now), in tid order.
 
-    A patient wait (see ``WaitQueue.patient``) may time out only when no thread is ready.
+    A patient wait (see ``WaitQueue.patient``) may time out early only when no thread is ready;
+    once virtual time has reached its deadline it is due like any other.
     """
     best: Optional[float] = None
     timers: List[int] = []
     for t in alive:
-        if t.state != READY and t.deadline is not None and not (ready and t.queue is not None and t.queue.patient):
+        if t.state != READY and t.deadline is not None and not (
+                ready and t.deadline > now and t.queue is not None and t.queue.patient):
             if best is None or t.deadline < best:
                 best = t.deadline
                 timers = [t.tid]

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any, Callable, List, Optional
 
 from ..runtime import context
-from ..runtime.vthread import WaitQueue
+from ..runtime.vthread import READY, WaitQueue
 
 _DESCRIBE = ("an asyncio event loop's next event: a call_soon_threadsafe from another thread "
              "(its selector watches nothing else)")
@@ -65,15 +65,30 @@ def _wait(ex: Any, selector: Any, loop: Any, timeout: Optional[float], real: Cal
         queue = _queues[loop] = WaitQueue(loop, _DESCRIBE if timeout is None else _DESCRIBE_TIMED, patient=True)
     else:
         queue.describe = _DESCRIBE if timeout is None else _DESCRIBE_TIMED
-    start = max(ex.current.clock, ex.now)
+    cur = ex.current
+    start = max(cur.clock, ex.now)
     while True:
-        left = None if timeout is None else start + timeout - max(ex.current.clock, ex.now)
+        left = None if timeout is None else start + timeout - max(cur.clock, ex.now)
         if left is not None and left <= 0:
+            return real(selector, 0)
+        if left is not None and _first_due(ex, cur, max(cur.clock, ex.now) + left):
+            # Nothing else can run, and no other timer is due before this one: the park would
+            # end with this timeout and nothing else, so time moves on here (a decision with a
+            # single choice that no strategy needs to see).
+            ex.now = max(ex.now, max(cur.clock, ex.now) + left)
             return real(selector, 0)
         woken = ex.park(queue, left)
         ready = real(selector, 0)
         if ready or not woken:
             return ready
+
+
+def _first_due(ex: Any, cur: Any, deadline: float) -> bool:
+    """Whether no other thread can run, nor time out at or before ``deadline``."""
+    for t in ex.alive:
+        if t is not cur and (t.state == READY or (t.deadline is not None and t.deadline <= deadline)):
+            return False
+    return True
 
 
 def virtual_select(real: Callable[..., List[Any]], run_once: Any) -> Callable[..., List[Any]]:
