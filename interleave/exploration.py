@@ -83,11 +83,12 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
           time_budget: Optional[float], recorder: Callable[[], Any],
           after: Optional[Callable[[Outcome, int], bool]], progress: Optional[Callable[[int], None]]) -> Explored:
     ran = 0
+    patient = False
     for i in range(executions):
         if time_budget is not None and _clock() - start >= time_budget:
             return Explored(ran, False, "time")
         if strategy.bounded and strategy.exhausted():
-            return Explored(ran, True, "exhausted")
+            return _exhausted(ran, patient, strategy)
         rseed = derive_seed(seed, i)
         try:
             outcome = session.run_once(strategy, rseed, recorder())
@@ -96,6 +97,7 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
             return Explored(ran, False, "time", cut=True)
         session.check_interrupt()
         ran += 1
+        patient = patient or outcome.patient_waits
         if progress is not None:
             progress(ran)
         strategy.end_execution(outcome)
@@ -104,5 +106,12 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
         if after is not None and after(outcome, rseed):
             return Explored(ran, False, "failure")
     if strategy.bounded and strategy.exhausted():
-        return Explored(ran, True, "exhausted")
+        return _exhausted(ran, patient, strategy)
     return Explored(ran, False, "executions")
+
+
+def _exhausted(ran: int, patient: bool, strategy: Strategy) -> Explored:
+    """The strategy ran out of schedules: a proof, unless a wait it cannot reason about ran."""
+    if patient and not strategy.proves_patient_waits:
+        return Explored(ran, False, "unproved")
+    return Explored(ran, True, "exhausted")

@@ -44,7 +44,7 @@ class Result:
     strategy: str
     model: str
     seed: Optional[int]
-    stop_reason: str  # failure | exhausted | executions | time | replayed
+    stop_reason: str  # failure | exhausted | unproved | executions | time | replayed
     bound: str = ""  # what an exhausted search covered, e.g. "<= 2 preemptions"
     warnings: List[str] = field(default_factory=list)
     races: List[Any] = field(default_factory=list)  # interleave.races.Race, with races="report"/"fail"
@@ -66,6 +66,11 @@ class Result:
                     f"{self.executions} executions in {self.elapsed:.2f} s")
         if self.stop_reason == "replayed":
             return "replayed: the recorded schedule ran to the end without failing"
+        if self.stop_reason == "unproved":
+            return (f"explored: no failure in {self.executions} executions ({self.elapsed:.2f} s, {self.strategy}, "
+                    f"{semantics(self.model, self.timeouts)}); this is not a proof: an asyncio event loop's timer "
+                    "runs out early only when no thread can run, a choice DPOR's classes do not cover. "
+                    "For a proof use strategy='exhaustive'")
         why = "time budget" if self.stop_reason == "time" else "execution budget"
         return (f"budget spent: no failure in {self.executions} executions ({why}, "
                 f"{self.elapsed:.2f} s, {self.strategy}, {semantics(self.model, self.timeouts)}); this is not a proof")

@@ -27,7 +27,7 @@ def _none_counted() -> int:
 class Execution(ThreadLife):
     """Runs ``fn`` as virtual thread 0 and every thread it starts under one strategy."""
 
-    __slots__ = ("on_run_end", "on_interrupt", "os_ident", "interrupts", "__weakref__")
+    __slots__ = ("on_run_end", "on_interrupt", "os_ident", "interrupts", "patient_waits", "__weakref__")
 
     def __init__(
         self,
@@ -96,6 +96,7 @@ class Execution(ThreadLife):
         self.shutting_down = False  # the body has returned; non-daemon threads are being joined
         self.real_block: Any = None  # set by the watchdog: (progress mark, message)
         self.interrupts = 0  # times the watchdog interrupted a real block
+        self.patient_waits = False  # a timed wait ran on a patient queue (``WaitQueue.patient``)
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
         self.expired = ()  # timeouts a decision ran out early (``blocked.timed_out_early``)
@@ -165,6 +166,7 @@ class Execution(ThreadLife):
         self.outcome.runs = list(zip(self.runs_tid, self.runs_len))
         self.outcome.lone_points = not self.solo_ok
         self.outcome.virtual_time = self.now
+        self.outcome.patient_waits = self.patient_waits
         self.outcome.expired = self.expired
         if self.outcome.kind == "step-limit" and self.outcome.tid is not None:
             # Its clock ran ahead of the execution's: it was polling the clock (sync/vtime.py).

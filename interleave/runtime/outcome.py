@@ -35,6 +35,8 @@ class Outcome:
     runs: List[Tuple[int, int]] = field(default_factory=list)
     lone_points: bool = False  # a lone thread's switch points were counted in ``runs``
     virtual_time: float = 0.0
+    #: A timed wait could run out early only when no thread could run (an asyncio loop's timer).
+    patient_waits: bool = False
     detail: str = ""
     # Where a loop ran out of iterations (step limit with no switch point): (file, line, function).
     loop_site: Optional[Tuple[str, int, str]] = None

@@ -59,6 +59,10 @@ class Strategy:
     def expect(self, executions: int) -> None:
         """Learn, before the first execution, the most executions the exploration will run."""
 
+    #: Whether exhausting this strategy still proves the program when some timed wait may run out
+    #: early only while no thread can run (an asyncio loop's timer, ``WaitQueue.patient``).
+    proves_patient_waits = True
+
     def use_timeouts(self, timeouts: str) -> None:
         """Learn, before the first execution, when pending timeouts may run out (``explore(timeouts=...)``)."""
 

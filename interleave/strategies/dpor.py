@@ -125,6 +125,10 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         opts = [f"{n}={v}" for n, v in (("preemptions", self.k), ("order_seed", self.order_seed)) if v is not None]
         return f"dpor({', '.join(opts)})" if opts else "dpor"
 
+    #: A timeout that runs out only when no thread can run is a choice its races do not cover
+    #: (see ``use_timeouts``): with one in the run, exhausting the classes is no proof.
+    proves_patient_waits = False
+
     def exhausted(self) -> bool:
         """True once every equivalence class (within the bound) has been explored."""
         return self.done

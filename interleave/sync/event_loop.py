@@ -67,6 +67,8 @@ def _wait(ex: Any, selector: Any, loop: Any, timeout: Optional[float], real: Cal
         queue.describe = _DESCRIBE if timeout is None else _DESCRIBE_TIMED
     cur = ex.current
     start = max(cur.clock, ex.now)
+    if timeout is not None:
+        ex.patient_waits = True
     while True:
         left = None if timeout is None else start + timeout - max(cur.clock, ex.now)
         if left is not None and left <= 0:
