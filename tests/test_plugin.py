@@ -157,6 +157,22 @@ def test_exhausted():
     ])
 
 
+def test_verbose_summary_says_a_dpor_run_with_a_loop_timer_is_no_proof(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_loop="""
+import asyncio
+import pytest
+
+@pytest.mark.interleave(strategy="dpor")
+def test_timer():
+    async def main():
+        await asyncio.gather(asyncio.sleep(0.1), asyncio.to_thread(int, "1"))
+    asyncio.run(main())
+""")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r"test_loop.py::test_timer PASSED  explored, not a proof \(an asyncio loop's timer"])
+
+
 def test_disabled_with_p_no_interleave_pytest_marked_tests_fail_loudly(pytester: pytest.Pytester,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """-p no:interleave_pytest: a marked test and the fixture fail, saying the plugin is not active."""

@@ -98,6 +98,8 @@ def short_verdict(result: Result, source: str) -> str:
         return f"exhausted: {result.bound or 'the whole schedule space'}, {n} executions"
     if result.stop_reason == "time":
         return f"budget: {result.elapsed:.1f} s, {n} executions"
+    if result.stop_reason == "unproved":
+        return f"explored, not a proof (an asyncio loop's timer ran): {n} executions"
     return f"budget: {n} execution{'s' if n != 1 else ''}"
 
 
