@@ -73,7 +73,7 @@ def _wait(ex: Any, selector: Any, loop: Any, timeout: Optional[float], real: Cal
         left = None if timeout is None else start + timeout - max(cur.clock, ex.now)
         if left is not None and left <= 0:
             return real(selector, 0)
-        if left is not None and _first_due(ex, cur, max(cur.clock, ex.now) + left):
+        if left is not None and not ex.tearing_down and _first_due(ex, cur, max(cur.clock, ex.now) + left):
             # Nothing else can run, and no other timer is due before this one: the park would
             # end with this timeout and nothing else, so time moves on here (a decision with a
             # single choice that no strategy needs to see).
