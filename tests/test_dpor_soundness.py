@@ -275,7 +275,35 @@ def super_attribute_while_patched() -> None:
     assert got == [2], got
 
 
-PROGRAMS = [class_attribute_through_an_instance, super_attribute_while_patched,
+def two_holders_of_a_semaphore() -> None:
+    """A Semaphore(2) lets both threads in at once: its critical sections are not exclusive."""
+    sem = threading.Semaphore(2)
+    shared = {"n": 0}
+
+    def w() -> None:
+        with sem:
+            shared["n"] += 1
+            shared["n"] -= 1
+
+    run_pair(w, w)
+    assert shared["n"] == 0, shared
+
+
+def two_holders_of_a_bounded_semaphore_append() -> None:
+    sem = threading.BoundedSemaphore(3)
+    out: List[int] = []
+
+    def w() -> None:
+        with sem:
+            n = len(out)
+            out.append(n)
+
+    run_pair(w, w)
+    assert sorted(out) == [0, 1], out
+
+
+PROGRAMS = [two_holders_of_a_semaphore, two_holders_of_a_bounded_semaphore_append,
+            class_attribute_through_an_instance, super_attribute_while_patched,
             attr_and_instance_dict, attr_and_vars, global_and_globals_dict, exec_shared_namespace,
             exec_shared_globals, generator_throw, generator_shared, dispatcher_send_while_disconnecting]
 

@@ -144,9 +144,15 @@ class EventLog:
         if sync[0] == "acquire" and acc.block is not None and not resumed:
             if not _reentrant(sync[1], vt):
                 ev.acq = id(sync[1])
-        elif (sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1]))) and _frees(sync[1]):
-            # Condition.wait releases the condition's lock before it parks.
-            ev.rel = id(sync[1])
+        elif sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1])):
+            # Condition.wait releases the condition's lock before it parks. The rule this flag
+            # feeds (a later acquisition does not race with this release: it could not have
+            # gone first) holds for a lock that this release frees, and for a Semaphore only
+            # when no permit is left before it: with one left, the next acquisition can go
+            # first (two holders of a Semaphore(2) at once).
+            target = sync[1]
+            if _frees(target) if _is_lock(target) else getattr(target, "_value", None) == 0:
+                ev.rel = id(target)
 
     # ---------------------------------------------------------------- happens-before and races
     def _analyse(self, ev: _Event, j: int) -> None:
