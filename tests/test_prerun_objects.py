@@ -441,6 +441,8 @@ LEAKED_EVENT = threading.Event()
 LEAKED_QUEUE: queue.Queue[int] = queue.Queue()
 LEAKED_QUEUE.put(1)
 LEAKED_BARRIER = threading.Barrier(2)
+LEAKED_SIMPLE: queue.SimpleQueue[int] = queue.SimpleQueue()
+LEAKED_SIMPLE.put(7)
 
 
 @pytest.mark.parametrize("strategy", ["random", "pct", "portfolio"])
@@ -452,20 +454,42 @@ def test_prerun_semaphore_event_queue_barrier_start_every_execution_alike_and_ar
 
     def body() -> None:
         seen.append((LEAKED_EVENT.is_set(), LEAKED_QUEUE.qsize(), LEAKED_QUEUE.unfinished_tasks,
-                     LEAKED_BARRIER.broken))
+                     LEAKED_QUEUE.maxsize, LEAKED_BARRIER.broken, LEAKED_SIMPLE.qsize()))
         assert LEAKED_SEM.acquire(timeout=5), "no permit left"
         LEAKED_EVENT.set()
         LEAKED_QUEUE.put(2)
+        LEAKED_QUEUE.maxsize = 1
         LEAKED_BARRIER.abort()
+        LEAKED_SIMPLE.put(8)
         run_threads(lambda: None)
 
     r = interleave.explore(body, executions=5, seed=0, strategy=strategy)
     assert r.failure is None, r.failure.report
-    assert len(seen) > 1 and set(seen) == {(False, 1, 1, False)}, seen
+    assert len(seen) > 1 and set(seen) == {(False, 1, 1, 0, False, 1)}, seen
     assert LEAKED_SEM.acquire(blocking=False)
     LEAKED_SEM.release()
     assert not LEAKED_EVENT.is_set() and list(LEAKED_QUEUE.queue) == [1] and LEAKED_QUEUE.unfinished_tasks == 1
+    assert LEAKED_QUEUE.maxsize == 0
     assert not LEAKED_BARRIER.broken
+    assert LEAKED_SIMPLE.qsize() == 1 and LEAKED_SIMPLE.get_nowait() == 7
+    LEAKED_SIMPLE.put(7)
+
+
+@pytest.mark.skipif(not hasattr(queue.Queue, "shutdown"), reason="Queue.shutdown is new in 3.13")
+def test_a_prerun_queue_shut_down_in_the_body_is_open_again_for_each_execution_and_after() -> None:
+    q: queue.Queue[int] = queue.Queue()
+    opened: List[bool] = []
+
+    def body() -> None:
+        opened.append(not q.is_shutdown)  # type: ignore[attr-defined]
+        q.shutdown()  # type: ignore[attr-defined]
+        run_threads(lambda: None)
+
+    r = interleave.explore(body, executions=4, seed=0)
+    assert r.failure is None, r.failure.report
+    assert len(opened) > 1 and all(opened), opened
+    q.put(1)  # raises ShutDown if the run left it shut
+    assert q.get_nowait() == 1
 
 
 # Made at import and used once, as applications do: its worker is a real thread, idle on a real queue.

@@ -156,7 +156,8 @@ class PrimitiveAdopter:
                     self.p.setattr(obj, attr, cond)
                     self.start.conditions.append(cond)
                 self.adopted += 1
-                self.start.keep_values(obj, ("unfinished_tasks",))
+                # maxsize is the program's to change; is_shutdown is 3.13's Queue.shutdown().
+                self.start.keep_values(obj, ("unfinished_tasks", "maxsize", "is_shutdown"))
                 items = getattr(obj, "queue", None)
                 if hasattr(items, "clear") and hasattr(items, "extend"):
                     self.start.keep_items(items)

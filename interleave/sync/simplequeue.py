@@ -89,7 +89,10 @@ class SimpleQueue:
                 twin._items.append(real.get_nowait())
             except Empty:
                 break
+        start = tuple(twin._items)
+
         def give_back() -> None:
+            twin.reset(start)  # the run ends with the items it began with, as a Queue's
             twin.give_back(real)
 
         undo(give_back)
@@ -101,12 +104,14 @@ class SimpleQueue:
             real.put(self._items.popleft())
         return True
 
-    def snapshot(self) -> Tuple[()]:
-        """Nothing to keep: its items are the program's."""
-        return ()
+    def snapshot(self) -> Tuple[Any, ...]:
+        """Its items: each execution starts with those it held when the run began."""
+        return tuple(self._items)
 
-    def reset(self, state: Tuple[()]) -> None:
-        """No waiters (an unwound thread may have left one queued)."""
+    def reset(self, state: Tuple[Any, ...]) -> None:
+        """The items of ``state`` and no waiters (an unwound thread may have left one queued)."""
         self._getters.waiters = []
+        self._items.clear()
+        self._items.extend(state)
 
     __class_getitem__ = classmethod(lambda cls, item: cls)
