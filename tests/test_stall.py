@@ -284,3 +284,21 @@ def test_a_thread_waiting_for_a_cpu_is_never_taken_for_a_blocked_one() -> None:
     assert lock.acquire(True, 10)
     t.join(10)
     assert seen == {"spinning": True, "blocked": False}
+
+
+@on_main_thread
+@pytest.mark.timeout(60)
+def test_a_multiprocessing_thread_pool_is_named_with_the_executor_to_use_instead(quick_block: None) -> None:
+    def body() -> None:
+        from multiprocessing.pool import ThreadPool
+
+        with ThreadPool(2) as pool:
+            assert pool.map(abs, [-1, -2]) == [1, 2]
+
+    before = snapshot()
+    with pytest.raises(interleave.RealBlockingError) as info:
+        interleave.explore(body, executions=3, seed=0)
+    message = str(info.value)
+    assert "multiprocessing pool" in message and "ThreadPoolExecutor" in message, message
+    assert "a socket, pipe, subprocess" not in message
+    assert_same(before, snapshot())

@@ -170,6 +170,16 @@ def _in_event_loop(frame: Optional[FrameType]) -> bool:
     return False
 
 
+def _in_module(frame: Optional[FrameType], module: str) -> bool:
+    """Whether a frame of ``module`` is on the blocked thread's stack."""
+    f = frame
+    while f is not None:
+        if f.f_globals.get("__name__") == module:
+            return True
+        f = f.f_back
+    return False
+
+
 def _selector_timeout(frame: Optional[FrameType]) -> Optional[float]:
     """The timeout of the selector call the loop waits in (None: it waits for an event only)."""
     f = frame
@@ -230,6 +240,16 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
             "does no virtual thread can run. No verdict was reached: this is neither a pass nor a failure.",
             "Fix: keep the loop's real I/O out of the threads under test (an in-memory stream or a fake "
             "transport instead of a socket), or test the coroutines with asyncio's own tools.",
+        ]))
+    if _in_module(frame, "multiprocessing.pool"):
+        return RealBlockingError("\n".join([
+            head,
+            "This is a multiprocessing pool (multiprocessing.pool.ThreadPool or multiprocessing.dummy.Pool): "
+            "even its thread version hands tasks and results to its helper threads through OS pipes, and "
+            "waits on them in the kernel, where no other virtual thread can run to answer. No verdict was "
+            "reached: this is neither a pass nor a failure.",
+            "Fix: use concurrent.futures.ThreadPoolExecutor (its map works alike; apply_async becomes submit), which "
+            "interleave runs on virtual threads.",
         ]))
     lines = [
         head,
