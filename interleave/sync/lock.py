@@ -15,6 +15,13 @@ from ..runtime.vthread import WaitQueue
 
 _ACQUIRE, _RELEASE = OpKind.ACQUIRE, OpKind.RELEASE
 _getframe = sys._getframe
+_validator = _real_lock()  # always free: its acquire checks a timeout as a real wait would
+
+
+def check_timeout(blocking: bool, timeout: float) -> None:
+    """Raise what a real lock raises for this timeout (negative, NaN, too large, not a number)."""
+    if _validator.acquire(blocking, timeout):
+        _validator.release()
 
 # The standard library takes a Lock about ten times per thread it starts and joins (Event and
 # Condition, the tstate lock, join): those operations are no switch points (the filter does not
@@ -54,10 +61,8 @@ class Lock:
         return self._acquire(ex, blocking, timeout, caller)
 
     def _acquire(self, ex: Any, blocking: bool, timeout: float, caller: Any) -> bool:
-        if not blocking and timeout != -1:
-            raise ValueError("can't specify a timeout for a non-blocking call")
-        if timeout < 0 and timeout != -1:
-            raise ValueError("timeout value must be a non-negative number")
+        if timeout != -1:
+            check_timeout(blocking, timeout)  # a virtual wait must fail where the real one does
         code = caller.f_code
         wanted = ex.wanted_files.get(code.co_filename)  # ``ex.wants``, without the call
         if wanted or (wanted is None and ex.wants(code)):

@@ -7,6 +7,7 @@ import time as _time
 from typing import Any
 
 from ..runtime.operation import OpKind
+from .lock import check_timeout
 from .running import running
 
 _real_sleep = _time.sleep
@@ -53,6 +54,7 @@ def sleep(seconds: float) -> None:
         return _real_sleep(seconds)
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
+    check_timeout(True, seconds)  # NaN, or too long for the platform: as time.sleep raises
     ex.sync_point(OpKind.SLEEP, None, sys._getframe(1), True, seconds)
     ex.park(None, float(seconds))
 
