@@ -136,3 +136,29 @@ def test_extended_three_threads_same_outcomes_as_exhaustive(threads: List[List[A
 ])
 def test_extended_hand_picked_programs(threads: List[List[Any]]) -> None:
     _compare(threads)
+
+
+@SCALED_TIMEOUT
+@settings(max_examples=25 * LONG, **SETTINGS)
+@seed(1010)
+@given(P.strategy_ops(st, max_threads=2, max_ops=2, kinds=P.CALLBACKS))
+def test_callbacks_and_call_values_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
+    """The callback family (``P.CALLBACKS``): conflicts inside ``re.sub``/``reduce``/``map``
+    callbacks, through a constructed iterator, a returned object or a thread-local's method."""
+    _compare(threads, cap=2000)
+
+
+@pytest.mark.parametrize("threads", [
+    [[("ret",)], [("boxw",)]],                                      # an object a method returned
+    [[("nested",), ("ctor",)], [("nested",)]],                      # an iterator class in a loop header
+    [[("resub",)], [("write", "x", 1)]],                            # re.sub's function reads x
+    [[("nested",), ("reduce",)], [("nested",), ("incr", "y")]],     # reduce's function, its list
+    [[("nested",), ("mapl",)], [("nested",), ("write", "x", 2)]],
+    [[("nested",), ("genany",)], [("nested",), ("incr", "x")]],
+    [[("nested",), ("enum",)], [("nested",)]],
+    [[("nested",), ("chain",)], [("nested",), ("incr", "x")]],
+    [[("nested",), ("filt",)], [("write", "x", 1), ("nested",)]],
+    [[("local",)], [("local",), ("incr", "x")]],
+])
+def test_callback_hand_picked_programs(threads: List[List[Any]]) -> None:
+    _compare(threads)
