@@ -174,7 +174,7 @@ def consumers() -> None:
         for i, y in enumerate(xs):
             t += sq(y) + i
         for p, q in zip(xs, xs):
-            t += sq(p)
+            t += sq(p) - q + q
         for y in itertools.chain(xs, xs):
             t += y
         if t != 14 + 17 + 14 + 12:
