@@ -263,7 +263,7 @@ Outcome = Tuple[Any, ...]
 def outcomes(body: Callable[[], None], record: List[Any], strategy: Any, limit: int,
              max_steps: int = 20_000, timeouts: str = "anytime") -> Tuple[FrozenSet[Outcome], int, bool]:
     """Run ``strategy`` until it is exhausted or ``limit`` executions; the set of outcomes seen."""
-    seen = set()
+    seen: set = set()
     n = 0
     with Session(body, model="instruction", max_steps=max_steps, timeouts=timeouts) as session:
         while n < limit and not strategy.exhausted():
