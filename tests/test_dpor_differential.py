@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import hypothesis.strategies as st
 import pytest
@@ -42,7 +42,7 @@ _LONG_ENV = os.environ.get("INTERLEAVE_DPOR_LONG", "")
 LONG = (int(_LONG_ENV) if _LONG_ENV.isdigit() and int(_LONG_ENV) > 1 else 20) if _LONG_ENV else 1
 # The whole Hypothesis run is one test for pytest-timeout: scale its limit with the run.
 SCALED_TIMEOUT = pytest.mark.timeout(300 * LONG)
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
+SETTINGS: Dict[str, Any] = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None, cap: int = CAP) -> None:
