@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from .models import get_iter_access, iterate_access
 from .record import NONE_ACCESS, Access
 from .values import python_user_callable
-from .vocabulary import EVERYTHING, FRESH, IMM, UNKNOWN, Abstract, Lazy, Loc, is_immutable
+from .vocabulary import EVERYTHING, FRESH, IMM, NEW_GEN, UNKNOWN, Abstract, Lazy, Loc, is_immutable
 
 _PATTERN = re.Pattern
 _MATCH = re.Match
@@ -188,6 +188,8 @@ def itertools_model(cls: type, pos: Sequence[Any], kwargs: Dict[str, Any]) -> Op
         return None
     locs: List[Any] = []
     for v in srcs:
+        if v is FRESH or v is IMM or v is NEW_GEN:
+            continue  # made by this thread just now: nobody else's
         if v is UNKNOWN or issubclass(type(v), Abstract):
             return None
         a = get_iter_access(v)
