@@ -121,6 +121,8 @@ def reduce_model(pos: Sequence[Any], kwargs: Dict[str, Any]) -> Optional[Access]
 def consume_model(src: Any, name: str) -> Optional[Access]:
     """C code that iterates ``src`` to its end, step by step (``iter(src)``, then ``next`` until
     it stops); None if that is not known."""
+    if src is FRESH or src is IMM or src is NEW_GEN:
+        return NONE_ACCESS  # made by this thread just now (a list display, a generator expression)
     if src is UNKNOWN or issubclass(type(src), Abstract):
         return None
     locs: List[Any] = []
