@@ -107,13 +107,37 @@ def _render(op: Op, tid: int) -> List[str]:
         return [f"seen.append(('t{tid}', 'n', list(N['l'])))"]
     if kind == "get":
         return [f"seen.append(('t{tid}', 'q', Q.get()))"]
+    # Calls that call code under test back, and values that flow out of calls (docs/dpor.md,
+    # "Calls in progress"): a wrong model here loses an outcome.
+    if kind == "ret":  # what a method returned (a shared object) is written through
+        return ["S.box().n += 1"]
+    if kind == "ctor":  # an iterator class built in the loop header walks a shared list
+        return ["for v in Walk(N['l']):", f"    seen.append(('t{tid}', 'w', v))"]
+    if kind == "resub":  # the replacement function reads shared state
+        return [f"seen.append(('t{tid}', 're', re.sub('a', lambda m: m.group(0) + str(S.x), 'aa')))"]
+    if kind == "reduce":
+        return [f"seen.append(('t{tid}', 'rd', functools.reduce(lambda a, v: a + v + S.y, N['l'], 0)))"]
+    if kind == "mapl":
+        return [f"seen.append(('t{tid}', 'm', list(map(lambda v: v + S.x, N['l']))))"]
+    if kind == "genany":
+        return [f"seen.append(('t{tid}', 'any', any(v >= S.x for v in N['l'])))"]
+    if kind == "enum":
+        return ["for i, v in enumerate(N['l']):", "    S.y = S.y + v"]
+    if kind == "chain":
+        return [f"seen.append(('t{tid}', 'ch', list(itertools.chain(N['l'], [S.x]))))"]
+    if kind == "filt":
+        return [f"seen.append(('t{tid}', 'f', list(filter(lambda v: S.x, N['l']))))"]
+    if kind == "local":  # a threading.local subclass whose method reads shared state
+        return ["LOC.n = S.y", f"seen.append(('t{tid}', 'loc', LOC.get(S)))"]
+    if kind == "boxw":  # the shared object the other operations reach through calls
+        return ["S.bx.n = S.bx.n + 2"]
     raise ValueError(kind)
 
 
 def source(threads: Sequence[Sequence[Op]]) -> str:
     """Python source of a body running ``threads`` (each a list of operations)."""
     lines = [
-        "import threading, queue, time",
+        "import threading, queue, time, re, functools, itertools",
         "from collections import defaultdict",
         "G = 0",
         "class Bump(Exception):",
@@ -125,12 +149,34 @@ def source(threads: Sequence[Sequence[Op]]) -> str:
         "        return obj.__dict__.get(self.key, 0)",
         "    def __set__(self, obj, value):",
         "        obj.__dict__[self.key] = value",
+        "class Box:",
+        "    def __init__(self):",
+        "        self.n = 0",
+        "class Walk:",
+        "    def __init__(self, lst):",
+        "        self.lst = lst",
+        "        self.i = 0",
+        "    def __iter__(self):",
+        "        return self",
+        "    def __next__(self):",
+        "        if self.i >= len(self.lst):",
+        "            raise StopIteration",
+        "        self.i += 1",
+        "        return self.lst[self.i - 1]",
+        "class Loc(threading.local):",
+        "    def __init__(self):",
+        "        self.n = -1",
+        "    def get(self, s):",
+        "        return self.n + s.x",
         "class Shared:",
         "    dy = Stored()",
         "    def __init__(self):",
         "        self.x = 0",
         "        self.y = 0",
         "        self.flag = 0",
+        "        self.bx = Box()",
+        "    def box(self):",
+        "        return self.bx",
         "    @property",
         "    def px(self):",
         "        return self.x",
@@ -156,6 +202,7 @@ def source(threads: Sequence[Sequence[Op]]) -> str:
         "    global G",
         "    G = 0",
         "    S = Shared()",
+        "    LOC = Loc()",
         "    D = {}",
         "    L0 = threading.Lock()",
         "    L1 = threading.Lock()",
@@ -187,7 +234,7 @@ def source(threads: Sequence[Sequence[Op]]) -> str:
     for tid in others:
         lines.append(f"    T{tid}.join()")
     lines.append("    record.append((S.x, S.y, D.get('k'), G, tuple(sorted(map(repr, seen))), S.dy, P.a, "
-                 "DD.get('k'), tuple(N['l']), tuple(sorted(D.items()))))")
+                 "DD.get('k'), tuple(N['l']), tuple(sorted(D.items())), S.bx.n))")
     return "\n".join(lines) + "\n"
 
 
@@ -216,7 +263,7 @@ Outcome = Tuple[Any, ...]
 def outcomes(body: Callable[[], None], record: List[Any], strategy: Any, limit: int,
              max_steps: int = 20_000, timeouts: str = "anytime") -> Tuple[FrozenSet[Outcome], int, bool]:
     """Run ``strategy`` until it is exhausted or ``limit`` executions; the set of outcomes seen."""
-    seen = set()
+    seen: set = set()
     n = 0
     with Session(body, model="instruction", max_steps=max_steps, timeouts=timeouts) as session:
         while n < limit and not strategy.exhausted():
@@ -246,6 +293,14 @@ def describe(threads: Sequence[Sequence[Op]]) -> str:
 #: views and iteration, nested containers.
 EXTENDED = ("dictattr", "vars", "setattr", "exec", "eval", "gensend", "genthrow", "prop", "descr", "slots",
             "ddict", "dview", "diter", "dput", "nested", "nestedread")
+
+#: Operations whose accesses happen inside callbacks of C or library calls, or reach objects
+#: through what a call returned: ``re.sub`` with a function, ``functools.reduce``, ``map``,
+#: ``filter``, ``enumerate``, ``itertools.chain``, ``any`` of a generator, an iterator class, a
+#: method returning a shared object, a ``threading.local`` subclass's method; with writes of
+#: what they read.
+CALLBACKS = ("ret", "ctor", "resub", "reduce", "mapl", "genany", "enum", "chain", "filt", "local", "boxw",
+             "nested", "write", "incr")
 
 
 def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
@@ -288,8 +343,8 @@ def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
     for k in ("dictattr", "vars", "setattr"):
         if k in allowed:
             choices.append(st.tuples(st.just(k), v))
-    for k in EXTENDED:
-        if k in allowed and k not in ("dictattr", "vars", "setattr"):
+    for k in EXTENDED + CALLBACKS:
+        if k in allowed and k not in ("dictattr", "vars", "setattr", "write", "incr"):
             choices.append(st.tuples(st.just(k)))
     op = st.one_of(*choices)
     return st.lists(st.lists(op, min_size=1, max_size=max_ops), min_size=2, max_size=max_threads)

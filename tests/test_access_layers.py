@@ -8,7 +8,7 @@ from pathlib import Path
 import interleave.instrument.access as access_pkg
 
 # Lowest first: a module may import only modules listed before it.
-ORDER = ["vocabulary", "values", "record", "stack", "analysis", "models", "primitives", "calls", "evaluate",
+ORDER = ["vocabulary", "values", "record", "stack", "analysis", "models", "primitives", "stdlib", "calls", "evaluate",
          "tracker"]
 PACKAGE = Path(access_pkg.__file__).parent
 

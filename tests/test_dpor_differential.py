@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import hypothesis.strategies as st
 import pytest
@@ -42,7 +42,7 @@ _LONG_ENV = os.environ.get("INTERLEAVE_DPOR_LONG", "")
 LONG = (int(_LONG_ENV) if _LONG_ENV.isdigit() and int(_LONG_ENV) > 1 else 20) if _LONG_ENV else 1
 # The whole Hypothesis run is one test for pytest-timeout: scale its limit with the run.
 SCALED_TIMEOUT = pytest.mark.timeout(300 * LONG)
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
+SETTINGS: Dict[str, Any] = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 def _compare(threads: Sequence[Sequence[Any]], preemptions: Any = None, cap: int = CAP) -> None:
@@ -135,4 +135,30 @@ def test_extended_three_threads_same_outcomes_as_exhaustive(threads: List[List[A
     [[("nested",)], [("nested",)]],
 ])
 def test_extended_hand_picked_programs(threads: List[List[Any]]) -> None:
+    _compare(threads)
+
+
+@SCALED_TIMEOUT
+@settings(max_examples=25 * LONG, **SETTINGS)
+@seed(1010)
+@given(P.strategy_ops(st, max_threads=2, max_ops=2, kinds=P.CALLBACKS))
+def test_callbacks_and_call_values_same_outcomes_as_exhaustive(threads: List[List[Any]]) -> None:
+    """The callback family (``P.CALLBACKS``): conflicts inside ``re.sub``/``reduce``/``map``
+    callbacks, through a constructed iterator, a returned object or a thread-local's method."""
+    _compare(threads, cap=2000)
+
+
+@pytest.mark.parametrize("threads", [
+    [[("ret",)], [("boxw",)]],                                      # an object a method returned
+    [[("nested",), ("ctor",)], [("nested",)]],                      # an iterator class in a loop header
+    [[("resub",)], [("write", "x", 1)]],                            # re.sub's function reads x
+    [[("nested",), ("reduce",)], [("nested",), ("incr", "y")]],     # reduce's function, its list
+    [[("nested",), ("mapl",)], [("nested",), ("write", "x", 2)]],
+    [[("nested",), ("genany",)], [("nested",), ("incr", "x")]],
+    [[("nested",), ("enum",)], [("nested",)]],
+    [[("nested",), ("chain",)], [("nested",), ("incr", "x")]],
+    [[("nested",), ("filt",)], [("write", "x", 1), ("nested",)]],
+    [[("local",)], [("local",), ("incr", "x")]],
+])
+def test_callback_hand_picked_programs(threads: List[List[Any]]) -> None:
     _compare(threads)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dis
 from types import CodeType
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ...versions import PY
 from ..opcodes import visible_offsets
@@ -17,13 +17,15 @@ from .vocabulary import ByObject
 
 
 class CodeInfo:
-    """The analysis of one code object: a Spec per visible offset."""
+    """The analysis of one code object: a Spec per visible offset, and what each return returns."""
 
-    __slots__ = ("specs", "ok")
+    __slots__ = ("specs", "ok", "returns")
 
-    def __init__(self, specs: Dict[int, Spec], ok: bool) -> None:
+    def __init__(self, specs: Dict[int, Spec], ok: bool, returns: Optional[Dict[int, Any]] = None) -> None:
         self.specs = specs
         self.ok = ok
+        # offset of a RETURN_VALUE/RETURN_CONST -> the descriptor of the value it returns
+        self.returns: Dict[int, Any] = returns or {}
 
 
 # Keyed by ``(id(code), model)``: hashing a code object hashes its constants every time, and a
@@ -111,6 +113,7 @@ class _Analyzer(StackModel):
         self.specs: Dict[int, Spec] = {}
         self.producers: Dict[int, bool] = {}
         self.kwnames: Dict[int, tuple] = {}
+        self.returns: Dict[int, Any] = {}
 
     def run(self) -> CodeInfo:
         instrs = self.instrs
@@ -152,14 +155,20 @@ class _Analyzer(StackModel):
             if ins.offset in self.visible and ins.offset not in self.specs and ins.offset in states \
                     and ins.opname not in NO_SHARED_STATE:
                 self.specs[ins.offset] = Spec("opaque", ins.offset, ins.opname)
-        # Mark the producers some visible consumer reads.
+        # Mark the producers some visible consumer reads, or a return returns (the tracker reads
+        # what a function under test returned when its caller goes on).
         for spec in self.specs.values():
             for d in _descs(spec):
                 if d is not None and d[0] in ("e", "x"):
                     p = self.specs.get(d[1])
                     if p is not None:
                         p.produce = True
-        return CodeInfo(self.specs, True)
+        for d in self.returns.values():
+            if d is not None and d[0] == "e":
+                p = self.specs.get(d[1])
+                if p is not None:
+                    p.produce = True
+        return CodeInfo(self.specs, True, self.returns)
 
     def _exception_handlers(self) -> List[Tuple[int, int, int, int, bool]]:
         if PY >= (3, 11):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import os
 import random
+import re
 import threading
 import types
 from collections import OrderedDict, defaultdict, deque
@@ -17,6 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .models import attr_access, iterate_access, resume_access, shallow_state
 from .primitives import interleave_call, is_sync_class, module_function_model, sync_method_model
 from .record import NONE_ACCESS, Access, unknown
+from .stdlib import consume_model, itertools_model, match_model, re_model, reduce_model
 from .values import MISSING, callable_name, func_home, owner_of, python_user_callable, type_lookup, under_test
 from .vocabulary import (
     ANY_DATA,
@@ -25,6 +27,7 @@ from .vocabulary import (
     FRESH,
     IMM,
     IO,
+    NEW_GEN,
     NOTHING,
     NULL,
     UNKNOWN,
@@ -90,11 +93,25 @@ _ARG_READING_METHODS = frozenset("extend update __iadd__ __ior__ union intersect
                                  "extendleft __contains__ count index remove".split())
 
 
-def _arg_reads(vals: List[Any]) -> List[Tuple[tuple, bool]]:
+def _arg_reads(vals: List[Any], shallow: bool = False) -> List[Tuple[tuple, bool]]:
+    """What a builtin reads of its arguments. ``shallow``: it only collects the items of an
+    iterable (``list(it)``, ``xs.extend(it)``), it never reads inside them."""
     locs: List[Tuple[tuple, bool]] = []
     for v in vals:
         if v is FRESH or v is IMM or v is NULL or is_immutable(v):
             continue
+        if v is NEW_GEN:
+            # Its points are seen; what it yields, a builtin that is not ``shallow`` may look
+            # into (``any`` tests its truth, ``sum`` adds it): any data.
+            if not shallow:
+                locs.append((ANY_DATA, False))
+            continue
+        if type(v) is Lazy and shallow:
+            # ``list(map(f, xs))``: iterating reads the iterables (f is code under test).
+            a = consume_model(v, "")
+            if a is not None:
+                locs.extend(a.locs)
+                continue
         if v is UNKNOWN or type(v) is Lazy:
             locs.append((ANY_DATA, False))
             continue
@@ -139,6 +156,10 @@ def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
         model = module_function_model(func, pos, kwargs)
         if model is not None:
             return model
+        if getattr(func, "__module__", None) == "re" and tcal is types.FunctionType:
+            model = re_model(func.__name__, pos, kwargs)
+            if model is not None:
+                return model
         return unknown(f"call of {callable_name(callee)} (code not under test)")
     if tcal is types.BuiltinFunctionType or tcal is types.BuiltinMethodType:
         recv = getattr(callee, "__self__", None)
@@ -198,6 +219,10 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
         return NONE_ACCESS
     if modname in ("_thread", "threading") and name in ("get_ident", "get_native_id"):
         return NONE_ACCESS
+    if modname in ("_functools", "functools") and name == "reduce":
+        model = reduce_model(pos, kwargs)
+        if model is not None:
+            return model
     if modname in ("_random",) or (recv is not None and type(recv).__name__ == "Random"):
         return Access("write", (((Loc.OBJECT, id(recv)), True),), name=name, space="object")
     return unknown(f"{modname}.{name}")
@@ -230,7 +255,7 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
         return Access("read", tuple(locs), name=name, space="") if locs else NONE_ACCESS
     if tr in CONTAINERS or tr.__name__ in ("dict_keys", "dict_values", "dict_items"):
         reading = name in _READ_METHODS
-        extra = _arg_reads(args) if name in _ARG_READING_METHODS else []
+        extra = _arg_reads(args, name == "extend") if name in _ARG_READING_METHODS else []
         if tr in DICTS and name in _KEYED_METHODS and pos and is_immutable(pos[0]) and not (
                 tr is defaultdict and name in ("__getitem__",)):
             loc = (Loc.ITEM, id(recv), pos[0])
@@ -241,6 +266,10 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
         return Access("call", (((Loc.ITEMS, id(recv)), not reading), *extra), obj=recv, name=name, space="method")
     if issubclass(type(recv), random.Random):
         return Access("write", (((Loc.OBJECT, id(recv)), True),), obj=recv, name=name, space="object")
+    if tr is re.Pattern or tr is re.Match:
+        model = re_model(name, pos, kwargs, recv) if tr is re.Pattern else match_model(recv, name)
+        if model is not None:
+            return model
     if issubclass(type(recv), types.ModuleType):
         return _builtin_function_model(getattr(recv, name, None), name, pos, kwargs)
     return unknown(f"{tr.__name__}.{name}")
@@ -260,13 +289,17 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
                 return unknown(f"{cls.__name__} with a callable not under test")
             if cls in (map, filter, property, staticmethod, classmethod):
                 return NONE_ACCESS
-            locs = _arg_reads(list(pos) + list(kwargs.values()))
+            locs = _arg_reads(list(pos) + list(kwargs.values()), cls in (list, tuple))
             if any(_user_dunder_call(v) is False for v in pos):
                 return unknown(f"{cls.__name__}() on an object whose methods the harness cannot see")
             return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
         return unknown(f"{cls.__name__}()")
     if is_sync_class(cls):
         return NONE_ACCESS  # a fresh object: nobody else can see it yet
+    if cls.__module__ == "itertools":
+        model = itertools_model(cls, pos, kwargs)
+        if model is not None:
+            return model
     if cls in (deque, OrderedDict, defaultdict):
         # Fresh too, but filled from its arguments: ``deque(items)`` reads them (runs a generator).
         locs = _arg_reads(list(pos) + list(kwargs.values()))

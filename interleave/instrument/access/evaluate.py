@@ -8,18 +8,34 @@ the value that was read (``-> 0``) or written (``= 1``).
 from __future__ import annotations
 
 import builtins
+import re
 import types
 from collections import defaultdict, deque
 from types import CodeType, FrameType
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 from .analysis import CodeInfo, analyze
 from .calls import FRESH_RESULT, IMM_RESULT, LAZY_RESULT, call_model, with_access
 from .models import attr_access, dealias, get_iter_access, item_access, iterate_access, operands_access, super_read
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
-from .values import ALIASES, MISSING, attr_value, callable_name, python_user_callable, super_attr
-from .vocabulary import DICTS, FRESH, IMM, NOTHING, NULL, UNKNOWN, Abstract, ByObject, Lazy, Loc, Super, is_immutable
+from .stdlib import itertools_result, match_result, re_result
+from .values import ALIASES, MISSING, attr_value, callable_name, python_user_callable, super_attr, under_test
+from .vocabulary import (
+    DICTS,
+    FRESH,
+    IMM,
+    NEW_GEN,
+    NOTHING,
+    NULL,
+    UNKNOWN,
+    Abstract,
+    ByObject,
+    Lazy,
+    Loc,
+    Super,
+    is_immutable,
+)
 
 
 def describe(frame: FrameType, code: Optional[CodeType] = None, offset: Optional[int] = None) -> Access:
@@ -189,6 +205,8 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
         v = UNKNOWN
         if tc in DICTS and is_immutable(key):
             v = dict.get(cont, key, UNKNOWN) if tc is not defaultdict or key in cont else UNKNOWN
+        elif tc is re.Match:
+            v = match_result(cont, "__getitem__")
         elif tc in (list, tuple) and type(key) is int:
             try:
                 v = cont[key]
@@ -223,6 +241,10 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
         return UNKNOWN
     if op == "call":
         return _call_result(spec, frame, memo)
+    if op == "for_iter":
+        it = operand(spec.args[0], frame, memo)
+        # ``for i, x in enumerate(xs)``: the tuple unpacked is new, nobody else has it.
+        return FRESH if type(it) is Lazy and it.tuples else UNKNOWN
     if op == "super_attr":
         cls = operand(spec.args[0], frame, memo)
         obj = operand(spec.args[1], frame, memo)
@@ -243,10 +265,20 @@ def _call_access(spec: Spec, frame: FrameType, memo: Any) -> Access:
     return call_model(callee, pos, kwargs)
 
 
+_GENERATOR = 0x20  # CO_GENERATOR
+
+
 def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
     """What a call returns, as far as the harness can tell without running it."""
     vals = [operand(d, frame, memo) for d in spec.args]
     callee, args = vals[0], vals[1:]
+    if callee is FRESH:
+        d = spec.args[0]
+        if len(d) == 2 and d[0] == "new" and d[1].co_flags & _GENERATOR and under_test(d[1]):
+            # ``any(x for x in xs)``: a new generator of code under test, which only the call it
+            # goes to will run (its points are its own); stored, it is read from where it is.
+            return NEW_GEN
+        return UNKNOWN
     if callee is UNKNOWN or issubclass(type(callee), Abstract):
         return UNKNOWN
     tcal = type(callee)
@@ -259,6 +291,8 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
             if name in FRESH_RESULT:
                 return FRESH
             if name in LAZY_RESULT:
+                if name == "iter" and len(args) != 1:
+                    return UNKNOWN  # iter(f, sentinel) calls f (maybe not code under test)
                 return Lazy(tuple(a for a in args if not callable(a) or a is UNKNOWN))
             if name == "super" and not args:
                 return _call_result_super(frame)
@@ -267,16 +301,22 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
                 return attr_value(args[0], args[1])
             return UNKNOWN
         tr = type(recv)
+        if tr is re.Pattern:
+            return re_result(name, _positional(spec, args), _kwargs(spec, args), recv)
+        if tr is re.Match:
+            return match_result(recv, name)
         if tr in DICTS and name == "get" and len(args) in (1, 2) and is_immutable(args[0]):
             v = dict.get(recv, args[0], MISSING)
             return v if v is not MISSING else (args[1] if len(args) == 2 else None)
         if tr in DICTS and name in ("keys", "values", "items"):
-            return Lazy((recv,))
+            return Lazy((recv,), name == "items")
         if tr in (list, set, deque) + DICTS and name in ("copy",):
             return FRESH
         if tr in (str, bytes) and name not in ("split", "rsplit", "splitlines", "partition", "rpartition"):
             return IMM
         return UNKNOWN
+    if tcal is types.FunctionType and getattr(callee, "__module__", None) == "re":
+        return re_result(callee.__name__, _positional(spec, args), _kwargs(spec, args))
     if issubclass(type(callee), type):
         if callee in (int, float, complex, bool, str, bytes, frozenset):
             return IMM
@@ -285,13 +325,33 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
         if callee.__module__ == "builtins" and callee in (list, dict, set, tuple, bytearray):
             return FRESH
         if callee in (enumerate, zip, reversed):
-            return Lazy(tuple(args))
+            return Lazy(tuple(args), callee is not reversed)
+        if callee in (map, filter) and args and (args[0] is FRESH or python_user_callable(args[0])):
+            # The function is code under test (its points are its own): the iterator reads its
+            # iterables, as a ``for`` over them would; ``filter`` also tests the truth of what
+            # the function returned.
+            return Lazy(tuple(args[1:]), deep=callee is filter)
+        if callee.__module__ == "itertools":
+            return itertools_result(callee, _positional(spec, args), _kwargs(spec, args))
         if callee is super and not args:
             return _call_result_super(frame)
         if callee is type and len(args) == 1 and not issubclass(type(args[0]), (Abstract, Lazy, Super)):
             return type(args[0])  # type(obj).count: the class is the owner
         return FRESH if callee.__module__ in ("threading", "queue") else UNKNOWN
     return UNKNOWN
+
+
+def _kwargs(spec: Spec, args: List[Any]) -> Dict[str, Any]:
+    """The keyword arguments of a call, from its values (``args``: the positional ones first)."""
+    kw = spec.kw
+    if not kw:
+        return {}
+    return dict(zip(kw, args[len(args) - len(kw):], strict=False))
+
+
+def _positional(spec: Spec, args: List[Any]) -> List[Any]:
+    kw = spec.kw
+    return args[:len(args) - len(kw)] if kw else args
 
 
 def _call_result_super(frame: FrameType) -> Any:

@@ -5,6 +5,7 @@ Each model turns run-time operand values (possibly abstract) into an :class:`~.r
 
 from __future__ import annotations
 
+import re
 import types
 from _thread import _local as _thread_local
 from collections import OrderedDict, defaultdict, deque
@@ -35,6 +36,7 @@ from .vocabulary import (
     EVERYTHING,
     FRESH,
     IMM,
+    NEW_GEN,
     NOTHING,
     NULL,
     SEQ_ITERATORS,
@@ -181,6 +183,8 @@ def attr_access(obj: Any, name: str, write: bool) -> Access:
     return unknown(f"{tp.__name__}.{name} runs code the harness cannot see")
 
 
+_MATCH = re.Match
+
 # (id(class), name) -> the class-attribute locations a read of ``name`` may fall back on.
 _CLASS_READS = ByObject()
 _HEAPTYPE = 1 << 9
@@ -290,6 +294,8 @@ def item_access(cont: Any, key: Any, write: bool) -> Access:
         return Access(kind, (((Loc.ITEMS, id(cont)), write),), obj=cont, name=None, space="items")
     if tc in CONTAINERS:
         return Access(kind, (((Loc.ITEMS, id(cont)), write),), obj=cont, space="items")
+    if tc is _MATCH and not write and type(cont.string) in (str, bytes):
+        return NONE_ACCESS  # m[1]: a group of a match over an immutable string
     method = "__setitem__" if write else "__getitem__"
     impl = type_lookup(tc, method)
     if impl is not MISSING and func_home(impl) == "user":
@@ -392,7 +398,7 @@ def iterate_access(src: Any, iterator: bool) -> Access:
     """One step of iterating ``src`` (``iterator``: ``src`` is the iterator, not the iterable)."""
     if type(src) is Lazy:
         sources = src.sources
-        if len(sources) == 1 and type(sources[0]) is list:
+        if len(sources) == 1 and type(sources[0]) is list and not src.deep:
             # ``for x in a_list``: what the general case below gives, without its two calls.
             return Access("read", (((Loc.ITEMS, id(sources[0])), False),), space="items")
         locs: List[Tuple[tuple, bool]] = []
@@ -401,8 +407,10 @@ def iterate_access(src: Any, iterator: bool) -> Access:
             if a.locs is EVERYTHING:
                 return a
             locs.extend(a.locs)
+        if src.deep and iterator:
+            locs.append((ANY_DATA, False))
         return Access("read", tuple(locs), space="items") if locs else NONE_ACCESS
-    if src is FRESH or src is IMM or is_immutable(src):
+    if src is FRESH or src is IMM or src is NEW_GEN or is_immutable(src):
         return NONE_ACCESS
     if src is UNKNOWN or src is NULL:
         return unknown("iteration over an unknown object")
@@ -453,7 +461,8 @@ def get_iter_access(src: Any) -> Access:
             continue
         if type(s) is Lazy:
             a = get_iter_access(s)
-        elif s is FRESH or s is IMM or type(s) in (list, tuple, str, bytes, range) or type(s) in _SELF_ITER \
+        elif s is FRESH or s is IMM or s is NEW_GEN or type(s) in (list, tuple, str, bytes, range) \
+                or type(s) in _SELF_ITER \
                 or is_immutable(s) or callable(s) and type(s) in (types.FunctionType, types.BuiltinFunctionType):
             continue
         elif type(s) in _SIZED_ITER:

@@ -21,6 +21,7 @@ from .record import Access
 #   ("e", offset) value produced by the visible instruction at offset (kept by the tracker)
 #   ("x", offset) the __exit__ pushed by the with-statement set-up at offset
 #   ("new",)      a fresh object (BUILD_LIST...)     None  unknown
+#   ("new", code) a function just made from ``code``
 
 _F = "f"
 _NULLD = ("n",)
@@ -70,7 +71,7 @@ class StackModel:
     """The transfer function: what one instruction does to the abstract stack, and the Spec it records.
 
     The subclass provides ``code``, ``instrs``, ``index`` (offset -> position), ``visible``,
-    ``specs`` and ``kwnames``.
+    ``specs``, ``kwnames`` and ``returns``.
     """
 
     code: CodeType
@@ -79,6 +80,7 @@ class StackModel:
     visible: FrozenSet[int]
     specs: Dict[int, Spec]
     kwnames: Dict[int, tuple]
+    returns: Dict[int, Any]
 
     def _spec(self, ins: Any, op: str, name: Any = None, args: tuple = (), **kw: Any) -> None:
         if ins.offset in self.visible:
@@ -265,7 +267,7 @@ class StackModel:
                 jump_stack.append(None)
             else:
                 jump_stack.pop()
-            st.append(None)
+            st.append(e())  # the item: known when it is a new tuple (evaluate.produced_value)
         elif name == "END_FOR":
             st.pop()
             if PY == (3, 12):
@@ -306,13 +308,17 @@ class StackModel:
             st.pop()
             st.append(_NEW)
         elif name == "MAKE_FUNCTION":
+            # The code object, a constant (3.10: below the qualified name): a call of the new
+            # function that makes a generator is known to return a new generator.
+            code_d = st[-1] if PY >= (3, 11) else (st[-2] if len(st) > 1 else None)
             if PY >= (3, 13):
                 st.pop()
             else:
                 n = 2 if PY < (3, 11) else 1
                 n += bin(arg & 0x0F).count("1")
                 del st[-n:]
-            st.append(_NEW)
+            made = code_d[1] if code_d is not None and code_d[0] == "k" and type(code_d[1]) is CodeType else None
+            st.append(("new", made) if made is not None else _NEW)
         elif name == "SET_FUNCTION_ATTRIBUTE":
             st.pop()
         elif name in ("CALL", "CALL_FUNCTION", "CALL_METHOD", "CALL_FUNCTION_KW", "CALL_KW"):
@@ -337,7 +343,12 @@ class StackModel:
             exit_slot = st[-7] if PY < (3, 11) else (st[-4] if PY == (3, 11) else st[-4])
             self._spec(ins, "call", None, (exit_slot, _NULLD, None, None, None))
             st.append(e())
+        elif name == "YIELD_VALUE" and st:
+            # The value yielded goes, the value sent comes; the slots below stay what they were
+            # (a genexpr's iterator, ``.0``, is still the same object when it resumes).
+            st[-1] = None
         elif name == "RETURN_VALUE" or name == "RETURN_CONST":
+            self.returns[off] = ("k", ins.argval) if name == "RETURN_CONST" else (st[-1] if st else None)
             return []
         elif name in ("RAISE_VARARGS", "RERAISE"):
             return []

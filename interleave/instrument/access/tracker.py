@@ -13,12 +13,22 @@ import sys
 from types import CodeType, FrameType, FunctionType, MethodType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .analysis import BY_ID, SUSPENDABLE, may_catch, specs_of
+from .analysis import BY_ID, SUSPENDABLE, analyze, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
 from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
-from .values import ALIASES, LOCAL_TYPES, MISSING, SHAPES, attr_value, local_slot_value, set_code_filter, under_test
+from .values import (
+    ALIASES,
+    LOCAL_TYPES,
+    MISSING,
+    SHAPES,
+    attr_value,
+    constructor_init,
+    local_slot_value,
+    set_code_filter,
+    under_test,
+)
 from .vocabulary import EVERYTHING, FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
 
 _Locs = Tuple[Tuple[tuple, bool], ...]
@@ -96,6 +106,11 @@ class AccessTracker:
         # frame -> thread-local loads it ran whose value could not be read then (another thread's
         # turn): (offset, the local, the name), read when the frame reaches its next point
         self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
+        # caller frame -> (offset of its call whose value a later instruction reads, the frame of
+        # the function under test it called): what that frame returned is the call's value,
+        # read when the caller goes on (with ``callbacks``: the first point of the called frame
+        # is where the tracker learns which frame it is)
+        self.calls: Dict[FrameType, Tuple[int, FrameType]] = {}
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
@@ -105,6 +120,7 @@ class AccessTracker:
         self.around = {}
         self.quiet = None
         self.local_loads = {}
+        self.calls = {}
         ALIASES.clear()
         RESUMED.reset()
 
@@ -179,7 +195,11 @@ class AccessTracker:
             if type(callee) is MethodType:
                 callee = callee.__func__
             if type(callee) is FunctionType and callee.__code__ is f.f_code:
+                if spec.produce and not f.f_code.co_flags & SUSPENDABLE:
+                    self.calls[caller] = (offset, f)
                 return ()
+            if spec.produce and type(callee) is not FunctionType and issubclass(type(callee), type):
+                self._constructed(caller, offset, callee, f)
         locs = self.pick(caller, code, offset, False).locs
         if not locs:
             return ()
@@ -197,6 +217,52 @@ class AccessTracker:
                 out.append((loc, w))
         return tuple(out)
 
+    def _constructed(self, caller: FrameType, offset: int, cls: type, f: FrameType) -> None:
+        """``cls(...)`` called at ``caller``'s ``offset`` runs ``f``: if ``f`` is the class's
+        ``__init__`` run by ``type.__call__`` on what ``object.__new__`` made, its ``self`` is
+        what the call returns (kept as the call's value: an object built in a loop header or an
+        argument, ``for v in It(3)``, is then known, not any object)."""
+        init = constructor_init(cls)
+        if init is None or init is not f.f_code:
+            return
+        obj = f.f_locals.get(init.co_varnames[0], UNKNOWN)
+        if type(obj) is not cls:
+            return
+        memo = self.memos.get(caller)
+        if memo is not None and memo.get(offset, UNKNOWN) is UNKNOWN:
+            memo[offset] = obj
+            self.keep.append(obj)
+
+    def _returned(self, frame: FrameType, offset: int) -> None:
+        """``frame`` goes on after a call of a function under test whose value it reads later:
+        the value is what the called frame's return instruction returned (its operand, read in
+        the called frame as any operand is)."""
+        call_off, f = self.calls.pop(frame)
+        if offset == call_off or not _on_stack(frame):
+            return  # the same call again (its value is not read before it runs), or not its thread
+        memo = self.memos.get(frame)
+        if memo is None or memo.get(call_off, UNKNOWN) is not UNKNOWN:
+            return
+        info = analyze(f.f_code)
+        d = info.returns.get(f.f_lasti)
+        if d is None:
+            return  # it raised, or the return's operand is not known
+        fmemo = self.memos.get(f)
+        loads = self.local_loads.pop(f, None)
+        if loads and fmemo is not None:
+            # Thread-local loads of the finished frame: it ran in this thread and returned.
+            for off, obj, name in loads:
+                if fmemo.get(off) is UNKNOWN:
+                    fmemo[off] = local_slot_value(obj, name)
+        try:
+            v = operand(d, f, fmemo if fmemo is not None else {})
+        except Exception:  # noqa: BLE001
+            return
+        if v is not UNKNOWN:
+            memo[call_off] = v
+            if type(v) not in FAST_IMM and type(v) is not Abstract:
+                self.keep.append(v)
+
     def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True, now: bool = False) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute.
 
@@ -205,6 +271,8 @@ class AccessTracker:
         """
         if self.local_loads and _outer:
             self._resolve(frame)
+        if self.calls and _outer and frame in self.calls:
+            self._returned(frame, offset)
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
@@ -377,19 +445,40 @@ class AccessTracker:
         return UNKNOWN
 
     def _resolve(self, frame: FrameType) -> None:
-        """``frame`` goes on (in its own thread): read the thread-local loads it ran meanwhile."""
-        loads = self.local_loads.get(frame)
-        if loads is None or not _on_stack(frame):
-            return
-        del self.local_loads[frame]
-        memo = self.memos.get(frame)
-        if memo is None:
-            return
-        for offset, obj, name in loads:
-            if memo.get(offset) is UNKNOWN:
-                v = memo[offset] = local_slot_value(obj, name)
-                if type(v) not in FAST_IMM:
-                    self.keep.append(v)
+        """``frame`` goes on (in its own thread): read the thread-local loads it ran meanwhile, and
+        those of its callers whose load has finished (``loc.method()``: the method runs before
+        its caller's next point, and its points carry the caller's call, whose callee is that
+        load's value)."""
+        local_loads = self.local_loads
+        f: Optional[FrameType] = frame
+        on_stack = None
+        while f is not None and local_loads:
+            loads = local_loads.get(f)
+            if loads is not None:
+                if on_stack is None:
+                    on_stack = _on_stack(frame)
+                    if not on_stack:
+                        return
+                memo = self.memos.get(f)
+                if f is frame:
+                    left = None
+                else:
+                    # A caller's load runs until the caller's instruction moves past it: a
+                    # first access that runs the class's ``__init__`` is still in progress.
+                    here = _instruction_at(f.f_code, f.f_lasti)
+                    left = [x for x in loads if x[0] >= here]
+                    loads = [x for x in loads if x[0] < here]
+                if left:
+                    local_loads[f] = left
+                else:
+                    del local_loads[f]
+                if memo is not None:
+                    for offset, obj, name in loads:
+                        if memo.get(offset) is UNKNOWN:
+                            v = memo[offset] = local_slot_value(obj, name)
+                            if type(v) not in FAST_IMM:
+                                self.keep.append(v)
+            f = f.f_back
 
     def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
         """The instruction runs now and its access is already known: keep what it produces."""

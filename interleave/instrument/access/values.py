@@ -7,6 +7,7 @@ are switch points of their own, not opaque) is the session's filter, set by the 
 
 from __future__ import annotations
 
+import dis
 import types
 import weakref
 from _thread import _local as _thread_local
@@ -94,6 +95,34 @@ def attr_value(obj: Any, name: str) -> Any:
 # set-up runs no code (no ``__init__`` of their own).
 LOCAL_TYPES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 _local_getattribute = _thread_local.__getattribute__
+
+
+# id(code) -> whether the code may rebind its first parameter (``self = ...``).
+_REBINDS_FIRST = ByObject()
+_TYPE_CALL = type.__dict__["__call__"]
+
+
+def constructor_init(cls: type) -> Optional[CodeType]:
+    """The code of ``cls.__init__`` when calling ``cls`` returns the ``self`` that ``__init__``
+    starts with: ``type.__call__`` with ``object.__new__``, a Python ``__init__`` that never
+    rebinds its first parameter. None otherwise."""
+    if type_lookup(type(cls), "__call__") is not _TYPE_CALL or owner_of(cls, "__new__") is not object:
+        return None
+    init = type_lookup(cls, "__init__")
+    if type(init) is not types.FunctionType:
+        return None
+    code = init.__code__
+    if not code.co_argcount:
+        return None
+    rebinds = _REBINDS_FIRST.get(id(code))
+    if rebinds is None:
+        first = code.co_varnames[0]
+        rebinds = any(i.opname in ("STORE_FAST", "DELETE_FAST", "STORE_DEREF", "DELETE_DEREF",
+                                   "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST")
+                      and (i.argval == first or (type(i.argval) is tuple and first in i.argval))
+                      for i in dis.get_instructions(code))
+        _REBINDS_FIRST.put(code, id(code), rebinds)
+    return None if rebinds else code
 
 
 def local_kind(tp: type) -> Optional[bool]:

@@ -52,15 +52,23 @@ UNKNOWN = Abstract("unknown")  # could be any object, shared or not
 FRESH = Abstract("fresh")  # an object created by this very thread just now: nobody else has it
 IMM = Abstract("immutable")  # some immutable builtin value (int, str, tuple of such...)
 NULL = Abstract("null")  # the interpreter's NULL stack marker
+# A generator of code under test that the running frame has just made and not stored
+# (``any(x for x in xs)``): only the call it goes to runs it, and its points are seen.
+NEW_GEN = Abstract("new generator")
 
 
 class Lazy:
-    """A lazy iterator (``enumerate(xs)``, ``d.items()``...) that reads ``sources`` when iterated."""
+    """A lazy iterator (``enumerate(xs)``, ``d.items()``...) that reads ``sources`` when iterated;
+    ``tuples``: each step yields a new tuple (``enumerate``, ``zip``, ``d.items()``); ``deep``:
+    each step also looks into values the harness does not know (``filter`` tests the truth of
+    what its function returned: the length of a list, say), so it reads any data."""
 
-    __slots__ = ("sources",)
+    __slots__ = ("sources", "tuples", "deep")
 
-    def __init__(self, sources: Tuple[Any, ...]) -> None:
+    def __init__(self, sources: Tuple[Any, ...], tuples: bool = False, deep: bool = False) -> None:
         self.sources = sources
+        self.tuples = tuples
+        self.deep = deep
 
 
 class Super:
