@@ -11,6 +11,7 @@ import gc
 import os
 import sys
 import threading
+import time
 import weakref
 from collections import defaultdict
 from typing import Any, Callable, Dict, List
@@ -391,3 +392,40 @@ def test_a_class_defined_in_the_body_is_collectable_afterwards(mode: str, backen
     assert refs
     alive = [r for r in refs if r() is not None]
     assert not alive, f"{len(alive)} of {len(refs)} classes still alive"
+
+
+# ------------------------------------------------------------------ forced points (audit f07)
+# A point the runtime let a thread pass alone (no other thread could run) was in no DPOR event
+# when the thread next asked at a point with no grant left, or parked. The replay that grants a
+# thread's consecutive events at once then started the next event a point early, and DPOR
+# reported a divergence (a failure) for correct code, the README's own safety-net timeouts.
+
+def _pool_with_blocked_task(wait: Callable[..., Any]) -> Callable[[], None]:
+    def body() -> None:
+        import concurrent.futures as cf
+
+        ev = threading.Event()
+        with cf.ThreadPoolExecutor(2) as ex:
+            blocked = ex.submit(ev.wait)
+            done = ex.submit(int, "1")
+            try:
+                wait(cf, blocked, done)
+            except cf.TimeoutError:
+                pass  # a timeout may run out at any moment (timeouts="anytime")
+            ev.set()
+    return body
+
+
+FORCED = {
+    "sleep": _pool_with_blocked_task(lambda cf, blocked, done: time.sleep(0.5)),
+    "result(timeout)": _pool_with_blocked_task(lambda cf, blocked, done: done.result(timeout=0.5)),
+    "wait(timeout)": _pool_with_blocked_task(lambda cf, blocked, done: cf.wait([blocked, done], timeout=0.5)),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(FORCED))
+def test_a_point_passed_alone_keeps_replays_in_step(name: str, backend: str) -> None:
+    r = interleave.explore(FORCED[name], strategy="dpor", executions=3000, seed=3, backend=backend)
+    assert r.failure is None, r.failure.report
+    assert r.exhausted, r.verdict

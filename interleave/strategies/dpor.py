@@ -192,6 +192,8 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         f = point.frame
         if not ex.rec_left or ex.prelude is vt:
             # It waits here for a decision (or, just started, for its starter's event to end).
+            if ex.prelude is not vt:
+                self._count_forced(vt.tid)
             self.pend[vt.tid] = self._operation(point)
             return
         # This point runs now without a decision: a replayed run, or the runtime runs the only
@@ -250,6 +252,21 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             self._forced(tid, prev)
         self._forced(tid, self._operation(point, True))
 
+    def _count_forced(self, tid: int) -> None:
+        """Count the point the running thread stood at when it last waited for a decision.
+
+        The runtime did not ask (the thread was the only one that could run, so it went on),
+        and before the thread asked again, at a point with no grant left (another thread woke
+        meanwhile) or by parking, nothing else saw that point run. Uncounted, it was in no
+        event: a replay that grants this thread's consecutive events at once then started the
+        next event one point early, and diverged.
+        """
+        p = self.pend.get(tid)
+        running = self.running
+        if p is not None and not p[3] and running is not None and running.tid == tid:
+            self.pend[tid] = None
+            self._forced(tid, p)
+
     def _forced(self, tid: int, p: _Pending) -> None:
         """A point the runtime ran without asking (``tid`` was the only thread that could run)."""
         running = self.running
@@ -294,6 +311,8 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
             ex = self._attach()
         if self.mode:
             return (current if current in runnable else runnable[0]), _LONG
+        if ex.threads[current].state == BLOCKED:
+            self._count_forced(current)  # it parked after a point the runtime let it pass alone
         running = self.running
         if running is not None:
             if running.tid == current and current in runnable:
