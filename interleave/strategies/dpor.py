@@ -253,14 +253,9 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         self._forced(tid, self._operation(point, True))
 
     def _count_forced(self, tid: int) -> None:
-        """Count the point the running thread stood at when it last waited for a decision.
-
-        The runtime did not ask (the thread was the only one that could run, so it went on),
-        and before the thread asked again, at a point with no grant left (another thread woke
-        meanwhile) or by parking, nothing else saw that point run. Uncounted, it was in no
-        event: a replay that grants this thread's consecutive events at once then started the
-        next event one point early, and diverged.
-        """
+        """Count the point the running thread last waited at for a decision the runtime never
+        asked for (it ran alone), now that it asks again (no grant left, or it parked): in no
+        event, a replay granting its consecutive events at once began the next one early."""
         p = self.pend.get(tid)
         running = self.running
         if p is not None and not p[3] and running is not None and running.tid == tid:
@@ -312,7 +307,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
         if self.mode:
             return (current if current in runnable else runnable[0]), _LONG
         if ex.threads[current].state == BLOCKED:
-            self._count_forced(current)  # it parked after a point the runtime let it pass alone
+            self._count_forced(current)
         running = self.running
         if running is not None:
             if running.tid == current and current in runnable:
