@@ -299,3 +299,19 @@ def diagnose_deadlock(events: Sequence[Event], names: Dict[int, str], cycle: Seq
                      f"which {nxt} took at {_where(events[held[-1]])}")
     text = "deadlock (lock-order cycle): " + "; ".join(parts)
     return Diagnosis("deadlock", text, {waits[n][0] for n in threads}, rows)
+
+
+def readable_names(names: Dict[int, str], longest: int = 40) -> Dict[int, str]:
+    """Thread names as the report shows them: one line, no column bar, not too long, distinct.
+
+    A program may name threads anything: a newline broke the table's header, a ``|`` its
+    columns, and two threads named alike could not be told apart in the diagnosis.
+    """
+    out: Dict[int, str] = {}
+    for tid, name in names.items():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(name)).replace("|", "/")
+        out[tid] = text if len(text) <= longest else text[:longest - 1] + "…"
+    seen: Dict[str, int] = {}
+    for text in out.values():
+        seen[text] = seen.get(text, 0) + 1
+    return {tid: f"{text} #{tid}" if seen[text] > 1 else text for tid, text in out.items()}

@@ -9,7 +9,7 @@ import shutil
 import traceback
 from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception
+from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception, readable_names
 from .instrument.filter import is_user_code_file
 from .result import semantics
 from .runtime.outcome import Outcome
@@ -470,6 +470,7 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
                   width: Optional[int] = None) -> str:
     """The whole report, no colours: as wide as the terminal, readable at 100 columns."""
     width = report_width(width)
+    names = readable_names(names)
     shown = [e for e in events if not _foreign(e.filename)]
     found = diagnose(outcome, shown, names)
     parts = [header, ""]

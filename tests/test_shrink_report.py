@@ -215,3 +215,35 @@ def test_the_token_a_seed_gives_does_not_depend_on_the_machine_s_speed(monkeypat
         return r.failure.token
 
     assert run(0.0) == run(0.1)
+
+
+class _Count:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self) -> None:
+        self.value += 1
+
+
+def _oddly_named_threads() -> None:
+    c = _Count()
+    names = ["worker", "worker", "a\nb|c" + "x" * 60]
+    ts = [threading.Thread(target=c.inc, name=n) for n in names]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == 3
+
+
+def test_thread_names_are_shown_on_one_line_distinct_and_short() -> None:
+    """A newline in a name broke the table's header, a | its columns, and two threads named
+    alike were the same person in the diagnosis."""
+    r = interleave.explore(_oddly_named_threads, executions=300, seed=1)
+    assert r.failure is not None
+    table = r.failure.report.split("Interleaving (one column per thread):\n")[1]
+    header = table.splitlines()[0]
+    assert "worker #1" in header and "worker #2" in header, header
+    assert header.count("|") == 3, header  # four columns: the body and three threads
+    assert "a\\nb/c" in header and "…" in header, header
+    assert all(len(line) <= 100 for line in table.splitlines()[:2])
