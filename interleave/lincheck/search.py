@@ -27,6 +27,8 @@ import types
 import weakref
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
+from ..sync.vtime import _real_perf_counter as _clock
+from .alone import Watch
 from .history import INIT, POST, CallRecord, Raised, invoke
 from .operation import Operation
 
@@ -88,7 +90,7 @@ def _written_in_python(klass: type) -> bool:
     return known
 
 
-_PYTHON_CLASS: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
+_PYTHON_CLASS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def _fields(obj: Any, t: type) -> Dict[str, Any]:
@@ -191,12 +193,17 @@ class Model:
         self.by_name = by_name
         self.post = post
         self.copies = True  # until a deepcopy fails; then every branch re-runs its prefix
+        self.watch = Watch()
 
     def run(self, state: Any, call: CallRecord) -> Any:
         """Run ``call`` on ``state`` (which it changes); its result."""
+        watch = self.watch
+        watch.call = call
+        watch.since = _clock()
         if call.column == POST:
             return invoke(self.post, state)  # type: ignore[arg-type]
         o = self.operations[call.op]  # type: ignore[index]
+        watch.name = o.name
         if self.by_name:
             return invoke(getattr(state, o.name), *call.args)
         return invoke(o.fn, state, *call.args)

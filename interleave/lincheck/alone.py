@@ -1,0 +1,158 @@
+"""Run the linearizability search so that a spec call that blocks or never returns is reported, not hung on.
+
+The search runs the spec one call at a time with nothing else running, outside the run: its
+locks are real locks there. An operation that waits for another call (``get`` on an empty
+queue) waits for ever when the search tries it first, and one that spins until another call
+happened spins for ever; the harness's watchdog does not see either, since no execution is
+active. So the search runs on a helper OS thread while the run's thread watches it: a spec call
+parked on a lock it holds itself (nothing else can release it) is reported at once, any other
+call that has not returned after ``SPEC_CALL_SECONDS`` is reported then, and Ctrl-C leaves the
+wait as ``KeyboardInterrupt``. A helper that spins is stopped; one parked for ever is left
+parked (a daemon thread, no CPU).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from typing import Any, Callable, Dict, List, Optional
+
+from ..errors import InconclusiveError
+from ..sync.lock import Lock as _HarnessLock
+from ..sync.lock import _real_lock
+from ..sync.threads import _real_start_new_thread
+from ..sync.vtime import _real_perf_counter as _clock
+from .history import POST, CallRecord
+
+#: Real seconds one spec call may run before the check stops with ``SpecCallStuck``.
+SPEC_CALL_SECONDS = 10.0
+#: How often (real seconds) the watching thread looks at the helper.
+_POLL = 0.02
+
+_LOCK_ACQUIRE = _HarnessLock.acquire.__code__
+
+
+class SpecCallStuck(InconclusiveError):
+    """A call of the sequential spec, run alone by the linearizability search, blocked or did not return."""
+
+
+class _Stop(BaseException):
+    """Raised in a spinning helper to end it."""
+
+
+class Watch:
+    """Where the search is: the spec call running now (set by ``Model.run``) and since when."""
+
+    __slots__ = ("call", "since", "name")
+
+    def __init__(self) -> None:
+        self.call: Optional[CallRecord] = None
+        self.since = 0.0
+        self.name = ""
+
+
+def _parked_for_ever(frame: Any) -> bool:
+    """Whether the helper waits, with no timeout, for a harness Lock that is held.
+
+    The helper is the only thread that uses the spec's objects, so the holder is the helper
+    itself: the lock is never released (a Condition's wait, a Queue's get, a second acquire).
+    """
+    if frame is None or frame.f_code is not _LOCK_ACQUIRE:
+        return False
+    loc = frame.f_locals
+    lock = loc.get("self")
+    return bool(loc.get("blocking", True)) and loc.get("timeout", -1) == -1 and lock is not None and \
+        lock._real.locked()
+
+
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _where(frame: Any) -> str:
+    """The helper's innermost frames outside interleave, most recent last, as 'file:line in function'."""
+    out: List[str] = []
+    while frame is not None and len(out) < 6:
+        code = frame.f_code
+        if not code.co_filename.startswith(_OWN):
+            out.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        frame = frame.f_back
+    return "\n".join(f"    {line}" for line in reversed(out)) or "    (no frame outside interleave)"
+
+
+def _describe(watch: Watch) -> str:
+    call = watch.call
+    if call is None:
+        return "the spec"
+    if call.column == POST:
+        return "post()"
+    return f"{watch.name}({', '.join(map(repr, call.args))})"
+
+
+def run_alone(search: Callable[[], bool], watch: Watch) -> bool:
+    """``search()`` on a helper OS thread; its result, or ``SpecCallStuck`` when a spec call hangs."""
+    box: Dict[str, Any] = {}
+    watch.call = None
+    done = _real_lock()
+    done.acquire()
+
+    def helper() -> None:
+        try:
+            box["value"] = search()
+        except BaseException as exc:  # noqa: BLE001 - handed to the watching thread
+            box["error"] = exc
+        finally:
+            done.release()
+
+    interrupted: List[int] = []
+    old = None
+    if True:  # signal.signal raises ValueError off the main thread: then Ctrl-C is not ours to take
+        try:
+            old = signal.getsignal(signal.SIGINT)
+
+            def on_sigint(signum: int, frame: Any) -> None:
+                interrupted.append(signum)
+                if callable(old) and old is not signal.default_int_handler:
+                    old(signum, frame)  # the session's: it records the Ctrl-C too
+
+            signal.signal(signal.SIGINT, on_sigint)
+        except (ValueError, TypeError):  # not the main thread, or no handler could be set
+            old = None
+    try:
+        ident = _real_start_new_thread(helper, ())
+        while not done.acquire(True, _POLL):
+            if interrupted:
+                _stop(ident)
+                raise KeyboardInterrupt
+            if watch.call is None:
+                continue
+            frame = sys._current_frames().get(ident)
+            if _parked_for_ever(frame):
+                raise SpecCallStuck(
+                    f"lincheck: {_describe(watch)} blocks when run alone on the sequential spec: it waits for "
+                    "a lock that only another call could release. The linearizability search runs the spec's "
+                    "calls one at a time in every order the history allows, so an operation that waits for "
+                    "another one (a get() on an empty queue) blocks for ever there. lincheck checks "
+                    "operations that do not block: give the operation a form that returns or raises instead "
+                    "of waiting (get_nowait(), get(timeout=0), acquire(blocking=False)).\n"
+                    f"  where the spec waits:\n{_where(frame)}")
+            if _clock() - watch.since > SPEC_CALL_SECONDS:
+                _stop(ident)
+                raise SpecCallStuck(
+                    f"lincheck: {_describe(watch)} did not return within {SPEC_CALL_SECONDS:g} s when run alone "
+                    "on the sequential spec (it spins, or waits for something no other call does when the "
+                    "calls run one at a time). lincheck checks operations that do not wait for each other: "
+                    "give the operation a form that returns or raises instead of waiting.\n"
+                    f"  where the spec was:\n{_where(frame)}")
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    if "error" in box:
+        raise box["error"]
+    return bool(box["value"])
+
+
+def _stop(ident: int) -> None:
+    """Raise ``_Stop`` in the helper (it ends at its next bytecode; a parked one stays parked)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_Stop))
