@@ -7,6 +7,7 @@ import threading
 from typing import Any, Optional, Tuple
 
 import pytest
+from hypothesis import strategies as st
 
 from interleave import lincheck
 from interleave.lincheck.history import CallRecord
@@ -70,7 +71,7 @@ def rec(column: int, op: int, args: Tuple[Any, ...], result: Any, start: int, en
 def test_a_set_subclass_keeps_its_attributes() -> None:
     # put(0) | put(1), get_last() -> 0: the order put(1), put(0), get_last() fits. The search first
     # tries put(0), put(1) (a dead end with last == 1), then reaches the same items with last == 0.
-    ops = [lincheck.op(Reg.put), lincheck.op(Reg.get_last)]
+    ops = [lincheck.op(Reg.put, st.integers()), lincheck.op(Reg.get_last)]
     history = [rec(0, 0, (0,), None, 0, 5), rec(1, 0, (1,), None, 1, 2), rec(1, 1, (), 0, 3, 4)]
     assert linearizable(history, Model(Reg, ops, by_name=False, post=None))
 
@@ -84,7 +85,7 @@ def test_an_event_flag_is_state() -> None:
 
 def test_a_deque_subclass_keeps_its_items() -> None:
     # push(0), pop_() -> 0 | push(1) (over before pop_): push(1), push(0), pop_() fits.
-    ops = [lincheck.op(Stack.push), lincheck.op(Stack.pop_)]
+    ops = [lincheck.op(Stack.push, st.integers()), lincheck.op(Stack.pop_)]
     history = [rec(0, 0, (0,), None, 0, 5), rec(0, 1, (), 0, 6, 7), rec(1, 0, (1,), None, 1, 2)]
     assert linearizable(history, Model(Stack, ops, by_name=False, post=None))
 
