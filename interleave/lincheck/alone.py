@@ -39,7 +39,7 @@ class SpecCallStuck(InconclusiveError):
 
 
 class _Stop(BaseException):
-    """Raised in a spinning helper to end it."""
+    """Raised in a spinning helper to end it (it is abandoned: the next search starts another)."""
 
 
 class Watch:
@@ -90,44 +90,70 @@ def _describe(watch: Watch) -> str:
     return f"{watch.name}({', '.join(map(repr, call.args))})"
 
 
+class _Helper:
+    """One OS thread that runs searches handed to it, one at a time (a thread per search costs more)."""
+
+    def __init__(self) -> None:
+        self.go = _real_lock()
+        self.go.acquire()
+        self.done = _real_lock()
+        self.done.acquire()
+        self.job: Optional[Callable[[], bool]] = None
+        self.box: Dict[str, Any] = {}
+        self.pid = os.getpid()
+        self.abandoned = False
+        self.ident = _real_start_new_thread(self._loop, ())
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                self.go.acquire()
+                job = self.job
+                if job is None:
+                    return
+                try:
+                    self.box = {"value": job()}
+                except BaseException as exc:  # noqa: BLE001 - handed to the watching thread
+                    self.box = {"error": exc}
+                if self.abandoned:
+                    return
+                self.done.release()
+        except BaseException:  # noqa: BLE001 - a late _Stop: this helper is abandoned anyway
+            return
+
+
+_helper: Optional[_Helper] = None
+
+
 def run_alone(search: Callable[[], bool], watch: Watch) -> bool:
     """``search()`` on a helper OS thread; its result, or ``SpecCallStuck`` when a spec call hangs."""
-    box: Dict[str, Any] = {}
-    watch.call = None
-    done = _real_lock()
-    done.acquire()
-
-    def helper() -> None:
-        try:
-            box["value"] = search()
-        except BaseException as exc:  # noqa: BLE001 - handed to the watching thread
-            box["error"] = exc
-        finally:
-            done.release()
-
+    global _helper
+    helper = _helper
+    if helper is None or helper.pid != os.getpid():  # none yet, abandoned, or lost in a fork
+        helper = _helper = _Helper()
     interrupted: List[int] = []
     old = None
-    if True:  # signal.signal raises ValueError off the main thread: then Ctrl-C is not ours to take
-        try:
-            old = signal.getsignal(signal.SIGINT)
+    try:  # signal.signal raises ValueError off the main thread: then Ctrl-C is not ours to take
+        old = signal.getsignal(signal.SIGINT)
 
-            def on_sigint(signum: int, frame: Any) -> None:
-                interrupted.append(signum)
-                if callable(old) and old is not signal.default_int_handler:
-                    old(signum, frame)  # the session's: it records the Ctrl-C too
+        def on_sigint(signum: int, frame: Any) -> None:
+            interrupted.append(signum)
+            if callable(old) and old is not signal.default_int_handler:
+                old(signum, frame)  # the session's: it records the Ctrl-C too
 
-            signal.signal(signal.SIGINT, on_sigint)
-        except (ValueError, TypeError):  # not the main thread, or no handler could be set
-            old = None
+        signal.signal(signal.SIGINT, on_sigint)
+    except (ValueError, TypeError):
+        old = None
+    watch.call = None
+    watch.since = _clock()
+    helper.job = search
+    helper.go.release()
+    finished = False
     try:
-        ident = _real_start_new_thread(helper, ())
-        while not done.acquire(True, _POLL):
+        while not helper.done.acquire(True, _POLL):
             if interrupted:
-                _stop(ident)
                 raise KeyboardInterrupt
-            if watch.call is None:
-                continue
-            frame = sys._current_frames().get(ident)
+            frame = sys._current_frames().get(helper.ident)
             if _parked_for_ever(frame):
                 raise SpecCallStuck(
                     f"lincheck: {_describe(watch)} blocks when run alone on the sequential spec: it waits for "
@@ -138,16 +164,23 @@ def run_alone(search: Callable[[], bool], watch: Watch) -> bool:
                     "of waiting (get_nowait(), get(timeout=0), acquire(blocking=False)).\n"
                     f"  where the spec waits:\n{_where(frame)}")
             if _clock() - watch.since > SPEC_CALL_SECONDS:
-                _stop(ident)
                 raise SpecCallStuck(
                     f"lincheck: {_describe(watch)} did not return within {SPEC_CALL_SECONDS:g} s when run alone "
                     "on the sequential spec (it spins, or waits for something no other call does when the "
                     "calls run one at a time). lincheck checks operations that do not wait for each other: "
                     "give the operation a form that returns or raises instead of waiting.\n"
                     f"  where the spec was:\n{_where(frame)}")
+        finished = True
     finally:
+        helper.job = None
+        if not finished:  # stuck, or interrupted: that helper is still in the search; leave it
+            _helper = None
+            helper.abandoned = True
+            _stop(helper.ident)
         if old is not None:
             signal.signal(signal.SIGINT, old)
+    box = helper.box
+    helper.box = {}
     if "error" in box:
         raise box["error"]
     return bool(box["value"])
