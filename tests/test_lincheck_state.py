@@ -133,3 +133,41 @@ def test_equal_states_still_share_a_fingerprint() -> None:
     assert fingerprint(a) is not None and fingerprint(a) == fingerprint(b)
     g, h = Gate(), Gate()
     assert fingerprint(g) == fingerprint(h)
+
+
+def _adder(k: int) -> Any:
+    return lambda x: x + k
+
+
+class Hooked:
+    """A spec that holds a lambda: it once had no fingerprint, so no memo (the audit's f33, f49)."""
+
+    def __init__(self) -> None:
+        self.v = 0
+        self.lock = threading.Lock()
+        self.fmt = lambda x: x
+
+
+def test_a_state_holding_a_function_is_memoised_and_kept_apart() -> None:
+    assert fingerprint(Hooked()) is not None and fingerprint(Hooked()) == fingerprint(Hooked())
+    assert fingerprint(_adder(1)) == fingerprint(_adder(1))
+    assert fingerprint(_adder(1)) != fingerprint(_adder(2))  # the closure is state
+    changed = Hooked()
+    changed.fmt = _adder(1)
+    assert fingerprint(changed) != fingerprint(Hooked())
+
+
+def test_a_history_that_is_not_linearizable_is_searched_with_the_memo() -> None:
+    # 3 threads x 5 overlapping writes, then a read no write explains: without the memo the
+    # search tries every order (756756 of them); with it, one per (position, value).
+    calls = []
+
+    def write(state: Hooked, x: int) -> None:
+        calls.append(x)
+        state.v = x
+
+    ops = [lincheck.op(write, st.integers())]
+    history = [rec(t, 0, (t * 10 + i,), None, 0, 100) for t in range(3) for i in range(5)]
+    history.append(CallRecord(-2, None, (), 99, 101, 102))
+    assert not linearizable(history, Model(Hooked, ops, by_name=False, post=lambda s: s.v))
+    assert len(calls) < 50_000  # about 7000 (each branch re-runs its prefix: a lock, no deepcopy)

@@ -155,6 +155,8 @@ def fingerprint(obj: Any, depth: int = 0) -> Optional[Hashable]:
     if t in (list, tuple, dict, set, frozenset, collections.deque):
         items = _items(obj, depth)
         return None if items is None else (t.__name__, items)
+    if t is types.FunctionType:
+        return _function(obj, depth)
     heap_only = all(_written_in_python(k) for k in t.__mro__)
     fields = _fields(obj, t)
     if not heap_only:
@@ -173,6 +175,26 @@ def fingerprint(obj: Any, depth: int = 0) -> Optional[Hashable]:
         return _pickled(obj, t)
     named = _named(fields, depth)
     return None if named is None else (t.__module__, t.__qualname__, named)
+
+
+def _function(fn: Any, depth: int) -> Optional[Hashable]:
+    """A function (a lambda in an attribute): what it runs and what it sees.
+
+    Without this a spec holding a lambda had no fingerprint at all, so no memo: the search
+    went exponential in the calls of a history that is not linearizable.
+    """
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(fingerprint(cell.cell_contents, depth + 1))
+        except ValueError:  # an empty cell
+            cells.append(("<empty>",))
+    rest = (fingerprint(fn.__defaults__, depth + 1), fingerprint(fn.__kwdefaults__, depth + 1),
+            fingerprint(vars(fn), depth + 1))
+    if None in cells or None in rest:
+        return None
+    # The globals dict is compared by identity: the same dict is the same global state.
+    return ("function", fn.__code__, id(fn.__globals__), tuple(cells), rest)
 
 
 def _pickled(obj: Any, t: type) -> Optional[Hashable]:
