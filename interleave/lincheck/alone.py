@@ -90,6 +90,47 @@ def _describe(watch: Watch) -> str:
     return f"{watch.name}({', '.join(map(repr, call.args))})"
 
 
+class _SigintWatch:
+    """Ctrl-C while the run's thread waits for the search.
+
+    The session's handler only records a Ctrl-C for the run's next switch point, which does not
+    come while the search hangs: this one records it here as well, and the wait raises
+    ``KeyboardInterrupt``. A Ctrl-C taken by the session's handler before this one was set is
+    read from the session (its ``interrupted_at``).
+    """
+
+    def __init__(self) -> None:
+        self.old: Any = None
+        self.seen = False
+        self.set = False
+
+    def interrupted(self) -> bool:
+        """Take Ctrl-C over (the first time); whether one came."""
+        if not self.set:
+            self.set = True
+            try:  # signal.signal raises ValueError off the main thread: then Ctrl-C is not ours
+                old = signal.getsignal(signal.SIGINT)
+                signal.signal(signal.SIGINT, self._on_sigint)
+                self.old = old
+            except (ValueError, TypeError):
+                return False
+            if getattr(getattr(old, "__self__", None), "interrupted_at", None) is not None:
+                self.seen = True
+        return self.seen
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        old = self.old
+        if callable(old) and old is not signal.default_int_handler:
+            old(signum, frame)  # the session's: it records the Ctrl-C too
+
+    def restore(self) -> None:
+        """Put the previous handler back."""
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+            self.old = None
+
+
 class _Helper:
     """One OS thread that runs searches handed to it, one at a time (a thread per search costs more)."""
 
@@ -131,27 +172,17 @@ def run_alone(search: Callable[[], bool], watch: Watch) -> bool:
     helper = _helper
     if helper is None or helper.pid != os.getpid():  # none yet, abandoned, or lost in a fork
         helper = _helper = _Helper()
-    interrupted: List[int] = []
-    old = None
-    try:  # signal.signal raises ValueError off the main thread: then Ctrl-C is not ours to take
-        old = signal.getsignal(signal.SIGINT)
-
-        def on_sigint(signum: int, frame: Any) -> None:
-            interrupted.append(signum)
-            if callable(old) and old is not signal.default_int_handler:
-                old(signum, frame)  # the session's: it records the Ctrl-C too
-
-        signal.signal(signal.SIGINT, on_sigint)
-    except (ValueError, TypeError):
-        old = None
     watch.call = None
     watch.since = _clock()
     helper.job = search
     helper.go.release()
     finished = False
+    sigint = _SigintWatch()
     try:
         while not helper.done.acquire(True, _POLL):
-            if interrupted:
+            # Most searches end within the first wait: only a longer one takes Ctrl-C over (the
+            # swap costs as much as a short search).
+            if sigint.interrupted():
                 raise KeyboardInterrupt
             frame = sys._current_frames().get(helper.ident)
             if _parked_for_ever(frame):
@@ -177,8 +208,7 @@ def run_alone(search: Callable[[], bool], watch: Watch) -> bool:
             _helper = None
             helper.abandoned = True
             _stop(helper.ident)
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+        sigint.restore()
     box = helper.box
     helper.box = {}
     if "error" in box:
