@@ -446,8 +446,10 @@ class RaceChecker:
                                 executions=executions, elapsed=elapsed)
         parts = [header, ""] + [r.describe() for r in self.races] + [
             "", "Interleaving (one column per thread):", render_table(recorder.events, recorder.thread_names)]
-        parts += replay_lines(token, f"{hint or f'interleave.replay({name}, {token!r})'}  (replay runs the "
-                                     "schedule; explore(..., races='report') names the race again)")
+        # A comment, not a parenthesis, so that the line pasted whole into a shell still runs.
+        parts += replay_lines(token, f"{hint or f'interleave.replay({name}, {token!r})'}  # replays the "
+                                     "interleaving without the race check: it passes unless the race breaks an "
+                                     "assertion; explore(..., races='report') names the race again")
         return Failure(kind="race", exception=None, token=token, report="\n".join(parts),
                        trace=recorder.events, detail=first.describe())
 

@@ -13,6 +13,7 @@ import pytest
 import interleave
 from interleave.errors import OptionError, TokenError
 from interleave.result import Result
+from interleave.token import decode
 
 from . import leaks, progress
 from .cache import FailureStore
@@ -22,6 +23,31 @@ from .options import Settings, check_marker_kwargs, resolve
 TOKEN_SLOT = "\x00interleave-token\x00"
 #: explore() arguments that replay() takes too.
 _REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
+#: The options that decide what a stored failure means, with their defaults: a failure found under
+#: other values (model="instruction", timeouts="anytime") says nothing about the test as it is now.
+_MEANING = {"model": "instruction", "timeouts": "anytime", "instrument": [], "exclude": [], "races": "ignore",
+            "max_steps": None, "backend": "auto"}
+
+
+def meaning(opts: Mapping[str, Any]) -> Dict[str, Any]:
+    """The options of ``opts`` that a stored failure must share with the current run, as JSON values."""
+    out: Dict[str, Any] = {}
+    for key, default in _MEANING.items():
+        value = opts.get(key, default)
+        out[key] = sorted(str(v) for v in value) if key in ("instrument", "exclude") else value
+    return out
+
+
+def changed_options(stored: Optional[Mapping[str, Any]], token: str, now: Mapping[str, Any]) -> str:
+    """Which options differ between a stored failure and this run ('' when none do)."""
+    if stored is None:  # an entry from before options were stored: the token still knows two of them
+        try:
+            schedule = decode(token)
+        except TokenError:
+            return ""
+        stored = {"model": schedule.model, "timeouts": schedule.timeouts}
+    diffs = [f"{k}={stored[k]!r}, now {now[k]!r}" for k in now if k in stored and stored[k] != now[k]]
+    return "; ".join(diffs)
 
 
 @dataclass
@@ -29,7 +55,8 @@ class ExplorationRecord:
     """What the explorations of one test did, for the cache, the summary and junit properties."""
 
     runs: List[Dict[str, Any]] = field(default_factory=list)
-    failing: List[Tuple[int, str]] = field(default_factory=list)  # (exploration index, token) for the cache
+    # (exploration index, token, options it failed under) for the cache
+    failing: List[Tuple[int, str, Dict[str, Any]]] = field(default_factory=list)
     touched: List[int] = field(default_factory=list)
     last_failure: Optional[Tuple[str, str]] = None  # (token, replay command) of the last failure
     warned: bool = False
@@ -65,8 +92,8 @@ def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = 
     prefix = f"PYTHONHASHSEED={env} " if env not in (None, "random") else ""
     if given:
         extra = f" {rerun}" if rerun else (f" --interleave-seed={seed}" if seed is not None else "")
-        return (f"{prefix}pytest {_quote(target_of(item))}{extra}   (Hypothesis replays the failing input "
-                "first; the interleaving search for an input is deterministic)")
+        return (f"{prefix}pytest {_quote(target_of(item))}{extra}   # Hypothesis replays the failing input "
+                "first; the interleaving search for an input is deterministic")
     return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}"
 
 
@@ -177,15 +204,21 @@ class Runner:
                 head, _, rest = result.failure.report.partition("\n")
                 result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
         elif use_cache and self.store.enabled:
-            stored = self.store.load(item.nodeid, index)
-            if stored is not None:
+            entry = self.store.load(item.nodeid, index)
+            if entry is not None:
+                stored, stored_opts = entry
                 rec.touched.append(index)
                 why = "no longer fails"
-                try:
-                    again = interleave.replay(body, stored, hint=hint, **replay_kw)
-                except TokenError:
-                    again = None
-                    why = "can no longer be replayed"
+                other = changed_options(stored_opts, stored, meaning(opts))
+                again: Optional[Result] = None
+                if other:
+                    # Replayed as it was found, it would fail the test for options the test no longer uses.
+                    why = f"was found under other options ({other})"
+                else:
+                    try:
+                        again = interleave.replay(body, stored, hint=hint, **replay_kw)
+                    except TokenError:
+                        why = "can no longer be replayed"
                 if again is not None and again.failure is not None and again.failure.kind != "divergence":
                     result, source = again, "cache"
                     head, _, rest = again.failure.report.partition("\n")
@@ -230,8 +263,9 @@ class Runner:
             f.report = f.report.replace(TOKEN_SLOT, f.token)
             if missing:
                 f.report += "\n" + instrument_advice(missing)
-            if cache and source != "replay-option":
-                rec.failing.append((index, f.token))
+            if cache and source != "replay-option" and f.kind != "race":
+                # A race failure is not stored: a replay runs the schedule without the race check.
+                rec.failing.append((index, f.token, meaning(opts)))
             rec.last_failure = (f.token, hint.replace(TOKEN_SLOT, f.token))
         elif missing:
             rec.uninstrumented.extend(n for n in missing if n not in rec.uninstrumented)

@@ -358,8 +358,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
     if runner is None or not runner.store.enabled or runner.settings.replay_token is not None:
         return
     if report.failed:
-        for index, token in rec.failing:
-            runner.store.save(item.nodeid, index, token)
+        for index, token, options in rec.failing:
+            runner.store.save(item.nodeid, index, token, options)
     elif report.passed:
         for index in rec.touched:
             runner.store.drop(item.nodeid, index)
