@@ -86,15 +86,33 @@ def target_of(item: pytest.Item) -> str:
 
 
 def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = False,
-                   seed: Optional[int] = None, rerun: str = "") -> str:
-    """The exact command that replays this test's failure (``rerun``: the options that repeat the search)."""
+                   seed: Optional[int] = None, rerun: str = "", call: int = 0) -> str:
+    """The exact command that replays this test's failure (``rerun``: the options that repeat the search).
+
+    ``call``: which exploration of the test (0-based) the token belongs to. The command-line
+    options a replay needs are repeated: instrument/exclude change what a replay runs.
+    """
     env = os.environ.get("PYTHONHASHSEED")
     prefix = f"PYTHONHASHSEED={env} " if env not in (None, "random") else ""
     if given:
         extra = f" {rerun}" if rerun else (f" --interleave-seed={seed}" if seed is not None else "")
         return (f"{prefix}pytest {_quote(target_of(item))}{extra}   # Hypothesis replays the failing input "
                 "first; the interleaving search for an input is deterministic")
-    return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}"
+    extra = ""
+    runner = item.config.stash.get(RUNNER_KEY, None)
+    if runner is not None:
+        for key in ("instrument", "exclude"):
+            names = runner.settings.cmdline.get(key)
+            if names:
+                extra += f" --interleave-{key}={_quote(','.join(names))}"
+    if call > 0:
+        extra += f" --interleave-replay-call={call + 1}"
+    return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}{extra}"
+
+
+def replays_here(settings: Settings, index: int) -> bool:
+    """Whether ``--interleave-replay`` applies to the test's ``index``-th (0-based) exploration."""
+    return settings.replay_token is not None and settings.replay_call in (None, index + 1)
 
 
 def uninstrumented(result: Result) -> List[str]:
@@ -190,20 +208,20 @@ class Runner:
         index = rec.calls
         rec.calls += 1
         call = dict(call or {})
-        hint = call.pop("hint", None) or replay_command(item)
+        hint = call.pop("hint", None) or replay_command(item, call=index)
         opts = self.options(item, marker, call)
         replay_kw = {k: opts[k] for k in _REPLAY_KWARGS if k in opts}
         result: Optional[Result] = None
         source = "search"
         token = self.settings.replay_token
-        if token is not None:
+        if token is not None and replays_here(self.settings, index):
             result = interleave.replay(body, token, hint=hint, **replay_kw)
             source = "replay-option"
             if diverged_early(result):
                 assert result.failure is not None
                 head, _, rest = result.failure.report.partition("\n")
                 result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
-        elif use_cache and self.store.enabled:
+        elif use_cache and self.store.enabled and token is None:
             entry = self.store.load(item.nodeid, index)
             if entry is not None:
                 stored, stored_opts = entry
@@ -250,7 +268,7 @@ class Runner:
         rec = self.record(item)
         index = rec.calls
         rec.calls += 1
-        kwargs.setdefault("hint", replay_command(item))
+        kwargs.setdefault("hint", replay_command(item, call=index))
         result = interleave.replay(body, token, **kwargs)
         self._finish(rec, index, result, "replay", {}, kwargs["hint"], cache=False)
         return result

@@ -157,6 +157,11 @@ def parse_token(text: str) -> str:
     return t
 
 
+def parse_call(text: str) -> int:
+    """``--interleave-replay-call``: a 1-based exploration number."""
+    return _count(text, 1)
+
+
 #: ini name -> (parser, help)
 INI: Dict[str, Tuple[Callable[[str], Any], str]] = {
     "interleave_executions": (parse_executions, "executions per interleave test (default: interleave's, 1000)"),
@@ -260,6 +265,7 @@ class Settings:
     cmdline: Dict[str, Any] = field(default_factory=dict)
     ini: Dict[str, Any] = field(default_factory=dict)
     replay_token: Optional[str] = None
+    replay_call: Optional[int] = None  # which exploration of the test the token replays (1-based); None: each
     shard: Tuple[int, int] = (0, 1)
     session_seed: Optional[int] = None  # drawn once when the seed is 'random'
     clear: bool = False
@@ -315,6 +321,10 @@ def read_settings(config: pytest.Config) -> Settings:
             if problem is not None:
                 raise pytest.UsageError(f"{label} ({where}): {problem}")
     s.replay_token = config.getoption("interleave_replay", None)
+    s.replay_call = config.getoption("interleave_replay_call", None)
+    if s.replay_call is not None and s.replay_token is None:
+        raise pytest.UsageError("--interleave-replay-call says which exploration --interleave-replay replays: "
+                                "give the token too")
     shard = config.getoption("interleave_shard", None)
     if shard is not None:
         s.shard = shard
@@ -473,6 +483,8 @@ def add_options(parser: pytest.Parser) -> None:
                     "interleave_exclude and the marker's exclude=, and wins over instrument; may be repeated")
     opt("replay", parse_token, "TOKEN", "replay this token instead of searching (select the failing test "
         "with its node id or -k)")
+    opt("replay-call", parse_call, "N", "with --interleave-replay in a test that explores several times: replay "
+        "the token on its N-th exploration only (the others search as usual); as printed in the report")
     opt("shard", parse_shard, "I/N", "search shard I of N (1-based): each shard gets disjoint seeds, for "
         "parallel CI jobs hunting the same tests")
     group.addoption("--interleave-clear", action="store_true", dest="interleave_clear", default=False,

@@ -25,6 +25,7 @@ from .fixture import (
     diverged_early,
     instrument_advice,
     replay_command,
+    replays_here,
 )
 from .guard import ACTIVE_KEY
 from .options import Settings, add_options, check_marker_kwargs, read_settings
@@ -270,14 +271,18 @@ def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
     """
     import interleave as library
 
+    calls = [0]
+
     @functools.wraps(original)
     def explore(fn: Any, **kwargs: Any) -> Any:
+        index = calls[0]
+        calls[0] += 1
         given_hint = kwargs.get("hint") is not None or _importable_name(fn)
-        hint = kwargs.get("hint") if given_hint else replay_command(item)
+        hint = kwargs.get("hint") if given_hint else replay_command(item, call=index)
         if hint is not None:
             kwargs["hint"] = hint
         token = runner.settings.replay_token
-        if token is not None:
+        if token is not None and replays_here(runner.settings, index):
             replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
                          if k in kwargs}
             result = library.replay(fn, token, hint=hint, **replay_kw)

@@ -1,0 +1,122 @@
+"""The printed Reproduce command reproduces: which exploration, which command-line options, which test."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import List
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+TWO = '''
+import threading
+import interleave as library
+
+
+class C:
+    def __init__(self):
+        self.v = 0
+
+    def inc(self):
+        self.v += 1
+
+
+def ok():
+    t = threading.Thread(target=print)
+    t.start()
+    t.join()
+
+
+def test_fixture_two_calls(interleave):
+    def racy():
+        c = C()
+        ts = [threading.Thread(target=c.inc) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert c.v == 2
+
+    interleave.explore(ok, executions=10).raise_for_failure()
+    interleave.explore(racy, executions=200).raise_for_failure()
+
+
+def test_library_two_calls():
+    def racy():
+        c = C()
+        ts = [threading.Thread(target=c.inc) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert c.v == 2
+
+    library.explore(ok, executions=10).raise_for_failure()
+    library.explore(racy, executions=200).raise_for_failure()
+'''
+
+
+def command_args(text: str) -> List[str]:
+    """The arguments of the report's Reproduce command, after ``pytest``."""
+    m = re.search(r"Reproduce:\s+pytest (.*)", text)
+    assert m, text
+    return shlex.split(m.group(1), comments=True)
+
+
+@pytest.mark.parametrize("test", ["test_fixture_two_calls", "test_library_two_calls"])
+def test_the_command_replays_the_exploration_that_failed(pytester: pytest.Pytester, test: str) -> None:
+    """A failure in a test's second exploration: the command replays the token there, not on the first."""
+    pytester.makepyfile(test_two=TWO)
+    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", f"test_two.py::{test}")
+    first.assert_outcomes(failed=1)
+    args = command_args(first.stdout.str())
+    assert "--interleave-replay-call=2" in args
+    again = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    again.assert_outcomes(failed=1)
+    out = again.stdout.str()
+    assert "divergence" not in out and "AssertionError" in out
+
+
+LIB = '''
+class Counter:
+    def __init__(self):
+        self.value = 0
+
+    def inc(self):
+        self.value += 1
+'''
+
+INSTR = '''
+import threading, pytest
+import mylibzz
+
+@pytest.mark.interleave(executions=300)
+def test_lib_counter():
+    c = mylibzz.Counter()
+    ts = [threading.Thread(target=c.inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == 2
+'''
+
+
+def test_the_command_keeps_the_command_line_instrument_option(pytester: pytest.Pytester) -> None:
+    """A failure inside a library instrumented from the command line replays with that option again."""
+    pytester.mkdir("lib")
+    pytester.mkdir("lib/site-packages")
+    pkg = pytester.mkdir("lib/site-packages/mylibzz")
+    (pkg / "__init__.py").write_text(LIB)
+    pytester.makeconftest('import sys, os\n'
+                          'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib", "site-packages"))\n')
+    pytester.makepyfile(test_instr=INSTR)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--interleave-instrument=mylibzz")
+    first.assert_outcomes(failed=1)
+    args = command_args(first.stdout.str())
+    assert "--interleave-instrument=mylibzz" in args
+    again = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    again.assert_outcomes(failed=1)
+    assert "divergence" not in again.stdout.str()
