@@ -17,6 +17,7 @@ from interleave.token import decode
 
 from . import leaks, progress
 from .cache import FailureStore
+from .fresh import fresh_body
 from .options import Settings, check_marker_kwargs, resolve
 
 #: Placeholder for the token in the replay command until the token is known.
@@ -25,7 +26,7 @@ TOKEN_SLOT = "\x00interleave-token\x00"
 _REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
 #: The options that decide what a stored failure means, with their defaults: a failure found under
 #: other values (model="instruction", timeouts="anytime") says nothing about the test as it is now.
-_MEANING = {"model": "instruction", "timeouts": "anytime", "instrument": [], "exclude": [], "races": "ignore",
+_MEANING: Dict[str, Any] = {"model": "instruction", "timeouts": "anytime", "instrument": [], "exclude": [], "races": "ignore",
             "max_steps": None, "backend": "auto"}
 
 
@@ -211,6 +212,7 @@ class Runner:
         hint = call.pop("hint", None) or replay_command(item, call=index)
         opts = self.options(item, marker, call)
         replay_kw = {k: opts[k] for k in _REPLAY_KWARGS if k in opts}
+        body = fresh_body(body, dict(getattr(item, "funcargs", None) or fixtures or {}))
         result: Optional[Result] = None
         source = "search"
         token = self.settings.replay_token
@@ -255,7 +257,8 @@ class Runner:
             changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
             if changed:
                 text = leaks.message(item.nodeid, changed, watch, result.executions)
-                if not rec.warned:  # once per test (@given explores once per example)
+                quiet = result.failure is None and leaks.only_files(changed, watch)
+                if not rec.warned and not quiet:  # once per test (@given explores once per example)
                     rec.warned = True
                     warnings.warn(leaks.InterleaveFixtureStateWarning(text), stacklevel=2)
                 if result.failure is not None:
