@@ -26,8 +26,8 @@ TOKEN_SLOT = "\x00interleave-token\x00"
 _REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
 #: The options that decide what a stored failure means, with their defaults: a failure found under
 #: other values (model="instruction", timeouts="anytime") says nothing about the test as it is now.
-_MEANING: Dict[str, Any] = {"model": "instruction", "timeouts": "anytime", "instrument": [], "exclude": [], "races": "ignore",
-            "max_steps": None, "backend": "auto"}
+_MEANING: Dict[str, Any] = {"model": "instruction", "timeouts": "anytime", "instrument": [], "exclude": [],
+                             "races": "ignore", "max_steps": None, "backend": "auto"}
 
 
 def meaning(opts: Mapping[str, Any]) -> Dict[str, Any]:
