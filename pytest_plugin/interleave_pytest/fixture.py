@@ -19,6 +19,7 @@ from . import leaks, progress
 from .cache import FailureStore
 from .fresh import fresh_body
 from .options import Settings, check_marker_kwargs, resolve
+from .undo import real_values_restored
 
 #: Placeholder for the token in the replay command until the token is known.
 TOKEN_SLOT = "\x00interleave-token\x00"
@@ -211,8 +212,15 @@ class Runner:
         call = dict(call or {})
         hint = call.pop("hint", None) or replay_command(item, call=index)
         opts = self.options(item, marker, call)
+        every = dict(getattr(item, "funcargs", None) or fixtures or {})
+        with real_values_restored(every):
+            return self._explore(item, rec, index, fresh_body(body, every), opts, hint, fixtures, closure_of,
+                                 use_cache)
+
+    def _explore(self, item: pytest.Item, rec: ExplorationRecord, index: int, body: Callable[[], Any],
+                 opts: Dict[str, Any], hint: str, fixtures: Optional[Dict[str, Any]],
+                 closure_of: Optional[Callable[..., Any]], use_cache: bool) -> Result:
         replay_kw = {k: opts[k] for k in _REPLAY_KWARGS if k in opts}
-        body = fresh_body(body, dict(getattr(item, "funcargs", None) or fixtures or {}))
         result: Optional[Result] = None
         source = "search"
         token = self.settings.replay_token

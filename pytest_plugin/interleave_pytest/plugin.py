@@ -30,6 +30,7 @@ from .fixture import (
 from .guard import ACTIVE_KEY
 from .options import Settings, add_options, check_marker_kwargs, read_settings
 from .targets import TARGET_OPTIONS, check_targets
+from .undo import real_values_restored
 
 MARKER_HELP = (
     "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
@@ -282,15 +283,16 @@ def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
         if hint is not None:
             kwargs["hint"] = hint
         token = runner.settings.replay_token
-        if token is not None and replays_here(runner.settings, index):
-            replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
-                         if k in kwargs}
-            result = library.replay(fn, token, hint=hint, **replay_kw)
-            if diverged_early(result) and result.failure is not None:
-                head, _, rest = result.failure.report.partition("\n")
-                result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
-        else:
-            result = original(fn, **kwargs)
+        with real_values_restored(dict(getattr(item, "funcargs", None) or {})):
+            if token is not None and replays_here(runner.settings, index):
+                replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend",
+                                                    "stall_timeout") if k in kwargs}
+                result = library.replay(fn, token, hint=hint, **replay_kw)
+                if diverged_early(result) and result.failure is not None:
+                    head, _, rest = result.failure.report.partition("\n")
+                    result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
+            else:
+                result = original(fn, **kwargs)
         if result.failure is not None and not given_hint:
             result.failure.report = result.failure.report.replace(TOKEN_SLOT, result.failure.token)
         return result
