@@ -257,9 +257,16 @@ def replay(
                  exclude=checked_names("exclude", exclude), backend=backend, stall_timeout=stall_timeout,
                  timeouts=schedule.timeouts) as session:
         recorder = Recorder()
-        outcome = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
+        follower = ReplayStrategy(schedule.runs, schedule.lone_points)
+        outcome = session.run_once(follower, schedule.random_seed, recorder)
         elapsed = _clock() - start
         failure = None
+        if outcome.kind == "passed" and follower.index < len(schedule.runs):
+            # The program ended before the schedule did (a body that never starts a thread never asks
+            # the schedule anything): it was not followed, which is no pass.
+            outcome.kind = "divergence"
+            outcome.detail = (f"the program ended after {follower.index} of the schedule's {len(schedule.runs)} "
+                              "runs: the token was not followed (it may belong to another test, or the code changed)")
         if outcome.kind == "divergence":
             here = os.environ.get("PYTHONHASHSEED", "random")
             if schedule.hash_seed != here:

@@ -120,3 +120,81 @@ def test_the_command_keeps_the_command_line_instrument_option(pytester: pytest.P
     again = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
     again.assert_outcomes(failed=1)
     assert "divergence" not in again.stdout.str()
+
+
+RACE_AND_PLAIN = '''
+import threading
+import pytest
+
+
+class C:
+    def __init__(self):
+        self.v = 0
+
+    def inc(self):
+        self.v += 1
+
+
+@pytest.mark.interleave(executions=200)
+def test_race():
+    c = C()
+    ts = [threading.Thread(target=c.inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.v == 2
+
+
+@pytest.mark.interleave(executions=5)
+def test_nothreads():
+    assert [1]
+
+
+def test_plain():
+    assert True
+'''
+
+
+def test_a_token_that_is_not_followed_is_no_pass(pytester: pytest.Pytester) -> None:
+    """On a body that never starts a thread the token diverges; on an unmarked test the run says it was unused."""
+    pytester.makepyfile(test_mix=RACE_AND_PLAIN)
+    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_mix.py::test_race")
+    token = re.search(r"--interleave-replay=(il1_[A-Za-z0-9_-]+)", first.stdout.str())
+    assert token
+    other = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_mix.py::test_nothreads",
+                                         f"--interleave-replay={token.group(1)}")
+    other.assert_outcomes(failed=1)
+    assert "divergence" in other.stdout.str() and "the token was not followed" in other.stdout.str()
+    plain = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_mix.py::test_plain",
+                                         f"--interleave-replay={token.group(1)}")
+    assert plain.ret == pytest.ExitCode.USAGE_ERROR
+    assert "the token was never replayed" in plain.stdout.str()
+
+
+def test_the_library_reports_a_schedule_the_program_ended_before_as_a_divergence() -> None:
+    """interleave.replay of a two-thread token on a body without threads is a divergence, not a pass."""
+    import threading
+
+    import interleave
+
+    def racy() -> None:
+        box = [0]
+
+        def inc() -> None:
+            box[0] += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert box[0] == 2
+
+    def nothreads() -> None:
+        assert [1]
+
+    found = interleave.explore(racy, executions=200, seed=1)
+    assert found.failure is not None
+    again = interleave.replay(nothreads, found.failure.token)
+    assert again.failure is not None and again.failure.kind == "divergence"

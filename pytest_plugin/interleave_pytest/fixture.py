@@ -186,6 +186,7 @@ class Runner:
         self.config = config
         self.settings = settings
         self.store = FailureStore(getattr(config, "cache", None))
+        self.replayed = False  # whether --interleave-replay's token was replayed by any test
 
     def record(self, item: pytest.Item) -> ExplorationRecord:
         """The per-test record, created on first use."""
@@ -225,6 +226,7 @@ class Runner:
         source = "search"
         token = self.settings.replay_token
         if token is not None and replays_here(self.settings, index):
+            self.replayed = True
             result = interleave.replay(body, token, hint=hint, **replay_kw)
             source = "replay-option"
             if diverged_early(result):

@@ -287,6 +287,7 @@ def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
             if token is not None and replays_here(runner.settings, index):
                 replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend",
                                                     "stall_timeout") if k in kwargs}
+                runner.replayed = True
                 result = library.replay(fn, token, hint=hint, **replay_kw)
                 if diverged_early(result) and result.failure is not None:
                     head, _, rest = result.failure.report.partition("\n")
@@ -372,6 +373,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
             runner.store.drop(item.nodeid, index)
 
 
+UNUSED_TOKEN = ("interleave: --interleave-replay was given, but no selected test explored, so the token was never "
+                "replayed: select the test that printed it (its node id as in the report's Reproduce line)")
+
+
+def _token_unused(config: pytest.Config) -> bool:
+    """--interleave-replay whose token no test replayed (in this process: xdist workers are not asked)."""
+    runner = config.stash.get(RUNNER_KEY, None)
+    if runner is None or runner.settings.replay_token is None or runner.replayed:
+        return False
+    return not hasattr(config, "workerinput") and config.getoption("dist", "no") in ("no", None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A replay that replayed nothing is no pass: a mistyped node id must not read as 'the failure is gone'."""
+    if _token_unused(session.config) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
 def _verdict(runs: List[Dict[str, Any]]) -> str:
     """One exploration's verdict, or a digest of several (``@given`` explores once per example)."""
     if len(runs) == 1:
@@ -397,6 +417,8 @@ class Summary:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Executions per second overall; with ``-v``, each test's count and verdict."""
+        if _token_unused(self.config):
+            terminalreporter.write_line(UNUSED_TOKEN, red=True)
         rows = self.rows
         verbosity = self.config.get_verbosity()
         if not rows or verbosity < -1:
