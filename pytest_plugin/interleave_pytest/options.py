@@ -14,7 +14,7 @@ import numbers
 import os
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import pytest
 
@@ -313,6 +313,14 @@ def read_settings(config: pytest.Config) -> Settings:
     for where, values, label in (("command line", s.cmdline, "--interleave-strategy"),
                                  ("ini", s.ini, "interleave_strategy")):
         if "strategy" in values:
+            if where == "ini":
+                # No parameter check: the ini's preemptions/depth are for the tests whose marker names a
+                # strategy that takes them (the ini strategy is only a default).
+                try:
+                    check_strategy(values["strategy"])
+                except argparse.ArgumentTypeError as exc:
+                    raise pytest.UsageError(f"{label} ({where}): {exc}") from None
+                continue
             try:
                 check_strategy(values["strategy"])
             except argparse.ArgumentTypeError as exc:
@@ -406,6 +414,23 @@ def check_marker_kwargs(args: Tuple[Any, ...], kwargs: Mapping[str, Any], where:
             raise ValueError(f"{where}: {problem}")
 
 
+def merge_markers(levels: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """One set of marker arguments from markers at module, class and function level (farthest first).
+
+    A closer marker's argument wins over a farther one's; ``instrument``/``exclude`` add up, as
+    they do across the other levels; a closer marker that names another strategy drops the
+    farther markers' ``preemptions``/``depth``, which belonged to theirs.
+    """
+    out: Dict[str, Any] = {}
+    for kwargs in levels:
+        if "strategy" in kwargs and out.get("strategy", kwargs["strategy"]) != kwargs["strategy"]:
+            for key in STRATEGY_PARAMS:
+                out.pop(key, None)
+        for key, value in kwargs.items():
+            out[key] = merge_targets(out.get(key), value) if key in TARGET_OPTIONS else value
+    return out
+
+
 def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
             call: Optional[Mapping[str, Any]] = None, *, where: str = "@pytest.mark.interleave") -> Dict[str, Any]:
     """The ``explore`` keyword arguments for one exploration of one test.
@@ -423,8 +448,15 @@ def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
         for key, value in values.items():
             out[key] = merge_targets(out.get(key), value) if key in TARGET_OPTIONS else value
             origin[key] = level
-    if "strategy" in cmd and "strategy" not in call and marker.get("strategy", cmd["strategy"]) != cmd["strategy"]:
-        # The marker's strategy parameters belong to the strategy the command line replaced.
+    # The marker's strategy parameters belong to the strategy it names (without one, to the strategy the
+    # session gives): when the command line or the call replaces that strategy, they go with it.
+    if "strategy" in marker:
+        went_with = marker["strategy"]
+        replaced = call.get("strategy", cmd.get("strategy", went_with)) != went_with
+    else:
+        went_with = cmd.get("strategy", settings.ini.get("strategy", default_strategy()))
+        replaced = "strategy" in call and call["strategy"] != went_with
+    if replaced:
         for key in STRATEGY_PARAMS:
             if origin.get(key) == "marker":
                 out.pop(key)

@@ -28,7 +28,7 @@ from .fixture import (
     replays_here,
 )
 from .guard import ACTIVE_KEY
-from .options import Settings, add_options, check_marker_kwargs, read_settings
+from .options import Settings, add_options, check_marker_kwargs, merge_markers, read_settings
 from .targets import TARGET_OPTIONS, check_targets
 from .undo import real_values_restored
 
@@ -159,11 +159,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
 
 
 def _marker_kwargs(item: pytest.Item) -> Dict[str, Any]:
-    marker = item.get_closest_marker("interleave")
-    if marker is None:
-        return {}
-    check_marker_kwargs(tuple(marker.args), marker.kwargs, "@pytest.mark.interleave")
-    return dict(marker.kwargs)
+    """The test's marker arguments: its module's, class's and own markers merged, the closest winning."""
+    markers = list(item.iter_markers("interleave"))  # closest first
+    for marker in markers:
+        check_marker_kwargs(tuple(marker.args), marker.kwargs, "@pytest.mark.interleave")
+    return merge_markers([m.kwargs for m in reversed(markers)])
 
 
 @pytest.hookimpl(tryfirst=True)
