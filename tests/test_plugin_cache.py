@@ -98,17 +98,23 @@ def test_race_fail():
 '''
 
 
-def test_a_race_failure_is_not_stored_and_its_line_pastes_into_a_shell(pytester: pytest.Pytester) -> None:
-    """races='fail': a replay cannot check races, so the cache does not store-then-forget it every run."""
+@pytest.mark.parametrize("where", ["marker", "command line"])
+def test_a_race_failure_replays_as_a_race(pytester: pytest.Pytester, where: str) -> None:
+    """races='fail': the printed command and the cache replay the race (no store-forget churn every run)."""
+    import shlex
     import subprocess
 
-    pytester.makepyfile(test_races=RACY)
-    first = pytester.runpytest_inprocess(*CACHE)
+    pytester.makepyfile(test_races=RACY if where == "marker" else RACY.replace(', races="fail"', ""))
+    opts = () if where == "marker" else ("--interleave-races=fail",)
+    first = pytester.runpytest_inprocess(*CACHE, *opts)
     first.assert_outcomes(failed=1)
     line = next(x for x in first.stdout.lines if "--interleave-replay=" in x)
-    command = line.split("pytest", 1)[1]
-    assert subprocess.run(["bash", "-n", "-c", "pytest" + command]).returncode == 0
-    second = pytester.runpytest_inprocess(*CACHE)
+    command = "pytest" + line.split("pytest", 1)[1]
+    assert subprocess.run(["bash", "-n", "-c", command]).returncode == 0
+    pasted = pytester.runpytest_inprocess("-p", "no:cacheprovider", *shlex.split(command)[1:])
+    pasted.assert_outcomes(failed=1)
+    assert "data race on" in pasted.stdout.str()
+    second = pytester.runpytest_inprocess(*CACHE, *opts)
     second.assert_outcomes(failed=1)
     assert "no longer fails" not in second.stdout.str()
-    assert "replayed first" not in second.stdout.str()
+    assert "data race on" in second.stdout.str() and "replayed first, from pytest's cache" in second.stdout.str()

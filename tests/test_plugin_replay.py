@@ -198,3 +198,36 @@ def test_the_library_reports_a_schedule_the_program_ended_before_as_a_divergence
     assert found.failure is not None
     again = interleave.replay(nothreads, found.failure.token)
     assert again.failure is not None and again.failure.kind == "divergence"
+
+
+class _Box:
+    def __init__(self) -> None:
+        self.v = 0
+
+    def set1(self) -> None:
+        self.v = 1
+
+
+def racy_writes() -> None:
+    """Two threads write the same attribute with nothing ordering them."""
+    import threading
+
+    b = _Box()
+    ts = [threading.Thread(target=b.set1) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def test_the_library_line_of_a_race_failure_replays_the_race() -> None:
+    """explore(races='fail') prints interleave.replay(..., races='fail'), which fails with the race again."""
+    import interleave
+
+    found = interleave.explore(racy_writes, executions=200, seed=3, races="fail")
+    assert found.failure is not None and found.failure.kind == "race"
+    token = found.failure.token
+    assert f"interleave.replay(racy_writes, {token!r}, races='fail')" in found.failure.report
+    assert interleave.replay(racy_writes, token).failure is None  # without the check the run passes
+    again = interleave.replay(racy_writes, token, races="fail")
+    assert again.failure is not None and again.failure.kind == "race"

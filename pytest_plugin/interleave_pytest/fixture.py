@@ -23,8 +23,8 @@ from .undo import real_values_restored
 
 #: Placeholder for the token in the replay command until the token is known.
 TOKEN_SLOT = "\x00interleave-token\x00"
-#: explore() arguments that replay() takes too.
-_REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
+#: explore() arguments that replay() takes too (races: only "fail" changes a replay's verdict).
+_REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout", "races")
 #: The options that decide what a stored failure means, with their defaults: a failure found under
 #: other values (model="instruction", timeouts="anytime") says nothing about the test as it is now.
 _MEANING: Dict[str, Any] = {"model": "instruction", "timeouts": "anytime", "instrument": [], "exclude": [],
@@ -92,7 +92,8 @@ def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = 
     """The exact command that replays this test's failure (``rerun``: the options that repeat the search).
 
     ``call``: which exploration of the test (0-based) the token belongs to. The command-line
-    options a replay needs are repeated: instrument/exclude change what a replay runs.
+    options a replay needs are repeated: instrument/exclude change what a replay runs, races=fail
+    what it checks.
     """
     env = os.environ.get("PYTHONHASHSEED")
     prefix = f"PYTHONHASHSEED={env} " if env not in (None, "random") else ""
@@ -107,6 +108,8 @@ def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = 
             names = runner.settings.cmdline.get(key)
             if names:
                 extra += f" --interleave-{key}={_quote(','.join(names))}"
+        if runner.settings.cmdline.get("races") == "fail":  # a replay checks races only when asked
+            extra += " --interleave-races=fail"
     if call > 0:
         extra += f" --interleave-replay-call={call + 1}"
     return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}{extra}"
@@ -294,8 +297,7 @@ class Runner:
             f.report = f.report.replace(TOKEN_SLOT, f.token)
             if missing:
                 f.report += "\n" + instrument_advice(missing)
-            if cache and source != "replay-option" and f.kind != "race":
-                # A race failure is not stored: a replay runs the schedule without the race check.
+            if cache and source != "replay-option":
                 rec.failing.append((index, f.token, meaning(opts)))
             rec.last_failure = (f.token, hint.replace(TOKEN_SLOT, f.token))
         elif missing:

@@ -286,7 +286,7 @@ def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
         with real_values_restored(dict(getattr(item, "funcargs", None) or {})):
             if token is not None and replays_here(runner.settings, index):
                 replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend",
-                                                    "stall_timeout") if k in kwargs}
+                                                    "stall_timeout", "races") if k in kwargs}
                 runner.replayed = True
                 result = library.replay(fn, token, hint=hint, **replay_kw)
                 if diverged_early(result) and result.failure is not None:
