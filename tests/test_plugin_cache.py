@@ -104,7 +104,7 @@ def test_a_race_failure_replays_as_a_race(pytester: pytest.Pytester, where: str)
     import shlex
     import subprocess
 
-    pytester.makepyfile(test_races=RACY if where == "marker" else RACY.replace(', races="fail"', ""))
+    pytester.makepyfile(test_racefail=RACY if where == "marker" else RACY.replace(', races="fail"', ""))
     opts = () if where == "marker" else ("--interleave-races=fail",)
     first = pytester.runpytest_inprocess(*CACHE, *opts)
     first.assert_outcomes(failed=1)

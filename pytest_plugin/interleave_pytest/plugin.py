@@ -15,6 +15,7 @@ import pytest
 
 from interleave.errors import OptionError
 
+from .cli import add_options
 from .fixture import (
     FOREIGN_TOKEN,
     RECORD_KEY,
@@ -28,7 +29,7 @@ from .fixture import (
     replays_here,
 )
 from .guard import ACTIVE_KEY
-from .options import Settings, add_options, check_marker_kwargs, merge_markers, read_settings
+from .options import Settings, check_marker_kwargs, merge_markers, read_settings
 from .targets import TARGET_OPTIONS, check_targets
 from .undo import real_values_restored
 
