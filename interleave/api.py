@@ -18,7 +18,7 @@ from .result import Failure, Result
 from .runtime import context
 from .runtime.operation import OpKind
 from .runtime.outcome import Outcome
-from .runtime.recorder import Recorder
+from .runtime.recorder import Recorder, Tee
 from .session import Session
 from .strategies import registry
 from .strategies.base import Strategy
@@ -246,10 +246,16 @@ def replay(
     backend: str = "auto",
     hint: Optional[str] = None,
     stall_timeout: Optional[float] = None,
+    races: str = "ignore",
 ) -> Result:
-    """Run ``fn`` under exactly the schedule recorded in ``token``."""
+    """Run ``fn`` under exactly the schedule recorded in ``token``.
+
+    ``races="fail"`` checks the run for data races as ``explore(..., races="fail")`` does, so
+    that the token of a race failure fails again.
+    """
     callable_body(fn)
     schedule = decode(token)
+    checker = RaceChecker(races) if check_mode(races) == "fail" else None
     max_steps = positive_int("max_steps", max_steps)
     start = _clock()
     stall_timeout = optional_seconds("stall_timeout", stall_timeout)
@@ -257,9 +263,17 @@ def replay(
                  exclude=checked_names("exclude", exclude), backend=backend, stall_timeout=stall_timeout,
                  timeouts=schedule.timeouts) as session:
         recorder = Recorder()
-        outcome = session.run_once(ReplayStrategy(schedule.runs, schedule.lone_points), schedule.random_seed, recorder)
+        follower = ReplayStrategy(schedule.runs, schedule.lone_points)
+        tee = Tee(recorder, checker.recorder()) if checker is not None else recorder
+        outcome = session.run_once(follower, schedule.random_seed, tee)
         elapsed = _clock() - start
         failure = None
+        if outcome.kind == "passed" and follower.index < len(schedule.runs):
+            # The program ended before the schedule did (a body that never starts a thread never asks
+            # the schedule anything): it was not followed, which is no pass.
+            outcome.kind = "divergence"
+            outcome.detail = (f"the program ended after {follower.index} of the schedule's {len(schedule.runs)} "
+                              "runs: the token was not followed (it may belong to another test, or the code changed)")
         if outcome.kind == "divergence":
             here = os.environ.get("PYTHONHASHSEED", "random")
             if schedule.hash_seed != here:
@@ -269,6 +283,8 @@ def replay(
         if outcome.failed:
             failure = _failure_from(outcome, schedule, recorder, strategy="replay", executions=1,
                                     elapsed=elapsed, fn=fn, hint=hint, notes=[])
+        elif checker is not None and checker.end_execution(outcome, schedule):
+            failure = checker.failure(session, fn, strategy="replay", executions=1, elapsed=elapsed, hint=hint)
         session.check_interrupt()
     return Result(failure=failure, executions=1, exhausted=False, elapsed=elapsed, strategy="replay",
                   model=schedule.model, seed=None, stop_reason="failure" if failure else "replayed",

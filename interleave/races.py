@@ -446,8 +446,8 @@ class RaceChecker:
                                 executions=executions, elapsed=elapsed)
         parts = [header, ""] + [r.describe() for r in self.races] + [
             "", "Interleaving (one column per thread):", render_table(recorder.events, recorder.thread_names)]
-        parts += replay_lines(token, f"{hint or f'interleave.replay({name}, {token!r})'}  (replay runs the "
-                                     "schedule; explore(..., races='report') names the race again)")
+        # replay() checks races only when asked: the library's line asks.
+        parts += replay_lines(token, hint or f"interleave.replay({name}, {token!r}, races='fail')")
         return Failure(kind="race", exception=None, token=token, report="\n".join(parts),
                        trace=recorder.events, detail=first.describe())
 

@@ -375,3 +375,86 @@ def test_module_level_body_keeps_the_library_line():
     assert token_and_command(again.stdout.str())[0] == token
     assert "lost an update: 1" in again.stdout.str()
     assert runs(pytester) == 1  # the command replayed the token instead of searching
+
+
+def test_a_calls_strategy_replaces_the_markers_with_its_parameters(pytester: pytest.Pytester) -> None:
+    """Marker exhaustive/preemptions=1 + explore(strategy="random"): the call wins, as a command-line strategy would."""
+    pytester.makepyfile(test_mix='''
+import threading, pytest
+
+def body():
+    t = threading.Thread(target=int)
+    t.start()
+    t.join()
+
+@pytest.mark.interleave(strategy="exhaustive", preemptions=1)
+def test_marker_exhaustive_call_random(interleave):
+    assert "preemptions" not in interleave.options(strategy="random")
+    interleave.explore(body, strategy="random", executions=5).raise_for_failure()
+
+@pytest.mark.interleave(strategy="pct", depth=2)
+def test_marker_pct_call_dpor(interleave):
+    interleave.explore(body, strategy="dpor").raise_for_failure()
+
+@pytest.mark.interleave(strategy="exhaustive", preemptions=1)
+def test_same_strategy_keeps_them(interleave):
+    assert interleave.options(strategy="exhaustive")["preemptions"] == 1
+''')
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "--interleave-strategy=exhaustive",
+                                 "-k", "dpor").assert_outcomes(passed=1)
+
+
+def test_ini_depth_with_an_ini_strategy_that_takes_none_is_for_the_pct_tests(pytester: pytest.Pytester) -> None:
+    """interleave_strategy = exhaustive + interleave_depth = 2: the depth reaches the pct-marked tests only."""
+    pytester.makeini("[pytest]\ninterleave_strategy = exhaustive\ninterleave_depth = 2\n")
+    pytester.makepyfile(test_pctm='''
+import threading, pytest
+
+@pytest.mark.interleave(strategy="pct", executions=5)
+def test_p(interleave):
+    assert interleave.options()["depth"] == 2
+
+def test_default(interleave):
+    assert "depth" not in interleave.options()
+''')
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_module_class_and_function_markers_merge_the_closest_winning(pytester: pytest.Pytester) -> None:
+    """pytestmark + class marker + function marker: each argument from the closest marker that gives it."""
+    pytester.makepyfile(test_levels='''
+import threading, pytest
+pytestmark = pytest.mark.interleave(executions=7, strategy="exhaustive", preemptions=1, instrument=["json"])
+
+def body():
+    t = threading.Thread(target=int)
+    t.start()
+    t.join()
+
+def test_module_only(interleave):
+    o = interleave.options()
+    assert (o["executions"], o["strategy"], o["preemptions"]) == (7, "exhaustive", 1)
+
+@pytest.mark.interleave(strategy="pct", instrument=["csv"])
+def test_own_strategy(interleave):
+    o = interleave.options()
+    assert (o["executions"], o["strategy"], "preemptions" in o) == (7, "pct", False)
+    assert set(o["instrument"]) == {"json", "csv"}
+
+@pytest.mark.interleave(executions=3)
+class TestC:
+    @pytest.mark.interleave(executions=5)
+    def test_method_marker(self, interleave):
+        assert interleave.options()["executions"] == 5
+
+    def test_class_marker(self, interleave):
+        assert (interleave.options()["executions"], interleave.options()["preemptions"]) == (3, 1)
+
+@pytest.mark.interleave(executions=2)
+def test_marked_runs_merged():
+    body()
+''')
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=5)
+    assert "stopped exhaustive(preemptions=1)" in result.stdout.str()  # the module's strategy, its own budget

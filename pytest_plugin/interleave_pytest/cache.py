@@ -2,7 +2,9 @@
 
 One small JSON file per (test, exploration in that test, Python version), written atomically,
 so that pytest-xdist workers never clobber each other's entries. A token only replays on the
-Python minor version that recorded it, hence the version in the key.
+Python minor version that recorded it, hence the version in the key. The options that decide
+what a replay runs (model, timeouts, instrument/exclude, ...) are stored with the token: a
+stored failure is replayed only while the test's options are the same.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from interleave.versions import python
 
@@ -49,8 +51,11 @@ class FailureStore:
         digest = hashlib.sha1(f"{nodeid}\0{index}\0{py}".encode()).hexdigest()[:24]
         return f"{digest}.json"
 
-    def load(self, nodeid: str, index: int) -> Optional[str]:
-        """The stored failing token of this test's ``index``-th exploration, if any."""
+    def load(self, nodeid: str, index: int) -> Optional[Tuple[str, Optional[Dict[str, Any]]]]:
+        """The stored failing token of this test's ``index``-th exploration and its options, if any.
+
+        The options are None for an entry written before they were stored.
+        """
         root = self._root()
         if root is None:
             return None
@@ -60,15 +65,18 @@ class FailureStore:
         except (OSError, ValueError):
             return None
         token = data.get("token") if isinstance(data, dict) else None
-        return token if isinstance(token, str) and data.get("nodeid") == nodeid else None
+        if not isinstance(token, str) or data.get("nodeid") != nodeid:
+            return None
+        options = data.get("options")
+        return token, options if isinstance(options, dict) else None
 
-    def save(self, nodeid: str, index: int, token: str) -> None:
-        """Remember a failing token (atomically: safe with several xdist workers)."""
+    def save(self, nodeid: str, index: int, token: str, options: Optional[Dict[str, Any]] = None) -> None:
+        """Remember a failing token and the options it failed under (atomically: safe with xdist workers)."""
         root = self._root()
         if root is None:
             return
         data = {"nodeid": nodeid, "index": index, "token": token,
-                "python": python()}
+                "python": python(), "options": options or {}}
         try:
             fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as f:

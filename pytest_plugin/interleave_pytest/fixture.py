@@ -13,15 +13,43 @@ import pytest
 import interleave
 from interleave.errors import OptionError, TokenError
 from interleave.result import Result
+from interleave.token import decode
 
 from . import leaks, progress
 from .cache import FailureStore
+from .fresh import fresh_body
 from .options import Settings, check_marker_kwargs, resolve
+from .undo import real_values_restored
 
 #: Placeholder for the token in the replay command until the token is known.
 TOKEN_SLOT = "\x00interleave-token\x00"
-#: explore() arguments that replay() takes too.
-_REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
+#: explore() arguments that replay() takes too (races: only "fail" changes a replay's verdict).
+_REPLAY_KWARGS = ("max_steps", "instrument", "exclude", "backend", "stall_timeout", "races")
+#: The options that decide what a stored failure means, with their defaults: a failure found under
+#: other values (model="instruction", timeouts="anytime") says nothing about the test as it is now.
+_MEANING: Dict[str, Any] = {"model": "instruction", "timeouts": "anytime", "instrument": [], "exclude": [],
+                             "races": "ignore", "max_steps": None, "backend": "auto"}
+
+
+def meaning(opts: Mapping[str, Any]) -> Dict[str, Any]:
+    """The options of ``opts`` that a stored failure must share with the current run, as JSON values."""
+    out: Dict[str, Any] = {}
+    for key, default in _MEANING.items():
+        value = opts.get(key, default)
+        out[key] = sorted(str(v) for v in value) if key in ("instrument", "exclude") else value
+    return out
+
+
+def changed_options(stored: Optional[Mapping[str, Any]], token: str, now: Mapping[str, Any]) -> str:
+    """Which options differ between a stored failure and this run ('' when none do)."""
+    if stored is None:  # an entry from before options were stored: the token still knows two of them
+        try:
+            schedule = decode(token)
+        except TokenError:
+            return ""
+        stored = {"model": schedule.model, "timeouts": schedule.timeouts}
+    diffs = [f"{k}={stored[k]!r}, now {now[k]!r}" for k in now if k in stored and stored[k] != now[k]]
+    return "; ".join(diffs)
 
 
 @dataclass
@@ -29,7 +57,8 @@ class ExplorationRecord:
     """What the explorations of one test did, for the cache, the summary and junit properties."""
 
     runs: List[Dict[str, Any]] = field(default_factory=list)
-    failing: List[Tuple[int, str]] = field(default_factory=list)  # (exploration index, token) for the cache
+    # (exploration index, token, options it failed under) for the cache
+    failing: List[Tuple[int, str, Dict[str, Any]]] = field(default_factory=list)
     touched: List[int] = field(default_factory=list)
     last_failure: Optional[Tuple[str, str]] = None  # (token, replay command) of the last failure
     warned: bool = False
@@ -59,15 +88,36 @@ def target_of(item: pytest.Item) -> str:
 
 
 def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = False,
-                   seed: Optional[int] = None, rerun: str = "") -> str:
-    """The exact command that replays this test's failure (``rerun``: the options that repeat the search)."""
+                   seed: Optional[int] = None, rerun: str = "", call: int = 0) -> str:
+    """The exact command that replays this test's failure (``rerun``: the options that repeat the search).
+
+    ``call``: which exploration of the test (0-based) the token belongs to. The command-line
+    options a replay needs are repeated: instrument/exclude change what a replay runs, races=fail
+    what it checks.
+    """
     env = os.environ.get("PYTHONHASHSEED")
     prefix = f"PYTHONHASHSEED={env} " if env not in (None, "random") else ""
     if given:
         extra = f" {rerun}" if rerun else (f" --interleave-seed={seed}" if seed is not None else "")
-        return (f"{prefix}pytest {_quote(target_of(item))}{extra}   (Hypothesis replays the failing input "
-                "first; the interleaving search for an input is deterministic)")
-    return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}"
+        return (f"{prefix}pytest {_quote(target_of(item))}{extra}   # Hypothesis replays the failing input "
+                "first; the interleaving search for an input is deterministic")
+    extra = ""
+    runner = item.config.stash.get(RUNNER_KEY, None)
+    if runner is not None:
+        for key in ("instrument", "exclude"):
+            names = runner.settings.cmdline.get(key)
+            if names:
+                extra += f" --interleave-{key}={_quote(','.join(names))}"
+        if runner.settings.cmdline.get("races") == "fail":  # a replay checks races only when asked
+            extra += " --interleave-races=fail"
+    if call > 0:
+        extra += f" --interleave-replay-call={call + 1}"
+    return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}{extra}"
+
+
+def replays_here(settings: Settings, index: int) -> bool:
+    """Whether ``--interleave-replay`` applies to the test's ``index``-th (0-based) exploration."""
+    return settings.replay_token is not None and settings.replay_call in (None, index + 1)
 
 
 def uninstrumented(result: Result) -> List[str]:
@@ -139,6 +189,7 @@ class Runner:
         self.config = config
         self.settings = settings
         self.store = FailureStore(getattr(config, "cache", None))
+        self.replayed = False  # whether --interleave-replay's token was replayed by any test
 
     def record(self, item: pytest.Item) -> ExplorationRecord:
         """The per-test record, created on first use."""
@@ -163,29 +214,44 @@ class Runner:
         index = rec.calls
         rec.calls += 1
         call = dict(call or {})
-        hint = call.pop("hint", None) or replay_command(item)
+        hint = call.pop("hint", None) or replay_command(item, call=index)
         opts = self.options(item, marker, call)
+        every = dict(getattr(item, "funcargs", None) or fixtures or {})
+        with real_values_restored(every):
+            return self._explore(item, rec, index, fresh_body(body, every), opts, hint, fixtures, closure_of,
+                                 use_cache)
+
+    def _explore(self, item: pytest.Item, rec: ExplorationRecord, index: int, body: Callable[[], Any],
+                 opts: Dict[str, Any], hint: str, fixtures: Optional[Dict[str, Any]],
+                 closure_of: Optional[Callable[..., Any]], use_cache: bool) -> Result:
         replay_kw = {k: opts[k] for k in _REPLAY_KWARGS if k in opts}
         result: Optional[Result] = None
         source = "search"
         token = self.settings.replay_token
-        if token is not None:
+        if token is not None and replays_here(self.settings, index):
+            self.replayed = True
             result = interleave.replay(body, token, hint=hint, **replay_kw)
             source = "replay-option"
             if diverged_early(result):
                 assert result.failure is not None
                 head, _, rest = result.failure.report.partition("\n")
                 result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
-        elif use_cache and self.store.enabled:
-            stored = self.store.load(item.nodeid, index)
-            if stored is not None:
+        elif use_cache and self.store.enabled and token is None:
+            entry = self.store.load(item.nodeid, index)
+            if entry is not None:
+                stored, stored_opts = entry
                 rec.touched.append(index)
                 why = "no longer fails"
-                try:
-                    again = interleave.replay(body, stored, hint=hint, **replay_kw)
-                except TokenError:
-                    again = None
-                    why = "can no longer be replayed"
+                other = changed_options(stored_opts, stored, meaning(opts))
+                again: Optional[Result] = None
+                if other:
+                    # Replayed as it was found, it would fail the test for options the test no longer uses.
+                    why = f"was found under other options ({other})"
+                else:
+                    try:
+                        again = interleave.replay(body, stored, hint=hint, **replay_kw)
+                    except TokenError:
+                        why = "can no longer be replayed"
                 if again is not None and again.failure is not None and again.failure.kind != "divergence":
                     result, source = again, "cache"
                     head, _, rest = again.failure.report.partition("\n")
@@ -204,7 +270,8 @@ class Runner:
             changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
             if changed:
                 text = leaks.message(item.nodeid, changed, watch, result.executions)
-                if not rec.warned:  # once per test (@given explores once per example)
+                quiet = result.failure is None and leaks.only_files(changed, watch)
+                if not rec.warned and not quiet:  # once per test (@given explores once per example)
                     rec.warned = True
                     warnings.warn(leaks.InterleaveFixtureStateWarning(text), stacklevel=2)
                 if result.failure is not None:
@@ -217,7 +284,7 @@ class Runner:
         rec = self.record(item)
         index = rec.calls
         rec.calls += 1
-        kwargs.setdefault("hint", replay_command(item))
+        kwargs.setdefault("hint", replay_command(item, call=index))
         result = interleave.replay(body, token, **kwargs)
         self._finish(rec, index, result, "replay", {}, kwargs["hint"], cache=False)
         return result
@@ -231,7 +298,7 @@ class Runner:
             if missing:
                 f.report += "\n" + instrument_advice(missing)
             if cache and source != "replay-option":
-                rec.failing.append((index, f.token))
+                rec.failing.append((index, f.token, meaning(opts)))
             rec.last_failure = (f.token, hint.replace(TOKEN_SLOT, f.token))
         elif missing:
             rec.uninstrumented.extend(n for n in missing if n not in rec.uninstrumented)

@@ -9,6 +9,7 @@ fingerprint taken before and after the exploration detects this without running 
 from __future__ import annotations
 
 import collections
+import os
 import sys
 import types
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -39,7 +40,42 @@ def worth_watching(value: Any) -> bool:
         return isinstance(value, tuple) and any(worth_watching(v) for v in value)
     if type(value) in _CONTAINERS:
         return True
+    if _directory(value) is not None:
+        return True
     return _user_class(type(value))
+
+
+def _directory(value: Any) -> Optional[str]:
+    """The path of ``value`` when it names an existing directory (``tmp_path``, ``tmpdir``), else None."""
+    if not isinstance(value, os.PathLike) and type(value).__name__ != "LocalPath":
+        return None
+    try:
+        path = os.fspath(value)
+        return path if isinstance(path, str) and os.path.isdir(path) else None
+    except (TypeError, OSError, ValueError):
+        return None
+
+
+def _tree(path: str) -> Any:
+    """Names and sizes under a directory: what files executions leave behind."""
+    out: List[Tuple[str, int]] = []
+    stack = [path]
+    while stack and len(out) < MAX_NODES:
+        top = stack.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+            except OSError:
+                continue
+            # Sizes, not times: a file rewritten with the same content every execution changes nothing.
+            out.append((os.path.relpath(entry.path, path), st.st_size))
+    return ("dir", tuple(sorted(out)))
 
 
 class _Printer:
@@ -57,6 +93,10 @@ class _Printer:
         if isinstance(v, float):
             return ("f", repr(v))
         t = type(v)
+        if depth == MAX_DEPTH:
+            directory = _directory(v)
+            if directory is not None:
+                return _tree(directory)
         if depth <= 0:
             return ("id", id(v))
         if t is tuple:
@@ -106,7 +146,7 @@ def watched(fixtures: Dict[str, Any], body: Optional[Callable[..., Any]]) -> Dic
     out: Dict[str, Tuple[str, Any]] = {}
     for name, value in fixtures.items():
         if name != "interleave" and worth_watching(value):
-            out[f"fixture {name!r}"] = ("fixture", value)
+            out[f"fixture {name!r}"] = ("directory" if _directory(value) is not None else "fixture", value)
     fn = body
     if fn is not None and isinstance(fn, types.FunctionType):
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
@@ -131,11 +171,23 @@ class Snapshot:
         return [label for label, (_, v) in self.values.items() if fingerprint(v) != self.before[label]]
 
 
+def only_files(changed: List[str], values: Dict[str, Tuple[str, Any]]) -> bool:
+    """Whether only directories changed: files written there are no mistake unless a failure follows."""
+    return all(values[c][0] == "directory" for c in changed)
+
+
 def message(test: str, changed: List[str], values: Dict[str, Tuple[str, Any]], executions: int) -> str:
     """The warning text: what changed, why it matters, and the fix."""
     fixtures = [c for c in changed if values[c][0] == "fixture"]
     captured = [c for c in changed if values[c][0] == "closure"]
+    directories = [c for c in changed if values[c][0] == "directory"]
     parts = []
+    if directories:
+        parts.append(f"the files in {', '.join(directories)} changed while {executions} executions of {test} "
+                     "shared it: the files one execution wrote were there when the next one started, so the "
+                     "failure may come from earlier executions rather than from this interleaving. Write to a "
+                     "fresh directory in every execution (tempfile.mkdtemp(dir=tmp_path)) or remove the files "
+                     "at the start of the body")
     if fixtures:
         parts.append(f"{', '.join(fixtures)} changed while {executions} executions of {test} shared "
                      f"{'it' if len(fixtures) == 1 else 'them'}: a fixture is created once per test, not once "

@@ -14,7 +14,7 @@ import numbers
 import os
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import pytest
 
@@ -157,6 +157,11 @@ def parse_token(text: str) -> str:
     return t
 
 
+def parse_call(text: str) -> int:
+    """``--interleave-replay-call``: a 1-based exploration number."""
+    return _count(text, 1)
+
+
 #: ini name -> (parser, help)
 INI: Dict[str, Tuple[Callable[[str], Any], str]] = {
     "interleave_executions": (parse_executions, "executions per interleave test (default: interleave's, 1000)"),
@@ -260,6 +265,7 @@ class Settings:
     cmdline: Dict[str, Any] = field(default_factory=dict)
     ini: Dict[str, Any] = field(default_factory=dict)
     replay_token: Optional[str] = None
+    replay_call: Optional[int] = None  # which exploration of the test the token replays (1-based); None: each
     shard: Tuple[int, int] = (0, 1)
     session_seed: Optional[int] = None  # drawn once when the seed is 'random'
     clear: bool = False
@@ -307,6 +313,14 @@ def read_settings(config: pytest.Config) -> Settings:
     for where, values, label in (("command line", s.cmdline, "--interleave-strategy"),
                                  ("ini", s.ini, "interleave_strategy")):
         if "strategy" in values:
+            if where == "ini":
+                # No parameter check: the ini's preemptions/depth are for the tests whose marker names a
+                # strategy that takes them (the ini strategy is only a default).
+                try:
+                    check_strategy(values["strategy"])
+                except argparse.ArgumentTypeError as exc:
+                    raise pytest.UsageError(f"{label} ({where}): {exc}") from None
+                continue
             try:
                 check_strategy(values["strategy"])
             except argparse.ArgumentTypeError as exc:
@@ -315,6 +329,10 @@ def read_settings(config: pytest.Config) -> Settings:
             if problem is not None:
                 raise pytest.UsageError(f"{label} ({where}): {problem}")
     s.replay_token = config.getoption("interleave_replay", None)
+    s.replay_call = config.getoption("interleave_replay_call", None)
+    if s.replay_call is not None and s.replay_token is None:
+        raise pytest.UsageError("--interleave-replay-call says which exploration --interleave-replay replays: "
+                                "give the token too")
     shard = config.getoption("interleave_shard", None)
     if shard is not None:
         s.shard = shard
@@ -396,6 +414,23 @@ def check_marker_kwargs(args: Tuple[Any, ...], kwargs: Mapping[str, Any], where:
             raise ValueError(f"{where}: {problem}")
 
 
+def merge_markers(levels: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """One set of marker arguments from markers at module, class and function level (farthest first).
+
+    A closer marker's argument wins over a farther one's; ``instrument``/``exclude`` add up, as
+    they do across the other levels; a closer marker that names another strategy drops the
+    farther markers' ``preemptions``/``depth``, which belonged to theirs.
+    """
+    out: Dict[str, Any] = {}
+    for kwargs in levels:
+        if "strategy" in kwargs and out.get("strategy", kwargs["strategy"]) != kwargs["strategy"]:
+            for key in STRATEGY_PARAMS:
+                out.pop(key, None)
+        for key, value in kwargs.items():
+            out[key] = merge_targets(out.get(key), value) if key in TARGET_OPTIONS else value
+    return out
+
+
 def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
             call: Optional[Mapping[str, Any]] = None, *, where: str = "@pytest.mark.interleave") -> Dict[str, Any]:
     """The ``explore`` keyword arguments for one exploration of one test.
@@ -413,8 +448,15 @@ def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
         for key, value in values.items():
             out[key] = merge_targets(out.get(key), value) if key in TARGET_OPTIONS else value
             origin[key] = level
-    if "strategy" in cmd and "strategy" not in call and marker.get("strategy", cmd["strategy"]) != cmd["strategy"]:
-        # The marker's strategy parameters belong to the strategy the command line replaced.
+    # The marker's strategy parameters belong to the strategy it names (without one, to the strategy the
+    # session gives): when the command line or the call replaces that strategy, they go with it.
+    if "strategy" in marker:
+        went_with = marker["strategy"]
+        replaced = call.get("strategy", cmd.get("strategy", went_with)) != went_with
+    else:
+        went_with = cmd.get("strategy", settings.ini.get("strategy", default_strategy()))
+        replaced = "strategy" in call and call["strategy"] != went_with
+    if replaced:
         for key in STRATEGY_PARAMS:
             if origin.get(key) == "marker":
                 out.pop(key)
@@ -436,48 +478,3 @@ def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
     seed = out.get("seed")
     out["seed"] = seed if "seed" in call else settings.seed_for(seed, nodeid)
     return out
-
-
-def add_options(parser: pytest.Parser) -> None:
-    """Register the command-line and ini options."""
-    group = parser.getgroup("interleave", "interleave: deterministic thread-interleaving tests")
-
-    def opt(name: str, parse: Callable[[str], Any], metavar: str, help_text: str) -> None:
-        group.addoption(f"--interleave-{name}", dest=f"interleave_{name.replace('-', '_')}", type=parse,
-                        default=None, metavar=metavar, help=help_text)
-
-    opt("executions", parse_executions, "N", "executions per interleave test (overrides the marker and ini)")
-    opt("strategy", str, "NAME", "search strategy for every interleave test (random, pct, exhaustive, ...)")
-    opt("seed", parse_seed, "SEED", "seed of every interleave test, or 'random' for a new one each run "
-        "(default: derived from the test's node id, so runs repeat)")
-    opt("model", parse_model, "MODEL", "memory model: instruction (default) or gil")
-    opt("timeouts", parse_timeouts, "WHEN", "when a pending timeout may run out: anytime (default: a thread may "
-        "be slow) or when-stuck (only when no thread can run: for timeouts that are safety nets)")
-    opt("time-budget", parse_time_budget, "SECONDS", "race hunting: search each interleave test for this many "
-        "seconds (executions are then unlimited unless --interleave-executions is given)")
-    opt("preemptions", parse_preemptions, "K", "preemption bound for every interleave test whose strategy takes "
-        "one (exhaustive, dpor, hypothesis)")
-    opt("depth", parse_depth, "D", "bug depth for every interleave test whose strategy takes one (pct)")
-    opt("races", parse_races, "MODE", "data races: ignore (default), report (listed in the report and the "
-        "summary) or fail (the first race fails the test)")
-    opt("stall-timeout", parse_time_budget, "SECONDS", "stop a run that computes this long without reaching a "
-        "switch point (a loop in C or in code that is not instrumented) as inconclusive (default 10)")
-    group.addoption("--interleave-instrument", dest="interleave_instrument", type=parse_targets, action="append",
-                    default=None, metavar="PKG[,PKG...]",
-                    help="also instrument these packages, modules or paths (e.g. installed libraries, whose code "
-                    "otherwise runs as single steps); adds to the ini key interleave_instrument and the "
-                    "marker's instrument=; may be repeated")
-    group.addoption("--interleave-exclude", dest="interleave_exclude", type=parse_targets, action="append",
-                    default=None, metavar="PKG[,PKG...]",
-                    help="never instrument these packages, modules or paths; adds to the ini key "
-                    "interleave_exclude and the marker's exclude=, and wins over instrument; may be repeated")
-    opt("replay", parse_token, "TOKEN", "replay this token instead of searching (select the failing test "
-        "with its node id or -k)")
-    opt("shard", parse_shard, "I/N", "search shard I of N (1-based): each shard gets disjoint seeds, for "
-        "parallel CI jobs hunting the same tests")
-    group.addoption("--interleave-clear", action="store_true", dest="interleave_clear", default=False,
-                    help="forget the failing interleavings stored in pytest's cache before running")
-    for ini_name, (_, help_text) in INI.items():
-        parser.addini(ini_name, help_text, default="")
-    for ini_name, help_text in INI_TARGETS.items():
-        parser.addini(ini_name, help_text, type="linelist", default=[])

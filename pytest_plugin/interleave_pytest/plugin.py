@@ -15,6 +15,7 @@ import pytest
 
 from interleave.errors import OptionError
 
+from .cli import add_options
 from .fixture import (
     FOREIGN_TOKEN,
     RECORD_KEY,
@@ -25,10 +26,12 @@ from .fixture import (
     diverged_early,
     instrument_advice,
     replay_command,
+    replays_here,
 )
 from .guard import ACTIVE_KEY
-from .options import Settings, add_options, check_marker_kwargs, read_settings
+from .options import Settings, check_marker_kwargs, merge_markers, read_settings
 from .targets import TARGET_OPTIONS, check_targets
+from .undo import real_values_restored
 
 MARKER_HELP = (
     "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
@@ -157,11 +160,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
 
 
 def _marker_kwargs(item: pytest.Item) -> Dict[str, Any]:
-    marker = item.get_closest_marker("interleave")
-    if marker is None:
-        return {}
-    check_marker_kwargs(tuple(marker.args), marker.kwargs, "@pytest.mark.interleave")
-    return dict(marker.kwargs)
+    """The test's marker arguments: its module's, class's and own markers merged, the closest winning."""
+    markers = list(item.iter_markers("interleave"))  # closest first
+    for marker in markers:
+        check_marker_kwargs(tuple(marker.args), marker.kwargs, "@pytest.mark.interleave")
+    return merge_markers([m.kwargs for m in reversed(markers)])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -270,22 +273,28 @@ def _direct_explore(item: pytest.Item, runner: Runner, original: Any) -> Any:
     """
     import interleave as library
 
+    calls = [0]
+
     @functools.wraps(original)
     def explore(fn: Any, **kwargs: Any) -> Any:
+        index = calls[0]
+        calls[0] += 1
         given_hint = kwargs.get("hint") is not None or _importable_name(fn)
-        hint = kwargs.get("hint") if given_hint else replay_command(item)
+        hint = kwargs.get("hint") if given_hint else replay_command(item, call=index)
         if hint is not None:
             kwargs["hint"] = hint
         token = runner.settings.replay_token
-        if token is not None:
-            replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend", "stall_timeout")
-                         if k in kwargs}
-            result = library.replay(fn, token, hint=hint, **replay_kw)
-            if diverged_early(result) and result.failure is not None:
-                head, _, rest = result.failure.report.partition("\n")
-                result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
-        else:
-            result = original(fn, **kwargs)
+        with real_values_restored(dict(getattr(item, "funcargs", None) or {})):
+            if token is not None and replays_here(runner.settings, index):
+                replay_kw = {k: kwargs[k] for k in ("max_steps", "instrument", "exclude", "backend",
+                                                    "stall_timeout", "races") if k in kwargs}
+                runner.replayed = True
+                result = library.replay(fn, token, hint=hint, **replay_kw)
+                if diverged_early(result) and result.failure is not None:
+                    head, _, rest = result.failure.report.partition("\n")
+                    result.failure.report = f"{head}\n  {FOREIGN_TOKEN}\n{rest}"
+            else:
+                result = original(fn, **kwargs)
         if result.failure is not None and not given_hint:
             result.failure.report = result.failure.report.replace(TOKEN_SLOT, result.failure.token)
         return result
@@ -358,11 +367,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
     if runner is None or not runner.store.enabled or runner.settings.replay_token is not None:
         return
     if report.failed:
-        for index, token in rec.failing:
-            runner.store.save(item.nodeid, index, token)
+        for index, token, options in rec.failing:
+            runner.store.save(item.nodeid, index, token, options)
     elif report.passed:
         for index in rec.touched:
             runner.store.drop(item.nodeid, index)
+
+
+UNUSED_TOKEN = ("interleave: --interleave-replay was given, but no selected test explored, so the token was never "
+                "replayed: select the test that printed it (its node id as in the report's Reproduce line)")
+
+
+def _token_unused(config: pytest.Config) -> bool:
+    """--interleave-replay whose token no test replayed (in this process: xdist workers are not asked)."""
+    runner = config.stash.get(RUNNER_KEY, None)
+    if runner is None or runner.settings.replay_token is None or runner.replayed:
+        return False
+    return not hasattr(config, "workerinput") and config.getoption("dist", "no") in ("no", None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A replay that replayed nothing is no pass: a mistyped node id must not read as 'the failure is gone'."""
+    if _token_unused(session.config) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def _verdict(runs: List[Dict[str, Any]]) -> str:
@@ -390,6 +418,8 @@ class Summary:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Executions per second overall; with ``-v``, each test's count and verdict."""
+        if _token_unused(self.config):
+            terminalreporter.write_line(UNUSED_TOKEN, red=True)
         rows = self.rows
         verbosity = self.config.get_verbosity()
         if not rows or verbosity < -1:
