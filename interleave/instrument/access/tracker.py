@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .analysis import BY_ID, SUSPENDABLE, analyze, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
+from .lifetime import hold
 from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
@@ -42,6 +43,7 @@ _STARTS: Dict[int, Tuple[CodeType, List[int]]] = {}
 # An ``around`` entry's caller for a generator frame whose caller's instruction carries
 # accesses: never matches, so the entry is redone at each point (the instruction may differ).
 _REDO = object()
+
 
 
 def _harness_code(code: CodeType) -> bool:
@@ -231,7 +233,7 @@ class AccessTracker:
         memo = self.memos.get(caller)
         if memo is not None and memo.get(offset, UNKNOWN) is UNKNOWN:
             memo[offset] = obj
-            self.keep.append(obj)
+            hold(self.keep, obj)
 
     def _returned(self, frame: FrameType, offset: int) -> None:
         """``frame`` goes on after a call of a function under test whose value it reads later:
@@ -261,7 +263,7 @@ class AccessTracker:
         if v is not UNKNOWN:
             memo[call_off] = v
             if type(v) not in FAST_IMM and type(v) is not Abstract:
-                self.keep.append(v)
+                hold(self.keep, v)
 
     def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True, now: bool = False) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute.
@@ -326,7 +328,7 @@ class AccessTracker:
                 write = op == "attr_w"
                 tp = type(obj)
                 if tp is not Abstract and SHAPES.get((id(tp), spec.name, write)) == "plain":
-                    self.keep.append(obj)
+                    hold(self.keep, obj)
                     name = spec.name
                     own = ((Loc.ATTR, id(obj), name), write)
                     if write:
@@ -340,7 +342,7 @@ class AccessTracker:
                             v = UNKNOWN
                         memo[offset] = v
                         if type(v) not in FAST_IMM and type(v) is not Abstract:
-                            self.keep.append(v)
+                            hold(self.keep, v)
                         acc.value = v
                     return acc
                 acc = attr_access(obj, spec.name, write)
@@ -367,7 +369,7 @@ class AccessTracker:
         if ALIASES:
             acc = dealias(acc)
         if acc.obj is not None:
-            self.keep.append(acc.obj)
+            hold(self.keep, acc.obj)
         if now and spec.produce:
             v = self._produce(spec, frame, memo)
             if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
@@ -427,7 +429,7 @@ class AccessTracker:
             v = UNKNOWN
         memo[spec.offset] = v
         if type(v) not in FAST_IMM and type(v) is not Abstract:
-            self.keep.append(v)
+            hold(self.keep, v)
         return v
 
     def _local_value(self, frame: FrameType, offset: int, obj: Any, name: str, init_free: bool) -> Any:
@@ -477,7 +479,7 @@ class AccessTracker:
                         if memo.get(offset) is UNKNOWN:
                             v = memo[offset] = local_slot_value(obj, name)
                             if type(v) not in FAST_IMM:
-                                self.keep.append(v)
+                                hold(self.keep, v)
             f = f.f_back
 
     def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
