@@ -46,10 +46,38 @@ def release_frames(tracker: Any, live: Any) -> None:
     again, and a new frame at the same address is a new key. Dropping a live frame's entry
     would cost precision only (its loads' values become unknown).
     """
-    def over(f: Any) -> bool:
-        return type(f) is FrameType and f not in live and not f.f_code.co_flags & SUSPENDABLE
+    _drop(tracker, lambda f: type(f) is FrameType and f not in live and not f.f_code.co_flags & SUSPENDABLE)
 
-    tracker.quiet = None  # a frame of its own: the latest to carry nothing
+
+def returned(tracker: Any, last: FrameType, frame: FrameType) -> None:
+    """``frame`` runs after ``last`` did: if it is one of ``last``'s callers (a few levels down
+    at most), the frames from ``last`` to it have returned, and are dropped as they go."""
+    if frame.f_back is last:
+        return  # a call
+    gone = []
+    f: Any = last
+    for _ in range(_DEPTH):
+        if f is frame:
+            break
+        if f is None:
+            return  # another thread's frame, or a generator's that was suspended since
+        if not f.f_code.co_flags & SUSPENDABLE:
+            gone.append(f)
+        f = f.f_back
+    else:
+        return
+    if gone:
+        _drop(tracker, lambda f: type(f) is FrameType and f in gone)
+
+
+# How far below the latest frame ``returned`` looks for the one running now (further down, the
+# frames are let go when their thread ends).
+_DEPTH = 6
+
+
+def _drop(tracker: Any, over: Any) -> None:
+    if over(tracker.quiet):
+        tracker.quiet = None
     around, calls = tracker.around, tracker.calls
     for d in (tracker.memos, tracker.local_loads):
         for f in [f for f in d if over(f)]:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .analysis import BY_ID, SUSPENDABLE, analyze, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
-from .lifetime import hold
+from .lifetime import hold, returned
 from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
@@ -96,7 +96,7 @@ class AccessTracker:
         self.model = model
         self.sync_cache: Dict[Tuple[str, int], Access] = {}
         self.memos: Dict[Any, Dict[int, Any]] = {}
-        self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
+        self.keep: List[Any] = []  # objects touched this execution that stay, ids unique (lifetime.py)
         self.spec: Optional[Spec] = None  # the Spec the latest ``pick`` described (for pick_pending)
         self.in_gen = False  # a generator frame under test has run this execution
         # Every point also carries the accesses of the calls in progress on its stack (models.py):
@@ -105,6 +105,7 @@ class AccessTracker:
         # frame -> (its caller if it is a generator frame, else None; _around(frame))
         self.around: Dict[FrameType, Tuple[Any, _Locs]] = {}
         self.quiet: Optional[FrameType] = None  # the latest non-generator frame that carries nothing
+        self.last: Optional[FrameType] = None  # the frame of the latest point
         # frame -> thread-local loads it ran whose value could not be read then (another thread's
         # turn): (offset, the local, the name), read when the frame reaches its next point
         self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
@@ -116,13 +117,10 @@ class AccessTracker:
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
-        self.memos = {}
+        self.memos, self.around, self.local_loads, self.calls = {}, {}, {}, {}
         self.keep = []
         self.in_gen = False
-        self.around = {}
-        self.quiet = None
-        self.local_loads = {}
-        self.calls = {}
+        self.quiet = self.last = None
         ALIASES.clear()
         RESUMED.reset()
 
@@ -275,6 +273,10 @@ class AccessTracker:
             self._resolve(frame)
         if self.calls and _outer and frame in self.calls:
             self._returned(frame, offset)
+        if frame is not self.last and _outer:  # a call, a return, or another thread's turn
+            self.last, last = frame, self.last
+            if last is not None:
+                returned(self, last, frame)
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
