@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import FrameType
 from typing import Any, List
 
+from ...versions import CURRENT
 from .analysis import SUSPENDABLE
 from .vocabulary import ByObject
 
@@ -15,6 +16,8 @@ from .vocabulary import ByObject
 # them): an id reused later merges two objects' locations, i.e. adds dependencies, which is
 # sound. Synchronisation objects are held: the lock rules order events through them, and a
 # merged lock would invent a happens-before edge (docs/dpor.md).
+#: ``frame.f_locals`` is a snapshot that outlives a ``del`` (analysis.drop_points).
+SNAPSHOT = CURRENT.locals_snapshot
 _HELD = ByObject()  # id(type) -> bool
 _SYNC_MODULES = ("interleave", "threading", "_thread", "queue", "concurrent", "asyncio", "multiprocessing")
 
@@ -49,25 +52,27 @@ def release_frames(tracker: Any, live: Any) -> None:
     _drop(tracker, lambda f: type(f) is FrameType and f not in live and not f.f_code.co_flags & SUSPENDABLE)
 
 
-def returned(tracker: Any, last: FrameType, frame: FrameType) -> None:
-    """``frame`` runs after ``last`` did: if it is one of ``last``'s callers (a few levels down
-    at most), the frames from ``last`` to it have returned, and are dropped as they go."""
-    if frame.f_back is last:
-        return  # a call
+def returned(tracker: Any, last: Any, frame: FrameType) -> FrameType:
+    """``frame`` runs after ``last`` did (returned, to be the next ``last``): if it is one of
+    ``last``'s callers (a few levels down at most), the frames from ``last`` to it have
+    returned, and are dropped as they go."""
+    if last is None or frame.f_back is last:
+        return frame  # the first point, or a call
     gone = []
     f: Any = last
     for _ in range(_DEPTH):
         if f is frame:
             break
         if f is None:
-            return  # another thread's frame, or a generator's that was suspended since
+            return frame  # another thread's frame, or a generator's that was suspended since
         if not f.f_code.co_flags & SUSPENDABLE:
             gone.append(f)
         f = f.f_back
     else:
-        return
+        return frame
     if gone:
         _drop(tracker, lambda f: type(f) is FrameType and f in gone)
+    return frame
 
 
 # How far below the latest frame ``returned`` looks for the one running now (further down, the
@@ -86,3 +91,4 @@ def _drop(tracker: Any, over: Any) -> None:
         del around[f]
     for f in [f for f, (_, g) in calls.items() if over(f) or over(g)]:
         del calls[f]
+

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .analysis import BY_ID, SUSPENDABLE, analyze, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
-from .lifetime import hold, returned
+from .lifetime import SNAPSHOT, hold, returned
 from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
@@ -274,12 +274,12 @@ class AccessTracker:
         if self.calls and _outer and frame in self.calls:
             self._returned(frame, offset)
         if frame is not self.last and _outer:  # a call, a return, or another thread's turn
-            self.last, last = frame, self.last
-            if last is not None:
-                returned(self, last, frame)
+            self.last = returned(self, self.last, frame)
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
+        if SNAPSHOT and offset in hit[3] and _outer:
+            frame.f_locals  # noqa: B018 - refreshed: a local's dropped value goes (drop_points)
         if _outer and frame is not self.quiet and (hit[0] or self.in_gen or self.callbacks):
             # A generator is running, or a call in progress called back: every point inside it
             # touches what they touch (models.py).
@@ -400,8 +400,7 @@ class AccessTracker:
         return v
 
     def executing(self, frame: FrameType, code: CodeType, offset: int, acc: Access) -> Any:
-        """The instruction runs now: remember (and return) the value it produces, if a later
-        instruction reads it; UNKNOWN otherwise."""
+        """The instruction runs now: remember (and return) the value it produces, if read later."""
         hit = BY_ID.get(id(code))
         if hit is None:
             return UNKNOWN
@@ -489,6 +488,8 @@ class AccessTracker:
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
+        if SNAPSHOT and offset in hit[3]:
+            frame.f_locals  # noqa: B018 - as in ``pick``
         spec = hit[1].get(offset)
         if spec is None or not spec.produce:
             return
