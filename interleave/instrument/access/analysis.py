@@ -71,6 +71,25 @@ def drop_points(code: CodeType, points: Dict[int, Any]) -> FrozenSet[int]:
     return frozenset(out)
 
 
+# id(code) -> its instructions' start offsets, sorted (to find the instruction a frame is in)
+_STARTS: Dict[int, Tuple[CodeType, List[int]]] = {}
+def instruction_at(code: CodeType, lasti: int) -> int:
+    """The start of the instruction that offset ``lasti`` lies in: a caller that made a Python
+    call inline (3.12+) may stand on one of the instruction's cache entries."""
+    hit = _STARTS.get(id(code))
+    if hit is None or hit[0] is not code:
+        hit = _STARTS[id(code)] = (code, [i.offset for i in dis.get_instructions(code)])
+    starts = hit[1]
+    lo, hi = 0, len(starts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if starts[mid] <= lasti:
+            lo = mid + 1
+        else:
+            hi = mid
+    return starts[lo - 1] if lo else lasti
+
+
 # id(code) -> the offset ranges that an exception handler of the code covers (3.10: the whole
 # code if it sets up any handler).
 _GUARDED = ByObject()

@@ -52,32 +52,11 @@ def release_frames(tracker: Any, live: Any) -> None:
     _drop(tracker, lambda f: type(f) is FrameType and f not in live and not f.f_code.co_flags & SUSPENDABLE)
 
 
-def returned(tracker: Any, last: Any, frame: FrameType) -> FrameType:
-    """``frame`` runs after ``last`` did (returned, to be the next ``last``): if it is one of
-    ``last``'s callers (a few levels down at most), the frames from ``last`` to it have
-    returned, and are dropped as they go."""
-    if last is None or frame.f_back is last:
-        return frame  # the first point, or a call
-    gone = []
-    f: Any = last
-    for _ in range(_DEPTH):
-        if f is frame:
-            break
-        if f is None:
-            return frame  # another thread's frame, or a generator's that was suspended since
-        if not f.f_code.co_flags & SUSPENDABLE:
-            gone.append(f)
-        f = f.f_back
-    else:
-        return frame
-    if gone:
-        _drop(tracker, lambda f: type(f) is FrameType and f in gone)
-    return frame
-
-
-# How far below the latest frame ``returned`` looks for the one running now (further down, the
-# frames are let go when their thread ends).
-_DEPTH = 6
+def returned(tracker: Any, last: FrameType) -> None:
+    """``last``, not a generator's frame, has returned (its caller runs): drop its entries. (A
+    frame that returns without its caller reaching a point after it, its callees, goes when
+    its thread ends.)"""
+    _drop(tracker, lambda f: f is last)
 
 
 def _drop(tracker: Any, over: Any) -> None:

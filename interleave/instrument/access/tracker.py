@@ -7,13 +7,12 @@ suspended virtual thread stands (for the race detector).
 
 from __future__ import annotations
 
-import dis
 import os
 import sys
 from types import CodeType, FrameType, FunctionType, MethodType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .analysis import BY_ID, SUSPENDABLE, analyze, may_catch, specs_of
+from .analysis import BY_ID, SUSPENDABLE, analyze, instruction_at, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
 from .lifetime import SNAPSHOT, hold, returned
 from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
@@ -38,8 +37,6 @@ _Locs = Tuple[Tuple[tuple, bool], ...]
 # effects are declared at switch points of their own (its primitives), never carried.
 _HARNESS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
 _HARNESS_FILES: Dict[str, bool] = {}
-# id(code) -> its instructions' start offsets, sorted (to find the instruction a frame is in)
-_STARTS: Dict[int, Tuple[CodeType, List[int]]] = {}
 # An ``around`` entry's caller for a generator frame whose caller's instruction carries
 # accesses: never matches, so the entry is redone at each point (the instruction may differ).
 _REDO = object()
@@ -51,23 +48,6 @@ def _harness_code(code: CodeType) -> bool:
     if hit is None:
         hit = _HARNESS_FILES[code.co_filename] = code.co_filename.startswith(_HARNESS)
     return hit
-
-
-def _instruction_at(code: CodeType, lasti: int) -> int:
-    """The start of the instruction that offset ``lasti`` lies in: a caller that made a Python
-    call inline (3.12+) may stand on one of the instruction's cache entries."""
-    hit = _STARTS.get(id(code))
-    if hit is None or hit[0] is not code:
-        hit = _STARTS[id(code)] = (code, [i.offset for i in dis.get_instructions(code)])
-    starts = hit[1]
-    lo, hi = 0, len(starts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if starts[mid] <= lasti:
-            lo = mid + 1
-        else:
-            hi = mid
-    return starts[lo - 1] if lo else lasti
 
 
 def _on_stack(frame: FrameType) -> bool:
@@ -182,7 +162,7 @@ class AccessTracker:
         offset = caller.f_lasti
         spec = hit[1].get(offset)
         if spec is None:
-            offset = _instruction_at(code, offset)
+            offset = instruction_at(code, offset)
             spec = hit[1].get(offset)
             if spec is None:
                 return () if hit[2] else EVERYTHING
@@ -273,8 +253,11 @@ class AccessTracker:
             self._resolve(frame)
         if self.calls and _outer and frame in self.calls:
             self._returned(frame, offset)
-        if frame is not self.last and _outer:  # a call, a return, or another thread's turn
-            self.last = returned(self, self.last, frame)
+        last = self.last
+        if frame is not last and _outer:  # a call, a return (dropped: lifetime.py), another thread
+            if last is not None and last.f_back is frame and not last.f_code.co_flags & SUSPENDABLE:
+                returned(self, last)
+            self.last = frame
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
@@ -468,7 +451,7 @@ class AccessTracker:
                 else:
                     # A caller's load runs until the caller's instruction moves past it: a
                     # first access that runs the class's ``__init__`` is still in progress.
-                    here = _instruction_at(f.f_code, f.f_lasti)
+                    here = instruction_at(f.f_code, f.f_lasti)
                     left = [x for x in loads if x[0] >= here]
                     loads = [x for x in loads if x[0] < here]
                 if left:
