@@ -56,13 +56,19 @@ class Interpreter:
     #: as the access analysis does; gone with PEP 667 in 3.13): a copy taken before a switch
     #: would undo what other threads wrote to a shared cell meanwhile.
     trace_writes_locals_back: bool = False
+    #: ``frame.f_locals`` of a function's frame is a dict snapshot kept on the frame, refreshed
+    #: only when read again (3.10-3.12; a proxy from 3.13, PEP 667): it holds on to a value the
+    #: program deleted from a local since the last read.
+    locals_snapshot: bool = False
 
 
 SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
-    (3, 10): Interpreter(44, False, False, True, False, "", False, False, (), 32, trace_writes_locals_back=True),
-    (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36), trace_writes_locals_back=True),
+    (3, 10): Interpreter(44, False, False, True, False, "", False, False, (), 32, trace_writes_locals_back=True,
+                         locals_snapshot=True),
+    (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36), trace_writes_locals_back=True,
+                         locals_snapshot=True),
     (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True, (28, 32, 36),
-                         trace_writes_locals_back=True),
+                         trace_writes_locals_back=True, locals_snapshot=True),
     (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True, (44, 48, 52)),
 }
 

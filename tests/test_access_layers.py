@@ -9,7 +9,7 @@ import interleave.instrument.access as access_pkg
 
 # Lowest first: a module may import only modules listed before it.
 ORDER = ["vocabulary", "values", "record", "stack", "analysis", "models", "primitives", "stdlib", "calls", "evaluate",
-         "tracker"]
+         "lifetime", "tracker"]
 PACKAGE = Path(access_pkg.__file__).parent
 
 

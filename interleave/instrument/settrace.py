@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from _thread import get_ident as _get_ident
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional
 
 from ..versions import CURRENT
 from .backend import Backend
@@ -23,6 +24,8 @@ SILENCE = CURRENT.settrace_rearm
 # wrote to a shared cell (a ``nonlocal`` counter lost an increment made under a lock). Reading
 # ``f_locals`` after the switch takes the copy again, so the copy back writes today's values.
 REFRESH_CELLS = CURRENT.trace_writes_locals_back
+# Code whose frame a "return" event may leave suspended, to be resumed later.
+_SUSPENDS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _real_settrace = sys.settrace
 
 
@@ -53,7 +56,9 @@ class SettraceBackend(Backend):
         wants = self.filter.wants
         model = self.model
         ctx = self.context
-        marked: List[Tuple[FrameType, Callable[..., Any]]] = []
+        # frame -> its tracer, while it runs solo; a frame that returned is dropped at once (it
+        # holds its locals: the program's objects must die when it lets them go)
+        marked: Dict[FrameType, Callable[..., Any]] = {}
         # Every pass through a loop head of instrumented code is a loop iteration: the tracers
         # count it on the countdown's cells (``room`` and ``left`` here stand for the
         # countdown's own: ``make_local`` and ``mark`` are shared, see ``Countdown.share``).
@@ -123,9 +128,11 @@ class SettraceBackend(Backend):
                     last = offset
                 elif event == "opcode":
                     local(frame, event, arg)
+                elif event == "return" and not frame.f_code.co_flags & _SUSPENDS:
+                    marked.pop(frame, None)  # over (a generator's frame may be resumed)
                 return solo
 
-            marked.append((frame, local))
+            marked[frame] = local
             frame.f_trace = solo
             frame.f_trace_lines = True
             if ex.recorder is None:
@@ -136,7 +143,7 @@ class SettraceBackend(Backend):
         mark = countdown.share(mark)
 
         def solo_end() -> int:
-            for frame, local in marked:
+            for frame, local in marked.items():
                 frame.f_trace = local
                 frame.f_trace_lines = False
                 frame.f_trace_opcodes = True

@@ -8,6 +8,7 @@ not already ordered after is a race, handed to the exploration tree to reverse.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from ..instrument import access as A
@@ -107,6 +108,8 @@ class EventLog:
             key = id(th) if th is not None else ("vt", tid)
             ev.accs = ev.accs + (((Loc.ENDED, key), True), ((Loc.REGISTRY, key), True))
             ev.ended = th
+            # Its frames are over: what they held must die now, as it would without interleave.
+            A.release_frames(self.tracker, _live_frames(ex))
         elif state == BLOCKED:
             # It parked inside the operation: when woken it goes on with the same operation.
             self.pend[tid] = (_carry(self.run_acc), None, None, True)
@@ -276,3 +279,18 @@ _NO_CLOCK: List[int] = []
 
 def _is_release_of(ev: _Event, lock_id: int) -> bool:
     return ev.rel == lock_id
+
+
+def _live_frames(ex: Any) -> Set[Any]:
+    """The frames on the stacks of the threads of ``ex`` that have not ended (and the caller's:
+    not this one, whose local would hold the set, a cycle keeping every frame in it alive)."""
+    live: Set[Any] = set()
+    tops: List[Any] = [sys._getframe(1)]
+    for vt in ex.threads:
+        if vt.state != DONE and vt.glet is not None and vt.glet.gr_frame is not None:
+            tops.append(vt.glet.gr_frame)
+    for f in tops:
+        while f is not None and f not in live:
+            live.add(f)
+            f = f.f_back
+    return live

@@ -8,13 +8,14 @@ values are read without running user code (:mod:`.values`) and the models (:mod:
 model of docs/dpor.md is built.
 
 The modules import downwards only: vocabulary < values < record < stack < analysis; record <
-models < primitives < calls < evaluate < tracker. This package re-exports the names the other
+models < primitives < calls < evaluate < lifetime < tracker. This package re-exports the names the other
 layers (the recorder, the race detector, DPOR) and the tests use.
 """
 
 from .analysis import analyze
 from .calls import call_model
 from .evaluate import describe
+from .lifetime import release_frames
 from .primitives import sync_access
 from .record import NONE_ACCESS, Access, unknown
 from .tracker import AccessTracker
@@ -22,4 +23,4 @@ from .values import set_code_filter
 from .vocabulary import CLOCK, EVERYTHING, UNKNOWN
 
 __all__ = ["CLOCK", "EVERYTHING", "NONE_ACCESS", "UNKNOWN", "Access", "AccessTracker", "analyze", "call_model",
-           "describe", "set_code_filter", "sync_access", "unknown"]
+           "describe", "release_frames", "set_code_filter", "sync_access", "unknown"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dis
 from types import CodeType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from ...versions import PY
 from ..opcodes import visible_offsets
@@ -38,14 +38,56 @@ BY_ID = ByObject()
 SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
 
 
-def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool]:
-    """(is it a generator or coroutine, its Specs by offset, did the analysis succeed), cached by id."""
+def specs_of(code: CodeType) -> Tuple[bool, Dict[int, Spec], bool, FrozenSet[int]]:
+    """(is it a generator or coroutine, its Specs by offset, did the analysis succeed, its
+    :func:`drop_points`), cached by id."""
     hit = BY_ID.get(id(code))
     if hit is None:
         info = analyze(code, "instruction")
-        hit = (bool(code.co_flags & SUSPENDABLE), info.specs, info.ok)
+        hit = (bool(code.co_flags & SUSPENDABLE), info.specs, info.ok, drop_points(code, info.specs))
         BY_ID.put(code, id(code), hit)
     return hit
+
+
+def drop_points(code: CodeType, points: Dict[int, Any]) -> FrozenSet[int]:
+    """The switch points (offsets in ``points``) that come first, in the code's order, after an
+    instruction that drops a local's value (``del x``, ``x = None``).
+
+    Where ``frame.f_locals`` is a snapshot kept on the frame (3.10-3.12), it still holds a value
+    the program dropped once the tracker has read it: reading it again at such a point
+    refreshes it, so that the value dies before the thread touches anything shared again.
+    """
+    out = set()
+    dropped = False
+    prev = None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "DELETE_FAST" or (ins.opname == "STORE_FAST" and prev is not None
+                                           and prev.opname == "LOAD_CONST" and prev.argval is None):
+            dropped = True
+        elif dropped and ins.offset in points:
+            out.add(ins.offset)
+            dropped = False
+        prev = ins
+    return frozenset(out)
+
+
+# id(code) -> its instructions' start offsets, sorted (to find the instruction a frame is in)
+_STARTS: Dict[int, Tuple[CodeType, List[int]]] = {}
+def instruction_at(code: CodeType, lasti: int) -> int:
+    """The start of the instruction that offset ``lasti`` lies in: a caller that made a Python
+    call inline (3.12+) may stand on one of the instruction's cache entries."""
+    hit = _STARTS.get(id(code))
+    if hit is None or hit[0] is not code:
+        hit = _STARTS[id(code)] = (code, [i.offset for i in dis.get_instructions(code)])
+    starts = hit[1]
+    lo, hi = 0, len(starts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if starts[mid] <= lasti:
+            lo = mid + 1
+        else:
+            hi = mid
+    return starts[lo - 1] if lo else lasti
 
 
 # id(code) -> the offset ranges that an exception handler of the code covers (3.10: the whole

@@ -7,14 +7,14 @@ suspended virtual thread stands (for the race detector).
 
 from __future__ import annotations
 
-import dis
 import os
 import sys
 from types import CodeType, FrameType, FunctionType, MethodType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .analysis import BY_ID, SUSPENDABLE, analyze, may_catch, specs_of
+from .analysis import BY_ID, SUSPENDABLE, analyze, instruction_at, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
+from .lifetime import SNAPSHOT, hold, returned
 from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
@@ -37,11 +37,10 @@ _Locs = Tuple[Tuple[tuple, bool], ...]
 # effects are declared at switch points of their own (its primitives), never carried.
 _HARNESS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
 _HARNESS_FILES: Dict[str, bool] = {}
-# id(code) -> its instructions' start offsets, sorted (to find the instruction a frame is in)
-_STARTS: Dict[int, Tuple[CodeType, List[int]]] = {}
 # An ``around`` entry's caller for a generator frame whose caller's instruction carries
 # accesses: never matches, so the entry is redone at each point (the instruction may differ).
 _REDO = object()
+
 
 
 def _harness_code(code: CodeType) -> bool:
@@ -49,23 +48,6 @@ def _harness_code(code: CodeType) -> bool:
     if hit is None:
         hit = _HARNESS_FILES[code.co_filename] = code.co_filename.startswith(_HARNESS)
     return hit
-
-
-def _instruction_at(code: CodeType, lasti: int) -> int:
-    """The start of the instruction that offset ``lasti`` lies in: a caller that made a Python
-    call inline (3.12+) may stand on one of the instruction's cache entries."""
-    hit = _STARTS.get(id(code))
-    if hit is None or hit[0] is not code:
-        hit = _STARTS[id(code)] = (code, [i.offset for i in dis.get_instructions(code)])
-    starts = hit[1]
-    lo, hi = 0, len(starts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if starts[mid] <= lasti:
-            lo = mid + 1
-        else:
-            hi = mid
-    return starts[lo - 1] if lo else lasti
 
 
 def _on_stack(frame: FrameType) -> bool:
@@ -94,7 +76,7 @@ class AccessTracker:
         self.model = model
         self.sync_cache: Dict[Tuple[str, int], Access] = {}
         self.memos: Dict[Any, Dict[int, Any]] = {}
-        self.keep: List[Any] = []  # objects touched this execution: their ids stay unique
+        self.keep: List[Any] = []  # objects touched this execution that stay, ids unique (lifetime.py)
         self.spec: Optional[Spec] = None  # the Spec the latest ``pick`` described (for pick_pending)
         self.in_gen = False  # a generator frame under test has run this execution
         # Every point also carries the accesses of the calls in progress on its stack (models.py):
@@ -103,6 +85,7 @@ class AccessTracker:
         # frame -> (its caller if it is a generator frame, else None; _around(frame))
         self.around: Dict[FrameType, Tuple[Any, _Locs]] = {}
         self.quiet: Optional[FrameType] = None  # the latest non-generator frame that carries nothing
+        self.last: Optional[FrameType] = None  # the frame of the latest point
         # frame -> thread-local loads it ran whose value could not be read then (another thread's
         # turn): (offset, the local, the name), read when the frame reaches its next point
         self.local_loads: Dict[FrameType, List[Tuple[int, Any, str]]] = {}
@@ -114,13 +97,10 @@ class AccessTracker:
 
     def forget(self) -> None:
         """Drop per-execution state (frames and the objects their ids name)."""
-        self.memos = {}
+        self.memos, self.around, self.local_loads, self.calls = {}, {}, {}, {}
         self.keep = []
         self.in_gen = False
-        self.around = {}
-        self.quiet = None
-        self.local_loads = {}
-        self.calls = {}
+        self.quiet = self.last = None
         ALIASES.clear()
         RESUMED.reset()
 
@@ -182,7 +162,7 @@ class AccessTracker:
         offset = caller.f_lasti
         spec = hit[1].get(offset)
         if spec is None:
-            offset = _instruction_at(code, offset)
+            offset = instruction_at(code, offset)
             spec = hit[1].get(offset)
             if spec is None:
                 return () if hit[2] else EVERYTHING
@@ -231,7 +211,7 @@ class AccessTracker:
         memo = self.memos.get(caller)
         if memo is not None and memo.get(offset, UNKNOWN) is UNKNOWN:
             memo[offset] = obj
-            self.keep.append(obj)
+            hold(self.keep, obj)
 
     def _returned(self, frame: FrameType, offset: int) -> None:
         """``frame`` goes on after a call of a function under test whose value it reads later:
@@ -261,7 +241,7 @@ class AccessTracker:
         if v is not UNKNOWN:
             memo[call_off] = v
             if type(v) not in FAST_IMM and type(v) is not Abstract:
-                self.keep.append(v)
+                hold(self.keep, v)
 
     def pick(self, frame: FrameType, code: CodeType, offset: int, _outer: bool = True, now: bool = False) -> Access:
         """The access of the instruction at ``offset`` that ``frame`` is about to execute.
@@ -273,9 +253,16 @@ class AccessTracker:
             self._resolve(frame)
         if self.calls and _outer and frame in self.calls:
             self._returned(frame, offset)
+        last = self.last
+        if frame is not last and _outer:  # a call, a return (dropped: lifetime.py), another thread
+            if last is not None and last.f_back is frame and not last.f_code.co_flags & SUSPENDABLE:
+                returned(self, last)
+            self.last = frame
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
+        if SNAPSHOT and offset in hit[3] and _outer:
+            frame.f_locals  # noqa: B018 - refreshed: a local's dropped value goes (drop_points)
         if _outer and frame is not self.quiet and (hit[0] or self.in_gen or self.callbacks):
             # A generator is running, or a call in progress called back: every point inside it
             # touches what they touch (models.py).
@@ -326,7 +313,7 @@ class AccessTracker:
                 write = op == "attr_w"
                 tp = type(obj)
                 if tp is not Abstract and SHAPES.get((id(tp), spec.name, write)) == "plain":
-                    self.keep.append(obj)
+                    hold(self.keep, obj)
                     name = spec.name
                     own = ((Loc.ATTR, id(obj), name), write)
                     if write:
@@ -340,7 +327,7 @@ class AccessTracker:
                             v = UNKNOWN
                         memo[offset] = v
                         if type(v) not in FAST_IMM and type(v) is not Abstract:
-                            self.keep.append(v)
+                            hold(self.keep, v)
                         acc.value = v
                     return acc
                 acc = attr_access(obj, spec.name, write)
@@ -367,7 +354,7 @@ class AccessTracker:
         if ALIASES:
             acc = dealias(acc)
         if acc.obj is not None:
-            self.keep.append(acc.obj)
+            hold(self.keep, acc.obj)
         if now and spec.produce:
             v = self._produce(spec, frame, memo)
             if (acc.kind == "read" or acc.kind == "sync") and acc is not spec.const:
@@ -396,8 +383,7 @@ class AccessTracker:
         return v
 
     def executing(self, frame: FrameType, code: CodeType, offset: int, acc: Access) -> Any:
-        """The instruction runs now: remember (and return) the value it produces, if a later
-        instruction reads it; UNKNOWN otherwise."""
+        """The instruction runs now: remember (and return) the value it produces, if read later."""
         hit = BY_ID.get(id(code))
         if hit is None:
             return UNKNOWN
@@ -427,7 +413,7 @@ class AccessTracker:
             v = UNKNOWN
         memo[spec.offset] = v
         if type(v) not in FAST_IMM and type(v) is not Abstract:
-            self.keep.append(v)
+            hold(self.keep, v)
         return v
 
     def _local_value(self, frame: FrameType, offset: int, obj: Any, name: str, init_free: bool) -> Any:
@@ -465,7 +451,7 @@ class AccessTracker:
                 else:
                     # A caller's load runs until the caller's instruction moves past it: a
                     # first access that runs the class's ``__init__`` is still in progress.
-                    here = _instruction_at(f.f_code, f.f_lasti)
+                    here = instruction_at(f.f_code, f.f_lasti)
                     left = [x for x in loads if x[0] >= here]
                     loads = [x for x in loads if x[0] < here]
                 if left:
@@ -477,7 +463,7 @@ class AccessTracker:
                         if memo.get(offset) is UNKNOWN:
                             v = memo[offset] = local_slot_value(obj, name)
                             if type(v) not in FAST_IMM:
-                                self.keep.append(v)
+                                hold(self.keep, v)
             f = f.f_back
 
     def produce_only(self, frame: FrameType, code: CodeType, offset: int) -> None:
@@ -485,6 +471,8 @@ class AccessTracker:
         hit = BY_ID.get(id(code))
         if hit is None:
             hit = specs_of(code)
+        if SNAPSHOT and offset in hit[3]:
+            frame.f_locals  # noqa: B018 - as in ``pick``
         spec = hit[1].get(offset)
         if spec is None or not spec.produce:
             return
