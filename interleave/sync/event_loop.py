@@ -69,15 +69,16 @@ def _wait(ex: Any, selector: Any, loop: Any, timeout: Optional[float], real: Cal
     start = max(cur.clock, ex.now)
     if timeout is not None:
         ex.patient_waits = True
+    deadline = None if timeout is None else start + timeout
     while True:
-        left = None if timeout is None else start + timeout - max(cur.clock, ex.now)
+        left = None if deadline is None else deadline - max(cur.clock, ex.now)
         if left is not None and left <= 0:
             return real(selector, 0)
-        if left is not None and not ex.tearing_down and _first_due(ex, cur, max(cur.clock, ex.now) + left):
+        if deadline is not None and not ex.tearing_down and _first_due(ex, cur, deadline):
             # Nothing else can run, and no other timer is due before this one: the park would
             # end with this timeout and nothing else, so time moves on here (a decision with a
             # single choice that no strategy needs to see).
-            ex.now = max(ex.now, max(cur.clock, ex.now) + left)
+            ex.now = max(ex.now, deadline)
             return real(selector, 0)
         woken = ex.park(queue, left)
         ready = real(selector, 0)
