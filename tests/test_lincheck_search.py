@@ -6,6 +6,7 @@ import threading
 from typing import Any, List, Tuple
 
 import pytest
+from hypothesis import strategies as st
 
 from interleave import lincheck
 from interleave.lincheck.history import INIT, POST, CallRecord, Raised
@@ -31,7 +32,7 @@ class LockedRegister(Register):
         self.lock = threading.Lock()
 
 
-OPS = [lincheck.op(Register.write), lincheck.op(Register.read)]
+OPS = [lincheck.op(Register.write, st.integers()), lincheck.op(Register.read)]  # args come from the records
 WRITE, READ = 0, 1
 
 

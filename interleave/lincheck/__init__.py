@@ -15,6 +15,7 @@ See ``docs/lincheck.md``.
 
 from __future__ import annotations
 
+from .alone import SpecCallStuck
 from .check import check, replay
 from .history import CallRecord, Raised
 from .operation import Operation, op
@@ -22,4 +23,4 @@ from .result import LincheckResult, NotLinearizable
 from .scenario import Scenario
 
 __all__ = ["check", "replay", "op", "Operation", "LincheckResult", "NotLinearizable", "Scenario", "CallRecord",
-           "Raised"]
+           "Raised", "SpecCallStuck"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple
 
@@ -45,7 +46,35 @@ def op(fn: Callable[..., Any], *args: Any, name: Optional[str] = None) -> Operat
         name = _fn_name(fn)
     if not isinstance(name, str) or not name:
         raise OptionError(f"lincheck.op({_fn_name(fn)}): name must be a non-empty string; got {name!r}")
+    problem, wanted = _arity_problem(fn, 1, len(args))
+    if problem:
+        raise OptionError(f"lincheck.op({_fn_name(fn)}): {problem}: the operation is called as fn(obj, *args) with "
+                          "one Hypothesis strategy per argument after the object, e.g. "
+                          f"lincheck.op({_fn_name(fn)}{', st.integers()' * wanted})")
     return Operation(fn, tuple(args), name)
+
+
+def _arity_problem(fn: Any, before: int, count: int) -> Tuple[str, int]:
+    """Why ``fn`` cannot take ``before`` leading arguments and ``count`` drawn ones ('' if it can),
+    and how many drawn ones its required parameters ask for.
+
+    Without this, every call raises TypeError, in the run and in the spec alike: every history
+    is then linearizable and a racy class passes.
+    """
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a callable that does not say: find out when it is called
+        return "", count
+    try:
+        sig.bind(*([None] * (before + count)))
+    except TypeError:
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        required = sum(1 for p in sig.parameters.values() if p.kind in positional and p.default is p.empty)
+        bare = sig.replace(parameters=[p.replace(annotation=p.empty) for p in sig.parameters.values()],
+                           return_annotation=sig.empty)
+        return (f"{_fn_name(fn)}{bare} cannot take {count} argument{'' if count == 1 else 's'}"
+                + (" after the object" if before else ""), max(0, required - before))
+    return "", count
 
 
 def _fn_name(fn: Any) -> str:
@@ -84,3 +113,7 @@ def check_spec(spec: Any, operations: Sequence[Operation]) -> None:
             raise OptionError(f"lincheck.check: spec {_fn_name(spec)} {what} {o.name!r} for operation {o.name} "
                               f"(from {getattr(o.fn, '__qualname__', o.name)}); add it to the spec, or give the "
                               "operation the spec's method name with lincheck.op(fn, ..., name='method')")
+        problem, _ = _arity_problem(method, 0, len(o.args))
+        if problem:
+            raise OptionError(f"lincheck.check: spec {_fn_name(spec)}: {problem}, as operation {o.name} gives it; "
+                              "the spec's method takes the same arguments as the operation")

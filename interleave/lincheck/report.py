@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List, Optional, Sequence
+import enum
+import types
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..result import Failure
-from .history import CallRecord
+from .history import CallRecord, Raised
 from .operation import Operation
 from .result import SENTENCE, NotLinearizable
 from .scenario import Scenario
@@ -43,6 +45,26 @@ def _quiet_check(report: str) -> str:
     return report
 
 
+# Results of these kinds compare by identity and still match: the spec gives the same object.
+_SHARED = (type(None), type(NotImplemented), type(Ellipsis), type, types.FunctionType, types.BuiltinFunctionType,
+           types.ModuleType, enum.Enum)
+
+
+def identity_note(operations: Sequence[Operation], history: Sequence[CallRecord]) -> List[str]:
+    """A note when a result compares by identity: a fresh object equals no result the spec can give."""
+    seen: Dict[str, str] = {}
+    for rec in history:
+        value = rec.result
+        if rec.end < 0 or isinstance(value, Raised) or isinstance(value, _SHARED):
+            continue
+        if type(value).__eq__ is object.__eq__:
+            name = "post" if rec.op is None else operations[rec.op].name
+            seen.setdefault(type(value).__qualname__, name)
+    return [f"Note: results are compared with ==, and {kind} (the result of {name}) has no __eq__: it equals only "
+            "the very same object, which the spec's own calls cannot return. Return a value that compares by "
+            f"content (a tuple, a dataclass), or give {kind} an __eq__." for kind, name in seen.items()]
+
+
 def convert(failure: Failure, *, operations: Sequence[Operation], scenario: Scenario,
             history: Optional[List[CallRecord]], post: Any, subject: str, token: str, reproduce: str,
             found: str) -> Failure:
@@ -52,7 +74,7 @@ def convert(failure: Failure, *, operations: Sequence[Operation], scenario: Scen
         kind = "not-linearizable"
         history = exc.history
         what = "not linearizable"
-        verdict = [SENTENCE[0].upper() + SENTENCE[1:] + "."]
+        verdict = [SENTENCE[0].upper() + SENTENCE[1:] + "."] + identity_note(operations, history)
         failure = dataclasses.replace(failure, report=_quiet_check(failure.report))
     else:
         kind = failure.kind

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
 
 from ..runtime import context
+from .alone import run_alone
 from .history import CallRecord, Raised, run_scenario
 from .operation import Operation
 from .result import NotLinearizable
@@ -48,7 +49,7 @@ class Subject:
                 # The spec runs as if outside the run: no switch points, no steps, real locks.
                 active, context.active = context.active, None
                 try:
-                    ok = linearizable(history, self.model)
+                    ok = run_alone(lambda: linearizable(history, self.model), self.model.watch)
                 finally:
                     context.active = active
                 if key is not None:
