@@ -93,8 +93,8 @@ PARKED_THEN_SIGNAL = textwrap.dedent("""
         def get(self): return self.q.get()
 
     try:
-        lincheck.check(Chan, [lincheck.op(Chan.put, st.integers(0, 1)), lincheck.op(Chan.get)], threads=2, ops_per_thread=1,
-                       scenarios=20, executions=20, seed=0)
+        lincheck.check(Chan, [lincheck.op(Chan.put, st.integers(0, 1)), lincheck.op(Chan.get)], threads=2,
+                       ops_per_thread=1, scenarios=20, executions=20, seed=0)
     except SpecCallStuck:
         print("STUCK", flush=True)
     sys.settrace(lambda frame, event, arg: None)  # a tracer, as coverage or a debugger installs
