@@ -49,6 +49,27 @@ def test_caplog_through_the_fixture(interleave, caplog):
 
     interleave.explore(body, executions=30).raise_for_failure()
     assert len(caplog.records) == 3
+
+
+def test_capsysbinary_through_the_fixture(interleave, capsysbinary):
+    sys.stdout.buffer.write(b"before ")
+    sys.stdout.flush()
+
+    def body():
+        both(lambda i: (sys.stdout.buffer.write(b"%d " % i), sys.stdout.flush()))
+        assert sorted(capsysbinary.readouterr().out.split()) == [b"0", b"1", b"before"]
+
+    interleave.explore(body, executions=30).raise_for_failure()
+    assert capsysbinary.readouterr().out == b""
+
+
+@pytest.mark.interleave(executions=30)
+def test_capsysbinary_without_reading(capsysbinary):
+    # The body reads only on the last of its two paths: output must not pile up from earlier executions.
+    out = []
+    both(lambda i: (sys.stdout.buffer.write(b"%d " % i), sys.stdout.flush(), out.append(i)))
+    if out == [1, 0]:
+        assert sorted(capsysbinary.readouterr().out.split()) == [b"0", b"1"]
 '''
 
 TMP = '''
@@ -88,7 +109,7 @@ def test_caplog_and_capsys_do_not_pile_up_across_executions(pytester: pytest.Pyt
     """The counts a single run sees are the counts every execution sees, marker and fixture alike."""
     pytester.makepyfile(test_rec=RECORDING)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
 
 
 def test_files_left_in_tmp_path_are_named_in_the_report(pytester: pytest.Pytester) -> None:

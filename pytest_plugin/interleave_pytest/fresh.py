@@ -1,4 +1,4 @@
-"""Gives every execution pytest's recording fixtures (caplog, capsys, capfd) as the exploration found them.
+"""Gives every execution pytest's recording fixtures (caplog, capsys, capfd and their binary forms) as the exploration found them.
 
 These fixtures are made once per test, like any other, but they only ever grow: without a reset
 ``len(caplog.records)`` in execution 40 counts the records of the 39 before it, the test fails
@@ -39,10 +39,10 @@ def _capture_reset(capture: Any) -> Callable[[], None]:
 
     def reset() -> None:
         capture.readouterr()
-        if before.out:
-            sys.stdout.write(before.out)
-        if before.err:
-            sys.stderr.write(before.err)
+        for text, stream in ((before.out, sys.stdout), (before.err, sys.stderr)):
+            if text:  # capsysbinary/capfdbinary read bytes: they go back through the binary buffer
+                (stream.buffer if isinstance(text, bytes) else stream).write(text)
+                stream.flush()
 
     return reset
 
@@ -54,7 +54,7 @@ def _resetters(fixtures: Dict[str, Any]) -> List[Callable[[], None]]:
         try:
             if name == "caplog" and kind == "LogCaptureFixture":
                 out.append(_caplog_reset(value))
-            elif name in ("capsys", "capfd") and kind == "CaptureFixture":
+            elif name in ("capsys", "capfd", "capsysbinary", "capfdbinary") and kind == "CaptureFixture":
                 out.append(_capture_reset(value))
         except (AttributeError, TypeError, ValueError):  # a pytest whose internals differ: no reset, no harm
             continue
