@@ -231,3 +231,20 @@ def test_the_library_line_of_a_race_failure_replays_the_race() -> None:
     assert interleave.replay(racy_writes, token).failure is None  # without the check the run passes
     again = interleave.replay(racy_writes, token, races="fail")
     assert again.failure is not None and again.failure.kind == "race"
+
+
+def test_an_unused_token_under_xdist_is_a_usage_error_and_a_used_one_is_not(pytester: pytest.Pytester) -> None:
+    """The xdist controller asks its workers' reports whether any test replayed the token."""
+    pytester.makepyfile(test_mix=RACE_AND_PLAIN)
+    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_mix.py::test_race")
+    token = re.search(r"--interleave-replay=(il1_[A-Za-z0-9_-]+)", first.stdout.str())
+    assert token
+    unused = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "test_mix.py::test_plain",
+                                           f"--interleave-replay={token.group(1)}", timeout=120)
+    assert unused.ret == pytest.ExitCode.USAGE_ERROR
+    assert "the token was never replayed" in unused.stdout.str()
+    used = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "test_mix.py::test_race",
+                                         "test_mix.py::test_plain", f"--interleave-replay={token.group(1)}",
+                                         timeout=120)
+    used.assert_outcomes(failed=1, passed=1)
+    assert "never replayed" not in used.stdout.str()

@@ -67,6 +67,7 @@ class ExplorationRecord:
     races: List[str] = field(default_factory=list)  # races="report" findings, described
     forgotten: List[str] = field(default_factory=list)  # why stored failures were dropped
     uninstrumented: List[str] = field(default_factory=list)  # installed packages reached but not instrumented
+    replayed_token: bool = False  # this test replayed --interleave-replay's token
 
 
 def _quote(text: str) -> str:
@@ -229,7 +230,7 @@ class Runner:
         source = "search"
         token = self.settings.replay_token
         if token is not None and replays_here(self.settings, index):
-            self.replayed = True
+            self.replayed = rec.replayed_token = True
             result = interleave.replay(body, token, hint=hint, **replay_kw)
             source = "replay-option"
             if diverged_early(result):

@@ -350,6 +350,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
             "races": list(rec.races),
             "forgotten": list(rec.forgotten),
             "uninstrumented": list(rec.uninstrumented),
+            "replayed_token": rec.replayed_token,
         }
         setattr(report, _STATS_ATTR, stats)
         # junit XML (it reads the teardown report's copy of item.user_properties): what was covered, from
@@ -379,11 +380,14 @@ UNUSED_TOKEN = ("interleave: --interleave-replay was given, but no selected test
 
 
 def _token_unused(config: pytest.Config) -> bool:
-    """--interleave-replay whose token no test replayed (in this process: xdist workers are not asked)."""
+    """--interleave-replay whose token no test replayed (on the xdist controller: by the workers' reports)."""
     runner = config.stash.get(RUNNER_KEY, None)
     if runner is None or runner.settings.replay_token is None or runner.replayed:
         return False
-    return not hasattr(config, "workerinput") and config.getoption("dist", "no") in ("no", None)
+    if hasattr(config, "workerinput"):  # a worker saw only its share of the tests: the controller judges
+        return False
+    summary = config.pluginmanager.get_plugin("interleave-summary")
+    return not (isinstance(summary, Summary) and summary.replayed_token)
 
 
 @pytest.hookimpl(trylast=True)
@@ -409,12 +413,14 @@ class Summary:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.rows: List[Any] = []
+        self.replayed_token = False  # a call report (from any xdist worker) replayed --interleave-replay's token
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect the statistics attached to a call report."""
         stats = getattr(report, _STATS_ATTR, None)
         if report.when == "call" and isinstance(stats, dict):
             self.rows.append((report.nodeid, report.outcome, stats))
+            self.replayed_token = self.replayed_token or bool(stats.get("replayed_token"))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Executions per second overall; with ``-v``, each test's count and verdict."""
