@@ -1,4 +1,4 @@
-"""Gives every execution pytest's recording fixtures (caplog, capsys, capfd and their binary forms) as the exploration found them.
+"""Gives every execution pytest's recording fixtures (caplog, capsys, capfd, binary forms) as found.
 
 These fixtures are made once per test, like any other, but they only ever grow: without a reset
 ``len(caplog.records)`` in execution 40 counts the records of the 39 before it, the test fails
