@@ -45,7 +45,8 @@ def _final_example() -> bool:
         return False
 
 
-def _add_note(exc: BaseException, text: str) -> None:
+def add_note(exc: BaseException, text: str) -> None:
+    """Attach ``text`` to ``exc`` as a note (``__notes__`` below 3.11), once."""
     notes = getattr(exc, "__notes__", None)
     if isinstance(notes, list) and text in notes:
         return
@@ -69,7 +70,7 @@ def raise_for_hypothesis(result: Result) -> None:
     if f is None:
         return
     if f.kind == "exception" and isinstance(f.exception, Exception):
-        _add_note(f.exception, f.report)
+        add_note(f.exception, f.report)
         raise f.exception
     if f.kind == "deadlock":
         raise InterleaveFailure(f.report, result)

@@ -539,6 +539,41 @@ def test_locked(k):
     result.stdout.re_match_lines([r"test_given.py::test_locked PASSED  \d+ explorations, each budget: 30 executions"])
 
 
+def test_given_stops_exploring_once_an_example_is_inconclusive(pytester: pytest.Pytester) -> None:
+    """An example that blocks for real makes the test inconclusive: Hypothesis's further examples and its
+    shrinking are not each left to wait out the watchdog (that took minutes)."""
+    pytester.makepyfile(test_blocks="""
+import os, threading
+import pytest
+from hypothesis import given, settings, strategies as st
+
+STARTS = []
+
+
+@pytest.mark.interleave(executions=10, stall_timeout=0.3)
+@settings(max_examples=20, database=None)
+@given(n=st.integers(0, 100))
+def test_blocks(n):
+    STARTS.append(n)
+    r, w = os.pipe()
+    try:
+        t = threading.Thread(target=os.read, args=(r, 1))
+        t.start()
+        t.join()
+    finally:
+        os.close(w)
+        os.close(r)
+
+
+def test_count():
+    assert len(STARTS) == 1, STARTS
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(failed=1, passed=1)
+    text = result.stdout.str()
+    assert "RealBlockingError" in text and "later examples were not explored" in text
+
+
 def test_xdist_runs_spread_and_report(pytester: pytest.Pytester) -> None:
     """-n 2: failures report as usual, and the controller's summary counts every worker's executions."""
     pytester.makepyfile(test_race=BUGGY, test_ok=FIXED)

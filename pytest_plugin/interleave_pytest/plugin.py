@@ -13,7 +13,7 @@ from typing import Any, Dict, Generator, List, Optional
 
 import pytest
 
-from interleave.errors import OptionError
+from interleave.errors import InconclusiveError, OptionError
 
 from .cli import add_options
 from .fixture import (
@@ -228,18 +228,31 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
 def _run_given(item: pytest.Function, runner: Runner, marker: Dict[str, Any], testfunction: Any,
                testargs: Dict[str, Any]) -> None:
     """``@given`` and the marker together: Hypothesis draws inputs, each example is explored."""
-    from interleave.hypothesis import raise_for_hypothesis
+    from interleave.hypothesis import add_note, raise_for_hypothesis
 
     hyp = testfunction.hypothesis
     inner = hyp.inner_test
     seed = runner.settings.session_seed
     hint = replay_command(item, given=True, seed=seed, rerun=rerun_options(runner.settings))
 
+    stuck: List[Any] = []  # (error, its traceback) of the first example that could not be judged
+
     @functools.wraps(inner)
     def explored(*args: Any, **kwargs: Any) -> None:
+        if stuck:
+            # The test cannot be judged: every further example (Hypothesis's shrinking among them)
+            # would wait out the same watchdog, for minutes, to reach the same verdict.
+            raise stuck[0][0].with_traceback(stuck[0][1])
         body = functools.partial(inner, *args, **kwargs)
         # Every example is explored from the same seed, so that Hypothesis sees a deterministic test.
-        result = runner.explore(item, body, marker, {"hint": hint}, fixtures=testargs, use_cache=False)
+        try:
+            result = runner.explore(item, body, marker, {"hint": hint}, fixtures=testargs, use_cache=False)
+        except InconclusiveError as exc:
+            example = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+            add_note(exc, f"interleave: inconclusive on the example ({example[:200]}); the test's later "
+                          "examples were not explored, since the run cannot be judged until this is fixed")
+            stuck.append((exc, exc.__traceback__))
+            raise
         raise_for_hypothesis(result)
 
     old_settings = getattr(testfunction, "_hypothesis_internal_use_settings", None)
