@@ -7,8 +7,9 @@ happened spins for ever; the harness's watchdog does not see either, since no ex
 active. So the search runs on a helper OS thread while the run's thread watches it: a spec call
 parked on a lock it holds itself (nothing else can release it) is reported at once, any other
 call that has not returned after ``SPEC_CALL_SECONDS`` is reported then, and Ctrl-C leaves the
-wait as ``KeyboardInterrupt``. A helper that spins is stopped; one parked for ever is left
-parked (a daemon thread, no CPU).
+wait as ``KeyboardInterrupt``. A helper that spins (its CPU clock moves) is stopped; one parked
+for ever, or waiting inside a C call, is left so (a daemon thread, no CPU): stopping it would
+leave an asynchronous exception pending, see ``_spins``.
 """
 
 from __future__ import annotations
