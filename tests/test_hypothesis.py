@@ -9,9 +9,11 @@ import time
 from typing import Any, Callable, List
 
 import pytest
+import slow_release
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import InMemoryExampleDatabase
+from slow_release import SlowRelease
 
 import interleave
 from interleave.hypothesis import Schedule, ScheduleDraws, schedules
@@ -296,6 +298,24 @@ def test_strategy_hypothesis_engine_is_idle_when_explore_returns(monkeypatch: py
     assert not old.shut
     interleave.explore(locked_counter, strategy="hypothesis", executions=2, seed=4)
     assert old.shut and old.done
+
+
+
+@pytest.mark.parametrize("body", [lost_update(), locked_counter], ids=["failing", "passing"])
+def test_strategy_hypothesis_leaves_random_as_it_was_whenever_the_engine_runs(
+        monkeypatch: pytest.MonkeyPatch, body: Callable[[], None]) -> None:
+    """The engine restores the global random it seeded for an example when that example ends; the
+    state explore puts back must be read before the engine is let go, never after."""
+    import random
+
+    from interleave.strategies import hypothesis_driven
+
+    real_lock = hypothesis_driven._real_lock
+    monkeypatch.setattr(hypothesis_driven, "_real_lock", lambda: SlowRelease(real_lock()))
+    random.seed(12345)
+    before = random.getstate()
+    interleave.explore(body, strategy="hypothesis", executions=20, seed=1, exclude=["slow_release"])
+    assert random.getstate() == before
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")

@@ -120,6 +120,9 @@ class _Channel:
 
     def shutdown(self) -> bool:
         """explore is over: end Hypothesis's run and wait until it has; False if it does not end."""
+        # Read before the engine is let go: its example ends at once and restores the random state
+        # it found there (the run's), which this thread would otherwise read and put back.
+        state = random.getstate()
         with self.mutex:
             if self.shut:
                 return self.ended
@@ -128,7 +131,6 @@ class _Channel:
                 return self.ended
             self.request = ("stop",)
             self.posted.release()
-        state = random.getstate()
         try:
             self.ended = self.finished.acquire(True, ENGINE_PATIENCE)
         finally:
