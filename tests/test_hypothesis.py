@@ -9,7 +9,6 @@ import time
 from typing import Any, Callable, List
 
 import pytest
-import slow_release
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import InMemoryExampleDatabase
