@@ -208,12 +208,14 @@ def _thread_hash(self: threading.Thread) -> int:
     workers in one and joins them in set order) iterates in an order that changes from one
     execution to the next and replays would diverge.
     """
-    h = self.__dict__.get("_interleave_hash")
+    d = self.__dict__
+    h = d.get("_interleave_hash")
     if h is None:
-        if not _virtual_thread(self):
+        ident = getattr(self, "_ident", None)  # ``_virtual_thread``, written out
+        if not (ident is None or IDENT_BASE <= ident < IDENT_BASE + 0x10000):
             # A real thread (a pre-run pool's worker): it hashes as before and after the run, or
             # the weak registries that hold it (concurrent.futures' workers) would lose it.
             return object.__hash__(self)
-        h = self.__dict__["_interleave_hash"] = next(_hashes)
+        h = d["_interleave_hash"] = next(_hashes)
     return h
 
