@@ -25,7 +25,6 @@ from .runtime.outcome import Outcome
 from .runtime.tstate import TracingCounters, verify_offsets
 from .runtime.view import ExecutionView
 from .runtime.watchdog import STALL_SECONDS, Watchdog
-from .strategies.base import Strategy
 from .versions import CURRENT
 
 _open = False
@@ -183,7 +182,7 @@ class Session:
         ex.when_stuck = self.when_stuck
         ex.solo_steps = self.backend.solo_steps
         bind = getattr(strategy, "bind", None)
-        if bind is not None and getattr(bind, "__func__", None) is not _NO_BIND:
+        if bind is not None and not getattr(bind, "ignores_view", False):
             # A strategy that keeps the base class's ``bind`` looks at no view: none is made.
             bind(ExecutionView(ex))
         self.executor_state.begin_execution(ex.atexits)
@@ -247,7 +246,6 @@ class Session:
 
 
 _c_seed = _random.Random.seed
-_NO_BIND = Strategy.bind
 
 
 def _seed_random(seed: int) -> None:
