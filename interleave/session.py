@@ -182,7 +182,8 @@ class Session:
         ex.when_stuck = self.when_stuck
         ex.solo_steps = self.backend.solo_steps
         bind = getattr(strategy, "bind", None)
-        if bind is not None:
+        if bind is not None and not getattr(bind, "ignores_view", False):
+            # A strategy that keeps the base class's ``bind`` looks at no view: none is made.
             bind(ExecutionView(ex))
         self.executor_state.begin_execution(ex.atexits)
         self.adopter.start.reset_between_executions()

@@ -141,9 +141,10 @@ class MonitoringBackend(Backend):
             muted = False
             register(tool, INSTRUCTION, on_instruction)
             register(tool, JUMP, on_jump)
-            for code in solo_codes.values():
-                set_local(tool, code, INSTRUCTION | JUMP)
-            solo_codes.clear()
+            if solo_codes:
+                for code in solo_codes.values():
+                    set_local(tool, code, INSTRUCTION | JUMP)
+                solo_codes.clear()
 
         def begin() -> None:
             nonlocal solo_seen

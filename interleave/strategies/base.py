@@ -77,6 +77,9 @@ class Strategy:
     def bind(self, view: Any) -> None:
         """See the execution about to run (an ``ExecutionView``: pending operations, virtual time)."""
 
+    # This one ignores it: the session then makes none (a subclass's own ``bind`` lacks the mark).
+    bind.ignores_view = True  # type: ignore[attr-defined]
+
     def choose(self, runnable: List[int], current: int, used: int) -> Tuple[int, int]:
         """Pick a thread from ``runnable`` (sorted ids) and how many picks it gets in a row.
 
