@@ -18,10 +18,10 @@ import ctypes
 import os
 import signal
 import sys
-import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import InconclusiveError
+from ..runtime.watchdog import thread_cpu_seconds
 from ..sync.lock import Lock as _HarnessLock
 from ..sync.lock import _real_lock
 from ..sync.threads import _real_start_new_thread
@@ -230,13 +230,12 @@ def _spins(ident: int, parked: bool) -> bool:
     under coverage's tracer). The thread's CPU clock tells; where there is none, a thread not
     parked on a harness lock is taken to spin.
     """
-    try:
-        clock = time.pthread_getcpuclockid(ident)
-        before = time.clock_gettime(clock)
-    except (AttributeError, OSError):
+    before = thread_cpu_seconds(ident)
+    if before is None:
         return not parked
     _sleep(_POLL)
-    return time.clock_gettime(clock) - before > _POLL / 4
+    after = thread_cpu_seconds(ident)
+    return after is not None and after - before > _POLL / 4
 
 
 def _stop(ident: int) -> None:

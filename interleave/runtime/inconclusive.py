@@ -160,21 +160,13 @@ def library_of(frame: Optional[FrameType]) -> Optional[Tuple[str, str, int]]:
     return None
 
 
-def _in_event_loop(frame: Optional[FrameType]) -> bool:
-    """Whether the blocked call is an asyncio event loop's (its selector waiting for callbacks)."""
-    f = frame
-    while f is not None:
-        if str(f.f_globals.get("__name__", "")).startswith("asyncio."):
-            return True
-        f = f.f_back
-    return False
-
-
 def _in_module(frame: Optional[FrameType], module: str) -> bool:
-    """Whether a frame of ``module`` is on the blocked thread's stack."""
+    """Whether a frame of ``module`` (or of a module inside it) is on the blocked thread's stack."""
+    inside = module + "."
     f = frame
     while f is not None:
-        if f.f_globals.get("__name__") == module:
+        name = str(f.f_globals.get("__name__", ""))
+        if name == module or name.startswith(inside):
             return True
         f = f.f_back
     return False
@@ -227,7 +219,7 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
                     f"({bound[0][0]}): raise INTERLEAVE_ADOPT_BUDGET to search further.")
         lines.append(fix)
         return ForeignPrimitiveError("\n".join(lines))
-    if _in_event_loop(frame):
+    if _in_module(frame, "asyncio"):  # an event loop's selector, waiting for callbacks
         timer = (" or for its next timer (asyncio.sleep, call_later, a timeout), which reads interleave's "
                  "virtual clock: it stands still while the selector waits for real"
                  if _selector_timeout(frame) is not None else "")

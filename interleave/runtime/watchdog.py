@@ -223,10 +223,7 @@ class Watchdog:
         return stat[state:state + 1] == b"R"
 
     def _cpu(self) -> Optional[float]:
-        try:
-            return time.clock_gettime(time.pthread_getcpuclockid(self.os_ident))
-        except (AttributeError, OSError, ValueError, OverflowError):
-            return None
+        return thread_cpu_seconds(self.os_ident)
 
     def _fire(self, ex: Any, mark: Tuple[Any, ...], waited: float, blocked: bool) -> None:
         frame = sys._current_frames().get(self.os_ident)
@@ -298,3 +295,11 @@ def _stat_path() -> Optional[str]:
 
 
 _stat_paths: Dict[int, Optional[str]] = {}
+
+
+def thread_cpu_seconds(ident: int) -> Optional[float]:
+    """The CPU time the OS thread ``ident`` has used so far; None where the platform cannot tell."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+    except (AttributeError, OSError, ValueError, OverflowError):
+        return None
