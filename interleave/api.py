@@ -127,7 +127,7 @@ def explore(
         strat.close()  # after the session: Hypothesis's engine ends its run with nothing patched
     return Result(failure=failure, executions=ran, exhausted=exhausted, elapsed=elapsed,
                   strategy=strat.describe(), model=model, seed=seed, stop_reason=stop, timeouts=timeouts,
-                  bound=strat.bound_description,
+                  bound=strat.bound_description, not_a_proof=run.not_a_proof,
                   races=list(checker.races) if checker is not None else [],
                   strategy_stats=dict(strat.stats),
                   warnings=run.notes() + ([advice] if advice else []), uninstrumented=blind)

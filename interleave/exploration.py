@@ -8,7 +8,7 @@ execution gets are written once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Protocol
+from typing import Any, Callable, List, Optional, Protocol, Tuple
 
 from .runtime.outcome import Outcome
 from .runtime.watchdog import TimeUp
@@ -35,13 +35,15 @@ class Explored:
 
     executions: int
     exhausted: bool
-    #: What ended it: failure | exhausted | executions | time.
+    #: What ended it: failure | exhausted | unproved | executions | time.
     stop: str
     #: The failing execution and its random seed, when an execution failed.
     failed: Optional[Outcome] = None
     failed_seed: int = 0
     #: The time budget ran out in the middle of an execution: it was stopped, and is not counted.
     cut: bool = False
+    #: Why a strategy that ran out of schedules has no proof ("unproved"): "fairness", "loop-timer".
+    not_a_proof: Tuple[str, ...] = ()
 
     def notes(self) -> List[str]:
         """What a result should say besides its verdict."""
@@ -83,12 +85,12 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
           time_budget: Optional[float], recorder: Callable[[], Any],
           after: Optional[Callable[[Outcome, int], bool]], progress: Optional[Callable[[int], None]]) -> Explored:
     ran = 0
-    patient = False
+    patient = unfair = False
     for i in range(executions):
         if time_budget is not None and _clock() - start >= time_budget:
             return Explored(ran, False, "time")
         if strategy.bounded and strategy.exhausted():
-            return _exhausted(ran, patient, strategy)
+            return _exhausted(ran, patient, unfair, strategy)
         rseed = derive_seed(seed, i)
         try:
             outcome = session.run_once(strategy, rseed, recorder())
@@ -98,6 +100,7 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
         session.check_interrupt()
         ran += 1
         patient = patient or outcome.patient_waits
+        unfair = unfair or outcome.fair_yields > 0
         if progress is not None:
             progress(ran)
         strategy.end_execution(outcome)
@@ -106,12 +109,17 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
         if after is not None and after(outcome, rseed):
             return Explored(ran, False, "failure")
     if strategy.bounded and strategy.exhausted():
-        return _exhausted(ran, patient, strategy)
+        return _exhausted(ran, patient, unfair, strategy)
     return Explored(ran, False, "executions")
 
 
-def _exhausted(ran: int, patient: bool, strategy: Strategy) -> Explored:
-    """The strategy ran out of schedules: a proof, unless a wait it cannot reason about ran."""
-    if patient and not strategy.proves_patient_waits:
-        return Explored(ran, False, "unproved")
+def _exhausted(ran: int, patient: bool, unfair: bool, strategy: Strategy) -> Explored:
+    """The strategy ran out of schedules: a proof, unless some schedules were never open to it.
+
+    A thread made to yield by the fairness bound could have run on (a long loop that ends is
+    not a spin-wait), and a wait the strategy cannot reason about may have hidden choices.
+    """
+    why = (("fairness",) if unfair else ()) + (("loop-timer",) if patient and not strategy.proves_patient_waits else ())
+    if why:
+        return Explored(ran, False, "unproved", not_a_proof=why)
     return Explored(ran, True, "exhausted")

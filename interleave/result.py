@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import InterleaveFailure
 from .runtime.outcome import BlockedThread
 from .runtime.recorder import Event
+from .runtime.scheduling import FAIRNESS_STREAK
 
 
 @dataclass
@@ -33,6 +34,16 @@ def semantics(model: str, timeouts: str = "anytime") -> str:
     return f"{model} model" + (", timeouts when stuck" if timeouts == "when-stuck" else "")
 
 
+# Why a search that ran out of schedules did not cover them all, as the verdict says it.
+_NOT_A_PROOF = {
+    "fairness": (f"a thread ran {FAIRNESS_STREAK:,} switch points in a row while another could run and was "
+                 "made to yield (the fairness bound that ends spin-waits), so schedules in which it ran on were never "
+                 "explored; a long loop that ends (not a spin-wait) can hide a bug there"),
+    "loop-timer": ("an asyncio event loop's timer runs out early only when no thread can run, a choice DPOR's "
+                   "classes do not cover. For a proof use strategy='exhaustive'"),
+}
+
+
 @dataclass
 class Result:
     """The outcome of ``explore`` or ``replay``: a failure, a bounded proof, or a spent budget."""
@@ -52,6 +63,9 @@ class Result:
     #: Installed packages the run reached without instrumenting them (``warnings`` says what to do).
     uninstrumented: List[str] = field(default_factory=list)
     timeouts: str = "anytime"  # when a pending timeout could run out (``explore(timeouts=...)``)
+    #: Why a search that ran out of schedules is no proof (``stop_reason == "unproved"``): "fairness"
+    #: (a thread was made to yield), "loop-timer" (an asyncio loop's timer ran under DPOR).
+    not_a_proof: Tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -67,10 +81,9 @@ class Result:
         if self.stop_reason == "replayed":
             return "replayed: the recorded schedule ran to the end without failing"
         if self.stop_reason == "unproved":
+            why = "; and ".join(_NOT_A_PROOF[w] for w in self.not_a_proof or ("loop-timer",))
             return (f"explored: no failure in {self.executions} executions ({self.elapsed:.2f} s, {self.strategy}, "
-                    f"{semantics(self.model, self.timeouts)}); this is not a proof: an asyncio event loop's timer "
-                    "runs out early only when no thread can run, a choice DPOR's classes do not cover. "
-                    "For a proof use strategy='exhaustive'")
+                    f"{semantics(self.model, self.timeouts)}); this is not a proof: {why}")
         why = "time budget" if self.stop_reason == "time" else "execution budget"
         return (f"budget spent: no failure in {self.executions} executions ({why}, "
                 f"{self.elapsed:.2f} s, {self.strategy}, {semantics(self.model, self.timeouts)}); this is not a proof")

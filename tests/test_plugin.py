@@ -173,6 +173,38 @@ def test_timer():
     result.stdout.re_match_lines([r"test_loop.py::test_timer PASSED  explored, not a proof \(an asyncio loop's timer"])
 
 
+def test_verbose_summary_says_a_search_the_fairness_bound_cut_is_no_proof(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_spin="""
+import threading
+import pytest
+
+class Flag:
+    ready = False
+
+@pytest.mark.interleave(strategy="dpor")
+def test_spin_wait():
+    flag = Flag()
+
+    def spin():
+        while not flag.ready:
+            pass
+
+    def setter():
+        flag.ready = True
+
+    ts = [threading.Thread(target=spin), threading.Thread(target=setter)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+""")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines(
+        [r"test_spin.py::test_spin_wait PASSED  explored, not a proof \(a thread was made to yield by the "
+         r"fairness bound\): \d+ executions"])
+
+
 def test_disabled_with_p_no_interleave_pytest_marked_tests_fail_loudly(pytester: pytest.Pytester,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """-p no:interleave_pytest: a marked test and the fixture fail, saying the plugin is not active."""

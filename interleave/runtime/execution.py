@@ -68,6 +68,7 @@ class Execution(ThreadLife):
         self.rec_left = 0  # same, while recording: every point goes through the slow path
         self.granted = 0
         self.streak = 0
+        self.fair_yields = 0
         self.forced_used = 0  # picks of a lone thread the strategy has not been told of yet
         self.every_pick = bool(getattr(strategy, "every_pick", False))
         # Solo: the current thread is the only one that can run, so its visible instructions
@@ -167,6 +168,7 @@ class Execution(ThreadLife):
         self.outcome.lone_points = not self.solo_ok
         self.outcome.virtual_time = self.now
         self.outcome.patient_waits = self.patient_waits
+        self.outcome.fair_yields = self.fair_yields
         self.outcome.expired = self.expired
         if self.outcome.kind == "step-limit" and self.outcome.tid is not None:
             # Its clock ran ahead of the execution's: it was polling the clock (sync/vtime.py).

@@ -56,7 +56,7 @@ class Scheduling:
         "forced_used", "every_pick", "solo", "solo_ok", "on_solo_end", "on_resume", "preemptions",
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
-        "expired", "abandoned", "when_stuck", "timers",
+        "expired", "abandoned", "when_stuck", "timers", "fair_yields",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -100,6 +100,7 @@ class Scheduling:
     expired: Tuple[Tuple[BlockedThread, float], ...]  # see ``blocked.timed_out_early``
     when_stuck: bool  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
     timers: bool  # some thread has waited with a timeout: only then can a blocked one be due
+    fair_yields: int  # times the fairness bound made a thread yield (``FAIRNESS_STREAK``)
     abandoned: List[str]
 
     def abort(self, exc: BaseException) -> None:
@@ -248,6 +249,8 @@ class Scheduling:
             self.streak += used
             if self.streak >= FAIRNESS_STREAK and not alone and ctid in runnable:
                 runnable = [t for t in runnable if t != ctid]
+                # Schedules in which it ran on are never explored: no exhausted search is a proof.
+                self.fair_yields += 1
         if len(runnable) == 1 and runnable[0] == ctid and state == READY and not self.every_pick:
             # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
             # can become runnable without a wake-up or a thread start, and both cut the grant.
