@@ -321,7 +321,8 @@ def test_invalid_preemptions_rejected() -> None:
     (locked_increments(4, 1), 24), (locked_increments(3, 3), 1680),
 ])
 def test_seeded_order_explores_each_class_exactly_once(body: Callable[[], None], classes: int) -> None:
-    for seed in (0, 1, 2):
+    # Three orders of every small program; one of the 1,680-class proof (each takes 13 s on 3.10).
+    for seed in (0, 1, 2) if classes < 1000 else (1,):
         strat, outs = explore_all(body, limit=3000, order_seed=seed)
         assert strat.stats["classes"] == classes, (seed, strat.stats)
         assert strat.stats["sleep_blocked"] * 10 <= classes or classes < 10, (seed, strat.stats)
@@ -392,7 +393,8 @@ def test_seeded_order_changes_early_choices_early() -> None:
     (locked_increments(4, 1), 24), (locked_increments(3, 3), 1680),
 ])
 def test_reads_first_explores_each_class_exactly_once(body: Callable[[], None], classes: int) -> None:
-    for kw in ({"prefer_reads": True}, {"prefer_reads": True, "order_seed": 1}):
+    both = ({"prefer_reads": True}, {"prefer_reads": True, "order_seed": 1})
+    for kw in both if classes < 1000 else both[1:]:
         strat, outs = explore_all(body, limit=3000, **kw)  # type: ignore[arg-type]
         assert strat.stats["classes"] == classes, (kw, strat.stats)
         assert strat.stats["sleep_blocked"] * 10 <= classes or classes < 10, (kw, strat.stats)
