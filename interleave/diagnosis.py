@@ -56,11 +56,40 @@ def _accesses(events: Sequence[Event]) -> Dict[int, List[int]]:
     return by
 
 
+def _neighbours(events: Sequence[Event], idx: List[int]) -> Tuple[List[Optional[int]], List[Optional[int]]]:
+    """For each access in ``idx``: the position in ``idx`` of its thread's previous and next access.
+
+    Found in two passes: searching from every access went quadratic (10 s to report a loop that
+    read one field 1,500 times).
+    """
+    before: List[Optional[int]] = [None] * len(idx)
+    after: List[Optional[int]] = [None] * len(idx)
+    last: Dict[int, int] = {}
+    for k, i in enumerate(idx):
+        tid = events[i].tid
+        before[k] = last.get(tid)
+        last[tid] = k
+    last.clear()
+    for k in range(len(idx) - 1, -1, -1):
+        tid = events[idx[k]].tid
+        after[k] = last.get(tid)
+        last[tid] = k
+    return before, after
+
+
 class _Finder:
     def __init__(self, events: Sequence[Event], names: Dict[int, str]) -> None:
         self.ev = events
         self.names = names
         self.by = _accesses(events)
+        self._near: Dict[int, Tuple[List[Optional[int]], List[Optional[int]]]] = {}
+
+    def near(self, x: int) -> Tuple[List[Optional[int]], List[Optional[int]]]:
+        """``_neighbours`` of location x's accesses, computed once."""
+        found = self._near.get(x)
+        if found is None:
+            found = self._near[x] = _neighbours(self.ev, self.by[x])
+        return found
 
     def name(self, tid: int) -> str:
         return self.names.get(tid, f"T{tid}")
@@ -69,28 +98,29 @@ class _Finder:
     def lost_update(self, x: int) -> Optional[Diagnosis]:
         """Two threads read x, then both write it back: the later write is based on a stale read."""
         ev, idx = self.ev, self.by[x]
+        before = self.near(x)[0]  # positions in idx, which is in order
         for k, wq in enumerate(idx):
             q = ev[wq]
             if q.kind != "write":
                 continue
-            mine = [i for i in idx[:k] if ev[i].tid == q.tid]
-            if not mine or ev[mine[-1]].kind != "read":
+            pk = before[k]
+            if pk is None or ev[idx[pk]].kind != "read":
                 continue
-            rq = mine[-1]
+            rq = idx[pk]
             if is_check(ev[rq]):
                 continue  # a test, then an assignment: check-then-act, not a read-modify-write
             # A write by another thread between q's read and q's write, itself after that
             # thread's own read, with no write between the two reads: both read the same value.
-            for wp in idx:
-                if not (rq < wp < wq) or ev[wp].kind != "write" or ev[wp].tid == q.tid:
-                    continue
+            for m in range(pk + 1, k):
+                wp = idx[m]
                 p = ev[wp]
-                theirs = [i for i in idx if i < wp and ev[i].tid == p.tid]
-                if not theirs or ev[theirs[-1]].kind != "read":
+                if p.kind != "write" or p.tid == q.tid:
                     continue
-                rp = theirs[-1]
-                lo = min(rp, rq)
-                if any(ev[i].kind == "write" for i in idx if lo < i < wp and i not in (rp, rq)):
+                pm = before[m]
+                if pm is None or ev[idx[pm]].kind != "read":
+                    continue
+                rp = idx[pm]
+                if any(ev[idx[i]].kind == "write" for i in range(min(pm, pk) + 1, m) if i not in (pm, pk)):
                     continue
                 first, second = (rp, rq) if rp < rq else (rq, rp)
                 a, b = ev[first], ev[second]
@@ -105,22 +135,22 @@ class _Finder:
     def check_then_act(self, x: int) -> Optional[Diagnosis]:
         """A thread tests x, another thread changes x, then the first acts on x as if it had not."""
         ev, idx = self.ev, self.by[x]
+        after = self.near(x)[1]
         for k, c in enumerate(idx):
             ce = ev[c]
             if ce.kind != "read" or not is_check(ce):
                 continue
-            later = idx[k + 1:]
-            for w in later:
+            j = after[k]  # the checker's next access to x: its act, if another thread wrote first
+            for m in range(k + 1, len(idx) if j is None else j):
+                w = idx[m]
                 we = ev[w]
-                if we.tid == ce.tid:
-                    break  # the checker touched x again first: its check is not the one acted on
                 if we.kind != "write":
                     continue
                 if ce.value is not None and we.value is not None and ce.value == we.value:
                     continue  # the same value written: the check still holds
-                act = next((i for i in later if i > w and ev[i].tid == ce.tid), None)
-                if act is None:
+                if j is None:
                     break
+                act = idx[j]
                 ae = ev[act]
                 if (ae.filename, ae.lineno) == (ce.filename, ce.lineno):
                     break  # it checked again
@@ -136,16 +166,16 @@ class _Finder:
         """Two accesses of one thread to x, in one function, with a conflicting one of another
         thread in between (read-write-read, write-write-read or write-read-write)."""
         ev, idx = self.ev, self.by[x]
+        after = self.near(x)[1]
         for k, a1 in enumerate(idx):
-            e1 = ev[a1]
-            a2 = next((i for i in idx[k + 1:] if ev[i].tid == e1.tid), None)
-            if a2 is None:
+            j = after[k]
+            if j is None:
                 continue
+            e1, a2 = ev[a1], idx[j]
             e2 = ev[a2]
             if e2.function != e1.function or e2.filename != e1.filename:
                 continue
-            between = [i for i in idx if a1 < i < a2]
-            for b in between:
+            for b in idx[k + 1:j]:  # the other threads' accesses in between (idx is in order)
                 eb = ev[b]
                 pattern = (e1.kind, eb.kind, e2.kind)
                 if pattern == ("read", "write", "read"):
