@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import InterleaveFailure
+from .runtime.fairness import FAIRNESS_STREAK
 from .runtime.outcome import BlockedThread
 from .runtime.recorder import Event
-from .runtime.scheduling import FAIRNESS_STREAK
 
 
 @dataclass
@@ -36,9 +36,9 @@ def semantics(model: str, timeouts: str = "anytime") -> str:
 
 # Why a search that ran out of schedules did not cover them all, as the verdict says it.
 _NOT_A_PROOF = {
-    "fairness": (f"a thread ran {FAIRNESS_STREAK:,} switch points in a row while another could run and was "
-                 "made to yield (the fairness bound that ends spin-waits), so schedules in which it ran on were never "
-                 "explored; a long loop that ends (not a spin-wait) can hide a bug there"),
+    "fairness": (f"a thread that ran {FAIRNESS_STREAK:,} or more switch points in a row while another could run "
+                 "was made to yield (the fairness bound that ends spin-waits), so schedules in which it ran on "
+                 "were never explored"),
     "loop-timer": ("an asyncio event loop's timer runs out early only when no thread can run, a choice DPOR's "
                    "classes do not cover. For a proof use strategy='exhaustive'"),
 }

@@ -144,26 +144,30 @@ class Flags:
     y = 0
 
 
-def long_reader_then_race() -> None:
-    """A thread reads a shared field 1,050 times, then another: its bug needs it to run all of that
-    before the other thread's one write, past the fairness bound (1,000 switch points in a row)."""
-    flags = Flags()
-    seen = []
+def reader_race(reads: int) -> Callable[[], None]:
+    """A thread reads a shared field ``reads`` times, then another; its bug needs it to run all of
+    that before the other thread's one write (past the fairness bound when ``reads`` > 1,000)."""
 
-    def reader() -> None:
-        for _ in range(1050):
-            flags.x  # noqa: B018 - a read of shared state: a switch point
-        seen.append(flags.y)
+    def body() -> None:
+        flags = Flags()
+        seen = []
 
-    def writer() -> None:
-        flags.y = 1
+        def reader() -> None:
+            for _ in range(reads):
+                flags.x  # noqa: B018 - a read of shared state: a switch point
+            seen.append(flags.y)
 
-    ts = [threading.Thread(target=reader), threading.Thread(target=writer)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert seen == [1], "the reader ran to its end before the writer's one write"
+        def writer() -> None:
+            flags.y = 1
+
+        ts = [threading.Thread(target=reader), threading.Thread(target=writer)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert seen == [1], "the reader ran to its end before the writer's one write"
+
+    return body
 
 
 OUTCOMES: Dict[str, Callable[[], None]] = {

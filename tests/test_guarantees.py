@@ -220,10 +220,11 @@ def test_the_same_seed_gives_the_same_answer_in_a_fresh_process_and_after_other_
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_schedules_the_fairness_bound_cut_off_are_never_claimed_as_proved(strategy: str, backend: str) -> None:
-    # The failing schedule runs the reader past the fairness bound, which makes it yield: no
-    # strategy can reach it, so no strategy may call its search a proof (DPOR did, after 1 execution).
-    r = interleave.explore(guarantee_programs.long_reader_then_race, executions=4, seed=0, strategy=strategy,
-                           backend=backend, shrink=False)
+    # The failing schedule runs the reader 2,500 picks in a row, past the longest run the fairness
+    # bound allows under max_steps=20,000 (2,000): no strategy can reach it, so no strategy may
+    # call its search a proof (DPOR did, after 1 execution, before session 12).
+    r = interleave.explore(guarantee_programs.reader_race(2500), executions=4, seed=0, strategy=strategy,
+                           backend=backend, shrink=False, max_steps=20_000)
     assert not r.exhausted, r.verdict
     if r.failure is None and r.stop_reason == "unproved":
         assert r.not_a_proof == ("fairness",), r

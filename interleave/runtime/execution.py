@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from greenlet import getcurrent, greenlet
 
+from .fairness import FAIRNESS_STREAK, fairness_cap
 from .headroom import remaining_depth
 from .lifecycle import HANDOFF, ThreadLife, Worker
 from .outcome import Outcome
@@ -69,6 +70,9 @@ class Execution(ThreadLife):
         self.granted = 0
         self.streak = 0
         self.fair_yields = 0
+        self.fair_limit = FAIRNESS_STREAK
+        self.fair_cap = fairness_cap(max_steps)
+        self.probe = None
         self.forced_used = 0  # picks of a lone thread the strategy has not been told of yet
         self.every_pick = bool(getattr(strategy, "every_pick", False))
         # Solo: the current thread is the only one that can run, so its visible instructions
@@ -145,6 +149,7 @@ class Execution(ThreadLife):
                     nxt, self.handoff = self.handoff, None
         finally:
             self.counters.restore(saved)
+            self.probe = None  # it holds a frame and its locals: the body's objects must not outlive the run
             if self.solo:
                 self._end_solo()
             # Before unwinding: an exception thrown through a trace function drops it (<3.12).

@@ -37,7 +37,7 @@ class Outcome:
     virtual_time: float = 0.0
     #: A timed wait could run out early only when no thread could run (an asyncio loop's timer).
     patient_waits: bool = False
-    #: Times the fairness bound made a thread that kept running yield (``FAIRNESS_STREAK``).
+    #: Times the fairness bound made a thread that kept running yield (``fairness.py``).
     fair_yields: int = 0
     detail: str = ""
     # Where a loop ran out of iterations (step limit with no switch point): (file, line, function).

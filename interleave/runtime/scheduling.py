@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from .blocked import timed_out_early, waiting
+from .fairness import FAIRNESS_STREAK, YIELD, judge
 from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
@@ -24,9 +25,6 @@ _getframe = sys._getframe
 # ``Op(...)`` through its generated ``__new__`` is a Python call; the tuple constructor is not.
 _new_tuple = tuple.__new__
 
-# A thread that keeps the processor this many picks in a row while others could run is made to
-# yield once: correct spin-waits then terminate under every strategy.
-FAIRNESS_STREAK = 1000
 # Blocking calls and switch points a thread may go through while it is unwound at the end of an
 # execution before we give up on it (it keeps catching the exception that unwinds it).
 TEARDOWN_PATIENCE = 10_000
@@ -56,7 +54,7 @@ class Scheduling:
         "forced_used", "every_pick", "solo", "solo_ok", "on_solo_end", "on_resume", "preemptions",
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
-        "expired", "abandoned", "when_stuck", "timers", "fair_yields",
+        "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "fair_cap", "probe",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -100,7 +98,10 @@ class Scheduling:
     expired: Tuple[Tuple[BlockedThread, float], ...]  # see ``blocked.timed_out_early``
     when_stuck: bool  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
     timers: bool  # some thread has waited with a timeout: only then can a blocked one be due
-    fair_yields: int  # times the fairness bound made a thread yield (``FAIRNESS_STREAK``)
+    fair_yields: int  # times the fairness bound made a thread yield (``fairness.py``)
+    fair_limit: int  # the streak at which the running thread is next asked whether it spins
+    fair_cap: int  # the longest streak allowed to a thread that makes progress
+    probe: Any  # the running thread followed to see whether it spins (``fairness.Probe``), or None
     abandoned: List[str]
 
     def abort(self, exc: BaseException) -> None:
@@ -247,10 +248,11 @@ class Scheduling:
             # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
             # it counts as going on, or a strategy that favours it would starve everyone else.
             self.streak += used
-            if self.streak >= FAIRNESS_STREAK and not alone and ctid in runnable:
-                runnable = [t for t in runnable if t != ctid]
-                # Schedules in which it ran on are never explored: no exhausted search is a proof.
-                self.fair_yields += 1
+            if self.streak >= self.fair_limit and not alone and ctid in runnable:
+                if judge(self, cur) == YIELD:
+                    runnable = [t for t in runnable if t != ctid]
+                    # Schedules in which it ran on are never explored: no exhausted search is a proof.
+                    self.fair_yields += 1
         if len(runnable) == 1 and runnable[0] == ctid and state == READY and not self.every_pick:
             # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
             # can become runnable without a wake-up or a thread start, and both cut the grant.
@@ -288,6 +290,8 @@ class Scheduling:
         rec = self.recorder
         if t is not cur:
             self.streak = 0
+            self.fair_limit = FAIRNESS_STREAK
+            self.probe = None
             if state == READY and ctid in runnable:
                 self.preemptions += 1
             if rec is not None:
@@ -307,6 +311,8 @@ class Scheduling:
             n = room
         if n > FAIRNESS_STREAK:
             n = FAIRNESS_STREAK  # come back to check fairness even under a long grant
+        if self.probe is not None and t is cur:
+            n = 1  # followed point by point until it stands where the probe began (fairness.py)
         if self.runs_tid[-1] != tid:
             self.runs_tid.append(tid)
             self.runs_len.append(0)

@@ -1,0 +1,114 @@
+"""The fairness bound: when a thread that keeps the processor while others could run must yield.
+
+Without a bound, a strategy that favours a spinning thread (PCT's highest priority, a systematic
+search's "go on") would spin it until the step limit, and a correct spin-wait would be reported as
+a livelock. But a real scheduler lets a thread run for thousands of instructions (the GIL's
+switch interval is 5 ms), so a bug that needs one thread to run a long loop to its end before
+another thread's next step is a real bug, and a bound that always cuts long runs hides it.
+
+So the bound asks whether the thread is spinning: at ``FAIRNESS_STREAK`` picks in a row it takes
+the thread's frame and locals, then follows it point by point until it stands at the same
+instruction of the same frame again. If nothing in its locals changed, the iteration left it as it
+found it: it spins and yields now. If something changed, it makes progress and may go on for
+another ``FAIRNESS_STREAK`` picks, up to ``cap`` picks in a row. Either way a yield closes some
+schedules, and the exploration says so (``Outcome.fair_yields``: no proof).
+"""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+from typing import Any, Dict, Optional
+
+from .where import frame_running
+
+# Picks a thread may take in a row while others could run before it is asked whether it spins.
+FAIRNESS_STREAK = 1000
+# Picks followed one by one, at most, to see a thread stand at the same instruction again: a
+# longer loop body counts as progress (a spin-wait's loop is a few instructions).
+PROBE_PICKS = 64
+# Longest run in a row a thread that makes progress may take (the step limit may lower it).
+FAIRNESS_CAP = 10 * FAIRNESS_STREAK
+
+_MISSING = object()
+
+
+def fairness_cap(max_steps: int) -> int:
+    """The longest run in a row for an execution of at most ``max_steps`` steps.
+
+    A tenth of the step limit at most: a thread that waits by counting (``for _ in range(n): if
+    flag: break``) looks like progress and runs to the cap at each hand-over, and with the cap much
+    closer to the step limit a correct program of that kind would reach it (a false livelock).
+    """
+    return max(FAIRNESS_STREAK, min(FAIRNESS_CAP, max_steps // 10))
+
+
+class Probe:
+    """A thread followed since its streak reached the bound: where it stood, and its locals."""
+
+    __slots__ = ("frame", "offset", "values", "since")
+
+    def __init__(self, frame: FrameType, offset: int, values: Dict[str, Any], since: int) -> None:
+        self.frame = frame
+        self.offset = offset
+        self.values = values  # holds the values: none can be freed and its address reused meanwhile
+        self.since = since
+
+
+def locals_of(frame: FrameType) -> Dict[str, Any]:
+    """A copy of a frame's local variables (cells and free variables included)."""
+    return dict(frame.f_locals)
+
+
+def same_values(before: Dict[str, Any], now: Dict[str, Any]) -> bool:
+    """Whether every local is bound to the very object it was bound to before."""
+    if len(before) != len(now):
+        return False
+    for name, value in before.items():
+        if now.get(name, _MISSING) is not value:
+            return False
+    return True
+
+
+def frame_at(code: Any, frame: Optional[FrameType]) -> Optional[FrameType]:
+    """The frame a switch point stands in: its own, or the one running ``code`` below the caller."""
+    if frame is not None:
+        return frame
+    if code is None:
+        return None
+    return frame_running(code, sys._getframe(2))
+
+
+# What ``judge`` says of a thread whose streak reached the execution's ``fair_limit``.
+YIELD = 0  # it spins (or cannot be followed, or ran to the cap): it yields now
+PROBE = 1  # followed: it goes on one pick at a time
+GO_ON = 2  # it made progress: ``fair_limit`` moved on
+
+
+def judge(ex: Any, cur: Any) -> int:
+    """Whether ``cur``, ``ex.streak`` picks in a row while others could run, must yield now."""
+    streak = ex.streak
+    probe = ex.probe
+    here = cur.pending
+    frame = None if here is None else frame_at(here.code, here.frame)
+    if probe is None:
+        if frame is None or streak >= ex.fair_cap:
+            return YIELD
+        ex.probe = Probe(frame, here.offset, locals_of(frame), streak)
+        return PROBE
+    if frame is probe.frame and here.offset == probe.offset:
+        ex.probe = None
+        if same_values(probe.values, locals_of(frame)):
+            return YIELD  # the iteration left it as it found it: it spins
+        return _progress(ex, streak)
+    if streak - probe.since >= PROBE_PICKS:
+        ex.probe = None
+        return _progress(ex, streak)
+    return PROBE
+
+
+def _progress(ex: Any, streak: int) -> int:
+    if streak >= ex.fair_cap:
+        return YIELD
+    ex.fair_limit = min(streak + FAIRNESS_STREAK, ex.fair_cap)
+    return GO_ON
