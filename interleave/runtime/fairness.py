@@ -29,6 +29,12 @@ FAIRNESS_STREAK = 1000
 PROBE_PICKS = 64
 # Longest run in a row a thread that makes progress may take (the step limit may lower it).
 FAIRNESS_CAP = 10 * FAIRNESS_STREAK
+# Recursion room a thread needs for a probe: each followed pick is a decision, a dozen frames on
+# top of the thread's own, and the thread may call PROBE_PICKS frames deeper meanwhile. With less
+# (or its depth unknown) it yields as a spinner would: under sys.settrace, a decision that hits
+# the recursion limit loses the trace function (3.10, 3.11). For the same reason a thread that
+# is deeper at the probe's end than at its start, without having come back, yields too.
+PROBE_ROOM = 4 * PROBE_PICKS
 
 _MISSING = object()
 
@@ -46,13 +52,14 @@ def fairness_cap(max_steps: int) -> int:
 class Probe:
     """A thread followed since its streak reached the bound: where it stood, and its locals."""
 
-    __slots__ = ("frame", "offset", "values", "since")
+    __slots__ = ("frame", "offset", "values", "since", "room")
 
-    def __init__(self, frame: FrameType, offset: int, values: Dict[str, Any], since: int) -> None:
+    def __init__(self, frame: FrameType, offset: int, values: Dict[str, Any], since: int, room: int) -> None:
         self.frame = frame
         self.offset = offset
         self.values = values  # holds the values: none can be freed and its address reused meanwhile
         self.since = since
+        self.room = room  # its recursion room then
 
 
 def locals_of(frame: FrameType) -> Dict[str, Any]:
@@ -92,9 +99,10 @@ def judge(ex: Any, cur: Any) -> int:
     here = cur.pending
     frame = None if here is None else frame_at(here.code, here.frame)
     if probe is None:
-        if frame is None or streak >= ex.fair_cap:
+        room = _room(ex)
+        if frame is None or streak >= ex.fair_cap or room < PROBE_ROOM:
             return YIELD
-        ex.probe = Probe(frame, here.offset, locals_of(frame), streak)
+        ex.probe = Probe(frame, here.offset, locals_of(frame), streak, room)
         return PROBE
     if frame is probe.frame and here.offset == probe.offset:
         ex.probe = None
@@ -103,8 +111,18 @@ def judge(ex: Any, cur: Any) -> int:
         return _progress(ex, streak)
     if streak - probe.since >= PROBE_PICKS:
         ex.probe = None
+        if _room(ex) < probe.room:
+            # Deeper than it was, never back where it stood: a recursion, which would reach the
+            # recursion limit traced (sys.settrace drops its trace function there on 3.10, 3.11).
+            return YIELD
         return _progress(ex, streak)
     return PROBE
+
+
+def _room(ex: Any) -> int:
+    """The running thread's recursion room (0 where the thread state's layout is unknown)."""
+    remaining = ex.remaining  # ``headroom.remaining_depth()``
+    return 0 if remaining is None else int(remaining.value)
 
 
 def _progress(ex: Any, streak: int) -> int:
