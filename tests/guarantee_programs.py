@@ -144,6 +144,14 @@ class Flags:
     y = 0
 
 
+def _both(*targets: Callable[[], None]) -> None:
+    ts = [threading.Thread(target=t) for t in targets]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
 def reader_race(reads: int) -> Callable[[], None]:
     """A thread reads a shared field ``reads`` times, then another; its bug needs it to run all of
     that before the other thread's one write (past the fairness bound when ``reads`` > 1,000)."""
@@ -160,14 +168,56 @@ def reader_race(reads: int) -> Callable[[], None]:
         def writer() -> None:
             flags.y = 1
 
-        ts = [threading.Thread(target=reader), threading.Thread(target=writer)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        _both(reader, writer)
         assert seen == [1], "the reader ran to its end before the writer's one write"
 
     return body
+
+
+def spin_wait() -> None:
+    """A thread spins until another sets a flag: correct under any fair scheduler."""
+    flags = Flags()
+
+    def spin() -> None:
+        while not flags.y:
+            pass
+
+    def setter() -> None:
+        flags.y = 1
+
+    _both(spin, setter)
+
+
+def ping_pong() -> None:
+    """Two threads hand a turn back and forth by spinning on it, three times each."""
+    turn = Flags()
+
+    def player(me: int) -> None:
+        for _ in range(3):
+            while turn.x != me:
+                pass
+            turn.x = 1 - me
+
+    _both(lambda: player(0), lambda: player(1))
+    assert turn.x == 0
+
+
+def counting_waiter() -> None:
+    """Waits for a flag by counting (each iteration changes a local: it looks like progress)."""
+    flags = Flags()
+    saw = []
+
+    def waiter() -> None:
+        for i in range(10**7):
+            if flags.y:
+                saw.append(i)
+                return
+
+    def setter() -> None:
+        flags.y = 1
+
+    _both(waiter, setter)
+    assert saw, "the waiter never saw the flag"
 
 
 OUTCOMES: Dict[str, Callable[[], None]] = {

@@ -9,11 +9,9 @@ picks in a row (``interleave/runtime/fairness.py``).
 from __future__ import annotations
 
 import sys
-import threading
-from typing import List
 
 import pytest
-from guarantee_programs import Flags, reader_race
+from guarantee_programs import counting_waiter, ping_pong, reader_race, spin_wait
 
 import interleave
 from interleave.runtime.fairness import FAIRNESS_CAP, FAIRNESS_STREAK, fairness_cap
@@ -36,28 +34,6 @@ def test_a_race_after_a_long_loop_that_ends_is_found_and_replays(strategy: str, 
     assert again.failure is not None and isinstance(again.failure.exception, AssertionError)
 
 
-def counting_waiter() -> None:
-    """Waits for a flag by counting (each iteration changes a local: it looks like progress)."""
-    flags = Flags()
-    saw: List[int] = []
-
-    def waiter() -> None:
-        for i in range(10**7):
-            if flags.y:
-                saw.append(i)
-                return
-
-    def setter() -> None:
-        flags.y = 1
-
-    ts = [threading.Thread(target=waiter), threading.Thread(target=setter)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert saw, "the waiter never saw the flag"
-
-
 @pytest.mark.parametrize("max_steps", [5_000, 100_000])
 @pytest.mark.parametrize("strategy", ["dpor", "pct", "exhaustive"])
 def test_a_waiter_that_counts_still_yields_within_the_step_limit(strategy: str, max_steps: int) -> None:
@@ -67,28 +43,6 @@ def test_a_waiter_that_counts_still_yields_within_the_step_limit(strategy: str, 
     r = interleave.explore(counting_waiter, strategy=strategy, executions=3, seed=0, max_steps=max_steps)
     assert r.failure is None, r.failure.report
     assert r.executions == 3 or r.stop_reason == "unproved", r.verdict
-
-
-class Turn:
-    value = 0
-
-
-def ping_pong() -> None:
-    """Two threads hand a turn back and forth by spinning on it, three times each."""
-    turn = Turn()
-
-    def player(me: int) -> None:
-        for _ in range(3):
-            while turn.value != me:
-                pass
-            turn.value = 1 - me
-
-    ts = [threading.Thread(target=player, args=(n,)) for n in (0, 1)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert turn.value == 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -111,27 +65,6 @@ def _steps_of(body: object, backend: str) -> int:
     r = interleave.explore(failing, strategy="pct", backend=backend, executions=1, seed=0, shrink=False)
     assert r.failure is not None and isinstance(r.failure.exception, RuntimeError), r.verdict
     return r.failure.steps
-
-
-class Flag:
-    ready = False
-
-
-def spin_wait() -> None:
-    flag = Flag()
-
-    def spin() -> None:
-        while not flag.ready:
-            pass
-
-    def setter() -> None:
-        flag.ready = True
-
-    ts = [threading.Thread(target=spin), threading.Thread(target=setter)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

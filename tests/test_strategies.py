@@ -10,6 +10,7 @@ from typing import List
 import pytest
 import strategy_launcher
 from example_loader import example
+from guarantee_programs import spin_wait
 from programs import locked_counter, lost_update
 
 import interleave
@@ -129,25 +130,6 @@ def test_budget_limited_search_never_reads_as_proof():
 
 
 def test_exhaustive_terminates_on_spin_wait_with_bounded_path():
-    class Flag:
-        ready = False
-
-    def body() -> None:
-        flag = Flag()
-
-        def spin() -> None:
-            while not flag.ready:
-                pass
-
-        def setter() -> None:
-            flag.ready = True
-
-        ts = [threading.Thread(target=spin), threading.Thread(target=setter)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-
     strat = ExhaustiveStrategy(1)
     deepest = []
 
@@ -156,7 +138,7 @@ def test_exhaustive_terminates_on_spin_wait_with_bounded_path():
         ExhaustiveStrategy.end_execution(strat, outcome)
 
     strat.end_execution = watch  # type: ignore[method-assign]
-    r = interleave.explore(body, strategy=strat, executions=50_000)
+    r = interleave.explore(spin_wait, strategy=strat, executions=50_000)
     # It runs out of schedules, but the spinner was made to yield (the fairness bound): schedules
     # in which it ran on were never explored, so that is not called a proof.
     assert r.failure is None and r.executions < 50_000 and r.stop_reason == "unproved", r.verdict

@@ -9,6 +9,7 @@ import time
 from typing import List, Set, Tuple
 
 import pytest
+from guarantee_programs import ping_pong
 from runtime_helpers import CORRECT_RUNS, assert_finds, assert_passes
 
 import interleave
@@ -196,27 +197,7 @@ def test_spin_wait_with_sleep_zero_terminates() -> None:
 
 def test_spin_wait_on_both_sides_terminates() -> None:
     """Two threads handing a token back and forth by spinning: fairness keeps it moving."""
-
-    def body() -> None:
-        class Turn:
-            value = 0
-
-        turn = Turn()
-
-        def player(me: int) -> None:
-            for _ in range(3):
-                while turn.value != me:
-                    pass
-                turn.value = 1 - me
-
-        ts = [threading.Thread(target=player, args=(n,)) for n in (0, 1)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert turn.value == 0
-
-    assert_passes(body, executions=500)
+    assert_passes(ping_pong, executions=500)
 
 
 def test_time_is_real_again_after_the_run() -> None:
