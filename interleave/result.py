@@ -34,12 +34,15 @@ def semantics(model: str, timeouts: str = "anytime") -> str:
     return f"{model} model" + (", timeouts when stuck" if timeouts == "when-stuck" else "")
 
 
-# Why a search that ran out of schedules did not cover them all, as the verdict says it.
-_NOT_A_PROOF = {
-    "fairness": (f"a thread that ran {FAIRNESS_STREAK:,} or more switch points in a row while another could run "
+# Why a search that ran out of schedules did not cover them all: in a few words (a report's line),
+# and as the verdict says it.
+NOT_A_PROOF = {
+    "fairness": ("a thread was made to yield by the fairness bound",
+                 f"a thread that ran {FAIRNESS_STREAK:,} or more switch points in a row while another could run "
                  "was made to yield (the fairness bound that ends spin-waits), so schedules in which it ran on "
                  "were never explored"),
-    "loop-timer": ("an asyncio event loop's timer runs out early only when no thread can run, a choice DPOR's "
+    "loop-timer": ("an asyncio loop's timer ran",
+                   "an asyncio event loop's timer runs out early only when no thread can run, a choice DPOR's "
                    "classes do not cover. For a proof use strategy='exhaustive'"),
 }
 
@@ -81,12 +84,15 @@ class Result:
         if self.stop_reason == "replayed":
             return "replayed: the recorded schedule ran to the end without failing"
         if self.stop_reason == "unproved":
-            why = "; and ".join(_NOT_A_PROOF[w] for w in self.not_a_proof or ("loop-timer",))
             return (f"explored: no failure in {self.executions} executions ({self.elapsed:.2f} s, {self.strategy}, "
-                    f"{semantics(self.model, self.timeouts)}); this is not a proof: {why}")
+                    f"{semantics(self.model, self.timeouts)}); this is not a proof: {self.why_unproved()}")
         why = "time budget" if self.stop_reason == "time" else "execution budget"
         return (f"budget spent: no failure in {self.executions} executions ({why}, "
                 f"{self.elapsed:.2f} s, {self.strategy}, {semantics(self.model, self.timeouts)}); this is not a proof")
+
+    def why_unproved(self, brief: bool = False) -> str:
+        """Why a search that ran out of schedules is no proof (``stop_reason == "unproved"``)."""
+        return ("; and ", " and ")[brief].join(NOT_A_PROOF[w][0 if brief else 1] for w in self.not_a_proof)
 
     def raise_for_failure(self) -> None:
         """Raise ``InterleaveFailure`` (an AssertionError) carrying the report, if a run failed."""

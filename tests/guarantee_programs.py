@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Callable, Dict
 
+from runtime_helpers import run_threads
+
 
 def spin() -> None:
     while True:  # no visible instruction at all: no switch point, only a backward jump
@@ -144,14 +146,6 @@ class Flags:
     y = 0
 
 
-def _both(*targets: Callable[[], None]) -> None:
-    ts = [threading.Thread(target=t) for t in targets]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-
-
 def reader_race(reads: int) -> Callable[[], None]:
     """A thread reads a shared field ``reads`` times, then another; its bug needs it to run all of
     that before the other thread's one write (past the fairness bound when ``reads`` > 1,000)."""
@@ -168,7 +162,7 @@ def reader_race(reads: int) -> Callable[[], None]:
         def writer() -> None:
             flags.y = 1
 
-        _both(reader, writer)
+        run_threads(reader, writer)
         assert seen == [1], "the reader ran to its end before the writer's one write"
 
     return body
@@ -185,7 +179,7 @@ def spin_wait() -> None:
     def setter() -> None:
         flags.y = 1
 
-    _both(spin, setter)
+    run_threads(spin, setter)
 
 
 def ping_pong() -> None:
@@ -198,7 +192,7 @@ def ping_pong() -> None:
                 pass
             turn.x = 1 - me
 
-    _both(lambda: player(0), lambda: player(1))
+    run_threads(lambda: player(0), lambda: player(1))
     assert turn.x == 0
 
 
@@ -216,7 +210,7 @@ def counting_waiter() -> None:
     def setter() -> None:
         flags.y = 1
 
-    _both(waiter, setter)
+    run_threads(waiter, setter)
     assert saw, "the waiter never saw the flag"
 
 

@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from greenlet import getcurrent, greenlet
 
-from .fairness import FAIRNESS_STREAK, fairness_cap
+from .fairness import FAIRNESS_STREAK
 from .headroom import remaining_depth
 from .lifecycle import HANDOFF, ThreadLife, Worker
 from .outcome import Outcome
@@ -71,7 +71,6 @@ class Execution(ThreadLife):
         self.streak = 0
         self.fair_yields = 0
         self.fair_limit = FAIRNESS_STREAK
-        self.fair_cap = fairness_cap(max_steps)
         self.probe = None
         self.forced_used = 0  # picks of a lone thread the strategy has not been told of yet
         self.every_pick = bool(getattr(strategy, "every_pick", False))

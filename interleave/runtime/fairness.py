@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from types import FrameType
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from .where import frame_running
 
@@ -77,46 +77,35 @@ def same_values(before: Dict[str, Any], now: Dict[str, Any]) -> bool:
     return True
 
 
-def frame_at(code: Any, frame: Optional[FrameType]) -> Optional[FrameType]:
-    """The frame a switch point stands in: its own, or the one running ``code`` below the caller."""
-    if frame is not None:
-        return frame
-    if code is None:
-        return None
-    return frame_running(code, sys._getframe(2))
+def must_yield(ex: Any, cur: Any) -> bool:
+    """Whether ``cur``, ``ex.streak`` picks in a row while others could run, must yield now.
 
-
-# What ``judge`` says of a thread whose streak reached the execution's ``fair_limit``.
-YIELD = 0  # it spins (or cannot be followed, or ran to the cap): it yields now
-PROBE = 1  # followed: it goes on one pick at a time
-GO_ON = 2  # it made progress: ``fair_limit`` moved on
-
-
-def judge(ex: Any, cur: Any) -> int:
-    """Whether ``cur``, ``ex.streak`` picks in a row while others could run, must yield now."""
+    False while it is followed (``ex.probe`` set: it runs on one pick at a time) and when it made
+    progress (``ex.fair_limit`` moved on).
+    """
     streak = ex.streak
+    cap = fairness_cap(ex.max_steps)
     probe = ex.probe
     here = cur.pending
-    frame = None if here is None else frame_at(here.code, here.frame)
+    frame = None if here is None else here.frame
+    if frame is None and here is not None and here.code is not None:
+        frame = frame_running(here.code, sys._getframe())  # an instruction's point: the frame running it
     if probe is None:
         room = _room(ex)
-        if frame is None or streak >= ex.fair_cap or room < PROBE_ROOM:
-            return YIELD
+        if frame is None or streak >= cap or room < PROBE_ROOM:
+            return True
         ex.probe = Probe(frame, here.offset, locals_of(frame), streak, room)
-        return PROBE
+        return False
     if frame is probe.frame and here.offset == probe.offset:
         ex.probe = None
-        if same_values(probe.values, locals_of(frame)):
-            return YIELD  # the iteration left it as it found it: it spins
-        return _progress(ex, streak)
+        # Unchanged, the iteration left it as it found it: it spins.
+        return same_values(probe.values, locals_of(frame)) or _no_progress_left(ex, streak, cap)
     if streak - probe.since >= PROBE_PICKS:
         ex.probe = None
-        if _room(ex) < probe.room:
-            # Deeper than it was, never back where it stood: a recursion, which would reach the
-            # recursion limit traced (sys.settrace drops its trace function there on 3.10, 3.11).
-            return YIELD
-        return _progress(ex, streak)
-    return PROBE
+        # Deeper than it was, never back where it stood: a recursion, which would reach the
+        # recursion limit traced (sys.settrace drops its trace function there on 3.10, 3.11).
+        return _room(ex) < probe.room or _no_progress_left(ex, streak, cap)
+    return False
 
 
 def _room(ex: Any) -> int:
@@ -125,8 +114,9 @@ def _room(ex: Any) -> int:
     return 0 if remaining is None else int(remaining.value)
 
 
-def _progress(ex: Any, streak: int) -> int:
-    if streak >= ex.fair_cap:
-        return YIELD
-    ex.fair_limit = min(streak + FAIRNESS_STREAK, ex.fair_cap)
-    return GO_ON
+def _no_progress_left(ex: Any, streak: int, cap: int) -> bool:
+    """It made progress: True if it has run to the cap, else it may go on to the next bound."""
+    if streak >= cap:
+        return True
+    ex.fair_limit = min(streak + FAIRNESS_STREAK, cap)
+    return False

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from .blocked import timed_out_early, waiting
-from .fairness import FAIRNESS_STREAK, YIELD, judge
+from .fairness import FAIRNESS_STREAK, must_yield
 from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
@@ -54,7 +54,7 @@ class Scheduling:
         "forced_used", "every_pick", "solo", "solo_ok", "on_solo_end", "on_resume", "preemptions",
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
-        "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "fair_cap", "probe",
+        "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "probe",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -100,7 +100,6 @@ class Scheduling:
     timers: bool  # some thread has waited with a timeout: only then can a blocked one be due
     fair_yields: int  # times the fairness bound made a thread yield (``fairness.py``)
     fair_limit: int  # the streak at which the running thread is next asked whether it spins
-    fair_cap: int  # the longest streak allowed to a thread that makes progress
     probe: Any  # the running thread followed to see whether it spins (``fairness.Probe``), or None
     abandoned: List[str]
 
@@ -249,7 +248,7 @@ class Scheduling:
             # it counts as going on, or a strategy that favours it would starve everyone else.
             self.streak += used
             if self.streak >= self.fair_limit and not alone and ctid in runnable:
-                if judge(self, cur) == YIELD:
+                if must_yield(self, cur):
                     runnable = [t for t in runnable if t != ctid]
                     # Schedules in which it ran on are never explored: no exhausted search is a proof.
                     self.fair_yields += 1

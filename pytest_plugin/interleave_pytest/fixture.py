@@ -150,14 +150,8 @@ def short_verdict(result: Result, source: str) -> str:
     if result.stop_reason == "time":
         return f"budget: {result.elapsed:.1f} s, {n} executions"
     if result.stop_reason == "unproved":
-        why = " and ".join(_UNPROVED[w] for w in result.not_a_proof or ("loop-timer",))
-        return f"explored, not a proof ({why}): {n} executions"
+        return f"explored, not a proof ({result.why_unproved(brief=True)}): {n} executions"
     return f"budget: {n} execution{'s' if n != 1 else ''}"
-
-
-# Why an exhausted search is no proof, in a few words (``Result.verdict`` says it in full).
-_UNPROVED = {"fairness": "a thread was made to yield by the fairness bound",
-             "loop-timer": "an asyncio loop's timer ran"}
 
 
 def cut_short(result: Result, source: str) -> Optional[str]:
