@@ -42,11 +42,16 @@ class Explored:
     failed_seed: int = 0
     #: The time budget ran out in the middle of an execution: it was stopped, and is not counted.
     cut: bool = False
-    #: Why a strategy that ran out of schedules has no proof ("unproved"): "fairness", "loop-timer".
+    #: Why a strategy that ran out of schedules (or had to stop) has no proof ("unproved"):
+    #: "fairness", "loop-timer", "divergence".
     not_a_proof: Tuple[str, ...] = ()
+    #: Where the program left a replayed schedule, when that stopped the search.
+    diverged: str = ""
 
     def notes(self) -> List[str]:
         """What a result should say besides its verdict."""
+        if self.diverged:
+            return [f"the search stopped at execution {self.executions}: {self.diverged}"]
         if not self.cut:
             return []
         return [f"the time budget ran out during execution {self.executions + 1}, which was still running "
@@ -91,7 +96,9 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
             return Explored(ran, False, "time")
         if strategy.bounded and strategy.exhausted():
             return _exhausted(ran, patient, unfair, strategy)
-        rseed = derive_seed(seed, i)
+        # A systematic search replays prefixes of earlier executions: each must see the same
+        # ``random`` values as the one it replays, or the program takes another path.
+        rseed = derive_seed(seed, 0 if strategy.bounded else i)
         try:
             outcome = session.run_once(strategy, rseed, recorder())
         except TimeUp:
@@ -104,6 +111,10 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
         if progress is not None:
             progress(ran)
         strategy.end_execution(outcome)
+        if outcome.kind == "divergence" and strategy.bounded:
+            # The program, not its schedule, changed (it reads state the harness does not control):
+            # no failing schedule was found, and the search cannot go on.
+            return Explored(ran, False, "unproved", not_a_proof=("divergence",), diverged=outcome.detail)
         if outcome.failed:
             return Explored(ran, False, "failure", outcome, rseed)
         if after is not None and after(outcome, rseed):

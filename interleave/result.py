@@ -44,6 +44,11 @@ NOT_A_PROOF = {
     "loop-timer": ("an asyncio loop's timer ran",
                    "an asyncio event loop's timer runs out early only when no thread can run, a choice DPOR's "
                    "classes do not cover. For a proof use strategy='exhaustive'"),
+    "divergence": ("the program left a replayed schedule",
+                   "the program did not take the same path under the same schedule (it reads something the "
+                   "harness does not control: os.urandom, real I/O, object ids, hash order of objects), so the "
+                   "systematic search had to stop there; no execution before it failed. Make that input "
+                   "deterministic in the test for a proof"),
 }
 
 
@@ -67,7 +72,8 @@ class Result:
     uninstrumented: List[str] = field(default_factory=list)
     timeouts: str = "anytime"  # when a pending timeout could run out (``explore(timeouts=...)``)
     #: Why a search that ran out of schedules is no proof (``stop_reason == "unproved"``): "fairness"
-    #: (a thread was made to yield), "loop-timer" (an asyncio loop's timer ran under DPOR).
+    #: (a thread was made to yield), "loop-timer" (an asyncio loop's timer ran under DPOR),
+    #: "divergence" (the program left a replayed schedule, so the search stopped).
     not_a_proof: Tuple[str, ...] = ()
 
     @property

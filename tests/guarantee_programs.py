@@ -221,3 +221,41 @@ OUTCOMES: Dict[str, Callable[[], None]] = {
     "body raises": raises_in_body,
     "step-limit": step_limit,
 }
+
+
+def coin_flips() -> None:
+    """Correct whatever ``random`` draws: each thread appends on a coin flip, then sleeps a jitter."""
+    import random
+    import time
+
+    items: list = []
+
+    def worker() -> None:
+        if random.random() < 0.5:
+            items.append(1)
+        time.sleep(random.random() / 100)
+        items.append(2)
+
+    run_threads(worker, worker)
+    assert items.count(2) == 2
+
+
+_BODIES_RUN: list = []
+
+
+def changing_thread_count() -> None:
+    """Correct, but not the same program twice: a count kept across executions picks the threads."""
+    _BODIES_RUN.append(1)
+    box = Box()
+    lock = threading.Lock()
+
+    def inc() -> None:
+        with lock:
+            box.n += 1
+
+    ts = [threading.Thread(target=inc) for _ in range(2 + len(_BODIES_RUN) % 2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert box.n == len(ts)

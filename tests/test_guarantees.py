@@ -231,6 +231,27 @@ def test_schedules_the_fairness_bound_cut_off_are_never_claimed_as_proved(strate
         assert "fairness bound" in r.verdict and "not a proof" in r.verdict, r.verdict
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_correct_program_that_draws_random_numbers_never_fails(strategy: str, backend: str) -> None:
+    # A systematic search replays prefixes: with a different ``random`` draw in every execution the
+    # program left them, and DPOR and exhaustive reported that as a failure (before session 13).
+    r = interleave.explore(guarantee_programs.coin_flips, executions=40, seed=0, strategy=strategy,
+                           backend=backend, shrink=False)
+    assert r.failure is None and r.stop_reason == "executions", r.verdict  # and no search stopped
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["dpor", "exhaustive"])
+def test_a_program_that_changes_between_executions_is_no_failure_and_no_proof(strategy: str,
+                                                                               backend: str) -> None:
+    r = interleave.explore(guarantee_programs.changing_thread_count, executions=200, seed=0, strategy=strategy,
+                           backend=backend, shrink=False)
+    assert r.failure is None and not r.exhausted, r.verdict
+    assert r.stop_reason == "unproved" and r.not_a_proof == ("divergence",), r
+    assert r.executions < 200 and "not a proof" in r.verdict and "stopped at execution" in r.warnings[0]
+
+
 # ------------------------------------------------------------------ memory
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
