@@ -21,6 +21,7 @@ import pytest
 import interleave
 
 sys.path.insert(0, os.path.dirname(__file__))
+import access_gaps  # noqa: E402
 import dpor_soundness_helper as helper  # noqa: E402
 
 BACKENDS = ["settrace"] + (["monitoring"] if sys.version_info >= (3, 12) else [])
@@ -429,3 +430,15 @@ def test_a_point_passed_alone_keeps_replays_in_step(name: str, backend: str) -> 
     r = interleave.explore(FORCED[name], strategy="dpor", executions=3000, seed=3, backend=backend)
     assert r.failure is None, r.failure.report
     assert r.exhausted, r.verdict
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(access_gaps.PROGRAMS))
+def test_a_race_through_what_a_builtin_reaches_is_found_not_proved_away(name: str, backend: str) -> None:
+    body = access_gaps.PROGRAMS[name]
+    real = interleave.explore(body, strategy="exhaustive", preemptions=1, executions=2000, backend=backend,
+                              shrink=False)
+    assert real.failure is not None, f"the program must fail somewhere: {real.verdict}"
+    r = interleave.explore(body, strategy="dpor", executions=BUDGET, backend=backend, shrink=False)
+    assert r.failure is not None, r.verdict
+    assert r.failure.kind == real.failure.kind

@@ -7,6 +7,7 @@ call the models do not know runs code the harness cannot see and touches everyth
 from __future__ import annotations
 
 import builtins
+import gc
 import os
 import random
 import re
@@ -15,7 +16,7 @@ import types
 from collections import OrderedDict, defaultdict, deque
 from typing import Any, Dict, List, Optional, Tuple
 
-from .models import attr_access, iterate_access, resume_access, shallow_state
+from .models import attr_access, get_iter_access, iterate_access, resume_access, shallow_state
 from .primitives import interleave_call, is_sync_class, module_function_model, sync_method_model
 from .record import NONE_ACCESS, Access, unknown
 from .stdlib import consume_model, itertools_model, match_model, re_model, reduce_model
@@ -24,8 +25,10 @@ from .vocabulary import (
     ANY_DATA,
     CONTAINERS,
     DICTS,
+    EVERYTHING,
     FRESH,
     IMM,
+    IMM_TYPES,
     IO,
     NEW_GEN,
     NOTHING,
@@ -87,6 +90,9 @@ __iter__ issubset issuperset isdisjoint union intersection difference symmetric_
 startswith endswith find rfind join split rsplit strip lstrip rstrip format replace lower upper
 encode decode hex __eq__ __ne__ __lt__ __le__ __gt__ __ge__ __repr__ __str__ __hash__""".split())
 _KEYED_METHODS = frozenset("get pop setdefault __getitem__ __setitem__ __delitem__ __contains__".split())
+# Builtin methods that compare the receiver's items (``==`` or ``<``), reading inside them.
+_COMPARING_METHODS = frozenset("count index remove __contains__ sort __eq__ __ne__ __lt__ __le__ __gt__ "
+                               "__ge__".split())
 _ARG_READING_METHODS = frozenset("extend update __iadd__ __ior__ union intersection difference "
                                  "symmetric_difference issubset issuperset isdisjoint join __eq__ "
                                  "intersection_update difference_update symmetric_difference_update "
@@ -130,8 +136,55 @@ def _arg_reads(vals: List[Any], shallow: bool = False) -> List[Tuple[tuple, bool
             # ``list(gen)``, ``sum(gen)``, ``xs.extend(gen)``: the builtin runs the generator.
             locs.extend(resume_access(v, "__next__").locs)
             continue
+        if _is_builtin_wrapper(tc):
+            locs.extend(_wrapper_locs(v, shallow, 4))
+            continue
         locs.append(((Loc.OBJECT, id(v)), False))
     return locs
+
+
+_WRAPPER_MODULES = frozenset(("builtins", "itertools", "_collections", "collections"))
+_CALLABLE_TYPES = (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType)
+
+
+def _is_builtin_wrapper(tc: type) -> bool:
+    """An iterator, view or proxy of the standard library (``iter(xs)``, ``d.keys()``, ``zip``,
+    ``memoryview``, ``MappingProxyType``): C objects with no state of their own but a position."""
+    return tc.__module__ in _WRAPPER_MODULES and type_lookup(tc, "__dict__") is MISSING \
+        and tc not in CONTAINERS and tc is not tuple and not issubclass(tc, IMM_TYPES)
+
+
+def _wrapper_locs(v: Any, shallow: bool, depth: int) -> List[Tuple[tuple, bool]]:
+    """What a builtin touches through ``v``, a wrapper: taking an iterator's items changes it, and
+    either reads what it wraps (found by the collector's referents: the list an iterator walks,
+    the dict a view shows, the iterators a ``zip`` draws from)."""
+    locs: List[Tuple[tuple, bool]] = [((Loc.OBJECT, id(v)), type_lookup(type(v), "__next__") is not MISSING)]
+    for r in gc.get_referents(v):
+        locs.extend(_wrapped_locs(r, shallow, depth - 1))
+    return locs
+
+
+def _wrapped_locs(r: Any, shallow: bool, depth: int) -> List[Tuple[tuple, bool]]:
+    if is_immutable(r) or issubclass(type(r), _CALLABLE_TYPES):
+        return []
+    if depth <= 0:
+        return [(ANY_DATA, False)]
+    tc = type(r)
+    if tc is tuple:  # a zip's or map's iterators
+        out: List[Tuple[tuple, bool]] = []
+        for x in r[:16]:
+            out.extend(_wrapped_locs(x, shallow, depth))
+        return out if len(r) <= 16 else out + [(ANY_DATA, False)]
+    if tc in CONTAINERS or tc is frozenset:
+        sh = None if shallow else shallow_state(r)
+        if shallow or sh is not None:
+            return [((Loc.ITEMS, id(r)), False)]
+        return [((Loc.ITEMS, id(r)), False), (ANY_DATA, False)]  # it may read inside the items too
+    if tc is types.GeneratorType:
+        return list(resume_access(r, "__next__").locs)
+    if _is_builtin_wrapper(tc):
+        return _wrapper_locs(r, shallow, depth)
+    return [((Loc.OBJECT, id(r)), False), (ANY_DATA, False)]
 
 
 def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
@@ -204,6 +257,11 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
                 return iterate_access(pos[0], iterator=True)
             return unknown("next()")
         if name in _PURE_BUILTINS:
+            if name == "iter" and len(pos) == 1:
+                return _iterators_made(pos)
+            if name in ("type", "isinstance", "callable") and len(pos) in (1, 2) and _class_can_change(pos[0]):
+                # Another thread may assign ``obj.__class__``.
+                return attr_access(pos[0], "__class__", False)
             if name in ("iter", "enumerate", "zip", "reversed", "filter", "map", "range", "slice",
                         "object", "super", "type", "callable", "id", "isinstance", "issubclass"):
                 if name in ("map", "filter") and pos and not (python_user_callable(pos[0]) or pos[0] is None
@@ -226,6 +284,51 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
     if modname in ("_random",) or (recv is not None and type(recv).__name__ == "Random"):
         return Access("write", (((Loc.OBJECT, id(recv)), True),), name=name, space="object")
     return unknown(f"{modname}.{name}")
+
+
+def star_args_access(callee: Any, star_kw: List[Any]) -> Access:
+    """``callee(*star, **kw)`` of a function under test: the call itself gathers the arguments,
+    drawing every item of ``star`` (an iterator is used up) and reading ``kw``'s items."""
+    locs = _arg_reads([v for v in star_kw if v is not NULL and type(v) is not tuple], shallow=True)
+    return Access("call", tuple(locs), name=callable_name(callee), space="" if locs else "call")
+
+
+def _iterators_made(iterables: List[Any]) -> Access:
+    """``iter(x)`` (and ``zip``, ``map``, ``enumerate``, ``filter``, which call it): an iterator
+    over a dict, set or deque records the size it starts from, so making it reads the container."""
+    locs: List[Tuple[tuple, bool]] = []
+    rest = []
+    for v in iterables:
+        tc = type(v)
+        if _is_builtin_wrapper(tc):
+            if type_lookup(tc, "__next__") is MISSING:  # a view or proxy: it reads what it shows
+                locs.extend((loc, False) for loc, _ in _wrapper_locs(v, True, 4))
+            continue  # an iterator is its own iterator: nothing is read before it is drawn from
+        rest.append(v)
+    if rest:
+        made = get_iter_access(Lazy(tuple(rest)))
+        if made.locs is EVERYTHING:
+            return made
+        locs.extend(made.locs)
+    return Access("read", tuple(locs), space="items") if locs else NONE_ACCESS
+
+
+def _reversed_made(pos: List[Any]) -> Access:
+    """``reversed(xs)`` starts from the sequence's current length: it reads the sequence."""
+    if len(pos) != 1:
+        return NONE_ACCESS  # raises
+    v = pos[0]
+    if type(v) in CONTAINERS:
+        return Access("read", (((Loc.ITEMS, id(v)), False),), obj=v, name="reversed", space="items")
+    if v is UNKNOWN or issubclass(type(v), Abstract):
+        return Access("read", ((ANY_DATA, False),), name="reversed", space="items")
+    return _iterators_made(pos)
+
+
+def _class_can_change(v: Any) -> bool:
+    """Whether ``v.__class__`` may be assigned: an instance of a class written in Python."""
+    return not (v is UNKNOWN or issubclass(type(v), Abstract) or is_immutable(v)) and \
+        type_lookup(type(v), "__dict__") is not MISSING and type(v).__module__ != "builtins"
 
 
 def _user_dunder_call(v: Any) -> Optional[bool]:
@@ -252,10 +355,15 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
     args = list(pos) + list(kwargs.values())
     if tr in (str, bytes, tuple, frozenset, int, float, complex, range) or recv is None:
         locs = _arg_reads(args) if name in _ARG_READING_METHODS or name in ("join", "format") else []
+        if name in _COMPARING_METHODS and not is_immutable(recv):
+            locs.append((ANY_DATA, False))  # ``==`` on items a thread can change (lists in a tuple)
         return Access("read", tuple(locs), name=name, space="") if locs else NONE_ACCESS
     if tr in CONTAINERS or tr.__name__ in ("dict_keys", "dict_values", "dict_items"):
         reading = name in _READ_METHODS
         extra = _arg_reads(args, name == "extend") if name in _ARG_READING_METHODS else []
+        if name in _COMPARING_METHODS and tr in CONTAINERS and shallow_state(recv) is None:
+            # ``xs.count(x)``, ``xs.sort()``: comparing items reads inside the ones that can change.
+            extra.append((ANY_DATA, False))
         if tr in DICTS and name in _KEYED_METHODS and pos and is_immutable(pos[0]) and not (
                 tr is defaultdict and name in ("__getitem__",)):
             loc = (Loc.ITEM, id(recv), pos[0])
@@ -277,17 +385,23 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
 
 def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     if cls.__module__ == "builtins":
+        if cls is type and len(pos) == 1 and _class_can_change(pos[0]):
+            return attr_access(pos[0], "__class__", False)  # another thread may assign it
         if cls in (object, type(None)) or cls is super or cls is type:
             return NONE_ACCESS
         if cls in (int, float, complex, bool, str, bytes, range, slice, tuple, frozenset, list, dict, set,
                    bytearray, enumerate, zip, reversed, filter, map, memoryview, property, staticmethod,
                    classmethod):
-            if cls in (enumerate, zip, reversed):
-                return NONE_ACCESS
+            if cls in (enumerate, zip):
+                return _iterators_made(pos[:1] if cls is enumerate else pos)
+            if cls is reversed:
+                return _reversed_made(pos)
             if cls in (map, filter) and pos and not (python_user_callable(pos[0]) or pos[0] is None
                                                      or type(pos[0]) is types.BuiltinFunctionType):
                 return unknown(f"{cls.__name__} with a callable not under test")
-            if cls in (map, filter, property, staticmethod, classmethod):
+            if cls in (map, filter):
+                return _iterators_made(pos[1:])
+            if cls in (property, staticmethod, classmethod):
                 return NONE_ACCESS
             locs = _arg_reads(list(pos) + list(kwargs.values()), cls in (list, tuple))
             if any(_user_dunder_call(v) is False for v in pos):

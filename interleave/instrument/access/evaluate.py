@@ -15,8 +15,17 @@ from types import CodeType, FrameType
 from typing import Any, Dict, List, Optional
 
 from .analysis import CodeInfo, analyze
-from .calls import FRESH_RESULT, IMM_RESULT, LAZY_RESULT, call_model, with_access
-from .models import attr_access, dealias, get_iter_access, item_access, iterate_access, operands_access, super_read
+from .calls import FRESH_RESULT, IMM_RESULT, LAZY_RESULT, call_model, star_args_access, with_access
+from .models import (
+    COMPARING,
+    attr_access,
+    dealias,
+    get_iter_access,
+    item_access,
+    iterate_access,
+    operands_access,
+    super_read,
+)
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
 from .stdlib import itertools_result, match_result, re_result
@@ -26,7 +35,6 @@ from .vocabulary import (
     FRESH,
     IMM,
     NEW_GEN,
-    NOTHING,
     NULL,
     UNKNOWN,
     Abstract,
@@ -103,6 +111,13 @@ def operand(d: Any, frame: FrameType, memo: Any) -> Any:
     return UNKNOWN
 
 
+def _compared(d: Any, v: Any) -> Any:
+    """A new container a call returned (``list(d.values())``) may hold items other threads
+    change, which ``==`` and ``in`` compare: as unknown data, unlike one built here from
+    constants."""
+    return UNKNOWN if v is FRESH and d is not None and d[0] == "e" else v
+
+
 def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C901 - one table
     """The access of the instruction ``spec`` describes, with its operands read in ``frame``."""
     op = spec.op
@@ -111,8 +126,12 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
         return attr_access(obj, spec.name, op == "attr_w")
     if op == "global_r" or op == "global_w":
         g = frame.f_globals
-        acc = Access("read" if op == "global_r" else "write",
-                     (((Loc.ITEM, id(g), spec.name), op == "global_w"),), name=spec.name, space="global")
+        name = spec.name
+        locs: tuple = (((Loc.ITEM, id(g), name), op == "global_w"),)
+        if op == "global_r" and name not in g:
+            # A builtin (or a NameError): another thread may set ``builtins.name``.
+            locs += (((Loc.ITEM, id(frame.f_builtins), name), False),)
+        acc = Access("read" if op == "global_r" else "write", locs, name=name, space="global")
         spec.const = acc
         spec.gdict = g
         return acc
@@ -153,6 +172,8 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
     if op == "binary":
         a = operand(spec.args[0], frame, memo)
         b = operand(spec.args[1], frame, memo)
+        if spec.name in COMPARING:
+            a, b = _compared(spec.args[0], a), _compared(spec.args[1], b)
         return operands_access((a, b), spec.name, spec.inplace)
     if op == "unary":
         return operands_access((operand(spec.args[0], frame, memo),), spec.name, False)
@@ -168,7 +189,7 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
     if op == "call_ex":
         callee = operand(spec.args[0], frame, memo)
         if python_user_callable(callee):
-            return Access("call", NOTHING, name=callable_name(callee))
+            return star_args_access(callee, [operand(d, frame, memo) for d in spec.args[1:]])
         return unknown("call with *args of " + callable_name(callee))
     return unknown(str(spec.name))
 

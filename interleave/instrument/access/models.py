@@ -321,6 +321,9 @@ def shallow_state(v: Any) -> Optional[tuple]:
     return None
 
 
+COMPARING = frozenset(("COMPARE_OP", "CONTAINS_OP"))
+
+
 def operands_access(vals: tuple, opname: str, inplace: bool) -> Access:
     """An operator ``opname`` on ``vals`` (the first one written when ``inplace``)."""
     locs: List[Tuple[tuple, bool]] = []

@@ -328,7 +328,9 @@ class StackModel:
             slots = st[-n:]
             del st[-n:]
             callee = slots[0] if PY < (3, 11) or PY >= (3, 13) else slots[1]
-            self._spec(ins, "call_ex", None, (callee,))
+            # The call makes a tuple of ``*star`` and reads ``**kw``'s items first.
+            star, kw = (slots[-2], slots[-1]) if arg & 1 else (slots[-1], _NULLD)
+            self._spec(ins, "call_ex", None, (callee, star, kw))
             st.append(e())
         elif name in ("BEFORE_WITH", "SETUP_WITH"):
             cm = st.pop()

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .analysis import BY_ID, SUSPENDABLE, analyze, instruction_at, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
 from .lifetime import SNAPSHOT, hold, returned
-from .models import RESUMED, attr_access, dealias, plain_read_locs, with_reads
+from .models import COMPARING, RESUMED, attr_access, dealias, plain_read_locs, with_reads
 from .record import NONE_ACCESS, Access, unknown
 from .stack import Spec
 from .values import (
@@ -26,6 +26,7 @@ from .values import (
     attr_value,
     constructor_init,
     local_slot_value,
+    note_instance_dict,
     set_code_filter,
     under_test,
 )
@@ -336,7 +337,8 @@ class AccessTracker:
                 ok = True
                 for d in spec.args:
                     v = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else operand(d, frame, memo)
-                    if type(v) not in imm and v is not IMM and v is not FRESH:
+                    if type(v) not in imm and v is not IMM and (v is not FRESH or d is not None and d[0] == "e"
+                                                                and spec.name in COMPARING):
                         ok = False
                         break
                 if ok:
@@ -398,7 +400,10 @@ class AccessTracker:
             if op == "attr_r":
                 d = spec.args[0]
                 obj = memo.get(d[1], UNKNOWN) if d is not None and d[0] == "e" else operand(d, frame, memo)
-                v = attr_value(obj, spec.name)
+                name = spec.name
+                v = attr_value(obj, name)
+                if name == "__dict__":
+                    note_instance_dict(obj)  # as in ``produce_only``
                 if v is UNKNOWN and type(obj) in LOCAL_TYPES:
                     v = self._local_value(frame, spec.offset, obj, spec.name, LOCAL_TYPES[type(obj)])
             elif op == "global_r":
@@ -475,6 +480,9 @@ class AccessTracker:
             frame.f_locals  # noqa: B018 - as in ``pick``
         spec = hit[1].get(offset)
         if spec is None or not spec.produce:
+            if spec is not None and spec.name == "__dict__" and spec.op == "attr_r":
+                # Taken while one thread runs (no access computed), used later by others.
+                note_instance_dict(operand(spec.args[0], frame, self.memos.get(frame, {})))
             return
         memo = self.memos.get(frame)
         if memo is None:

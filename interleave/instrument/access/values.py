@@ -396,6 +396,8 @@ ALIASES: Dict[int, Tuple[Any, Any]] = {}
 
 def note_instance_dict(obj: Any) -> None:
     """``obj``'s ``__dict__`` was read: accesses through that dict touch ``obj``'s attributes."""
+    if issubclass(type(obj), (types.ModuleType, type, Abstract)):
+        return  # a module's attributes are its dict's items already; a class's dict is a proxy
     try:
         d = _object_getattribute(obj, "__dict__")
     except Exception:  # noqa: BLE001
