@@ -28,7 +28,7 @@ from __future__ import annotations
 import linecache
 from dataclasses import dataclass
 from types import CodeType, FrameType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .errors import OptionError
 from .instrument import access as A
@@ -166,6 +166,8 @@ class RaceDetector:
         self.completing: Dict[int, A.Access] = {}  # tid -> parked operation to complete on wake
         self.parked: Dict[int, bool] = {}
         self.history: Dict[tuple, _LocHistory] = {}
+        #: id(container) -> the item locations seen of it, so that a whole-container access finds them.
+        self.items_of: Dict[int, Set[tuple]] = {}
         self.nthreads = 1
         self.fence: List[int] = []
         self.seen = {0}
@@ -334,6 +336,9 @@ class RaceDetector:
                 if acc.obj is not None:
                     self.keep.append(acc.obj)
             site = _Site(tid, c[tid], "write" if w else "read", pick.where, acc.text)
+            kind = loc[0]
+            if kind == Loc.ITEM or kind == Loc.ITEMS:
+                self._check_container(loc, w, c, tid, acc, site)
             prior = h.write
             if prior is not None and prior.tid != tid and _get(c, prior.tid) < prior.epoch:
                 self._report(acc, prior, site)
@@ -345,6 +350,28 @@ class RaceDetector:
                 h.reads = {}
             else:
                 h.reads[tid] = site
+
+    def _check_container(self, loc: tuple, w: bool, c: List[int], tid: int, acc: A.Access, site: _Site) -> None:
+        """An item against the whole container (``for k in d`` against ``d["q"] = 2``) and back."""
+        keys = self.items_of.get(loc[1])
+        if keys is None:
+            keys = self.items_of[loc[1]] = set()
+        if loc[0] == Loc.ITEM:
+            keys.add(loc)
+            others: Any = ((Loc.ITEMS, loc[1]),)
+        else:
+            others = keys
+        for other in others:
+            h = self.history.get(other)
+            if h is None:
+                continue
+            prior = h.write
+            if prior is not None and prior.tid != tid and _get(c, prior.tid) < prior.epoch:
+                self._report(acc, prior, site)
+            if w:
+                for r in h.reads.values():
+                    if r.tid != tid and _get(c, r.tid) < r.epoch:
+                        self._report(acc, r, site)
 
     def _report(self, acc: A.Access, a: _Site, b: _Site) -> None:
         ex = self.ex

@@ -211,9 +211,66 @@ def builtin_name_set_by_another_thread() -> None:
     assert out["v"] is None, out
 
 
+def key_is_a_bound_builtin_method() -> None:
+    d = {"a": 1, "b": 2}
+    ks = ["a", "b"]
+    out: Dict[str, Any] = {}
+
+    def a() -> None:
+        out["first"] = min(ks, key=d.get)
+        ks.sort(key=d.get)
+
+    def b() -> None:
+        d["a"] = 10
+
+    run_threads(a, b)
+    assert out["first"] == "a", out
+
+
+class _Flagged:
+    pass
+
+
+def hasattr_and_dir_of_a_class() -> None:
+    out: Dict[str, Any] = {}
+
+    def a() -> None:
+        out["has"] = hasattr(_Flagged, "seen")
+        out["dir"] = "seen" in dir(_Flagged)
+
+    def b() -> None:
+        _Flagged.seen = True  # type: ignore[attr-defined]
+
+    try:
+        run_threads(a, b)
+    finally:
+        if "seen" in _Flagged.__dict__:
+            delattr(_Flagged, "seen")
+    assert not out["has"] and not out["dir"], out
+
+
+def dict_iterator_made_with_dunder_iter() -> None:
+    d = {"p": 1}
+    out: Dict[str, Any] = {}
+
+    def a() -> None:
+        it = d.__iter__()
+        try:
+            out["a"] = list(it)
+        except RuntimeError:  # the insert came between: the iterator saw the size change
+            out["a"] = None
+
+    def b() -> None:
+        d["q"] = 2
+
+    run_threads(a, b)
+    assert out["a"] != ["p", "q"], out  # the insert came before the iterator was made
+
+
 PROGRAMS: Dict[str, Callable[[], None]] = {f.__name__: f for f in (
     shared_iterator_drained_twice, dict_view_measured_during_insert, dict_iterator_drained_during_insert,
     zip_of_a_shared_iterator, memoryview_read_during_write, reversed_made_before_a_pop,
     isinstance_during_class_assignment, count_of_lists_one_grows, copy_of_lists_compared,
     star_args_from_a_shared_iterator, instance_dict_taken_before_the_threads,
-    builtin_name_set_by_another_thread)}
+    builtin_name_set_by_another_thread, key_is_a_bound_builtin_method, hasattr_and_dir_of_a_class,
+    dict_iterator_made_with_dunder_iter)}

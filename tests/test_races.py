@@ -7,6 +7,7 @@ import threading
 from typing import Callable, List
 
 import pytest
+from runtime_helpers import run_threads
 
 import interleave
 from interleave import OptionError
@@ -212,3 +213,23 @@ def test_race_dedup_across_executions() -> None:
     r = interleave.explore(two_increments(Counter), strategy="random", races="report", executions=200, seed=1)
     keys = [(x.location, tuple(_lines(x)), x.first.kind, x.second.kind) for x in r.races]
     assert len(keys) == len(set(keys))
+
+
+def test_a_loop_over_a_dict_races_with_an_insert() -> None:
+    # A read of the whole dict meets a write of one key (before session 13 the report matched
+    # locations exactly and said nothing, while the run failed with "changed size").
+    def body() -> None:
+        d = {"p": 1}
+
+        def a() -> None:
+            for _ in d:
+                pass
+
+        def b() -> None:
+            d["q"] = 2
+
+        run_threads(a, b)
+
+    r = interleave.explore(body, races="report", strategy="random", executions=50, seed=0, shrink=False)
+    assert any("dict['q']" in race.location and {race.first.kind, race.second.kind} == {"read", "write"}
+               for race in r.races), r.races

@@ -16,7 +16,7 @@ import types
 from collections import OrderedDict, defaultdict, deque
 from typing import Any, Dict, List, Optional, Tuple
 
-from .models import attr_access, get_iter_access, iterate_access, resume_access, shallow_state
+from .models import attr_access, class_read_locs, get_iter_access, iterate_access, resume_access, shallow_state
 from .primitives import interleave_call, is_sync_class, module_function_model, sync_method_model
 from .record import NONE_ACCESS, Access, unknown
 from .stdlib import consume_model, itertools_model, match_model, re_model, reduce_model
@@ -128,6 +128,11 @@ def _arg_reads(vals: List[Any], shallow: bool = False) -> List[Tuple[tuple, bool
                 locs.append((ANY_DATA, False))
             else:
                 locs.extend((loc, False) for loc in sh)
+            continue
+        if (tc is types.BuiltinMethodType or tc.__name__ == "method-wrapper") and \
+                not issubclass(type(getattr(v, "__self__", None)), (types.ModuleType, type(None))):
+            # ``key=d.get``, ``key=xs.index``: the builtin calls it, which reads its receiver.
+            locs.extend(_builtin_method_model(v.__self__, v.__name__, [UNKNOWN], {}).locs)
             continue
         if issubclass(type(v), (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                           types.ModuleType)):
@@ -246,8 +251,10 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
             if issubclass(type(attr), str):
                 return attr_access(obj, attr, True)
             return unknown("setattr with an unknown name")
-        if name == "getattr" and len(pos) >= 2 and issubclass(type(pos[1]), str):
+        if name in ("getattr", "hasattr") and len(pos) >= 2 and issubclass(type(pos[1]), str):
             return attr_access(pos[0], pos[1], False)
+        if name == "dir" and len(pos) == 1:
+            return _dir_access(pos[0])
         if name == "vars":
             if len(pos) != 1 or pos[0] is UNKNOWN or issubclass(type(pos[0]), Abstract):
                 return unknown("vars()")
@@ -260,8 +267,11 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
             if name == "iter" and len(pos) == 1:
                 return _iterators_made(pos)
             if name in ("type", "isinstance", "callable") and len(pos) in (1, 2) and _class_can_change(pos[0]):
-                # Another thread may assign ``obj.__class__``.
-                return attr_access(pos[0], "__class__", False)
+                # Another thread may assign ``obj.__class__`` (or the class's ``__call__``).
+                acc = attr_access(pos[0], "__class__", False)
+                if name == "callable":
+                    acc = Access("read", acc.locs + class_read_locs(type(pos[0]), "__call__"), name=name, space="")
+                return acc
             if name in ("iter", "enumerate", "zip", "reversed", "filter", "map", "range", "slice",
                         "object", "super", "type", "callable", "id", "isinstance", "issubclass"):
                 if name in ("map", "filter") and pos and not (python_user_callable(pos[0]) or pos[0] is None
@@ -325,6 +335,16 @@ def _reversed_made(pos: List[Any]) -> Access:
     return _iterators_made(pos)
 
 
+def _dir_access(v: Any) -> Access:
+    """``dir(x)`` lists every attribute of ``x`` and of the classes it gets attributes from."""
+    if v is UNKNOWN or issubclass(type(v), Abstract) or is_immutable(v):
+        return unknown("dir()") if v is UNKNOWN else NONE_ACCESS
+    owners = list(getattr(v, "__mro__", ())) if issubclass(type(v), type) else [v]
+    owners += list(type(v).__mro__)
+    return Access("read", tuple(((Loc.OBJECT, id(o)), False) for o in owners if o is not object),
+                  name="dir", space="")
+
+
 def _class_can_change(v: Any) -> bool:
     """Whether ``v.__class__`` may be assigned: an instance of a class written in Python."""
     return not (v is UNKNOWN or issubclass(type(v), Abstract) or is_immutable(v)) and \
@@ -360,7 +380,7 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
         return Access("read", tuple(locs), name=name, space="") if locs else NONE_ACCESS
     if tr in CONTAINERS or tr.__name__ in ("dict_keys", "dict_values", "dict_items"):
         reading = name in _READ_METHODS
-        extra = _arg_reads(args, name == "extend") if name in _ARG_READING_METHODS else []
+        extra = _arg_reads(args, name == "extend") if name in _ARG_READING_METHODS or name == "sort" else []
         if name in _COMPARING_METHODS and tr in CONTAINERS and shallow_state(recv) is None:
             # ``xs.count(x)``, ``xs.sort()``: comparing items reads inside the ones that can change.
             extra.append((ANY_DATA, False))
@@ -369,8 +389,10 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
             loc = (Loc.ITEM, id(recv), pos[0])
             return Access("call", ((loc, not reading), *extra), obj=recv, name=name, space="method")
         if name in ("keys", "values", "items", "__iter__", "copy") and tr in DICTS + (list, set, deque):
-            if name != "copy":
-                return NONE_ACCESS  # a view or iterator: reading happens when it is iterated
+            if name == "__iter__" and tr is not list:
+                reading = True  # the iterator records the size it starts from
+            elif name != "copy":
+                return NONE_ACCESS  # a view or list iterator: reading happens when it is iterated
         return Access("call", (((Loc.ITEMS, id(recv)), not reading), *extra), obj=recv, name=name, space="method")
     if issubclass(type(recv), random.Random):
         return Access("write", (((Loc.OBJECT, id(recv)), True),), obj=recv, name=name, space="object")
