@@ -338,40 +338,38 @@ class RaceDetector:
             site = _Site(tid, c[tid], "write" if w else "read", pick.where, acc.text)
             kind = loc[0]
             if kind == Loc.ITEM or kind == Loc.ITEMS:
-                self._check_container(loc, w, c, tid, acc, site)
-            prior = h.write
-            if prior is not None and prior.tid != tid and _get(c, prior.tid) < prior.epoch:
-                self._report(acc, prior, site)
+                for other in self._container_mates(loc):
+                    h2 = self.history.get(other)
+                    if h2 is not None:
+                        self._against(h2, w, c, acc, site)
+            self._against(h, w, c, acc, site)
             if w:
-                for r in h.reads.values():
-                    if r.tid != tid and _get(c, r.tid) < r.epoch:
-                        self._report(acc, r, site)
                 h.write = site
                 h.reads = {}
             else:
                 h.reads[tid] = site
 
-    def _check_container(self, loc: tuple, w: bool, c: List[int], tid: int, acc: A.Access, site: _Site) -> None:
-        """An item against the whole container (``for k in d`` against ``d["q"] = 2``) and back."""
+    def _against(self, h: _LocHistory, w: bool, c: List[int], acc: A.Access, site: _Site) -> None:
+        """Report what in ``h`` the access at ``site`` races with: a write, or any access if it writes."""
+        tid = site.tid
+        prior = h.write
+        if prior is not None and prior.tid != tid and _get(c, prior.tid) < prior.epoch:
+            self._report(acc, prior, site)
+        if w:
+            for r in h.reads.values():
+                if r.tid != tid and _get(c, r.tid) < r.epoch:
+                    self._report(acc, r, site)
+
+    def _container_mates(self, loc: tuple) -> Any:
+        """An item's whole container, or a whole container's items seen so far (``for k in d``
+        against ``d["q"] = 2``)."""
         keys = self.items_of.get(loc[1])
         if keys is None:
             keys = self.items_of[loc[1]] = set()
         if loc[0] == Loc.ITEM:
             keys.add(loc)
-            others: Any = ((Loc.ITEMS, loc[1]),)
-        else:
-            others = keys
-        for other in others:
-            h = self.history.get(other)
-            if h is None:
-                continue
-            prior = h.write
-            if prior is not None and prior.tid != tid and _get(c, prior.tid) < prior.epoch:
-                self._report(acc, prior, site)
-            if w:
-                for r in h.reads.values():
-                    if r.tid != tid and _get(c, r.tid) < r.epoch:
-                        self._report(acc, r, site)
+            return ((Loc.ITEMS, loc[1]),)
+        return keys
 
     def _report(self, acc: A.Access, a: _Site, b: _Site) -> None:
         ex = self.ex

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import List
 
+import guarantee_programs
 import pytest
 from programs import locked_counter, three_setters_one_checker
 
@@ -288,29 +289,10 @@ def test_dpor_member_gives_its_slots_away_once_its_tree_is_covered() -> None:
     assert p.dpor.stats["executions"] == dpor.executions < 150 // 6
 
 
-_RUNS: List[int] = []
-
-
-def changing_thread_count() -> None:
-    # A count kept across executions is outside the harness's control: the program does not
-    # repeat itself under a replayed schedule, which stops DPOR.
-    _RUNS.append(1)
-    c = Counter()
-    lock = threading.Lock()
-
-    def inc() -> None:
-        with lock:
-            c.value += 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2 + len(_RUNS) % 2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert c.value == len(ts)
-
-
 def test_a_program_that_diverges_under_dpor_is_no_failure_of_the_portfolio() -> None:
+    # A count kept across executions picks the threads: the program does not repeat itself
+    # under a replayed schedule, which stops DPOR.
+    changing_thread_count = guarantee_programs.changing_thread_count
     from interleave.strategies.portfolio import PortfolioStrategy
 
     alone = interleave.explore(changing_thread_count, strategy="dpor", seed=0, executions=100, shrink=False)
