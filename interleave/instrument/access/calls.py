@@ -130,7 +130,7 @@ def _arg_reads(vals: List[Any], shallow: bool = False) -> List[Tuple[tuple, bool
                 locs.extend((loc, False) for loc in sh)
             continue
         if (tc is types.BuiltinMethodType or tc.__name__ == "method-wrapper") and \
-                not issubclass(type(getattr(v, "__self__", None)), (types.ModuleType, type(None))):
+                not issubclass(type(getattr(v, "__self__", None)), (types.ModuleType, type, type(None))):
             # ``key=d.get``, ``key=xs.index``: the builtin calls it, which reads its receiver.
             locs.extend(_builtin_method_model(v.__self__, v.__name__, [UNKNOWN], {}).locs)
             continue
@@ -161,7 +161,7 @@ def _is_builtin_wrapper(tc: type) -> bool:
 
 def _wrapper_locs(v: Any, shallow: bool, depth: int) -> List[Tuple[tuple, bool]]:
     """What a builtin touches through ``v``, a wrapper: taking an iterator's items changes it, and
-    either reads what it wraps (found by the collector's referents: the list an iterator walks,
+    both read what they wrap (found by the collector's referents: the list an iterator walks,
     the dict a view shows, the iterators a ``zip`` draws from)."""
     locs: List[Tuple[tuple, bool]] = [((Loc.OBJECT, id(v)), type_lookup(type(v), "__next__") is not MISSING)]
     for r in gc.get_referents(v):
@@ -330,8 +330,6 @@ def _reversed_made(pos: List[Any]) -> Access:
     v = pos[0]
     if type(v) in CONTAINERS:
         return Access("read", (((Loc.ITEMS, id(v)), False),), obj=v, name="reversed", space="items")
-    if v is UNKNOWN or issubclass(type(v), Abstract):
-        return Access("read", ((ANY_DATA, False),), name="reversed", space="items")
     return _iterators_made(pos)
 
 

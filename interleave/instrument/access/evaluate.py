@@ -113,8 +113,8 @@ def operand(d: Any, frame: FrameType, memo: Any) -> Any:
 
 def _compared(d: Any, v: Any) -> Any:
     """A new container a call returned (``list(d.values())``) may hold items other threads
-    change, which ``==`` and ``in`` compare: as unknown data, unlike one built here from
-    constants."""
+    change, which ``==`` and ``in`` compare: it counts as unknown data (a display this frame
+    built does not: docs/dpor.md, Limits)."""
     return UNKNOWN if v is FRESH and d is not None and d[0] == "e" else v
 
 
