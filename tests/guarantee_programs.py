@@ -259,3 +259,33 @@ def changing_thread_count() -> None:
     for t in ts:
         t.join()
     assert box.n == len(ts)
+
+
+def polls_under_a_lock() -> None:
+    """Correct: a waiter polls under a Condition's lock with a timeout, another sets the flag; and
+    a loop retries a timed acquire of a lock another thread needs once."""
+    cv = threading.Condition()
+    lock = threading.Lock()
+    flags = Flags()
+    flags.ready = flags.seen = False
+
+    def setter() -> None:
+        with cv:
+            flags.ready = True
+            cv.notify()
+        with lock:
+            flags.seen = True
+
+    t = threading.Thread(target=setter)
+    t.start()
+    with cv:
+        while not flags.ready:
+            cv.wait(0.2)
+    while True:
+        if lock.acquire(timeout=0.1):
+            try:
+                if flags.seen:
+                    break
+            finally:
+                lock.release()
+    t.join()

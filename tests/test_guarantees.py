@@ -252,6 +252,18 @@ def test_a_program_that_changes_between_executions_is_no_failure_and_no_proof(st
     assert r.executions < 200 and "not a proof" in r.verdict and "stopped at execution" in r.warnings[0]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_thread_polling_under_a_lock_never_starves_the_one_it_waits_for(strategy: str, backend: str) -> None:
+    # The fairness bound made the poller yield while it held the lock: the other thread blocked at
+    # once, the poller's streak started again, and every yield came at the same point, so the run
+    # ended at the step limit as a "livelock" (before session 13, under dpor, exhaustive and the
+    # default portfolio).
+    r = interleave.explore(guarantee_programs.polls_under_a_lock, executions=6, seed=0, strategy=strategy,
+                           backend=backend, shrink=False)
+    assert r.failure is None, r.failure.report if r.failure else r.verdict
+
+
 # ------------------------------------------------------------------ memory
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -70,6 +70,7 @@ class Execution(ThreadLife):
         self.granted = 0
         self.streak = 0
         self.fair_yields = 0
+        self.starved = None
         self.fair_limit = FAIRNESS_STREAK
         self.probe = None
         self.forced_used = 0  # picks of a lone thread the strategy has not been told of yet

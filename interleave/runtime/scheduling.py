@@ -54,7 +54,7 @@ class Scheduling:
         "forced_used", "every_pick", "solo", "solo_ok", "on_solo_end", "on_resume", "preemptions",
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
-        "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "probe",
+        "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "probe", "starved",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -99,6 +99,7 @@ class Scheduling:
     when_stuck: bool  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
     timers: bool  # some thread has waited with a timeout: only then can a blocked one be due
     fair_yields: int  # times the fairness bound made a thread yield (``fairness.py``)
+    starved: Optional[List[int]]  # who a thread yielded to, first whenever ready until one runs on
     fair_limit: int  # the streak at which the running thread is next asked whether it spins
     probe: Any  # the running thread followed to see whether it spins (``fairness.Probe``), or None
     abandoned: List[str]
@@ -243,13 +244,24 @@ class Scheduling:
         alone = len(runnable) == 1
         ctid = cur.tid
         state = cur.state
+        starved = self.starved
+        if starved is not None:
+            if ctid in starved and state != BLOCKED:
+                self.starved = None  # it ran on without blocking at once: the yield did its job
+            else:
+                # The yield came while the spinner held what they needed (a lock it polls
+                # under): they blocked at once, and would wait for its next streak, at the same
+                # point, for ever. They go first whenever they can run, until one runs on.
+                first = [t for t in runnable if t in starved]
+                if first:
+                    runnable = first
         if state != DONE:
             # A spinner that sleeps (``time.sleep(0)`` in a loop) is a timer that is always due:
             # it counts as going on, or a strategy that favours it would starve everyone else.
             self.streak += used
             if self.streak >= self.fair_limit and not alone and ctid in runnable:
                 if must_yield(self, cur):
-                    runnable = [t for t in runnable if t != ctid]
+                    runnable = self.starved = [t for t in runnable if t != ctid]
                     # Schedules in which it ran on are never explored: no exhausted search is a proof.
                     self.fair_yields += 1
         if len(runnable) == 1 and runnable[0] == ctid and state == READY and not self.every_pick:
