@@ -227,6 +227,14 @@ def test_step_limit_option_is_validated() -> None:
         interleave.explore(lambda: None, max_steps=0)
 
 
+@pytest.mark.parametrize("name", ["time_budget", "stall_timeout"])
+@pytest.mark.parametrize("bad", [float("nan"), -1.0, 0, "10", True])
+def test_seconds_options_are_validated(name: str, bad: object) -> None:
+    # NaN compared false with 0 and passed before session 13, giving a budget that never ran out.
+    with pytest.raises(interleave.OptionError, match=f"{name} must be a positive number of seconds"):
+        interleave.explore(lambda: None, **{name: bad})
+
+
 # -------------------------------------------------------- what is left at the end of a run
 @pytest.mark.timeout(60)
 def test_failure_while_threads_hold_and_wait_for_locks_does_not_hang() -> None:
