@@ -26,7 +26,7 @@ def optional_int(name: str, value: Any, minimum: int = 0) -> Optional[int]:
 def optional_seconds(name: str, value: Any) -> Optional[float]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:  # NaN too
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:  # NaN too
         raise OptionError(f"{name} must be a positive number of seconds or None; got {value!r}")
     return float(value)
 
