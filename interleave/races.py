@@ -363,13 +363,13 @@ class RaceDetector:
     def _container_mates(self, loc: tuple) -> Any:
         """An item's whole container, or a whole container's items seen so far (``for k in d``
         against ``d["q"] = 2``)."""
+        if loc[0] == Loc.ITEMS:
+            return self.items_of.get(loc[1], ())
         keys = self.items_of.get(loc[1])
         if keys is None:
             keys = self.items_of[loc[1]] = set()
-        if loc[0] == Loc.ITEM:
-            keys.add(loc)
-            return ((Loc.ITEMS, loc[1]),)
-        return keys
+        keys.add(loc)
+        return ((Loc.ITEMS, loc[1]),)
 
     def _report(self, acc: A.Access, a: _Site, b: _Site) -> None:
         ex = self.ex

@@ -181,8 +181,7 @@ def _wrapped_locs(r: Any, shallow: bool, depth: int) -> List[Tuple[tuple, bool]]
             out.extend(_wrapped_locs(x, shallow, depth))
         return out if len(r) <= 16 else out + [(ANY_DATA, False)]
     if tc in CONTAINERS or tc is frozenset:
-        sh = None if shallow else shallow_state(r)
-        if shallow or sh is not None:
+        if shallow or shallow_state(r) is not None:
             return [((Loc.ITEMS, id(r)), False)]
         return [((Loc.ITEMS, id(r)), False), (ANY_DATA, False)]  # it may read inside the items too
     if tc is types.GeneratorType:
@@ -300,7 +299,7 @@ def star_args_access(callee: Any, star_kw: List[Any]) -> Access:
     """``callee(*star, **kw)`` of a function under test: the call itself gathers the arguments,
     drawing every item of ``star`` (an iterator is used up) and reading ``kw``'s items."""
     locs = _arg_reads([v for v in star_kw if v is not NULL and type(v) is not tuple], shallow=True)
-    return Access("call", tuple(locs), name=callable_name(callee), space="" if locs else "call")
+    return Access("call", tuple(locs), name=callable_name(callee))
 
 
 def _iterators_made(iterables: List[Any]) -> Access:
