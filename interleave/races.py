@@ -13,7 +13,9 @@ points. Happens-before edges come from synchronisation:
   the step that woke it;
 * a call the harness cannot see into (a library function, ``concurrent.futures``) is treated as
   a full fence: it orders everything before it before everything after it. That can hide a
-  race, never invent one.
+  race, never invent one. A thread that goes on in such code without a call from code under
+  test (a pool worker back in the pool after a task, a library generator drawn by ``list``) is
+  a fence there too.
 
 Two accesses race when they touch the same attribute, dict key, container, global or closure
 cell, at least one writes, they come from different threads, and neither happens before the
@@ -46,6 +48,11 @@ _DATA_KINDS = frozenset((Loc.ATTR, Loc.ITEM, Loc.ITEMS, Loc.CELL))
 # iterating it). Calls of a builtin container's methods (list.append) are atomic operations, not
 # data accesses, and are not reported.
 _REPORTED = frozenset(("attr", "item", "items", "global", "cell"))
+# The location of an access that reaches code the harness cannot see into.
+_TOUCHES_ALL = A.EVERYTHING[0]
+# Code flags of frames that yield back to their caller instead of returning (generator, coroutine,
+# async generator).
+_SUSPENDS = 0x20 | 0x80 | 0x200
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,9 @@ class RaceDetector:
         prev = self.pending.pop(tid, None)
         if prev is not None:
             self._ran(tid, prev, completed=True)
+            if prev.frame is not None and point.frame is not prev.frame and self._unseen_between(
+                    prev.frame, point.frame):
+                self._fence(tid)
         elif tid in self.completing:
             self._complete(tid, self.completing.pop(tid))
         self._after_step_of(tid)
@@ -219,6 +229,11 @@ class RaceDetector:
                 self._ran(from_tid, prev, completed=vt.state != BLOCKED)
                 if vt.state == BLOCKED:
                     self.completing[from_tid] = prev.acc
+                    if prev.acc.sync is None:
+                        # It blocked in code the harness does not see (a pool worker went back
+                        # to its queue after ``set_result``): whatever it synchronised there is
+                        # a fence, as a call into that code would be.
+                        self._fence(from_tid)
             self._after_step_of(from_tid)
         p = self.pending.get(to_tid)
         if p is None and to_tid not in self.seen and to_tid not in self.completing:
@@ -263,9 +278,10 @@ class RaceDetector:
         kind = acc.kind
         if kind == "unknown":
             # A call the harness cannot see into: a full fence (never invents a race).
-            self.fence = _join(self.fence, c)
-            self.clock[tid] = c = _join(c, self.fence)
+            self._fence(tid)
             return
+        if _TOUCHES_ALL in acc.locs:
+            self._fence(tid)  # it runs such code too (``list(g)`` of a library's generator)
         if (kind == "read" or kind == "write") and acc.locs and acc.space in _REPORTED:
             self._check(tid, c, acc, pick)
         sync = acc.sync
@@ -278,6 +294,38 @@ class RaceDetector:
         """A parked operation finished after the thread was woken."""
         if acc.sync is not None:
             self._acquire_side(tid, acc.sync)
+        else:
+            self._fence(tid)  # it went on in code the harness does not see
+
+    def _fence(self, tid: int) -> None:
+        """``tid`` ran code the harness cannot see into: everything before it in any thread's
+        fence happens before everything after it (this hides races, never invents one)."""
+        c = self.clock[tid]
+        self.fence = _join(self.fence, c)
+        self.clock[tid] = _join(c, self.fence)
+
+    def _unseen_between(self, was: FrameType, now: Optional[FrameType]) -> bool:
+        """Whether a thread that stood in frame ``was`` and now stands in ``now`` went through
+        frames not under test: returned into a library that called user code again (a pool
+        worker between two tasks, a callback's caller), rather than a plain call or return."""
+        if now is None:
+            return False
+        wants = self.ex.wants
+        f: Optional[FrameType] = now.f_back
+        while f is not None and wants(f.f_code):  # called deeper through code under test
+            if f is was:
+                return False
+            f = f.f_back
+        if was.f_code.co_flags & _SUSPENDS and wants(now.f_code):
+            return False  # a generator that yielded back to code under test
+        f = was.f_back
+        while f is not None:  # returned through code under test
+            if f is now:
+                return False
+            if not wants(f.f_code):
+                return True
+            f = f.f_back
+        return True
 
     def _release_side(self, tid: int, sync: Tuple[Any, Any]) -> None:
         op, obj = sync[0], sync[1]

@@ -84,6 +84,11 @@ FRESH_RESULT = frozenset("sorted list dict set tuple bytearray".split())
 IMM_RESULT = frozenset("len isinstance issubclass id hash abs repr ascii format callable hasattr divmod "
                         "pow round ord chr bin hex oct bool int float str bytes complex frozenset".split())
 LAZY_RESULT = frozenset("enumerate zip reversed iter filter map".split())
+# Builtins and methods that iterate an argument (the ones ``_arg_reads`` is asked about).
+_ITERATING = frozenset("""min max sum sorted any all tuple list dict set frozenset bytes bytearray extend
+update __iadd__ __ior__ union intersection difference symmetric_difference issubset issuperset
+isdisjoint join intersection_update difference_update symmetric_difference_update extendleft""".split())
+_ITERATING_CLASSES = (tuple, list, dict, set, frozenset, bytes, bytearray)
 
 _READ_METHODS = frozenset("""get keys values items copy count index __contains__ __len__ __getitem__
 __iter__ issubset issuperset isdisjoint union intersection difference symmetric_difference
@@ -99,9 +104,10 @@ _ARG_READING_METHODS = frozenset("extend update __iadd__ __ior__ union intersect
                                  "extendleft __contains__ count index remove".split())
 
 
-def _arg_reads(vals: List[Any], shallow: bool = False) -> List[Tuple[tuple, bool]]:
+def _arg_reads(vals: List[Any], shallow: bool = False, iterates: bool = False) -> List[Tuple[tuple, bool]]:
     """What a builtin reads of its arguments. ``shallow``: it only collects the items of an
-    iterable (``list(it)``, ``xs.extend(it)``), it never reads inside them."""
+    iterable (``list(it)``, ``xs.extend(it)``), it never reads inside them. ``iterates``: it
+    iterates them, so an unknown one may be a library's generator, whose code runs unseen."""
     locs: List[Tuple[tuple, bool]] = []
     for v in vals:
         if v is FRESH or v is IMM or v is NULL or is_immutable(v):
@@ -118,6 +124,9 @@ def _arg_reads(vals: List[Any], shallow: bool = False) -> List[Tuple[tuple, bool
             if a is not None:
                 locs.extend(a.locs)
                 continue
+        if v is UNKNOWN and iterates:
+            locs.append(EVERYTHING[0])  # ``list(executor.map(f, xs))``: waits on futures
+            continue
         if v is UNKNOWN or type(v) is Lazy:
             locs.append((ANY_DATA, False))
             continue
@@ -277,7 +286,7 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
                                                               or type(pos[0]) is types.BuiltinFunctionType):
                     return unknown(f"{name} with a callable not under test")
                 return NONE_ACCESS
-            locs = _arg_reads(list(pos) + list(kwargs.values()))
+            locs = _arg_reads(list(pos) + list(kwargs.values()), iterates=name in _ITERATING)
             if any(_user_dunder_call(v) is False for v in pos):
                 return unknown(f"{name}() on an object whose methods the harness cannot see")
             return Access("read", tuple(locs), name=name, space="") if locs else NONE_ACCESS
@@ -298,7 +307,7 @@ def _builtin_function_model(f: Any, name: str, pos: List[Any], kwargs: Dict[str,
 def star_args_access(callee: Any, star_kw: List[Any]) -> Access:
     """``callee(*star, **kw)`` of a function under test: the call itself gathers the arguments,
     drawing every item of ``star`` (an iterator is used up) and reading ``kw``'s items."""
-    locs = _arg_reads([v for v in star_kw if v is not NULL and type(v) is not tuple], shallow=True)
+    locs = _arg_reads([v for v in star_kw if v is not NULL and type(v) is not tuple], shallow=True, iterates=True)
     return Access("call", tuple(locs), name=callable_name(callee))
 
 
@@ -371,13 +380,15 @@ def _builtin_method_model(recv: Any, name: str, pos: List[Any], kwargs: Dict[str
         return resume_access(recv, name)
     args = list(pos) + list(kwargs.values())
     if tr in (str, bytes, tuple, frozenset, int, float, complex, range) or recv is None:
-        locs = _arg_reads(args) if name in _ARG_READING_METHODS or name in ("join", "format") else []
+        locs = _arg_reads(args, iterates=name in _ITERATING) \
+            if name in _ARG_READING_METHODS or name in ("join", "format") else []
         if name in _COMPARING_METHODS and not is_immutable(recv):
             locs.append((ANY_DATA, False))  # ``==`` on items a thread can change (lists in a tuple)
         return Access("read", tuple(locs), name=name, space="") if locs else NONE_ACCESS
     if tr in CONTAINERS or tr.__name__ in ("dict_keys", "dict_values", "dict_items"):
         reading = name in _READ_METHODS
-        extra = _arg_reads(args, name == "extend") if name in _ARG_READING_METHODS or name == "sort" else []
+        extra = _arg_reads(args, name == "extend", name in _ITERATING) \
+            if name in _ARG_READING_METHODS or name == "sort" else []
         if name in _COMPARING_METHODS and tr in CONTAINERS and shallow_state(recv) is None:
             # ``xs.count(x)``, ``xs.sort()``: comparing items reads inside the ones that can change.
             extra.append((ANY_DATA, False))
@@ -422,7 +433,7 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
                 return _iterators_made(pos[1:])
             if cls in (property, staticmethod, classmethod):
                 return NONE_ACCESS
-            locs = _arg_reads(list(pos) + list(kwargs.values()), cls in (list, tuple))
+            locs = _arg_reads(list(pos) + list(kwargs.values()), cls in (list, tuple), cls in _ITERATING_CLASSES)
             if any(_user_dunder_call(v) is False for v in pos):
                 return unknown(f"{cls.__name__}() on an object whose methods the harness cannot see")
             return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
@@ -435,7 +446,7 @@ def _class_call_model(cls: type, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
             return model
     if cls in (deque, OrderedDict, defaultdict):
         # Fresh too, but filled from its arguments: ``deque(items)`` reads them (runs a generator).
-        locs = _arg_reads(list(pos) + list(kwargs.values()))
+        locs = _arg_reads(list(pos) + list(kwargs.values()), iterates=True)
         return Access("read", tuple(locs), name=cls.__name__, space="") if locs else NONE_ACCESS
     if issubclass(cls, threading.Thread):
         init = type_lookup(cls, "__init__")
