@@ -359,7 +359,7 @@ def _schedule_of(outcome: Outcome, model: str, random_seed: int, timeouts: str) 
 
 def _first_difference(a: Recorder, b: Recorder) -> Optional[str]:
     """Where two recordings of the same schedule part ways, in words."""
-    from .report import short_path
+    from .tracebacks import short_path
 
     for i, (x, y) in enumerate(zip(a.events, b.events)):
         if (x.tid, x.filename, x.lineno, x.op) != (y.tid, y.filename, y.lineno, y.op):

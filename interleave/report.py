@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import linecache
 import os
 import shutil
-import traceback
-from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception, readable_names
-from .instrument.filter import is_user_code_file
 from .result import semantics
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
+from .tracebacks import foreign, format_exception, short_path, source_line
 from .versions import python
 
 WIDTH = 100  # the layout when the width is not known (not a terminal): goldens are stable
@@ -22,42 +19,6 @@ MARGIN = 6  # room for the ">>" preemption mark
 MIN_TEXT = 46  # columns the rightmost lane keeps for its text
 CONTEXT = 3  # rows kept around each switch between threads
 ELIDE_ABOVE = 40  # shorter tables are shown whole
-
-
-def _package_dirs(*names: str) -> Iterator[str]:
-    """The folders of the packages among ``names`` that are installed."""
-    for name in names:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        if spec is not None and spec.origin:
-            yield os.path.dirname(spec.origin)
-
-
-def short_path(path: str) -> str:
-    """A path relative to the working directory when it is below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else os.path.basename(path)
-
-
-def _source(filename: str, lineno: int) -> str:
-    return linecache.getline(filename, lineno).strip()
-
-
-# Code of interleave, pytest and pluggy is never a step of the program, whatever is instrumented.
-_FOREIGN_DIRS = tuple(
-    os.path.normcase(os.path.abspath(d)) + os.sep
-    for d in (os.path.dirname(__file__), *_package_dirs("_pytest", "pytest", "pluggy", "interleave_pytest"))
-)
-
-
-def _foreign(filename: str) -> bool:
-    """Code of interleave, pytest and pluggy: never shown as steps of the program."""
-    return os.path.normcase(os.path.abspath(filename)).startswith(_FOREIGN_DIRS) if filename != "?" else False
 
 
 def report_width(width: Optional[int] = None) -> int:
@@ -228,7 +189,7 @@ def _row_texts(rows: List[Optional[_Row]], diagnosis_rows: Set[int]) -> List[Tup
         new_line = here != prev or e.preempted_before
         if new_line:
             loc = f"{_name_of(e.filename)}:{e.lineno}" if e.filename != "?" else "?"
-            src = _source(e.filename, e.lineno) if e.filename != "?" else ""
+            src = source_line(e.filename, e.lineno) if e.filename != "?" else ""
             head = f"{loc}  {src}".rstrip()
             if not e.access and not e.op:
                 out.append((e.tid, head + times, e.preempted_before))
@@ -249,7 +210,7 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional
     ``racing`` are the locations of the race (their accesses are never folded or elided) and
     ``pinned`` event indices that must be shown (marked ``*``).
     """
-    events = [e for e in events if not _foreign(e.filename)]
+    events = [e for e in events if not foreign(e.filename)]
     if not events:
         return "  (no steps were recorded)"
     width = report_width(width)
@@ -299,68 +260,6 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional
     return "\n".join(lines)
 
 
-# Frames of the standard library's thread machinery: how a thread starts, never the failure.
-_THREAD_MACHINERY = {("threading.py", "run"), ("threading.py", "_bootstrap_inner"), ("threading.py", "_bootstrap")}
-MAX_FRAMES = 12  # frames shown per exception, the innermost ones
-MAX_CHAIN = 5  # exceptions shown along __cause__ / __context__
-
-
-def _frame_path(filename: str) -> str:
-    """An installed library's file as ``package/module.py`` (its site-packages path is noise), else short."""
-    parts = filename.replace("\\", "/").split("/")
-    for marker in ("site-packages", "dist-packages"):
-        if marker in parts:
-            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
-    return short_path(filename)
-
-
-def _format_frames(exc: BaseException, instrumented: AbstractSet[str]) -> List[str]:
-    tb = traceback.extract_tb(exc.__traceback__)
-    kept = [fs for fs in tb if not _foreign(fs.filename)
-            and (os.path.basename(fs.filename), fs.name) not in _THREAD_MACHINERY]
-    lines = []
-    if len(kept) > MAX_FRAMES:
-        lines.append(f"  ... {len(kept) - MAX_FRAMES} outer frames not shown")
-        kept = kept[-MAX_FRAMES:]
-    for fs in kept:
-        seen = is_user_code_file(fs.filename) or fs.filename in instrumented
-        mark = "" if seen else "  [not instrumented]"
-        lines.append(f'  File "{_frame_path(fs.filename)}", line {fs.lineno}, in {fs.name}{mark}')
-        if fs.line:
-            lines.append(f"    {fs.line}")
-    lines.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
-    return lines
-
-
-def _format_exception(exc: BaseException, instrumented: AbstractSet[str] = frozenset()) -> str:
-    """The traceback as Python prints it, chain included, without harness frames.
-
-    Frames of installed libraries stay (they are often where the failure is); those whose
-    code the run did not trace are marked ``[not instrumented]``: no switch point was taken
-    inside them.
-    """
-    chain: List[Tuple[BaseException, str]] = []
-    seen: Set[int] = set()
-    cur: Optional[BaseException] = exc
-    link = ""
-    while cur is not None and id(cur) not in seen and len(chain) < MAX_CHAIN:
-        seen.add(id(cur))
-        chain.append((cur, link))
-        if cur.__cause__ is not None:
-            cur, link = cur.__cause__, "The above exception was the direct cause of the following exception:"
-        elif cur.__context__ is not None and not cur.__suppress_context__:
-            cur, link = cur.__context__, "During handling of the above exception, another exception occurred:"
-        else:
-            cur = None
-    lines: List[str] = []
-    # Innermost first, as Python prints it; each one's link says how the next one relates to it.
-    for e, link in reversed(chain):
-        lines += _format_frames(e, instrumented)
-        if link:
-            lines += ["", link, ""]
-    return "\n".join(lines)
-
-
 def wait_for_cycle(blocked: Sequence[Any]) -> List[str]:
     """Threads that wait, in turn, for what the next one holds, back to the first; [] if none."""
     holder = {b.thread: b.holder for b in blocked if b.holder}
@@ -398,24 +297,38 @@ def expired_lines(expired: Sequence[Tuple[Any, float]]) -> List[str]:
              "interleave lets a pending timeout run out at any moment). If they are only there so that",
              "the test never hangs, explore with timeouts=\"when-stuck\" (the marker's option, or",
              "--interleave-timeouts=when-stuck): a timeout then runs out only when no thread can run."]
+    # A poller's wait runs out thousands of times before a step limit: one line per wait site.
+    groups: Dict[Tuple[str, str, Any], List[float]] = {}
     for b, deadline in expired:
-        lines.append(f"  {b.thread}: {b.waits_for} timed out at {deadline:g} s (virtual time)")
-        if b.where:
-            lines.append(f"    at {_site_text(b.where)}")
+        groups.setdefault((b.thread, b.waits_for, b.where), []).append(deadline)
+    for n, ((thread, waits_for, where), deadlines) in enumerate(groups.items()):
+        if n == _MAX_EXPIRED_SITES:
+            lines.append(f"  ... and {len(groups) - n} more waits")
+            break
+        if len(deadlines) == 1:
+            lines.append(f"  {thread}: {waits_for} timed out at {deadlines[0]:g} s (virtual time)")
+        else:
+            lines.append(f"  {thread}: {waits_for} timed out {len(deadlines)} times, from {deadlines[0]:g} s to "
+                         f"{deadlines[-1]:g} s (virtual time)")
+        if where:
+            lines.append(f"    at {_site_text(where)}")
     return lines
+
+
+_MAX_EXPIRED_SITES = 12
 
 
 def _site_text(where: Tuple[str, int, str]) -> str:
     """``file.py:12 in f  `source line```: where a thread waits."""
     path, line, function = where
-    return f"{short_path(path)}:{line} in {function}  `{_source(path, line)}`"
+    return f"{short_path(path)}:{line} in {function}  `{source_line(path, line)}`"
 
 
 def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset()) -> str:
     """One paragraph: the exception, the deadlock cycle, the step limit or the divergence."""
     if outcome.kind == "exception" and outcome.exception is not None:
         where = "the test body" if outcome.tid == 0 else f"thread {outcome.thread} (uncaught; fails the run)"
-        return f"Exception in {where}:\n" + _format_exception(outcome.exception, instrumented)
+        return f"Exception in {where}:\n" + format_exception(outcome.exception, instrumented)
     if outcome.kind == "deadlock":
         lines = ["Deadlock: no thread can run and no timer is pending."]
         for b in outcome.blocked:
@@ -432,7 +345,7 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
         if site is not None:
             text = (f"Step limit: the threads ran {outcome.detail.split(';')[0]} without the execution "
                     f"ending (an endless loop or a livelock); {outcome.thread} was looping at "
-                    f"{short_path(site[0])}:{site[1]} in {site[2]}  `{_source(site[0], site[1])}`.")
+                    f"{short_path(site[0])}:{site[1]} in {site[2]}  `{source_line(site[0], site[1])}`.")
         else:
             text = (f"Step limit: the execution took {outcome.steps} steps without finishing (a livelock or "
                     f"an endless loop; {outcome.thread} was running). Steps are switch points, and loop "
@@ -441,6 +354,9 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
             text += (f"\n{outcome.thread} was reading the clock in its loop: waiting for a time by polling.\n"
                      "In virtual time such a loop moves the clock about a microsecond per read (a million\n"
                      "iterations per second waited): wait with time.sleep() or a timed wait instead.")
+        if not outcome.polling:
+            text += ("\nIf the loop does end, only later (a long computation, a slow poll), raise the limit: "
+                     "max_steps= (an option of explore and of the marker).")
         if outcome.waiting:
             text += "\nWaiting when the limit was reached:"
             for b, deadline in outcome.waiting:
@@ -456,7 +372,7 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
 
 def diagnose(outcome: Outcome, events: Sequence[Event], names: Dict[int, str]) -> Optional[Diagnosis]:
     """The recognised pattern behind the failure, or None (never a guess)."""
-    events = [e for e in events if not _foreign(e.filename)]
+    events = [e for e in events if not foreign(e.filename)]
     if outcome.kind == "exception":
         return diagnose_exception(events, names, outcome.tid)
     if outcome.kind == "deadlock":
@@ -471,7 +387,7 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
     """The whole report, no colours: as wide as the terminal, readable at 100 columns."""
     width = report_width(width)
     names = readable_names(names)
-    shown = [e for e in events if not _foreign(e.filename)]
+    shown = [e for e in events if not foreign(e.filename)]
     found = diagnose(outcome, shown, names)
     parts = [header, ""]
     racing: Optional[Set[int]] = None
@@ -494,7 +410,7 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
             hot[(e.filename, e.lineno)] = hot.get((e.filename, e.lineno), 0) + 1
         top = sorted(hot.items(), key=lambda kv: -kv[1])[:4]
         parts += ["", "Lines repeating at the end (the loop):"]
-        parts += [f"  {short_path(f)}:{ln}  `{_source(f, ln)}`  x{n}" for (f, ln), n in top]
+        parts += [f"  {short_path(f)}:{ln}  `{source_line(f, ln)}`  x{n}" for (f, ln), n in top]
     parts += replay_lines(token, replay_hint)
     parts += list(notes)
     return "\n".join(parts)
