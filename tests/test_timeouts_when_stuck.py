@@ -290,3 +290,36 @@ def test_hypothesis_schedules_take_the_timeouts_rule() -> None:
 
     with pytest.raises(AssertionError, match="worker never finished|worker hung"):
         default()
+
+
+def test_a_pollers_expired_timeouts_are_one_line_per_wait_and_the_report_suggests_max_steps() -> None:
+    """An endless poll lets its wait run out thousands of times: the report says it once, with a count."""
+
+    def body() -> None:
+        ev = threading.Event()
+        stop: List[int] = []
+
+        def poller() -> None:
+            while not stop:
+                ev.wait(0.01)
+
+        def other() -> None:
+            for _ in range(3):
+                ev.is_set()
+
+        ts = [threading.Thread(target=poller), threading.Thread(target=other)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    r = interleave.explore(body, strategy="exhaustive", executions=1, max_steps=4000)
+    assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
+    report = r.failure.report
+    lines = [line for line in report.splitlines() if "Event.wait() on Event at" in line and "timed out" in line]
+    assert len(lines) == 1, lines
+    times = int(lines[0].split("timed out ")[1].split(" times")[0])
+    assert times > 100, lines[0]
+    assert "from 0.01 s to " in lines[0]
+    assert "max_steps=" in report
+    assert len(report.splitlines()) < 120, len(report.splitlines())
