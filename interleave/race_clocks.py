@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .instrument import access as A
 from .instrument.access.vocabulary import Loc
+from .instrument.frame_cells import cell_of
 from .runtime import context
 from .runtime.execution import BLOCKED, DONE
 from .runtime.operation import SwitchPoint
@@ -291,6 +292,13 @@ class RaceDetector:
         for loc, w in acc.locs:
             if loc[0] not in _DATA_KINDS:
                 continue
+            if loc[0] == Loc.CELL and pick.frame is not None:
+                # The access model names a cell by its variable (sound for DPOR); two threads
+                # that each made their own ``n`` use two cells: no race.
+                cell = cell_of(pick.frame, loc[1])
+                if cell is not None:
+                    loc = (Loc.CELL, id(cell))
+                    self.keep.append(cell)
             h = self.history.get(loc)
             if h is None:
                 h = self.history[loc] = _LocHistory()

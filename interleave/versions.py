@@ -60,16 +60,21 @@ class Interpreter:
     #: only when read again (3.10-3.12; a proxy from 3.13, PEP 667): it holds on to a value the
     #: program deleted from a local since the last read.
     locals_snapshot: bool = False
+    #: Offset of ``localsplus`` (locals, cells, free variables) in ``_PyInterpreterFrame`` on
+    #: 64-bit builds (3.11+; checked by a probe), where the race check finds the closure cell a
+    #: frame uses; None: the frame's referents list its cells (3.10).
+    localsplus_offset: Optional[int] = None
 
 
 SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
     (3, 10): Interpreter(44, False, False, True, False, "", False, False, (), 32, trace_writes_locals_back=True,
                          locals_snapshot=True),
     (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36), trace_writes_locals_back=True,
-                         locals_snapshot=True),
+                         locals_snapshot=True, localsplus_offset=72),
     (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True, (28, 32, 36),
-                         trace_writes_locals_back=True, locals_snapshot=True),
-    (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True, (44, 48, 52)),
+                         trace_writes_locals_back=True, locals_snapshot=True, localsplus_offset=72),
+    (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True, (44, 48, 52),
+                         localsplus_offset=72),
 }
 
 #: A free-threaded build (no GIL): greenlet's single-thread premise and the thread-state

@@ -296,3 +296,63 @@ def test_two_pool_tasks_writing_one_attribute_race() -> None:
     assert races, "the two workers' writes are not ordered"
     assert races[0].first.thread != races[0].second.thread
     assert all(x.first.thread != "MainThread" and x.second.thread != "MainThread" for x in races)
+
+
+def _own_cells() -> None:
+    def worker() -> None:
+        n = 0
+
+        def inc() -> None:
+            nonlocal n
+            n += 1
+
+        inc()
+
+    run_threads(worker, worker)
+
+
+def _shared_cell() -> None:
+    n = 0
+
+    def inc() -> None:
+        nonlocal n
+        n += 1
+
+    t = threading.Thread(target=inc)
+    t.start()
+    n += 1  # the body's own cell, which the thread's closure shares: no join before it
+    t.join()
+
+
+@pytest.mark.parametrize("strategy", ["random", "dpor"])
+def test_closure_cells_are_told_apart_by_identity_not_name(strategy: str) -> None:
+    # Two threads that each made their own ``n`` share nothing (cells were matched by name).
+    r = interleave.explore(_own_cells, strategy=strategy, races="report", executions=30, seed=1)
+    assert r.races == [], [x.describe() for x in r.races]
+    # The body's cell and the thread's free variable are one cell: that race is still found.
+    r = interleave.explore(_shared_cell, strategy=strategy, races="report", executions=30, seed=1)
+    cell = [x for x in r.races if x.location == "cell n"]
+    assert cell, [x.describe() for x in r.races]
+    assert {cell[0].first.thread, cell[0].second.thread} == {"MainThread", "Thread-1 (inc)"}
+
+
+def test_the_frame_layout_probe_holds_on_this_version() -> None:
+    # Without it the race check falls back to telling cells apart by name only.
+    import sys
+
+    from interleave.instrument.frame_cells import cell_of
+
+    def outer() -> object:
+        n = 0
+
+        def inner() -> object:
+            return n, sys._getframe()
+
+        return inner, sys._getframe()
+
+    inner, made = outer()  # type: ignore[misc]
+    _, used = inner()
+    cell = inner.__closure__[0]
+    assert cell_of(made, "n") is cell
+    assert cell_of(used, "n") is cell
+    assert cell_of(used, "missing") is None
