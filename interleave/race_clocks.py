@@ -175,6 +175,29 @@ class RaceDetector:
     def _attach(self) -> None:
         self.ex = context.active
         self.tracker = A.AccessTracker(self.ex.wants if self.ex is not None else None)
+        if self.ex is not None:
+            self.ex.lock_hook = self.lock_op
+
+    def lock_op(self, acquired: bool, lock: Any) -> None:
+        """A lock taken or given back with no switch point (inside the standard library: a
+        Condition's ``wait``, a Queue's mutex, a Future's condition): an edge like any other."""
+        tid = self.ex.current.tid
+        c = self.clock.get(tid)
+        if c is None:
+            return
+        prev = self.pending.get(tid)
+        if prev is not None and prev.acc.sync is None:
+            # What the thread did since its last point comes before the lock operation.
+            del self.pending[tid]
+            self._ran(tid, prev, completed=True)
+        key = id(lock)
+        if acquired:
+            src = self.sync.get(key)
+            if src is not None:
+                self.clock[tid] = _join(self.clock[tid], src)
+        else:
+            self.keep.append(lock)
+            self.sync[key] = _join(self.sync.get(key, []), self.clock[tid])
 
     def _tick(self, tid: int) -> List[int]:
         c = self.clock.get(tid)
@@ -193,6 +216,8 @@ class RaceDetector:
         if kind == "unknown":
             # A call the harness cannot see into: a full fence (never invents a race).
             self._fence(tid)
+            if acc.sync is not None and completed:
+                self._acquire_side(tid, acc.sync)
             return
         if _TOUCHES_ALL in acc.locs:
             self._fence(tid)  # it runs such code too (``list(g)`` of a library's generator)
@@ -246,7 +271,7 @@ class RaceDetector:
         if op in ("release", "put", "set", "barrier", "wait", "task_done"):
             if op == "wait" and not _is_condition_lock(obj):
                 return  # Event.wait / is_set: acquire side only
-            key = id(obj)
+            key = _key(obj)
             self.keep.append(obj)
             self.sync[key] = _join(self.sync.get(key, []), self.clock[tid])
         elif op == "start":
@@ -255,10 +280,13 @@ class RaceDetector:
     def _acquire_side(self, tid: int, sync: Tuple[Any, Any]) -> None:
         op, obj = sync[0], sync[1]
         if op in ("acquire", "get", "wait", "barrier", "qjoin"):
-            src = self.sync.get(id(obj))
+            src = self.sync.get(_key(obj))
             if src is not None:
                 self.clock[tid] = _join(self.clock[tid], src)
-        elif op == "join":
+        elif op == "ended":  # threading.active_count(), enumerate(): which threads are gone
+            for src in self.exit_clock.values():
+                self.clock[tid] = _join(self.clock[tid], src)
+        elif op == "join" or op == "alive":
             src = self.exit_clock.get(id(obj))
             if src is not None:
                 self.clock[tid] = _join(self.clock[tid], src)
@@ -344,6 +372,16 @@ class RaceDetector:
         names = {vt.tid: _thread_name(vt) for vt in self.ex.threads}
         sides = [(names.get(x.tid, f"T{x.tid}"), x.tid, x.kind, *x.frame_info, x.text) for x in (a, b)]
         self.checker.found(acc.label or "?", sides[0], sides[1])
+
+
+def _key(obj: Any) -> int:
+    """Where a primitive's releases are kept: an RLock's are its inner lock's, which the standard
+    library takes and gives back itself (``Condition.wait``)."""
+    if type(obj).__name__ == "_RLock":
+        inner = getattr(obj, "_block", None)
+        if inner is not None:
+            return id(inner)
+    return id(obj)
 
 
 def _get(c: List[int], t: int) -> int:

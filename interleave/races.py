@@ -11,6 +11,11 @@ points. Happens-before edges come from synchronisation:
   ``acquire``, arrival at a ``Barrier`` -> everyone leaving it;
 * a thread that was blocked and is woken (notify -> wake, and any other unpark) happens after
   the step that woke it;
+* the locks the standard library takes and gives back itself, where no switch point is (a
+  Condition's ``wait`` and ``wait_for``, a Queue's mutex around its ``_put``/``_get`` hooks and
+  ``empty``/``qsize``, a Future's condition): the execution tells the check of each one;
+* ``is_alive()`` and ``threading.active_count()``/``enumerate()`` that see a thread gone, as
+  ``join``; ``Lock.locked()`` that sees it free, as an acquire; ``Event.clear`` as ``set``;
 * a call the harness cannot see into (a library function, ``concurrent.futures``) is treated as
   a full fence: it orders everything before it before everything after it. That can hide a
   race, never invent one. A thread that goes on in such code without a call from code under

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import sys
 import types
 from typing import Any, Dict, Optional
 
@@ -34,7 +33,7 @@ def cell_of(frame: types.FrameType, name: str) -> Optional[types.CellType]:
 def _read(frame: types.FrameType, name: str) -> Optional[types.CellType]:
     code = frame.f_code
     offset = CURRENT.localsplus_offset
-    if offset is None or sys.version_info < (3, 11):
+    if offset is None:
         # The frame's referents are its fast locals, then its cells and free variables, in order.
         cells = [r for r in gc.get_referents(frame) if type(r) is types.CellType]
         names = code.co_cellvars + code.co_freevars

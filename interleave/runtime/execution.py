@@ -61,6 +61,7 @@ class Execution(ThreadLife):
         self.remaining = remaining_depth()  # this thread's recursion room (runtime/headroom.py)
         self.on_greenlet_start = on_greenlet_start
         self.recorder = recorder
+        self.lock_hook = None
         self.threads: List[VThread] = []
         self.alive: List[VThread] = []
         self.now = 0.0

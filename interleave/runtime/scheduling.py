@@ -55,6 +55,7 @@ class Scheduling:
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
         "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "probe", "starved",
+        "lock_hook",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -67,6 +68,9 @@ class Scheduling:
     counters: TracingCounters
     remaining: Any  # the thread's remaining recursion depth (headroom.py), or None
     recorder: Any
+    #: Told of lock operations that are no switch points (the standard library's own, a thread's
+    #: end) as ``lock_hook(acquired, lock)``: the race check's happens-before edges. Usually None.
+    lock_hook: Optional[Callable[[bool, Any], None]]
     threads: List[VThread]
     alive: List[VThread]
     now: float

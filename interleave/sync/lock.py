@@ -55,6 +55,8 @@ class Lock:
             # a try (Condition's ``_is_owned``) fails at once; only a wait needs ``_acquire``.
             if self._real.acquire(False):
                 self._holder_tid = ex.current.tid
+                if ex.lock_hook is not None:
+                    ex.lock_hook(True, self)
                 return True
             if not blocking:
                 return False
@@ -65,14 +67,21 @@ class Lock:
             check_timeout(blocking, timeout)  # a virtual wait must fail where the real one does
         code = caller.f_code
         wanted = ex.wanted_files.get(code.co_filename)  # ``ex.wants``, without the call
-        if wanted or (wanted is None and ex.wants(code)):
+        seen = wanted or (wanted is None and ex.wants(code))
+        if seen:
             ex.user_point(_ACQUIRE, self, caller, blocking, None if timeout == -1 else timeout)
         if self._real.acquire(False):
             self._holder_tid = ex.current.tid
+            if not seen and ex.lock_hook is not None:
+                ex.lock_hook(True, self)
             return True
         if not blocking:
             return False
-        return self.wait_to_take(ex, timeout)
+        if self.wait_to_take(ex, timeout):
+            if not seen and ex.lock_hook is not None:
+                ex.lock_hook(True, self)
+            return True
+        return False
 
     def wait_to_take(self, ex: Any, timeout: float = -1) -> bool:
         """Park until the lock is taken (True) or ``timeout`` virtual seconds pass (False).
@@ -104,6 +113,8 @@ class Lock:
             wanted = ex.wanted_files.get(code.co_filename)  # ``ex.wants``, without the call
             if wanted or (wanted is None and ex.wants(code)):
                 ex.user_point(_RELEASE, self, caller)
+            elif ex.lock_hook is not None:
+                ex.lock_hook(False, self)
         self._real.release()  # ``release_unscheduled``, without the call
         self._holder_tid = None
         q = self._queue
@@ -112,6 +123,9 @@ class Lock:
 
     def release_unscheduled(self) -> None:
         """Release without a switch point: for the runtime, e.g. when a thread has ended."""
+        ex = _context.active
+        if ex is not None and ex.lock_hook is not None and _real_get_ident() == ex.os_ident:
+            ex.lock_hook(False, self)
         self._real.release()
         self._holder_tid = None
         q = self._queue
@@ -125,6 +139,8 @@ class Lock:
         caller = _getframe(1)
         if ex.wanted_files.get(caller.f_code.co_filename) is False and self._real.acquire(False):
             self._holder_tid = ex.current.tid  # as in ``acquire``
+            if ex.lock_hook is not None:
+                ex.lock_hook(True, self)
             return True
         return self._acquire(ex, True, -1, caller)
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from .record import NONE_ACCESS, Access, unknown
 from .values import python_user_callable
-from .vocabulary import CLOCK, NOTHING, UNKNOWN, Loc
+from .vocabulary import CLOCK, EVERYTHING, NOTHING, UNKNOWN, Loc
 
 #: interleave's own primitive classes and what each is ("lock" or "queue"). The classes live
 #: above this layer (``sync/``) and declare themselves here when they are defined.
@@ -94,7 +94,9 @@ def interleave_call(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Acce
     if kind == "lock":
         if name in ("acquire", "release", "__enter__", "__exit__", "acquire_lock", "release_lock"):
             return NONE_ACCESS  # the operation itself is a sync switch point right after
-        return Access("read", (((Loc.SYNC, id(recv)), False),), obj=recv, name=name, space="sync")
+        # ``locked()`` that answers False has seen the release before it: an acquire's edge.
+        return Access("read", (((Loc.SYNC, id(recv)), False),), obj=recv, name=name, space="sync",
+                      sync=("acquire", recv) if name in ("locked", "locked_lock") else None)
     if kind == "queue":
         block = None
         if name == "get" and _blocking(pos, kwargs, ("block", "timeout"), True, None):
@@ -145,6 +147,7 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
             sync = ("join", obj)
         elif name in ("is_alive", "isAlive", "__repr__"):
             locs = [((Loc.OBJECT, id(obj)), False), ((Loc.ENDED, id(obj)), False)]
+            sync = ("alive", obj)  # seeing it ended orders its end before (as join does)
         elif name in ("getName", "isDaemon"):
             locs = [((Loc.OBJECT, id(obj)), False)]
         elif name in ("run", "_bootstrap"):
@@ -185,8 +188,10 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
                 block = ("event", obj)
         else:
             locs = [((Loc.OBJECT, id(obj)), True), ((Loc.SYNC, id(lk)), True)]
-        # is_set() that returns True publishes like wait() does (the usual flag idiom).
-        sync = ("set", obj) if name == "set" else (("wait", obj) if name in ("wait", "is_set", "isSet") else None)
+        # is_set() that returns True publishes like wait() does (the usual flag idiom); so does
+        # a clear() that is_set() returning False sees.
+        sync = ("set", obj) if name in ("set", "clear") else (
+            ("wait", obj) if name in ("wait", "is_set", "isSet") else None)
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
     if issubclass(type(obj), threading.Semaphore):  # and BoundedSemaphore
         lk = lock_of(getattr(obj, "_cond", None))
@@ -211,8 +216,9 @@ def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str,
             block = ("qput", obj)
         elif name == "join":
             block = ("qjoin", obj)
+        # empty(), qsize() and full() read under the mutex: they see the puts before them.
         sync = ("put", obj) if name.startswith("put") else (
-            ("get", obj) if name.startswith("get") else (("qjoin", obj) if name == "join" else (
+            ("get", obj) if name.startswith("get") or reading else (("qjoin", obj) if name == "join" else (
                 ("task_done", obj) if name == "task_done" else None)))
         return Access("sync", tuple(locs), obj=obj, name=name, space="sync", block=block, sync=sync)
     if issubclass(type(obj), threading.local):
@@ -231,8 +237,9 @@ def module_function_model(func: Any, pos: List[Any], kwargs: Dict[str, Any]) -> 
                     "RLock", "Lock", "_newname"):
             return NONE_ACCESS
         if name in ("active_count", "activeCount", "enumerate"):
-            # They read every thread's registration: ordered against every start and end.
-            return unknown(f"threading.{name}")
+            # They read every thread's registration: ordered against every start and end (and a
+            # thread seen gone has ended before: the race check's edge).
+            return Access("unknown", EVERYTHING, name=f"threading.{name}", sync=("ended", None))
     return None
 
 
