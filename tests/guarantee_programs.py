@@ -289,3 +289,21 @@ def polls_under_a_lock() -> None:
             finally:
                 lock.release()
     t.join()
+
+
+def polls_forever() -> None:
+    """Buggy: a thread polls an Event nobody sets, with a timed wait, beside a thread that ends."""
+    ev = threading.Event()
+
+    def waiter() -> None:
+        while not ev.wait(0.01):
+            pass
+
+    def other() -> None:
+        pass
+
+    ts = [threading.Thread(target=waiter), threading.Thread(target=other)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()

@@ -264,6 +264,26 @@ def test_a_thread_polling_under_a_lock_never_starves_the_one_it_waits_for(strate
     assert r.failure is None, r.failure.report if r.failure else r.verdict
 
 
+# ------------------------------------------------------------------ every failure replays
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", STRATEGIES + ["exhaustive:0", "exhaustive:1"])
+def test_a_step_limit_in_a_timed_poll_replays_from_its_token(strategy: str, backend: str) -> None:
+    # The fairness bound decided wherever a grant happened to end, and whether the run recorded
+    # changed where a parked thread stood: the search and the replay parted ways, and the token
+    # of this step limit diverged (before session 14, under exhaustive and dpor). 12,000 steps:
+    # above 10,000 the bound follows a thread before it lets it run on.
+    name, _, bound = strategy.partition(":")
+    options: Dict[str, Any] = {"preemptions": int(bound)} if bound else {}
+    r = interleave.explore(guarantee_programs.polls_forever, executions=1, seed=0, strategy=name, backend=backend,
+                           shrink=False, max_steps=12_000, **options)
+    assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
+    assert r.failure.reproducible, r.failure.report
+    for _ in range(2):
+        again = interleave.replay(guarantee_programs.polls_forever, r.failure.token, backend=backend,
+                                  max_steps=12_000)
+        assert again.failure is not None and again.failure.kind == "step-limit", again.verdict
+
+
 # ------------------------------------------------------------------ memory
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -88,7 +88,12 @@ def must_yield(ex: Any, cur: Any) -> bool:
     probe = ex.probe
     here = cur.pending
     frame = None if here is None else here.frame
-    if frame is None and here is not None and here.code is not None:
+    if here is not None and here.resumes:
+        # Parked in a timed wait: where it stands is not known alike whether the run records
+        # (every point updates it) or not (points taken on a grant leave the last decision's),
+        # and a replay must decide as the search did. A wait is no place to follow from.
+        frame = None
+    elif frame is None and here is not None and here.code is not None:
         frame = frame_running(here.code, sys._getframe())  # an instruction's point: the frame running it
     if probe is None:
         room = _room(ex)

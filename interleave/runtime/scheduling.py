@@ -324,8 +324,14 @@ class Scheduling:
         room = max_steps - steps
         if n > room:
             n = room
-        if n > FAIRNESS_STREAK:
-            n = FAIRNESS_STREAK  # come back to check fairness even under a long grant
+        # Come back when the streak reaches the fairness bound, exactly: a grant that crossed it
+        # would be checked wherever it happened to end, and a replay, whose grants end elsewhere
+        # (at the recorded runs' ends), would decide differently.
+        gap = self.fair_limit - self.streak
+        if gap <= 0:
+            gap = FAIRNESS_STREAK  # past it alone: nobody to yield to until someone can run
+        if n > gap:
+            n = gap
         if self.probe is not None and t is cur:
             n = 1  # followed point by point until it stands where the probe began (fairness.py)
         if self.runs_tid[-1] != tid:
