@@ -98,7 +98,8 @@ def explore(
     checker = RaceChecker(races) if check_mode(races) != "ignore" else None
 
     def races_found(outcome: Outcome, rseed: int) -> bool:
-        return checker is not None and checker.end_execution(outcome, _schedule_of(outcome, model, rseed, timeouts))
+        return checker is not None and checker.end_execution(
+            outcome, _schedule_of(outcome, model, rseed, timeouts, max_steps))
 
     start = _clock()
     first: Optional[Tuple[Outcome, Schedule]] = None
@@ -110,7 +111,7 @@ def explore(
                                  after=races_found if checker is not None else None, progress=progress)
             ran, exhausted, stop = run.executions, run.exhausted, run.stop
             if run.failed is not None:
-                first = (run.failed, _schedule_of(run.failed, model, run.failed_seed, timeouts))
+                first = (run.failed, _schedule_of(run.failed, model, run.failed_seed, timeouts, max_steps))
             elapsed = _clock() - start
             failure = None
             if first is not None:
@@ -240,7 +241,7 @@ def replay(
     fn: Callable[[], Any],
     token: str,
     *,
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_steps: Optional[int] = None,
     instrument: Sequence[str] = (),
     exclude: Sequence[str] = (),
     backend: str = "auto",
@@ -251,11 +252,14 @@ def replay(
     """Run ``fn`` under exactly the schedule recorded in ``token``.
 
     ``races="fail"`` checks the run for data races as ``explore(..., races="fail")`` does, so
-    that the token of a race failure fails again.
+    that the token of a race failure fails again. ``max_steps`` defaults to the step limit the
+    token was recorded under.
     """
     callable_body(fn)
     schedule = decode(token)
     checker = RaceChecker(races) if check_mode(races) == "fail" else None
+    if max_steps is None:
+        max_steps = schedule.max_steps or DEFAULT_MAX_STEPS
     max_steps = positive_int("max_steps", max_steps)
     start = _clock()
     stall_timeout = optional_seconds("stall_timeout", stall_timeout)
@@ -353,8 +357,9 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
     return failure
 
 
-def _schedule_of(outcome: Outcome, model: str, random_seed: int, timeouts: str) -> Schedule:
-    return Schedule(tuple(outcome.runs), model, random_seed, lone_points=outcome.lone_points, timeouts=timeouts)
+def _schedule_of(outcome: Outcome, model: str, random_seed: int, timeouts: str, max_steps: int) -> Schedule:
+    return Schedule(tuple(outcome.runs), model, random_seed, lone_points=outcome.lone_points, timeouts=timeouts,
+                    max_steps=None if max_steps == DEFAULT_MAX_STEPS else max_steps)
 
 
 def _first_difference(a: Recorder, b: Recorder) -> Optional[str]:

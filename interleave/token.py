@@ -6,7 +6,7 @@ import base64
 import os
 import zlib
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .errors import TokenError
 from .versions import PY
@@ -18,6 +18,9 @@ _VERSION = 2
 _LONE_POINTS = 1
 # Timeouts ran out only when no thread could run (``timeouts="when-stuck"``); unset: anytime.
 _WHEN_STUCK = 2
+# The step limit was not the default: its value follows the runs (a step-limit failure replays
+# only under the same limit).
+_MAX_STEPS = 4
 _MODELS = ("instruction", "gil")
 
 
@@ -35,6 +38,8 @@ class Schedule:
     lone_points: bool = False
     #: When a pending timeout could run out (``explore(timeouts=...)``): replay must do the same.
     timeouts: str = "anytime"
+    #: The execution's step limit when it was not the default (None): replay uses it.
+    max_steps: Optional[int] = None
 
     @property
     def steps(self) -> int:
@@ -78,7 +83,8 @@ def encode(schedule: Schedule) -> str:
     """The token for ``schedule``."""
     body = bytearray([_VERSION, schedule.python[0], schedule.python[1], _MODELS.index(schedule.model),
                       (_LONE_POINTS if schedule.lone_points else 0)
-                      | (_WHEN_STUCK if schedule.timeouts == "when-stuck" else 0)])
+                      | (_WHEN_STUCK if schedule.timeouts == "when-stuck" else 0)
+                      | (_MAX_STEPS if schedule.max_steps is not None else 0)])
     hs = schedule.hash_seed
     _varint(0 if hs == "random" else int(hs) + 1, body)
     _varint(schedule.random_seed, body)
@@ -86,6 +92,8 @@ def encode(schedule: Schedule) -> str:
     for tid, n in schedule.runs:
         _varint(tid, body)
         _varint(n, body)
+    if schedule.max_steps is not None:
+        _varint(schedule.max_steps, body)
     packed = zlib.compress(bytes(body), 9)
     payload = packed + zlib.crc32(packed).to_bytes(4, "big")
     return PREFIX + base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
@@ -131,7 +139,7 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
     if data[0] == 1:
         lone_points, pos = True, 4
     else:
-        if len(data) < 5 or data[4] & ~(_LONE_POINTS | _WHEN_STUCK):
+        if len(data) < 5 or data[4] & ~(_LONE_POINTS | _WHEN_STUCK | _MAX_STEPS):
             raise TokenError("replay token is damaged (unknown flags)")
         lone_points, pos = bool(data[4] & _LONE_POINTS), 5
         if data[4] & _WHEN_STUCK:
@@ -144,6 +152,10 @@ def decode(token: str, *, check_python: bool = True) -> Schedule:
         tid, pos = _read_varint(data, pos)
         n, pos = _read_varint(data, pos)
         runs.append((tid, n))
+    max_steps = None
+    if data[0] != 1 and data[4] & _MAX_STEPS:
+        max_steps, pos = _read_varint(data, pos)
     if pos != len(data):
         raise TokenError("replay token is damaged (trailing bytes)")
-    return Schedule(tuple(runs), model, rseed, "random" if hs == 0 else str(hs - 1), python, lone_points, timeouts)
+    return Schedule(tuple(runs), model, rseed, "random" if hs == 0 else str(hs - 1), python, lone_points, timeouts,
+                    max_steps)

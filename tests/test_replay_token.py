@@ -353,3 +353,31 @@ def test_format_1_tokens_still_decode_with_lone_points_counted() -> None:
     assert s.lone_points and s.random_seed == 7 and s.runs == ((0, 3), (1, 2))
     with pytest.raises(interleave.TokenError, match="damaged"):
         decode(_pack(bytes([2, major, minor, 0, 0x80, 0, 7, 0])))  # an unknown flag
+
+
+def test_a_step_limit_found_under_another_max_steps_replays_from_the_token_alone() -> None:
+    # The token keeps a step limit that is not the default, and replay uses it: the report's
+    # Reproduce line (which passes no max_steps) diverged before session 14.
+    assert decode(encode(Schedule(((0, 3),), max_steps=3000))).max_steps == 3000
+    assert decode(encode(Schedule(((0, 3),)))).max_steps is None
+
+    def body() -> None:
+        box = {"x": 0}
+
+        def work() -> None:
+            for _ in range(5000):  # long but finite
+                box["x"] += 1
+
+        t = threading.Thread(target=work)
+        t.start()
+        box["y"] = 1
+        t.join()
+
+    found = interleave.explore(body, executions=3, seed=1, max_steps=3000)
+    assert found.failure is not None and found.failure.kind == "step-limit", found.verdict
+    assert decode(found.failure.token).max_steps == 3000
+    again = interleave.replay(body, found.failure.token)
+    assert again.failure is not None and again.failure.kind == "step-limit", again.verdict
+    # Asked for more steps, the same schedule runs on and ends: the limit is the user's to set.
+    longer = interleave.replay(body, found.failure.token, max_steps=100_000)
+    assert longer.failure is None or longer.failure.kind != "step-limit", longer.verdict
