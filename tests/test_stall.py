@@ -6,7 +6,8 @@ import asyncio
 import os
 import socket
 import threading
-from typing import Any, Dict, List
+import time
+from typing import Any, Callable, Dict, List
 
 import pytest
 from test_restore import assert_same, snapshot
@@ -301,4 +302,33 @@ def test_a_multiprocessing_thread_pool_is_named_with_the_executor_to_use_instead
     message = str(info.value)
     assert "multiprocessing pool" in message and "ThreadPoolExecutor" in message, message
     assert "a socket, pipe, subprocess" not in message
+    assert_same(before, snapshot())
+
+
+def _gil_holding_call_of(seconds: float) -> Callable[[], int]:
+    """A builtin that computes for about ``seconds`` and never lets another thread run meanwhile."""
+    n = 1_000_000
+    while True:
+        start = time.perf_counter()
+        sum(range(n))
+        if time.perf_counter() - start >= seconds:
+            return lambda: sum(range(n))
+        n *= 2
+
+
+@pytest.mark.timeout(120)
+def test_a_call_that_holds_the_interpreter_past_the_stall_timeout_is_a_stall() -> None:
+    # The watchdog cannot run while such a call runs, and the call has returned by the time it
+    # can: it was taken for progress, and explorations of such code ran on without end.
+    call = _gil_holding_call_of(0.8)
+
+    def body() -> None:
+        t = threading.Thread(target=call)
+        t.start()
+        t.join()
+
+    before = snapshot()
+    with pytest.raises(interleave.StalledRunError, match="held the interpreter") as info:
+        interleave.explore(body, executions=50, seed=0, stall_timeout=0.3)
+    assert "stall_timeout" in str(info.value) and "Thread-1" in str(info.value)
     assert_same(before, snapshot())

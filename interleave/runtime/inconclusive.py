@@ -268,3 +268,17 @@ def describe_stall(ex: Any, frame: Optional[FrameType], waited: float) -> Stalle
         "Fix: if the loop is endless, that is the bug; if it is long but finite, raise stall_timeout= "
         "(or INTERLEAVE_STALL_SECONDS); to see its steps, add its module with instrument=[...]."
     )
+
+
+def describe_held(ex: Any, frame: Optional[FrameType], held: float) -> StalledRunError:
+    """The error for a call that kept the interpreter for longer than ``stall_timeout``, then returned."""
+    where = "the run's next switch point" if frame is None else _where(ex, frame)[0]
+    exc = StalledRunError(
+        f"interleave: inconclusive: a call held the interpreter for about {held:.1f} s without reaching a "
+        f"switch point, and returned just before {where}.\n"
+        "It runs in C (a builtin over a huge range, a compiled library) and never lets other Python "
+        "threads run, so interleave could not stop it while it ran. No verdict was reached.\n"
+        "Fix: give it less work in the test, or raise stall_timeout= (or INTERLEAVE_STALL_SECONDS)."
+    )
+    exc.held = held  # type: ignore[attr-defined]  # the handler names the place once it runs
+    return exc

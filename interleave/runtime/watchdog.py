@@ -31,9 +31,9 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from ..errors import InconclusiveError
+from ..errors import InconclusiveError, StalledRunError
 from . import context
-from .inconclusive import describe_real_block, describe_stall
+from .inconclusive import describe_held, describe_real_block, describe_stall
 from .lingering_thread import WATCH_THREAD
 
 #: Seconds without progress or CPU use before the run counts as blocked for real.
@@ -116,6 +116,9 @@ class Watchdog:
         #: its next switch point with :class:`TimeUp`. The budget is also checked between
         #: executions; this bounds one that would run far past it (a loop that waits for real).
         self.deadline: Optional[float] = None
+        #: The last look's wall and CPU time: a look that comes a whole ``stall_seconds`` late
+        #: while the thread burnt that much CPU was kept out by a call that held the interpreter.
+        self.last_look: Tuple[float, Optional[float]] = (_real_monotonic(), None)
 
     # ----------------------------------------------------------------- life cycle
     def start(self) -> None:
@@ -161,6 +164,7 @@ class Watchdog:
         shortest = min(t for t in (BLOCKED_SECONDS, self.stall_seconds, 1.0) if t > 0)
         tick = max(0.01, min(0.1, shortest / 5))
         seen = _Seen(None, _real_monotonic(), self._cpu(), 0, 0)
+        self.last_look = (seen.since, seen.cpu)
         while not self.stop_lock.acquire(True, tick):
             seen = self._look(seen)
 
@@ -175,6 +179,11 @@ class Watchdog:
         if ex is None or ex.os_ident != self.os_ident:
             return _Seen(None, now, self._cpu(), 0, 0)
         mark = _progress(ex)
+        if self._held_out(now) and self.fired != mark:
+            # At once and cheaply: the thread may take the interpreter back within milliseconds,
+            # for as long again. Where it stands is looked up by the signal's handler.
+            self._deliver(ex, mark, describe_held(ex, None, now - seen.since), None)
+            return _Seen(mark, now, self._cpu(), 0, 0)
         deadline = self.deadline
         if deadline is not None and now >= deadline:
             self.deadline = None
@@ -207,6 +216,16 @@ class Watchdog:
         elif not idle and 0 < self.stall_seconds <= busy:
             self._fire(ex, mark, busy, blocked=False)
         return _Seen(seen.mark, seen.since, seen.cpu, looks, runnable)
+
+    def _held_out(self, now: float) -> bool:
+        """Whether this look came ``stall_seconds`` late because the watched thread held the
+        interpreter lock for all that time, computing (a C call: ``sum(range(10**10))``). Such a
+        call returns before the watchdog can run, so its progress mark has moved on."""
+        cpu = self._cpu()
+        then, cpu0 = self.last_look
+        self.last_look = (now, cpu)
+        stall = self.stall_seconds
+        return 0 < stall <= now - then and cpu is not None and cpu0 is not None and cpu - cpu0 >= stall
 
     def _runnable(self) -> bool:
         """Whether the kernel has the watched thread running or ready to run (False if unknown)."""
@@ -272,9 +291,19 @@ class Watchdog:
         if ex is None:
             return
         block = getattr(ex, "real_block", None)
-        if block is None or block[0] != _progress(ex):
-            return  # it moved on by itself in the meantime
+        if block is None:
+            return
         exc = block[1]
+        held = getattr(exc, "held", None)
+        if held is not None:
+            exc = describe_held(ex, frame, held)  # here, where the call returned
+        if block[0] != _progress(ex):
+            # It moved on by itself in the meantime: a wait that ended is forgiven, but a call
+            # that computed past ``stall_timeout`` did stall (the signal could only be taken once
+            # it returned). The run ends at its next switch point, not inside whatever runs now.
+            if isinstance(exc, StalledRunError) and ex.internal_error is None:
+                ex.abort(exc)
+            return
         ex.abort(exc)
         # A finally block may block for real again on the way out: that is new progress to watch.
         ex.interrupts += 1
