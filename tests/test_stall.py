@@ -93,6 +93,22 @@ def test_a_thread_blocked_in_real_io_ends_as_real_blocking_naming_the_call(quick
 
 
 @on_main_thread
+def test_real_blocking_names_the_call_not_a_name_an_earlier_statement_loaded(quick_block: None) -> None:
+    r, w = os.pipe()
+    box = {"x": 0}
+    try:
+        def reader() -> None:
+            box["x"] += 1  # loads ``box`` and calls nothing: it was named as the blocked call
+            os.read(r, 1)
+
+        message = blocked_message_of_a_thread_running(reader)
+        assert "in a call to os.read()" in message and "box()" not in message, message
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@on_main_thread
 @pytest.mark.timeout(60)
 def test_a_blocked_thread_caught_running_once_is_still_blocked(quick_block: None,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,7 +85,7 @@ def _called_name(frame: Optional[FrameType]) -> Optional[str]:
     """The name of what the call a frame stopped at calls (``os.read``, ``sock.recv``), if known.
 
     The callable is pushed before its arguments: it is the first name loaded since the last
-    call that completed before this one.
+    call or statement that completed before this one.
     """
     if frame is None:
         return None
@@ -95,8 +95,8 @@ def _called_name(frame: Optional[FrameType]) -> Optional[str]:
     for ins in dis.get_instructions(frame.f_code):
         if ins.offset >= frame.f_lasti:
             break
-        if ins.opname.startswith("CALL"):
-            chains = []
+        if ins.opname.startswith(("CALL", "STORE_", "DELETE_", "POP_TOP")):
+            chains = []  # what was loaded so far was used up (``box["x"] += 1`` before the call)
         elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_FAST_CHECK"):
             chains.append([str(ins.argval)])
         elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chains:
