@@ -28,6 +28,8 @@ from .token import Schedule, decode, encode
 
 DEFAULT_EXECUTIONS = 1000
 DEFAULT_MAX_STEPS = 100_000
+# Executions' worth of steps that shrinking a step-limit failure may take.
+STEP_LIMIT_SHRINK_RUNS = 6
 # Switch points at the end of a step-limit run that its report shows.
 STEP_LIMIT_WINDOW = 2_000
 
@@ -312,12 +314,14 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
              hint: Optional[str]) -> Failure:
     """Shrink the failing schedule, replay it to record the trace, and check it reproduces."""
     notes: List[str] = []
-    # A step-limit schedule is max_steps long by definition: every shrinking attempt would replay
-    # all of it, for a report that shows the loop anyway.
-    if shrink and outcome.kind != "step-limit":
-        from .shrink import shrink_schedule
+    if shrink:
+        from .shrink import MAX_STEPS, shrink_schedule
 
-        schedule = shrink_schedule(session, outcome, schedule)
+        # A step-limit schedule is max_steps long by definition, and so is every attempt to
+        # shrink it: a few attempts only, enough for the search with fewer preemptions to find
+        # the loop (a sampler's livelock had 24,747 preemptions and a 20,000-character token).
+        steps = STEP_LIMIT_SHRINK_RUNS * outcome.steps if outcome.kind == "step-limit" else MAX_STEPS
+        schedule = shrink_schedule(session, outcome, schedule, max_steps=steps)
     if outcome.kind == "step-limit":
         # Recording all max_steps points would cost seconds: count them in one replay, then
         # record only its last ``STEP_LIMIT_WINDOW`` steps in the replay that explains.

@@ -51,15 +51,17 @@ def _candidates(runs: Runs) -> List[Runs]:
 
 
 def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
-                    budget: Callable[[], bool] = lambda: True) -> Schedule:
-    """The smallest schedule found that fails the same way (same kind, exception type and place)."""
+                    budget: Callable[[], bool] = lambda: True, max_steps: int = MAX_STEPS) -> Schedule:
+    """The smallest schedule found that fails the same way (same kind, exception type and place),
+    within ``max_steps`` steps of shrinking executions in all."""
     target = outcome.signature()
     best_runs: Runs = list(schedule.runs)
     best_cost = _cost(outcome)
     start = _clock()
     lone = schedule.lone_points
     spent = [0]  # steps taken by shrinking executions so far
-    found = _fewest_preemptions(session, target, schedule.random_seed, best_cost[0], start, budget, spent)
+    found = _fewest_preemptions(session, target, schedule.random_seed, best_cost[0], start, budget, spent,
+                                max_steps)
     if found is not None and _cost(found) < best_cost:
         best_runs, best_cost, lone = list(found.runs), _cost(found), found.lone_points
     attempts = 0
@@ -67,7 +69,7 @@ def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
     while improved:
         improved = False
         for cand in _candidates(best_runs):
-            if (attempts >= MAX_ATTEMPTS or spent[0] >= MAX_STEPS or _clock() - start > MAX_SECONDS
+            if (attempts >= MAX_ATTEMPTS or spent[0] >= max_steps or _clock() - start > MAX_SECONDS
                     or not budget()):
                 return _with_runs(schedule, best_runs, lone)
             attempts += 1
@@ -81,7 +83,7 @@ def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,
 
 
 def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptions: int,
-                        start: float, budget: Callable[[], bool], steps: List[int]) -> Any:
+                        start: float, budget: Callable[[], bool], steps: List[int], max_steps: int) -> Any:
     """Search schedules with 0, 1, ... preemptions (fewer than the failure has) for the same failure."""
     from .strategies.exhaustive import ExhaustiveStrategy
 
@@ -89,7 +91,7 @@ def _fewest_preemptions(session: Any, target: tuple, random_seed: int, preemptio
     for k in range(preemptions):
         strat = ExhaustiveStrategy(k)
         while not strat.exhausted():
-            if (spent >= BOUNDED_SEARCH_EXECUTIONS or steps[0] >= MAX_STEPS // 2
+            if (spent >= BOUNDED_SEARCH_EXECUTIONS or steps[0] >= max_steps // 2
                     or _clock() - start > MAX_SECONDS / 2 or not budget()):
                 return None
             spent += 1

@@ -313,7 +313,7 @@ def test_a_pollers_expired_timeouts_are_one_line_per_wait_and_the_report_suggest
         for t in ts:
             t.join()
 
-    r = interleave.explore(body, strategy="exhaustive", executions=1, max_steps=4000)
+    r = interleave.explore(body, strategy="exhaustive", executions=1, max_steps=4000, shrink=False)
     assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
     report = r.failure.report
     lines = [line for line in report.splitlines() if "Event.wait() on Event at" in line and "timed out" in line]

@@ -105,7 +105,7 @@ class Execution(ThreadLife):
         self.patient_waits = False  # a timed wait ran on a patient queue (``WaitQueue.patient``)
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
-        self.expired = ()  # timeouts a decision ran out early (``blocked.timed_out_early``)
+        self.expired = []  # timeouts a decision ran out early (``blocked.timed_out_early``)
         self.when_stuck = False  # set by the session: ``timeouts="when-stuck"``
         self.timers = False  # no wait with a timeout yet: no blocked thread has a deadline
 
@@ -175,7 +175,7 @@ class Execution(ThreadLife):
         self.outcome.virtual_time = self.now
         self.outcome.patient_waits = self.patient_waits
         self.outcome.fair_yields = self.fair_yields
-        self.outcome.expired = self.expired
+        self.outcome.expired = tuple(self.expired)
         if self.outcome.kind == "step-limit" and self.outcome.tid is not None:
             # Its clock ran ahead of the execution's: it was polling the clock (sync/vtime.py).
             self.outcome.polling = self.threads[self.outcome.tid].clock > self.now

@@ -99,7 +99,7 @@ class Scheduling:
     real_block: Any
     solo_steps: Callable[[], int]
     teardown_left: int
-    expired: Tuple[Tuple[BlockedThread, float], ...]  # see ``blocked.timed_out_early``
+    expired: List[Tuple[BlockedThread, float]]  # see ``blocked.timed_out_early``
     when_stuck: bool  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
     timers: bool  # some thread has waited with a timeout: only then can a blocked one be due
     fair_yields: int  # times the fairness bound made a thread yield (``fairness.py``)
@@ -313,7 +313,7 @@ class Scheduling:
                 rec.switch(ctid, tid, state == READY)
         if t.state == BLOCKED:  # a timed waiter whose deadline is the earliest: let it time out
             if rec is not None:  # the report names a timeout run out early
-                self.expired += timed_out_early(self, t)
+                self.expired.extend(timed_out_early(self, t))
             t.queue.waiters.remove(t)  # type: ignore[union-attr]
             if t.deadline is not None and t.deadline > self.now:
                 self.now = t.deadline
