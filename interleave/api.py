@@ -361,6 +361,11 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
     return failure
 
 
+def _switches_in(events: Sequence[Any]) -> int:
+    """How often the trace goes from one thread to another."""
+    return sum(1 for a, b in zip(events, events[1:]) if a.tid != b.tid)
+
+
 def _schedule_of(outcome: Outcome, model: str, random_seed: int, timeouts: str, max_steps: int) -> Schedule:
     return Schedule(tuple(outcome.runs), model, random_seed, lone_points=outcome.lone_points, timeouts=timeouts,
                     max_steps=None if max_steps == DEFAULT_MAX_STEPS else max_steps)
@@ -397,11 +402,18 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
     if found is not None:  # the pattern first: it is what a reader acts on
         pattern = found.text.split(":")[0]
         what = pattern if outcome.kind == "deadlock" else f"{pattern} ({what})"
+    # What the reader sees in the trace: a thread that ran alone while the others waited takes
+    # no decision (no run in the token) but is a switch in the table. A step-limit trace shows
+    # only its end; the limit is counted once, not with the step that reached it.
+    switches = schedule.switches if outcome.kind == "step-limit" else _switches_in(recorder.events)
+    steps = outcome.steps
+    if outcome.kind == "step-limit":
+        steps = min(steps, schedule.max_steps or DEFAULT_MAX_STEPS)
     header = failure_header(
         what, strategy=strategy, model=schedule.model, timeouts=schedule.timeouts, executions=executions,
         elapsed=elapsed,
         schedule=(f"schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
-                  f"{schedule.switches} thread switches, {outcome.steps} steps"))
+                  f"{switches} thread switch{'es' if switches != 1 else ''}, {steps} steps"))
     replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
     report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
                            header=header, token=token, replay_hint=replay_hint, notes=notes)

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 import pytest
 import report_program
@@ -279,3 +280,26 @@ def test_thread_names_are_shown_on_one_line_distinct_and_short() -> None:
     assert header.count("|") == 3, header  # four columns: the body and three threads
     assert "a\\nb/c" in header and "…" in header, header
     assert all(len(line) <= 100 for line in table.splitlines()[:2])
+
+
+def test_the_header_counts_the_switches_the_trace_shows_and_the_step_limit_once():
+    def body() -> None:
+        ev = threading.Event()
+
+        def setter() -> None:
+            time.sleep(0.01)
+            ev.set()
+
+        t = threading.Thread(target=setter)
+        t.start()
+        assert ev.wait(5), "event not set in time"
+        t.join()
+
+    r = interleave.explore(body, executions=50, seed=0)
+    assert r.failure is not None, r.verdict
+    header = r.failure.report.splitlines()[2]
+    trace = r.failure.trace
+    seen = sum(1 for a, b in zip(trace, trace[1:]) if a.tid != b.tid)
+    assert seen > 0 and f" {seen} thread switch" in header, (header, seen)
+    limited = interleave.explore(spins_forever, strategy="random", seed=0, executions=2, max_steps=3000)
+    assert " 3000 steps" in limited.failure.report.splitlines()[2], limited.failure.report.splitlines()[2]
