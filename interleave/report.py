@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import textwrap
 from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception, readable_names
@@ -364,10 +365,23 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
                 text += f"\n  {b.thread} waits for {b.waits_for}{until}"
                 if b.where:
                     text += f" at {_site_text(b.where)}"
-        return text
+        return _fill(text)
     if outcome.kind == "divergence":
-        return "Divergence: the program did not follow the recorded schedule: " + outcome.detail
+        return _fill("Divergence: the program did not follow the recorded schedule: " + outcome.detail)
     return outcome.kind
+
+
+def _fill(text: str, width: int = WIDTH) -> str:
+    """Long lines wrapped to ``width``, continuations indented under their line's text."""
+    out: List[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out.extend(textwrap.wrap(line, width, subsequent_indent=indent + ("    " if indent else ""),
+                                 break_long_words=False, break_on_hyphens=False))
+    return "\n".join(out)
 
 
 def diagnose(outcome: Outcome, events: Sequence[Event], names: Dict[int, str]) -> Optional[Diagnosis]:

@@ -303,3 +303,10 @@ def test_the_header_counts_the_switches_the_trace_shows_and_the_step_limit_once(
     assert seen > 0 and f" {seen} thread switch" in header, (header, seen)
     limited = interleave.explore(spins_forever, strategy="random", seed=0, executions=2, max_steps=3000)
     assert " 3000 steps" in limited.failure.report.splitlines()[2], limited.failure.report.splitlines()[2]
+
+
+def test_the_step_limit_paragraph_fits_100_columns():
+    r = interleave.explore(spins_forever, strategy="random", seed=0, executions=2, max_steps=3000)
+    report = r.failure.report
+    paragraph = report[report.index("Step limit"):report.index("Interleaving")]
+    assert max(len(line) for line in paragraph.splitlines()) <= 100, paragraph
