@@ -654,3 +654,75 @@ def test_local_still_there():
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, passed=1)
     assert "deadlock" in result.stdout.str()
+
+
+def test_a_failure_survives_warnings_as_errors(pytester: pytest.Pytester) -> None:
+    """Under -W error the fixture-state warning replaced the failure: no report, no token, no cache."""
+    pytester.makepyfile(test_werror='''
+import threading
+import pytest
+
+
+class Counter:
+    def __init__(self):
+        self.value = 0
+
+    def inc(self):
+        for _ in range(20):
+            x = self.value
+            self.value = x + 1
+
+
+@pytest.fixture
+def seen():
+    return []
+
+
+@pytest.mark.interleave(executions=500, strategy="random", seed=3)
+def test_bug(seen):
+    seen.append(1)  # changes a fixture in every execution: the warning's case
+    c = Counter()
+    ts = [threading.Thread(target=c.inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == 40 or c.value > 20  # found after some executions, so the fixture changed
+''')
+    result = pytester.runpytest_inprocess("-W", "error")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "Replay token: il1_" in text and "--interleave-replay=" in text, text
+    assert "fixture 'seen' changed" in text
+
+
+def test_a_test_of_which_no_execution_was_judged_does_not_pass(pytester: pytest.Pytester) -> None:
+    """One execution outlasted the time budget: 0 executions judged was a green test."""
+    pytester.makepyfile(test_slow='''
+import threading
+import pytest
+
+
+class Counter:
+    def __init__(self):
+        self.value = 0
+
+    def inc(self):
+        x = self.value
+        sum(range(4 * 10**7))  # about half a second of C, between the read and the write
+        self.value = x + 1
+
+
+@pytest.mark.interleave
+def test_slow_bug():
+    c = Counter()
+    ts = [threading.Thread(target=c.inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert c.value == 2
+''')
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--interleave-time-budget=0.05")
+    result.assert_outcomes(failed=1)
+    assert "interleave judged no execution of this test" in result.stdout.str()

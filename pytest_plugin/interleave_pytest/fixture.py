@@ -263,6 +263,7 @@ class Runner:
                     # A divergence counts as no longer failing: the code changed under the stored schedule.
                     rec.forgotten.append(why)
                     self.store.drop(item.nodeid, index)
+        warning: Optional[str] = None
         if result is None:
             watch = leaks.watched(fixtures or {}, closure_of)
             snapshot = leaks.Snapshot(watch) if watch else None
@@ -271,13 +272,16 @@ class Runner:
             changed = snapshot.changed() if snapshot is not None and result.executions > 1 else []
             if changed:
                 text = leaks.message(item.nodeid, changed, watch, result.executions)
-                quiet = result.failure is None and leaks.only_files(changed, watch)
-                if not rec.warned and not quiet:  # once per test (@given explores once per example)
-                    rec.warned = True
-                    warnings.warn(leaks.InterleaveFixtureStateWarning(text), stacklevel=2)
                 if result.failure is not None:
+                    # In the report, not as a warning: under ``-W error`` a warning raised here
+                    # replaced the failure (no report, no token, nothing stored).
                     result.failure.report += "\n\n" + text
+                elif not rec.warned and not leaks.only_files(changed, watch):
+                    warning = text  # once per test (@given explores once per example)
         self._finish(rec, index, result, source, opts, hint, cache=use_cache)
+        if warning is not None:
+            rec.warned = True
+            warnings.warn(leaks.InterleaveFixtureStateWarning(warning), stacklevel=2)
         return result
 
     def replay(self, item: pytest.Item, body: Callable[[], Any], token: str, **kwargs: Any) -> Result:

@@ -222,6 +222,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
         pytest.fail(problem, pytrace=False)
     if result.failure is not None:
         pytest.fail(result.failure.report, pytrace=False)
+    if result.executions == 0:
+        # Nothing was judged (one execution outlasts the time budget): never a silent pass.
+        why = "; ".join(result.warnings) or "no execution ran"
+        pytest.fail(f"interleave judged no execution of this test: {why}\n(The time budget here: time_budget= "
+                    "in the marker, or --interleave-time-budget.)", pytrace=False)
     return True
 
 
