@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any, Callable, List, Optional, Sequence, Set, Tuple, Union
 
+from .errors import NestedExploreError
 from .exploration import run_executions
 from .options import callable_body, flag, optional_callable, optional_int, optional_seconds, positive_int
 from .options import model as checked_model
@@ -112,6 +113,8 @@ def explore(
                                  time_budget=time_budget, recorder=lambda: recorder_for(strat, checker),
                                  after=races_found if checker is not None else None, progress=progress)
             ran, exhausted, stop = run.executions, run.exhausted, run.stop
+            if run.failed is not None and isinstance(run.failed.exception, NestedExploreError):
+                raise run.failed.exception  # a misuse, not a finding: no report, no token
             if run.failed is not None:
                 first = (run.failed, _schedule_of(run.failed, model, run.failed_seed, timeouts, max_steps))
             elapsed = _clock() - start

@@ -58,7 +58,9 @@ class Session:
         if _open or context.active is not None:
             raise NestedExploreError(
                 "interleave.explore/replay was called inside another exploration; "
-                "nested explorations are not supported: call it from the test itself, not from the body"
+                "nested explorations are not supported: call it from the test itself, not from the body "
+                "(a test marked @pytest.mark.interleave is itself the body: drop the marker, or explore "
+                "through the interleave fixture)"
             )
         # Before anything else changes them, what the program could change for the process.
         self.process = ProcessSettings()

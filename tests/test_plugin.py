@@ -726,3 +726,28 @@ def test_slow_bug():
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--interleave-time-budget=0.05")
     result.assert_outcomes(failed=1)
     assert "interleave judged no execution of this test" in result.stdout.str()
+
+
+def test_a_marked_test_that_explores_itself_is_a_usage_error_not_a_finding(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_nested='''
+import threading
+import pytest
+import interleave
+
+
+@pytest.mark.interleave(executions=20)
+def test_marked_calls_explore():
+    def body():
+        lock = threading.Lock()
+        with lock:
+            pass
+
+    interleave.explore(body, executions=5).raise_for_failure()
+''')
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "is itself the body: drop the marker" in text
+    assert "Replay token" not in text and "--interleave-replay" not in text
+    again = pytester.runpytest_inprocess()  # nothing was stored to replay first
+    assert "replayed first" not in again.stdout.str()

@@ -13,7 +13,7 @@ from typing import Any, Dict, Generator, List, Optional
 
 import pytest
 
-from interleave.errors import InconclusiveError, OptionError
+from interleave.errors import InconclusiveError, NestedExploreError, OptionError
 
 from .cli import add_options
 from .fixture import (
@@ -216,7 +216,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
     try:
         result = runner.explore(pyfuncitem, body, marker, fixtures=testargs,
                                 closure_of=getattr(testfunction, "__func__", testfunction))
-    except (ValueError, OptionError) as exc:
+    except (ValueError, OptionError, NestedExploreError) as exc:
         problem = str(exc) if str(exc).startswith("@") else f"@pytest.mark.interleave: {exc}"
     if problem is not None:
         pytest.fail(problem, pytrace=False)
