@@ -7,6 +7,7 @@ from types import CodeType, FrameType
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .instrument import access as A
+from .instrument.access.analysis import SUSPENDABLE
 from .instrument.access.vocabulary import Loc
 from .instrument.frame_cells import cell_of
 from .runtime import context
@@ -21,9 +22,6 @@ _DATA_KINDS = frozenset((Loc.ATTR, Loc.ITEM, Loc.ITEMS, Loc.CELL))
 _REPORTED = frozenset(("attr", "item", "items", "global", "cell"))
 # The location of an access that reaches code the harness cannot see into.
 _TOUCHES_ALL = A.EVERYTHING[0]
-# Code flags of frames that yield back to their caller instead of returning (generator, coroutine,
-# async generator).
-_SUSPENDS = 0x20 | 0x80 | 0x200
 
 
 def _join(a: List[int], b: List[int]) -> List[int]:
@@ -182,22 +180,17 @@ class RaceDetector:
         """A lock taken or given back with no switch point (inside the standard library: a
         Condition's ``wait``, a Queue's mutex, a Future's condition): an edge like any other."""
         tid = self.ex.current.tid
-        c = self.clock.get(tid)
-        if c is None:
+        if tid not in self.clock:
             return
         prev = self.pending.get(tid)
         if prev is not None and prev.acc.sync is None:
             # What the thread did since its last point comes before the lock operation.
             del self.pending[tid]
             self._ran(tid, prev, completed=True)
-        key = id(lock)
         if acquired:
-            src = self.sync.get(key)
-            if src is not None:
-                self.clock[tid] = _join(self.clock[tid], src)
+            self._acquire_side(tid, ("acquire", lock))
         else:
-            self.keep.append(lock)
-            self.sync[key] = _join(self.sync.get(key, []), self.clock[tid])
+            self._release_side(tid, ("release", lock))
 
     def _tick(self, tid: int) -> List[int]:
         c = self.clock.get(tid)
@@ -255,7 +248,7 @@ class RaceDetector:
             if f is was:
                 return False
             f = f.f_back
-        if was.f_code.co_flags & _SUSPENDS and wants(now.f_code):
+        if was.f_code.co_flags & SUSPENDABLE and wants(now.f_code):
             return False  # a generator that yielded back to code under test
         f = was.f_back
         while f is not None:  # returned through code under test
