@@ -60,7 +60,8 @@ class PrimitiveAdopter:
     Reached: globals and class attributes of instrumented modules, and what the explored
     function closes over, is bound to, defaults to or gets as arguments (partial arguments, a
     bound method's object, a callable object's attributes, ``__wrapped__``, closures of the
-    callables it holds), and their attributes, dict, list and set items. A real lock cannot be
+    callables it holds), and their attributes, dict, list and set items; and the locks of
+    logging's handlers. A real lock cannot be
     changed in place, so the reference is swapped where it is held (one cooperative twin per
     real object, so that every reference agrees); objects built on locks (Condition, Event,
     Semaphore, Barrier, queue.Queue) get new internals in place. What is reached but cannot be
@@ -338,6 +339,26 @@ class PrimitiveAdopter:
             self._visit_mapping(mod, [k for k in d if not k.startswith("__")], d.__getitem__, _MODULE_DEPTH,
                                 mod.__name__)
 
+    def adopt_log_handlers(self) -> None:
+        """The locks of the logging handlers that exist before the run (a fixture's, a module's).
+
+        A handler holds its lock while it emits, and its emit can run code under test (a
+        handler class of the program, a stream or formatter it supplies), so a switch can come
+        while the lock is held. A real RLock is owned by the OS thread that every virtual thread
+        shares: each would re-enter it, and the mutual exclusion the program relies on would be
+        silently gone. Handlers are reached through logging's own list of them, however the
+        program reaches its logger. The harness's handlers (pytest's log capture) stay as they are.
+        """
+        logging = sys.modules.get("logging")
+        registry = getattr(logging, "_handlerList", None)
+        if not isinstance(registry, list):
+            return
+        for ref in list(registry):
+            handler = ref() if callable(ref) else None
+            if handler is None or _opaque(handler):
+                continue
+            self._visit_object(handler, 2, f"logging handler {type(handler).__qualname__}")
+
     def adopt_callable(self, fn: Any, depth: int = _DATA_DEPTH) -> None:
         """Primitives reachable from the explored function: what it is bound to, closes over, defaults to.
 
@@ -469,6 +490,7 @@ def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,
     """Make pre-existing primitives cooperative for the run; the adopter says what it did."""
     adopter = PrimitiveAdopter(p, code_filter)
     adopter.adopt_modules()
+    adopter.adopt_log_handlers()
     adopter.adopt_callable(fn)
     for obj in extra or ():
         adopter._visit_object(obj, 3, "argument")
