@@ -14,7 +14,7 @@ from .options import model as checked_model
 from .options import names as checked_names
 from .options import timeouts as checked_timeouts
 from .races import RaceChecker, check_mode, recorder_for
-from .report import diagnose, failure_header, render_report
+from .report import diagnose, failure_header, outside_warnings, render_report
 from .result import Failure, Result
 from .runtime import context
 from .runtime.operation import OpKind
@@ -290,8 +290,8 @@ def replay(
                                    f"run has PYTHONHASHSEED={here}: set PYTHONHASHSEED={schedule.hash_seed} "
                                    "and replay again")
         if outcome.failed:
-            failure = _failure_from(outcome, schedule, recorder, strategy="replay", executions=1,
-                                    elapsed=elapsed, fn=fn, hint=hint, notes=[])
+            failure = _failure_from(outcome, schedule, recorder, strategy="replay", executions=1, elapsed=elapsed,
+                                    fn=fn, hint=hint, notes=outside_warnings(session.outside_waiters()))
         elif checker is not None and checker.end_execution(outcome, schedule):
             failure = checker.failure(session, fn, strategy="replay", executions=1, elapsed=elapsed, hint=hint)
         session.check_interrupt()
@@ -358,6 +358,7 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
     advice = not_instrumented_hint(uninstrumented_packages(session.filter, fn, final.exception))
     if advice:
         notes.append("\n" + advice)
+    notes += outside_warnings(session.outside_waiters())
     failure = _failure_from(final, schedule, recorder, strategy=strategy, executions=executions,
                             elapsed=elapsed, fn=fn, hint=hint, notes=notes)
     failure.reproducible = reproducible

@@ -384,6 +384,18 @@ def _fill(text: str, width: int = WIDTH) -> str:
     return "\n".join(out)
 
 
+def outside_warnings(waiters: Sequence[Any]) -> List[str]:
+    """A warning per thread started outside the run that waits in an object the run made cooperative."""
+    return ["\n" + _fill(
+        f"WARNING: thread {w.thread!r} was started before the run, outside it, and waits in {w.method}() "
+        + (f"(called at {short_path(w.filename)}:{w.lineno}, in {w.function}) " if w.filename else "")
+        + "on an object this run made "
+        "cooperative. interleave schedules only the threads the run starts: during the run that thread "
+        "never wakes, never takes what the run puts there and never answers. If the test relies on it, "
+        "this failure would not happen for real. Fix: start that thread in the test body (it then runs "
+        "as a virtual thread), or give the body objects of its own.") for w in waiters]
+
+
 def diagnose(outcome: Outcome, events: Sequence[Event], names: Dict[int, str]) -> Optional[Diagnosis]:
     """The recognised pattern behind the failure, or None (never a guess)."""
     events = [e for e in events if not foreign(e.filename)]

@@ -9,7 +9,7 @@ import random
 import signal
 import threading
 from time import monotonic as _monotonic
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from .errors import InstrumentationError, NestedExploreError
 from .instrument.backend import Backend
@@ -17,6 +17,7 @@ from .instrument.choose import make_backend
 from .instrument.filter import CodeFilter
 from .instrument.patching import Patcher
 from .patches.adopter import adopt_prerun_primitives
+from .patches.outside_waiters import OutsideWaiter, outside_waiters
 from .patches.process_settings import ProcessSettings
 from .patches.stdlib import ExecutorModuleState, install_runtime_patches, reset_thread_names
 from .runtime import context
@@ -117,6 +118,10 @@ class Session:
         watchdog = self.watchdog
         if watchdog is not None:
             watchdog.deadline = None if seconds is None else _monotonic() + seconds
+
+    def outside_waiters(self) -> List[OutsideWaiter]:
+        """Threads started before the run, outside it, that wait in an object it made cooperative."""
+        return outside_waiters(self.adopter.start, self.adopter.caller_ident)
 
     def check_interrupt(self) -> None:
         """Raise ``KeyboardInterrupt`` if Ctrl-C came (between executions, shrinking, reporting)."""

@@ -143,7 +143,7 @@ class PrimitiveAdopter:
                     if attr in obj.__dict__ and hasattr(new, attr):
                         self.p.setattr(obj, attr, getattr(new, attr))
                 self.adopted += 1
-                self.start.conditions.append(obj)
+                self.start.add_condition(obj)
         elif isinstance(obj, (threading.Event, threading.Semaphore, threading.Barrier)):
             self._retool(obj._cond, path)  # type: ignore[union-attr]
             self.start.keep_values(obj, next(names for kind, names in _STATE.items() if isinstance(obj, kind)))
@@ -155,7 +155,7 @@ class PrimitiveAdopter:
                 for attr in ("not_empty", "not_full", "all_tasks_done"):
                     cond = threading.Condition(new)
                     self.p.setattr(obj, attr, cond)
-                    self.start.conditions.append(cond)
+                    self.start.add_condition(cond)
                 self.adopted += 1
                 # maxsize is the program's to change; is_shutdown is 3.13's Queue.shutdown().
                 self.start.keep_values(obj, ("unfinished_tasks", "maxsize", "is_shutdown"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from typing import Any, Iterable, List, Tuple
@@ -25,6 +26,15 @@ class StartState:
         self.values: List[Tuple[Any, str, Any]] = []
         self.contents: List[Tuple[Any, List[Any]]] = []
         self.executors: List[Any] = []  # ThreadPoolExecutors given new internals each execution
+
+    def add_condition(self, cond: Any) -> None:
+        """A retooled Condition: each execution starts with no waiters; the run ends with its own.
+
+        Its waiters at the start are threads outside the run (a fixture's service thread): they
+        are set aside, not dropped, so that a notify after the run still wakes them.
+        """
+        self.p.setattr(cond, "_waiters", collections.deque())
+        self.conditions.append(cond)
 
     def record_locks(self, twins: Iterable[Any]) -> None:
         """Remember each twin's lock state: every execution starts from it."""
