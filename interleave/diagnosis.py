@@ -262,7 +262,7 @@ def diagnose_exception(events: Sequence[Event], names: Dict[int, str],
     return found[0]
 
 
-def _lock_names(events: Sequence[Event]) -> Dict[int, str]:
+def lock_names(events: Sequence[Event]) -> Dict[int, str]:
     """Lock number -> how the code names it: what the thread read just before acquiring it."""
     names: Dict[int, str] = {}
     for i, e in enumerate(events):
@@ -312,7 +312,7 @@ def diagnose_deadlock(events: Sequence[Event], names: Dict[int, str], cycle: Seq
         if last is None or events[last].kind != "acquire" or target is None:
             return None
         waits[n] = (target, last)
-    lock_name = _lock_names(events)
+    lock_name = lock_names(events)
     parts = []
     rows: Set[int] = set()
     for k, n in enumerate(threads):

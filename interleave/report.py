@@ -7,7 +7,7 @@ import shutil
 import textwrap
 from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Set, Tuple
 
-from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception, readable_names
+from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception, lock_names, readable_names
 from .result import semantics
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
@@ -170,8 +170,12 @@ def _wrap(text: str, first: int, rest: int) -> List[str]:
     return lines
 
 
-def _row_texts(rows: List[Optional[_Row]], diagnosis_rows: Set[int]) -> List[Tuple[Optional[int], str, bool]]:
-    """(tid or None for a gap, text, preempted) per output line before layout."""
+def _row_texts(rows: List[Optional[_Row]], diagnosis_rows: Set[int],
+               locks: Optional[Dict[int, str]] = None) -> List[Tuple[Optional[int], str, bool]]:
+    """(tid or None for a gap, text, preempted) per output line before layout.
+
+    ``locks``: lock number -> its name, to say which lock an acquire or release is about.
+    """
     out: List[Tuple[Optional[int], str, bool]] = []
     prev: Optional[Tuple[int, str, int]] = None  # (tid, file, line) whose source was shown last
     for r in rows:
@@ -199,13 +203,16 @@ def _row_texts(rows: List[Optional[_Row]], diagnosis_rows: Set[int]) -> List[Tup
             out.append((e.tid, head, e.preempted_before))
             prev = here
         what = e.access if e.access else (e.op or "")
+        if locks and e.kind in ("acquire", "release") and e.target in locks:
+            what += f" ({locks[e.target]})"
         mark = "* " if r.index in diagnosis_rows else "  "
         out.append((e.tid, f"{mark}{what}{times}", False))
     return out
 
 
 def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional[int] = None, *,
-                 racing: Optional[Set[int]] = None, pinned: Optional[Set[int]] = None) -> str:
+                 racing: Optional[Set[int]] = None, pinned: Optional[Set[int]] = None,
+                 diagnosed: str = "race") -> str:
     """One lane per thread, rows in execution order; ``>>`` marks a preemption.
 
     ``racing`` are the locations of the race (their accesses are never folded or elided) and
@@ -239,7 +246,9 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional
     for k in range(1, len(tids)):
         rule[k * lane - 2] = "+"
     lines = [header.rstrip(), (" " * MARGIN + "".join(rule))[: max(len(header.rstrip()), MARGIN + len(tids) * lane)]]
-    for tid, text, preempted in _row_texts(rows, pinned):
+    locks = lock_names(events)
+    # One lock needs no name; several do, to tell which one each acquire takes.
+    for tid, text, preempted in _row_texts(rows, pinned, locks if len(set(locks.values())) > 1 else None):
         if tid is None:
             lines.append("   " + text)
             continue
@@ -256,7 +265,7 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional
                 line = " " * max(MARGIN, width - len(part)) + part
             lines.append(line)
     lines.append("")
-    lines.append("  (>> = the thread before was preempted; * = a step of the diagnosed race)"
+    lines.append(f"  (>> = the thread before was preempted; * = a step of the diagnosed {diagnosed})"
                  if pinned else "  (>> = the thread before was preempted)")
     return "\n".join(lines)
 
@@ -325,8 +334,13 @@ def _site_text(where: Tuple[str, int, str]) -> str:
     return f"{short_path(path)}:{line} in {function}  `{source_line(path, line)}`"
 
 
-def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset()) -> str:
-    """One paragraph: the exception, the deadlock cycle, the step limit or the divergence."""
+def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset(),
+                     named: Optional[Dict[int, str]] = None) -> str:
+    """One paragraph: the exception, the deadlock cycle, the step limit or the divergence.
+
+    ``named``: for a thread (by tid) blocked on a lock, the lock as the code names it (the trace's
+    ``Account.lock #2``), shown instead of its address.
+    """
     if outcome.kind == "exception" and outcome.exception is not None:
         where = "the test body" if outcome.tid == 0 else f"thread {outcome.thread} (uncaught; fails the run)"
         return f"Exception in {where}:\n" + format_exception(outcome.exception, instrumented)
@@ -336,7 +350,8 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
             # Where comes first, on the thread's own line: after "held by X" it read as X's place.
             where = f", at {_site_text(b.where)}" if b.where else ""
             held = f", held by {b.holder}" if b.holder else ""
-            lines.append(f"  {b.thread}{where}\n    waits for {b.waits_for}{held}")
+            waits = (named or {}).get(b.tid) or b.waits_for
+            lines.append(f"  {b.thread}{where}\n    waits for {waits}{held}")
         cycle = wait_for_cycle(outcome.blocked)
         if cycle:
             lines.append("  Wait-for cycle: " + " -> ".join(cycle))
@@ -407,6 +422,24 @@ def diagnose(outcome: Outcome, events: Sequence[Event], names: Dict[int, str]) -
     return None
 
 
+def _named_waits(outcome: Outcome, events: Sequence[Event]) -> Dict[int, str]:
+    """Blocked thread -> the lock it waits for, named as the code names it (its last step is that acquire)."""
+    if not outcome.blocked:
+        return {}
+    named = lock_names(events)
+    last: Dict[int, Event] = {}
+    for e in events:
+        last[e.tid] = e
+    out: Dict[int, str] = {}
+    for b in outcome.blocked:
+        e = last.get(b.tid)
+        # Only a plain "Lock at 0x..." wait: a Condition's or a queue's has its own words.
+        if (e is not None and e.kind == "acquire" and e.target in named
+                and b.waits_for.startswith(f"{e.label} at 0x")):
+            out[b.tid] = f"{e.label} {named[e.target]}"
+    return out
+
+
 def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int, str],
                   header: str, token: str, replay_hint: str, notes: Sequence[str] = (),
                   width: Optional[int] = None) -> str:
@@ -425,10 +458,12 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
         racing = found.targets if found.kind != "deadlock" else None
     # The files the run took switch points in: their frames are instrumented code.
     traced = {e.filename for e in events}
-    parts += [describe_failure(outcome, traced), ""]
+    parts += [describe_failure(outcome, traced, _named_waits(outcome, shown)), ""]
     if outcome.expired:
         parts += expired_lines(outcome.expired) + [""]
-    parts += ["Interleaving (one column per thread):", render_table(shown, names, width, racing=racing, pinned=pinned)]
+    parts += ["Interleaving (one column per thread):",
+              render_table(shown, names, width, racing=racing, pinned=pinned,
+                           diagnosed=found.kind if found is not None and found.kind == "deadlock" else "race")]
     if outcome.kind == "step-limit" and events and outcome.loop_site is None:
         tail = events[-200:]
         hot: Dict[Tuple[str, int], int] = {}
