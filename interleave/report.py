@@ -428,8 +428,8 @@ def _named_waits(outcome: Outcome, events: Sequence[Event]) -> Dict[int, str]:
         return {}
     named = lock_names(events)
     last: Dict[int, Event] = {}
-    for e in events:
-        last[e.tid] = e
+    for step in events:
+        last[step.tid] = step
     out: Dict[int, str] = {}
     for b in outcome.blocked:
         e = last.get(b.tid)
