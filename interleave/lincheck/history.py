@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .operation import Operation
 from .scenario import Scenario
@@ -47,11 +48,47 @@ class CallRecord:
 
 
 def invoke(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call ``fn``; an exception (not an interrupt) becomes a ``Raised`` result."""
+    """Call ``fn``; its result as it was when the call returned; an exception becomes a ``Raised``."""
     try:
-        return fn(*args)
+        return as_returned(fn(*args))
     except Exception as exc:  # noqa: BLE001 - an exception is a result of the call
         return Raised(exc)
+
+
+_CONTAINERS = (list, tuple, dict, set, bytearray, collections.deque)
+
+
+def as_returned(value: Any, memo: Optional[Dict[int, Any]] = None) -> Any:
+    """``value`` with its built-in containers copied, at any depth: what the caller saw on return.
+
+    A call that returns the object's own list (``return self._items``) would otherwise show the
+    appends of calls that came after it, and a correct class would be judged not linearizable.
+    Only the built-in containers are copied: copying other objects would run the program's code
+    (``__deepcopy__``, ``__reduce__``) with its switch points; those stay as they are.
+    """
+    kind = type(value)
+    if kind not in _CONTAINERS:
+        return value
+    if memo is None:
+        memo = {}
+    done = memo.get(id(value))
+    if done is not None:
+        return done
+    out: Any
+    if kind is list:
+        out = memo[id(value)] = []
+        out.extend(as_returned(v, memo) for v in value)
+    elif kind is dict:
+        out = memo[id(value)] = {}
+        out.update((k, as_returned(v, memo)) for k, v in value.items())
+    elif kind is collections.deque:
+        out = memo[id(value)] = collections.deque(maxlen=value.maxlen)
+        out.extend(as_returned(v, memo) for v in value)
+    elif kind is tuple:
+        out = memo[id(value)] = tuple(as_returned(v, memo) for v in value)
+    else:  # set (its items are hashable: not containers to copy), bytearray
+        out = memo[id(value)] = kind(value)
+    return out
 
 
 def run_scenario(factory: Callable[[], Any], operations: Sequence[Operation], scenario: Scenario,
