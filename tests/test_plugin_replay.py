@@ -59,8 +59,8 @@ def test_library_two_calls():
 
 
 def command_args(text: str) -> List[str]:
-    """The arguments of the report's Reproduce command, after ``pytest``."""
-    m = re.search(r"Reproduce:\s+pytest (.*)", text)
+    """The arguments of the report's Reproduce command, after ``pytest`` (or ``python -m pytest``)."""
+    m = re.search(r"Reproduce:\s+(?:.+? -m )?pytest (.*)", text)
     assert m, text
     return shlex.split(m.group(1), comments=True)
 
@@ -248,3 +248,99 @@ def test_an_unused_token_under_xdist_is_a_usage_error_and_a_used_one_is_not(pyte
                                          timeout=120)
     used.assert_outcomes(failed=1, passed=1)
     assert "never replayed" not in used.stdout.str()
+
+
+def test_a_token_with_several_tests_under_xdist_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """-n 2 and two selected interleave tests: the usage error of a plain run, not an INTERNALERROR."""
+    pytester.makepyfile(test_mix=RACE_AND_PLAIN)
+    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_mix.py::test_race")
+    token = re.search(r"--interleave-replay=(il1_[A-Za-z0-9_-]+)", first.stdout.str())
+    assert token
+    both = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "test_mix.py",
+                                         f"--interleave-replay={token.group(1)}", timeout=120)
+    text = both.stdout.str() + both.stderr.str()
+    assert "INTERNALERROR" not in text
+    assert both.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--interleave-replay replays one test, but 2 interleave tests are selected" in text
+    assert "never replayed" not in text  # the cause is the selection, said once
+    assert "passed" not in both.stdout.lines[-1] and "failed" not in both.stdout.lines[-1]
+
+
+RACES_ONLY = '''
+import threading
+import pytest
+
+
+class Box:
+    def __init__(self):
+        self.v = 0
+
+    def set1(self):
+        self.v = 1
+
+
+@pytest.mark.interleave(executions=200)
+def test_racy_writes():
+    b = Box()
+    ts = [threading.Thread(target=b.set1) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+'''
+
+
+def test_the_command_repeats_ini_overrides(pytester: pytest.Pytester) -> None:
+    """-o interleave_races=fail: the printed command repeats it, so the replay checks races and fails again."""
+    pytester.makepyfile(test_races=RACES_ONLY)
+    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-o", "interleave_races=fail")
+    first.assert_outcomes(failed=1)
+    args = command_args(first.stdout.str())
+    assert args[args.index("-o") + 1] == "interleave_races=fail"
+    again = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    again.assert_outcomes(failed=1)
+    assert "race" in again.stdout.str() and "divergence" not in again.stdout.str()
+
+
+def test_the_command_repeats_an_ini_instrument_override(pytester: pytest.Pytester) -> None:
+    """-o interleave_instrument=...: without it the library runs as single steps and the replay diverges."""
+    pytester.mkdir("lib")
+    pytester.mkdir("lib/site-packages")
+    pkg = pytester.mkdir("lib/site-packages/mylibzz")
+    (pkg / "__init__.py").write_text(LIB)
+    pytester.makeconftest('import sys, os\n'
+                          'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib", "site-packages"))\n')
+    pytester.makepyfile(test_instr=INSTR)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "interleave_instrument=mylibzz")
+    first.assert_outcomes(failed=1)
+    args = command_args(first.stdout.str())
+    assert args[args.index("-o") + 1] == "interleave_instrument=mylibzz"
+    again = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    again.assert_outcomes(failed=1)
+    assert "divergence" not in again.stdout.str()
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "1"]])
+def test_python_dash_m_pytest_prints_a_command_of_the_same_form(pytester: pytest.Pytester, xdist: List[str]) -> None:
+    """Started as python -m pytest (pytester's subprocess), the command is this interpreter's -m pytest, and runs."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytester.makepyfile(test_mix=RACE_AND_PLAIN)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist, "test_mix.py::test_race", timeout=120)
+    first.assert_outcomes(failed=1)
+    m = re.search(r"Reproduce:\s+(.*)", first.stdout.str())
+    assert m, first.stdout.str()
+    words = shlex.split(m.group(1))
+    while "=" in words[0]:  # PYTHONHASHSEED=... when the environment fixes it
+        words.pop(0)
+    assert words[1:3] == ["-m", "pytest"], words
+    # The interpreter named is this one: by its bare name only when the PATH finds this very file.
+    exe = words[0] if os.sep in words[0] else shutil.which(words[0])
+    assert exe is not None and os.path.abspath(exe) == os.path.abspath(sys.executable)
+    again = subprocess.run([exe, *words[1:], "-p", "no:cacheprovider"], cwd=str(pytester.path),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "1 failed" in again.stdout
+    assert "divergence" not in again.stdout

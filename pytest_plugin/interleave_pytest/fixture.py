@@ -17,6 +17,8 @@ from interleave.token import decode
 
 from . import leaks, progress
 from .cache import FailureStore
+from .command import ini_overrides, launcher
+from .command import quote as _quote
 from .fresh import fresh_body
 from .options import Settings, check_marker_kwargs, resolve
 from .undo import real_values_restored
@@ -64,14 +66,13 @@ class ExplorationRecord:
     warned: bool = False
     calls: int = 0
     cut: List[str] = field(default_factory=list)  # bounded searches the budget cut short: not a proof
+    unproved: List[str] = field(default_factory=list)  # systematic searches that stopped for another reason
+    why_unproved: List[str] = field(default_factory=list)  # the same, explained in full (the report section)
+    notes: List[str] = field(default_factory=list)  # options the command line made the test drop
     races: List[str] = field(default_factory=list)  # races="report" findings, described
     forgotten: List[str] = field(default_factory=list)  # why stored failures were dropped
     uninstrumented: List[str] = field(default_factory=list)  # installed packages reached but not instrumented
     replayed_token: bool = False  # this test replayed --interleave-replay's token
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def target_of(item: pytest.Item) -> str:
@@ -94,15 +95,18 @@ def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = 
 
     ``call``: which exploration of the test (0-based) the token belongs to. The command-line
     options a replay needs are repeated: instrument/exclude change what a replay runs, races=fail
-    what it checks.
+    what it checks; so are ``-o`` ini overrides, and the command starts as the session was started
+    (``pytest`` or ``python -m pytest``).
     """
     env = os.environ.get("PYTHONHASHSEED")
     prefix = f"PYTHONHASHSEED={env} " if env not in (None, "random") else ""
+    prefix += launcher(item.config)
+    overrides = "".join(f" {word}" for word in ini_overrides(item.config))
     if given:
         extra = f" {rerun}" if rerun else (f" --interleave-seed={seed}" if seed is not None else "")
-        return (f"{prefix}pytest {_quote(target_of(item))}{extra}   # Hypothesis replays the failing input "
+        return (f"{prefix} {_quote(target_of(item))}{extra}{overrides}   # Hypothesis replays the failing input "
                 "first; the interleaving search for an input is deterministic")
-    extra = ""
+    extra = overrides
     runner = item.config.stash.get(RUNNER_KEY, None)
     if runner is not None:
         for key in ("instrument", "exclude"):
@@ -113,7 +117,7 @@ def replay_command(item: pytest.Item, token: str = TOKEN_SLOT, *, given: bool = 
             extra += " --interleave-races=fail"
     if call > 0:
         extra += f" --interleave-replay-call={call + 1}"
-    return f"{prefix}pytest {_quote(target_of(item))} --interleave-replay={token}{extra}"
+    return f"{prefix} {_quote(target_of(item))} --interleave-replay={token}{extra}"
 
 
 def replays_here(settings: Settings, index: int) -> bool:
@@ -166,6 +170,15 @@ def cut_short(result: Result, source: str) -> Optional[str]:
             f"{result.strategy} before it covered: {result.bound})")
 
 
+def stopped_unproved(result: Result, source: str) -> Optional[str]:
+    """For a systematic search that ran out of schedules without a proof (fairness, divergence): why, briefly."""
+    if source != "search" or result.failure is not None or result.stop_reason != "unproved":
+        return None
+    n = result.executions
+    return (f"stopped after {n:,} execution{'s' if n != 1 else ''}: not a proof ({result.why_unproved(brief=True)}; "
+            f"{result.strategy})")
+
+
 #: What --interleave-replay adds when a token diverges before its schedule got going.
 FOREIGN_TOKEN = ("this token diverged at its first steps: it may belong to another test, or to another version "
                  "of the code; replay it on the test and the code that printed it")
@@ -200,12 +213,13 @@ class Runner:
         return rec
 
     def options(self, item: pytest.Item, marker: Mapping[str, Any],
-                call: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                call: Optional[Mapping[str, Any]] = None, notes: Optional[List[str]] = None) -> Dict[str, Any]:
         """explore() keyword arguments for this test (validated marker, session options, call).
 
-        Raises ``ValueError`` with a one-line message when the marker or the call does not fit.
+        Raises ``ValueError`` with a one-line message when the marker or the call does not fit;
+        ``notes`` gets what the command line made the test drop.
         """
-        return resolve(self.settings, item.nodeid, marker, call)
+        return resolve(self.settings, item.nodeid, marker, call, notes=notes)
 
     def explore(self, item: pytest.Item, body: Callable[[], Any], marker: Mapping[str, Any],
                 call: Optional[Mapping[str, Any]] = None, *, fixtures: Optional[Dict[str, Any]] = None,
@@ -216,7 +230,9 @@ class Runner:
         rec.calls += 1
         call = dict(call or {})
         hint = call.pop("hint", None) or replay_command(item, call=index)
-        opts = self.options(item, marker, call)
+        notes: List[str] = []
+        opts = self.options(item, marker, call, notes)
+        rec.notes.extend(n for n in notes if n not in rec.notes)
         every = dict(getattr(item, "funcargs", None) or fixtures or {})
         with real_values_restored(every):
             return self._explore(item, rec, index, fresh_body(body, every), opts, hint, fixtures, closure_of,
@@ -310,6 +326,10 @@ class Runner:
         cut = cut_short(result, source)
         if cut is not None:
             rec.cut.append(cut)
+        unproved = stopped_unproved(result, source)
+        if unproved is not None:
+            rec.unproved.append(unproved)
+            rec.why_unproved.append("\n".join([result.verdict, *result.warnings]))
         if opts.get("races") == "report":
             rec.races.extend(r.describe() if hasattr(r, "describe") else str(r) for r in result.races)
         verdict = short_verdict(result, source)

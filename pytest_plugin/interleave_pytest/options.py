@@ -14,7 +14,7 @@ import numbers
 import os
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
 
@@ -432,13 +432,15 @@ def merge_markers(levels: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
 
 
 def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
-            call: Optional[Mapping[str, Any]] = None, *, where: str = "@pytest.mark.interleave") -> Dict[str, Any]:
+            call: Optional[Mapping[str, Any]] = None, *, where: str = "@pytest.mark.interleave",
+            notes: Optional[List[str]] = None) -> Dict[str, Any]:
     """The ``explore`` keyword arguments for one exploration of one test.
 
     ``marker``: the marker's arguments; ``call``: the arguments of an explicit
     ``interleave.explore`` call through the fixture (they win over everything). Strategy
     parameters from the command line or the ini file reach only the strategies that take them;
-    the marker's or the call's go with their strategy, and a mismatch raises ``ValueError``.
+    the call's go with its strategy, and a mismatch raises ``ValueError``. A command-line
+    strategy keeps the marker's parameters it takes and drops the others, saying so in ``notes``.
     """
     call = dict(call or {})
     cmd = settings.cmdline
@@ -448,14 +450,21 @@ def resolve(settings: Settings, nodeid: str, marker: Mapping[str, Any],
         for key, value in values.items():
             out[key] = merge_targets(out.get(key), value) if key in TARGET_OPTIONS else value
             origin[key] = level
-    # The marker's strategy parameters belong to the strategy it names (without one, to the strategy the
-    # session gives): when the command line or the call replaces that strategy, they go with it.
-    if "strategy" in marker:
-        went_with = marker["strategy"]
-        replaced = call.get("strategy", cmd.get("strategy", went_with)) != went_with
-    else:
-        went_with = cmd.get("strategy", settings.ini.get("strategy", default_strategy()))
-        replaced = "strategy" in call and call["strategy"] != went_with
+    # An explicit call is code written for its strategy: the marker's parameters, which belong to the
+    # strategy the marker names (without one, the session's), go when the call names another.
+    went_with = marker.get("strategy", cmd.get("strategy", settings.ini.get("strategy", default_strategy())))
+    replaced = "strategy" in call and call["strategy"] != went_with
+    if "strategy" in cmd and "strategy" not in call:
+        # Typed in CI for every test: the marker's parameters apply where the strategy takes them.
+        takes = strategy_params(cmd["strategy"])
+        dropped = []
+        for key in STRATEGY_PARAMS:
+            if origin.get(key) == "marker" and key not in takes:
+                dropped.append(f"{key}={out.pop(key)!r}")
+                del origin[key]
+        if dropped and notes is not None:
+            notes.append(f"--interleave-strategy={cmd['strategy']} does not take the marker's "
+                         f"{', '.join(dropped)}: dropped")
     if replaced:
         for key in STRATEGY_PARAMS:
             if origin.get(key) == "marker":

@@ -16,6 +16,7 @@ import pytest
 from interleave.errors import InconclusiveError, NestedExploreError, OptionError
 
 from .cli import add_options
+from .command import WORKER_KEY, launcher
 from .fixture import (
     FOREIGN_TOKEN,
     RECORD_KEY,
@@ -24,21 +25,21 @@ from .fixture import (
     InterleaveFixture,
     Runner,
     diverged_early,
-    instrument_advice,
     replay_command,
     replays_here,
 )
 from .guard import ACTIVE_KEY
 from .options import Settings, check_marker_kwargs, merge_markers, read_settings
+from .summary import STATS_ATTR, USAGE_KEY, Summary, rerun_options, token_unused, worker_usage_error
 from .targets import TARGET_OPTIONS, check_targets
 from .undo import real_values_restored
+from .xfail import FOUND_KEY, XfailJudge
 
 MARKER_HELP = (
     "interleave(executions=1000, strategy='portfolio', seed=<from the node id>, model='instruction', "
     "preemptions=None, time_budget=None, ...): run the test body under many thread interleavings "
     "(the arguments of interleave.explore); fixtures are created once per test, not per execution"
 )
-_STATS_ATTR = "interleave_stats"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,16 +55,18 @@ def pytest_configure(config: pytest.Config) -> None:
     runner = Runner(config, settings)
     config.stash[RUNNER_KEY] = runner
     config.pluginmanager.register(Summary(config), "interleave-summary")
+    config.pluginmanager.register(XfailJudge(), "interleave-xfail")
     if settings.clear and not hasattr(config, "workerinput"):
         runner.store.clear()
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist: every worker uses the controller's session seed."""
+    """pytest-xdist: every worker uses the controller's session seed and prints its Reproduce command."""
     runner = node.config.stash.get(RUNNER_KEY, None)
     if runner is not None and runner.settings.session_seed is not None:
         node.workerinput["interleave_session_seed"] = runner.settings.session_seed
+    node.workerinput[WORKER_KEY] = launcher(node.config)
 
 
 def pytest_report_header(config: pytest.Config) -> Optional[List[str]]:
@@ -93,16 +96,6 @@ def pytest_report_header(config: pytest.Config) -> Optional[List[str]]:
     if unbounded:
         lines.append(unbounded)
     return lines or None
-
-
-def rerun_options(settings: Settings) -> str:
-    """The options that repeat this run's search: the drawn seed and the shard."""
-    out = []
-    if settings.session_seed is not None:
-        out.append(f"--interleave-seed={settings.session_seed}")
-    if settings.shard != (0, 1):
-        out.append(f"--interleave-shard={settings.shard[0] + 1}/{settings.shard[1]}")
-    return " ".join(out)
 
 
 def default_bound(settings: Settings) -> str:
@@ -154,9 +147,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
     chosen = [item.nodeid for item in items if _uses_interleave(item)]
     if len(chosen) > 1:
         shown = "\n  ".join(chosen[:5]) + ("\n  ..." if len(chosen) > 5 else "")
-        raise pytest.UsageError(
-            f"--interleave-replay replays one test, but {len(chosen)} interleave tests are selected:\n  {shown}\n"
-            "select the failing test with its node id, as in the report's Reproduce line, or with -k")
+        problem = (f"--interleave-replay replays one test, but {len(chosen)} interleave tests are selected:\n  "
+                   f"{shown}\nselect the failing test with its node id, as in the report's Reproduce line, or with -k")
+        worker_output = getattr(config, "workeroutput", None)
+        if worker_output is None:
+            raise pytest.UsageError(problem)
+        # Raised on an xdist worker it would be the controller's INTERNALERROR: every worker collects the
+        # same tests, so each runs none and the controller ends with this usage error.
+        worker_output[USAGE_KEY] = problem
+        config.hook.pytest_deselected(items=list(items))
+        items[:] = []
 
 
 def _marker_kwargs(item: pytest.Item) -> Dict[str, Any]:
@@ -221,7 +221,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
     if problem is not None:
         pytest.fail(problem, pytrace=False)
     if result.failure is not None:
-        pytest.fail(result.failure.report, pytrace=False)
+        failed = pytest.fail.Exception(result.failure.report, pytrace=False)
+        if result.failure.exception is not None:
+            pyfuncitem.stash[FOUND_KEY] = (failed, result.failure.exception)  # for xfail(raises=...)
+        raise failed
     if result.executions == 0:
         # Nothing was judged (one execution outlasts the time budget): never a silent pass.
         why = "; ".join(result.warnings) or "no execution ran"
@@ -357,20 +360,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
     report = outcome.get_result()
     if rec.races:
         report.sections.append(("interleave: data races (races='report')", "\n".join(rec.races)))
-    if rec.cut:
-        report.sections.append(("interleave: not a proof", "\n".join(rec.cut)))
+    if rec.cut or rec.why_unproved:
+        report.sections.append(("interleave: not a proof", "\n".join(rec.cut + rec.why_unproved)))
     if rec.runs:
         stats = {
             "executions": sum(r["executions"] for r in rec.runs),
             "elapsed": sum(r["elapsed"] for r in rec.runs),
             "verdict": _verdict(rec.runs),
             "cut": list(rec.cut),
+            "unproved": list(rec.unproved),
+            "notes": list(rec.notes),
             "races": list(rec.races),
             "forgotten": list(rec.forgotten),
             "uninstrumented": list(rec.uninstrumented),
             "replayed_token": rec.replayed_token,
         }
-        setattr(report, _STATS_ATTR, stats)
+        setattr(report, STATS_ATTR, stats)
         # junit XML (it reads the teardown report's copy of item.user_properties): what was covered, from
         # which seed; the token and the replay command are added when a failure is found.
         props: List[Any] = []
@@ -393,25 +398,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
             runner.store.drop(item.nodeid, index)
 
 
-UNUSED_TOKEN = ("interleave: --interleave-replay was given, but no selected test explored, so the token was never "
-                "replayed: select the test that printed it (its node id as in the report's Reproduce line)")
-
-
-def _token_unused(config: pytest.Config) -> bool:
-    """--interleave-replay whose token no test replayed (on the xdist controller: by the workers' reports)."""
-    runner = config.stash.get(RUNNER_KEY, None)
-    if runner is None or runner.settings.replay_token is None or runner.replayed:
-        return False
-    if hasattr(config, "workerinput"):  # a worker saw only its share of the tests: the controller judges
-        return False
-    summary = config.pluginmanager.get_plugin("interleave-summary")
-    return not (isinstance(summary, Summary) and summary.replayed_token)
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A replay that replayed nothing is no pass: a mistyped node id must not read as 'the failure is gone'."""
-    if _token_unused(session.config) and exitstatus == pytest.ExitCode.OK:
+    if worker_usage_error(session.config) or (token_unused(session.config) and exitstatus == pytest.ExitCode.OK):
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
@@ -423,74 +413,3 @@ def _verdict(runs: List[Dict[str, Any]]) -> str:
     if len(kinds) == 1:
         return f"{len(runs)} explorations, each {kinds[0]}"
     return f"{len(runs)} explorations, the last {runs[-1]['verdict']}"
-
-
-class Summary:
-    """Statistics from the call reports (they travel with the report, so the xdist controller sees them)."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.rows: List[Any] = []
-        self.replayed_token = False  # a call report (from any xdist worker) replayed --interleave-replay's token
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect the statistics attached to a call report."""
-        stats = getattr(report, _STATS_ATTR, None)
-        if report.when == "call" and isinstance(stats, dict):
-            self.rows.append((report.nodeid, report.outcome, stats))
-            self.replayed_token = self.replayed_token or bool(stats.get("replayed_token"))
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """Executions per second overall; with ``-v``, each test's count and verdict."""
-        if _token_unused(self.config):
-            terminalreporter.write_line(UNUSED_TOKEN, red=True)
-        rows = self.rows
-        verbosity = self.config.get_verbosity()
-        if not rows or verbosity < -1:
-            return
-        total = sum(s["executions"] for _, _, s in rows)
-        elapsed = sum(s["elapsed"] for _, _, s in rows)
-        rate = f"{total / elapsed:,.0f} executions/s" if elapsed > 0 else "instant"
-        counts = sorted(s["executions"] for _, _, s in rows)
-        spread = f"{counts[0]:,}" if counts[0] == counts[-1] else f"{counts[0]:,}-{counts[-1]:,}"
-        tr = terminalreporter
-        if verbosity > 0:
-            tr.write_sep("-", "interleave")
-            for nodeid, outcome, s in rows:
-                per = f", {s['executions'] / s['elapsed']:,.0f}/s" if s["elapsed"] > 0 else ""
-                tr.write_line(f"{nodeid} {outcome.upper()}  {s['verdict']} ({s['elapsed']:.2f} s{per})")
-        runner = self.config.stash.get(RUNNER_KEY, None)
-        rerun = rerun_options(runner.settings) if runner is not None else ""
-        tr.write_line(f"interleave: {len(rows)} test{'s' if len(rows) != 1 else ''}, {total:,} "
-                      f"execution{'s' if total != 1 else ''} "
-                      f"({spread} per test) in {elapsed:.2f} s, {rate}" + (f"; rerun with {rerun}" if rerun else ""))
-        # What a pass does not prove, and what the search left behind: at every verbosity.
-        for nodeid, _, s in rows:
-            for why in s.get("forgotten", ()):
-                tr.write_line(f"interleave: stored failure of test {nodeid} {why}: forgotten")
-        cut = [(nodeid, text) for nodeid, _, s in rows for text in s.get("cut", ())]
-        if cut:
-            tr.write_line(f"interleave: {len(cut)} bounded search{'es' if len(cut) != 1 else ''} cut short by "
-                          "the budget (raise --interleave-executions or the time budget, or lower the bound):")
-            for nodeid, text in cut:
-                tr.write_line(f"  {nodeid}: {text}")
-        blind = [(nodeid, s["uninstrumented"]) for nodeid, _, s in rows if s.get("uninstrumented")]
-        if blind:
-            # A pass that never looked inside the libraries the body uses: say which, and how to look.
-            tr.write_line(f"interleave: {len(blind)} passing test{'s' if len(blind) != 1 else ''} ran installed "
-                          "libraries that are not instrumented (their code runs as single steps: a race "
-                          "inside them cannot be found):")
-            for nodeid, names in blind:
-                tr.write_line(f"  {nodeid}: {', '.join(names)}")
-            every = list(dict.fromkeys(n for _, names in blind for n in names))
-            tr.write_line("  " + instrument_advice(every))
-        races = [(nodeid, s["races"]) for nodeid, _, s in rows if s.get("races")]
-        if races:
-            tr.write_line(f"interleave: data races (races='report') in {len(races)} "
-                          f"test{'s' if len(races) != 1 else ''}:")
-            for nodeid, found in races:
-                tr.write_line(f"  {nodeid}: {len(found)} race{'s' if len(found) != 1 else ''}")
-                for text in found:
-                    tr.write_line("    " + text.replace("\n", "\n    "))
-
-
