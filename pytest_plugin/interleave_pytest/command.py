@@ -8,6 +8,7 @@ file but not the same command line.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -35,8 +36,12 @@ def _started_with_dash_m(config: pytest.Config) -> bool:
     return tuple(config.invocation_params.args) == tuple(sys.argv[1:])
 
 
+@functools.cache
 def _python() -> str:
-    """This interpreter as the user can type it: its bare name when the PATH finds this very file."""
+    """This interpreter as the user can type it: its bare name when the PATH finds this very file.
+
+    Once per process: every marked test's command starts with it, and the PATH search reads directories.
+    """
     exe = sys.executable
     name = os.path.basename(exe)
     found = shutil.which(name)
