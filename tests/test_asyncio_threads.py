@@ -76,3 +76,48 @@ def test_asyncio_is_itself_again_after_the_run() -> None:
     assert (events.get_running_loop, events._get_running_loop, asyncio.get_running_loop,
             asyncio.current_task) == before
     assert asyncio.run(asyncio.sleep(0, result=5)) == 5
+
+
+def loops_through_bound_names() -> None:
+    import asyncio_bound_names as bound
+
+    seen: List[int] = []
+
+    def worker() -> None:
+        async def main() -> None:
+            # The loop the names report is the one running this thread's coroutine, not another's.
+            assert await bound.whose_loop() == id(asyncio.get_running_loop())
+            seen.append(id(asyncio.get_running_loop()))
+
+        asyncio.run(main())
+
+    ts = [threading.Thread(target=worker) for _ in range(2)]
+    for t in ts:
+        t.start()
+    asyncio.run(main_alone())
+    for t in ts:
+        t.join()
+    assert len(seen) == 2
+
+
+async def main_alone() -> None:
+    import asyncio_bound_names as bound
+
+    assert await bound.whose_loop() == id(asyncio.get_running_loop())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "pct", "dpor", "portfolio"])
+def test_names_bound_from_asyncio_at_import_see_the_thread_s_own_loop(strategy: str, backend: str) -> None:
+    """``from asyncio import get_running_loop, current_task`` (anyio does it) read the C accelerator's
+    per-OS-thread cache: "no running event loop" inside asyncio.run, or another thread's loop."""
+    import asyncio_bound_names as bound
+
+    asyncio.run(main_alone())  # a real loop first: the C cache then holds a stale entry
+    before = (bound.get_running_loop, bound.current_task)
+    for _ in range(2):  # a second exploration in the same process too
+        r = interleave.explore(loops_through_bound_names, executions=30, seed=0, strategy=strategy,
+                               backend=backend)
+        assert r.failure is None, r.failure.report
+    assert (bound.get_running_loop, bound.current_task) == before
+    asyncio.run(main_alone())

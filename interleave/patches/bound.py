@@ -10,7 +10,7 @@ import weakref
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument.patching import Patcher
-from .table import _REAL_TO_VIRTUAL, _harness_module, _virtual_of
+from .table import _REAL_TO_VIRTUAL, _harness_module, _virtual_of, add_asyncio
 
 # The real callables, in one fixed order (the index of each is its slot in the counts below).
 _REALS: Tuple[Any, ...] = tuple(real for real, _ in _REAL_TO_VIRTUAL.values())
@@ -44,8 +44,11 @@ def swap_bound_names(p: Patcher) -> int:
     remembered owners (a list, a local of a returned frame), or given a real type (their counts
     rise and fall with their instances).
     """
-    counts = [sys.getrefcount(real) for real in _REALS]
     state = _STATE
+    if add_asyncio():
+        _index_reals()
+        state.other = None  # a longer table: the heap is searched for the new ones
+    counts = [sys.getrefcount(real) for real in _REALS]
     owners = state.live_owners()
     held = _held_counts(owners)
     other = [c - h for c, h in zip(counts, held)]
@@ -74,9 +77,21 @@ _TYPES = tuple(_REALS[i] for i in sorted(_TYPE_SLOTS))
 # What a young object must be to matter: a place the swap reaches (a dict, a defaults tuple, a
 # closure cell, an object keeping its attributes inline). A list, set, function (its defaults
 # and cells are objects of their own) or bound method never is; an instance refers to its type.
-_NOT_PLACES = frozenset(_TYPES) | {list, set, frozenset, types.FunctionType, types.MethodType, types.FrameType,
-                                   weakref.ref}
+_PLACELESS = frozenset({list, set, frozenset, types.FunctionType, types.MethodType, types.FrameType, weakref.ref})
+_NOT_PLACES = frozenset(_TYPES) | _PLACELESS
 _REAL_IDS = frozenset(_INDEX)
+
+
+def _index_reals() -> None:
+    """Everything above derived from the table again, after it grew."""
+    global _REALS, _INDEX, _COUNTABLE, _TYPE_SLOTS, _TYPES, _NOT_PLACES, _REAL_IDS
+    _REALS = tuple(real for real, _ in _REAL_TO_VIRTUAL.values())
+    _INDEX = {id(real): i for i, real in enumerate(_REALS)}
+    _COUNTABLE = all(sys.getrefcount(real) < 1 << 28 for real in _REALS)
+    _TYPE_SLOTS = frozenset(i for i, real in enumerate(_REALS) if isinstance(real, type))
+    _TYPES = tuple(_REALS[i] for i in sorted(_TYPE_SLOTS))
+    _NOT_PLACES = frozenset(_TYPES) | _PLACELESS
+    _REAL_IDS = frozenset(_INDEX)
 
 
 def _young_holder(p: Patcher, owners: List[Any]) -> bool:

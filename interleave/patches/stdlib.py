@@ -19,7 +19,7 @@ from ..sync import threads as vthreads
 from ..sync.lock import Lock
 from ..versions import CURRENT
 from .bound import swap_bound_names
-from .table import declared_replacements
+from .table import asyncio_twins, declared_replacements
 
 
 def install_runtime_patches(p: Patcher) -> None:
@@ -90,15 +90,11 @@ def _per_thread_running_loops(p: Patcher) -> None:
     The C accelerator caches the running loop per OS thread, which all virtual threads share:
     a second thread's ``asyncio.run`` saw the first one's loop running ("cannot be called from a
     running event loop"). The pure-Python twins asyncio keeps keep it in a ``threading.local``.
+    Names bound elsewhere (``from asyncio import current_task``) are swapped with the other
+    bound names (``table.add_asyncio``).
     """
-    aio, ev, tasks = (sys.modules.get(m) for m in ("asyncio", "asyncio.events", "asyncio.tasks"))
-    pairs = [(ev, name, getattr(ev, f"_py_{name}", None))
-             for name in ("_get_running_loop", "_set_running_loop", "get_running_loop", "get_event_loop")]
-    pairs.append((tasks, "current_task", getattr(tasks, "_py_current_task", None)))  # C from 3.12
-    for module, name, py in pairs:
-        if module is None or py is None:
-            continue
-        c = getattr(module, name)
+    aio = sys.modules.get("asyncio")
+    for module, name, c, py in asyncio_twins():
         p.setattr(module, name, py)
         if aio is not None and getattr(aio, name, None) is c:
             p.setattr(aio, name, py)

@@ -60,8 +60,47 @@ def _real_to_virtual() -> Dict[int, Tuple[Any, Any]]:
     return table
 
 
-# Keyed by the identity of objects it keeps alive itself: complete, and the same for every run.
+# Keyed by the identity of objects it keeps alive itself: complete, and the same for every run
+# (asyncio's functions join it once asyncio is imported: ``add_asyncio``).
 _REAL_TO_VIRTUAL = _real_to_virtual()
+
+#: asyncio's running-loop functions: the C accelerator's versions cache the running loop per OS
+#: thread, which every virtual thread shares; their pure-Python twins (``_py_<name>``, kept by
+#: asyncio itself) keep it per thread. (module, name) pairs; a version lacking one skips it.
+ASYNCIO_TWINS = (("asyncio.events", "_get_running_loop"), ("asyncio.events", "_set_running_loop"),
+                 ("asyncio.events", "get_running_loop"), ("asyncio.events", "get_event_loop"),
+                 ("asyncio.events", "_get_event_loop"), ("asyncio.tasks", "current_task"))
+_asyncio_added = False
+
+
+def asyncio_twins() -> List[Tuple[Any, str, Any, Any]]:
+    """(module, name, C function, pure-Python twin) for each of ``ASYNCIO_TWINS`` asyncio has here."""
+    out = []
+    for module_name, name in ASYNCIO_TWINS:
+        module = sys.modules.get(module_name)
+        c, py = getattr(module, f"_c_{name}", None), getattr(module, f"_py_{name}", None)
+        if module is not None and c is not None and py is not None and c is not py:
+            out.append((module, name, c, py))
+    return out
+
+
+def add_asyncio() -> bool:
+    """Once asyncio is imported: its C running-loop functions join the table. Whether it grew.
+
+    Not at import (importing asyncio costs a fifth of a second): a module that bound one
+    (``from asyncio import get_running_loop``, as anyio does) would otherwise call the C
+    function inside a run, and read another virtual thread's loop, or none.
+    """
+    global _asyncio_added
+    if _asyncio_added or "asyncio.tasks" not in sys.modules:
+        return False
+    _asyncio_added = True
+    grew = False
+    for _module, _name, c, py in asyncio_twins():
+        if id(c) not in _REAL_TO_VIRTUAL:
+            _REAL_TO_VIRTUAL[id(c)] = (c, py)
+            grew = True
+    return grew
 
 
 #: The harness itself and the test runner: their clocks and locks must stay real (timeouts,
