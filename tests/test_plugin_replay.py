@@ -292,7 +292,7 @@ def test_racy_writes():
 
 def test_the_command_repeats_ini_overrides(pytester: pytest.Pytester) -> None:
     """-o interleave_races=fail: the printed command repeats it, so the replay checks races and fails again."""
-    pytester.makepyfile(test_races=RACES_ONLY)
+    pytester.makepyfile(test_overridden_races=RACES_ONLY)  # not test_races: the suite has one
     first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-o", "interleave_races=fail")
     first.assert_outcomes(failed=1)
     args = command_args(first.stdout.str())
