@@ -291,7 +291,8 @@ def replay(
                                    "and replay again")
         if outcome.failed:
             failure = _failure_from(outcome, schedule, recorder, strategy="replay", executions=1, elapsed=elapsed,
-                                    fn=fn, hint=hint, notes=outside_warnings(session.outside_waiters()))
+                                    fn=fn, hint=hint, notes=outside_warnings(session.outside_waiters()),
+                                    replay_arguments=session.replay_arguments())
         elif checker is not None and checker.end_execution(outcome, schedule):
             failure = checker.failure(session, fn, strategy="replay", executions=1, elapsed=elapsed, hint=hint)
         session.check_interrupt()
@@ -360,7 +361,7 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
         notes.append("\n" + advice)
     notes += outside_warnings(session.outside_waiters())
     failure = _failure_from(final, schedule, recorder, strategy=strategy, executions=executions,
-                            elapsed=elapsed, fn=fn, hint=hint, notes=notes)
+                            elapsed=elapsed, fn=fn, hint=hint, notes=notes, replay_arguments=session.replay_arguments())
     failure.reproducible = reproducible
     return failure
 
@@ -391,7 +392,7 @@ def _first_difference(a: Recorder, b: Recorder) -> Optional[str]:
 
 def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, strategy: str,
                   executions: int, elapsed: float, fn: Callable[..., Any], hint: Optional[str],
-                  notes: List[str]) -> Failure:
+                  notes: List[str], replay_arguments: str = "") -> Failure:
     recorder.finish()
     token = encode(schedule)
     what = outcome.kind
@@ -418,7 +419,7 @@ def _failure_from(outcome: Outcome, schedule: Schedule, recorder: Recorder, *, s
         elapsed=elapsed,
         schedule=(f"schedule: {outcome.preemptions} preemption{'s' if outcome.preemptions != 1 else ''}, "
                   f"{switches} thread switch{'es' if switches != 1 else ''}, {steps} steps"))
-    replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r})"
+    replay_hint = hint or f"interleave.replay({_body_name(fn)}, {token!r}{replay_arguments})"
     report = render_report(outcome=outcome, events=recorder.events, names=recorder.thread_names,
                            header=header, token=token, replay_hint=replay_hint, notes=notes)
     return Failure(kind=outcome.kind, exception=outcome.exception, token=token, report=report,

@@ -160,7 +160,8 @@ class RaceChecker:
         parts = [header, ""] + [r.describe() for r in self.races] + [
             "", "Interleaving (one column per thread):", render_table(recorder.events, recorder.thread_names)]
         # replay() checks races only when asked: the library's line asks.
-        parts += replay_lines(token, hint or f"interleave.replay({name}, {token!r}, races='fail')")
+        call = f"interleave.replay({name}, {token!r}, races='fail'{session.replay_arguments()})"
+        parts += replay_lines(token, hint or call)
         return Failure(kind="race", exception=None, token=token, report="\n".join(parts),
                        trace=recorder.events, detail=first.describe())
 

@@ -45,6 +45,7 @@ class Session:
         self.model = model
         self.max_steps = max_steps
         self.filter = CodeFilter(instrument, exclude)
+        self.instrument, self.exclude = list(instrument), list(exclude)
         self.backend = make_backend(backend, self.filter, model, context)
         self.backend.loop_budget = max_steps
         # Each new greenlet resets the tracing counter itself (``Worker.run``); the back-end's
@@ -118,6 +119,14 @@ class Session:
         watchdog = self.watchdog
         if watchdog is not None:
             watchdog.deadline = None if seconds is None else _monotonic() + seconds
+
+    def replay_arguments(self) -> str:
+        """What a printed ``interleave.replay(...)`` call must repeat: ``, instrument=[...]`` and ``exclude``.
+
+        They change which code has switch points: replayed without them, the token diverges.
+        """
+        return "".join(f", {name}={value!r}" for name, value in
+                       (("instrument", self.instrument), ("exclude", self.exclude)) if value)
 
     def outside_waiters(self) -> List[OutsideWaiter]:
         """Threads started before the run, outside it, that wait in an object it made cooperative."""

@@ -75,3 +75,17 @@ def test_a_failure_raised_inside_an_uninstrumented_library_report_says_what_to_a
     assert result.failure is not None
     assert "Not instrumented: the code under test uses racylib_hint" in result.failure.report
     assert "instrument=['racylib_hint']" in result.failure.report
+
+
+@pytest.mark.timeout(120)
+def test_the_printed_replay_call_repeats_instrument_and_reproduces(racylib) -> None:
+    """Without instrument= the library has no switch points in the replay, and the token diverges."""
+    from interleave.api import explore  # the library's own line (under pytest the plugin prints a command)
+
+    body = _body(racylib)
+    result = explore(body, executions=300, seed=1, instrument=["racylib_hint"])
+    assert result.failure is not None
+    call = result.failure.report.split("Reproduce:", 1)[1].strip().splitlines()[0]
+    assert call == f"interleave.replay(_body.<locals>.body, {result.failure.token!r}, instrument=['racylib_hint'])"
+    again = eval(call.replace("_body.<locals>.body", "body"), {"interleave": interleave, "body": body})
+    assert again.failure is not None and isinstance(again.failure.exception, ValueError), again.verdict
