@@ -93,6 +93,23 @@ def test_a_thread_blocked_in_real_io_ends_as_real_blocking_naming_the_call(quick
 
 
 @on_main_thread
+def test_real_blocking_names_the_call_not_a_name_its_loop_condition_loaded(quick_block: None) -> None:
+    r, w = os.pipe()
+    try:
+        def reader() -> None:
+            remaining = 4
+            while remaining > 0:  # loads ``remaining`` right before the call, in the code's order
+                got = os.read(r, remaining)
+                remaining -= len(got)
+
+        message = blocked_message_of_a_thread_running(reader)
+        assert "in a call to os.read()" in message and "remaining()" not in message, message
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@on_main_thread
 def test_real_blocking_names_the_call_not_a_name_an_earlier_statement_loaded(quick_block: None) -> None:
     r, w = os.pipe()
     box = {"x": 0}

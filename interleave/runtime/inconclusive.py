@@ -95,8 +95,10 @@ def _called_name(frame: Optional[FrameType]) -> Optional[str]:
     for ins in dis.get_instructions(frame.f_code):
         if ins.offset >= frame.f_lasti:
             break
-        if ins.opname.startswith(("CALL", "STORE_", "DELETE_", "POP_TOP")):
-            chains = []  # what was loaded so far was used up (``box["x"] += 1`` before the call)
+        if ins.opname.startswith(("CALL", "STORE_", "DELETE_", "POP_TOP", "POP_JUMP", "JUMP", "FOR_ITER")):
+            # What was loaded so far was used up: by a statement (``box["x"] += 1`` before the
+            # call) or a condition (``while remaining > 0:`` around it).
+            chains = []
         elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_FAST_CHECK"):
             chains.append([str(ins.argval)])
         elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chains:
