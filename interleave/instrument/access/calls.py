@@ -7,6 +7,7 @@ call the models do not know runs code the harness cannot see and touches everyth
 from __future__ import annotations
 
 import builtins
+import contextlib
 import gc
 import os
 import random
@@ -35,6 +36,7 @@ from .vocabulary import (
     NULL,
     UNKNOWN,
     Abstract,
+    Instance,
     Lazy,
     Loc,
     is_immutable,
@@ -43,6 +45,17 @@ from .vocabulary import (
 
 def with_access(cm: Any) -> Access:
     """A ``with cm:`` set-up: what calling ``cm.__enter__`` touches."""
+    if type(cm) is Instance:
+        # A new object of a known class (``with Manager():``): its own __enter__, if under test;
+        # a @contextmanager's runs the generator function it was made from.
+        if cm.runs is not None:
+            if python_user_callable(cm.runs):
+                return Access("call", NOTHING, name=callable_name(cm.runs), space="object")
+            return unknown(f"with {callable_name(cm.runs)}()")
+        enter = type_lookup(cm.cls, "__enter__")
+        if enter is not MISSING and func_home(enter) == "user":
+            return Access("call", NOTHING, name="__enter__", space="object")
+        return unknown(f"with {cm.cls.__name__}")
     if cm is UNKNOWN or issubclass(type(cm), Abstract):
         return unknown("with on an unknown object")
     tc = type(cm)
@@ -200,6 +213,12 @@ def _wrapped_locs(r: Any, shallow: bool, depth: int) -> List[Tuple[tuple, bool]]
     return [((Loc.OBJECT, id(r)), False), (ANY_DATA, False)]
 
 
+# What calling a function decorated with @contextlib.contextmanager runs (contextlib's helper),
+# and the class of what it returns.
+CONTEXTMANAGER_CALL = contextlib.contextmanager(lambda: iter(())).__code__
+GENERATOR_MANAGER: type = contextlib._GeneratorContextManager  # type: ignore[attr-defined]
+
+
 def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     """The access of calling ``callee(*pos, **kwargs)`` (values may be abstract)."""
     if callee is FRESH:
@@ -208,6 +227,10 @@ def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     if callee is UNKNOWN or issubclass(type(callee), Abstract):
         return unknown("call of an unknown callable")
     tcal = type(callee)
+    if tcal is types.FunctionType and callee.__code__ is CONTEXTMANAGER_CALL \
+            and python_user_callable(callee.__wrapped__):
+        # A new manager holding a new generator of code under test: nothing runs yet.
+        return Access("call", NOTHING, name=callable_name(callee))
     if tcal is types.FunctionType or tcal is types.MethodType:
         func = callee.__func__ if tcal is types.MethodType else callee
         code = getattr(func, "__code__", None)

@@ -15,7 +15,16 @@ from types import CodeType, FrameType
 from typing import Any, Dict, List, Optional
 
 from .analysis import CodeInfo, analyze
-from .calls import FRESH_RESULT, IMM_RESULT, LAZY_RESULT, call_model, star_args_access, with_access
+from .calls import (
+    CONTEXTMANAGER_CALL,
+    FRESH_RESULT,
+    GENERATOR_MANAGER,
+    IMM_RESULT,
+    LAZY_RESULT,
+    call_model,
+    star_args_access,
+    with_access,
+)
 from .models import (
     COMPARING,
     attr_access,
@@ -39,6 +48,7 @@ from .vocabulary import (
     UNKNOWN,
     Abstract,
     ByObject,
+    Instance,
     Lazy,
     Loc,
     Super,
@@ -101,7 +111,8 @@ def operand(d: Any, frame: FrameType, memo: Any) -> Any:
     if tag == "f":
         return _locals(frame).get(d[1], UNKNOWN)
     if tag == "e" or tag == "x":
-        return memo.get(d[1] if tag == "e" else -1 - d[1], UNKNOWN)
+        v = memo.get(d[1] if tag == "e" else -1 - d[1], UNKNOWN)
+        return v if type(v) is not Instance else UNKNOWN
     if tag == "k":
         return d[1]
     if tag == "new":
@@ -185,7 +196,7 @@ def evaluate_spec(spec: Spec, frame: FrameType, memo: Any) -> Access:  # noqa: C
         return iterate_access(operand(spec.args[0], frame, memo), iterator=False)
     if op == "with":
         cm = operand(spec.args[0], frame, memo)
-        return with_access(cm)
+        return with_access(_made_here(spec.args[0], memo) if cm is UNKNOWN else cm)
     if op == "call_ex":
         callee = operand(spec.args[0], frame, memo)
         if python_user_callable(callee):
@@ -237,6 +248,16 @@ def produced_value(spec: Spec, frame: FrameType, memo: Any, acc: Access) -> Any:
     if op == "with":
         cm = operand(spec.args[0], frame, memo)
         ex: Any = UNKNOWN
+        made = _made_here(spec.args[0], memo) if cm is UNKNOWN else cm
+        if type(made) is Instance:
+            # ``with Manager():``: the object is not known, its class is (``_call_result``). A
+            # @contextmanager's __exit__ resumes the generator: calling it is calling that code.
+            if made.runs is not None:
+                memo[-1 - spec.offset] = made.runs
+                return UNKNOWN
+            ex = attr_value(made.cls, "__exit__")
+            memo[-1 - spec.offset] = types.MethodType(ex, made) if type(ex) is types.FunctionType else UNKNOWN
+            return UNKNOWN
         if cm is not UNKNOWN and not issubclass(type(cm), Abstract):
             tc = type(cm)
             ex = _EXITS.get(id(tc))
@@ -289,6 +310,7 @@ def _call_access(spec: Spec, frame: FrameType, memo: Any) -> Access:
 _GENERATOR = 0x20  # CO_GENERATOR
 
 
+
 def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
     """What a call returns, as far as the harness can tell without running it."""
     vals = [operand(d, frame, memo) for d in spec.args]
@@ -303,6 +325,8 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
     if callee is UNKNOWN or issubclass(type(callee), Abstract):
         return UNKNOWN
     tcal = type(callee)
+    if tcal is types.FunctionType and callee.__code__ is CONTEXTMANAGER_CALL:
+        return Instance(GENERATOR_MANAGER, callee.__wrapped__)
     if tcal is types.BuiltinFunctionType:
         recv = getattr(callee, "__self__", None)
         name = callee.__name__
@@ -358,7 +382,20 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
             return _call_result_super(frame)
         if callee is type and len(args) == 1 and not issubclass(type(args[0]), (Abstract, Lazy, Super)):
             return type(args[0])  # type(obj).count: the class is the owner
-        return FRESH if callee.__module__ in ("threading", "queue") else UNKNOWN
+        if callee.__module__ in ("threading", "queue"):
+            return FRESH
+        if type(callee) is type and callee.__new__ is object.__new__:
+            return Instance(callee)  # exactly a ``callee``: what a ``with`` on it calls is known
+        return UNKNOWN
+    return UNKNOWN
+
+
+def _made_here(d: Any, memo: Any) -> Any:
+    """The ``Instance`` a class call left as operand ``d``, else UNKNOWN (``operand`` hides it)."""
+    if d is not None and d[0] == "e":
+        v = memo.get(d[1], UNKNOWN)
+        if type(v) is Instance:
+            return v
     return UNKNOWN
 
 

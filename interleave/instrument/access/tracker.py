@@ -30,7 +30,7 @@ from .values import (
     set_code_filter,
     under_test,
 )
-from .vocabulary import EVERYTHING, FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Loc
+from .vocabulary import EVERYTHING, FAST_IMM, FRESH, IMM, UNKNOWN, Abstract, Instance, Loc
 
 _Locs = Tuple[Tuple[tuple, bool], ...]
 
@@ -210,7 +210,7 @@ class AccessTracker:
         if type(obj) is not cls:
             return
         memo = self.memos.get(caller)
-        if memo is not None and memo.get(offset, UNKNOWN) is UNKNOWN:
+        if memo is not None and (memo.get(offset, UNKNOWN) is UNKNOWN or type(memo.get(offset)) is Instance):
             memo[offset] = obj
             hold(self.keep, obj)
 

@@ -57,6 +57,21 @@ NULL = Abstract("null")  # the interpreter's NULL stack marker
 NEW_GEN = Abstract("new generator")
 
 
+class Instance(Abstract):
+    """A new instance of ``cls`` (a class call's result): its type known, nothing else about it.
+
+    Read only by a ``with`` on it (which ``__enter__`` and ``__exit__`` it calls); every other
+    operand reads it as UNKNOWN (``evaluate.operand``): its ``__init__`` may have shared it.
+    """
+
+    __slots__ = ("cls", "runs")
+
+    def __init__(self, cls: type, runs: Any = None) -> None:
+        super().__init__(f"new {cls.__qualname__}")
+        self.cls = cls
+        self.runs = runs  # a @contextmanager's generator function: what __enter__ and __exit__ run
+
+
 class Lazy:
     """A lazy iterator (``enumerate(xs)``, ``d.items()``...) that reads ``sources`` when iterated;
     ``tuples``: each step yields a new tuple (``enumerate``, ``zip``, ``d.items()``); ``deep``:
