@@ -9,9 +9,10 @@ virtual thread.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -121,3 +122,46 @@ def test_names_bound_from_asyncio_at_import_see_the_thread_s_own_loop(strategy: 
         assert r.failure is None, r.failure.report
     assert (bound.get_running_loop, bound.current_task) == before
     asyncio.run(main_alone())
+
+
+LATE_IMPORT = '''
+import sys, threading
+assert "asyncio" not in sys.modules, "this program must import asyncio itself, inside the run"
+import interleave
+
+finders = list(sys.meta_path)
+
+def body():
+    import asyncio  # first imported here, inside the run (as a library's lazy backend does)
+
+    async def job():
+        await asyncio.sleep(0.01)  # a timer: the loop waits in its selector, in virtual time
+        return await asyncio.to_thread(lambda: 7)
+
+    out = []
+    ts = [threading.Thread(target=lambda: out.append(asyncio.run(job()))) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert out == [7, 7], out
+
+for strategy in ("random", "pct", "dpor"):
+    r = interleave.explore(body, executions=20, seed=0, strategy=strategy, stall_timeout=30)
+    assert r.failure is None, r.failure.report
+import asyncio, asyncio.events, selectors
+assert sys.meta_path == finders, sys.meta_path
+assert asyncio.events.get_running_loop is asyncio.events._c_get_running_loop
+assert "virtual" not in selectors.DefaultSelector.select.__qualname__
+assert asyncio.run(asyncio.sleep(0, result=5)) == 5
+print("ok")
+'''
+
+
+def test_asyncio_first_imported_inside_the_run_is_patched_when_its_import_ends(tmp_path: Any) -> None:
+    """anyio imports asyncio on first use: inside the run, after the session patched what was there.
+    Its loops then waited in the real selector ("blocked for real") and shared the C running loop."""
+    script = tmp_path / "late_asyncio.py"
+    script.write_text(LATE_IMPORT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr

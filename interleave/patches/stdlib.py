@@ -19,6 +19,7 @@ from ..sync import threads as vthreads
 from ..sync.lock import Lock
 from ..versions import CURRENT
 from .bound import swap_bound_names
+from .late_asyncio import patch_asyncio_when_imported
 from .table import asyncio_twins, declared_replacements
 
 
@@ -78,10 +79,15 @@ def install_runtime_patches(p: Patcher) -> None:
         # Held by submit() across a queue put, which is a switch point: it must be cooperative.
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
-    _per_thread_running_loops(p)
-    _virtual_selector_waits(p)
+    patch_asyncio_when_imported(p, _asyncio_patches)
     # Last: the names other modules bound before the run, to what the modules now hold.
     swap_bound_names(p)
+
+
+def _asyncio_patches(p: Patcher) -> None:
+    """What asyncio needs inside a run (applied when the run starts, or when the run imports it)."""
+    _per_thread_running_loops(p)
+    _virtual_selector_waits(p)
 
 
 def _per_thread_running_loops(p: Patcher) -> None:
