@@ -53,15 +53,19 @@ def _conflicts(events: Sequence[Event], lo: int, hi: int) -> Set[int]:
     return {x for x, ts in tids.items() if len(ts) > 1 and x in written}
 
 
-def _rows(events: Sequence[Event], racing: Set[int], pinned: Set[int]) -> List[_Row]:
-    """Rows in execution order: setup and teardown folded, steps on a line already shown dropped."""
+def _rows(events: Sequence[Event], racing: Set[int], pinned: Set[int],
+          kept: AbstractSet[int] = frozenset()) -> List[_Row]:
+    """Rows in execution order: setup and teardown folded, steps on a line already shown dropped.
+
+    ``kept``: steps never folded (the failing thread's last lines), without the ``*`` of ``pinned``.
+    """
     n = len(events)
     first = next((i for i, e in enumerate(events) if e.tid != 0), n)
     last = max((i for i, e in enumerate(events) if e.tid != 0), default=n - 1)
 
     def touches(i: int) -> bool:
         e = events[i]
-        return i in pinned or (e.target in racing and e.kind in ("read", "write"))
+        return i in pinned or i in kept or (e.target in racing and e.kind in ("read", "write"))
 
     rows: List[_Row] = []
     line_of: Dict[int, Tuple[str, int]] = {}
@@ -104,6 +108,23 @@ def _rows(events: Sequence[Event], racing: Set[int], pinned: Set[int]) -> List[_
         rows.append(_Row(e, i))
     flush()
     return rows
+
+
+def _last_lines(events: Sequence[Event], tid: int, lines: int = 2) -> Set[int]:
+    """The steps of ``tid``'s last ``lines`` source lines: where it failed and just before (a sleep)."""
+    out: Set[int] = set()
+    seen: List[Tuple[str, int]] = []
+    for i in range(len(events) - 1, -1, -1):
+        e = events[i]
+        if e.tid != tid:
+            continue
+        here = (e.filename, e.lineno)
+        if here not in seen:
+            if len(seen) == lines:
+                break
+            seen.append(here)
+        out.add(i)
+    return out
 
 
 def _span(events: Sequence[Event], idx: List[int]) -> str:
@@ -212,7 +233,7 @@ def _row_texts(rows: List[Optional[_Row]], diagnosis_rows: Set[int],
 
 def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional[int] = None, *,
                  racing: Optional[Set[int]] = None, pinned: Optional[Set[int]] = None,
-                 diagnosed: str = "race") -> str:
+                 diagnosed: str = "race", failing: Optional[int] = None) -> str:
     """One lane per thread, rows in execution order; ``>>`` marks a preemption.
 
     ``racing`` are the locations of the race (their accesses are never folded or elided) and
@@ -229,7 +250,8 @@ def render_table(events: Sequence[Event], names: Dict[int, str], width: Optional
         last = max((i for i, e in enumerate(events) if e.tid != 0), default=0)
         racing = _conflicts(events, first, last + 1)
     race_rows = {i for i, e in enumerate(events) if e.target in racing and e.kind in ("read", "write")}
-    rows = _elide(_rows(events, racing, pinned), race_rows | pinned)
+    kept = _last_lines(events, failing) if failing is not None else set()
+    rows = _elide(_rows(events, racing, pinned, kept), race_rows | pinned | kept)
     tids = sorted({e.tid for e in events})
     lane_of = {t: k for k, t in enumerate(tids)}
     longest = max(len(names.get(t, f"T{t}")) for t in tids) + 3
@@ -463,7 +485,8 @@ def render_report(*, outcome: Outcome, events: Sequence[Event], names: Dict[int,
         parts += expired_lines(outcome.expired) + [""]
     parts += ["Interleaving (one column per thread):",
               render_table(shown, names, width, racing=racing, pinned=pinned,
-                           diagnosed=found.kind if found is not None and found.kind == "deadlock" else "race")]
+                           diagnosed=found.kind if found is not None and found.kind == "deadlock" else "race",
+                           failing=outcome.tid if outcome.kind == "exception" and found is None else None)]
     if outcome.kind == "step-limit" and events and outcome.loop_site is None:
         tail = events[-200:]
         hot: Dict[Tuple[str, int], int] = {}

@@ -126,3 +126,20 @@ def test_a_timeout_run_out_early_is_named_in_the_report_and_a_sleep_is_not() -> 
 
     plain = interleave.explore(sleeper, executions=5, seed=0)
     assert plain.failure is not None and "Timeouts that ran out" not in plain.failure.report
+
+
+def test_the_failing_line_and_the_one_before_are_never_folded_into_setup() -> None:
+    """A check that failed before any other thread ran (its sleep ran out first) was folded into
+    ``[setup: ...]`` with everything before it: the table showed nothing that explained it."""
+    def body() -> None:
+        out: list = []
+        t = threading.Thread(target=lambda: out.append(1))
+        t.start()
+        time.sleep(2)
+        assert out == [1], out
+        t.join()
+
+    r = interleave.explore(body, executions=100, seed=1, strategy="random")
+    assert r.failure is not None
+    table = r.failure.report.split("Interleaving", 1)[1]
+    assert "time.sleep(2)" in table and "assert out == [1], out" in table, table
