@@ -213,3 +213,18 @@ def test_new_holder_of_a_real_type_found_while_its_instances_are_freed():
     holder = types.SimpleNamespace(factory=queue.SimpleQueue)
     assert _explore_and_look(lambda: holder.factory) is not queue.SimpleQueue
     assert holder.factory is queue.SimpleQueue
+
+
+@pytest.mark.timeout(60)
+def test_a_new_dict_keyed_by_a_real_type_needs_no_heap_search(monkeypatch):
+    """A cache keyed by class (the harness's own, cleared and tracked anew by the collector) holds a
+    real type as a key only: the swap changes values, so it is no holder, and no search is made."""
+    gc.collect()
+    _warm()
+    searches = []
+    real_search = bound._search_heap
+    monkeypatch.setattr(bound, "_search_heap", lambda p: searches.append(1) or real_search(p))
+    by_class = {queue.SimpleQueue: False, type: False}
+    _warm()
+    assert searches == []
+    assert by_class[queue.SimpleQueue] is False  # and the key is left alone

@@ -64,10 +64,12 @@ def swap_bound_names(p: Patcher) -> int:
         other = [c - h for c, h in zip(counts, held)]
         state.remember(owners)
     state.other = other
-    state.mark_young()
     swapped = 0
     for owner in owners:
         swapped += _swap_owner(p, owner)
+    # After the swaps: the patcher's records of them hold real callables, and are no new holders
+    # for the next exploration to find (they outlive this one while anything keeps the patcher).
+    state.mark_young()
     return swapped
 
 
@@ -114,7 +116,13 @@ def _young_holder(p: Patcher, owners: List[Any]) -> bool:
     known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
     candidates = [o for o in new if type(o) not in _NOT_PLACES and id(o) not in known]
     del new
-    return not _REAL_IDS.isdisjoint(map(id, gc.get_referents(*candidates)))
+    if _REAL_IDS.isdisjoint(map(id, gc.get_referents(*candidates))):
+        return False
+    # A dict is a place for its values only: a real type as a key (a cache of the harness keyed by
+    # class, tracked anew by the collector once it holds one again) is nothing the swap changes.
+    others = [o for o in candidates if type(o) is not dict]
+    return (any(not _REAL_IDS.isdisjoint(map(id, o.values())) for o in candidates if type(o) is dict)
+            or not _REAL_IDS.isdisjoint(map(id, gc.get_referents(*others))))
 
 
 def _created_since(sentinel: Any) -> Optional[List[Any]]:
