@@ -27,7 +27,7 @@ COND = threading.Condition()
 
 
 class Plain:
-    def __enter__(self) -> "Plain":
+    def __enter__(self) -> Plain:
         return self
 
     def __exit__(self, *exc: Any) -> None:
