@@ -310,7 +310,6 @@ def _call_access(spec: Spec, frame: FrameType, memo: Any) -> Access:
 _GENERATOR = 0x20  # CO_GENERATOR
 
 
-
 def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
     """What a call returns, as far as the harness can tell without running it."""
     vals = [operand(d, frame, memo) for d in spec.args]

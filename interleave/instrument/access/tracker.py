@@ -210,7 +210,10 @@ class AccessTracker:
         if type(obj) is not cls:
             return
         memo = self.memos.get(caller)
-        if memo is not None and (memo.get(offset, UNKNOWN) is UNKNOWN or type(memo.get(offset)) is Instance):
+        if memo is None:
+            return
+        known = memo.get(offset, UNKNOWN)
+        if known is UNKNOWN or type(known) is Instance:  # the object itself is better than its class
             memo[offset] = obj
             hold(self.keep, obj)
 
