@@ -21,6 +21,7 @@ from .patches.outside_waiters import OutsideWaiter, outside_waiters
 from .patches.process_settings import ProcessSettings
 from .patches.stdlib import ExecutorModuleState, install_runtime_patches, reset_thread_names
 from .runtime import context
+from .runtime.collector import collect_when_due
 from .runtime.execution import IDENT_BASE, Execution
 from .runtime.outcome import Outcome
 from .runtime.tstate import TracingCounters, verify_offsets
@@ -213,7 +214,7 @@ class Session:
             _forget_virtual_threads(len(ex.threads) > 1)
             self.executor_state.end_execution()
             self.process.between_executions()
-            self._collect_garbage()
+            collect_when_due()  # outside any execution (see ``__enter__``)
         if not self.backend.still_ours():
             # Every later execution would run untraced, without a switch point: passes that
             # tested nothing. Nothing found so far counts either.
@@ -245,20 +246,6 @@ class Session:
                 )
             self.user_code_seen = True
         return outcome
-
-
-    def _collect_garbage(self) -> None:
-        """Free cycles now, outside any execution (see ``__enter__``), when the collector would.
-
-        The automatic collector's own rule, applied between executions: the youngest
-        generation once it holds more new objects than its threshold, an older one once it has
-        been through enough younger collections. Collecting after every execution instead
-        costs a collection's fixed price each time.
-        """
-        t0, t1, t2 = gc.get_threshold()
-        c0, c1, c2 = gc.get_count()
-        if t0 and c0 > t0:
-            gc.collect(2 if c1 > t1 and c2 > t2 else 1 if c1 > t1 else 0)
 
 
 _c_seed = _random.Random.seed
