@@ -17,6 +17,7 @@ from .instrument.choose import make_backend
 from .instrument.filter import CodeFilter
 from .instrument.patching import Patcher
 from .patches.adopter import adopt_prerun_primitives
+from .patches.bound import mark_run_over
 from .patches.outside_waiters import OutsideWaiter, outside_waiters
 from .patches.process_settings import ProcessSettings
 from .patches.stdlib import ExecutorModuleState, install_runtime_patches, reset_thread_names
@@ -176,6 +177,7 @@ class Session:
                             self.process.put_back(skip_signals=(signal.SIGINT,))
                     finally:
                         _open = False
+                        mark_run_over()
         finally:
             # Ctrl-C stays deferred until everything is back; then it is what leaves explore.
             if self.old_sigint is not None:

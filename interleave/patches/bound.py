@@ -73,6 +73,16 @@ def swap_bound_names(p: Patcher) -> int:
     return swapped
 
 
+def mark_run_over() -> None:
+    """Mark where the objects created after this exploration start: the next one looks among those only.
+
+    What the exploration made and kept (its session, results, the collector's moves between
+    executions) was made under its patches, holding no real callable that the reference counts
+    would not show, and is no new holder to look through again.
+    """
+    _STATE.mark_young()
+
+
 # The real types (a lock, an RLock, a SimpleQueue): each of their instances refers to them.
 _TYPE_SLOTS = frozenset(i for i, real in enumerate(_REALS) if isinstance(real, type))
 _TYPES = tuple(_REALS[i] for i in sorted(_TYPE_SLOTS))

@@ -27,6 +27,9 @@ def install_runtime_patches(p: Patcher) -> None:
     """Point ``threading``, ``_thread``, ``time`` and ``queue`` at the cooperative models."""
     import _threading_local
 
+    # First: the names other modules bound before the run. The patches below make their own
+    # records of the real callables, which the search for new holders would otherwise go through.
+    swap_bound_names(p)
     th = threading
     cft = sys.modules.get("concurrent.futures.thread")
     if cft is not None:
@@ -80,8 +83,6 @@ def install_runtime_patches(p: Patcher) -> None:
         p.setattr(cft, "_global_shutdown_lock", Lock())
         p.keep_contents(cft._threads_queues)  # type: ignore[attr-defined]
     patch_asyncio_when_imported(p, _asyncio_patches)
-    # Last: the names other modules bound before the run, to what the modules now hold.
-    swap_bound_names(p)
 
 
 def _asyncio_patches(p: Patcher) -> None:
