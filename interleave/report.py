@@ -8,10 +8,11 @@ import textwrap
 from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception, lock_names, readable_names
+from .early_timeouts import expired_lines
 from .result import semantics
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
-from .tracebacks import foreign, format_exception, short_path, source_line
+from .tracebacks import foreign, format_exception, short_path, site_text, source_line
 from .versions import python
 
 WIDTH = 100  # the layout when the width is not known (not a terminal): goldens are stable
@@ -323,39 +324,6 @@ def replay_lines(token: str, reproduce: str) -> List[str]:
     return ["", f"Replay token: {token}", f"Reproduce:    {reproduce}"]
 
 
-def expired_lines(expired: Sequence[Tuple[Any, float]]) -> List[str]:
-    """The timed waits this schedule let run out while other threads could still go on."""
-    lines = ["Timeouts that ran out while other threads could still run (a thread may be slow, so",
-             "interleave lets a pending timeout run out at any moment). If they are only there so that",
-             "the test never hangs, explore with timeouts=\"when-stuck\" (the marker's option, or",
-             "--interleave-timeouts=when-stuck): a timeout then runs out only when no thread can run."]
-    # A poller's wait runs out thousands of times before a step limit: one line per wait site.
-    groups: Dict[Tuple[str, str, Any], List[float]] = {}
-    for b, deadline in expired:
-        groups.setdefault((b.thread, b.waits_for, b.where), []).append(deadline)
-    for n, ((thread, waits_for, where), deadlines) in enumerate(groups.items()):
-        if n == _MAX_EXPIRED_SITES:
-            lines.append(f"  ... and {len(groups) - n} more waits")
-            break
-        if len(deadlines) == 1:
-            lines.append(f"  {thread}: {waits_for} timed out at {deadlines[0]:g} s (virtual time)")
-        else:
-            lines.append(f"  {thread}: {waits_for} timed out {len(deadlines)} times, from {deadlines[0]:g} s to "
-                         f"{deadlines[-1]:g} s (virtual time)")
-        if where:
-            lines.append(f"    at {_site_text(where)}")
-    return lines
-
-
-_MAX_EXPIRED_SITES = 12
-
-
-def _site_text(where: Tuple[str, int, str]) -> str:
-    """``file.py:12 in f  `source line```: where a thread waits."""
-    path, line, function = where
-    return f"{short_path(path)}:{line} in {function}  `{source_line(path, line)}`"
-
-
 def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozenset(),
                      named: Optional[Dict[int, str]] = None) -> str:
     """One paragraph: the exception, the deadlock cycle, the step limit or the divergence.
@@ -370,7 +338,7 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
         lines = ["Deadlock: no thread can run and no timer is pending."]
         for b in outcome.blocked:
             # Where comes first, on the thread's own line: after "held by X" it read as X's place.
-            where = f", at {_site_text(b.where)}" if b.where else ""
+            where = f", at {site_text(b.where)}" if b.where else ""
             held = f", held by {b.holder}" if b.holder else ""
             waits = (named or {}).get(b.tid) or b.waits_for
             lines.append(f"  {b.thread}{where}\n    waits for {waits}{held}")
@@ -401,7 +369,7 @@ def describe_failure(outcome: Outcome, instrumented: AbstractSet[str] = frozense
                 until = f", due at {deadline:g} s (virtual time)" if deadline is not None else ""
                 text += f"\n  {b.thread} waits for {b.waits_for}{until}"
                 if b.where:
-                    text += f" at {_site_text(b.where)}"
+                    text += f" at {site_text(b.where)}"
         return _fill(text)
     if outcome.kind == "divergence":
         return _fill("Divergence: the program did not follow the recorded schedule: " + outcome.detail)

@@ -43,6 +43,12 @@ _FOREIGN_DIRS = tuple(
 )
 
 
+def site_text(where: Tuple[str, int, str]) -> str:
+    """``file.py:12 in f  `source line```: where a thread waits."""
+    path, line, function = where
+    return f"{short_path(path)}:{line} in {function}  `{source_line(path, line)}`"
+
+
 def foreign(filename: str) -> bool:
     """Code of interleave, pytest and pluggy: never shown as steps of the program."""
     return os.path.normcase(os.path.abspath(filename)).startswith(_FOREIGN_DIRS) if filename != "?" else False

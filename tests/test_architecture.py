@@ -15,8 +15,9 @@ from import_graph import ROOT, find_cycles, import_graph
 #: Top (1) to bottom (7). A module may import from its own layer and the layers below it.
 LAYERS: Dict[int, List[str]] = {
     1: ["interleave", "interleave.api", "interleave.result", "interleave.report", "interleave.tracebacks",
-        "interleave.diagnosis", "interleave.shrink", "interleave.races", "interleave.race_clocks",
-        "interleave.hypothesis", "interleave.lincheck", "interleave.exploration", "interleave.options"],
+        "interleave.early_timeouts", "interleave.diagnosis", "interleave.shrink", "interleave.races",
+        "interleave.race_clocks", "interleave.hypothesis", "interleave.lincheck", "interleave.exploration",
+        "interleave.options"],
     2: ["interleave.strategies"],
     3: ["interleave.session", "interleave.patches"],
     4: ["interleave.sync"],

@@ -10,6 +10,8 @@ import textwrap
 import threading
 import time
 
+import pytest
+
 import interleave
 
 BODY = '''
@@ -97,7 +99,7 @@ def test_a_timeout_run_out_early_is_named_in_the_report_and_a_sleep_is_not() -> 
         ready = threading.Event()
 
         def producer() -> None:
-            time.sleep(1)  # a sleep running out is not a surprise: never listed
+            time.sleep(1)  # it ends while no other thread can run: not listed
             ready.set()
 
         t = threading.Thread(target=producer)
@@ -143,3 +145,57 @@ def test_the_failing_line_and_the_one_before_are_never_folded_into_setup() -> No
     assert r.failure is not None
     table = r.failure.report.split("Interleaving", 1)[1]
     assert "time.sleep(2)" in table and "assert out == [1], out" in table, table
+
+
+def _sleeps_to_order() -> None:
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(1), name="worker")
+    t.start()
+    time.sleep(0.5)  # "time enough for the worker": a sleep orders no threads
+    assert out == [1], out
+    t.join()
+
+
+BACKENDS = ["auto"] + (["settrace"] if sys.version_info >= (3, 12) else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "pct", "exhaustive", "dpor", "portfolio"])
+def test_a_sleep_that_ended_while_another_thread_could_run_is_named_with_the_way_out(strategy: str,
+                                                                                     backend: str) -> None:
+    """A test that sleeps so that another thread gets there first fails; the report says it was the sleep."""
+    r = interleave.explore(_sleeps_to_order, strategy=strategy, executions=200, seed=2, backend=backend)
+    assert r.failure is not None, strategy
+    report = r.failure.report
+    paragraph = report.split("Sleeps that ended while other threads could still run", 1)[1].split("Interleaving", 1)[0]
+    assert "A sleep orders no threads" in paragraph and 'timeouts="when-stuck"' in paragraph, report
+    assert "MainThread: sleep ended at 0.5 s (virtual time)" in paragraph, report
+    assert "time.sleep(0.5)" in paragraph, report
+    again = interleave.replay(_sleeps_to_order, r.failure.token, backend=backend)
+    assert again.failure is not None and paragraph in again.failure.report
+    # The way out the report names: a sleep then ends only when no thread can run.
+    proof = interleave.explore(_sleeps_to_order, strategy="exhaustive", timeouts="when-stuck", backend=backend)
+    assert proof.failure is None and proof.exhausted
+
+
+def test_timeouts_and_sleeps_that_ran_out_share_one_paragraph() -> None:
+    def body() -> None:
+        done = threading.Event()
+        seen: list = []
+
+        def worker() -> None:
+            seen.append(1)
+            done.set()
+
+        t = threading.Thread(target=worker)
+        t.start()
+        time.sleep(0.25)
+        assert done.wait(timeout=10) and seen == [1]
+        t.join()
+
+    r = interleave.explore(body, strategy="exhaustive", executions=500)
+    assert r.failure is not None
+    report = r.failure.report
+    assert "Timeouts and sleeps that ran out while other threads could still run" in report, report
+    assert "MainThread: sleep ended at 0.25 s" in report and "timed out at 10.25 s (virtual time)" in report, report
+

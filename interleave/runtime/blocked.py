@@ -19,6 +19,10 @@ from .vthread import BLOCKED, READY, VThread
 #: other threads could still run: a thread may be slow) or ``when-stuck`` (only when no thread can
 #: run: timeouts are safety nets, and virtual time moves on only when every thread waits).
 TIMEOUTS = ("anytime", "when-stuck")
+#: What a sleeping thread waits for (its wait queue has no owner), and what a report says of a
+#: sleep that ran out while other threads could still run.
+SLEEP_END = "the end of its sleep"
+SLEPT = "sleep"
 
 
 class Execution(Protocol):
@@ -156,14 +160,18 @@ def waiting(ex: Any) -> Tuple[Tuple[BlockedThread, Optional[float]], ...]:
 
 
 def timed_out_early(ex: Any, t: VThread) -> Tuple[Tuple[BlockedThread, float], ...]:
-    """``t``'s timed wait, about to run out, if other threads could still go on (else nothing).
+    """``t``'s timed wait or sleep, about to run out, if other threads could still go on (else nothing).
 
     Nothing in the program made it run out: the schedule did, so a recorded run's report names
-    it. A sleep running out is no surprise and is left out.
+    it. A sleep that ends while another thread could still run is named too: a program that
+    sleeps so that another thread gets there first fails that way, and the report says why.
     """
     queue = t.queue
-    if queue is None or queue.owner is None or t.deadline is None:
+    if queue is None or t.deadline is None:
         return ()
     if not any(x.state == READY for x in ex.alive):
         return ()
+    if queue.owner is None:  # a sleep: what it is, from where
+        b = ex.describe_blocked(t)
+        return ((BlockedThread(b.thread, b.tid, SLEPT, None, b.where), t.deadline),)
     return ((ex.describe_blocked(t), t.deadline),)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from .blocked import timed_out_early, waiting
+from .blocked import SLEEP_END, timed_out_early, waiting
 from .fairness import FAIRNESS_STREAK, must_yield
 from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
@@ -459,7 +459,7 @@ class Scheduling:
             self._stop()
         cur = self.current
         if queue is None:
-            queue = WaitQueue(None, "the end of its sleep")
+            queue = WaitQueue(None, SLEEP_END)
         here = cur.pending
         if here is None:
             cur.pending = SwitchPoint(None, 0, None, None, True)
