@@ -64,6 +64,8 @@ class Interpreter:
     #: 64-bit builds (3.11+; checked by a probe), where the race check finds the closure cell a
     #: frame uses; None: the frame's referents list its cells (3.10).
     localsplus_offset: Optional[int] = None
+    #: ``datetime.datetime.utcnow()`` warns that it is deprecated (3.12+): its virtual twin does too.
+    utcnow_deprecated: bool = False
 
 
 SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
@@ -72,9 +74,10 @@ SUPPORTED: Dict[Tuple[int, int], Interpreter] = {
     (3, 11): Interpreter(44, False, False, True, False, "", False, True, (32, 36), trace_writes_locals_back=True,
                          locals_snapshot=True, localsplus_offset=72),
     (3, 12): Interpreter(44, True, False, False, True, "settrace", False, True, (28, 32, 36),
-                         trace_writes_locals_back=True, locals_snapshot=True, localsplus_offset=72),
+                         trace_writes_locals_back=True, locals_snapshot=True, localsplus_offset=72,
+                         utcnow_deprecated=True),
     (3, 13): Interpreter(60, True, True, False, True, "trace-lines", True, True, (44, 48, 52),
-                         localsplus_offset=72),
+                         localsplus_offset=72, utcnow_deprecated=True),
 }
 
 #: A free-threaded build (no GIL): greenlet's single-thread premise and the thread-state

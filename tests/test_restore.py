@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import concurrent.futures
 import concurrent.futures.thread as cft
+import datetime
 import gc
 import queue
 import random
@@ -42,6 +43,7 @@ def snapshot() -> Dict[str, Any]:
     state["threads_queues"] = dict(cft._threads_queues)  # type: ignore[attr-defined]
     state["cft_shutdown"] = cft._shutdown  # type: ignore[attr-defined]
     state["gc"] = gc.isenabled()
+    state["datetime"] = dict(datetime.datetime.__dict__)  # its now/utcnow are replaced in the type itself
     return state
 
 
@@ -53,6 +55,8 @@ def assert_same(before: Dict[str, Any], after: Dict[str, Any]) -> None:
         assert not changed, f"{mod.__name__}: not restored: {changed}"
     assert set(after["Thread"]) == set(before["Thread"])
     assert all(after["Thread"][k] is v for k, v in before["Thread"].items())
+    assert set(after["datetime"]) == set(before["datetime"])
+    assert all(after["datetime"][k] is v for k, v in before["datetime"].items()), "datetime.datetime not restored"
     for key in ("trace", "profile"):
         assert after[key] is before[key], key
     for key in ("tools", "random", "active", "limbo", "dangling", "dangling_found", "atexits", "threads_queues",

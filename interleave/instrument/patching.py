@@ -6,10 +6,15 @@ adopter (``interleave/patches/``) decide that, above the synchronisation models 
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import weakref
 from typing import Any, Callable, List
 
 _MISSING = object()
+_type_modified = ctypes.pythonapi.PyType_Modified
+_type_modified.argtypes = [ctypes.py_object]
+_type_modified.restype = None
 
 
 class Patcher:
@@ -87,6 +92,23 @@ class Patcher:
             container[key] = old
 
         container[key] = value
+        self._undo.append(undo)
+
+    def set_type_entry(self, cls: type, name: str, value: Any) -> None:
+        """Set an entry of a type that Python cannot set (a C type's), remembering the old one.
+
+        The type's own dict is the one object its mapping proxy refers to; the interpreter's
+        attribute caches for the type are dropped after each change (``PyType_Modified``).
+        """
+        entries = gc.get_referents(cls.__dict__)[0]
+        old = entries[name]
+
+        def undo() -> None:
+            entries[name] = old
+            _type_modified(cls)
+
+        entries[name] = value
+        _type_modified(cls)
         self._undo.append(undo)
 
     def add_undo(self, undo: Callable[[], None]) -> None:

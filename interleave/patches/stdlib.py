@@ -14,7 +14,7 @@ from typing import Any, Callable, List
 from ..instrument.patching import Patcher
 from ..runtime.tstate import _find_local_offsets
 from ..runtime.vthread import IDENT_BASE
-from ..sync import event_loop, process_wide, vtime
+from ..sync import event_loop, process_wide, vdatetime, vtime
 from ..sync import threads as vthreads
 from ..sync.lock import Lock
 from ..versions import CURRENT
@@ -76,6 +76,8 @@ def install_runtime_patches(p: Patcher) -> None:
         p.setattr(_thread, "get_native_id", vthreads.get_native_id)
     for name in ("sleep", "monotonic", "time", "perf_counter", "monotonic_ns", "time_ns", "perf_counter_ns"):
         p.setattr(time, name, getattr(vtime, name))
+    for cls, name, entry in vdatetime.ENTRIES:
+        p.set_type_entry(cls, name, entry)
     p.setattr(queue, "time", vtime.monotonic)
     cft = sys.modules.get("concurrent.futures.thread")
     if cft is not None:
