@@ -47,6 +47,13 @@ def _val(e: Event) -> str:
     return f" ({e.value})" if e.value is not None else ""
 
 
+def _vals(a: Event, b: Event) -> str:
+    """`` (x, then y)``: the values of two accesses, as far as they were recorded."""
+    if a.value is not None and b.value is not None:
+        return f" ({a.value}, then {b.value})"
+    return _val(a) or _val(b)
+
+
 def _accesses(events: Sequence[Event]) -> Dict[int, List[int]]:
     """Location number -> indices of the reads and writes of it, in order."""
     by: Dict[int, List[int]] = {}
@@ -77,12 +84,51 @@ def _neighbours(events: Sequence[Event], idx: List[int]) -> Tuple[List[Optional[
     return before, after
 
 
+def _must_clocks(events: Sequence[Event]) -> List[Dict[int, int]]:
+    """Per event, a vector clock of the orders every schedule keeps: program order, start, join.
+
+    A lock, an Event or a queue orders two threads only in the schedule at hand (another one may
+    take them the other way round); a thread's start comes before its first step and a finished
+    join after its last, in every schedule. A join that returned before the thread ended (it
+    timed out) orders nothing.
+    """
+    last = {e.tid: i for i, e in enumerate(events)}
+    clocks: Dict[int, Dict[int, int]] = {}
+    started: Dict[int, Dict[int, int]] = {}
+    joining: Dict[int, int] = {}  # joiner -> joined thread, applied at the joiner's next event
+    out: List[Dict[int, int]] = []
+    for i, e in enumerate(events):
+        c = dict(clocks.get(e.tid) or started.get(e.tid) or {})
+        t = joining.pop(e.tid, None)
+        if t is not None and last.get(t, i) < i:
+            for k, v in clocks.get(t, {}).items():
+                if v > c.get(k, 0):
+                    c[k] = v
+        c[e.tid] = c.get(e.tid, 0) + 1
+        clocks[e.tid] = c
+        out.append(c)
+        if e.kind == "start" and e.target is not None:
+            started[e.target] = c
+        elif e.kind == "join" and e.target is not None:
+            joining[e.tid] = e.target
+    return out
+
+
 class _Finder:
     def __init__(self, events: Sequence[Event], names: Dict[int, str]) -> None:
         self.ev = events
         self.names = names
         self.by = _accesses(events)
         self._near: Dict[int, Tuple[List[Optional[int]], List[Optional[int]]]] = {}
+        self._clocks: Optional[List[Dict[int, int]]] = None
+
+    def fixed(self, *rows: int) -> bool:
+        """Whether every schedule orders these events this way (start and join do): then the
+        pattern is the program's own sequence, no race, and no diagnosis."""
+        if self._clocks is None:
+            self._clocks = _must_clocks(self.ev)
+        clocks, ev = self._clocks, self.ev
+        return all(clocks[a][ev[a].tid] <= clocks[b].get(ev[a].tid, 0) for a, b in zip(rows, rows[1:]))
 
     def near(self, x: int) -> Tuple[List[Optional[int]], List[Optional[int]]]:
         """``_neighbours`` of location x's accesses, computed once."""
@@ -122,6 +168,8 @@ class _Finder:
                 rp = idx[pm]
                 if any(ev[idx[i]].kind == "write" for i in range(min(pm, pk) + 1, m) if i not in (pm, pk)):
                     continue
+                if self.fixed(rq, wp, wq):
+                    continue
                 first, second = (rp, rq) if rp < rq else (rq, rp)
                 a, b = ev[first], ev[second]
                 at = _where(a) if _where(a) == _where(b) else f"{_where(a)} and {_where(b)}"
@@ -154,6 +202,8 @@ class _Finder:
                 ae = ev[act]
                 if (ae.filename, ae.lineno) == (ce.filename, ce.lineno):
                     break  # it checked again
+                if self.fixed(c, w, act):
+                    continue
                 # Its own accesses between check and act do not count: only the act after the write.
                 text = (f"check-then-act on {ce.label}: {self.name(ce.tid)} checked it{_val(ce)} at "
                         f"{_where(ce)}, then {self.name(we.tid)} changed it{_val(we)} at {_where(we)} "
@@ -178,11 +228,13 @@ class _Finder:
             for b in idx[k + 1:j]:  # the other threads' accesses in between (idx is in order)
                 eb = ev[b]
                 pattern = (e1.kind, eb.kind, e2.kind)
+                if self.fixed(a1, b, a2):
+                    continue
                 if pattern == ("read", "write", "read"):
                     if e1.value is not None and e1.value == e2.value:
                         continue  # it read the same value twice: nothing it could notice
                     what = (f"{self.name(eb.tid)} wrote {e1.label}{_val(eb)} at {_where(eb)} between "
-                            f"{self.name(e1.tid)}'s two reads of it{_val(e1)}{_val(e2)} at "
+                            f"{self.name(e1.tid)}'s two reads of it{_vals(e1, e2)} at "
                             f"{_where(e1)} and {_where(e2)}")
                 elif pattern == ("write", "write", "read"):
                     what = (f"{self.name(eb.tid)} wrote {e1.label}{_val(eb)} at {_where(eb)} between "
@@ -190,7 +242,7 @@ class _Finder:
                             f"back{_val(e2)} at {_where(e2)}")
                 elif pattern == ("write", "read", "write"):
                     what = (f"{self.name(eb.tid)} read {e1.label}{_val(eb)} at {_where(eb)} between "
-                            f"{self.name(e1.tid)}'s writes{_val(e1)}{_val(e2)} at {_where(e1)} and "
+                            f"{self.name(e1.tid)}'s writes{_vals(e1, e2)} at {_where(e1)} and "
                             f"{_where(e2)}: a state that was never meant to be seen")
                 else:
                     continue
@@ -212,7 +264,7 @@ class _Finder:
             return None
         w = next((i for i in idx if i > r and ev[i].kind == "write" and ev[i].tid != failing
                   and ev[i].value not in (None, "None")), None)
-        if w is None:
+        if w is None or self.fixed(r, w):
             return None
         we = ev[w]
         text = (f"order violation: {self.name(failing)} used {re_.label} at {_where(re_)} while it was "

@@ -78,7 +78,7 @@ def test_atomicity_violation_read_write_read(src):
     ev = trace(src, [(1, "read", 4, "0"), (2, "write", 5, "2"), (1, "read", 4, "2")])
     d = diagnose_exception(ev, NAMES, failing=1)
     assert d is not None and d.kind == "atomicity violation", d
-    assert "B wrote X.v (2) at prog.py:5 between A's two reads of it (0) (2)" in d.text
+    assert "B wrote X.v (2) at prog.py:5 between A's two reads of it (0, then 2)" in d.text
 
 
 def test_no_atomicity_violation_when_both_reads_see_the_same_value(src):
@@ -91,6 +91,42 @@ def test_order_violation_used_before_initialised(src):
     d = diagnose_exception(ev, NAMES, failing=2)
     assert d is not None and d.kind == "order violation", d
     assert "B used X.v at prog.py:4 while it was still None, before A initialised it (<conn>)" in d.text
+
+
+def _sync(tid: int, kind: str, other: int) -> Event:
+    return Event(tid, "?", 0, "f", None, kind=kind, target=other)
+
+
+def test_no_diagnosis_where_start_and_join_order_the_pattern_in_every_schedule(src):
+    """A read, a thread started and joined that writes, a read again: the program's own sequence,
+    not a race (the report claimed an atomicity violation at 0 preemptions)."""
+    a, b = trace(src, [(1, "read", 4, "0"), (1, "read", 4, "2")])
+    w, = trace(src, [(2, "write", 5, "2")])
+    ev = [a, _sync(1, "start", 2), w, _sync(1, "join", 2), b]
+    assert diagnose_exception(ev, NAMES, failing=1) is None
+    # Started, but not joined: the write may come after the second read in another schedule.
+    ev = [a, _sync(1, "start", 2), w, b]
+    d = diagnose_exception(ev, NAMES, failing=1)
+    assert d is not None and d.kind == "atomicity violation", d
+    # A join that returned before the thread ended (a timeout) orders nothing either.
+    late, = trace(src, [(2, "read", 4, "2")])
+    ev = [a, _sync(1, "start", 2), w, _sync(1, "join", 2), b, late]
+    assert diagnose_exception(ev, NAMES, failing=1) is not None
+
+
+def test_no_lost_update_or_check_then_act_across_a_join(src):
+    # A reads, starts and joins B (which reads and writes), then writes back: a sequential overwrite.
+    ev = trace(src, [(1, "read", 1, "0")]) + [_sync(1, "start", 2)] + \
+        trace(src, [(2, "read", 1, "0"), (2, "write", 1, "1")]) + [_sync(1, "join", 2)] + \
+        trace(src, [(1, "write", 1, "1"), (0, "read", 4, "1")])
+    assert diagnose_exception(ev, {**NAMES}, failing=0) is None
+    ev = trace(src, [(1, "read", 2, "None")]) + [_sync(1, "start", 2)] + trace(src, [(2, "write", 3, "<obj>")]) + \
+        [_sync(1, "join", 2)] + trace(src, [(1, "write", 3, "<obj>"), (0, "read", 4, "<obj>")])
+    assert diagnose_exception(ev, NAMES, failing=0) is None
+    # An order "violation" a start fixes: B can only read after A started it.
+    ev = trace(src, [(0, "write", 5, "None")]) + [_sync(0, "start", 2)] + trace(src, [(2, "read", 4, "None")]) + \
+        [_sync(0, "join", 2)] + trace(src, [(0, "write", 5, "<conn>")])
+    assert diagnose_exception(ev, NAMES, failing=2) is None
 
 
 def test_no_order_violation_when_the_value_was_set(src):
