@@ -14,7 +14,7 @@ from .options import model as checked_model
 from .options import names as checked_names
 from .options import timeouts as checked_timeouts
 from .races import RaceChecker, check_mode, recorder_for
-from .report import diagnose, failure_header, outside_warnings, render_report
+from .report import diagnose, ended_threads_note, failure_header, outside_warnings, render_report
 from .result import Failure, Result
 from .runtime import context
 from .runtime.operation import OpKind
@@ -136,7 +136,8 @@ def explore(
                   bound=strat.bound_description, not_a_proof=run.not_a_proof,
                   races=list(checker.races) if checker is not None else [],
                   strategy_stats=dict(strat.stats),
-                  warnings=run.notes() + ([advice] if advice else []), uninstrumented=blind)
+                  warnings=run.notes() + ended_threads_note(session.ended_daemons) + ([advice] if advice else []),
+                  uninstrumented=blind)
 
 
 def _library_package(filename: str) -> Optional[str]:

@@ -401,6 +401,25 @@ def outside_warnings(waiters: Sequence[Any]) -> List[str]:
         "as a virtual thread), or give the body objects of its own.") for w in waiters]
 
 
+#: What the note on daemon threads ended with the body says (the pytest plugin makes it a warning).
+ENDED_THREADS = "still running when the body returned"
+
+
+def ended_threads_note(ended: Sequence[Any]) -> List[str]:
+    """The note on daemon threads a passing execution ended with its body, as the interpreter ends them at exit."""
+    if not ended:
+        return []
+    shown = "; ".join(b.thread + (f", waiting for {b.waits_for}" if b.waits_for != "?" else "")
+                      + (f" at {site_text(b.where)}" if b.where else "") for b in ended[:3])
+    more = f"; and {len(ended) - 3} more" if len(ended) > 3 else ""
+    several = len(ended) > 1
+    return [_fill(f"{len(ended)} daemon thread{'s were' if several else ' was'} {ENDED_THREADS} ({shown}{more}). "
+                  f"interleave ends {'them' if several else 'it'} with the body, as the interpreter ends daemon "
+                  "threads at exit: whatever they served (an actor, a listener, a worker started in the body) has "
+                  "no thread after the run, though its library may still count it as running, and a later stop() "
+                  "or join() of it waits in vain. Stop them before the body returns.")]
+
+
 def diagnose(outcome: Outcome, events: Sequence[Event], names: Dict[int, str]) -> Optional[Diagnosis]:
     """The recognised pattern behind the failure, or None (never a guess)."""
     events = [e for e in events if not foreign(e.filename)]

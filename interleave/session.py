@@ -56,6 +56,8 @@ class Session:
                               else self.backend.on_greenlet_start)
         self.adopted = 0
         self.user_code_seen = False
+        #: Daemon threads the first passing execution that left any ended with the body (``ended_threads_note``).
+        self.ended_daemons: List[Any] = []
 
     def __enter__(self) -> Session:
         global _open
@@ -211,6 +213,8 @@ class Session:
             ex.interrupt(KeyboardInterrupt())
         try:
             outcome = ex.run()
+            if ex.ended_daemons and not self.ended_daemons:
+                self.ended_daemons = ex.ended_daemons
         finally:
             context.active = None
             _forget_virtual_threads(len(ex.threads) > 1)

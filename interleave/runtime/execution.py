@@ -12,7 +12,7 @@ from greenlet import getcurrent, greenlet
 from .fairness import FAIRNESS_STREAK
 from .headroom import remaining_depth
 from .lifecycle import HANDOFF, ThreadLife, Worker
-from .outcome import Outcome
+from .outcome import BlockedThread, Outcome
 from .scheduling import TEARDOWN_PATIENCE
 from .tstate import TracingCounters
 from .vthread import BLOCKED, DONE, IDENT_BASE, READY, VThread
@@ -105,6 +105,8 @@ class Execution(ThreadLife):
         self.patient_waits = False  # a timed wait ran on a patient queue (``WaitQueue.patient``)
         self.teardown_left = TEARDOWN_PATIENCE
         self.abandoned: List[str] = []  # threads that refused to unwind
+        #: Daemon threads still running when the body returned: ended with it, as at interpreter exit.
+        self.ended_daemons: List[BlockedThread] = []
         self.expired = []  # timeouts a decision ran out early (``blocked.timed_out_early``)
         self.when_stuck = False  # set by the session: ``timeouts="when-stuck"``
         self.timers = False  # no wait with a timeout yet: no blocked thread has a deadline

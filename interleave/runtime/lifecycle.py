@@ -277,6 +277,9 @@ class ThreadLife(Scheduling):
         self.budget = 1 << 60
         if not self.alive:
             return  # every thread has ended: nothing to unwind (the usual case)
+        if self.shutting_down and self.outcome is None:
+            # A passing end: whatever those threads served is left without them after the run.
+            self.ended_daemons = [self.describe_blocked(vt) for vt in self.alive if vt.tid and vt.daemon]
         # Executor workers log any exception that ends them, including this unwinding.
         logger = _quiet_logger("concurrent.futures")
         try:

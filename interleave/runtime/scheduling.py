@@ -55,7 +55,7 @@ class Scheduling:
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
         "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "probe", "starved",
-        "lock_hook",
+        "lock_hook", "ended_daemons",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from . import plugin as _plugin
 from .fixture import InterleaveFixture
-from .leaks import InterleaveFixtureStateWarning
+from .leaks import InterleaveEndedThreadsWarning, InterleaveFixtureStateWarning
 
-__all__ = ["InterleaveFixture", "InterleaveFixtureStateWarning"]
+__all__ = ["InterleaveEndedThreadsWarning", "InterleaveFixture", "InterleaveFixtureStateWarning"]
 
 # Every hook and the fixture, so that the hooks added to plugin.py never drift out of this list.
 globals().update({name: value for name, value in vars(_plugin).items()

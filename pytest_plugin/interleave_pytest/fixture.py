@@ -12,6 +12,7 @@ import pytest
 
 import interleave
 from interleave.errors import OptionError, TokenError
+from interleave.report import ENDED_THREADS
 from interleave.result import Result
 from interleave.token import decode
 
@@ -64,6 +65,7 @@ class ExplorationRecord:
     touched: List[int] = field(default_factory=list)
     last_failure: Optional[Tuple[str, str]] = None  # (token, replay command) of the last failure
     warned: bool = False
+    warned_ended: bool = False
     calls: int = 0
     cut: List[str] = field(default_factory=list)  # bounded searches the budget cut short: not a proof
     unproved: List[str] = field(default_factory=list)  # systematic searches that stopped for another reason
@@ -298,6 +300,10 @@ class Runner:
         if warning is not None:
             rec.warned = True
             warnings.warn(leaks.InterleaveFixtureStateWarning(warning), stacklevel=2)
+        ended = next((w for w in result.warnings if ENDED_THREADS in w), None) if result.failure is None else None
+        if ended is not None and not rec.warned_ended:
+            rec.warned_ended = True  # once per test (@given explores once per example)
+            warnings.warn(leaks.InterleaveEndedThreadsWarning(ended), stacklevel=2)
         return result
 
     def replay(self, item: pytest.Item, body: Callable[[], Any], token: str, **kwargs: Any) -> Result:

@@ -28,6 +28,10 @@ class InterleaveFixtureStateWarning(UserWarning):
     """State made once per test (a fixture value, a captured object) changed while all executions shared it."""
 
 
+class InterleaveEndedThreadsWarning(UserWarning):
+    """Daemon threads the test body started were still running when it returned, and ended with it."""
+
+
 def _user_class(cls: type) -> bool:
     mod = sys.modules.get(getattr(cls, "__module__", "") or "")
     path = getattr(mod, "__file__", None)
