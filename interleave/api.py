@@ -383,9 +383,12 @@ def _first_difference(a: Recorder, b: Recorder) -> Optional[str]:
 
     for i, (x, y) in enumerate(zip(a.events, b.events)):
         if (x.tid, x.filename, x.lineno, x.op) != (y.tid, y.filename, y.lineno, y.op):
-            return (f"step {i + 1}: one replay ran {a.thread_names.get(x.tid, x.tid)} at "
-                    f"{short_path(x.filename)}:{x.lineno}, another {b.thread_names.get(y.tid, y.tid)} at "
-                    f"{short_path(y.filename)}:{y.lineno}")
+            def ran(r: Recorder, e: Any) -> str:
+                # The operation too: the same thread at the same line may have done another thing.
+                return (f"{r.thread_names.get(e.tid, e.tid)} at {short_path(e.filename)}:{e.lineno}"
+                        + (f" ({e.op})" if e.op else ""))
+
+            return f"step {i + 1}: one replay ran {ran(a, x)}, another {ran(b, y)}"
     if len(a.events) != len(b.events):
         return f"step {min(len(a.events), len(b.events)) + 1}: one replay stopped earlier than the other"
     return None

@@ -160,6 +160,26 @@ def test_nondeterministic_program_is_reported_as_such():
     assert "first diverged at step" in r.failure.report
 
 
+def sleeps_for_a_real_random_time() -> None:
+    x: list = []
+    t = threading.Thread(target=lambda: x.append(1))
+    t.start()
+    time.sleep(os.urandom(1)[0] / 1000 + 0.001)
+    assert x == [1]
+    t.join()
+
+
+def test_a_divergence_at_the_same_line_names_the_operation_that_differed():
+    """One replay slept 0.131 s, the other 0.232 s, at the same line: the thread and line alone read
+    as no difference at all."""
+    r = interleave.explore(sleeps_for_a_real_random_time, strategy="random", seed=1, executions=200)
+    assert r.failure is not None and not r.failure.reproducible
+    found = re.search(r"one replay ran MainThread at \S+:(\d+) \((sleep\([\d.]+\))\), another MainThread at "
+                      r"\S+:(\d+) \((sleep\([\d.]+\))\)", " ".join(r.failure.report.split()))
+    assert found is not None, r.failure.report
+    assert found.group(1) == found.group(3) and found.group(2) != found.group(4)
+
+
 def spins_forever() -> None:
     class Flag:
         ready = False
