@@ -110,6 +110,21 @@ def test_real_blocking_names_the_call_not_a_name_its_loop_condition_loaded(quick
 
 
 @on_main_thread
+def test_real_blocking_names_the_inner_call_whose_result_an_outer_one_takes(quick_block: None) -> None:
+    r, w = os.pipe()
+    try:
+        def reader() -> None:
+            got: list = []
+            got.append(os.read(r, 1))  # blocked in os.read: the outer call was named
+
+        message = blocked_message_of_a_thread_running(reader)
+        assert "in a call to os.read()" in message and "got.append()" not in message, message
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@on_main_thread
 def test_real_blocking_names_the_call_not_a_name_an_earlier_statement_loaded(quick_block: None) -> None:
     r, w = os.pipe()
     box = {"x": 0}

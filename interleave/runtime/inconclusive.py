@@ -81,29 +81,70 @@ def _expand(scopes: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
     return out
 
 
+#: Calls, by opcode name, and how many stack items below the callable their argument count leaves
+#: out: a keyword call's names tuple (3.10, 3.13), an unpacking call's tuple and dict.
+_CALLS = {"CALL": 0, "CALL_FUNCTION": 0, "CALL_METHOD": 0, "CALL_FUNCTION_KW": 1, "CALL_KW": 1}
+_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_CLASSDEREF",
+          "LOAD_FAST_AND_CLEAR")
+#: What pushes nothing a call counts (the interpreter's NULL markers, 3.11's PRECALL before its CALL).
+_NO_ITEM = ("PUSH_NULL", "KW_NAMES", "NOP", "RESUME", "CACHE", "COPY_FREE_VARS", "PRECALL", "MAKE_CELL")
+
+
 def _called_name(frame: Optional[FrameType]) -> Optional[str]:
     """The name of what the call a frame stopped at calls (``os.read``, ``sock.recv``), if known.
 
-    The callable is pushed before its arguments: it is the first name loaded since the last
-    call or statement that completed before this one.
+    The statement's loads are replayed as a stack of names (a value that is no name counts as
+    one item; the interpreter's NULL markers are left out, in every version alike): the callable
+    lies below the call's arguments, so ``got.append(sock.recv(10))`` stopped in ``recv`` names
+    ``sock.recv``, and ``os.read(fd, remaining)`` names ``os.read``.
     """
     if frame is None:
         return None
     import dis
 
-    chains: List[List[str]] = []
+    items: List[Optional[List[str]]] = []
+    at: Any = None
     for ins in dis.get_instructions(frame.f_code):
         if ins.offset >= frame.f_lasti:
+            at = ins
             break
-        if ins.opname.startswith(("CALL", "STORE_", "DELETE_", "POP_TOP", "POP_JUMP", "JUMP", "FOR_ITER")):
+        name = ins.opname
+        if name.startswith(("STORE_", "DELETE_", "POP_TOP", "POP_JUMP", "JUMP", "FOR_ITER", "RETURN")):
             # What was loaded so far was used up: by a statement (``box["x"] += 1`` before the
             # call) or a condition (``while remaining > 0:`` around it).
-            chains = []
-        elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_FAST_CHECK"):
-            chains.append([str(ins.argval)])
-        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chains:
-            chains[-1].append(str(ins.argval))
-    return ".".join(chains[0]) if chains else None
+            items = []
+            if name == "STORE_FAST_LOAD_FAST":  # 3.13: a store, then a load
+                items.append([str(ins.argval[1])])
+        elif name in _LOADS:
+            items.append([str(ins.argval)])
+        elif name == "LOAD_FAST_LOAD_FAST":  # 3.13: two loads in one
+            items.extend([str(n)] for n in ins.argval)
+        elif name in ("LOAD_ATTR", "LOAD_METHOD"):
+            top = items.pop() if items else None
+            items.append(top + [str(ins.argval)] if top is not None else None)
+        elif name == "LOAD_CONST":
+            items.append(None)
+        elif name in _CALLS or name == "CALL_FUNCTION_EX":
+            arg = ins.arg or 0
+            used = arg + 1 + _CALLS[name] if name in _CALLS else 2 + arg % 2
+            del items[max(0, len(items) - used):]
+            items.append(None)  # the call's result
+        elif name not in _NO_ITEM:
+            try:
+                net = dis.stack_effect(ins.opcode, ins.arg)
+            except ValueError:
+                net = 0
+            if net < 0:
+                del items[max(0, len(items) + net):]
+            if items:
+                items[-1] = None  # what the instruction made of it is no name
+            items.extend([None] * max(0, net))
+    if at is not None and at.opname in _CALLS:
+        k = len(items) - (at.arg or 0) - 1 - _CALLS[at.opname]
+        if 0 <= k < len(items) and items[k] is not None:
+            return ".".join(items[k])  # type: ignore[arg-type]
+    named = [i for i in items if i is not None]
+    return ".".join(named[0]) if named else None
 
 
 def user_frame_site(frame: Optional[FrameType]) -> Optional[Tuple[str, int, str]]:
