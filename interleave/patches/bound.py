@@ -10,7 +10,8 @@ import weakref
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument.patching import Patcher
-from .table import _REAL_TO_VIRTUAL, _harness_module, _virtual_of, add_asyncio
+from ..sync.vdatetime import REAL_DATETIME, captured_clocks
+from .table import _REAL_TO_VIRTUAL, _harness_module, _virtual_of, add_asyncio, add_captured_clocks
 
 # The real callables, in one fixed order (the index of each is its slot in the counts below).
 _REALS: Tuple[Any, ...] = tuple(real for real, _ in _REAL_TO_VIRTUAL.values())
@@ -59,6 +60,10 @@ def swap_bound_names(p: Patcher) -> int:
         search = (any(o > b for i, (o, b) in enumerate(zip(other, state.other)) if i not in _TYPE_SLOTS)
                   or not state.young_in_sight() or _young_holder(p, owners))
     if search:
+        # Bound ``datetime.now`` methods kept since the last search join the real callables first.
+        if add_captured_clocks(captured_clocks(gc.get_referrers(REAL_DATETIME))):
+            _index_reals()
+            counts = [sys.getrefcount(real) for real in _REALS]
         owners = _search_heap(p)
         held = _held_counts(owners)
         other = [c - h for c, h in zip(counts, held)]
@@ -126,6 +131,8 @@ def _young_holder(p: Patcher, owners: List[Any]) -> bool:
     known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
     candidates = [o for o in new if type(o) not in _NOT_PLACES and id(o) not in known]
     del new
+    if any(id(m) not in _REAL_IDS for m in captured_clocks(candidates)):
+        return True  # a bound ``datetime.now`` kept since: the search adds it to the table
     if _REAL_IDS.isdisjoint(map(id, gc.get_referents(*candidates))):
         return False
     # A dict is a place for its values only: a real type as a key (a cache of the harness keyed by
@@ -360,6 +367,11 @@ def _search_heap(p: Patcher) -> List[Any]:
     if unknown:
         # A second pass over the heap, only for holders not seen before (new functions, objects).
         referrers = gc.get_referrers(*unknown)
+        # A closure cell's referrer is its function's closure tuple: the function is one step on.
+        cells = {id(h) for h in unknown if type(h).__name__ == "cell"}
+        closures = [r for r in referrers if type(r) is tuple and any(id(x) in cells for x in r)] if cells else []
+        if closures:
+            referrers += [f for f in gc.get_referrers(*closures) if isinstance(f, types.FunctionType)]
         for owner in referrers:
             _remember_owner(owner, unknown)
         owners += referrers

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .. import sync  # noqa: F401 - every primitive module declares itself on import
 from ..instrument.access.primitives import DECLARED
 from ..sync import threads as vthreads
-from ..sync import vtime
+from ..sync import vdatetime, vtime
 from ..versions import CURRENT
 
 
@@ -99,6 +99,21 @@ def add_asyncio() -> bool:
     for _module, _name, c, py in asyncio_twins():
         if id(c) not in _REAL_TO_VIRTUAL:
             _REAL_TO_VIRTUAL[id(c)] = (c, py)
+            grew = True
+    return grew
+
+
+def add_captured_clocks(methods: List[Any]) -> bool:
+    """Real ``datetime.now``/``utcnow`` bound methods found in the heap join the table. Whether it grew.
+
+    Each attribute access makes a new bound method: only those a program kept (a dataclass's
+    ``default_factory``, ``_now = datetime.now``) are found, and kept here, by identity, as the
+    other real callables are.
+    """
+    grew = False
+    for m in methods:
+        if id(m) not in _REAL_TO_VIRTUAL:
+            _REAL_TO_VIRTUAL[id(m)] = (m, vdatetime.bound_twin(m))
             grew = True
     return grew
 
