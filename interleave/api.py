@@ -136,7 +136,8 @@ def explore(
                   bound=strat.bound_description, not_a_proof=run.not_a_proof,
                   races=list(checker.races) if checker is not None else [],
                   strategy_stats=dict(strat.stats),
-                  warnings=run.notes() + ended_threads_note(session.ended_daemons) + ([advice] if advice else []),
+                  warnings=run.notes() + (ended_threads_note(session.ended_daemons) if failure is None else [])
+                  + ([advice] if advice else []),
                   uninstrumented=blind)
 
 

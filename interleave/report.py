@@ -10,6 +10,7 @@ from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Set, Tuple
 from .diagnosis import Diagnosis, diagnose_deadlock, diagnose_exception, lock_names, readable_names
 from .early_timeouts import expired_lines
 from .result import semantics
+from .runtime.blocked import READY_TO_RUN
 from .runtime.outcome import Outcome
 from .runtime.recorder import Event
 from .tracebacks import foreign, format_exception, short_path, site_text, source_line
@@ -409,15 +410,22 @@ def ended_threads_note(ended: Sequence[Any]) -> List[str]:
     """The note on daemon threads a passing execution ended with its body, as the interpreter ends them at exit."""
     if not ended:
         return []
-    shown = "; ".join(b.thread + (f", waiting for {b.waits_for}" if b.waits_for != "?" else "")
-                      + (f" at {site_text(b.where)}" if b.where else "") for b in ended[:3])
-    more = f"; and {len(ended) - 3} more" if len(ended) > 3 else ""
+    groups: Dict[Tuple[str, Any], List[str]] = {}  # threads waiting for the same thing at the same place
+    for b in ended:
+        groups.setdefault((b.waits_for, b.where), []).append(b.thread)
+    parts = []
+    for (waits_for, where), names in list(groups.items())[:3]:
+        who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        state = "ready to run" if waits_for == READY_TO_RUN else f"waiting for {waits_for}"
+        parts.append(f"{who}, {state}" + (f" at {site_text(where)}" if where else ""))
+    more = f"; and {len(groups) - 3} more places" if len(groups) > 3 else ""
     several = len(ended) > 1
-    return [_fill(f"{len(ended)} daemon thread{'s were' if several else ' was'} {ENDED_THREADS} ({shown}{more}). "
-                  f"interleave ends {'them' if several else 'it'} with the body, as the interpreter ends daemon "
-                  "threads at exit: whatever they served (an actor, a listener, a worker started in the body) has "
-                  "no thread after the run, though its library may still count it as running, and a later stop() "
-                  "or join() of it waits in vain. Stop them before the body returns.")]
+    return [_fill(f"{len(ended)} daemon thread{'s were' if several else ' was'} {ENDED_THREADS} "
+                  f"({'; '.join(parts)}{more}). interleave ends {'them' if several else 'it'} with the body, as the "
+                  "interpreter ends daemon threads at exit: whatever they served (an actor, a listener, a worker "
+                  "started in the body) has no thread after the run, though its library may still count it as "
+                  "running, and a later stop() or join() of it waits in vain. Stop them, and join them, before the "
+                  "body returns.")]
 
 
 def diagnose(outcome: Outcome, events: Sequence[Event], names: Dict[int, str]) -> Optional[Diagnosis]:

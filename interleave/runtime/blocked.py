@@ -23,6 +23,8 @@ TIMEOUTS = ("anytime", "when-stuck")
 #: sleep that ran out while other threads could still run.
 SLEEP_END = "the end of its sleep"
 SLEPT = "sleep"
+#: What a thread that can run "waits for", in a report (a daemon thread the body left running).
+READY_TO_RUN = "nothing: ready to run"
 
 
 class Execution(Protocol):
@@ -175,3 +177,9 @@ def timed_out_early(ex: Any, t: VThread) -> Tuple[Tuple[BlockedThread, float], .
         b = ex.describe_blocked(t)
         return ((BlockedThread(b.thread, b.tid, SLEPT, None, b.where), t.deadline),)
     return ((ex.describe_blocked(t), t.deadline),)
+
+
+def left_running(ex: Any, vt: VThread) -> BlockedThread:
+    """Where a thread still alive is: what it waits for, or that it could run (woken, or not run yet)."""
+    b = ex.describe_blocked(vt)
+    return b if vt.state == BLOCKED else BlockedThread(b.thread, b.tid, READY_TO_RUN, None, b.where)

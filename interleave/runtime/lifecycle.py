@@ -10,6 +10,7 @@ from greenlet import GreenletExit, greenlet
 from ..errors import InconclusiveError
 from ..instrument.opcodes import visible_offsets
 from ..versions import CURRENT
+from .blocked import left_running
 from .operation import Op, OpKind
 from .outcome import Outcome
 from .scheduling import TEARDOWN_PATIENCE, Scheduling, _Teardown
@@ -279,7 +280,8 @@ class ThreadLife(Scheduling):
             return  # every thread has ended: nothing to unwind (the usual case)
         if self.shutting_down and self.outcome is None:
             # A passing end: whatever those threads served is left without them after the run.
-            self.ended_daemons = [self.describe_blocked(vt) for vt in self.alive if vt.tid and vt.daemon]
+            # Waiting, or ready to run (woken by a stop the body did not join): cut off either way.
+            self.ended_daemons = [left_running(self, vt) for vt in self.alive if vt.tid and vt.daemon]
         # Executor workers log any exception that ends them, including this unwinding.
         logger = _quiet_logger("concurrent.futures")
         try:

@@ -299,11 +299,11 @@ class Runner:
         self._finish(rec, index, result, source, opts, hint, cache=use_cache)
         if warning is not None:
             rec.warned = True
-            warnings.warn(leaks.InterleaveFixtureStateWarning(warning), stacklevel=2)
+            _warn_at(item, leaks.InterleaveFixtureStateWarning(warning))
         ended = next((w for w in result.warnings if ENDED_THREADS in w), None) if result.failure is None else None
         if ended is not None and not rec.warned_ended:
             rec.warned_ended = True  # once per test (@given explores once per example)
-            warnings.warn(leaks.InterleaveEndedThreadsWarning(ended), stacklevel=2)
+            _warn_at(item, leaks.InterleaveEndedThreadsWarning(ended))
         return result
 
     def replay(self, item: pytest.Item, body: Callable[[], Any], token: str, **kwargs: Any) -> Result:
@@ -392,3 +392,14 @@ class InterleaveFixture:
 
 RECORD_KEY = pytest.StashKey[ExplorationRecord]()
 RUNNER_KEY = pytest.StashKey[Runner]()
+
+
+def _warn_at(item: pytest.Item, warning: Warning) -> None:
+    """Warn at the test's own line: its module's ``filterwarnings`` then apply, as to its own warnings."""
+    code = getattr(getattr(item, "function", None), "__code__", None)
+    if code is None:
+        warnings.warn(warning, stacklevel=3)
+        return
+    module = getattr(getattr(item, "module", None), "__name__", None) or "interleave_pytest"
+    warnings.warn_explicit(warning, type(warning), code.co_filename, code.co_firstlineno, module=module)
+
