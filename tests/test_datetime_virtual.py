@@ -14,6 +14,7 @@ from typing import Any, Callable, List, Optional
 import pytest
 
 import interleave
+from interleave.strategies.random_walk import RandomStrategy
 
 STRATEGIES = ["random", "pct", "exhaustive", "dpor", "portfolio"]
 BACKENDS = ["auto"] + (["settrace"] if sys.version_info >= (3, 12) else [])
@@ -65,6 +66,29 @@ def test_utcnow_is_virtual_and_warns_as_the_real_one_does() -> None:
 
     r = interleave.explore(body, strategy="random", executions=5)
     assert r.failure is None, r.failure.report if r.failure else ""
+
+
+class _ReadsTheClockBetweenExecutions(RandomStrategy):
+    """A strategy runs on the exploring OS thread, outside any virtual thread, while the type is patched."""
+
+    seen: List[Any] = []
+
+    def new_execution(self) -> bool:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.seen.append((datetime.datetime.utcnow(), [w.filename for w in caught]))
+        return super().new_execution()
+
+
+def test_outside_a_virtual_thread_utcnow_is_real_and_warns_at_its_caller() -> None:
+    strategy = _ReadsTheClockBetweenExecutions(1)
+    interleave.explore(lambda: time.sleep(5), strategy=strategy, executions=3)
+    assert len(strategy.seen) == 3
+    for value, filenames in strategy.seen:
+        real = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        assert abs(real - value) < timedelta(seconds=60), value  # the real clock, not 2023
+        assert value.tzinfo is None
+        assert filenames == ([__file__] if sys.version_info >= (3, 12) else []), filenames
 
 
 def test_a_subclass_gets_its_own_type_and_naive_and_aware_agree() -> None:

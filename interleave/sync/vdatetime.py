@@ -26,7 +26,6 @@ except ImportError:  # pragma: no cover - a build without the accelerator
 REAL_DATETIME: type = _REAL
 
 _real_now = _REAL.__dict__["now"]
-_real_utcnow = _REAL.__dict__["utcnow"]
 _real_fromtimestamp = _REAL.__dict__["fromtimestamp"]
 _UTCNOW_DEPRECATED = ("datetime.datetime.utcnow() is deprecated and scheduled for removal in a future version. "
                       "Use timezone-aware objects to represent datetimes in UTC: datetime.datetime.now(datetime.UTC).")
@@ -42,10 +41,10 @@ def now(cls: Any, tz: Optional[_dt.tzinfo] = None) -> Any:
 
 def utcnow(cls: Any) -> Any:
     """Virtual ``datetime.utcnow()``."""
-    if running() is None:
-        return _real_utcnow.__get__(None, cls)()
-    if CURRENT.utcnow_deprecated:
+    if CURRENT.utcnow_deprecated:  # at the caller, as the C method warns (called from here, it would point here)
         warnings.warn(_UTCNOW_DEPRECATED, DeprecationWarning, stacklevel=2)
+    if running() is None:  # the real clock, as utcnow() reads it, without its warning a second time
+        return _real_now.__get__(None, cls)(_dt.timezone.utc).replace(tzinfo=None)
     return _real_fromtimestamp.__get__(None, cls)(_virtual_time(), _dt.timezone.utc).replace(tzinfo=None)
 
 
