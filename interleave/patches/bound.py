@@ -38,7 +38,8 @@ def swap_bound_names(p: Patcher) -> int:
     - a real function's reference count minus what the remembered owners hold went up: a
       container that existed before was given one (a lazily set global, a monkeypatched
       attribute).
-    Every swap is undone by the patcher. Returns how many references were swapped.
+    Every swap is undone by the patcher; the caller marks the run over (``mark_run_over``) when the
+    exploration ends. Returns how many references were swapped.
 
     What this cannot see: a container that existed before given a real function in the same
     interval between two explorations as another reference to it was dropped outside the
@@ -72,9 +73,6 @@ def swap_bound_names(p: Patcher) -> int:
     swapped = 0
     for owner in owners:
         swapped += _swap_owner(p, owner)
-    # After the swaps: the patcher's records of them hold real callables, and are no new holders
-    # for the next exploration to find (they outlive this one while anything keeps the patcher).
-    state.mark_young()
     return swapped
 
 
@@ -82,8 +80,9 @@ def mark_run_over() -> None:
     """Mark where the objects created after this exploration start: the next one looks among those only.
 
     What the exploration made and kept (its session, results, the collector's moves between
-    executions) was made under its patches, holding no real callable that the reference counts
-    would not show, and is no new holder to look through again.
+    executions, the patcher's records of the swaps) was made under its patches, holding no real
+    callable that the reference counts would not show, and is no new holder to look through again.
+    The session calls this when it closes, whatever happened, after every ``swap_bound_names``.
     """
     _STATE.mark_young()
 

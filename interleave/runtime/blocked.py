@@ -8,6 +8,7 @@ outward to the last standard-library synchronisation method before code under te
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
@@ -173,13 +174,13 @@ def timed_out_early(ex: Any, t: VThread) -> Tuple[Tuple[BlockedThread, float], .
         return ()
     if not any(x.state == READY for x in ex.alive):
         return ()
+    b = ex.describe_blocked(t)
     if queue.owner is None:  # a sleep: what it is, from where
-        b = ex.describe_blocked(t)
-        return ((BlockedThread(b.thread, b.tid, SLEPT, None, b.where), t.deadline),)
-    return ((ex.describe_blocked(t), t.deadline),)
+        b = replace(b, waits_for=SLEPT, holder=None)
+    return ((b, t.deadline),)
 
 
 def left_running(ex: Any, vt: VThread) -> BlockedThread:
     """Where a thread still alive is: what it waits for, or that it could run (woken, or not run yet)."""
     b = ex.describe_blocked(vt)
-    return b if vt.state == BLOCKED else BlockedThread(b.thread, b.tid, READY_TO_RUN, None, b.where)
+    return b if vt.state == BLOCKED else replace(b, waits_for=READY_TO_RUN, holder=None)
