@@ -18,6 +18,7 @@ from ..instrument.patching import _MISSING, Patcher
 from ..runtime.foreign import REAL_RLOCK_TYPES as _REAL_RLOCK_TYPES
 from ..runtime.foreign import is_real_primitive
 from .kinds import (
+    _CONTAINER_LIMIT,
     _LEAF_TYPES,
     _LEAF_TYPES_IN_MODULES,
     _NO_TWIN_TYPES,
@@ -26,6 +27,9 @@ from .kinds import (
     _harness_name,
     _opaque,
     _slot_names,
+    holds_nothing,
+    public_items,
+    slot_values,
 )
 from .start_state import StartState
 from .table import _REAL_TO_VIRTUAL
@@ -37,7 +41,6 @@ _STATE: Dict[type, Tuple[str, ...]] = {
     threading.Semaphore: ("_value",),
     threading.Barrier: ("_state", "_count"),
 }
-_CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
 _DATA_DEPTH = 3  # how many objects deep the search goes from what the body holds
 _CALLABLE_LEVELS = 32  # callables held by callables (closures of closures...) followed this far
 _VISIT_BUDGET = 250_000  # objects searched at most: a huge object graph must not stall the start
@@ -179,21 +182,23 @@ class PrimitiveAdopter:
             return
         self._visit_object(value, depth, path)
 
-    def _visit_mapping(self, owner: Any, names: Iterable[str], getter: Callable[[str], Any],
-                       depth: int, path: str = "?", follow: bool = False) -> None:
+    def _visit_mapping(self, owner: Any, pairs: Iterable[Tuple[str, Any]], depth: int, path: str = "?",
+                       follow: bool = False) -> None:
         leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
-        for name in list(names):
-            try:
-                value = getter(name)
-            except Exception:  # noqa: BLE001 - a property may raise; skip it
-                continue
+        seen = self.seen
+        for name, value in pairs:
             kind = type(value)
             if kind in leaves:
                 continue
             if kind is types.FunctionType and not follow:
-                # No twin to put in its place: searched only (the common case: a module's functions).
-                if id(value) not in self.seen:
-                    self._visit_function(value, depth)
+                # No twin to put in its place: searched only (the common case: a module's functions,
+                # most of which hold nothing: decided here, without a call per function).
+                key = id(value)
+                if key not in seen:
+                    if holds_nothing(value):
+                        seen.add(key)
+                    else:
+                        self._visit_function(value, depth)
                 continue
             if kind in _PLAIN_CONTAINERS:
                 self._visit_object(value, depth, f"{path}.{name}")
@@ -256,25 +261,24 @@ class PrimitiveAdopter:
             code_file = getattr(mod, "__file__", None)
             if code_file and (value.__module__ in self._searched_modules or self._wants(code_file)):
                 cd = value.__dict__
-                self._visit_mapping(value, [k for k in cd if not k.startswith("__")], cd.__getitem__,
-                                    depth - 1, value.__qualname__)
+                self._visit_mapping(value, public_items(cd, _LEAF_TYPES), depth - 1, value.__qualname__)
             return
         if isinstance(value, (dict, list, set, tuple, frozenset)):
             self._visit_items(value, depth, path)
             return
         d = getattr(value, "__dict__", None)
         if isinstance(d, dict) and not isinstance(value, type):
-            self._visit_mapping(value, d.keys(), d.__getitem__, depth - 1, path)
+            self._visit_mapping(value, list(d.items()), depth - 1, path)
         slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
         if slots:
-            self._visit_mapping(value, slots, functools.partial(getattr, value), depth - 1, path)
+            self._visit_mapping(value, slot_values(value, slots), depth - 1, path)
 
     def _visit_function(self, fn: types.FunctionType, depth: int) -> None:
         """A function not seen yet: followed, unless it holds nothing or is the harness's or a library's."""
         if depth <= 0 or len(self.seen) >= _VISIT_BUDGET:
             return
         self.seen.add(id(fn))
-        if not self._in_modules and not _harness_name(getattr(fn, "__module__", None)) and not _holds_nothing(fn):
+        if not self._in_modules and not _harness_name(getattr(fn, "__module__", None)) and not holds_nothing(fn):
             self.adopt_callable(fn, depth - 1)
 
     def _visit_items(self, value: Any, depth: int, path: str) -> None:
@@ -336,8 +340,8 @@ class PrimitiveAdopter:
             self._searched_modules.add(mod.__name__)
             self._in_modules = in_modules
             d = mod.__dict__
-            self._visit_mapping(mod, [k for k in d if not k.startswith("__")], d.__getitem__, _MODULE_DEPTH,
-                                mod.__name__)
+            self._visit_mapping(mod, public_items(d, _LEAF_TYPES_IN_MODULES if in_modules else _LEAF_TYPES),
+                                _MODULE_DEPTH, mod.__name__)
 
     def adopt_log_handlers(self) -> None:
         """The locks of the logging handlers that exist before the run (a fixture's, a module's).
@@ -416,7 +420,7 @@ class PrimitiveAdopter:
     def _visit_attributes(self, obj: Any, depth: int, path: str) -> None:
         d = getattr(obj, "__dict__", None)
         if isinstance(d, dict) and d:
-            self._visit_mapping(obj, d.keys(), d.__getitem__, depth, path, follow=True)
+            self._visit_mapping(obj, list(d.items()), depth, path, follow=True)
 
     def _follow(self, setter: Optional[Callable[[Any], None]], value: Any, depth: int, path: str) -> None:
         """Swap ``value`` where it is held, or search it; a callable is followed at the same depth."""
@@ -463,26 +467,6 @@ class PrimitiveAdopter:
         container.add(new)
 
 
-
-
-def _holds_nothing(fn: types.FunctionType) -> bool:
-    """Whether following ``fn`` would find nothing: no closure or defaults, attributes only the harness's.
-
-    A test module's functions are visited at every exploration started from it (each marked
-    test's), and most are like this: a pytest mark list is their only attribute. The full visit
-    would reach the same leaves and harness objects, one call at a time.
-    """
-    if fn.__closure__ is not None or fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
-        return False
-    for value in fn.__dict__.values():
-        if type(value) in _LEAF_TYPES or _opaque(value):
-            continue
-        if type(value) not in (list, tuple) or len(value) > _CONTAINER_LIMIT:
-            return False
-        for item in value:
-            if type(item) not in _LEAF_TYPES and not _opaque(item):
-                return False
-    return True
 
 
 def adopt_prerun_primitives(p: Patcher, code_filter: CodeFilter, fn: Any,

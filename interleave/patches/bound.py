@@ -7,6 +7,7 @@ import gc
 import sys
 import types
 import weakref
+from itertools import compress
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument.patching import Patcher
@@ -272,9 +273,10 @@ def _held_counts(owners: List[Any]) -> List[int]:
             if key in seen:
                 continue  # a closure cell or defaults tuple shared by two functions
             seen.add(key)
-            for value in values:
-                i = _INDEX.get(id(value))
-                if i is not None and _REALS[i] is value:
+            # Most values are not real callables: filtered without a Python-level step each.
+            for value in compress(values, map(_REAL_IDS.__contains__, map(id, values))):
+                i = _INDEX[id(value)]
+                if _REALS[i] is value:
                     held[i] += 1
     return held
 
@@ -309,7 +311,9 @@ def _swap_owner(p: Patcher, owner: Any) -> int:
         return 0
     # A module's and a class's namespace are set through the object; an instance's dict directly.
     via_owner = isinstance(owner, (types.ModuleType, type))
-    for key, value in list(d.items()):
+    keys, values = list(d), list(d.values())  # in step: nothing runs between the two
+    # Most values are not real callables: filtered without a Python-level step each.
+    for key, value in compress(zip(keys, values), map(_REAL_IDS.__contains__, map(id, values))):
         if _virtual_of(value) is not value:
             if not via_owner:
                 p.setitem(d, key, _virtual_of(value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import types
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from ..instrument.filter import CodeFilter, is_stdlib_file
 from .table import _HARNESS_PACKAGES, _harness_module
@@ -33,6 +33,7 @@ _harness_names: Dict[str, bool] = {}
 _opaque_types: Dict[type, bool] = {}
 _OPAQUE_TYPES_KEPT = 4096
 _stdlib_files: Dict[str, bool] = {}
+_CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not searched
 # Per filter settings (include, exclude): each module's plan (the filter keeps its own answer
 # per file for the same settings, ``CodeFilter.files``).
 _Settings = Tuple[Tuple[str, ...], Tuple[str, ...]]
@@ -76,6 +77,51 @@ def _is_stdlib(code_file: str) -> bool:
     if hit is None:
         hit = _stdlib_files[code_file] = is_stdlib_file(code_file)
     return hit
+
+
+def holds_nothing(fn: types.FunctionType) -> bool:
+    """Whether following ``fn`` would find nothing: no closure or defaults, attributes only the harness's.
+
+    A test module's functions are visited at every exploration started from it (each marked
+    test's), and most are like this: a pytest mark list is their only attribute. The full visit
+    would reach the same leaves and harness objects, one call at a time.
+    """
+    if fn.__closure__ is not None or fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
+        return False
+    attributes = fn.__dict__
+    if not attributes:
+        return True
+    known = _opaque_types.get  # the harness's classes, once met: no call per value
+    for value in attributes.values():
+        kind = type(value)
+        if kind in _LEAF_TYPES:
+            continue
+        quiet = known(kind)
+        if quiet or (quiet is None and _opaque(value)):
+            continue
+        if (kind is not list and kind is not tuple) or len(value) > _CONTAINER_LIMIT:
+            return False
+        for item in value:
+            kind = type(item)
+            if kind not in _LEAF_TYPES and not known(kind) and not _opaque(item):
+                return False
+    return True
+
+
+def public_items(d: Dict[str, Any], leaves: FrozenSet[type]) -> List[Tuple[str, Any]]:
+    """A module's or class's entries but the dunder ones and the leaves, copied: the search may set some."""
+    return [(k, v) for k, v in d.items() if type(v) not in leaves and not k.startswith("__")]
+
+
+def slot_values(obj: Any, slots: List[str]) -> List[Tuple[str, Any]]:
+    """The slots of ``obj`` that are set, with their values (a property may raise: skipped)."""
+    pairs = []
+    for name in slots:
+        try:
+            pairs.append((name, getattr(obj, name)))
+        except Exception:  # noqa: BLE001 - an unset slot raises AttributeError; anything else is skipped too
+            continue
+    return pairs
 
 
 def _slot_names(cls: type) -> List[str]:
