@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import operator
 import sys
 import types
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from ..instrument.filter import CodeFilter, is_stdlib_file
 from .table import _HARNESS_PACKAGES, _harness_module
@@ -39,7 +40,7 @@ _CONTAINER_LIMIT = 1000  # larger containers are data, not where locks live: not
 _Settings = Tuple[Tuple[str, ...], Tuple[str, ...]]
 _module_plans: Dict[_Settings, Dict[Tuple[str, str], Optional[bool]]] = {}
 # Per filter settings: the modules searched, with their plans, for the sys.modules they came from.
-_searched_lists: Dict[_Settings, Tuple[Tuple[int, ...], List[Tuple[types.ModuleType, bool]]]] = {}
+_searched_lists: Dict[_Settings, Tuple[List[Any], List[Tuple[types.ModuleType, bool]]]] = {}
 
 
 def _opaque(value: Any) -> bool:
@@ -108,7 +109,7 @@ def holds_nothing(fn: types.FunctionType) -> bool:
     return True
 
 
-def public_items(d: Dict[str, Any], leaves: FrozenSet[type]) -> List[Tuple[str, Any]]:
+def public_items(d: Mapping[str, Any], leaves: FrozenSet[type]) -> List[Tuple[str, Any]]:
     """A module's or class's entries but the dunder ones and the leaves, copied: the search may set some."""
     return [(k, v) for k, v in d.items() if type(v) not in leaves and not k.startswith("__")]
 
@@ -154,9 +155,9 @@ class ModulePlans:
         modules (the kept list holds them, so an id in the key cannot be another module's).
         """
         modules = list(sys.modules.values())
-        key = tuple(map(id, modules))
         kept = _searched_lists.get(self._settings) if self._settings is not None else None
-        if kept is not None and kept[0] == key:
+        # The same modules in the same order, by identity (an object in sys.modules may define ==).
+        if kept is not None and len(kept[0]) == len(modules) and all(map(operator.is_, kept[0], modules)):
             return kept[1]
         found: List[Tuple[types.ModuleType, bool]] = []
         for mod in modules:
@@ -169,7 +170,7 @@ class ModulePlans:
             if plan is not None:
                 found.append((mod, plan))
         if self._settings is not None:
-            _searched_lists[self._settings] = (key, found)
+            _searched_lists[self._settings] = (modules, found)
         return found
 
     def wants(self, code_file: str) -> bool:
