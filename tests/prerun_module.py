@@ -102,3 +102,25 @@ def add_with_default_lock(lock: Any = threading.Lock(), locked: bool = True) -> 
     else:
         v = state["value"]
         state["value"] = v + 1
+
+
+def _closing_over_a_lock() -> Any:
+    lock = threading.Lock()
+
+    def add_with_closure_lock() -> None:
+        """The lock exists only in this function's closure: no global names it."""
+        with lock:
+            v = state["value"]
+            state["value"] = v + 1
+
+    return add_with_closure_lock
+
+
+add_with_closure_lock = _closing_over_a_lock()
+
+
+def add_with_keyword_default_lock(*, lock: Any = threading.Lock()) -> None:  # noqa: B008 - on purpose
+    """The lock exists only as this function's keyword-only default."""
+    with lock:
+        v = state["value"]
+        state["value"] = v + 1

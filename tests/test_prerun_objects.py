@@ -75,6 +75,25 @@ def test_module_function_attribute_lock_correct(quick_watchdog: float) -> None:
     assert type(real).__module__ == "_thread"
 
 
+@pytest.mark.parametrize("name", ["add_with_closure_lock", "add_with_keyword_default_lock"])
+def test_module_function_closure_and_keyword_default_locks_correct(name: str, quick_watchdog: float) -> None:
+    """A lock only a module function's closure or keyword-only default holds is made cooperative.
+
+    Most of a module's functions hold nothing and are passed over without a visit: these two
+    hold their lock where that check must not miss it.
+    """
+    add = getattr(pm, name)
+
+    def body() -> None:
+        pm.reset()
+        run_threads(add, add)
+        assert pm.state["value"] == 2
+
+    assert_passes(body)
+    real = add.__closure__[0].cell_contents if add.__closure__ else add.__kwdefaults__["lock"]
+    assert type(real).__module__ == "_thread"  # the real one is back
+
+
 def test_module_rlock_reentrant_correct() -> None:
     def body() -> None:
         pm.reset()
