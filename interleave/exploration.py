@@ -17,6 +17,8 @@ from .sync.vtime import _real_perf_counter as _clock
 
 
 class _Session(Protocol):
+    ended_daemons: List[Any]
+
     def run_once(self, strategy: Strategy, random_seed: int, recorder: Any = None) -> Outcome: ...
 
     def check_interrupt(self) -> None: ...
@@ -47,11 +49,23 @@ class Explored:
     not_a_proof: Tuple[str, ...] = ()
     #: Where the program left a replayed schedule, when that stopped the search.
     diverged: str = ""
+    #: Daemon threads an execution before the divergence ended with its body (their names).
+    kept_threads: Tuple[str, ...] = ()
 
     def notes(self) -> List[str]:
         """What a result should say besides its verdict."""
         if self.diverged:
-            return [f"the search stopped at execution {self.executions}: {self.diverged}"]
+            note = f"the search stopped at execution {self.executions}: {self.diverged}"
+            if self.kept_threads:
+                several = len(self.kept_threads) > 1
+                names = ", ".join(self.kept_threads[:3]) + (" and more" if len(self.kept_threads) > 3 else "")
+                note += (f". An earlier execution ended daemon thread{'s' if several else ''} {names} with its "
+                         f"body: a program that starts such a thread once and keeps it (a monitor or worker a "
+                         f"library starts once per process, held in a module or class attribute) does not start "
+                         f"it again, so later executions take another path under the same schedule. Stop "
+                         f"{'them' if several else 'it'} and reset what holds {'them' if several else 'it'} "
+                         f"in the body, or configure the library to start none")
+            return [note]
         if not self.cut:
             return []
         return [f"the time budget ran out during execution {self.executions + 1}, which was still running "
@@ -114,7 +128,8 @@ def _loop(session: _Session, strategy: Strategy, executions: int, seed: int, sta
         if outcome.kind == "divergence" and strategy.bounded:
             # The program, not its schedule, changed (it reads state the harness does not control):
             # no failing schedule was found, and the search cannot go on.
-            return Explored(ran, False, "unproved", not_a_proof=("divergence",), diverged=outcome.detail)
+            return Explored(ran, False, "unproved", not_a_proof=("divergence",), diverged=outcome.detail,
+                            kept_threads=tuple(b.thread for b in session.ended_daemons))
         if outcome.failed:
             return Explored(ran, False, "failure", outcome, rseed)
         if after is not None and after(outcome, rseed):

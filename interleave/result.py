@@ -46,7 +46,8 @@ NOT_A_PROOF = {
                    "classes do not cover. For a proof use strategy='exhaustive'"),
     "divergence": ("the program left a replayed schedule",
                    "the program did not take the same path under the same schedule (it reads something the "
-                   "harness does not control: os.urandom, real I/O, object ids, hash order of objects), so the "
+                   "harness does not control: os.urandom, real I/O, object ids, hash order of objects, or state "
+                   "an earlier execution left, such as a thread started once and kept), so the "
                    "systematic search had to stop there; no execution before it failed. Make that input "
                    "deterministic in the test for a proof"),
 }

@@ -139,3 +139,70 @@ def test_stopped():
     assert "test_daemons.py::test_stopped" not in out.split("warnings summary", 1)[1], out
     # At the test's own line, not the plugin's: a filterwarnings of the module applies to it.
     result.stdout.fnmatch_lines(["*/test_daemons.py:12: InterleaveEndedThreadsWarning*"])
+
+
+class _Library:
+    """Like tqdm's monitor: a daemon thread started once per process and kept in a class attribute."""
+
+    monitor = None
+
+    @classmethod
+    def ensure_monitor(cls) -> None:
+        if cls.monitor is None:
+            cls.monitor = threading.Thread(target=threading.Event().wait, daemon=True, name="monitor")
+            cls.monitor.start()
+
+
+def _uses_a_kept_monitor() -> None:
+    _Library.ensure_monitor()
+    lock = threading.Lock()
+
+    def work() -> None:
+        with lock:
+            pass
+
+    ts = [threading.Thread(target=work) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["dpor", "exhaustive"])
+def test_a_search_stopped_by_a_thread_kept_from_an_earlier_execution_names_it(strategy: str, backend: str) -> None:
+    """The divergence note names the daemon an earlier execution ended and kept, the likely cause."""
+    _Library.monitor = None
+    try:
+        r = interleave.explore(_uses_a_kept_monitor, strategy=strategy, executions=200, seed=1, backend=backend)
+    finally:
+        _Library.monitor = None
+    assert r.failure is None and r.stop_reason == "unproved" and r.not_a_proof == ("divergence",), r
+    assert "state an earlier execution left, such as a thread started once and kept" in " ".join(r.verdict.split())
+    stopped = [" ".join(w.split()) for w in r.warnings if w.startswith("the search stopped at execution")]
+    assert len(stopped) == 1, r.warnings
+    assert "An earlier execution ended daemon thread monitor with its body" in stopped[0], stopped
+    assert "does not start it again" in stopped[0], stopped
+
+
+def _locked_nothing(lock: threading.Lock) -> None:
+    with lock:
+        pass
+
+
+def test_a_divergence_without_a_kept_thread_names_none() -> None:
+    box = [0]
+
+    def body() -> None:  # a different path in every execution: a counter kept between them
+        box[0] += 1
+        lock = threading.Lock()
+        threads = [threading.Thread(target=_locked_nothing, args=(lock,)) for _ in range(box[0] % 2 + 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    r = interleave.explore(body, strategy="dpor", executions=50, seed=1)
+    stopped = [w for w in r.warnings if w.startswith("the search stopped at execution")]
+    assert r.not_a_proof == ("divergence",) and stopped, r
+    assert "daemon thread" not in stopped[0], stopped
