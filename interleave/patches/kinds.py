@@ -110,8 +110,21 @@ def holds_nothing(fn: types.FunctionType) -> bool:
 
 
 def public_items(d: Mapping[str, Any], leaves: FrozenSet[type]) -> List[Tuple[str, Any]]:
-    """A module's or class's entries but the dunder ones and the leaves, copied: the search may set some."""
-    return [(k, v) for k, v in d.items() if type(v) not in leaves and not k.startswith("__")]
+    """A module's or class's entries worth a visit, copied (the search may set some).
+
+    Left out: dunder names, leaves, and functions that hold nothing (``holds_nothing``): a test
+    module holds hundreds of those, and every exploration searches every loaded test module.
+    """
+    pairs = []
+    function = types.FunctionType
+    for k, v in d.items():
+        kind = type(v)
+        if kind in leaves or (kind is function and v.__closure__ is None and v.__defaults__ is None
+                              and v.__kwdefaults__ is None and (not v.__dict__ or holds_nothing(v))):
+            continue
+        if not k.startswith("__"):
+            pairs.append((k, v))
+    return pairs
 
 
 def slot_values(obj: Any, slots: List[str]) -> List[Tuple[str, Any]]:
