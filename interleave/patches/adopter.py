@@ -185,20 +185,14 @@ class PrimitiveAdopter:
     def _visit_mapping(self, owner: Any, pairs: Iterable[Tuple[str, Any]], depth: int, path: str = "?",
                        follow: bool = False) -> None:
         leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
-        seen = self.seen
         for name, value in pairs:
             kind = type(value)
             if kind in leaves:
                 continue
             if kind is types.FunctionType and not follow:
-                # No twin to put in its place: searched only (the common case: a module's functions,
-                # most of which hold nothing: decided here, without a call per function).
-                key = id(value)
-                if key not in seen:
-                    if holds_nothing(value):
-                        seen.add(key)
-                    else:
-                        self._visit_function(value, depth)
+                # No twin to put in its place: searched only.
+                if id(value) not in self.seen:
+                    self._visit_function(value, depth)
                 continue
             if kind in _PLAIN_CONTAINERS:
                 self._visit_object(value, depth, f"{path}.{name}")
