@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Iterator, List, Tuple
 
 from .runtime.outcome import Outcome
 from .strategies.guided import GuidedStrategy
@@ -29,25 +29,28 @@ def _cost(outcome: Outcome) -> Cost:
     return (outcome.preemptions, len(outcome.runs), outcome.steps)
 
 
-def _candidates(runs: Runs) -> List[Runs]:
-    """Edits of a schedule, most promising first: shorter prefixes, fewer runs, shorter runs."""
-    out: List[Runs] = []
+def _candidates(runs: Runs) -> Iterator[Runs]:
+    """Edits of a schedule, most promising first: shorter prefixes, fewer runs, shorter runs.
+
+    Made one at a time, as they are tried: a livelock's schedule has tens of thousands of runs,
+    and all its edits at once (three per run, each as long as the schedule) would not fit in
+    memory, while only ``MAX_ATTEMPTS`` of them are ever tried.
+    """
     n = len(runs)
     # Keep only a prefix: the rest is completed without preemptions by the guided replay.
     size = n // 2
     while size >= 1:
-        out.append(runs[:size])
+        yield runs[:size]
         size //= 2
     # Drop one run (one switch), latest first: late switches are usually the noise of a walk.
     for i in range(n - 1, 0, -1):
-        out.append(runs[:i] + runs[i + 1:])
+        yield runs[:i] + runs[i + 1:]
     # Fewer steps before a switch.
     for i in range(n):
         tid, steps = runs[i]
         if steps > 1:
-            out.append(runs[:i] + [(tid, steps // 2)] + runs[i + 1:])
-            out.append(runs[:i] + [(tid, steps - 1)] + runs[i + 1:])
-    return out
+            yield runs[:i] + [(tid, steps // 2)] + runs[i + 1:]
+            yield runs[:i] + [(tid, steps - 1)] + runs[i + 1:]
 
 
 def shrink_schedule(session: Any, outcome: Outcome, schedule: Schedule,

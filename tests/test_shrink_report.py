@@ -330,3 +330,25 @@ def test_the_step_limit_paragraph_fits_100_columns():
     report = r.failure.report
     paragraph = report[report.index("Step limit"):report.index("Interleaving")]
     assert max(len(line) for line in paragraph.splitlines()) <= 100, paragraph
+
+
+def test_shrink_edits_are_made_one_at_a_time() -> None:
+    """A livelock's schedule has tens of thousands of runs: its edits are made as they are tried.
+
+    All at once (three per run, each as long as the schedule) they took 24 GB for a 50,000-run
+    schedule (huey's and dramatiq's consumers), before any bound of the shrink was checked.
+    """
+    import itertools
+    import tracemalloc
+
+    from interleave.shrink import _candidates
+
+    runs = [(i % 3, 2) for i in range(3000)]
+    tracemalloc.start()
+    try:
+        first = list(itertools.islice(_candidates(runs), 20))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(first) == 20 and first[0] == runs[:1500] and first[12] == runs[:2998] + runs[2999:]
+    assert peak < 5_000_000, peak  # every edit at once: about 9,000 lists of 3,000 references
