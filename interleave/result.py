@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import InterleaveFailure
-from .runtime.fairness import FAIRNESS_STREAK
+from .runtime.fairness import EARLY_TIMEOUTS, FAIRNESS_STREAK
 from .runtime.outcome import BlockedThread
 from .runtime.recorder import Event
 
@@ -39,8 +39,10 @@ def semantics(model: str, timeouts: str = "anytime") -> str:
 NOT_A_PROOF = {
     "fairness": ("a thread was made to yield by the fairness bound",
                  f"a thread that ran {FAIRNESS_STREAK:,} or more switch points in a row while another could run "
-                 "was made to yield (the fairness bound that ends spin-waits), so schedules in which it ran on "
-                 "were never explored"),
+                 "was made to yield (the fairness bound that ends spin-waits), or a thread that could run was "
+                 f"run before more timeouts ran out early once {EARLY_TIMEOUTS} had passed it over (the bound "
+                 "that keeps pollers from starving it), so schedules in which it ran on, or waited on, were "
+                 "never explored"),
     "loop-timer": ("an asyncio loop's timer ran",
                    "an asyncio event loop's timer runs out early only when no thread can run, a choice DPOR's "
                    "classes do not cover. For a proof use strategy='exhaustive'"),

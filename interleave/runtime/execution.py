@@ -110,6 +110,7 @@ class Execution(ThreadLife):
         self.expired = []  # timeouts a decision ran out early (``blocked.timed_out_early``)
         self.when_stuck = False  # set by the session: ``timeouts="when-stuck"``
         self.timers = False  # no wait with a timeout yet: no blocked thread has a deadline
+        self.timers_held = False
 
     def interrupt(self, exc: BaseException) -> None:
         """Stop at the next switch point, loop iteration or wait (Ctrl-C: called from a signal handler).

@@ -6,6 +6,12 @@ a livelock. But a real scheduler lets a thread run for thousands of instructions
 switch interval is 5 ms), so a bug that needs one thread to run a long loop to its end before
 another thread's next step is a real bug, and a bound that always cuts long runs hides it.
 
+The same holds for time: a timeout may run out early, while another thread could run, since any
+thread may be slow, but no real scheduler leaves a runnable thread waiting while threads that poll
+with a timeout wake and sleep again a hundred times (two pollers taking turns never make a streak
+of their own). After ``EARLY_TIMEOUTS`` early timeouts in a row passed a ready thread over, no
+timeout runs out early until it has run (a schedule closed: ``fair_yields`` again).
+
 So the bound asks whether the thread is spinning: at ``FAIRNESS_STREAK`` picks in a row it takes
 the thread's frame and locals, then follows it point by point until it stands at the same
 instruction of the same frame again. If nothing in its locals changed, the iteration left it as it
@@ -20,10 +26,13 @@ import sys
 from types import FrameType
 from typing import Any, Dict
 
+from .vthread import READY
 from .where import frame_running
 
 # Picks a thread may take in a row while others could run before it is asked whether it spins.
 FAIRNESS_STREAK = 1000
+# Timeouts that may run out early (moving virtual time) while a thread is ready and not run.
+EARLY_TIMEOUTS = 100
 # Picks followed one by one, at most, to see a thread stand at the same instruction again: a
 # longer loop body counts as progress (a spin-wait's loop is a few instructions).
 PROBE_PICKS = 64
@@ -125,3 +134,24 @@ def _no_progress_left(ex: Any, streak: int, cap: int) -> bool:
         return True
     ex.fair_limit = min(streak + FAIRNESS_STREAK, cap)
     return False
+
+
+def timeout_passed_over(ex: Any, woken: Any) -> None:
+    """A timeout ran out early, moving virtual time, for ``woken`` while other threads were ready.
+
+    Each ready thread has been passed over once more; at ``EARLY_TIMEOUTS`` no timeout runs out
+    early until it has run (``ran_at_last``), and the exploration is no proof.
+    """
+    for t in ex.alive:
+        if t.state == READY and t is not woken:
+            t.passed_over += 1
+            if t.passed_over >= EARLY_TIMEOUTS and not ex.timers_held:
+                ex.timers_held = True
+                ex.fair_yields += 1
+
+
+def ran_at_last(ex: Any, t: Any) -> None:
+    """``t``, passed over by early timeouts, runs: timeouts may run out early again unless another waits."""
+    t.passed_over = 0
+    if ex.timers_held:
+        ex.timers_held = any(o.passed_over >= EARLY_TIMEOUTS for o in ex.alive if o.state == READY)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from .blocked import SLEEP_END, timed_out_early, waiting
-from .fairness import FAIRNESS_STREAK, must_yield
+from .fairness import FAIRNESS_STREAK, must_yield, ran_at_last, timeout_passed_over
 from .headroom import LOW, with_room
 from .operation import Op, OpKind, SwitchPoint
 from .outcome import BlockedThread, Divergence, Outcome
@@ -55,7 +55,7 @@ class Scheduling:
         "runs_tid", "runs_len", "outcome", "tearing_down", "hub", "current", "internal_error",
         "prelude", "prelude_parent", "shutting_down", "real_block", "solo_steps", "teardown_left",
         "expired", "abandoned", "when_stuck", "timers", "fair_yields", "fair_limit", "probe", "starved",
-        "lock_hook", "ended_daemons",
+        "lock_hook", "ended_daemons", "timers_held",
     )
 
     # Set by ``Execution.__init__``; declared here for the type checker.
@@ -102,6 +102,7 @@ class Scheduling:
     expired: List[Tuple[BlockedThread, float]]  # see ``blocked.timed_out_early``
     when_stuck: bool  # ``timeouts="when-stuck"``: a timeout runs out only when no thread can run
     timers: bool  # some thread has waited with a timeout: only then can a blocked one be due
+    timers_held: bool  # a thread passed over by EARLY_TIMEOUTS early timeouts waits to run (fairness.py)
     fair_yields: int  # times the fairness bound made a thread yield (``fairness.py``)
     starved: Optional[List[int]]  # who a thread yielded to, first whenever ready until one runs on
     fair_limit: int  # the streak at which the running thread is next asked whether it spins
@@ -234,7 +235,7 @@ class Scheduling:
         self.granted = self.budget = self.rec_left = 0
         alive = self.alive
         runnable = [t.tid for t in alive if t.state == READY]
-        if len(runnable) != len(alive) and self.timers and not (runnable and self.when_stuck):
+        if len(runnable) != len(alive) and self.timers and not (runnable and (self.when_stuck or self.timers_held)):
             runnable = with_due_timers(alive, runnable, self.now)
         if not runnable:
             if alive:
@@ -269,11 +270,9 @@ class Scheduling:
                     # Schedules in which it ran on are never explored: no exhausted search is a proof.
                     self.fair_yields += 1
         if len(runnable) == 1 and runnable[0] == ctid and state == READY and not self.every_pick:
-            # Alone, it goes on: no choice to make, so the strategy is not asked. Nobody else
-            # can become runnable without a wake-up or a thread start, and both cut the grant.
-            # The strategy is told the picks used so far with its next decision (they are all
-            # this thread's: ``used`` stays per run). A strategy that must see every pick says
-            # so with ``every_pick = True``.
+            # Alone, it goes on: no choice, the strategy is not asked (nobody else can become
+            # runnable without a wake-up or a start, which cut the grant); it is told the picks used
+            # with its next decision. A strategy that must see every pick sets ``every_pick``.
             self.forced_used += used
             if self.solo_ok:
                 self.solo = True
@@ -281,10 +280,9 @@ class Scheduling:
             tid, n = ctid, 1 << 30
         else:
             tracing = self.counters.tracing
-            # A strategy is not the program: its Python code must not be traced. Decisions
-            # taken at a sync point run outside any callback, and on 3.10/3.11 tracing the
-            # strategy's own calls (POS's dis lookups) made replays diverge. Inside a back-end
-            # callback (most decisions) the counter is already up: nothing to change.
+            # A strategy is not the program: its code must not be traced (on 3.10/3.11 tracing
+            # POS's dis lookups made replays diverge). Decisions at a sync point run outside any
+            # callback; inside a back-end callback (most decisions) the counter is already up.
             inside = tracing.value
             if not inside:
                 tracing.value = 1
@@ -302,6 +300,8 @@ class Scheduling:
                     tracing.value = 0
             self.forced_used = 0
         t = self.threads[tid]
+        if t.passed_over:
+            ran_at_last(self, t)
         rec = self.recorder
         if t is not cur:
             self.streak = 0
@@ -317,6 +317,7 @@ class Scheduling:
             t.queue.waiters.remove(t)  # type: ignore[union-attr]
             if t.deadline is not None and t.deadline > self.now:
                 self.now = t.deadline
+                timeout_passed_over(self, t)  # the threads that could run meanwhile were passed over
             t.unpark()
             t.timed_out = True
         if n < 1:

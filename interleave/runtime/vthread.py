@@ -27,7 +27,7 @@ class VThread:
     __slots__ = (
         "tid", "name", "glet", "state", "queue", "deadline", "timed_out",
         "daemon", "ident", "exit_queue", "sentinel", "handle", "thread", "pending", "start", "clock",
-        "clock_repeats", "__weakref__",  # its exit queue refers to it weakly
+        "clock_repeats", "passed_over", "__weakref__",  # its exit queue refers to it weakly
     )
 
     def __init__(self, tid: int, name: str, daemon: bool, ident: int) -> None:
@@ -52,6 +52,8 @@ class VThread:
         # execution's clock, which only a timeout moves; its own timeouts count from here.
         self.clock = -1.0
         self.clock_repeats = 0
+        # Timeouts run out early, moving virtual time, while it was ready and not run (fairness.py).
+        self.passed_over = 0
 
     def unpark(self) -> None:
         """Runnable again: off its wait queue, no deadline."""
