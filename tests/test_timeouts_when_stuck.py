@@ -319,7 +319,8 @@ def test_a_pollers_expired_timeouts_are_one_line_per_wait_and_the_report_suggest
     lines = [line for line in report.splitlines() if "Event.wait() on Event at" in line and "timed out" in line]
     assert len(lines) == 1, lines
     times = int(lines[0].split("timed out ")[1].split(" times")[0])
-    assert times > 100, lines[0]
+    # The early ones, while ``other`` could run: after EARLY_TIMEOUTS of them it runs (fairness.py).
+    assert times >= 50, lines[0]
     assert "from 0.01 s to " in lines[0]
     assert "max_steps=" in report
     assert len(report.splitlines()) < 120, len(report.splitlines())
