@@ -200,8 +200,8 @@ class _Finder:
                     break
                 act = idx[j]
                 ae = ev[act]
-                if (ae.filename, ae.lineno) == (ce.filename, ce.lineno):
-                    break  # it checked again
+                if (ae.filename, ae.lineno) == (ce.filename, ce.lineno) or (ae.kind == "read" and is_check(ae)):
+                    break  # it checked again (the same test, or another): it acts on what it reads now
                 if self.fixed(c, w, act):
                     continue
                 # Its own accesses between check and act do not count: only the act after the write.

@@ -19,6 +19,7 @@ SOURCE = [
     "x.v = make()",  # 3: an act
     "a = x.v",  # 4: a plain read
     "x.v = 2",  # 5: a plain write
+    "if x.v:",  # 6: another check
 ]
 NAMES = {0: "Main", 1: "A", 2: "B"}
 
@@ -72,6 +73,14 @@ def test_no_check_then_act_when_the_other_thread_writes_the_checked_value(src):
     ev = trace(src, [(1, "read", 2, "None"), (2, "write", 5, "None"), (1, "write", 3, "<obj>"),
                      (0, "read", 4, "<obj>")])
     assert diagnose_exception(ev, NAMES, failing=0) is None
+
+
+def test_no_check_then_act_when_the_checker_tests_again_before_acting(src):
+    """A fresh test of the value, at another line, is no act on the stale one (reactivex's
+    scheduler read its disposed flag again and raised: it was called check-then-act)."""
+    ev = trace(src, [(1, "read", 2, "None"), (2, "write", 3, "<obj>"), (1, "read", 6, "<obj>")])
+    d = diagnose_exception(ev, NAMES, failing=1)
+    assert d is None or d.kind != "check-then-act", d
 
 
 def test_atomicity_violation_read_write_read(src):
