@@ -353,6 +353,32 @@ def test_a_multiprocessing_thread_pool_is_named_with_the_executor_to_use_instead
     assert_same(before, snapshot())
 
 
+@on_main_thread
+@pytest.mark.timeout(60)
+def test_a_library_s_multiprocessing_pool_names_the_library(quick_block: None, tmp_path: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code under test never touched multiprocessing: the library that did is the one to name."""
+    lib = tmp_path / "site-packages"
+    lib.mkdir()
+    (lib / "poolwrap.py").write_text(
+        "from multiprocessing.pool import ThreadPool\n\n\n"
+        "def run_all(fn, items):\n"
+        "    with ThreadPool(2) as pool:\n"
+        "        return pool.map(fn, items)\n")
+    monkeypatch.syspath_prepend(str(lib))
+    import poolwrap  # type: ignore[import-not-found]
+
+    def body() -> None:
+        assert poolwrap.run_all(abs, [-1, -2]) == [1, 2]
+
+    with pytest.raises(interleave.RealBlockingError) as info:
+        interleave.explore(body, executions=3, seed=0)
+    message = " ".join(str(info.value).split())
+    assert "multiprocessing pool (multiprocessing.pool.ThreadPool or multiprocessing.dummy.Pool), reached through " \
+        "poolwrap (poolwrap.py:6)" in message, message
+    assert "Fix: poolwrap runs its work on such a pool here" in message, message
+
+
 def _gil_holding_call_of(seconds: float) -> Callable[[], int]:
     """A builtin that computes for about ``seconds`` and never lets another thread run meanwhile."""
     n = 1_000_000

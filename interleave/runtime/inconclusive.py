@@ -215,6 +215,33 @@ def _in_module(frame: Optional[FrameType], module: str) -> bool:
     return False
 
 
+def _pool_user(ex: Any) -> Optional[Tuple[str, str, int]]:
+    """The installed library through which the code under test reached a multiprocessing pool, if any.
+
+    First a library whose call into the pool a virtual thread waits in; else the library the
+    body's thread waits in (joblib polls for the pool's results with sleep, outside the pool).
+    """
+    stacks = []
+    for vt in getattr(ex, "threads", ()):
+        glet = vt.glet
+        stacks.append((vt.tid, getattr(glet, "gr_frame", None) if glet is not None else None))
+    for _tid, f in stacks:
+        inside = False
+        while f is not None:
+            if str(f.f_globals.get("__name__", "")).startswith("multiprocessing."):
+                inside = True
+            elif inside:
+                lib = library_of(f)
+                if lib is not None and not is_stdlib_file(lib[1]):
+                    return lib
+            f = f.f_back
+    for tid, f in stacks:
+        lib = library_of(f) if tid == 0 else None
+        if lib is not None and not is_stdlib_file(lib[1]):
+            return lib
+    return None
+
+
 def _selector_timeout(frame: Optional[FrameType]) -> Optional[float]:
     """The timeout of the selector call the loop waits in (None: it waits for an event only)."""
     f = frame
@@ -277,14 +304,18 @@ def describe_real_block(ex: Any, frame: Optional[FrameType], waited: float,
             "transport instead of a socket), or test the coroutines with asyncio's own tools.",
         ]))
     if _in_module(frame, "multiprocessing.pool"):
+        user = _pool_user(ex)
+        by = f", reached through {user[0]} ({os.path.basename(user[1])}:{user[2]})" if user else ""
         return RealBlockingError("\n".join([
             head,
-            "This is a multiprocessing pool (multiprocessing.pool.ThreadPool or multiprocessing.dummy.Pool): "
+            f"This is a multiprocessing pool (multiprocessing.pool.ThreadPool or multiprocessing.dummy.Pool){by}: "
             "even its thread version hands tasks and results to its helper threads through OS pipes, and "
             "waits on them in the kernel, where no other virtual thread can run to answer. No verdict was "
             "reached: this is neither a pass nor a failure.",
-            "Fix: use concurrent.futures.ThreadPoolExecutor (its map works alike; apply_async becomes submit), which "
-            "interleave runs on virtual threads.",
+            (f"Fix: {user[0]} runs its work on such a pool here: keep that call out of the threads under test, "
+             f"or configure {user[0]} not to use it." if user else
+             "Fix: use concurrent.futures.ThreadPoolExecutor (its map works alike; apply_async becomes submit), "
+             "which interleave runs on virtual threads."),
         ]))
     lines = [
         head,
