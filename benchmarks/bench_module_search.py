@@ -7,8 +7,8 @@ test module is loaded, so a marked test late in the run pays for all of them.
 
 This script writes ``--modules`` test-like modules (each with ``--functions`` test functions
 carrying a pytest mark, a helper class with a few methods, a settings dict and one module-level
-lock), imports them, and times ``interleave.explore(body, executions=1)`` of a small two-thread
-body before and after: CPU milliseconds per exploration, the median of ``--rounds`` rounds.
+lock), imports them, and times ``interleave.explore(body, executions=1)`` of ``compare.py``'s
+2-thread locked counter before and after: CPU milliseconds per exploration, the median of ``--rounds`` rounds.
 
 Plain script, no assertions: ``python benchmarks/bench_module_search.py [--modules 0,10,50,100]
 [--functions 30] [--rounds 5]``.
@@ -23,13 +23,15 @@ import statistics
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from typing import List
 
 import pytest
 
-import interleave
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import locked_counter  # noqa: E402 - the same body compare.py times for every tool
+
+import interleave  # noqa: E402
 
 MODULE = textwrap.dedent('''
     import threading
@@ -59,28 +61,15 @@ def module_text(functions: int) -> str:
     return MODULE + tests
 
 
-def body() -> None:
-    lock = threading.Lock()
-    box = [0]
-
-    def work() -> None:
-        with lock:
-            box[0] += 1
-
-    ts = [threading.Thread(target=work) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-
-
 def ms_per_exploration(rounds: int, count: int = 100) -> float:
     """Median CPU milliseconds of one ``explore(body, executions=1)``."""
+    for i in range(20):  # warm-up: the first explorations after an import do the one-time work
+        interleave.explore(locked_counter, executions=1, seed=i, strategy="random")
     runs: List[float] = []
     for _ in range(rounds):
         t0 = time.process_time()
         for i in range(count):
-            interleave.explore(body, executions=1, seed=i, strategy="random")
+            interleave.explore(locked_counter, executions=1, seed=i, strategy="random")
         runs.append((time.process_time() - t0) / count * 1000.0)
     return statistics.median(runs)
 
