@@ -71,6 +71,16 @@ def test_two_timed_pollers_do_not_starve_the_thread_that_stops_them(strategy: st
         assert r.failure is None, r.failure.report
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dpor_replays_queue_pollers_without_a_divergence(backend: str) -> None:
+    """A spinner's yield made the others go first until one ran on; whether one had was judged where
+    the grant ended, so a replay (longer grants) kept them first where the search had not: DPOR
+    stopped at its second execution on a divergence that was not the program's."""
+    r = interleave.explore(queue_pollers_and_a_worker, strategy="dpor", backend=backend, executions=40, seed=0)
+    assert r.failure is None, r.failure.report
+    assert "divergence" not in r.not_a_proof and r.executions == 40, (r.verdict, r.warnings)
+
+
 def test_a_search_that_held_timeouts_back_is_no_proof() -> None:
     r = interleave.explore(pollers_and_a_setter, strategy="exhaustive", preemptions=0, executions=10_000, seed=0)
     assert r.failure is None, r.failure.report

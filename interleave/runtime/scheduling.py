@@ -185,8 +185,7 @@ class Scheduling:
 
     def live_steps(self) -> int:
         """Steps taken so far, counted to the switch point or loop iteration running now."""
-        used = self.granted - self.budget - self.rec_left
-        return self.steps + used + (self.solo_steps() if self.solo else 0)
+        return self.steps + self.granted - self.budget - self.rec_left + (self.solo_steps() if self.solo else 0)
 
     def loop_limit(self, code: CodeType, offset: int) -> None:
         """The execution's threads have run ``max_steps`` loop iterations: end it at the step limit.
@@ -251,12 +250,13 @@ class Scheduling:
         state = cur.state
         starved = self.starved
         if starved is not None:
-            if ctid in starved and state != BLOCKED:
-                self.starved = None  # it ran on without blocking at once: the yield did its job
+            if ctid in starved and (state != BLOCKED or used > 1):
+                # It ran on, not blocking at its first step: the yield did its job. Judged by the
+                # steps it took, not by where the grant ended (a replay's grants end elsewhere).
+                self.starved = None
             else:
-                # The yield came while the spinner held what they needed (a lock it polls
-                # under): they blocked at once, and would wait for its next streak, at the same
-                # point, for ever. They go first whenever they can run, until one runs on.
+                # The yield came while the spinner held what they needed (a lock it polls under):
+                # they blocked at once. They go first whenever they can run, until one runs on.
                 first = [t for t in runnable if t in starved]
                 if first:
                     runnable = first
