@@ -58,13 +58,13 @@ class Explored:
             note = f"the search stopped at execution {self.executions}: {self.diverged}"
             if self.kept_threads:
                 several = len(self.kept_threads) > 1
+                them = "them" if several else "it"
                 names = ", ".join(self.kept_threads[:3]) + (" and more" if len(self.kept_threads) > 3 else "")
                 note += (f". An earlier execution ended daemon thread{'s' if several else ''} {names} with its "
                          f"body: a program that starts such a thread once and keeps it (a monitor or worker a "
                          f"library starts once per process, held in a module or class attribute) does not start "
-                         f"it again, so later executions take another path under the same schedule. Stop "
-                         f"{'them' if several else 'it'} and reset what holds {'them' if several else 'it'} "
-                         f"in the body, or configure the library to start none")
+                         f"it again, so later executions take another path under the same schedule. Stop {them} "
+                         f"and reset what holds {them} in the body, or configure the library to start none")
             return [note]
         if not self.cut:
             return []

@@ -8,6 +8,7 @@ import threading
 
 import programs
 import pytest
+from runtime_helpers import run_threads
 
 import interleave
 
@@ -153,19 +154,19 @@ class _Library:
             cls.monitor.start()
 
 
-def _uses_a_kept_monitor() -> None:
-    _Library.ensure_monitor()
+def _take_a_lock_in_threads(count: int) -> None:
     lock = threading.Lock()
 
     def work() -> None:
         with lock:
             pass
 
-    ts = [threading.Thread(target=work) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_threads(*[work] * count)
+
+
+def _uses_a_kept_monitor() -> None:
+    _Library.ensure_monitor()
+    _take_a_lock_in_threads(2)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -185,22 +186,12 @@ def test_a_search_stopped_by_a_thread_kept_from_an_earlier_execution_names_it(st
     assert "does not start it again" in stopped[0], stopped
 
 
-def _locked_nothing(lock: threading.Lock) -> None:
-    with lock:
-        pass
-
-
 def test_a_divergence_without_a_kept_thread_names_none() -> None:
     box = [0]
 
     def body() -> None:  # a different path in every execution: a counter kept between them
         box[0] += 1
-        lock = threading.Lock()
-        threads = [threading.Thread(target=_locked_nothing, args=(lock,)) for _ in range(box[0] % 2 + 1)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        _take_a_lock_in_threads(box[0] % 2 + 1)
 
     r = interleave.explore(body, strategy="dpor", executions=50, seed=1)
     stopped = [w for w in r.warnings if w.startswith("the search stopped at execution")]

@@ -13,6 +13,7 @@ import sys
 import threading
 
 import pytest
+from runtime_helpers import run_threads
 
 import interleave
 from interleave.runtime.fairness import EARLY_TIMEOUTS
@@ -31,11 +32,7 @@ def pollers_and_a_setter() -> None:
         while not stop.is_set():
             stop.wait(0.1)
 
-    threads = [threading.Thread(target=poller), threading.Thread(target=poller), threading.Thread(target=stop.set)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(poller, poller, stop.set)
 
 
 def queue_pollers_and_a_worker() -> None:
@@ -54,11 +51,7 @@ def queue_pollers_and_a_worker() -> None:
         done.append(1)
         stop.set()
 
-    threads = [threading.Thread(target=poller) for _ in range(2)] + [threading.Thread(target=worker)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(poller, poller, worker)
     assert done == [1]
 
 
@@ -97,11 +90,7 @@ def test_pollers_with_nobody_to_stop_them_are_still_a_livelock() -> None:
             while not stop.is_set():
                 stop.wait(0.1)
 
-        threads = [threading.Thread(target=poller) for _ in range(2)] + [threading.Thread(target=ready.set)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(poller, poller, ready.set)
 
     r = interleave.explore(body, strategy="dpor", executions=5, seed=0, max_steps=20_000, shrink=False)
     assert r.failure is not None and r.failure.kind == "step-limit", r.verdict
@@ -122,11 +111,7 @@ def test_a_thread_slow_across_a_few_timeouts_is_still_explored() -> None:
                     return
             late.append("declared dead")
 
-        threads = [threading.Thread(target=watchdog), threading.Thread(target=worker)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(watchdog, worker)
         assert not late, "a slow worker was declared dead"
 
     assert EARLY_TIMEOUTS > 3

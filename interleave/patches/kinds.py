@@ -119,8 +119,7 @@ def public_items(d: Mapping[str, Any], leaves: FrozenSet[type]) -> List[Tuple[st
     function = types.FunctionType
     for k, v in d.items():
         kind = type(v)
-        if kind in leaves or (kind is function and v.__closure__ is None and v.__defaults__ is None
-                              and v.__kwdefaults__ is None and (not v.__dict__ or holds_nothing(v))):
+        if kind in leaves or (kind is function and holds_nothing(v)):
             continue
         if not k.startswith("__"):
             pairs.append((k, v))

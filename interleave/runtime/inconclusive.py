@@ -221,11 +221,8 @@ def _pool_user(ex: Any) -> Optional[Tuple[str, str, int]]:
     First a library whose call into the pool a virtual thread waits in; else the library the
     body's thread waits in (joblib polls for the pool's results with sleep, outside the pool).
     """
-    stacks = []
-    for vt in getattr(ex, "threads", ()):
-        glet = vt.glet
-        stacks.append((vt.tid, getattr(glet, "gr_frame", None) if glet is not None else None))
-    for _tid, f in stacks:
+    frames = [getattr(vt.glet, "gr_frame", None) for vt in getattr(ex, "threads", ())]
+    for f in frames:
         inside = False
         while f is not None:
             if str(f.f_globals.get("__name__", "")).startswith("multiprocessing."):
@@ -235,11 +232,8 @@ def _pool_user(ex: Any) -> Optional[Tuple[str, str, int]]:
                 if lib is not None and not is_stdlib_file(lib[1]):
                     return lib
             f = f.f_back
-    for tid, f in stacks:
-        lib = library_of(f) if tid == 0 else None
-        if lib is not None and not is_stdlib_file(lib[1]):
-            return lib
-    return None
+    lib = library_of(frames[0]) if frames else None
+    return lib if lib is not None and not is_stdlib_file(lib[1]) else None
 
 
 def _selector_timeout(frame: Optional[FrameType]) -> Optional[float]:
