@@ -24,9 +24,13 @@ class Failure:
     switches: int = 0
     preemptions: int = 0
     blocked: List[BlockedThread] = field(default_factory=list)
-    trace: List[Event] = field(default_factory=list)
+    trace: List[Event] = field(default_factory=list, repr=False)  # hundreds of steps: the report shows them
     reproducible: bool = True
     detail: str = ""
+
+    def __str__(self) -> str:
+        """The report: what failed, the interleaving, the replay token."""
+        return self.report
 
 
 def semantics(model: str, timeouts: str = "anytime") -> str:
@@ -98,6 +102,11 @@ class Result:
         why = "time budget" if self.stop_reason == "time" else "execution budget"
         return (f"budget spent: no failure in {self.executions} executions ({why}, "
                 f"{self.elapsed:.2f} s, {self.strategy}, {semantics(self.model, self.timeouts)}); this is not a proof")
+
+    def __str__(self) -> str:
+        """What ``print(result)`` shows: the failure's report, or the verdict; then any warning not in it."""
+        text = self.verdict if self.failure is None else self.failure.report
+        return "\n\n".join([text] + [f"warning: {w}" for w in self.warnings if w not in text])
 
     def why_unproved(self, brief: bool = False) -> str:
         """Why a search that ran out of schedules is no proof (``stop_reason == "unproved"``)."""

@@ -199,3 +199,30 @@ def test_timeouts_and_sleeps_that_ran_out_share_one_paragraph() -> None:
     assert "Timeouts and sleeps that ran out while other threads could still run" in report, report
     assert "MainThread: sleep ended at 0.25 s" in report and "timed out at 10.25 s (virtual time)" in report, report
 
+
+
+def _lost_update() -> None:
+    box = [0]
+
+    def inc() -> None:
+        box[0] += 1
+
+    ts = [threading.Thread(target=inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert box[0] == 2
+
+
+def test_printing_a_result_shows_the_report_and_its_repr_leaves_out_the_steps() -> None:
+    failed = interleave.explore(_lost_update, executions=200, seed=0, strategy="random")
+    assert failed.failure is not None and failed.failure.trace
+    assert str(failed) == failed.failure.report == str(failed.failure)
+    assert "Replay token:" in str(failed)
+    # The steps are in the report already; a repr that lists each Event runs to many kilobytes.
+    assert "Event(" not in repr(failed) and failed.failure.token in repr(failed)
+    passed = interleave.explore(lambda: None, executions=3, seed=0)
+    assert str(passed) == passed.verdict
+    passed.warnings.append("a daemon thread was left running")
+    assert str(passed) == f"{passed.verdict}\n\nwarning: a daemon thread was left running"
