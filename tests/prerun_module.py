@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Dict, List
+from typing import Any, Callable, ClassVar, Dict, Generic, List, Optional, TypeVar
 
 LOCK = threading.Lock()
 RLOCK = threading.RLock()
@@ -124,3 +124,21 @@ def add_with_keyword_default_lock(*, lock: Any = threading.Lock()) -> None:  # n
     with lock:
         v = state["value"]
         state["value"] = v + 1
+
+
+T = TypeVar("T")
+
+
+class TypedBox(Generic[T]):
+    """A user class built with typing: its objects are searched, unlike typing's own annotations."""
+
+    lock = threading.Lock()
+    items: ClassVar[List[Any]] = []
+
+    @classmethod
+    def put(cls, item: Any) -> None:
+        with cls.lock:
+            cls.items = cls.items + [item]
+
+
+ANNOTATIONS: Dict[str, Any] = {"optional": Optional[int], "callable": Callable[[int], str], "any": Any}

@@ -542,3 +542,30 @@ def test_a_prerun_thread_pool_runs_each_execution_on_virtual_workers(strategy: s
     assert_finds(lambda: body(False), strategy=strategy, backend=backend)
     assert POOL.submit(pow, 2, 5).result(timeout=10) == 32, "the real pool still works after the run"
     assert any(t.is_alive() for t in POOL._threads)  # type: ignore[attr-defined]
+
+
+def test_a_typing_generic_class_lock_correct_and_annotations_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Annotations (``Optional[int]``, ``Any``, ``from __future__ import annotations``) hold only types:
+    the search passes them over, while a user class built with ``Generic`` is still searched."""
+    import interleave.session as session_module
+
+    adopters: List[Any] = []
+    adopt = session_module.adopt_prerun_primitives
+
+    def keep(*args: Any, **kwargs: Any) -> Any:
+        adopters.append(adopt(*args, **kwargs))
+        return adopters[-1]
+
+    monkeypatch.setattr(session_module, "adopt_prerun_primitives", keep)
+
+    def body() -> None:
+        pm.TypedBox.items = []
+        run_threads(lambda: pm.TypedBox.put(1), lambda: pm.TypedBox.put(2))
+        assert sorted(pm.TypedBox.items) == [1, 2]
+
+    assert_passes(body)
+    assert type(pm.TypedBox.lock).__module__ == "_thread"  # the real one is back
+    seen = adopters[-1].seen
+    assert id(pm.TypedBox.lock) in adopters[-1].twins  # the class was searched, its lock adopted
+    for note in [pm.annotations, *pm.ANNOTATIONS.values()]:
+        assert id(note) not in seen, note

@@ -26,6 +26,10 @@ _PLAIN_CONTAINERS = frozenset({list, dict, set})
 # The harness packages whose objects hold no primitive of the program under test (the standard
 # library's threading modules define the primitives themselves: they are not among them).
 _OPAQUE_PACKAGES = _HARNESS_PACKAGES - {"threading", "_thread", "time", "queue", "_queue", "_threading_local"}
+# And the modules whose objects are annotations: a test module holds hundreds (``from __future__
+# import annotations``, ``Any``, ``Optional``, ``Callable``), and they hold only types and other
+# annotations, never a primitive the program takes.
+_OPAQUE_PACKAGES |= {"typing", "typing_extensions", "__future__", "annotationlib"}
 
 # Answers that depend only on a module name or a file path, kept for the process (names only).
 _opaque_modules: Dict[str, bool] = {}
