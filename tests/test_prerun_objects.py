@@ -569,3 +569,21 @@ def test_a_typing_generic_class_lock_correct_and_annotations_not_searched(monkey
     assert id(pm.TypedBox.lock) in adopters[-1].twins  # the class was searched, its lock adopted
     for note in [pm.annotations, *pm.ANNOTATIONS.values()]:
         assert id(note) not in seen, note
+
+
+@pytest.mark.parametrize("strategy", ["portfolio", "dpor"])
+def test_module_globals_whose_lookups_run_code_are_searched_without_running_it(strategy: str) -> None:
+    """A lazy module (six.moves), a slotted object with ``__getattr__`` and a context proxy at
+    module level: the search reads their state without calling their code, and finds the lock
+    beside them."""
+    import lazy_attributes_module as lazy
+
+    def body() -> None:
+        lazy.state["value"] = 0
+        run_threads(lazy.increment, lazy.increment)
+        assert lazy.state["value"] == 2
+
+    result = interleave.explore(body, executions=50, seed=0, strategy=strategy)
+    assert result.failure is None, result.failure.report
+    assert lazy.CALLS == []
+    assert type(lazy.LOCK).__module__ == "_thread"

@@ -28,6 +28,7 @@ from .kinds import (
     _opaque,
     _slot_names,
     holds_nothing,
+    own_dict,
     public_items,
     slot_values,
 )
@@ -91,7 +92,7 @@ class PrimitiveAdopter:
 
     def _replacement(self, value: Any, path: str = "?") -> Any:
         """The cooperative twin of a real primitive (the same twin every time), or _MISSING."""
-        if value is None or type(value) in _NO_TWIN_TYPES or isinstance(value, (int, float, str, bytes, bool)):
+        if value is None or type(value) in _NO_TWIN_TYPES or issubclass(type(value), (int, float, str, bytes, bool)):
             return _MISSING
         twin = self.twins.get(id(value))
         if twin is not None and twin[0] is value:
@@ -105,7 +106,7 @@ class PrimitiveAdopter:
         primitive = STANDS_IN_FOR.get(type(value))
         if primitive is not None:
             return primitive.adopt(value, self.p.add_undo)
-        if _REAL_RLOCK_TYPES and isinstance(value, _REAL_RLOCK_TYPES):
+        if _REAL_RLOCK_TYPES and issubclass(type(value), _REAL_RLOCK_TYPES):
             m = _RLOCK_STATE.search(repr(value))
             owner, count = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
             if count and owner != self.caller_ident:
@@ -122,8 +123,9 @@ class PrimitiveAdopter:
         pair = self.map.get(id(value))
         if pair is not None and pair[0] is value:
             return pair[1]
-        bound_to = getattr(value, "__self__", None)
-        if isinstance(value, types.BuiltinMethodType) and bound_to is not None and is_real_primitive(bound_to):
+        # The type first: any other object's ``__self__`` may be its class's ``__getattr__``.
+        bound_to = value.__self__ if type(value) is types.BuiltinMethodType else None
+        if bound_to is not None and is_real_primitive(bound_to):
             # ``lock.acquire`` kept as a callable: the same method of the owner's twin.
             twin = self._replacement(bound_to, path)
             if twin is not _MISSING and hasattr(twin, value.__name__):
@@ -136,7 +138,7 @@ class PrimitiveAdopter:
         if key in self.seen:
             return
         self.seen.add(key)
-        if isinstance(obj, threading.Condition):
+        if issubclass(type(obj), threading.Condition):
             lock = obj._lock  # type: ignore[attr-defined]
             new = self._replacement(lock, f"{path}._lock")
             if new is not _MISSING:
@@ -147,10 +149,10 @@ class PrimitiveAdopter:
                         self.p.setattr(obj, attr, getattr(new, attr))
                 self.adopted += 1
                 self.start.add_condition(obj)
-        elif isinstance(obj, (threading.Event, threading.Semaphore, threading.Barrier)):
+        elif issubclass(type(obj), (threading.Event, threading.Semaphore, threading.Barrier)):
             self._retool(obj._cond, path)  # type: ignore[union-attr]
-            self.start.keep_values(obj, next(names for kind, names in _STATE.items() if isinstance(obj, kind)))
-        elif isinstance(obj, queue.Queue):
+            self.start.keep_values(obj, next(names for kind, names in _STATE.items() if issubclass(type(obj), kind)))
+        elif issubclass(type(obj), queue.Queue):
             mutex = obj.mutex
             new = self._replacement(mutex, f"{path}.mutex")
             if new is not _MISSING:
@@ -165,7 +167,7 @@ class PrimitiveAdopter:
                 items = getattr(obj, "queue", None)
                 if hasattr(items, "clear") and hasattr(items, "extend"):
                     self.start.keep_items(items)
-        elif isinstance(obj, threading.Thread):
+        elif issubclass(type(obj), threading.Thread):
             # A Thread built before the run and started inside it waits on its own Event.
             self._visit_object(obj.__dict__.get("_started"), 1, f"{path}._started")
 
@@ -218,14 +220,14 @@ class PrimitiveAdopter:
             if id(value) not in self.seen:
                 self._visit_function(value, depth)
             return
-        if value is None or isinstance(value, (int, float, str, bytes, bool, type(len))):
+        if value is None or issubclass(type(value), (int, float, str, bytes, bool, type(len))):
             return
-        if isinstance(value, (threading.Condition, threading.Event, threading.Semaphore,
+        if issubclass(type(value), (threading.Condition, threading.Event, threading.Semaphore,
                               threading.Barrier, queue.Queue, threading.Thread)):
             self._retool(value, path)
             return
         cft = sys.modules.get("concurrent.futures.thread")
-        if cft is not None and isinstance(value, cft.ThreadPoolExecutor):
+        if cft is not None and issubclass(type(value), cft.ThreadPoolExecutor):
             if id(value) not in self.seen:
                 self.seen.add(id(value))
                 # Its workers are real threads blocked on its real queue: each execution gives it
@@ -233,7 +235,7 @@ class PrimitiveAdopter:
                 self.start.keep_executor(value)
                 self.adopted += 1
             return
-        if isinstance(value, types.ModuleType):
+        if issubclass(type(value), types.ModuleType):
             return
         key = id(value)
         if key in self.seen:
@@ -241,27 +243,27 @@ class PrimitiveAdopter:
         self.seen.add(key)
         # The harness's own objects (a Hypothesis strategy a test module holds, pytest's config)
         # are large graphs that hold no lock of the program under test.
-        if _harness_name(getattr(value if isinstance(value, (type, types.FunctionType)) else type(value),
+        if _harness_name(getattr(value if issubclass(type(value), (type, types.FunctionType)) else type(value),
                                  "__module__", None)):
             return
-        if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+        if issubclass(type(value), (types.FunctionType, types.MethodType, functools.partial)):
             # A worker the body closes over often closes over the lock itself. A module's
             # functions are code, not state: what they default to was swapped by name.
             if not self._in_modules:
                 self.adopt_callable(value, depth - 1)
             return
-        if isinstance(value, type):
+        if issubclass(type(value), type):
             mod = sys.modules.get(value.__module__)
             code_file = getattr(mod, "__file__", None)
             if code_file and (value.__module__ in self._searched_modules or self._wants(code_file)):
                 cd = value.__dict__
                 self._visit_mapping(value, public_items(cd, _LEAF_TYPES), depth - 1, value.__qualname__)
             return
-        if isinstance(value, (dict, list, set, tuple, frozenset)):
+        if issubclass(type(value), (dict, list, set, tuple, frozenset)):
             self._visit_items(value, depth, path)
             return
-        d = getattr(value, "__dict__", None)
-        if isinstance(d, dict) and not isinstance(value, type):
+        d = own_dict(value)
+        if d is not None:
             self._visit_mapping(value, list(d.items()), depth - 1, path)
         slots = [n for c in type(value).__mro__ for n in _slot_names(c)]
         if slots:
@@ -278,26 +280,26 @@ class PrimitiveAdopter:
     def _visit_items(self, value: Any, depth: int, path: str) -> None:
         """Swap or search the items of a dict, list, set, tuple or frozenset (small ones only)."""
         leaves = _LEAF_TYPES_IN_MODULES if self._in_modules else _LEAF_TYPES
-        if isinstance(value, dict):
+        if issubclass(type(value), dict):
             if len(value) <= _CONTAINER_LIMIT:
                 for k, v in list(value.items()):
                     if type(v) in leaves or _opaque(v):
                         continue
                     self._adopt_at(functools.partial(self.p.setitem, value, k), v, depth - 1, f"{path}[{k!r}]")
             return
-        if isinstance(value, list):
+        if issubclass(type(value), list):
             if len(value) <= _CONTAINER_LIMIT:
                 for i, v in enumerate(list(value)):
                     if type(v) in leaves or _opaque(v):
                         continue
                     self._adopt_at(functools.partial(self.p.setitem, value, i), v, depth - 1, f"{path}[{i}]")
             return
-        if isinstance(value, set):
+        if issubclass(type(value), set):
             if len(value) <= _CONTAINER_LIMIT:
                 for v in list(value):
                     self._adopt_at(functools.partial(self._set_member, value, v), v, depth - 1, f"{path} item")
             return
-        if isinstance(value, (tuple, frozenset)):
+        if issubclass(type(value), (tuple, frozenset)):
             if len(value) <= _CONTAINER_LIMIT:
                 for i, v in enumerate(value):
                     if is_real_primitive(v):
@@ -377,23 +379,23 @@ class PrimitiveAdopter:
             self._level -= 1
 
     def _adopt_from_callable(self, fn: Any, depth: int) -> None:
-        if isinstance(fn, functools.partial):
+        if issubclass(type(fn), functools.partial):
             for i, a in enumerate(fn.args):
                 self._follow(functools.partial(self._set_partial_arg, fn, i), a, depth, f"argument {i}")
             for k, v in list(fn.keywords.items()):
                 self._follow(functools.partial(self.p.setitem, fn.keywords, k), v, depth, f"argument {k}")
             self._follow(functools.partial(self._set_partial_func, fn), fn.func, depth, "the partial's function")
             self._visit_attributes(fn, depth, "the partial")
-        elif isinstance(fn, types.MethodType):
+        elif issubclass(type(fn), types.MethodType):
             owner = fn.__self__
             if is_real_primitive(owner):
                 self.unadoptable.append(("self", owner))  # a method's __self__ cannot be rebound
-            elif isinstance(owner, (types.FunctionType, types.MethodType, functools.partial)):
+            elif issubclass(type(owner), (types.FunctionType, types.MethodType, functools.partial)):
                 self._follow(None, owner, depth, "self")
             else:
                 self._visit_object(owner, depth, "self")
             self._follow(None, fn.__func__, depth, "the method's function")
-        elif isinstance(fn, types.FunctionType):
+        elif issubclass(type(fn), types.FunctionType):
             names = fn.__code__.co_freevars
             for name, cell in zip(names, fn.__closure__ or (), strict=False):
                 try:
@@ -412,13 +414,13 @@ class PrimitiveAdopter:
             self._visit_object(fn, depth, "the body")
 
     def _visit_attributes(self, obj: Any, depth: int, path: str) -> None:
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict) and d:
+        d = own_dict(obj)
+        if d:
             self._visit_mapping(obj, list(d.items()), depth, path, follow=True)
 
     def _follow(self, setter: Optional[Callable[[Any], None]], value: Any, depth: int, path: str) -> None:
         """Swap ``value`` where it is held, or search it; a callable is followed at the same depth."""
-        if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+        if issubclass(type(value), (types.FunctionType, types.MethodType, functools.partial)):
             if id(value) not in self.seen:
                 self.adopt_callable(value, depth)
         elif setter is None:

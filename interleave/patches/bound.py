@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..instrument.patching import Patcher
 from ..sync.vdatetime import REAL_DATETIME, captured_clocks
+from .kinds import namespace, own_dict
 from .table import _REAL_TO_VIRTUAL, _harness_module, _virtual_of, add_asyncio, add_captured_clocks
 
 # The real callables, in one fixed order (the index of each is its slot in the counts below).
@@ -124,10 +125,10 @@ def _young_holder(p: Patcher, owners: List[Any]) -> bool:
         return True
     known = {id(owner) for owner in owners}
     for owner in owners:
-        if isinstance(owner, types.FunctionType):
+        if issubclass(type(owner), types.FunctionType):
             known.update(map(id, (owner.__defaults__, owner.__kwdefaults__, *(owner.__closure__ or ()))))
-        elif not isinstance(owner, type):
-            known.add(id(getattr(owner, "__dict__", None)))
+        elif not issubclass(type(owner), type):
+            known.add(id(own_dict(owner)))
     known.update(id(cell) for undo in getattr(p, "_undo", ()) for cell in getattr(undo, "__closure__", None) or ())
     candidates = [o for o in new if type(o) not in _NOT_PLACES and id(o) not in known]
     del new
@@ -233,7 +234,7 @@ class _Survey:
         """The remembered owners still alive (a module only while it is imported)."""
         alive = [ref() for ref in self.owners]
         return [owner for owner in alive if owner is not None
-                and (not isinstance(owner, types.ModuleType) or sys.modules.get(owner.__name__) is owner)]
+                and (not issubclass(type(owner), types.ModuleType) or sys.modules.get(owner.__name__) is owner)]
 
 
 _STATE = _Survey()
@@ -246,7 +247,7 @@ def _collections() -> Tuple[int, int, int]:
 
 def _places_of(owner: Any) -> List[Tuple[int, Any]]:
     """Where ``owner`` keeps what is swapped, as (identity of the container, its values)."""
-    if isinstance(owner, types.FunctionType):
+    if issubclass(type(owner), types.FunctionType):
         places: List[Tuple[int, Any]] = []
         for container in (owner.__defaults__, owner.__kwdefaults__):
             if container is not None:
@@ -257,11 +258,11 @@ def _places_of(owner: Any) -> List[Tuple[int, Any]]:
             except ValueError:
                 pass
         return places
-    d = getattr(owner, "__dict__", None)
+    d = namespace(owner)
     if d is None:
         return []
     # A class's __dict__ is a new proxy each time: the class stands for it.
-    return [(id(owner) if isinstance(owner, type) else id(d), list(d.values()))]
+    return [(id(owner) if issubclass(type(owner), type) else id(d), list(d.values()))]
 
 
 def _held_counts(owners: List[Any]) -> List[int]:
@@ -284,7 +285,7 @@ def _held_counts(owners: List[Any]) -> List[int]:
 def _swap_owner(p: Patcher, owner: Any) -> int:
     """Swap the real callables ``owner`` holds for their replacements, through the patcher."""
     swapped = 0
-    if isinstance(owner, types.FunctionType):
+    if issubclass(type(owner), types.FunctionType):
         defaults = owner.__defaults__
         if defaults is not None:
             new = tuple(_virtual_of(v) for v in defaults)
@@ -306,11 +307,11 @@ def _swap_owner(p: Patcher, owner: Any) -> int:
                 p.setcell(cell, _virtual_of(value))
                 swapped += 1
         return swapped
-    d = getattr(owner, "__dict__", None)
+    d = namespace(owner)
     if d is None:
         return 0
     # A module's and a class's namespace are set through the object; an instance's dict directly.
-    via_owner = isinstance(owner, (types.ModuleType, type))
+    via_owner = issubclass(type(owner), (types.ModuleType, type))
     keys, values = list(d), list(d.values())  # in step: nothing runs between the two
     # Most values are not real callables: filtered without a Python-level step each.
     for key, value in compress(zip(keys, values), map(_REAL_IDS.__contains__, map(id, values))):
@@ -343,18 +344,18 @@ def _search_heap(p: Patcher) -> List[Any]:
     found: List[Any] = []
     pending: List[Any] = []  # defaults tuples, class and instance dicts, cells: owners looked up below
     for holder in gc.get_referrers(*_REALS):
-        if isinstance(holder, dict):
+        if issubclass(type(holder), dict):
             owner_mod = modules.get(id(holder))
             if owner_mod is None:
                 pending.append(holder)
             elif not _harness_module(owner_mod.__name__):
                 found.append(owner_mod)
-        elif isinstance(holder, tuple) or type(holder).__name__ == "cell":
+        elif issubclass(type(holder), tuple) or type(holder).__name__ == "cell":
             if id(holder) not in ours:
                 pending.append(holder)
-        elif not isinstance(holder, (list, types.FrameType)) and not _harness_module(type(holder).__module__):
+        elif not issubclass(type(holder), (list, types.FrameType)) and not _harness_module(type(holder).__module__):
             # An object whose attributes live inline (3.12+: no dict until asked for) refers to them itself.
-            if isinstance(getattr(holder, "__dict__", None), dict) and not isinstance(holder, type):
+            if isinstance(own_dict(holder), dict) and not issubclass(type(holder), type):
                 found.append(holder)
     if not pending:
         return found
@@ -382,18 +383,18 @@ def _search_heap(p: Patcher) -> List[Any]:
     for owner in owners:
         if id(owner) in seen:
             continue
-        if isinstance(owner, types.FunctionType):
+        if issubclass(type(owner), types.FunctionType):
             if _harness_module(owner.__module__):
                 continue
             if not (id(owner.__defaults__) in wanted or id(owner.__kwdefaults__) in wanted
                     or any(id(c) in wanted for c in owner.__closure__ or ())):
                 continue
-        elif isinstance(owner, type):
+        elif issubclass(type(owner), type):
             if _harness_module(owner.__module__):
                 continue
         else:
-            d = getattr(owner, "__dict__", None)
-            if not (isinstance(d, dict) and id(d) in wanted and not isinstance(owner, types.ModuleType)
+            d = own_dict(owner)
+            if not (isinstance(d, dict) and id(d) in wanted and not issubclass(type(owner), types.ModuleType)
                     and not _harness_module(type(owner).__module__)):
                 continue
         seen.add(id(owner))
@@ -409,10 +410,10 @@ _OWNERS: Dict[int, Any] = {}
 
 
 def _holds(owner: Any, holder: Any) -> bool:
-    if isinstance(owner, types.FunctionType):
+    if issubclass(type(owner), types.FunctionType):
         return (owner.__defaults__ is holder or owner.__kwdefaults__ is holder
                 or any(c is holder for c in owner.__closure__ or ()))
-    return getattr(owner, "__dict__", None) is holder if not isinstance(owner, type) \
+    return own_dict(owner) is holder if not issubclass(type(owner), type) \
         else owner.__dict__ == holder and holder is _class_dict(owner)
 
 
@@ -435,7 +436,7 @@ def _known_owner(holder: Any) -> Any:
 
 
 def _remember_owner(owner: Any, holders: List[Any]) -> None:
-    if not isinstance(owner, (types.FunctionType, type)) and not hasattr(owner, "__dict__"):
+    if not issubclass(type(owner), (types.FunctionType, type)) and own_dict(owner) is None:
         return
     for holder in holders:
         try:

@@ -130,12 +130,31 @@ def public_items(d: Mapping[str, Any], leaves: FrozenSet[type]) -> List[Tuple[st
     return pairs
 
 
+# The generic lookup, without the fallback to a class's ``__getattr__``: the search reads state and
+# must not run the program's code (``six.moves`` imports a module for a missing attribute).
+_generic_getattr = object.__getattribute__
+
+
+def own_dict(obj: Any) -> Optional[Dict[str, Any]]:
+    """``obj.__dict__`` if it has one, read without running a ``__getattr__`` of the program."""
+    try:
+        d = _generic_getattr(obj, "__dict__")
+    except Exception:  # noqa: BLE001 - no dict (AttributeError), or a descriptor of the program that raised
+        return None
+    return d if type(d) is dict else None
+
+
+def namespace(owner: Any) -> Any:
+    """A class's ``__dict__`` (a read-only proxy), or an object's or module's as ``own_dict`` reads it."""
+    return owner.__dict__ if issubclass(type(owner), type) else own_dict(owner)
+
+
 def slot_values(obj: Any, slots: List[str]) -> List[Tuple[str, Any]]:
-    """The slots of ``obj`` that are set, with their values (a property may raise: skipped)."""
+    """The slots of ``obj`` that are set, with their values, read as ``own_dict`` reads."""
     pairs = []
     for name in slots:
         try:
-            pairs.append((name, getattr(obj, name)))
+            pairs.append((name, _generic_getattr(obj, name)))
         except Exception:  # noqa: BLE001 - an unset slot raises AttributeError; anything else is skipped too
             continue
     return pairs

@@ -16,4 +16,4 @@ REAL_RLOCK_TYPES = tuple(t for t in (getattr(_thread, "RLock", None),) if t is n
 
 def is_real_primitive(value: Any) -> bool:
     """A lock, RLock or queue of the C implementation: it blocks the OS thread, not a virtual one."""
-    return type(value) in STANDS_IN_FOR or bool(REAL_RLOCK_TYPES and isinstance(value, REAL_RLOCK_TYPES))
+    return type(value) in STANDS_IN_FOR or bool(REAL_RLOCK_TYPES and issubclass(type(value), REAL_RLOCK_TYPES))
