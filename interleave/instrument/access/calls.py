@@ -66,7 +66,7 @@ def with_access(cm: Any) -> Access:
         return NONE_ACCESS  # our Lock: the acquire is a switch point of its own
     if func_home(enter) == "user":
         return Access("call", NOTHING, obj=cm, name="__enter__", space="object")
-    model = sync_method_model(cm, "__enter__", (), {})
+    model = sync_method_model(cm, "__enter__", (), {}, enter)
     if model is not None:
         return model
     return unknown(f"with {tc.__name__}")

@@ -125,18 +125,24 @@ def _blocking(pos: Sequence[Any], kwargs: Dict[str, Any], names: Tuple[str, ...]
     return bool(b) and (t is None or (issubclass(type(t), (int, float)) and t < 0 and t == timeout_default))
 
 
+# The modules whose methods the models describe.
+_MODELLED_HOMES = frozenset({"threading", "queue", "random"})
+
+
 def sync_method_model(obj: Any, name: str, pos: Sequence[Any], kwargs: Dict[str, Any],
                       func: Any = None) -> Optional[Access]:
     """Models of the standard library's threading and queue objects (pure Python on our Lock)."""
     def lock_of(x: Any) -> Any:
         return getattr(x, "_lock", None)
 
+    if func is not None and getattr(func, "__module__", None) not in _MODELLED_HOMES:
+        # An override in code not under test (a library's Event whose wait() never blocks): the
+        # models below say what the standard library's method does, not what this one does.
+        return None
     locs: List[Tuple[tuple, bool]] = [((Loc.OBJECT, id(obj)), True)]
     block: Optional[Tuple[str, Any]] = None
     sync: Optional[Tuple[str, Any]] = None
     if issubclass(type(obj), threading.Thread):
-        if func is not None and getattr(func, "__module__", None) != "threading":
-            return None
         if name == "start":
             locs = [((Loc.OBJECT, id(obj)), True), ((Loc.REGISTRY, id(obj)), True)]
             sync = ("start", obj)
