@@ -33,6 +33,7 @@ def snapshot() -> Dict[str, Any]:
     state["profile"] = sys.getprofile()
     if sys.version_info >= (3, 12):
         state["tools"] = [sys.monitoring.get_tool(i) for i in range(6)]
+        state["tool_events"] = [sys.monitoring.get_events(i) for i in range(6)]
     state["random"] = random.getstate()
     state["active"] = dict(threading._active)  # type: ignore[attr-defined]
     state["limbo"] = dict(threading._limbo)  # type: ignore[attr-defined]
@@ -59,8 +60,8 @@ def assert_same(before: Dict[str, Any], after: Dict[str, Any]) -> None:
     assert all(after["datetime"][k] is v for k, v in before["datetime"].items()), "datetime.datetime not restored"
     for key in ("trace", "profile"):
         assert after[key] is before[key], key
-    for key in ("tools", "random", "active", "limbo", "dangling", "dangling_found", "atexits", "threads_queues",
-                "cft_shutdown", "gc"):
+    for key in ("tools", "tool_events", "random", "active", "limbo", "dangling", "dangling_found", "atexits",
+                "threads_queues", "cft_shutdown", "gc"):
         assert after.get(key) == before.get(key), key
 
 
@@ -272,6 +273,75 @@ def test_monitoring_tool_in_use_by_someone_else_is_left_alone() -> None:
         assert mon.get_tool(taken) == "someone-else"
     finally:
         mon.free_tool_id(taken)
+
+
+class _ClaimsATool:
+    """A body that claims a free sys.monitoring tool id with a LINE callback (coverage started in it),
+    and changes the events and a callback of a tool that was there before it."""
+
+    def __init__(self, mine: int, theirs: int) -> None:
+        self.mine, self.theirs = mine, theirs
+        self.lines = 0
+
+    def count(self, code: Any, line: int) -> None:
+        self.lines += 1
+
+    def __call__(self) -> None:
+        mon = sys.monitoring
+        mon.use_tool_id(self.mine, "coverage-in-the-body")  # raises if an execution before left it claimed
+        mon.register_callback(self.mine, mon.events.LINE, self.count)
+        mon.set_events(self.mine, mon.events.LINE)
+        mon.set_events(self.theirs, mon.events.PY_START | mon.events.LINE)
+        mon.register_callback(self.theirs, mon.events.LINE, self.count)
+        box = [0]
+
+        def inc() -> None:
+            box[0] += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "dpor", "portfolio"])
+def test_monitoring_tools_the_body_claims_or_changes_are_put_back(strategy: str, backend: str) -> None:
+    """Each execution starts with the tool ids as the run found them, and after the run nothing the
+    body registered fires: its tool is free, the other tool has its events and callback back."""
+    mon = sys.monitoring
+    free = [i for i in range(6) if mon.get_tool(i) is None]
+    theirs, mine = free[-1], free[-2]
+    theirs_calls: List[int] = []
+
+    def theirs_line(code: Any, line: int) -> None:
+        theirs_calls.append(line)
+
+    mon.use_tool_id(theirs, "there-before")
+    mon.register_callback(theirs, mon.events.LINE, theirs_line)
+    try:
+        before = snapshot()
+        body = _ClaimsATool(mine, theirs)
+        r = interleave.explore(body, executions=5, seed=0, strategy=strategy, backend=backend)
+        after = snapshot()
+        assert r.failure is None, r.failure.report
+        assert r.executions > 1
+        assert_same(before, after)
+        assert mon.get_tool(mine) is None and mon.get_tool(theirs) == "there-before"
+        assert mon.register_callback(theirs, mon.events.LINE, theirs_line) is theirs_line
+        counted = body.lines
+        mon.set_events(theirs, mon.events.LINE)  # the old tool's callback is the one that fires
+        x = 1
+        x += 1
+        mon.set_events(theirs, 0)
+        assert body.lines == counted and theirs_calls
+    finally:
+        mon.set_events(theirs, 0)
+        mon.register_callback(theirs, mon.events.LINE, None)
+        mon.free_tool_id(theirs)
 
 
 def test_foreign_trace_function_is_restored() -> None:

@@ -1,7 +1,7 @@
 """What code under test can change for the whole process, as the run found it: put back when it ends.
 
 The body runs in the caller's process, and some of what it may set is not per thread or per
-execution: tracers and threading's hooks for new threads, ``random``'s global generator, the
+execution: tracers, ``sys.monitoring`` tools and threading's hooks for new threads, ``random``'s global generator, the
 garbage collector's switch, signal handlers and the signal mask, child processes. Everything
 is captured before the run changes anything and put back once it is over, whatever happened;
 the settings that would change how the next execution runs are also put back between them.
@@ -16,6 +16,8 @@ import signal
 import sys
 import threading
 from typing import Any, Dict, Optional, Set
+
+from .monitoring_tools import MonitoringTools
 
 _VALID = tuple(signal.valid_signals())
 
@@ -42,6 +44,7 @@ class ProcessSettings:
         self.profile = sys.getprofile()
         self.thread_hooks = (threading._trace_hook, threading._profile_hook)  # type: ignore[attr-defined]
         self.gc_enabled = gc.isenabled()
+        self.monitoring = MonitoringTools()
 
     def between_executions(self) -> None:
         """Undo what an execution set that would change how the next one runs.
@@ -54,6 +57,7 @@ class ProcessSettings:
             gc.disable()
         if (threading._trace_hook, threading._profile_hook) != self.thread_hooks:  # type: ignore[attr-defined]
             threading._trace_hook, threading._profile_hook = self.thread_hooks  # type: ignore[attr-defined]
+        self.monitoring.between_executions()
 
     def put_back(self, *, skip_signals: Any = ()) -> None:
         """Restore everything captured: processes the run left running are stopped first."""
@@ -64,6 +68,7 @@ class ProcessSettings:
                 sys.settrace(self.trace)
             if sys.getprofile() is not self.profile:
                 sys.setprofile(self.profile)
+            self.monitoring.put_back()
             threading._trace_hook, threading._profile_hook = self.thread_hooks  # type: ignore[attr-defined]
             random.setstate(self.random.getstate())
             (gc.enable if self.gc_enabled else gc.disable)()
