@@ -35,7 +35,7 @@ def test_a_loop_in_code_that_is_not_traced_ends_as_stalled_with_its_line() -> No
                            stall_timeout=0.5)
     message = str(info.value)
     assert "inconclusive" in message and "Thread-1" in message
-    assert "uninstrumented_spin.py:7" in message, message
+    assert "uninstrumented_spin.py:9" in message, message
     assert "stall_timeout" in message
     assert_same(before, snapshot())
 
@@ -405,4 +405,47 @@ def test_a_call_that_holds_the_interpreter_past_the_stall_timeout_is_a_stall() -
     with pytest.raises(interleave.StalledRunError, match="held the interpreter") as info:
         interleave.explore(body, executions=50, seed=0, stall_timeout=0.3)
     assert "stall_timeout" in str(info.value) and "Thread-1" in str(info.value)
+    assert_same(before, snapshot())
+
+
+@on_main_thread
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("backend", ["auto", "settrace"])
+def test_real_blocking_ends_the_run_even_when_a_library_loop_swallows_the_error(quick_block: None,
+                                                                                 backend: str) -> None:
+    """A worker loop not under test that catches any Exception and blocks again (loguru's queued
+    writer): interrupted once, it ends the execution the second time instead of looping for ever."""
+    from uninstrumented_spin import read_until_x_swallowing
+
+    r, w = os.pipe()
+    try:
+        def body() -> None:
+            t = threading.Thread(target=read_until_x_swallowing, args=(r,))
+            t.start()
+            t.join()
+
+        before = snapshot()
+        started = time.monotonic()
+        with pytest.raises(interleave.RealBlockingError) as info:
+            interleave.explore(body, executions=3, seed=0, exclude=[SPIN_FILE], backend=backend)
+        assert time.monotonic() - started < 20
+        assert "os.read()" in str(info.value) or "read" in str(info.value)
+        assert_same(before, snapshot())
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@pytest.mark.timeout(60)
+def test_a_stall_ends_the_run_even_when_a_library_loop_swallows_the_error() -> None:
+    from uninstrumented_spin import spin_swallowing
+
+    def body() -> None:
+        t = threading.Thread(target=spin_swallowing)
+        t.start()
+        t.join()
+
+    before = snapshot()
+    with pytest.raises(interleave.StalledRunError):
+        interleave.explore(body, executions=3, seed=0, exclude=[SPIN_FILE], stall_timeout=0.5)
     assert_same(before, snapshot())

@@ -304,6 +304,12 @@ class Watchdog:
             if isinstance(exc, StalledRunError) and ex.internal_error is None:
                 ex.abort(exc)
             return
+        if ex.interrupts and ex.internal_error is not None:
+            # Interrupted before, and still stuck without having reached a switch point: code not
+            # under test caught the error and went back to its wait or loop (a library's worker
+            # that logs any Exception and reads again). Raising again would go on for ever; the
+            # execution ends here instead, where nothing of the program can catch it.
+            ex._stop()
         ex.abort(exc)
         # A finally block may block for real again on the way out: that is new progress to watch.
         ex.interrupts += 1
