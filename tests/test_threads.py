@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Dict, List
@@ -710,3 +711,43 @@ def test_an_execution_frees_its_threads_and_locks_without_the_cycle_collector() 
             session.run_once(strategy, i)
             assert [r() for r in refs] == [None] * 4, i
             refs.clear()
+
+
+def _wait_in_user_code(ev: threading.Event) -> None:
+    ev.wait()
+
+
+@pytest.mark.parametrize("strategy", ["random", "dpor", "portfolio"])
+@pytest.mark.parametrize("backend", ["auto", "settrace"])
+def test_current_frames_lists_every_thread_enumerate_lists(strategy: str, backend: str) -> None:
+    """The stack-dump idiom: ``sys._current_frames()[t.ident]`` for every ``t`` in ``threading.enumerate()``.
+
+    A thread waiting in code under test stands at its own line; one whose target is the standard
+    library's may not have run yet, and still has a frame.
+    """
+    import sys
+    import traceback
+
+    def body() -> None:
+        ev = threading.Event()
+        ts = [threading.Thread(target=_wait_in_user_code, args=(ev,), name="mine"),
+              threading.Thread(target=ev.wait, name="stdlib")]
+        for t in ts:
+            t.start()
+        frames = sys._current_frames()
+        dump = {t.name: traceback.format_stack(frames[t.ident]) for t in threading.enumerate()}
+        ev.set()
+        for t in ts:
+            t.join()
+        assert set(dump) == {"MainThread", "mine", "stdlib"}, dump
+        assert "body" in dump["MainThread"][-1]
+        for name in ("mine", "stdlib"):  # in its own code or threading's, or yet to run: in its bootstrap
+            innermost = dump[name][-1]
+            assert f"{os.sep}interleave{os.sep}" not in innermost or "_bootstrap_thread" in innermost, dump[name]
+
+    real = sys._current_frames
+    if backend == "settrace" and sys.version_info < (3, 12):
+        backend = "auto"
+    result = interleave.explore(body, executions=100, seed=0, strategy=strategy, backend=backend)
+    assert result.failure is None, result.failure.report
+    assert sys._current_frames is real

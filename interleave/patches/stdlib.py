@@ -61,6 +61,7 @@ def install_runtime_patches(p: Patcher) -> None:
         p.setattr(th.Thread, "_wait_for_tstate_lock", vthreads.wait_for_tstate_lock)
         p.drop_added(th._shutdown_locks, lambda lock: isinstance(lock, Lock))  # type: ignore[attr-defined]
     p.setattr(signal, "signal", process_wide.signal_handler)
+    p.setattr(sys, "_current_frames", vthreads.current_frames)
     for name in ("settrace_all_threads", "setprofile_all_threads"):
         if hasattr(th, name):
             p.setattr(th, name, getattr(process_wide, name))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import _thread
+import os
 import sys
 import threading
-from types import MethodType
-from typing import Any, Callable, Optional
+from types import FrameType, MethodType
+from typing import Any, Callable, Dict, Optional
 
 from greenlet import GreenletExit
 
@@ -19,6 +20,8 @@ _MISSING = object()
 _real_get_ident = _thread.get_ident
 _real_start_new_thread = _thread.start_new_thread
 _real_get_native_id = getattr(_thread, "get_native_id", None)
+_real_current_frames = sys._current_frames
+_HARNESS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def get_ident() -> int:
@@ -37,6 +40,43 @@ def get_native_id() -> int:
     ex = _context.active
     cur = None if ex is None or _real_get_ident() != ex.os_ident else ex.current
     return _real_get_native_id() if cur is None else cur.ident  # type: ignore[misc]
+
+
+def current_frames() -> Dict[int, FrameType]:
+    """``sys._current_frames()`` inside a run: every live virtual thread's frame, under its ident.
+
+    The OS thread the run's threads share is left out (it stands for all of them); a suspended
+    thread's frame is where its own code stands, not the harness's switch below it.
+    """
+    frames = _real_current_frames()
+    ex = _context.active
+    if ex is None or _real_get_ident() != ex.os_ident or ex.current is None:
+        return frames
+    frames.pop(ex.os_ident, None)
+    me = ex.current
+    for vt in ex.threads:
+        if vt.ident is None or vt.state == 2:  # not started, or done (vthread.DONE)
+            continue
+        frame = sys._getframe(1) if vt is me else _own_frame(vt)
+        if frame is not None:
+            frames[vt.ident] = frame
+    return frames
+
+
+def _own_frame(vt: Any) -> Optional[FrameType]:
+    """The innermost frame of a suspended thread's greenlet that is not the harness's.
+
+    A thread paused before its ``run`` (its target is not code under test) has none yet: it
+    stands in its bootstrap, as a real thread would stand in threading's.
+    """
+    g = vt.glet
+    f = g.gr_frame if g is not None else None
+    start = None
+    while f is not None and f.f_code.co_filename.startswith(_HARNESS_DIR):
+        if f.f_code is _BOOTSTRAP_CODE:
+            start = f
+        f = f.f_back
+    return f or start
 
 
 def _refuse_at_teardown(ex: Any) -> None:
@@ -241,6 +281,9 @@ def _bootstrap_thread(thread: Any, pause: Any) -> None:
     finally:
         with th._active_limbo_lock:  # type: ignore[attr-defined]
             th._active.pop(ident, None)  # type: ignore[attr-defined]
+
+
+_BOOTSTRAP_CODE = _bootstrap_thread.__code__
 
 
 def wait_for_tstate_lock(thread: Any, block: bool = True, timeout: float = -1) -> None:
