@@ -14,7 +14,7 @@ from .options import model as checked_model
 from .options import names as checked_names
 from .options import timeouts as checked_timeouts
 from .races import RaceChecker, check_mode, recorder_for
-from .report import diagnose, ended_threads_note, failure_header, outside_warnings, render_report
+from .report import diagnose, ended_threads_note, failure_header, kept_threads_warning, outside_warnings, render_report
 from .result import Failure, Result
 from .runtime import context
 from .runtime.operation import OpKind
@@ -320,6 +320,7 @@ def _explain(session: Session, fn: Callable[..., Any], outcome: Outcome, schedul
              hint: Optional[str]) -> Failure:
     """Shrink the failing schedule, replay it to record the trace, and check it reproduces."""
     notes: List[str] = []
+    notes += kept_threads_warning(session.kept_daemons(), session.ended_daemons_run)
     if shrink:
         from .shrink import MAX_STEPS, shrink_schedule
 

@@ -402,6 +402,23 @@ def outside_warnings(waiters: Sequence[Any]) -> List[str]:
         "as a virtual thread), or give the body objects of its own.") for w in waiters]
 
 
+def kept_threads_warning(ended: Sequence[Any], run: int) -> List[str]:
+    """The warning on a failure that came after execution ``run`` ended daemon threads with its body."""
+    if not ended:
+        return []
+    names = ", ".join(b.thread for b in ended[:3]) + (f" and {len(ended) - 3} more" if len(ended) > 3 else "")
+    several = len(ended) > 1
+    them = "them" if several else "it"
+    return ["\n" + _fill(
+        f"WARNING: execution {run}, before this one, ended daemon thread{'s' if several else ''} {names} with "
+        f"its body, as the interpreter ends daemon threads at exit. A program that starts such a thread once "
+        f"and keeps it (a pool's worker started on first use, a service's loop, held in a module or class "
+        f"attribute) does not start {them} again: in the executions after it nothing serves what {them} "
+        f"served, and this failure (a wait nobody answers, above all) may come from that, not from the "
+        f"schedule: for real the thread would still be running. Fix: stop {them} and reset what holds "
+        f"{them} in the body, or make the program start {them} anew there.")]
+
+
 #: What the note on daemon threads ended with the body says (the pytest plugin makes it a warning).
 ENDED_THREADS = "still running when the body returned"
 

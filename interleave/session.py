@@ -8,6 +8,7 @@ import gc
 import random
 import signal
 import threading
+import weakref
 from time import monotonic as _monotonic
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -58,6 +59,9 @@ class Session:
         self.user_code_seen = False
         #: Daemon threads the first passing execution that left any ended with the body (``ended_threads_note``).
         self.ended_daemons: List[Any] = []
+        self.runs = 0  # executions run so far, replays included
+        self.ended_daemons_run = 0  # the one that ended ``ended_daemons`` (1-based; 0: none)
+        self.ended_daemon_objects: List[Any] = []  # weak references to their Thread objects (or None)
 
     def __enter__(self) -> Session:
         global _open
@@ -186,12 +190,24 @@ class Session:
                 signal.signal(signal.SIGINT, self.old_sigint)
                 self.old_sigint = None
 
+    def kept_daemons(self) -> List[Any]:
+        """The daemon threads an execution before the latest one ended, whose Thread the program still holds.
+
+        The program holds on to such a thread when it started it once and keeps it (a worker
+        started on first use): the executions after that one run without it.
+        """
+        if not 0 < self.ended_daemons_run < self.runs:
+            return []
+        gc.collect()  # only for a failure's report: a thread dropped in a cycle is not kept
+        return [b for b, ref in zip(self.ended_daemons, self.ended_daemon_objects) if ref is not None and ref()]
+
     def run_once(self, strategy: Any, random_seed: int, recorder: Any = None) -> Outcome:
         """One execution under ``strategy``; ``random`` is seeded with ``random_seed``."""
         self.check_interrupt()
         if not strategy.new_execution():
             raise RuntimeError(f"strategy {strategy.describe()} has no execution left to run")
         _seed_random(random_seed)
+        self.runs += 1
         reset_thread_names()
         self.backend.begin_execution()
         ex = Execution(self.fn, strategy, self.max_steps, self.counters,
@@ -215,6 +231,8 @@ class Session:
             outcome = ex.run()
             if ex.ended_daemons and not self.ended_daemons:
                 self.ended_daemons = ex.ended_daemons
+                self.ended_daemons_run = self.runs
+                self.ended_daemon_objects = [_weak(ex.threads[b.tid].thread) for b in ex.ended_daemons]
         finally:
             context.active = None
             _forget_virtual_threads(len(ex.threads) > 1)
@@ -271,6 +289,14 @@ def _seed_random(seed: int) -> None:
         inst.gauss_next = None  # type: ignore[attr-defined]
     else:
         seed_fn(seed)
+
+
+def _weak(thread: Any) -> Any:
+    """A weak reference to a Thread object, or None (a raw ``_thread`` thread has none)."""
+    try:
+        return weakref.ref(thread) if thread is not None else None
+    except TypeError:
+        return None
 
 
 def threading_main_ident() -> Optional[int]:

@@ -197,3 +197,60 @@ def test_a_divergence_without_a_kept_thread_names_none() -> None:
     stopped = [w for w in r.warnings if w.startswith("the search stopped at execution")]
     assert r.not_a_proof == ("divergence",) and stopped, r
     assert "daemon thread" not in stopped[0], stopped
+
+
+class _Service:
+    """A service that starts its daemon worker on first use and keeps it (futurist's pool, a client's sender)."""
+
+    def __init__(self) -> None:
+        self.requests: queue.Queue = queue.Queue()
+        self.worker = None
+
+    def call(self, x: int) -> int:
+        if self.worker is None:
+            self.worker = threading.Thread(target=self._serve, daemon=True, name="worker")
+            self.worker.start()
+        reply: queue.Queue = queue.Queue()
+        self.requests.put((x, reply))
+        return reply.get()
+
+    def _serve(self) -> None:
+        while True:
+            x, reply = self.requests.get()
+            reply.put(x * 2)
+
+
+SERVICE = _Service()
+
+
+def _calls_the_kept_service() -> None:
+    assert SERVICE.call(1) == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "dpor", "portfolio"])
+def test_a_failure_after_an_execution_ended_a_kept_daemon_says_it_may_come_from_that(strategy: str,
+                                                                                     backend: str) -> None:
+    """Execution 1 ends the worker the service keeps; execution 2 waits for a reply nobody sends.
+
+    The deadlock is interleave's doing, not the schedule's: the report says so, and names the thread.
+    """
+    SERVICE.worker = None
+    try:
+        r = interleave.explore(_calls_the_kept_service, strategy=strategy, executions=20, seed=1, backend=backend)
+    finally:
+        SERVICE.worker = None
+    assert r.failure is not None and r.failure.kind == "deadlock", r
+    report = " ".join(r.failure.report.split())
+    assert "WARNING: execution 1, before this one, ended daemon thread worker with its body" in report, report
+    assert "for real the thread would still be running" in report
+
+
+def test_a_failure_in_the_execution_that_ended_the_daemon_carries_no_warning() -> None:
+    def body() -> None:
+        threading.Thread(target=queue.Queue().get, daemon=True).start()
+        programs.lost_update()
+
+    r = interleave.explore(body, strategy="random", executions=200, seed=1)
+    assert r.failure is not None
+    assert "before this one, ended daemon thread" not in r.failure.report
