@@ -304,7 +304,66 @@ def two_holders_of_a_bounded_semaphore_append() -> None:
     assert sorted(out) == [0, 1], out
 
 
-PROGRAMS = [two_holders_of_a_semaphore, two_holders_of_a_bounded_semaphore_append,
+def _try_then_hold(lock: Any, attempt: Callable[[Any], bool]) -> None:
+    """One thread tries the lock without waiting for ever, the other holds it: the try fails when it
+    comes while the other holds it (a try or timed acquisition was recorded as no acquisition at all,
+    and no blocking acquisition raced with it)."""
+    got: List[bool] = []
+
+    def tries() -> None:
+        if attempt(lock):
+            lock.release()
+            got.append(True)
+        else:
+            got.append(False)
+
+    def holds() -> None:
+        with lock:
+            pass
+
+    run_pair(tries, holds)
+    assert got == [True], got
+
+
+def try_lock_against_with() -> None:
+    _try_then_hold(threading.Lock(), lambda lk: lk.acquire(blocking=False))
+
+
+def zero_timeout_lock_against_with() -> None:
+    _try_then_hold(threading.Lock(), lambda lk: lk.acquire(timeout=0))
+
+
+def timed_lock_against_with() -> None:
+    _try_then_hold(threading.Lock(), lambda lk: lk.acquire(timeout=1.0))
+
+
+def try_rlock_against_with() -> None:
+    _try_then_hold(threading.RLock(), lambda lk: lk.acquire(blocking=False))
+
+
+def timed_condition_wait_woken_by_notify() -> None:
+    """A bug on the path where notify() wakes a timed wait, not where it times out (only the timeout
+    was explored: its taking the lock back was no acquisition that a notifier's could race with)."""
+    cond = threading.Condition()
+    items: List[int] = []
+
+    def consumer() -> None:
+        with cond:
+            if cond.wait(1.0):
+                items.pop()
+                items.pop()  # the bug: one item was put
+
+    def producer() -> None:
+        with cond:
+            items.append(1)
+            cond.notify()
+
+    run_pair(consumer, producer)
+
+
+PROGRAMS = [try_lock_against_with, zero_timeout_lock_against_with, timed_lock_against_with,
+            try_rlock_against_with, timed_condition_wait_woken_by_notify, two_holders_of_a_semaphore,
+            two_holders_of_a_bounded_semaphore_append,
             class_attribute_through_an_instance, super_attribute_while_patched,
             attr_and_instance_dict, attr_and_vars, global_and_globals_dict, exec_shared_namespace,
             exec_shared_globals, generator_throw, generator_shared, dispatcher_send_while_disconnecting]

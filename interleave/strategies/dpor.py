@@ -230,7 +230,7 @@ class DporStrategy(EventLog, ExplorationTree, LocationIndex, PendingOperations, 
                 self._spawned_or_woken(ex, tid, j)
             ev = self.events[j + 1]
             ev.accs = acc.locs
-            ev.acq = ev.rel = ev.ended = None
+            ev.acq = ev.took = ev.rel = ev.ended = None
             sync = acc.sync
             if sync is not None:
                 self._sync_flags(ev, acc, ex.threads[tid], False)

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from ..instrument import access as A
 from ..instrument.access.vocabulary import Loc
 from ..runtime.execution import BLOCKED, DONE
-from .dpor_operations import _carry, _fired, _frees, _is_lock, _Pending, _reentrant
+from .dpor_operations import _carry, _fired, _frees, _is_lock, _Pending, _reentrant, _takes_now
 from .dpor_relation import _Accs, _Loc, _LocState
 
 
 class _Event:
     """One DPOR event. Kept across executions while it is in the replayed prefix."""
 
-    __slots__ = ("tid", "accs", "vc", "acq", "rel", "block", "picks", "ended")
+    __slots__ = ("tid", "accs", "vc", "acq", "took", "rel", "block", "picks", "ended")
 
     def __init__(self, tid: int, accs: _Accs, acq: Any, block: Any) -> None:
         self.tid = tid
@@ -30,6 +30,7 @@ class _Event:
         self.accs = accs  # locations of this execution's objects: refreshed on replay
         self.vc: List[int] = []  # per thread, its latest event that happens before (or is) this one
         self.acq = acq  # id of the lock this event acquires (a blocking acquisition), else None
+        self.took: Any = None  # id of the lock a try or timed acquisition takes, free at its start
         self.block = block  # the blocking predicate it had, if any
         self.picks = 0  # switch points it spans (replayed as one grant)
 
@@ -76,7 +77,7 @@ class EventLog:
         if k < len(self.events):
             ev = self.events[k]  # replayed: keep its clock, refresh its locations
             ev.accs = _fired(acc) if vt.state == BLOCKED else acc.locs
-            ev.acq = ev.rel = ev.ended = None
+            ev.acq = ev.took = ev.rel = ev.ended = None
         elif vt.state == BLOCKED:
             ev = _Event(tid, _fired(acc), None, None)
             self.events.append(ev)
@@ -86,6 +87,12 @@ class EventLog:
         if vt.state == BLOCKED:
             # A timed waiter whose deadline is due: the runtime fires its timeout.
             self.parked.discard(tid)
+            sync = acc.sync
+            if sync is not None and sync[0] == "wait" and _is_lock(sync[1]) and _takes_now(sync[1]):
+                # Condition.wait(timeout) that times out takes the condition's lock back: an
+                # acquisition, which races with the next one as any does (that race is where a
+                # notify could have woken it instead).
+                ev.took = id(sync[1])
         elif acc.sync is not None:
             self._sync_flags(ev, acc, vt, p[3])
         self.running = ev
@@ -144,9 +151,20 @@ class EventLog:
     def _sync_flags(ev: _Event, acc: A.Access, vt: Any, resumed: bool) -> None:
         """Which lock the event takes from free, or makes free (for the lock race rule)."""
         sync = acc.sync
-        if sync[0] == "acquire" and acc.block is not None and not resumed:
-            if not _reentrant(sync[1], vt):
+        if sync[0] == "acquire":
+            if _reentrant(sync[1], vt):
+                return
+            if acc.block is not None and not resumed:
                 ev.acq = id(sync[1])
+            elif _takes_now(sync[1]):
+                # A try (or timed, or woken) acquisition that takes the lock: the next blocking
+                # acquisition races with it as with any other (were it recorded nowhere, the
+                # order in which the blocking one goes first and the try fails is never run).
+                ev.took = id(sync[1])
+        elif sync[0] == "wait" and resumed:
+            # Woken: it takes the condition's lock back (or waits for it, if the notifier holds it).
+            if _is_lock(sync[1]) and _takes_now(sync[1]):
+                ev.took = id(sync[1])
         elif sync[0] == "release" or (sync[0] == "wait" and _is_lock(sync[1])):
             # Condition.wait releases the condition's lock before it parks. The rule this flag
             # feeds (a later acquisition does not race with this release: it could not have
@@ -243,6 +261,8 @@ class EventLog:
     def _update_locations(self, ev: _Event, j: int) -> None:
         if ev.acq is not None:
             self.last_acq[ev.acq] = j
+        elif ev.took is not None:
+            self.last_acq[ev.took] = j
         locs = self.locs
         tid = ev.tid
         for loc, w in ev.accs:

@@ -98,6 +98,18 @@ def _frees(lock: Any) -> bool:
     return not isinstance(count, int) or count <= 1
 
 
+def _takes_now(target: Any) -> bool:
+    """Whether an acquisition that does not wait until woken takes ``target`` (a lock or semaphore) now."""
+    try:
+        if _is_lock(target):
+            inner = getattr(target, "_block", target)  # an RLock: its inner lock (the owner's own is reentrant)
+            return not inner.locked()
+        value = getattr(target, "_value", None)
+        return isinstance(value, int) and value > 0
+    except Exception:  # noqa: BLE001 - unsure: no acquisition recorded, as before
+        return False
+
+
 def _fired(acc: A.Access) -> _Accs:
     """A timeout firing: virtual time moves, and the parked operation goes on."""
     return acc.locs + ((A.CLOCK, True),)

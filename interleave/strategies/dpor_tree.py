@@ -119,7 +119,8 @@ class ExplorationTree:
         """Whether reversing the race between events i and j changes what a read (or a lock's
         next holder) sees; a race of two writes only is not (until something reads after them)."""
         a, b = self.events[i], self.events[j]
-        if a.acq is not None and a.acq == b.acq:
+        taken = a.acq if a.acq is not None else a.took
+        if taken is not None and taken == (b.acq if b.acq is not None else b.took):
             return True
         return observes(a.accs, b.accs)
 
