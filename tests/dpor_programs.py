@@ -3,7 +3,8 @@
 Used by the DPOR differential tests and benchmarks/bench_dpor.py: a program is 2-3 threads (the
 body is thread 0 and starts the others) of a few operations on shared attributes, a dict item
 and a global (reads, writes, ``+=``, locked sections, explicit acquire/release, a condition with
-a waiter and a notifier, an event, a queue, sleeps and timed waits). Its outcome is the final
+a waiter and a notifier, an event, a queue, sleeps and timed waits, try and timed lock
+acquisitions). Its outcome is the final
 shared state, the values each thread read, the exception (type and message) or deadlock.
 """
 
@@ -72,6 +73,12 @@ def _render(op: Op, tid: int) -> List[str]:
                 f"    seen.append(('t{tid}', 'tq', None))"]
     if kind == "put":
         return [f"Q.put({op[1]})"]
+    if kind in ("trylock", "timedlock"):  # an acquisition that gives up: the holder's order decides
+        attempt = "blocking=False" if kind == "trylock" else "timeout=0.1"
+        return [f"if L{op[1]}.acquire({attempt}):", f"    S.{op[2]} += 1", f"    L{op[1]}.release()", "else:",
+                f"    seen.append(('t{tid}', 'busy'))"]
+    if kind == "timedcwait":  # woken by a notify, or timed out
+        return ["with C:", f"    seen.append(('t{tid}', 'cw', C.wait(0.1), S.flag))"]
     # Ways of reaching state the access model must not miss (docs/dpor.md, "what is modelled"):
     if kind == "dictattr":  # the instance dict is the attributes
         return [f"S.__dict__['{op[1]}'] = S.__dict__['{op[1]}'] + 1"]
@@ -311,7 +318,7 @@ def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
     small = st.integers(0, 2)
     allowed = set(kinds or ("read", "write", "incr", "copy", "locked", "acqrel", "dict", "global",
                             "check", "wait", "notify", "set", "evwait", "put", "get", "sleep", "timedwait",
-                            "timedget"))
+                            "timedget", "trylock", "timedlock", "timedcwait"))
     choices = []
     if "read" in allowed:
         choices.append(st.tuples(st.just("read"), v))
@@ -323,15 +330,16 @@ def strategy_ops(st: Any, max_threads: int = 3, max_ops: int = 3,
         choices.append(st.tuples(st.just("copy"), v, v))
     if "locked" in allowed:
         choices.append(st.tuples(st.just("locked"), lock, v))
-    if "acqrel" in allowed:
-        choices.append(st.tuples(st.just("acqrel"), lock, v))
+    for k in ("acqrel", "trylock", "timedlock"):
+        if k in allowed:
+            choices.append(st.tuples(st.just(k), lock, v))
     if "dict" in allowed:
         choices.append(st.tuples(st.just("dict")))
     if "global" in allowed:
         choices.append(st.tuples(st.just("global")))
     if "check" in allowed:
         choices.append(st.tuples(st.just("check"), v, st.integers(1, 2)))
-    for k in ("wait", "notify", "set", "evwait", "get"):
+    for k in ("wait", "notify", "set", "evwait", "get", "timedcwait"):
         if k in allowed:
             choices.append(st.tuples(st.just(k)))
     if "put" in allowed:
