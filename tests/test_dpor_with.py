@@ -1,6 +1,7 @@
 """DPOR's class counts for ``with`` on a manager the statement itself creates.
 
-``with Manager():`` and ``with managed():`` (a ``@contextmanager``) hand the ``with`` a new
+``with Manager():``, ``with managed():`` and ``with lock.read_lock():`` (a ``@contextmanager`` function
+or method) hand the ``with`` a new
 object the harness could not read, so entering and leaving it touched everything: a locked
 counter inside such a block had over 5,000 classes for two threads, and a lost update inside
 one took DPOR 42 executions (thousands with a Condition in the manager). The manager's class is
@@ -62,9 +63,21 @@ def registered() -> Iterator[None]:
             READERS.pop(threading.current_thread())
 
 
+class ReadWriteLock:
+    """A reader-writer lock's API (fasteners, readerwriterlock): ``with lock.read_lock():``."""
+
+    @contextlib.contextmanager
+    def read_lock(self) -> Iterator[None]:
+        with registered():
+            yield
+
+
+RW = ReadWriteLock()
+
 MANAGERS: Dict[str, Callable[[], Any]] = {"class": Plain, "contextmanager": managed,
                                           "class with a Condition": Registered,
-                                          "contextmanager with a Condition": registered}
+                                          "contextmanager with a Condition": registered,
+                                          "contextmanager method": RW.read_lock}
 
 
 def counter(manager: Callable[[], Any], locked: bool) -> Callable[[], None]:

@@ -227,8 +227,9 @@ def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     if callee is UNKNOWN or issubclass(type(callee), Abstract):
         return unknown("call of an unknown callable")
     tcal = type(callee)
-    if tcal is types.FunctionType and callee.__code__ is CONTEXTMANAGER_CALL \
-            and python_user_callable(callee.__wrapped__):
+    maker = callee.__func__ if tcal is types.MethodType else callee  # a @contextmanager method too
+    if type(maker) is types.FunctionType and maker.__code__ is CONTEXTMANAGER_CALL \
+            and python_user_callable(maker.__wrapped__):
         # A new manager holding a new generator of code under test: nothing runs yet.
         return Access("call", NOTHING, name=callable_name(callee))
     if tcal is types.FunctionType or tcal is types.MethodType:

@@ -324,7 +324,11 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
     if callee is UNKNOWN or issubclass(type(callee), Abstract):
         return UNKNOWN
     tcal = type(callee)
-    if tcal is types.FunctionType and callee.__code__ is CONTEXTMANAGER_CALL:
+    if tcal is types.MethodType:  # ``lock.read_lock()``: a @contextmanager method makes one too
+        func = callee.__func__
+        if type(func) is types.FunctionType and func.__code__ is CONTEXTMANAGER_CALL:
+            return Instance(GENERATOR_MANAGER, func.__wrapped__)
+    elif tcal is types.FunctionType and callee.__code__ is CONTEXTMANAGER_CALL:
         return Instance(GENERATOR_MANAGER, callee.__wrapped__)
     if tcal is types.BuiltinFunctionType:
         recv = getattr(callee, "__self__", None)
