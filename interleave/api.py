@@ -14,7 +14,7 @@ from .options import model as checked_model
 from .options import names as checked_names
 from .options import timeouts as checked_timeouts
 from .races import RaceChecker, check_mode, recorder_for
-from .report import diagnose, ended_threads_note, failure_header, kept_threads_warning, outside_warnings, render_report
+from .report import diagnose, failure_header, render_report
 from .result import Failure, Result
 from .runtime import context
 from .runtime.operation import OpKind
@@ -25,6 +25,7 @@ from .strategies import registry
 from .strategies.base import Strategy
 from .strategies.replay import ReplayStrategy
 from .sync.vtime import _real_perf_counter as _clock
+from .thread_warnings import ended_threads_note, kept_threads_warning, outside_warnings
 from .token import Schedule, decode, encode
 
 DEFAULT_EXECUTIONS = 1000

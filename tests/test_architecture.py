@@ -17,7 +17,7 @@ LAYERS: Dict[int, List[str]] = {
     1: ["interleave", "interleave.api", "interleave.result", "interleave.report", "interleave.tracebacks",
         "interleave.early_timeouts", "interleave.diagnosis", "interleave.shrink", "interleave.races",
         "interleave.race_clocks", "interleave.hypothesis", "interleave.lincheck", "interleave.exploration",
-        "interleave.options"],
+        "interleave.options", "interleave.thread_warnings"],
     2: ["interleave.strategies"],
     3: ["interleave.session", "interleave.patches"],
     4: ["interleave.sync"],

@@ -12,8 +12,8 @@ import pytest
 
 import interleave
 from interleave.errors import OptionError, TokenError
-from interleave.report import ENDED_THREADS
 from interleave.result import Result
+from interleave.thread_warnings import ENDED_THREADS
 from interleave.token import decode
 
 from . import leaks, progress

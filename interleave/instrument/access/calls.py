@@ -229,7 +229,7 @@ def call_model(callee: Any, pos: List[Any], kwargs: Dict[str, Any]) -> Access:
     tcal = type(callee)
     maker = callee.__func__ if tcal is types.MethodType else callee  # a @contextmanager method too
     if type(maker) is types.FunctionType and maker.__code__ is CONTEXTMANAGER_CALL \
-            and python_user_callable(maker.__wrapped__):
+            and python_user_callable(maker.__wrapped__):  # type: ignore[attr-defined]
         # A new manager holding a new generator of code under test: nothing runs yet.
         return Access("call", NOTHING, name=callable_name(callee))
     if tcal is types.FunctionType or tcal is types.MethodType:

@@ -327,7 +327,7 @@ def _call_result(spec: Spec, frame: FrameType, memo: Any) -> Any:
     if tcal is types.MethodType:  # ``lock.read_lock()``: a @contextmanager method makes one too
         func = callee.__func__
         if type(func) is types.FunctionType and func.__code__ is CONTEXTMANAGER_CALL:
-            return Instance(GENERATOR_MANAGER, func.__wrapped__)
+            return Instance(GENERATOR_MANAGER, func.__wrapped__)  # type: ignore[attr-defined]
     elif tcal is types.FunctionType and callee.__code__ is CONTEXTMANAGER_CALL:
         return Instance(GENERATOR_MANAGER, callee.__wrapped__)
     if tcal is types.BuiltinFunctionType:
