@@ -361,7 +361,49 @@ def timed_condition_wait_woken_by_notify() -> None:
     run_pair(consumer, producer)
 
 
-PROGRAMS = [try_lock_against_with, zero_timeout_lock_against_with, timed_lock_against_with,
+def timeout_before_a_read_of_a_sleeper() -> None:
+    """A timed wait that runs out before the other thread even reads, where that thread sleeps after
+    reading (its later deadline ordered the two through virtual time, hiding the race)."""
+    never = threading.Event()
+    state = {"y": 0}
+    seen: List[int] = []
+
+    def reader() -> None:
+        seen.append(state["y"])
+        time.sleep(0.1)
+
+    def writer() -> None:
+        never.wait(1.0)
+        state["y"] = 2
+
+    run_pair(reader, writer)
+    assert seen == [0], seen
+
+
+def put_after_an_early_sleep_serves_a_timed_get() -> None:
+    """The putter's sleep runs out early and its put reaches the getter before the get times out."""
+    q: Any = __import__("queue").Queue()
+    started = threading.Event()
+    seen: Dict[str, Any] = {}
+
+    def getter() -> None:
+        started.set()
+        try:
+            seen["got"] = q.get(timeout=0.05)
+        except Exception:  # noqa: BLE001 - queue.Empty
+            seen["got"] = "empty"
+
+    def putter() -> None:
+        seen["started"] = started.is_set()
+        time.sleep(0.1)
+        q.put_nowait(1)
+
+    run_pair(putter, getter)
+    assert not (seen["started"] and seen["got"] == 1), seen
+
+
+PROGRAMS = [timeout_before_a_read_of_a_sleeper, put_after_an_early_sleep_serves_a_timed_get, try_lock_against_with,
+            zero_timeout_lock_against_with, timed_lock_against_with,
             try_rlock_against_with, timed_condition_wait_woken_by_notify, two_holders_of_a_semaphore,
             two_holders_of_a_bounded_semaphore_append,
             class_attribute_through_an_instance, super_attribute_while_patched,

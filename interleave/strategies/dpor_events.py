@@ -121,6 +121,8 @@ class EventLog:
             # It parked inside the operation: when woken it goes on with the same operation.
             self.pend[tid] = (_carry(self.run_acc), None, None, True)
             self.parked.add(tid)
+            if vt.deadline is not None:
+                ev.accs = ev.accs + _REGISTERS  # a deadline of its own: see ``_fired``
         j = self.k_event
         self.k_event = j + 1
         if replayed:
@@ -295,6 +297,7 @@ def _join(a: List[int], b: List[int]) -> List[int]:
 
 
 _NO_CLOCK: List[int] = []
+_REGISTERS = ((A.DEADLINES, True),)
 
 
 def _is_release_of(ev: _Event, lock_id: int) -> bool:

@@ -111,8 +111,13 @@ def _takes_now(target: Any) -> bool:
 
 
 def _fired(acc: A.Access) -> _Accs:
-    """A timeout firing: virtual time moves, and the parked operation goes on."""
-    return acc.locs + ((A.CLOCK, True),)
+    """A timeout firing: virtual time moves, and the parked operation goes on.
+
+    Whether it may run out now depends on the deadlines other threads registered (the earliest
+    runs out first): it reads them, so it races with the registration of an earlier one, where
+    it could have run out before that thread even began to wait.
+    """
+    return acc.locs + ((A.CLOCK, True), (A.DEADLINES, False))
 
 
 def _coarse(acc: A.Access) -> A.Access:

@@ -20,7 +20,7 @@ from .primitives import sync_access
 from .record import NONE_ACCESS, Access, unknown
 from .tracker import AccessTracker
 from .values import set_code_filter
-from .vocabulary import CLOCK, EVERYTHING, UNKNOWN
+from .vocabulary import CLOCK, DEADLINES, EVERYTHING, UNKNOWN
 
-__all__ = ["CLOCK", "EVERYTHING", "NONE_ACCESS", "UNKNOWN", "Access", "AccessTracker", "analyze", "call_model",
-           "describe", "release_frames", "set_code_filter", "sync_access", "unknown"]
+__all__ = ["CLOCK", "DEADLINES", "EVERYTHING", "NONE_ACCESS", "UNKNOWN", "Access", "AccessTracker", "analyze",
+           "call_model", "describe", "release_frames", "set_code_filter", "sync_access", "unknown"]

@@ -133,6 +133,8 @@ DATA_KINDS = frozenset((Loc.ATTR, Loc.ITEM, Loc.ITEMS, Loc.OBJECT, Loc.CELL, Loc
 GLOBAL_LOC = (Loc.ALL,)
 ANY_DATA = (Loc.SOME_DATA,)
 CLOCK = (Loc.TIME,)
+#: The pending deadlines: which timeout may run out first (the earliest does) depends on them.
+DEADLINES = (Loc.TIME, "deadlines")
 IO = (Loc.OUTPUT,)
 EVERYTHING = ((GLOBAL_LOC, True),)
 NOTHING: Tuple[Tuple[tuple, bool], ...] = ()
