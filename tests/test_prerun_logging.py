@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 from runtime_helpers import assert_finds, assert_passes, run_threads
@@ -98,3 +98,37 @@ def test_pytest_log_capture_still_sees_the_records(caplog: pytest.LogCaptureFixt
 
     assert_passes(body, executions=5)
     assert sum(r.getMessage() == "from a thread" for r in caplog.records) == 5
+
+
+class _CountingLogger(logging.Logger):
+    """A Logger class of the program (``setLoggerClass``): getLogger builds it under logging's module lock."""
+
+    made: List[str] = []
+
+    def __init__(self, name: str, level: int = logging.NOTSET) -> None:
+        super().__init__(name, level)
+        _CountingLogger.made.append(name)  # a switch point while logging's lock is held
+
+
+def _get_one_logger_from_two_threads() -> None:
+    name = LOGGER + ".module_lock"
+    logging.Logger.manager.loggerDict.pop(name, None)  # a new logger in every execution
+    _CountingLogger.made.clear()
+    logging.setLoggerClass(_CountingLogger)
+    try:
+        got: List[int] = []
+        run_threads(lambda: got.append(id(logging.getLogger(name))), lambda: got.append(id(logging.getLogger(name))))
+        assert len(_CountingLogger.made) == 1 and got[0] == got[1], (_CountingLogger.made, got)
+    finally:
+        logging.setLoggerClass(logging.Logger)
+        logging.Logger.manager.loggerDict.pop(name, None)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "pct", "dpor", "portfolio"])
+def test_logging_s_module_lock_keeps_getlogger_exclusive(strategy: str, backend: str) -> None:
+    """Two threads asking for the same new logger get one (logging's RLock made at its import was
+    re-entered by every virtual thread, and two loggers were built)."""
+    real = logging._lock  # type: ignore[attr-defined]
+    assert_passes(_get_one_logger_from_two_threads, executions=200, strategy=strategy, backend=backend)
+    assert logging._lock is real  # type: ignore[attr-defined]

@@ -340,7 +340,7 @@ class PrimitiveAdopter:
                                 _MODULE_DEPTH, mod.__name__)
 
     def adopt_log_handlers(self) -> None:
-        """The locks of the logging handlers that exist before the run (a fixture's, a module's).
+        """logging's module lock, and the locks of the handlers that exist before the run (a fixture's, a module's).
 
         A handler holds its lock while it emits, and its emit can run code under test (a
         handler class of the program, a stream or formatter it supplies), so a switch can come
@@ -353,6 +353,10 @@ class PrimitiveAdopter:
         registry = getattr(logging, "_handlerList", None)
         if not isinstance(registry, list):
             return
+        # logging's own lock: getLogger() holds it while it builds a logger, which runs the
+        # program's Logger class (setLoggerClass) with switch points inside.
+        self._adopt_at(functools.partial(self.p.setattr, logging, "_lock"), logging.__dict__.get("_lock"), 1,
+                       "logging._lock")
         for ref in list(registry):
             handler = ref() if callable(ref) else None
             if handler is None or _opaque(handler):
