@@ -242,6 +242,9 @@ class Session:
         if not self.backend.still_ours():
             # Every later execution would run untraced, without a switch point: passes that
             # tested nothing. Nothing found so far counts either.
+            message = getattr(self.backend, "displaced_message", lambda: None)()
+            if message is not None:
+                raise InstrumentationError(message)
             where = getattr(self.backend, "displaced_at", None)
             if where is not None:
                 raise InstrumentationError(

@@ -461,3 +461,42 @@ def test_signal_handlers_and_the_signal_mask_the_body_changes_are_put_back(backe
     finally:
         signal.signal(signal.SIGUSR1, handler_before)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask_before)
+
+
+def _resets_every_monitoring_tool() -> None:
+    """A profiler's reset inside the body: every tool's events off, then a lost update."""
+    mon = sys.monitoring
+    for tool in range(6):
+        if mon.get_tool(tool) is not None:
+            mon.set_events(tool, 0)
+    box = [0]
+
+    def inc() -> None:
+        v = box[0]
+        box[0] = v + 1
+
+    ts = [threading.Thread(target=inc) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert box[0] == 2, box
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("strategy", ["random", "exhaustive", "dpor"])
+def test_a_body_that_turns_interleave_s_monitoring_off_gets_no_proof(strategy: str, backend: str) -> None:
+    """The call on interleave's tool id is refused and the exploration ends in InstrumentationError
+    (its events went off, and exhaustive search and DPOR proved the lost update away); under the
+    settrace back-end the reset touches nothing of interleave's and the race is found."""
+    before = snapshot()
+    if backend == "auto":
+        with pytest.raises(interleave.InstrumentationError, match=r"sys\.monitoring\.set_events"):
+            interleave.explore(_resets_every_monitoring_tool, executions=200, seed=1, strategy=strategy)
+    else:
+        r = interleave.explore(_resets_every_monitoring_tool, executions=200, seed=1, strategy=strategy,
+                               backend=backend)
+        assert r.failure is not None, r.verdict
+    assert_same(before, snapshot())

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from _thread import get_ident
 from types import CodeType
-from typing import Any, Dict, FrozenSet, List, Set
+from typing import Any, Dict, FrozenSet, List, Optional, Set
 
 from .backend import Backend
 from .loops import Countdown
+from .monitoring_guard import ToolGuard
 from .opcodes import visible_offsets
 from .toolid import free_tool_id
 
@@ -175,10 +176,15 @@ class MonitoringBackend(Backend):
         self.solo_steps = countdown.solo_steps  # type: ignore[method-assign]
         self.hurry = countdown.hurry  # type: ignore[method-assign]
         mon.set_events(tool, mon.events.PY_START)
+        self.guard = ToolGuard(tool)
+        self.guard.install()
 
     def uninstall(self) -> None:
+        self.guard.uninstall()
         mon = sys.monitoring
         tool = self.tool
+        if mon.get_tool(tool) != "interleave":
+            return  # freed by a tool that took sys.monitoring's functions before ours
         mon.set_events(tool, 0)
         for code in self.enabled:
             mon.set_local_events(tool, code, 0)
@@ -190,7 +196,16 @@ class MonitoringBackend(Backend):
         self.enabled = []
 
     def still_ours(self) -> bool:
-        return sys.monitoring.get_tool(self.tool) == "interleave"
+        return self.guard.refused is None and sys.monitoring.get_tool(self.tool) == "interleave"
+
+    def displaced_message(self) -> Optional[str]:
+        """Why the switch points cannot be trusted any more, if code under test acted on the tool id."""
+        if self.guard.refused is None:
+            return None
+        return (f"code under test called {self.guard.refused}, on the sys.monitoring tool id that makes "
+                "interleave's switch points (a profiler or coverage tool started inside the body, or a reset of "
+                "every tool): the call was refused, but the executions after it cannot be trusted, so this "
+                "exploration has no verdict. Keep such tools out of the body, or start them before explore.")
 
     def saw_user_code(self) -> bool:
         return bool(self.enabled) and self.still_ours()
