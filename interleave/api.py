@@ -299,9 +299,15 @@ def replay(
         elif checker is not None and checker.end_execution(outcome, schedule):
             failure = checker.failure(session, fn, strategy="replay", executions=1, elapsed=elapsed, hint=hint)
         session.check_interrupt()
+    here = os.environ.get("PYTHONHASHSEED", "random")
+    other_hashes = failure is None and schedule.hash_seed not in ("random", here)
     return Result(failure=failure, executions=1, exhausted=False, elapsed=elapsed, strategy="replay",
                   model=schedule.model, seed=None, stop_reason="failure" if failure else "replayed",
-                  timeouts=schedule.timeouts)
+                  timeouts=schedule.timeouts,
+                  warnings=[f"the token was recorded with PYTHONHASHSEED={schedule.hash_seed} and this run has "
+                            f"PYTHONHASHSEED={here}: a failure that depends on the order of a set or dict of "
+                            f"strings may not recur. Set PYTHONHASHSEED={schedule.hash_seed} and replay again"]
+                  if other_hashes else [])
 
 
 def switch() -> None:

@@ -381,3 +381,34 @@ def test_a_step_limit_found_under_another_max_steps_replays_from_the_token_alone
     # Asked for more steps, the same schedule runs on and ends: the limit is the user's to set.
     longer = interleave.replay(body, found.failure.token, max_steps=100_000)
     assert longer.failure is None or longer.failure.kind != "step-limit", longer.verdict
+
+
+def test_a_replay_that_passes_under_another_hash_seed_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schedule followed to the end without the failure, recorded under another PYTHONHASHSEED:
+    the failure may have come from the order of a set of strings, and the result says how to check."""
+    box = {"fail": True}
+
+    def body() -> None:
+        data = [0]
+
+        def inc() -> None:
+            data[0] += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not box["fail"] or data[0] == 2
+
+    found = interleave.explore(body, executions=500, seed=1)
+    assert found.failure is not None
+    box["fail"] = False  # the replay follows the same schedule and passes, as a hash-dependent failure would
+    monkeypatch.setenv("PYTHONHASHSEED", "2")
+    token = encode(dataclasses.replace(decode(found.failure.token), hash_seed="1"))
+    other = interleave.replay(body, token)
+    assert other.failure is None and other.stop_reason == "replayed"
+    assert len(other.warnings) == 1 and "PYTHONHASHSEED=1" in other.warnings[0], other.warnings
+    assert "PYTHONHASHSEED=2" in other.warnings[0]
+    same = interleave.replay(body, encode(dataclasses.replace(decode(found.failure.token), hash_seed="2")))
+    assert same.failure is None and same.warnings == []
