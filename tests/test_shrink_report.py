@@ -352,3 +352,40 @@ def test_shrink_edits_are_made_one_at_a_time() -> None:
         tracemalloc.stop()
     assert len(first) == 20 and first[0] == runs[:1500] and first[12] == runs[:2998] + runs[2999:]
     assert peak < 5_000_000, peak  # every edit at once: about 9,000 lists of 3,000 references
+
+
+def test_time_spent_waiting_does_not_cut_shrinking_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time bound counts this process's CPU seconds: executions that wait (for real I/O here,
+    for a CPU on a loaded machine) shrink to the same token as executions that do not."""
+    import select
+
+    import interleave.shrink as shrink
+
+
+    class Box:
+        n = 0
+
+    def body() -> None:
+        b = Box()
+
+        def inc() -> None:
+            select.select([], [], [], 0.002)  # waits for real, without using the CPU
+            for _ in range(3):
+                b.n += 1
+
+        ts = [threading.Thread(target=inc) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert b.n == 9
+
+    def token() -> str:
+        r = interleave.explore(body, strategy="random", seed=4, executions=500)
+        assert r.failure is not None
+        return r.failure.token
+
+    unhurried = token()
+    # Shrinking this failure takes about 80 executions: 0.6 s of wall time, 0.12 s of CPU.
+    monkeypatch.setattr(shrink, "MAX_SECONDS", 0.4)
+    assert token() == unhurried
