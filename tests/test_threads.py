@@ -739,7 +739,7 @@ def test_current_frames_lists_every_thread_enumerate_lists(strategy: str, backen
         ev.set()
         for t in ts:
             t.join()
-        assert set(dump) == {"MainThread", "mine", "stdlib"}, dump
+        assert {"MainThread", "mine", "stdlib"} <= set(dump), dump  # and real threads other tests left
         assert "body" in dump["MainThread"][-1]
         for name in ("mine", "stdlib"):  # in its own code or threading's, or yet to run: in its bootstrap
             innermost = dump[name][-1]
