@@ -7,6 +7,7 @@ import concurrent.futures
 import concurrent.futures.thread as cft
 import datetime
 import gc
+import os
 import queue
 import random
 import sys
@@ -500,3 +501,36 @@ def test_a_body_that_turns_interleave_s_monitoring_off_gets_no_proof(strategy: s
                                backend=backend)
         assert r.failure is not None, r.verdict
     assert_same(before, snapshot())
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not os.path.exists(f"/proc/self/task/{threading.get_native_id()}/children"),
+                    reason="the kernel's list of a thread's child processes (Linux) is how they are found")
+@pytest.mark.parametrize("where", ["body", "thread"])
+def test_a_subprocess_the_run_left_running_is_stopped(where: str) -> None:
+    """Leave no trace: a child process started with subprocess and never waited for is stopped."""
+    import subprocess
+
+    started: List[Any] = []
+
+    def start() -> None:
+        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+
+    def body() -> None:
+        if where == "body":
+            start()
+        t = threading.Thread(target=start if where == "thread" else (lambda: None))
+        t.start()
+        t.join()
+
+    outside = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # not the run's
+    try:
+        interleave.explore(body, executions=2, seed=0)
+        assert len(started) == 2
+        for proc in started:
+            assert proc.wait(timeout=10) is not None  # stopped: wait() returns at once
+        assert outside.poll() is None  # still running
+    finally:
+        for proc in started + [outside]:
+            proc.kill()
+            proc.wait()

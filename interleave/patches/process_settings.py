@@ -10,16 +10,22 @@ the settings that would change how the next execution runs are also put back bet
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # the C module: no enum wrapping, a tenth of the cost
+import _thread
 import gc
+import os
 import random
 import signal
 import sys
 import threading
+import time
 from typing import Any, Dict, Optional, Set
 
 from .monitoring_tools import MonitoringTools
 
 _VALID = tuple(signal.valid_signals())
+# Bound at import, before any run: inside one the modules' names are the virtual ones.
+_native_id = getattr(_thread, "get_native_id", None)
+_monotonic, _sleep = time.monotonic, time.sleep
 
 
 class ProcessSettings:
@@ -36,6 +42,7 @@ class ProcessSettings:
         if hasattr(signal, "pthread_sigmask"):
             self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         self.children = _process_children()
+        self.processes = _own_processes()
         # Kept in a generator of its own, not as getstate()'s tuple: 625 numbers in a young
         # tuple that every later exploration's scan for new holders would go through.
         self.random = random.Random.__new__(random.Random)  # not seeded: set at once
@@ -63,6 +70,7 @@ class ProcessSettings:
         """Restore everything captured: processes the run left running are stopped first."""
         try:
             _end_new_children(self.children)
+            _end_new_processes(self.processes)
         finally:
             if sys.gettrace() is not self.trace:
                 sys.settrace(self.trace)
@@ -111,3 +119,49 @@ def _end_new_children(before: Set[Any]) -> None:
                     proc.join(2.0)
         except Exception:  # noqa: BLE001, S110 - a process that cannot be stopped is left as it is
             pass
+
+
+def _children_file() -> Optional[str]:
+    """The kernel's list of the processes this OS thread started (Linux), or None."""
+    if _native_id is None:
+        return None
+    path = f"/proc/self/task/{_native_id()}/children"
+    return path if os.path.exists(path) else None
+
+
+def _own_processes() -> Set[int]:
+    """The pids of the processes this OS thread (which runs every virtual thread) started and that live."""
+    path = _children_file()
+    if path is None:
+        return set()
+    try:
+        with open(path) as f:
+            return {int(pid) for pid in f.read().split()}
+    except (OSError, ValueError):
+        return set()
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _end_new_processes(before: Set[int]) -> None:
+    """Stop what the run started with ``subprocess`` or ``os.fork`` and left running (``sleep 77`` in a thread).
+
+    They are not reaped here: the program's ``Popen`` object still does that, as it would have.
+    """
+    for pid in _own_processes() - before:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not _running(pid):
+                break
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                break
+            deadline = _monotonic() + 2.0
+            while _running(pid) and _monotonic() < deadline:
+                _sleep(0.01)
