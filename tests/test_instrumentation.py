@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import threading
@@ -316,3 +317,37 @@ def test_first_call_of_a_code_object_is_instrumented_like_the_rest(backend: str,
         assert any(e.function == "inc" for e in found.failure.trace)
     finally:
         sys.modules.pop("fresh_code", None)
+
+
+def test_a_package_that_does_not_import_and_a_script_run_as_main_are_named_clearly(tmp_path: Any) -> None:
+    """A dotted name whose parent is missing is an error naming it (importlib's bare message said
+    nothing of the option), and "__main__" names the script being run (it has no spec to find)."""
+    import subprocess
+
+    with pytest.raises(ValueError, match=r"cannot instrument 'no_such_pkg_xyz\.sub': No module named 'no_su"):
+        interleave.explore(two_increments("increment"), instrument=["no_such_pkg_xyz.sub"])
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        import threading, interleave
+
+        def body():
+            box = [0]
+            def inc():
+                box[0] += 1
+            ts = [threading.Thread(target=inc) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            assert box[0] == 2
+
+        print(interleave.explore(body, executions=50, seed=0, instrument=["__main__"]).failure.kind)
+        try:
+            interleave.explore(body, executions=50, seed=0, exclude=["__main__"])
+        except interleave.InstrumentationError:
+            print("excluded")
+    """))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=100, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["exception", "excluded"], proc.stdout

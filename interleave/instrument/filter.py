@@ -83,7 +83,15 @@ def resolve_targets(items: Iterable[str]) -> Tuple[str, ...]:
             p = _norm(item)
             out.append(p if p.endswith(".py") else p + os.sep)
             continue
-        spec = importlib.util.find_spec(item)
+        loaded = sys.modules.get(item)
+        source = getattr(loaded, "__file__", None)
+        if getattr(loaded, "__spec__", 1) is None and isinstance(source, str) and source.endswith(".py"):
+            out.append(_norm(source))  # a script run as __main__ (python script.py): no spec to find
+            continue
+        try:
+            spec = importlib.util.find_spec(item)
+        except (ImportError, ValueError) as exc:  # a parent package that fails to import, a spec-less module
+            raise ValueError(f"cannot instrument {item!r}: {exc}; give an importable module name or a path") from None
         if spec is not None and spec.origin in ("built-in", "frozen"):
             how = ("built into the interpreter (C code, no Python source)" if spec.origin == "built-in" else
                    f"frozen into the interpreter: its code runs under the file name '<frozen {item}>', "
