@@ -159,11 +159,13 @@ def test_ctrl_c_inside_an_endless_loop_is_keyboard_interrupt() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_a_keyboard_interrupt_a_thread_raises_itself_is_a_finding_not_ctrl_c(strategy: str,
-                                                                            backend: str) -> None:
-    """Real threading prints it and the program goes on: it is the code's doing, not the user's."""
+@pytest.mark.parametrize("kind", [KeyboardInterrupt, GeneratorExit])
+def test_a_keyboard_interrupt_a_thread_raises_itself_is_a_finding_not_ctrl_c(strategy: str, backend: str,
+                                                                            kind: type) -> None:
+    """Real threading prints it and the program goes on: it is the code's doing, not the user's
+    (a GeneratorExit that escapes a thread too: it once aborted the whole exploration)."""
     def raises() -> None:
-        raise KeyboardInterrupt("raised by the program")
+        raise kind("raised by the program")
 
     def body() -> None:
         t = threading.Thread(target=raises)
@@ -173,7 +175,7 @@ def test_a_keyboard_interrupt_a_thread_raises_itself_is_a_finding_not_ctrl_c(str
     before = snapshot()
     result = interleave.explore(body, executions=5, seed=1, strategy=strategy, backend=backend)
     assert result.failure is not None
-    assert isinstance(result.failure.exception, KeyboardInterrupt), result.failure.exception
+    assert isinstance(result.failure.exception, kind), result.failure.exception
     assert "Thread-" in result.failure.report and "raised by the program" in result.failure.report
     assert_same(before, snapshot())
 

@@ -223,11 +223,15 @@ class ThreadLife(Scheduling):
         What is not an ``Exception`` (Ctrl-C, a test runner's timeout or skip) and interleave's
         own errors (an inconclusive run) are not findings about the code under test: they stop
         the exploration and ``explore`` raises them once everything is restored. The exception
-        is a ``KeyboardInterrupt`` that a thread raised by itself: a finding, like any other.
+        is a ``KeyboardInterrupt`` that a thread raised by itself, or a ``GeneratorExit``: a finding,
+        like any other.
         """
         # A KeyboardInterrupt that no Ctrl-C sent (the harness records one before raising it) was
         # raised by the program: in a thread other than the body, threading only prints it.
         own = isinstance(exc, KeyboardInterrupt) and vt.tid != 0 and self.internal_error is None
+        # A GeneratorExit that escapes a thread is the program's (a generator closed at the wrong
+        # moment), never the harness's: a finding, as any exception.
+        own = own or isinstance(exc, GeneratorExit)
         if not own and (isinstance(exc, InconclusiveError) or not isinstance(exc, Exception)):
             self.abort(exc)
             return
