@@ -18,11 +18,17 @@ _OURS = frozenset({"interleave", "interleave-probe"})
 _IDS = range(6)  # sys.monitoring's tool ids
 
 
+_EVENTS: Tuple[int, ...] = ()
+
+
 def _events() -> Tuple[int, ...]:
-    """Every event a callback can be registered for (one bit each)."""
-    names = sys.monitoring.events
-    return tuple(v for k, v in sorted(vars(names).items())
-                 if k.isupper() and isinstance(v, int) and v and not v & (v - 1))
+    """Every event a callback can be registered for (one bit each), found once."""
+    global _EVENTS
+    if not _EVENTS:
+        names = sys.monitoring.events
+        _EVENTS = tuple(v for k, v in sorted(vars(names).items())
+                        if k.isupper() and isinstance(v, int) and v and not v & (v - 1))
+    return _EVENTS
 
 
 def _names() -> Tuple[Optional[str], ...]:

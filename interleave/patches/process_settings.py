@@ -121,24 +121,24 @@ def _end_new_children(before: Set[Any]) -> None:
             pass
 
 
-def _children_file() -> Optional[str]:
-    """The kernel's list of the processes this OS thread started (Linux), or None."""
-    if _native_id is None:
-        return None
-    path = f"/proc/self/task/{_native_id()}/children"
-    return path if os.path.exists(path) else None
-
-
 def _own_processes() -> Set[int]:
-    """The pids of the processes this OS thread (which runs every virtual thread) started and that live."""
-    path = _children_file()
-    if path is None:
+    """The pids of the processes this OS thread (which runs every virtual thread) started and that live.
+
+    Read from the kernel's list of a thread's children (Linux; elsewhere none are known). With
+    ``os.open``, a third of the cost of a file object: it is read twice per exploration.
+    """
+    if _native_id is None:
         return set()
     try:
-        with open(path) as f:
-            return {int(pid) for pid in f.read().split()}
+        fd = os.open(f"/proc/self/task/{_native_id()}/children", os.O_RDONLY)
+    except OSError:
+        return set()
+    try:
+        return {int(pid) for pid in os.read(fd, 1 << 16).split()}
     except (OSError, ValueError):
         return set()
+    finally:
+        os.close(fd)
 
 
 def _running(pid: int) -> bool:
