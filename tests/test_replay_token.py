@@ -12,6 +12,7 @@ import threading
 from typing import Any, List, Tuple
 
 import pytest
+from runtime_helpers import run_threads
 
 import interleave
 from interleave.token import Schedule, decode, encode
@@ -394,11 +395,7 @@ def test_a_replay_that_passes_under_another_hash_seed_says_so(monkeypatch: pytes
         def inc() -> None:
             data[0] += 1
 
-        ts = [threading.Thread(target=inc) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        run_threads(inc, inc)
         assert not box["fail"] or data[0] == 2
 
     found = interleave.explore(body, executions=500, seed=1)

@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 
+import programs
 import pytest
 
 import interleave
@@ -201,22 +202,8 @@ def test_timeouts_and_sleeps_that_ran_out_share_one_paragraph() -> None:
 
 
 
-def _lost_update() -> None:
-    box = [0]
-
-    def inc() -> None:
-        box[0] += 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert box[0] == 2
-
-
 def test_printing_a_result_shows_the_report_and_its_repr_leaves_out_the_steps() -> None:
-    failed = interleave.explore(_lost_update, executions=200, seed=0, strategy="random")
+    failed = interleave.explore(programs.lost_update, executions=200, seed=0, strategy="random")
     assert failed.failure is not None and failed.failure.trace
     assert str(failed) == failed.failure.report == str(failed.failure)
     assert "Replay token:" in str(failed)

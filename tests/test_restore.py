@@ -15,7 +15,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
+import programs
 import pytest
+from runtime_helpers import run_threads
 
 import interleave
 from interleave.strategies.base import Strategy
@@ -296,14 +298,10 @@ class _ClaimsATool:
         mon.register_callback(self.theirs, mon.events.LINE, self.count)
         box = [0]
 
-        def inc() -> None:
+        def inc() -> None:  # two threads on one list: more than one execution under DPOR too
             box[0] += 1
 
-        ts = [threading.Thread(target=inc) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        run_threads(inc, inc)
 
 
 @pytest.mark.timeout(120)
@@ -470,18 +468,7 @@ def _resets_every_monitoring_tool() -> None:
     for tool in range(6):
         if mon.get_tool(tool) is not None:
             mon.set_events(tool, 0)
-    box = [0]
-
-    def inc() -> None:
-        v = box[0]
-        box[0] = v + 1
-
-    ts = [threading.Thread(target=inc) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert box[0] == 2, box
+    programs.lost_update()
 
 
 @pytest.mark.timeout(120)
