@@ -10,6 +10,8 @@ from types import CodeType
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The directory of interleave's own code, with a trailing separator: a file under it is the harness's.
+HARNESS_DIR = _HERE + os.sep
 
 
 def _norm(path: str) -> str:

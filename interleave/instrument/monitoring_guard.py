@@ -11,12 +11,12 @@ Calls on any other tool id go through.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any, Callable, Dict, Optional
 
+from .filter import HARNESS_DIR
+
 _GUARDED = ("set_events", "set_local_events", "register_callback", "free_tool_id")
-_HARNESS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class ToolGuard:
@@ -53,7 +53,7 @@ class ToolGuard:
             if tool_id != tool:
                 return real(tool_id, *args)
             caller = sys._getframe(1)
-            if caller.f_code.co_filename.startswith(_HARNESS_DIR):
+            if caller.f_code.co_filename.startswith(HARNESS_DIR):
                 return real(tool_id, *args)
             if self.refused is None:
                 code = caller.f_code

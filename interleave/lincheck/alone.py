@@ -21,6 +21,7 @@ import sys
 from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import InconclusiveError
+from ..instrument.filter import HARNESS_DIR
 from ..runtime.watchdog import thread_cpu_seconds
 from ..sync.lock import Lock as _HarnessLock
 from ..sync.lock import _real_lock
@@ -70,7 +71,6 @@ def _parked_for_ever(frame: Any) -> bool:
         lock._real.locked()
 
 
-_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def _where(frame: Any) -> str:
@@ -78,7 +78,7 @@ def _where(frame: Any) -> str:
     out: List[str] = []
     while frame is not None and len(out) < 6:
         code = frame.f_code
-        if not code.co_filename.startswith(_OWN):
+        if not code.co_filename.startswith(HARNESS_DIR):
             out.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
         frame = frame.f_back
     return "\n".join(f"    {line}" for line in reversed(out)) or "    (no frame outside interleave)"

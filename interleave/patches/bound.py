@@ -355,7 +355,7 @@ def _search_heap(p: Patcher) -> List[Any]:
                 pending.append(holder)
         elif not issubclass(type(holder), (list, types.FrameType)) and not _harness_module(type(holder).__module__):
             # An object whose attributes live inline (3.12+: no dict until asked for) refers to them itself.
-            if isinstance(own_dict(holder), dict) and not issubclass(type(holder), type):
+            if own_dict(holder) is not None and not issubclass(type(holder), type):
                 found.append(holder)
     if not pending:
         return found
@@ -394,7 +394,7 @@ def _search_heap(p: Patcher) -> List[Any]:
                 continue
         else:
             d = own_dict(owner)
-            if not (isinstance(d, dict) and id(d) in wanted and not issubclass(type(owner), types.ModuleType)
+            if not (d is not None and id(d) in wanted and not issubclass(type(owner), types.ModuleType)
                     and not _harness_module(type(owner).__module__)):
                 continue
         seen.add(id(owner))

@@ -31,9 +31,14 @@ def _events() -> Tuple[int, ...]:
     return _EVENTS
 
 
-def _names() -> Tuple[Optional[str], ...]:
-    get_tool = sys.monitoring.get_tool
-    return tuple(None if name in _OURS else name for name in map(get_tool, _IDS))
+def _in_use() -> Tuple[Optional[str], ...]:
+    """The name each tool id is in use under (None: free), interleave's own included."""
+    return tuple(map(sys.monitoring.get_tool, _IDS))
+
+
+def _names(in_use: Tuple[Optional[str], ...]) -> Tuple[Optional[str], ...]:
+    """``in_use`` without interleave's own tools: the ids that are the program's or the caller's."""
+    return tuple(None if name in _OURS else name for name in in_use)
 
 
 def _callbacks(tool: int, events: Tuple[int, ...]) -> Dict[int, Any]:
@@ -56,7 +61,7 @@ class MonitoringTools:
             return
         mon = sys.monitoring
         self.events = _events()
-        self.names = _names()
+        self.names = _names(_in_use())
         self.global_events = {t: mon.get_events(t) for t, name in zip(_IDS, self.names) if name is not None}
         self.callbacks = {t: _callbacks(t, self.events) for t in self.global_events}
         self.settled: Tuple[Optional[str], ...] = ()  # the ids in use after the last look, ours included
@@ -65,18 +70,19 @@ class MonitoringTools:
         """Give back the tool ids an execution claimed: the next one starts as the first did."""
         if self.names is None:
             return
-        raw = tuple(map(sys.monitoring.get_tool, _IDS))
-        if raw != self.settled:  # at every execution: one look when nothing changed
-            if _names() != self.names:
+        in_use = _in_use()
+        if in_use != self.settled:  # at every execution: one look when nothing changed
+            if _names(in_use) != self.names:
                 self.put_back()
-            self.settled = tuple(map(sys.monitoring.get_tool, _IDS))
+                in_use = _in_use()
+            self.settled = in_use
 
     def put_back(self) -> None:
         """Free what the body claimed; the tools that were there get their ids, events and callbacks back."""
         if self.names is None:
             return
         mon = sys.monitoring
-        now = _names()
+        now = _names(_in_use())
         for tool in _IDS:
             if now[tool] is not None and now[tool] != self.names[tool]:
                 mon.set_events(tool, 0)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
-from ..instrument.filter import is_user_code_file
+from ..instrument.filter import HARNESS_DIR, is_user_code_file
 from .outcome import BlockedThread
 from .vthread import BLOCKED, READY, VThread
 
@@ -35,7 +35,6 @@ class Execution(Protocol):
     shutting_down: bool
     fn: Callable[[], Any]
 
-_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # Standard-library modules whose methods users call to wait (file name tails).
 _SYNC_FILES = (
     os.sep + "threading.py",
@@ -125,7 +124,7 @@ def describe(ex: Execution, vt: VThread, frame: Optional[FrameType]) -> Dict[str
     f = frame
     while f is not None:
         filename = f.f_code.co_filename
-        if filename.startswith(_HERE):
+        if filename.startswith(HARNESS_DIR):
             f = f.f_back
             continue
         if first_outside is None:

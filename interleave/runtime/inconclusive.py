@@ -12,9 +12,7 @@ from types import FrameType
 from typing import Any, List, Optional, Tuple
 
 from ..errors import ForeignPrimitiveError, InconclusiveError, RealBlockingError, StalledRunError
-from ..instrument.filter import is_stdlib_file, is_user_code_file
-
-_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+from ..instrument.filter import HARNESS_DIR, is_stdlib_file, is_user_code_file
 
 
 def _kind(value: Any) -> Optional[str]:
@@ -49,7 +47,7 @@ def _candidates(frame: Optional[FrameType]) -> List[str]:
     f = frame
     depth = 0
     while f is not None and depth < 6:
-        if not f.f_code.co_filename.startswith(_HERE):
+        if not f.f_code.co_filename.startswith(HARNESS_DIR):
             depth += 1
             scopes = [(n, v) for n, v in f.f_locals.items()]
             names = set(f.f_code.co_names)
@@ -161,7 +159,7 @@ def _where(ex: Any, frame: Optional[FrameType]) -> Tuple[str, Optional[FrameType
     """The place the run is stuck, for a person: innermost code under test, else innermost Python."""
     site = user_frame_site(frame)
     inner = frame
-    while inner is not None and inner.f_code.co_filename.startswith(_HERE):
+    while inner is not None and inner.f_code.co_filename.startswith(HARNESS_DIR):
         inner = inner.f_back
     import linecache
 
@@ -188,7 +186,7 @@ def library_of(frame: Optional[FrameType]) -> Optional[Tuple[str, str, int]]:
         filename = f.f_code.co_filename
         if is_user_code_file(filename):
             return None  # the code under test called the blocking function itself
-        if not filename.startswith(_HERE):
+        if not filename.startswith(HARNESS_DIR):
             parts = filename.replace("\\", "/").split("/")
             for marker in ("site-packages", "dist-packages"):
                 if marker in parts:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import _thread
-import os
 import sys
 import threading
 from types import FrameType, MethodType
@@ -11,7 +10,9 @@ from typing import Any, Callable, Dict, Optional
 
 from greenlet import GreenletExit
 
+from ..instrument.filter import HARNESS_DIR
 from ..runtime import context as _context
+from ..runtime.vthread import DONE
 from ..versions import CURRENT
 from .lock import Lock
 from .running import running
@@ -21,7 +22,6 @@ _real_get_ident = _thread.get_ident
 _real_start_new_thread = _thread.start_new_thread
 _real_get_native_id = getattr(_thread, "get_native_id", None)
 _real_current_frames = sys._current_frames
-_HARNESS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def get_ident() -> int:
@@ -55,7 +55,7 @@ def current_frames() -> Dict[int, FrameType]:
     frames.pop(ex.os_ident, None)
     me = ex.current
     for vt in ex.threads:
-        if vt.ident is None or vt.state == 2:  # not started, or done (vthread.DONE)
+        if vt.ident is None or vt.state == DONE:  # not started, or ended
             continue
         frame = sys._getframe(1) if vt is me else _own_frame(vt)
         if frame is not None:
@@ -72,7 +72,7 @@ def _own_frame(vt: Any) -> Optional[FrameType]:
     g = vt.glet
     f = g.gr_frame if g is not None else None
     start = None
-    while f is not None and f.f_code.co_filename.startswith(_HARNESS_DIR):
+    while f is not None and f.f_code.co_filename.startswith(HARNESS_DIR):
         if f.f_code is _BOOTSTRAP_CODE:
             start = f
         f = f.f_back

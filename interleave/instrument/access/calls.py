@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import gc
-import os
 import random
 import re
 import threading
@@ -17,6 +16,7 @@ import types
 from collections import OrderedDict, defaultdict, deque
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..filter import HARNESS_DIR
 from .models import attr_access, class_read_locs, get_iter_access, iterate_access, resume_access, shallow_state
 from .primitives import interleave_call, is_sync_class, module_function_model, sync_method_model
 from .record import NONE_ACCESS, Access, unknown
@@ -72,21 +72,15 @@ def with_access(cm: Any) -> Access:
     return unknown(f"with {tc.__name__}")
 
 
-# interleave's own directory (found at first use): calls into its code have models of their own.
-_HERE = None
-
-
 def _interleave_code(f: Any) -> bool:
-    global _HERE
+    """Whether ``f`` is interleave's own code: calls into it have models of their own."""
     code = getattr(f, "__code__", None)
     if code is None:
         f2 = getattr(f, "__func__", None)
         code = getattr(f2, "__code__", None)
     if code is None:
         return False
-    if _HERE is None:
-        _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
-    return code.co_filename.startswith(_HERE)
+    return code.co_filename.startswith(HARNESS_DIR)
 
 
 _PURE_BUILTINS = frozenset("""len isinstance issubclass id hash abs min max sum sorted any all repr ascii

@@ -7,11 +7,11 @@ suspended virtual thread stands (for the race detector).
 
 from __future__ import annotations
 
-import os
 import sys
 from types import CodeType, FrameType, FunctionType, MethodType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..filter import HARNESS_DIR
 from .analysis import BY_ID, SUSPENDABLE, analyze, instruction_at, may_catch, specs_of
 from .evaluate import evaluate_spec, operand, produced_value
 from .lifetime import SNAPSHOT, hold, returned
@@ -36,7 +36,6 @@ _Locs = Tuple[Tuple[tuple, bool], ...]
 
 # interleave's own directory: its frames are the harness around the code under test, whose
 # effects are declared at switch points of their own (its primitives), never carried.
-_HARNESS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
 _HARNESS_FILES: Dict[str, bool] = {}
 # An ``around`` entry's caller for a generator frame whose caller's instruction carries
 # accesses: never matches, so the entry is redone at each point (the instruction may differ).
@@ -47,7 +46,7 @@ _REDO = object()
 def _harness_code(code: CodeType) -> bool:
     hit = _HARNESS_FILES.get(code.co_filename)
     if hit is None:
-        hit = _HARNESS_FILES[code.co_filename] = code.co_filename.startswith(_HARNESS)
+        hit = _HARNESS_FILES[code.co_filename] = code.co_filename.startswith(HARNESS_DIR)
     return hit
 
 
