@@ -7,9 +7,11 @@ import re
 import sys
 import threading
 import time
+from typing import Callable
 
 import pytest
 import report_program
+from runtime_helpers import run_threads
 
 import interleave
 from interleave.token import decode
@@ -233,27 +235,39 @@ def test_a_livelock_a_sampler_finds_is_shrunk_to_a_short_token():
     assert again.failure is not None and again.failure.kind == "step-limit"
 
 
+class _Box:
+    n = 0
+
+
+def _three_counters(pause: float = 0.0) -> Callable[[], None]:
+    """Three threads adding 3 each without a lock; each first waits ``pause`` s for real (no CPU)."""
+    import select
+
+    def body() -> None:
+        b = _Box()
+
+        def inc() -> None:
+            if pause:
+                select.select([], [], [], pause)
+            for _ in range(3):
+                b.n += 1
+
+        run_threads(inc, inc, inc)
+        assert b.n == 9
+
+    return body
+
+
+def _token_of(body: Callable[[], None]) -> str:
+    r = interleave.explore(body, strategy="random", seed=4, executions=500)
+    assert r.failure is not None
+    return r.failure.token
+
+
 def test_the_token_a_seed_gives_does_not_depend_on_the_machine_s_speed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrinking ends on counted bounds (executions, steps), not on the wall clock: a busy
     machine, here a clock that runs a tenth of a second per look, gives the same token."""
     import interleave.shrink as shrink
-
-    class Box:
-        n = 0
-
-    def body() -> None:
-        b = Box()
-
-        def inc() -> None:
-            for _ in range(3):
-                b.n += 1
-
-        ts = [threading.Thread(target=inc) for _ in range(3)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert b.n == 9
 
     def run(tick: float) -> str:
         now = [0.0]
@@ -263,9 +277,7 @@ def test_the_token_a_seed_gives_does_not_depend_on_the_machine_s_speed(monkeypat
             return now[0]
 
         monkeypatch.setattr(shrink, "_clock", clock)
-        r = interleave.explore(body, strategy="random", seed=4, executions=500)
-        assert r.failure is not None
-        return r.failure.token
+        return _token_of(_three_counters())
 
     assert run(0.0) == run(0.1)
 
@@ -357,35 +369,10 @@ def test_shrink_edits_are_made_one_at_a_time() -> None:
 def test_time_spent_waiting_does_not_cut_shrinking_short(monkeypatch: pytest.MonkeyPatch) -> None:
     """The time bound counts this process's CPU seconds: executions that wait (for real I/O here,
     for a CPU on a loaded machine) shrink to the same token as executions that do not."""
-    import select
-
     import interleave.shrink as shrink
 
-
-    class Box:
-        n = 0
-
-    def body() -> None:
-        b = Box()
-
-        def inc() -> None:
-            select.select([], [], [], 0.002)  # waits for real, without using the CPU
-            for _ in range(3):
-                b.n += 1
-
-        ts = [threading.Thread(target=inc) for _ in range(3)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert b.n == 9
-
-    def token() -> str:
-        r = interleave.explore(body, strategy="random", seed=4, executions=500)
-        assert r.failure is not None
-        return r.failure.token
-
-    unhurried = token()
+    body = _three_counters(pause=0.002)
+    unhurried = _token_of(body)
     # Shrinking this failure takes about 80 executions: 0.6 s of wall time, 0.12 s of CPU.
     monkeypatch.setattr(shrink, "MAX_SECONDS", 0.4)
-    assert token() == unhurried
+    assert _token_of(body) == unhurried
